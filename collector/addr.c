@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Addresses and prefixes: parsing, canonical text, ordering, containment and
+ * the nft object names derived from them.  Pure: no sockets, no allocation. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+static unsigned addr_width(int family)
+{
+	return family == AF_INET ? 32 : 128;
+}
+
+static unsigned addr_nbytes(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* Value of bit i (0 = most significant) of the address. */
+static int addr_bit(const uint8_t *b, unsigned i)
+{
+	return (b[i / 8] >> (7 - i % 8)) & 1;
+}
+
+/* Do a and b agree on their first plen bits? */
+static bool addr_same_prefix(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned whole = plen / 8, rest = plen % 8;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	return rest == 0 || ((a[whole] ^ b[whole]) & mask) == 0;
+}
+
+static bool addr_host_bits_clear(const struct addr *a)
+{
+	unsigned i;
+
+	for (i = a->plen; i < addr_width(a->family); i++)
+		if (addr_bit(a->bytes, i))
+			return false;
+	return true;
+}
+
+/* Strict decimal: digits only, no sign or blanks, no leading zeros except a
+ * lone "0", so that each length has exactly one spelling. */
+static int addr_parse_plen(const char *s, unsigned max, unsigned *out)
+{
+	unsigned v = 0;
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 3 || (n > 1 && s[0] == '0'))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int addr_fail(const char **why, const char *reason)
+{
+	if (why)
+		*why = reason;
+	return -EINVAL;
+}
+
+int addr_parse(const char *s, struct addr *out, const char **why)
+{
+	char text[ADDR_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	struct addr a = { 0 };
+	unsigned plen;
+
+	if (alen == 0 || alen >= sizeof(text))
+		return addr_fail(why, "bad address");
+	memcpy(text, s, alen);
+	text[alen] = '\0';
+	a.family = memchr(text, ':', alen) ? AF_INET6 : AF_INET;
+	if (inet_pton(a.family, text, a.bytes) != 1)
+		return addr_fail(why, "bad address");
+	plen = addr_width(a.family);
+	if (slash && addr_parse_plen(slash + 1, plen, &plen) < 0)
+		return addr_fail(why, "bad prefix length");
+	a.plen = (uint8_t)plen;
+	if (!addr_host_bits_clear(&a))
+		return addr_fail(why, "host bits set in prefix");
+	*out = a;
+	return 0;
+}
+
+bool addr_is_host(const struct addr *a)
+{
+	return a->plen == addr_width(a->family);
+}
+
+char *addr_format(const struct addr *a, char *buf)
+{
+	size_t n;
+
+	if (!inet_ntop(a->family, a->bytes, buf, ADDR_STRLEN)) {
+		/* Only a corrupt struct gets here; keep the output a string. */
+		strcpy(buf, "?");
+		return buf;
+	}
+	if (!addr_is_host(a)) {
+		n = strlen(buf);
+		snprintf(buf + n, ADDR_STRLEN - n, "/%u", a->plen);
+	}
+	return buf;
+}
+
+int addr_cmp(const struct addr *a, const struct addr *b)
+{
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(a->bytes, b->bytes, sizeof(a->bytes));
+	if (r != 0)
+		return r < 0 ? -1 : 1;
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
+	return 0;
+}
+
+bool addr_overlaps(const struct addr *a, const struct addr *b)
+{
+	unsigned plen = a->plen < b->plen ? a->plen : b->plen;
+
+	return a->family == b->family &&
+	       addr_same_prefix(a->bytes, b->bytes, plen);
+}
+
+/* Works for any h, host or prefix: true when h lies wholly inside a. */
+bool addr_contains(const struct addr *a, const struct addr *h)
+{
+	return a->family == h->family && h->plen >= a->plen &&
+	       addr_same_prefix(a->bytes, h->bytes, a->plen);
+}
+
+static const char *addr_dir_prefix(int family, enum addr_dir dir)
+{
+	if (family == AF_INET)
+		return dir == ADDR_IN ? "in4" : "out4";
+	return dir == ADDR_IN ? "in6" : "out6";
+}
+
+char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf)
+{
+	unsigned i, nb = addr_nbytes(a->family);
+	int n = snprintf(buf, ADDR_NAMELEN, "%s_", addr_dir_prefix(a->family, dir));
+
+	for (i = 0; i < nb; i++)
+		n += snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "%02x", a->bytes[i]);
+	if (!addr_is_host(a))
+		snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%u", a->plen);
+	return buf;
+}
+
+static int addr_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* upper case is never generated, so it is not ours */
+}
+
+/* Parse the "in4_" ... "out6_" head; returns the rest of the name or NULL. */
+static const char *addr_name_head(const char *name, struct addr *a,
+				  enum addr_dir *dir)
+{
+	static const struct {
+		const char *head;
+		uint8_t family;
+		enum addr_dir dir;
+	} heads[] = {
+		{ "in4_", AF_INET, ADDR_IN }, { "out4_", AF_INET, ADDR_OUT },
+		{ "in6_", AF_INET6, ADDR_IN }, { "out6_", AF_INET6, ADDR_OUT },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		n = strlen(heads[i].head);
+		if (strncmp(name, heads[i].head, n) == 0) {
+			a->family = heads[i].family;
+			*dir = heads[i].dir;
+			return name + n;
+		}
+	}
+	return NULL;
+}
+
+int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir)
+{
+	struct addr a = { 0 };
+	enum addr_dir d;
+	const char *p = addr_name_head(name, &a, &d);
+	unsigned i, nb, plen;
+	int hi, lo;
+
+	if (!p)
+		return -EINVAL;
+	nb = addr_nbytes(a.family);
+	for (i = 0; i < nb; i++, p += 2) {
+		hi = addr_hexval(p[0]);
+		lo = hi < 0 ? -1 : addr_hexval(p[1]);
+		if (lo < 0)
+			return -EINVAL;
+		a.bytes[i] = (uint8_t)(hi << 4 | lo);
+	}
+	plen = addr_width(a.family);
+	if (*p == '_') {
+		/* Hosts never carry a suffix, so "_32"/"_128" is not ours. */
+		if (addr_parse_plen(p + 1, plen - 1, &plen) < 0)
+			return -EINVAL;
+	} else if (*p != '\0') {
+		return -EINVAL;
+	}
+	a.plen = (uint8_t)plen;
+	if (!addr_host_bits_clear(&a))
+		return -EINVAL;
+	*out = a;
+	if (dir)
+		*dir = d;
+	return 0;
+}
+
+const char *addr_map_name(const struct addr *a, enum addr_dir dir)
+{
+	static const char *const names[2][2][2] = {
+		/* [v6][prefix][dir] */
+		{ { "in4", "out4" }, { "in4net", "out4net" } },
+		{ { "in6", "out6" }, { "in6net", "out6net" } },
+	};
+
+	return names[a->family == AF_INET6][!addr_is_host(a)][dir == ADDR_OUT];
+}
+
+bool addr_prefix_end(const struct addr *a, uint8_t next[16])
+{
+	unsigned carry, i;
+	int byte;
+
+	memcpy(next, a->bytes, 16);
+	if (a->plen == 0)
+		return false;
+	/* Add 1 at the last bit of the prefix and carry towards byte 0. */
+	i = a->plen - 1u;
+	carry = 1u << (7 - i % 8);
+	for (byte = (int)(i / 8); byte >= 0 && carry; byte--) {
+		carry += next[byte];
+		next[byte] = (uint8_t)carry;
+		carry >>= 8;
+	}
+	return carry == 0;
+}

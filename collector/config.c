@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nftally.conf: `key = value` lines over built-in defaults, and the value
+ * checks that command-line options share.  Pure apart from reading the file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* Far more than any sensible config; refuses /dev/zero and the like. */
+#define CONFIG_FILE_MAX (1 << 20)
+
+enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
+		  KEY_INTERVAL, KEY_STATE_DIR, KEY_COUNT };
+
+static const char *const config_keys[KEY_COUNT] = {
+	"table", "template", "template_dir", "targets", "interval", "state_dir",
+};
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->table, "nftally");
+	strcpy(c->template_name, "host");
+	strcpy(c->targets, "/etc/nftally/targets");
+	c->targets_explicit = false;
+	c->interval = 60;
+	strcpy(c->state_dir, "/var/lib/nftally");
+}
+
+/* Values are echoed into messages; keep them printable and short. */
+static const char *config_show(char buf[80], const char *v)
+{
+	return err_printable(buf, 80, v, strlen(v));
+}
+
+int config_set_table(struct config *c, const char *v, const char *where,
+		     struct err *e)
+{
+	size_t n = strlen(v), i;
+	char shown[80];
+	bool ok = n >= 1 && n <= CONFIG_TABLE_MAX && v[0] >= 'a' && v[0] <= 'z';
+
+	for (i = 1; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+		     v[i] == '_';
+	if (!ok)
+		return err_set(e, "%s: bad table name '%s' (use a-z, 0-9, _; at most %d)",
+			       where, config_show(shown, v), CONFIG_TABLE_MAX);
+	memcpy(c->table, v, n + 1);
+	return 0;
+}
+
+int config_set_interval(struct config *c, const char *v, const char *where,
+			struct err *e)
+{
+	unsigned long n = 0;
+	char shown[80];
+	size_t i;
+
+	/* Digits only: strtoul would take signs, blanks and hex. */
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= 86400; i++)
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	if (i == 0 || v[i] != '\0' || n < 1 || n > 86400)
+		return err_set(e, "%s: bad interval '%s' (use whole seconds, 1 to 86400)",
+			       where, config_show(shown, v));
+	c->interval = (unsigned)n;
+	return 0;
+}
+
+static char *config_path_field(struct config *c, const char *key)
+{
+	if (strcmp(key, "template") == 0)
+		return c->template_name;
+	if (strcmp(key, "template_dir") == 0)
+		return c->template_dir;
+	if (strcmp(key, "targets") == 0)
+		return c->targets;
+	if (strcmp(key, "state_dir") == 0)
+		return c->state_dir;
+	return NULL;
+}
+
+int config_set_path(struct config *c, const char *key, const char *v,
+		    const char *where, struct err *e)
+{
+	char *dst = config_path_field(c, key);
+	size_t n = strlen(v), i;
+
+	if (!dst)
+		return -EINVAL;
+	if (n == 0)
+		return err_set(e, "%s: empty path for '%s'", where, key);
+	if (n >= PATH_MAX)
+		return err_set(e, "%s: path for '%s' is longer than %d bytes",
+			       where, key, PATH_MAX - 1);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return err_set(e, "%s: path for '%s' contains a control character",
+				       where, key);
+	memcpy(dst, v, n + 1);
+	if (dst == c->targets)
+		c->targets_explicit = true;
+	return 0;
+}
+
+/* ---- parsing ---- */
+
+static bool config_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static size_t config_skip_blanks(const char *s, size_t len, size_t i)
+{
+	while (i < len && config_blank(s[i]))
+		i++;
+	return i;
+}
+
+/* One line split into its parts; pointers into the caller's buffer. */
+struct config_line {
+	const char *key, *value;
+	size_t klen, vlen;
+};
+
+/* The value starting at s[i]: quoted or a single blank-free word, then only
+ * blanks and an optional comment.  Returns NULL or what is wrong. */
+static const char *config_split_value(const char *s, size_t len, size_t i,
+				      struct config_line *l)
+{
+	const char *close;
+
+	if (i < len && s[i] == '"') {
+		close = memchr(s + i + 1, '"', len - i - 1);
+		if (!close)
+			return "unterminated quote";
+		l->value = s + i + 1;
+		l->vlen = (size_t)(close - l->value);
+		i = (size_t)(close - s) + 1;
+		if (i < len && !config_blank(s[i]))
+			return "text after closing quote";
+	} else {
+		l->value = s + i;
+		while (i < len && !config_blank(s[i]))
+			i++;
+		l->vlen = (size_t)(s + i - l->value);
+		if (l->vlen == 0 || l->value[0] == '#')
+			return "missing value";
+	}
+	i = config_skip_blanks(s, len, i);
+	if (i < len && s[i] != '#')
+		return "value contains blanks (quote it)";
+	return NULL;
+}
+
+/* Split `key = value # comment`.  Returns NULL or what is wrong. */
+static const char *config_split(const char *s, size_t len, struct config_line *l)
+{
+	size_t i = config_skip_blanks(s, len, 0);
+
+	l->key = s + i;
+	while (i < len && !config_blank(s[i]) && s[i] != '=')
+		i++;
+	l->klen = (size_t)(s + i - l->key);
+	i = config_skip_blanks(s, len, i);
+	if (i == len || s[i] != '=')
+		return "expected 'key = value'";
+	i = config_skip_blanks(s, len, i + 1);
+	return config_split_value(s, len, i, l);
+}
+
+static int config_key_index(const char *key, size_t klen)
+{
+	int k;
+
+	for (k = 0; k < KEY_COUNT; k++)
+		if (strlen(config_keys[k]) == klen &&
+		    memcmp(config_keys[k], key, klen) == 0)
+			return k;
+	return -1;
+}
+
+static int config_apply(struct config *c, int key, const char *v,
+			const char *where, struct err *e)
+{
+	if (key == KEY_TABLE)
+		return config_set_table(c, v, where, e);
+	if (key == KEY_INTERVAL)
+		return config_set_interval(c, v, where, e);
+	return config_set_path(c, config_keys[key], v, where, e);
+}
+
+/* Per-buffer parse state: where each key was first set, for duplicates. */
+struct config_parse {
+	struct config *c;
+	const char *name;
+	unsigned seen[KEY_COUNT];
+	struct err *e;
+};
+
+static int config_parse_line(struct config_parse *p, const char *s, size_t len,
+			     unsigned line)
+{
+	char where[sizeof(p->e->msg)], shown[80], *v;
+	struct config_line l;
+	const char *problem;
+	size_t i = config_skip_blanks(s, len, 0);
+	int key, r;
+
+	if (memchr(s, '\0', len))
+		return err_set(p->e, "%s:%u: NUL byte in line", p->name, line);
+	if (i == len || s[i] == '#')
+		return 0;
+	if ((problem = config_split(s, len, &l)))
+		return err_set(p->e, "%s:%u: %s", p->name, line, problem);
+	key = config_key_index(l.key, l.klen);
+	if (key < 0)
+		return err_set(p->e, "%s:%u: unknown key '%s'", p->name, line,
+			       err_printable(shown, sizeof(shown), l.key, l.klen));
+	if (p->seen[key])
+		return err_set(p->e, "%s:%u: duplicate key '%s' (line %u)", p->name,
+			       line, config_keys[key], p->seen[key]);
+	p->seen[key] = line;
+	if (!(v = strndup(l.value, l.vlen)))
+		return err_setn(p->e, -ENOMEM, "%s:%u: out of memory", p->name, line);
+	snprintf(where, sizeof(where), "%s:%u", p->name, line);
+	r = config_apply(p->c, key, v, where, p->e);
+	free(v);
+	return r;
+}
+
+int config_parse_buffer(struct config *c, const char *name,
+			const char *buf, size_t len, struct err *e)
+{
+	/* Work on a copy so a bad file changes nothing. */
+	struct config tmp = *c;
+	struct config_parse p = { .c = &tmp, .name = name, .e = e };
+	const char *s = buf, *end = buf + len, *nl;
+	unsigned line = 0;
+	size_t n;
+	int r;
+
+	while (s < end) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		n = (size_t)((nl ? nl : end) - s);
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if ((r = config_parse_line(&p, s, n, ++line)) < 0)
+			return r;
+		s = nl ? nl + 1 : end;
+	}
+	*c = tmp;
+	return 0;
+}
+
+/* Small file into a malloc'd buffer. */
+static int config_slurp(int fd, char **out, size_t *outlen)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap), *p;
+	ssize_t got;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (r == 0 && (got = read(fd, buf + len, cap - len)) != 0) {
+		if (got < 0) {
+			r = errno == EINTR ? 0 : -errno;
+			continue;
+		}
+		len += (size_t)got;
+		if (len < cap)
+			continue;
+		if (cap >= CONFIG_FILE_MAX)
+			r = -EFBIG;
+		else if (!(p = realloc(buf, cap * 2)))
+			r = -ENOMEM;
+		else
+			buf = p, cap *= 2;
+	}
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int config_load(struct config *c, const char *path, bool must_exist,
+		struct err *e)
+{
+	char *buf;
+	size_t len;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !must_exist)
+		return 0;
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open: %s", path,
+				strerror(errno));
+	r = config_slurp(fd, &buf, &len);
+	close(fd);
+	if (r < 0)
+		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
+	r = config_parse_buffer(c, path, buf, len, e);
+	free(buf);
+	return r;
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* nftally's command line: a thin getopt layer that loads the config and the
+ * targets, then dispatches to render, apply, dump, run or remove. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+#include "app.h"
+#include "build-config.h"
+#include "config.h"
+#include "hostaddrs.h"
+#include "output.h"
+#include "render.h"
+#include "table.h"
+#include "targets.h"
+
+static const char usage_text[] =
+"Usage: nftally [OPTIONS] COMMAND\n"
+"Per-address traffic accounting with nftables.\n"
+"\n"
+"Commands:\n"
+"  render   print the ruleset that apply would install; change nothing\n"
+"  apply    install the table, or update it without resetting counters\n"
+"  dump     print the cumulative counters, one JSON line per address\n"
+"  run      apply, then print per-address deltas as JSON lines every interval\n"
+"           until SIGTERM/SIGINT (SIGHUP re-reads the targets file)\n"
+"  remove   print the counters a last time, then delete the table\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE      config file (default " CONFIG_DEFAULT_PATH ")\n"
+"  -t, --targets FILE     targets file (default /etc/nftally/targets; without\n"
+"                         one, this host's own addresses are accounted)\n"
+"      --table NAME       nftables table name (default nftally)\n"
+"      --template NAME    template name or path (default host)\n"
+"      --interval SECONDS interval of run (default 60)\n"
+"      --state-dir DIR    state directory (default /var/lib/nftally)\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version\n"
+"\n"
+"Exit status: 0 success, 1 bad input (config, targets, template, foreign\n"
+"table), 2 usage error, 3 kernel or system error.\n"
+"See nftally(8) and docs/ for the file formats and the JSON schema.\n";
+
+int app_fail(struct app *a, int code)
+{
+	fprintf(stderr, "nftally: %s\n", a->e.msg);
+	return code;
+}
+
+int app_code_for(int err)
+{
+	return err == -EINVAL || err == -EEXIST ? EXIT_INPUT : EXIT_SYSTEM;
+}
+
+/* Config first, then command-line overrides on top of it. */
+static int parse_args(struct app *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "targets", required_argument, NULL, 't' },
+		{ "table", required_argument, NULL, 'T' },
+		{ "template", required_argument, NULL, 'P' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	const char *config = NULL, *over[6] = { 0 };
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "c:t:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 't': over[0] = optarg; break;
+		case 'T': over[1] = optarg; break;
+		case 'P': over[2] = optarg; break;
+		case 'i': over[3] = optarg; break;
+		case 's': over[4] = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
+		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "nftally: %s\n%s", optind < argc ? "too many arguments" :
+			"missing command", usage_text);
+		exit(EXIT_USAGE);
+	}
+	a->command = argv[optind];
+	config_defaults(&a->cfg);
+	ret = config_load(&a->cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
+	if (ret == 0 && over[0]) {
+		snprintf(a->cfg.targets, sizeof(a->cfg.targets), "%s", over[0]);
+		a->cfg.targets_explicit = true;
+	}
+	if (ret == 0 && over[1])
+		ret = config_set_table(&a->cfg, over[1], "--table", &a->e);
+	if (ret == 0 && over[2])
+		snprintf(a->cfg.template_name, sizeof(a->cfg.template_name), "%s", over[2]);
+	if (ret == 0 && over[3])
+		ret = config_set_interval(&a->cfg, over[3], "--interval", &a->e);
+	if (ret == 0 && over[4])
+		snprintf(a->cfg.state_dir, sizeof(a->cfg.state_dir), "%s", over[4]);
+	return ret;
+}
+
+/* The targets file, or without one, the host's own addresses. */
+int app_load_targets(struct app *a, struct targets *t)
+{
+	targets_init(t);
+	if (!a->cfg.targets_explicit && access(a->cfg.targets, F_OK) != 0) {
+		a->targets_name = "host addresses";
+		return hostaddrs_collect(t, &a->e);
+	}
+	a->targets_name = a->cfg.targets;
+	return targets_parse_file(t, a->cfg.targets, &a->e);
+}
+
+static int load_skeleton(struct app *a)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int ret = render_load_template(a->cfg.template_name, a->cfg.template_dir,
+				       &a->tmpl_path, &text, &len, &a->e);
+
+	if (ret == 0)
+		ret = render_skeleton(text, len, a->tmpl_path, a->cfg.table,
+				      &a->skeleton, &a->e);
+	free(text);
+	return ret;
+}
+
+static int open_nl(struct app *a)
+{
+	a->nl = nl_create();
+	if (!a->nl)
+		return err_setn(&a->e, -errno, "cannot open a netlink socket: %s",
+				table_strerror(-errno));
+	return 0;
+}
+
+static int cmd_render(struct app *a)
+{
+	fputs(a->skeleton, stdout);
+	render_data(stdout, a->cfg.table, &a->tg);
+	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+}
+
+int app_apply(struct app *a, struct table_result *res)
+{
+	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
+			      &a->tg, res, &a->e);
+
+	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
+}
+
+static int cmd_apply(struct app *a)
+{
+	struct table_result res;
+	int ret = app_apply(a, &res);
+
+	if (ret)
+		return ret;
+	fprintf(stderr, "nftally: table inet %s %s: %zu addresses (%zu new, %zu removed)\n",
+		a->cfg.table, res.created ? "installed" : "updated",
+		a->tg.n, res.added, res.ngone);
+	free(res.gone);
+	return 0;
+}
+
+/* Cumulative lines for every target; shared by dump and remove. */
+static int print_cumulative(struct app *a)
+{
+	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
+	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
+	time_t now = time(NULL);
+	char text[ADDR_STRLEN];
+	size_t missing;
+	int ret = -ENOMEM;
+
+	if (c && miss)
+		ret = table_read(a->nl, a->cfg.table, &a->tg, c, miss, &missing, &a->e);
+	else
+		err_setn(&a->e, ret, "out of memory");
+	for (size_t i = 0; ret == 0 && i < a->tg.n; i++) {
+		const struct target *x = &a->tg.v[i];
+
+		addr_format(&x->addr, text);
+		if (miss[i])
+			output_event(stdout, now, "counter_missing", text,
+				     "no counter for %s in table inet %s; run nftally apply",
+				     text, a->cfg.table);
+		else
+			output_counter(stdout, now, -1, targets_label(&a->tg, x), text, &c[i]);
+	}
+	free(c);
+	free(miss);
+	if (ret < 0)
+		return app_fail(a, app_code_for(ret));
+	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+}
+
+static int require_table(struct app *a)
+{
+	int ret = table_owned(a->nl, a->cfg.table, &a->e);
+
+	if (ret == 0)
+		err_set(&a->e, "table inet %s does not exist; run nftally apply first",
+			a->cfg.table);
+	return ret <= 0 ? app_fail(a, ret == 0 ? EXIT_INPUT : app_code_for(ret)) : 0;
+}
+
+static int cmd_dump(struct app *a)
+{
+	return require_table(a) ?: print_cumulative(a);
+}
+
+static int cmd_remove(struct app *a)
+{
+	int ret = table_owned(a->nl, a->cfg.table, &a->e);
+
+	if (ret == 0) {
+		fprintf(stderr, "nftally: table inet %s does not exist; nothing to remove\n",
+			a->cfg.table);
+		return 0;
+	}
+	if (ret < 0)
+		return app_fail(a, app_code_for(ret));
+	ret = print_cumulative(a);
+	if (ret)
+		return ret;
+	ret = table_remove(a->nl, a->cfg.table, &a->e);
+	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = { 0 };
+	int ret, code = 0;
+
+	ret = parse_args(&a, argc, argv);
+	if (ret < 0)
+		return app_fail(&a, EXIT_INPUT);
+	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
+	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
+	    strcmp(a.command, "remove")) {
+		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
+		return EXIT_USAGE;
+	}
+	ret = app_load_targets(&a, &a.tg);
+	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
+			 !strcmp(a.command, "run")))
+		ret = load_skeleton(&a);
+	if (ret < 0) { /* every file problem is bad input, even a missing file */
+		code = app_fail(&a, EXIT_INPUT);
+		goto out;
+	}
+	if (!strcmp(a.command, "render")) {
+		code = cmd_render(&a);
+		goto out;
+	}
+	if (open_nl(&a) < 0) {
+		code = app_fail(&a, EXIT_SYSTEM);
+		goto out;
+	}
+	if (!strcmp(a.command, "apply"))
+		code = cmd_apply(&a);
+	else if (!strcmp(a.command, "dump"))
+		code = cmd_dump(&a);
+	else if (!strcmp(a.command, "run"))
+		code = run_main(&a);
+	else
+		code = cmd_remove(&a);
+out:
+	nl_destroy(a.nl);
+	targets_finish(&a.tg);
+	free(a.tmpl_path);
+	free(a.skeleton);
+	return code;
+}

@@ -1,0 +1,772 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* nf_tables over netlink: counters read by name in pipelined requests,
+ * listings of a table's objects, elements and chains, and batches of counter
+ * and map-element changes committed as one transaction. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/object.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "nl.h"
+
+/* Requests in flight per send when reading counters by name: enough to hide
+ * the round trip, small enough that replies fit the receive buffer. */
+#define NL_READ_WINDOW 512
+/* Element messages stay well below the 64 KiB netlink attribute limit. */
+#define NL_ELEM_MSG_MAX 32768
+/* Room reserved in the batch buffer before building one message. */
+#define NL_MSG_ROOM (NL_ELEM_MSG_MAX + 4096)
+#define NL_RCVBUF (8 * 1024 * 1024)
+/* How long to wait for the kernel to answer before giving up. */
+#define NL_TIMEOUT_MS 60000
+/* Room for one small request message. */
+#define NL_REQ_SIZE 8192
+
+struct nl {
+	struct mnl_socket *sock;
+	uint32_t portid;
+	uint32_t seq;
+	char *rbuf;
+	size_t rbuf_len;
+};
+
+static void nl_set_bufsize(struct nl *nl, int opt_force, int opt, int size)
+{
+	int fd = mnl_socket_get_fd(nl->sock);
+
+	/* FORCE works as root (CAP_NET_ADMIN) past the sysctl limits. */
+	if (setsockopt(fd, SOL_SOCKET, opt_force, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
+}
+
+struct nl *nl_create(void)
+{
+	struct nl *nl = calloc(1, sizeof(*nl));
+	int saved;
+
+	if (!nl)
+		return NULL;
+	nl->rbuf_len = 1 << 20;
+	nl->rbuf = malloc(nl->rbuf_len);
+	if (!nl->rbuf)
+		goto fail;
+	nl->sock = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl->sock)
+		goto fail;
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	nl->seq = (uint32_t)time(NULL);
+	nl_set_bufsize(nl, SO_RCVBUFFORCE, SO_RCVBUF, NL_RCVBUF);
+	return nl;
+fail:
+	saved = errno;
+	nl_destroy(nl);
+	errno = saved;
+	return NULL;
+}
+
+void nl_destroy(struct nl *nl)
+{
+	if (!nl)
+		return;
+	if (nl->sock)
+		mnl_socket_close(nl->sock);
+	free(nl->rbuf);
+	free(nl);
+}
+
+/* Receive one datagram, waiting at most NL_TIMEOUT_MS.  Returns its length
+ * or a negative errno. */
+static ssize_t nl_recv(struct nl *nl)
+{
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(nl->sock), .events = POLLIN };
+	ssize_t ret;
+	int r;
+
+	do
+		r = poll(&pfd, 1, NL_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	ret = mnl_socket_recvfrom(nl->sock, nl->rbuf, nl->rbuf_len);
+	return ret < 0 ? -errno : ret;
+}
+
+/* Send one request, run cb over the (possibly multipart) answer. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	ssize_t ret;
+
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ret = nl_recv(nl);
+		if (ret < 0)
+			return (int)ret;
+		ret = mnl_cb_run(nl->rbuf, (size_t)ret, seq, nl->portid, cb, data);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static int nl_ignore_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_OK;
+}
+
+int nl_table_exists(struct nl *nl, const char *table)
+{
+	char buf[NL_REQ_SIZE];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET,
+				    NLM_F_ACK, ++nl->seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	ret = nl_talk(nl, nlh, nl_ignore_cb, NULL);
+	if (ret == -ENOENT)
+		return 0;
+	return ret < 0 ? ret : 1;
+}
+
+/* ---- reading counters by name ---- */
+
+static size_t nl_put_getobj(struct nl *nl, char *buf, const char *table,
+			    const char *name, uint32_t seq)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!o)
+		return 0;
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, 0, seq);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	return nlh->nlmsg_len;
+}
+
+static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+
+	if (!o || nftnl_obj_nlmsg_parse(nlh, o) < 0) {
+		c->err = -EPROTO;
+	} else {
+		c->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+		c->bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+		c->err = 0;
+	}
+	nftnl_obj_free(o);
+}
+
+/* Route every reply in the datagram to its request by sequence number.
+ * Returns the number of requests answered, or a negative errno. */
+static int nl_read_replies(struct nl *nl, size_t len, uint32_t base, size_t n,
+			   struct nl_counter *out)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->rbuf;
+	int len_left = (int)len, done = 0;
+
+	for (; mnl_nlmsg_ok(nlh, len_left); nlh = mnl_nlmsg_next(nlh, &len_left)) {
+		uint32_t i = nlh->nlmsg_seq - base;
+
+		if (nlh->nlmsg_pid != nl->portid || i >= n)
+			continue;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			if (e->error == 0)
+				continue; /* an ack; we asked for none */
+			out[i].err = e->error;
+			done++;
+		} else if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWOBJ) {
+			nl_parse_counter(nlh, &out[i]);
+			done++;
+		}
+	}
+	return done;
+}
+
+static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
+			  const char *const *names, size_t n, struct nl_counter *out)
+{
+	uint32_t base = nl->seq + 1;
+	size_t len = 0, answered = 0;
+	ssize_t r;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t m = nl_put_getobj(nl, sbuf + len, table, names[i], base + (uint32_t)i);
+
+		if (m == 0)
+			return -ENOMEM;
+		len += m;
+		out[i].err = -ETIMEDOUT;
+	}
+	nl->seq += (uint32_t)n;
+	if (mnl_socket_sendto(nl->sock, sbuf, len) < 0)
+		return -errno;
+	while (answered < n) {
+		r = nl_recv(nl);
+		if (r < 0)
+			return (int)r;
+		r = nl_read_replies(nl, (size_t)r, base, n, out);
+		answered += (size_t)r;
+	}
+	return 0;
+}
+
+int nl_read_counters(struct nl *nl, const char *table,
+		     const char *const *names, size_t n, struct nl_counter *out)
+{
+	/* One GETOBJ request is well under 256 bytes. */
+	char *sbuf = malloc((size_t)NL_READ_WINDOW * 256);
+	int ret = 0;
+
+	if (!sbuf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && ret == 0; i += NL_READ_WINDOW) {
+		size_t k = n - i < NL_READ_WINDOW ? n - i : NL_READ_WINDOW;
+
+		ret = nl_read_window(nl, sbuf, table, names + i, k, out + i);
+	}
+	free(sbuf);
+	return ret;
+}
+
+/* ---- listings (kernel dumps) ---- */
+
+struct nl_list_ctx {
+	const char *table;
+	nl_name_cb cb;
+	void *data;
+	int ret;
+};
+
+static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_list_ctx *ctx = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	int ret = MNL_CB_OK;
+
+	if (!o)
+		return MNL_CB_ERROR;
+	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == NFPROTO_INET &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
+	    strcmp(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), ctx->table) == 0) {
+		ctx->ret = ctx->cb(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), ctx->data);
+		if (ctx->ret)
+			ret = MNL_CB_STOP;
+	}
+	nftnl_obj_free(o);
+	return ret;
+}
+
+int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data)
+{
+	char buf[NL_REQ_SIZE];
+	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	/* The kernel filters the dump by table and type. */
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET,
+				    NLM_F_DUMP, ++nl->seq);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	ret = nl_talk(nl, nlh, nl_obj_cb, &ctx);
+	return ret ? ret : ctx.ret;
+}
+
+static int nl_elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_list_ctx *ctx = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it = NULL;
+	struct nftnl_set_elem *e;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		goto out;
+	it = nftnl_set_elems_iter_create(s);
+	for (e = it ? nftnl_set_elems_iter_next(it) : NULL; e && !ctx->ret;
+	     e = nftnl_set_elems_iter_next(it)) {
+		const char *ref;
+
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
+			continue;
+		if (!nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_OBJREF))
+			continue;
+		ref = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF);
+		ctx->ret = ctx->cb(ref, ctx->data);
+	}
+	nftnl_set_elems_iter_destroy(it);
+out:
+	nftnl_set_free(s);
+	return ctx->ret ? MNL_CB_STOP : MNL_CB_OK;
+}
+
+int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
+		     nl_name_cb cb, void *data)
+{
+	char buf[NL_REQ_SIZE];
+	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+				    NLM_F_DUMP, ++nl->seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	ret = nl_talk(nl, nlh, nl_elem_cb, &ctx);
+	return ret ? ret : ctx.ret;
+}
+
+static int nl_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_list_ctx *ctx = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) == NFPROTO_INET &&
+	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->table) == 0)
+		ctx->ret = ctx->cb(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), ctx->data);
+	nftnl_chain_free(c);
+	return ctx->ret ? MNL_CB_STOP : MNL_CB_OK;
+}
+
+int nl_list_chains(struct nl *nl, const char *table, nl_name_cb cb, void *data)
+{
+	char buf[NL_REQ_SIZE];
+	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nlmsghdr *nlh;
+	int ret;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+				    NLM_F_DUMP, ++nl->seq);
+	ret = nl_talk(nl, nlh, nl_chain_cb, &ctx);
+	return ret ? ret : ctx.ret;
+}
+
+/* ---- batches ---- */
+
+struct nl_elem_op {
+	struct addr a;
+	enum addr_dir dir;
+};
+
+struct nl_vec {
+	void *v;
+	size_t n, cap, size;
+};
+
+struct nl_batch {
+	char table[64];
+	struct nl_vec add_ctr, del_ctr; /* char[ADDR_NAMELEN] */
+	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
+	bool del_table;
+	/* the messages being built */
+	char *buf;
+	size_t len, cap, last_off;
+	uint32_t first_seq, seq;
+	struct nl_vec what; /* struct nl_msg_what per message, for errors */
+};
+
+struct nl_msg_what {
+	uint16_t type;
+	char name[64]; /* a counter, map or table name */
+};
+
+static int nl_vec_push(struct nl_vec *v, const void *x)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		void *p = realloc(v->v, cap * v->size);
+
+		if (!p)
+			return -ENOMEM;
+		v->v = p;
+		v->cap = cap;
+	}
+	memcpy((char *)v->v + v->n * v->size, x, v->size);
+	v->n++;
+	return 0;
+}
+
+struct nl_batch *nl_batch_create(const char *table)
+{
+	struct nl_batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	snprintf(b->table, sizeof(b->table), "%s", table);
+	b->add_ctr.size = b->del_ctr.size = ADDR_NAMELEN;
+	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
+	b->what.size = sizeof(struct nl_msg_what);
+	return b;
+}
+
+void nl_batch_destroy(struct nl_batch *b)
+{
+	if (!b)
+		return;
+	free(b->add_ctr.v);
+	free(b->del_ctr.v);
+	free(b->add_elem.v);
+	free(b->del_elem.v);
+	free(b->what.v);
+	free(b->buf);
+	free(b);
+}
+
+static int nl_push_name(struct nl_vec *v, const char *name)
+{
+	char n[ADDR_NAMELEN] = "";
+
+	if (strlen(name) >= sizeof(n))
+		return -ENAMETOOLONG;
+	strcpy(n, name);
+	return nl_vec_push(v, n);
+}
+
+int nl_batch_add_counter(struct nl_batch *b, const char *name)
+{
+	return nl_push_name(&b->add_ctr, name);
+}
+
+int nl_batch_del_counter(struct nl_batch *b, const char *name)
+{
+	return nl_push_name(&b->del_ctr, name);
+}
+
+int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+{
+	struct nl_elem_op op = { *a, dir };
+
+	return nl_vec_push(&b->add_elem, &op);
+}
+
+int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+{
+	struct nl_elem_op op = { *a, dir };
+
+	return nl_vec_push(&b->del_elem, &op);
+}
+
+void nl_batch_del_table(struct nl_batch *b)
+{
+	b->del_table = true;
+}
+
+bool nl_batch_empty(const struct nl_batch *b)
+{
+	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
+	       !b->del_elem.n && !b->del_table;
+}
+
+/* Make room for one more message and return where it starts. */
+static char *nl_batch_room(struct nl_batch *b)
+{
+	if (b->cap - b->len < NL_MSG_ROOM) {
+		size_t cap = b->cap ? b->cap * 2 : 4 * NL_MSG_ROOM;
+		char *p = realloc(b->buf, cap);
+
+		if (!p)
+			return NULL;
+		b->buf = p;
+		b->cap = cap;
+	}
+	return b->buf + b->len;
+}
+
+/* A message is complete: remember what it was for error messages. */
+static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
+			  const char *name)
+{
+	struct nl_msg_what w = { .type = nlh->nlmsg_type & 0xff };
+
+	snprintf(w.name, sizeof(w.name), "%s", name);
+	b->last_off = b->len;
+	b->len += nlh->nlmsg_len;
+	return nl_vec_push(&b->what, &w);
+}
+
+static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
+			    const char *name)
+{
+	char *room = nl_batch_room(b);
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!room || !o) {
+		nftnl_obj_free(o);
+		return -ENOMEM;
+	}
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, b->table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	if (type == NFT_MSG_NEWOBJ) {
+		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, 0);
+		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 0);
+	}
+	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	return nl_batch_close(b, nlh, name);
+}
+
+static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
+					  uint16_t flags, const char *set)
+{
+	char *room = nl_batch_room(b);
+	struct nlmsghdr *nlh;
+
+	if (!room)
+		return NULL;
+	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, b->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	return nlh;
+}
+
+/* One element (start or interval end) into the open message. */
+static int nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
+		       bool end, const char *ref)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nlattr *nest;
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)keylen);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	else if (ref)
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, ref);
+	nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	nftnl_set_elem_nlmsg_build_payload(nlh, e);
+	mnl_attr_nest_end(nlh, nest);
+	nftnl_set_elem_free(e);
+	return 0;
+}
+
+static int nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add)
+{
+	size_t keylen = op->a.family == AF_INET ? 4 : 16;
+	char name[ADDR_NAMELEN];
+	uint8_t next[16];
+	int ret;
+
+	addr_counter_name(&op->a, op->dir, name);
+	ret = nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
+	if (ret == 0 && !addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
+		ret = nl_put_elem(nlh, next, keylen, true, NULL);
+	return ret;
+}
+
+/* All elements of v that belong in map `set`, in messages of bounded size. */
+static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_vec *v,
+			      const char *set, bool add)
+{
+	const struct nl_elem_op *ops = v->v;
+	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
+	uint16_t flags = add ? NLM_F_CREATE : 0;
+	struct nlmsghdr *nlh = NULL;
+	struct nlattr *list = NULL;
+	int ret;
+
+	for (size_t i = 0; i < v->n; i++) {
+		if (strcmp(addr_map_name(&ops[i].a, ops[i].dir), set) != 0)
+			continue;
+		if (!nlh) {
+			nlh = nl_batch_elem_hdr(b, type, flags, set);
+			if (!nlh)
+				return -ENOMEM;
+			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		}
+		ret = nl_put_op(nlh, &ops[i], add);
+		if (ret < 0)
+			return ret;
+		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
+			mnl_attr_nest_end(nlh, list);
+			ret = nl_batch_close(b, nlh, set);
+			if (ret < 0)
+				return ret;
+			nlh = NULL;
+		}
+	}
+	if (!nlh)
+		return 0;
+	mnl_attr_nest_end(nlh, list);
+	return nl_batch_close(b, nlh, set);
+}
+
+static const char *const nl_maps[] = {
+	"in4", "out4", "in6", "out6", "in4net", "out4net", "in6net", "out6net",
+};
+
+static int nl_batch_build(struct nl_batch *b, struct nl *nl)
+{
+	const char (*names)[ADDR_NAMELEN];
+	int ret = 0;
+
+	b->len = 0;
+	b->what.n = 0;
+	b->seq = nl->seq;
+	if (!nl_batch_room(b))
+		return -ENOMEM;
+	nftnl_batch_begin(b->buf, ++b->seq);
+	b->len += ((struct nlmsghdr *)b->buf)->nlmsg_len;
+	b->first_seq = b->seq + 1;
+
+	names = b->add_ctr.v;
+	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, names[i]);
+	for (size_t m = 0; m < 8 && !ret; m++)
+		ret = nl_batch_elem_msgs(b, &b->add_elem, nl_maps[m], true);
+	for (size_t m = 0; m < 8 && !ret; m++)
+		ret = nl_batch_elem_msgs(b, &b->del_elem, nl_maps[m], false);
+	names = b->del_ctr.v;
+	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, names[i]);
+	if (!ret && b->del_table) {
+		struct nftnl_table *t = nftnl_table_alloc();
+		char *room = nl_batch_room(b);
+		struct nlmsghdr *nlh;
+
+		if (!t || !room) {
+			nftnl_table_free(t);
+			return -ENOMEM;
+		}
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
+		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, NFPROTO_INET, 0, ++b->seq);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		nftnl_table_free(t);
+		ret = nl_batch_close(b, nlh, b->table);
+	}
+	return ret;
+}
+
+static const char *nl_msg_verb(uint16_t type)
+{
+	switch (type) {
+	case NFT_MSG_NEWOBJ: return "adding counter";
+	case NFT_MSG_DELOBJ: return "deleting counter";
+	case NFT_MSG_NEWSETELEM: return "adding elements to map";
+	case NFT_MSG_DELSETELEM: return "deleting elements from map";
+	case NFT_MSG_DELTABLE: return "deleting table";
+	default: return "changing";
+	}
+}
+
+/* Read the kernel's answers until the acked last message is answered.
+ * Returns 0 or the first error, with *bad_seq set to its message. */
+static int nl_batch_wait(struct nl *nl, uint32_t last_seq, uint32_t *bad_seq)
+{
+	int first_err = 0;
+
+	for (;;) {
+		ssize_t r = nl_recv(nl);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->rbuf;
+		int left = (int)r;
+
+		if (r < 0)
+			return first_err ? first_err : (int)r;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != nl->portid)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error && !first_err) {
+				first_err = e->error;
+				*bad_seq = nlh->nlmsg_seq;
+			}
+			if (nlh->nlmsg_seq == last_seq)
+				return first_err;
+		}
+	}
+}
+
+int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
+{
+	const struct nl_msg_what *what;
+	uint32_t last_seq, bad_seq = 0;
+	struct nlmsghdr *last;
+	int ret, size;
+
+	if (nl_batch_empty(b))
+		return 0;
+	ret = nl_batch_build(b, nl);
+	if (ret < 0 || !nl_batch_room(b))
+		return err_setn(e, ret < 0 ? ret : -ENOMEM, "out of memory building a batch");
+	/* Only the last change asks for an ack: errors come unasked, so the
+	 * answer to the last sequence number ends the conversation. */
+	last = (struct nlmsghdr *)(b->buf + b->last_off);
+	last->nlmsg_flags |= NLM_F_ACK;
+	last_seq = last->nlmsg_seq;
+	nftnl_batch_end(b->buf + b->len, ++b->seq);
+	b->len += ((struct nlmsghdr *)(b->buf + b->len))->nlmsg_len;
+	nl->seq = b->seq;
+
+	size = b->len + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->len + 65536);
+	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, size);
+	if (mnl_socket_sendto(nl->sock, b->buf, b->len) < 0)
+		return err_setn(e, -errno, "sending %zu bytes to nf_tables: %s",
+				b->len, strerror(errno));
+	ret = nl_batch_wait(nl, last_seq, &bad_seq);
+	if (ret == 0)
+		return 0;
+	what = b->what.v;
+	if (bad_seq >= b->first_seq && bad_seq - b->first_seq < b->what.n) {
+		what += bad_seq - b->first_seq;
+		return err_setn(e, ret, "nf_tables refused the change (%s %s in table inet %s): %s",
+				nl_msg_verb(what->type), what->name, b->table, strerror(-ret));
+	}
+	return err_setn(e, ret, "nf_tables refused the change to table inet %s: %s",
+			b->table, strerror(-ret));
+}

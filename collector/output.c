@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* JSON lines through json-c: labels are arbitrary UTF-8 and json-c escapes
+ * them; one line per object, flushed by the caller at interval ends. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <json-c/json.h>
+
+#include "output.h"
+
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+
+char *output_time(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	/* json-c < 0.14 has no uint64; billing counters stay below 2^63. */
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static int emit(FILE *f, json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int ret = fprintf(f, "%s\n", s) < 0 ? -EIO : 0;
+
+	json_object_put(o);
+	return ret;
+}
+
+int output_counter(FILE *f, time_t t, time_t since, const char *label,
+		   const char *addr, const struct counts *c)
+{
+	json_object *o = json_object_new_object();
+	char tb[32];
+
+	if (!o)
+		return -ENOMEM;
+	add_str(o, "time", output_time(t, tb));
+	if (since >= 0)
+		add_str(o, "since", output_time(since, tb));
+	add_str(o, "label", label);
+	add_str(o, "addr", addr);
+	add_u64(o, "in_bytes", c->in_bytes);
+	add_u64(o, "in_packets", c->in_packets);
+	add_u64(o, "out_bytes", c->out_bytes);
+	add_u64(o, "out_packets", c->out_packets);
+	return emit(f, o);
+}
+
+int output_event(FILE *f, time_t t, const char *event, const char *addr,
+		 const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	char tb[32], *msg = NULL;
+	va_list ap;
+	int n;
+
+	if (!o)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	add_str(o, "time", output_time(t, tb));
+	add_str(o, "event", event);
+	if (addr)
+		add_str(o, "event_addr", addr);
+	add_str(o, "message", n < 0 ? "" : msg);
+	free(msg);
+	return emit(f, o);
+}

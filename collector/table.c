@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The life of nftally's table.  The skeleton (chains, empty maps) is small and
+ * goes through libnftables; per-address data can be large and goes through
+ * libnftnl batches, diffed against what the kernel already holds so that
+ * addresses that stay keep their counters. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#include "render.h"
+#include "table.h"
+
+#define OWNER_COUNTER "nftally_owner"
+
+const char *table_strerror(int negerrno)
+{
+	switch (negerrno) {
+	case -EPERM:
+		return "operation not permitted (nftally needs CAP_NET_ADMIN: run it as root)";
+	case -EPROTONOSUPPORT:
+	case -EAFNOSUPPORT:
+	case -EOPNOTSUPP:
+		return "nf_tables is not available in this kernel";
+	default:
+		return strerror(-negerrno);
+	}
+}
+
+int table_owned(struct nl *nl, const char *table, struct err *e)
+{
+	const char *name = OWNER_COUNTER;
+	struct nl_counter c;
+	int ret = nl_table_exists(nl, table);
+
+	if (ret < 0)
+		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+	if (ret == 0)
+		return 0;
+	ret = nl_read_counters(nl, table, &name, 1, &c);
+	if (ret < 0)
+		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+	if (c.err == -ENOENT)
+		return err_setn(e, -EEXIST, "table inet %s exists but is not nftally's "
+				"(it has no counter %s); choose another --table",
+				table, OWNER_COUNTER);
+	return c.err ? err_setn(e, c.err, "table inet %s: %s", table,
+				table_strerror(c.err)) : 1;
+}
+
+/* nft reports "<cmdline>:LINE:COLS: Error: ..." (or similar) and caret
+ * lines; keep the first error line and point it at the template. */
+static int nft_error(struct nft_ctx *ctx, const char *tmpl_path, struct err *e)
+{
+	const char *buf = nft_ctx_get_error_buffer(ctx);
+	const char *line = buf ? strstr(buf, "Error:") : NULL;
+	const char *start = line, *end;
+	unsigned lineno = 0;
+
+	if (!line)
+		return err_set(e, "%s: nft refused the rendered ruleset", tmpl_path);
+	while (start > buf && start[-1] != '\n')
+		start--;
+	end = strchr(line, '\n');
+	if (start < line && sscanf(strchr(start, ':') ? strchr(start, ':') + 1 : start, "%u", &lineno) != 1)
+		lineno = 0;
+	if (lineno)
+		return err_set(e, "%s:%u: nft refused the rendered ruleset: %.*s", tmpl_path,
+			       lineno, (int)(end ? end - line : (long)strlen(line)), line);
+	return err_set(e, "%s: nft refused the rendered ruleset: %.*s", tmpl_path,
+		       (int)(end ? end - line : (long)strlen(line)), line);
+}
+
+static int run_nft(const char *text, bool dry_run, const char *tmpl_path, struct err *e)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret = 0;
+
+	if (!ctx)
+		return err_setn(e, -ENOMEM, "cannot create an nftables context");
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	nft_ctx_set_dry_run(ctx, dry_run);
+	if (nft_run_cmd_from_buffer(ctx, text) != 0)
+		ret = nft_error(ctx, tmpl_path, e);
+	nft_ctx_free(ctx);
+	return ret;
+}
+
+int table_check_skeleton(const char *skeleton, const char *tmpl_path, struct err *e)
+{
+	return run_nft(skeleton, true, tmpl_path, e);
+}
+
+/* The skeleton in one nft transaction.  On an existing table the rules are
+ * flushed and re-added atomically (named counters and map elements are not
+ * touched by "flush table").  The flush shares line 1 with the template so
+ * nft's line numbers stay the template's. */
+static int apply_skeleton(const char *table, const char *skeleton, bool exists,
+			  const char *tmpl_path, struct err *e)
+{
+	char *text;
+	int ret;
+
+	if (!exists)
+		return run_nft(skeleton, false, tmpl_path, e);
+	if (asprintf(&text, "flush table inet %s; %s", table, skeleton) < 0)
+		return err_setn(e, -ENOMEM, "out of memory");
+	ret = run_nft(text, false, tmpl_path, e);
+	free(text);
+	return ret;
+}
+
+/* A sorted set of names, for diffing the kernel's state. */
+struct names {
+	char (*v)[ADDR_NAMELEN];
+	size_t n, cap;
+};
+
+static int names_add(const char *name, void *data)
+{
+	struct names *s = data;
+
+	if (strlen(name) >= ADDR_NAMELEN)
+		return 0; /* not one of ours */
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		void *p = realloc(s->v, cap * ADDR_NAMELEN);
+
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	strcpy(s->v[s->n++], name);
+	return 0;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool names_has(const struct names *s, const char *name)
+{
+	return s->n && bsearch(name, s->v, s->n, ADDR_NAMELEN, names_cmp);
+}
+
+static int kernel_state(struct nl *nl, const char *table, struct names *ctrs,
+			struct names *refs)
+{
+	int ret = nl_list_counters(nl, table, names_add, ctrs);
+
+	for (size_t m = 0; m < 8 && ret == 0; m++)
+		ret = nl_list_map_refs(nl, table, render_maps[m], names_add, refs);
+	qsort(ctrs->v, ctrs->n, ADDR_NAMELEN, names_cmp);
+	qsort(refs->v, refs->n, ADDR_NAMELEN, names_cmp);
+	return ret;
+}
+
+static int plan_adds(struct nl_batch *b, const struct targets *t,
+		     const struct names *ctrs, const struct names *refs,
+		     struct table_result *res)
+{
+	char name[ADDR_NAMELEN];
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n && ret == 0; i++) {
+		bool fresh = false;
+
+		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
+			addr_counter_name(&t->v[i].addr, d, name);
+			if (!names_has(ctrs, name)) {
+				ret = nl_batch_add_counter(b, name);
+				fresh = true;
+			}
+			if (ret == 0 && !names_has(refs, name))
+				ret = nl_batch_add_elem(b, &t->v[i].addr, d);
+		}
+		if (fresh)
+			res->added++;
+		else
+			res->kept++;
+	}
+	return ret;
+}
+
+/* Counters of ours in the kernel for addresses no longer targeted: their
+ * elements go in the first batch, the counters in a second one after a
+ * last read. */
+static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
+		     const struct names *ctrs, const struct names *refs,
+		     struct table_result *res)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < ctrs->n && ret == 0; i++) {
+		struct addr a;
+		enum addr_dir d;
+
+		if (addr_from_counter_name(ctrs->v[i], &a, &d) < 0 || targets_find(t, &a))
+			continue;
+		if (names_has(refs, ctrs->v[i]))
+			ret = nl_batch_del_elem(b1, &a, d);
+		if (ret == 0)
+			ret = nl_batch_del_counter(b2, ctrs->v[i]);
+		if (ret == 0 && d == ADDR_IN) {
+			struct table_gone *g = realloc(res->gone, (res->ngone + 1) * sizeof(*g));
+
+			if (!g)
+				return -ENOMEM;
+			res->gone = g;
+			memset(&g[res->ngone], 0, sizeof(*g));
+			g[res->ngone++].addr = a;
+		}
+	}
+	return ret;
+}
+
+/* Last values of the addresses that left, read once they stopped counting. */
+static void read_gone(struct nl *nl, const char *table, struct table_result *res)
+{
+	for (size_t i = 0; i < res->ngone; i++) {
+		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
+		const char *names[2] = { in, out };
+		struct nl_counter c[2];
+
+		addr_counter_name(&res->gone[i].addr, ADDR_IN, in);
+		addr_counter_name(&res->gone[i].addr, ADDR_OUT, out);
+		if (nl_read_counters(nl, table, names, 2, c) < 0)
+			continue;
+		res->gone[i].c = (struct counts){
+			c[0].err ? 0 : c[0].bytes, c[0].err ? 0 : c[0].packets,
+			c[1].err ? 0 : c[1].bytes, c[1].err ? 0 : c[1].packets,
+		};
+	}
+}
+
+static int apply_data(struct nl *nl, const char *table, const struct targets *t,
+		      struct table_result *res, struct err *e)
+{
+	struct names ctrs = { 0 }, refs = { 0 };
+	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
+	int ret = -ENOMEM;
+
+	if (!b1 || !b2)
+		goto out;
+	ret = kernel_state(nl, table, &ctrs, &refs);
+	if (ret < 0) {
+		err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+		goto out;
+	}
+	ret = plan_adds(b1, t, &ctrs, &refs, res);
+	if (ret == 0)
+		ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
+	if (ret < 0) {
+		err_setn(e, ret, "out of memory");
+		goto out;
+	}
+	ret = nl_batch_commit(nl, b1, e);
+	if (ret == 0 && res->ngone) {
+		read_gone(nl, table, res);
+		ret = nl_batch_commit(nl, b2, e);
+	}
+out:
+	free(ctrs.v);
+	free(refs.v);
+	nl_batch_destroy(b1);
+	nl_batch_destroy(b2);
+	return ret;
+}
+
+int table_apply(struct nl *nl, const char *table, const char *skeleton,
+		const char *tmpl_path, const struct targets *t,
+		struct table_result *res, struct err *e)
+{
+	struct table_result local = { 0 };
+	int ret = table_owned(nl, table, e);
+
+	if (!res)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	if (ret < 0)
+		return ret;
+	res->created = ret == 0;
+	ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
+	if (ret == 0)
+		ret = apply_data(nl, table, t, res, e);
+	free(local.gone);
+	return ret;
+}
+
+int table_read(struct nl *nl, const char *table, const struct targets *t,
+	       struct counts *out, bool *miss, size_t *missing, struct err *e)
+{
+	const char **names = malloc(2 * t->n * sizeof(*names) + 1);
+	char (*buf)[ADDR_NAMELEN] = malloc(2 * t->n * ADDR_NAMELEN + 1);
+	struct nl_counter *c = malloc(2 * t->n * sizeof(*c) + 1);
+	int ret = -ENOMEM;
+
+	*missing = 0;
+	if (!names || !buf || !c) {
+		err_setn(e, ret, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < 2 * t->n; i++) {
+		addr_counter_name(&t->v[i / 2].addr, i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
+		names[i] = buf[i];
+	}
+	ret = nl_read_counters(nl, table, names, 2 * t->n, c);
+	if (ret < 0) {
+		err_setn(e, ret, "reading counters of table inet %s: %s", table,
+			 table_strerror(ret));
+		goto out;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct nl_counter *in = &c[2 * i], *o = &c[2 * i + 1];
+
+		if (in->err || o->err)
+			(*missing)++;
+		if (miss)
+			miss[i] = in->err || o->err;
+		out[i] = (struct counts){
+			in->err ? 0 : in->bytes, in->err ? 0 : in->packets,
+			o->err ? 0 : o->bytes, o->err ? 0 : o->packets,
+		};
+	}
+out:
+	free(names);
+	free(buf);
+	free(c);
+	return ret;
+}
+
+int table_remove(struct nl *nl, const char *table, struct err *e)
+{
+	struct nl_batch *b;
+	int ret = table_owned(nl, table, e);
+
+	if (ret <= 0)
+		return ret;
+	b = nl_batch_create(table);
+	if (!b)
+		return err_setn(e, -ENOMEM, "out of memory");
+	nl_batch_del_table(b);
+	ret = nl_batch_commit(nl, b, e);
+	nl_batch_destroy(b);
+	return ret;
+}

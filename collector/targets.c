@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The targets file: `LABEL ADDRESS...` lines (vzlist output parses as is),
+ * validated into a sorted set of non-overlapping addresses, each billed to a
+ * label.  Linear apart from one sort, so million-line files are fine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "targets.h"
+
+/* A file this large is a mistake (or /dev/zero), not a targets list. */
+#define TARGETS_FILE_MAX ((size_t)1 << 30)
+
+void targets_init(struct targets *t)
+{
+	t->labels = NULL;
+	t->nlabels = 0;
+	t->v = NULL;
+	t->n = 0;
+}
+
+void targets_finish(struct targets *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nlabels; i++)
+		free(t->labels[i]);
+	free(t->labels);
+	free(t->v);
+	targets_init(t);
+}
+
+/* Growth by doubling keeps appends amortised O(1). */
+static int targets_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = reallocarray(*v, ncap, size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* The parse state: the set being built plus a hash of labels to their index
+ * so that a label on many lines is stored once.  Capacities live here, not in
+ * struct targets, because only building needs them. */
+struct tparse {
+	struct targets *t;
+	size_t vcap, lcap;
+	size_t *hash; /* label index + 1, 0 = empty; size hcap, a power of 2 */
+	size_t hcap;
+};
+
+static uint64_t targets_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+	return h;
+}
+
+static size_t *targets_slot(struct tparse *p, const char *s, size_t n)
+{
+	size_t i = (size_t)targets_hash(s, n) & (p->hcap - 1);
+	const char *l;
+
+	for (;; i = (i + 1) & (p->hcap - 1)) {
+		if (!p->hash[i])
+			return &p->hash[i];
+		l = p->t->labels[p->hash[i] - 1];
+		if (strncmp(l, s, n) == 0 && l[n] == '\0')
+			return &p->hash[i];
+	}
+}
+
+/* Keep the table at most half full. */
+static int targets_rehash(struct tparse *p)
+{
+	size_t ncap = p->hcap ? p->hcap * 2 : 64, i;
+	size_t *old = p->hash, oldcap = p->hcap;
+	const char *l;
+
+	if (p->hcap && p->t->nlabels < p->hcap / 2)
+		return 0;
+	p->hash = calloc(ncap, sizeof(*p->hash));
+	if (!p->hash) {
+		p->hash = old;
+		return -ENOMEM;
+	}
+	p->hcap = ncap;
+	for (i = 0; i < oldcap; i++) {
+		if (!old[i])
+			continue;
+		l = p->t->labels[old[i] - 1];
+		*targets_slot(p, l, strlen(l)) = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Index of label s[0..n), added if new.  Returns 0 or -ENOMEM. */
+static int targets_intern(struct tparse *p, const char *s, size_t n, size_t *idx)
+{
+	struct targets *t = p->t;
+	size_t *slot;
+	char *copy;
+
+	if (targets_rehash(p) < 0)
+		return -ENOMEM;
+	slot = targets_slot(p, s, n);
+	if (*slot) {
+		*idx = *slot - 1;
+		return 0;
+	}
+	if (targets_grow((void **)&t->labels, &p->lcap, t->nlabels,
+			 sizeof(*t->labels)) < 0)
+		return -ENOMEM;
+	copy = strndup(s, n);
+	if (!copy)
+		return -ENOMEM;
+	t->labels[t->nlabels] = copy;
+	*idx = t->nlabels++;
+	*slot = t->nlabels;
+	return 0;
+}
+
+static int targets_push(struct tparse *p, const struct addr *a, size_t label,
+			unsigned line)
+{
+	struct targets *t = p->t;
+
+	if (targets_grow((void **)&t->v, &p->vcap, t->n, sizeof(*t->v)) < 0)
+		return -ENOMEM;
+	t->v[t->n].addr = *a;
+	t->v[t->n].label = label;
+	t->v[t->n].line = line;
+	t->n++;
+	return 0;
+}
+
+/* ---- checking the whole set ---- */
+
+/* Equal addresses sort by line so the earlier one is met first. */
+static int targets_cmp(const void *x, const void *y)
+{
+	const struct target *a = x, *b = y;
+	int r = addr_cmp(&a->addr, &b->addr);
+
+	if (r != 0)
+		return r;
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+/* A conflict between two targets; `later` is the one reported. */
+struct tconflict {
+	const struct target *later, *earlier;
+};
+
+/* Chain of nested prefixes containing the current entry, outermost first,
+ * with the entry of smallest line among frames 0..i in minline[i].  Strictly
+ * increasing prefix lengths bound the depth. */
+struct tstack {
+	const struct target *frame[130];
+	const struct target *minline[130];
+	unsigned depth;
+};
+
+static void targets_consider(struct tconflict *c, const struct target *x,
+			     const struct target *y)
+{
+	const struct target *later = x->line >= y->line ? x : y;
+	const struct target *earlier = later == x ? y : x;
+
+	if (!c->later || later->line < c->later->line) {
+		c->later = later;
+		c->earlier = earlier;
+	}
+}
+
+static void targets_stack_push(struct tstack *s, const struct target *x)
+{
+	const struct target *m = x;
+
+	if (s->depth > 0) {
+		if (addr_cmp(&s->frame[s->depth - 1]->addr, &x->addr) == 0)
+			return; /* an equal, earlier entry already stands for x */
+		if (s->minline[s->depth - 1]->line <= x->line)
+			m = s->minline[s->depth - 1];
+	}
+	s->frame[s->depth] = x;
+	s->minline[s->depth] = m;
+	s->depth++;
+}
+
+/* After sorting, every earlier entry that overlaps x contains x, and those
+ * form the stack; report the conflict whose later line comes first in the
+ * file, so the message matches what a reader finds going top to bottom. */
+static void targets_find_conflict(const struct targets *t, struct tconflict *c)
+{
+	struct tstack s = { .depth = 0 };
+	const struct target *x;
+	size_t i;
+
+	c->later = c->earlier = NULL;
+	for (i = 0; i < t->n; i++) {
+		x = &t->v[i];
+		while (s.depth > 0 &&
+		       !addr_contains(&s.frame[s.depth - 1]->addr, &x->addr))
+			s.depth--;
+		if (s.depth > 0)
+			targets_consider(c, x, s.minline[s.depth - 1]);
+		targets_stack_push(&s, x);
+	}
+}
+
+/* "NAME:LINE" for targets from a file, plain "NAME" for added ones. */
+static void targets_where(char *buf, size_t size, const char *name, unsigned line)
+{
+	if (line)
+		snprintf(buf, size, "%s:%u", name, line);
+	else
+		snprintf(buf, size, "%s", name);
+}
+
+static int targets_report(const struct tconflict *c, const char *name,
+			  struct err *e)
+{
+	char where[sizeof(e->msg)], a[ADDR_STRLEN], b[ADDR_STRLEN], eline[32] = "";
+
+	targets_where(where, sizeof(where), name, c->later->line);
+	if (c->earlier->line)
+		snprintf(eline, sizeof(eline), " (line %u)", c->earlier->line);
+	addr_format(&c->later->addr, a);
+	addr_format(&c->earlier->addr, b);
+	if (addr_cmp(&c->later->addr, &c->earlier->addr) == 0)
+		return err_set(e, "%s: duplicate address %s%s", where, a, eline);
+	return err_set(e, "%s: %s overlaps %s%s", where, a, b, eline);
+}
+
+int targets_finalize(struct targets *t, const char *name, struct err *e)
+{
+	struct tconflict c;
+
+	if (t->n > 1)
+		qsort(t->v, t->n, sizeof(*t->v), targets_cmp);
+	targets_find_conflict(t, &c);
+	if (c.later)
+		return targets_report(&c, name, e);
+	return 0;
+}
+
+/* ---- parsing lines ---- */
+
+static bool targets_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Next blank-separated field at or after *pos in line[0..len); false at end. */
+static bool targets_field(const char *line, size_t len, size_t *pos,
+			  const char **f, size_t *flen)
+{
+	size_t i = *pos, start;
+
+	while (i < len && targets_blank(line[i]))
+		i++;
+	if (i == len)
+		return false;
+	start = i;
+	while (i < len && !targets_blank(line[i]))
+		i++;
+	*f = line + start;
+	*flen = i - start;
+	*pos = i;
+	return true;
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left) and its code point, or 0
+ * if it is invalid: overlong forms, surrogates and values past U+10FFFF. */
+static size_t targets_utf8(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len, i;
+	uint32_t v;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc0 && s[0] < 0xe0)
+		len = 2, v = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] < 0xf0)
+		len = 3, v = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] < 0xf5)
+		len = 4, v = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+/* NULL if the label is acceptable, else why not.  Labels only ever reach
+ * JSON and databases, never nft syntax, so quotes and braces are fine; what
+ * is refused is what would garble a terminal or a log line. */
+static const char *targets_label_problem(const char *s, size_t n)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+
+	if (n > TARGETS_LABEL_MAX)
+		return "label is longer than 128 bytes";
+	while (i < n) {
+		k = targets_utf8((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0)
+			return "label is not valid UTF-8";
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return "label contains a control character";
+		i += k;
+	}
+	return NULL;
+}
+
+/* Parse one address field and add it. */
+static int targets_parse_addr(struct tparse *p, const char *f, size_t flen,
+			      size_t label, unsigned line, const char *name,
+			      struct err *e)
+{
+	char text[ADDR_STRLEN], shown[80];
+	const char *why = "bad address";
+	struct addr a;
+
+	if (flen < sizeof(text)) {
+		memcpy(text, f, flen);
+		text[flen] = '\0';
+		if (addr_parse(text, &a, &why) == 0)
+			return targets_push(p, &a, label, line);
+	}
+	return err_set(e, "%s:%u: bad address '%s': %s", name, line,
+		       err_printable(shown, sizeof(shown), f, flen), why);
+}
+
+/* Is the rest of the line vzlist's "-" for a container without addresses?
+ * Only on its own: next to real addresses it is just a bad address. */
+static bool targets_only_dash(const char *s, size_t len, size_t pos)
+{
+	const char *f;
+	size_t flen;
+
+	if (!targets_field(s, len, &pos, &f, &flen) || flen != 1 || f[0] != '-')
+		return false;
+	return !targets_field(s, len, &pos, &f, &flen) || f[0] == '#';
+}
+
+/* One line without its newline.  Blank and comment lines add nothing. */
+static int targets_parse_line(struct tparse *p, const char *s, size_t len,
+			      unsigned line, const char *name, struct err *e)
+{
+	const char *f, *label, *problem;
+	size_t pos = 0, flen, llen, idx;
+	bool any = false;
+	int r;
+
+	if (len > TARGETS_LINE_MAX)
+		return err_set(e, "%s:%u: line is longer than %d bytes", name,
+			       line, TARGETS_LINE_MAX);
+	if (memchr(s, '\0', len))
+		return err_set(e, "%s:%u: NUL byte in line", name, line);
+	if (!targets_field(s, len, &pos, &label, &llen) || label[0] == '#')
+		return 0;
+	problem = targets_label_problem(label, llen);
+	if (problem)
+		return err_set(e, "%s:%u: %s", name, line, problem);
+	if ((r = targets_intern(p, label, llen, &idx)) < 0)
+		return err_setn(e, r, "%s:%u: out of memory", name, line);
+	if (targets_only_dash(s, len, pos))
+		return 0;
+	while (targets_field(s, len, &pos, &f, &flen) && f[0] != '#') {
+		r = targets_parse_addr(p, f, flen, idx, line, name, e);
+		if (r == -ENOMEM)
+			return err_setn(e, r, "%s:%u: out of memory", name, line);
+		if (r < 0)
+			return r;
+		any = true;
+	}
+	if (!any)
+		return err_set(e, "%s:%u: missing address", name, line);
+	return 0;
+}
+
+static int targets_parse_lines(struct tparse *p, const char *name,
+			       const char *buf, size_t len, struct err *e)
+{
+	const char *s = buf, *end = buf + len, *nl;
+	size_t n;
+	unsigned line = 0;
+	int r;
+
+	while (s < end) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		n = (nl ? nl : end) - s;
+		if (n > 0 && s[n - 1] == '\r')
+			n--; /* CRLF files from Windows editors */
+		r = targets_parse_line(p, s, n, ++line, name, e);
+		if (r < 0)
+			return r;
+		s = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+int targets_parse_buffer(struct targets *t, const char *name,
+			 const char *buf, size_t len, struct err *e)
+{
+	struct tparse p = { .t = t };
+	struct tconflict c;
+	int r;
+
+	r = targets_parse_lines(&p, name, buf, len, e);
+	free(p.hash);
+	if (r == -EINVAL) {
+		/* A duplicate above the bad line is the first problem a reader
+		 * meets, so it wins over the syntax error. */
+		if (t->n > 1)
+			qsort(t->v, t->n, sizeof(*t->v), targets_cmp);
+		targets_find_conflict(t, &c);
+		if (c.later)
+			targets_report(&c, name, e);
+	}
+	if (r == 0)
+		r = targets_finalize(t, name, e);
+	if (r < 0)
+		targets_finish(t);
+	return r;
+}
+
+/* Whole file into a malloc'd buffer; st_size is only a hint (procfs, pipes). */
+static int targets_slurp(int fd, char **out, size_t *outlen)
+{
+	struct stat st;
+	size_t cap = 65536, len = 0;
+	char *buf, *p;
+	ssize_t got;
+	int r = 0;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < TARGETS_FILE_MAX)
+		cap = (size_t)st.st_size + 1; /* +1: EOF is seen without a regrow */
+	if (!(buf = malloc(cap)))
+		return -ENOMEM;
+	while (r == 0 && (got = read(fd, buf + len, cap - len)) != 0) {
+		if (got < 0) {
+			r = errno == EINTR ? 0 : -errno;
+			continue;
+		}
+		len += (size_t)got;
+		if (len < cap)
+			continue;
+		if (cap >= TARGETS_FILE_MAX)
+			r = -EFBIG;
+		else if (!(p = realloc(buf, cap * 2)))
+			r = -ENOMEM;
+		else
+			buf = p, cap *= 2;
+	}
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int targets_parse_file(struct targets *t, const char *path, struct err *e)
+{
+	char *buf;
+	size_t len;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open: %s", path,
+				strerror(errno));
+	r = targets_slurp(fd, &buf, &len);
+	close(fd);
+	if (r < 0)
+		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
+	r = targets_parse_buffer(t, path, buf, len, e);
+	free(buf);
+	return r;
+}
+
+/* Meant for a host's handful of own addresses, so linear searches and
+ * exact-size reallocations are fine; file parsing uses the hash instead. */
+static int targets_add_label(struct targets *t, const char *label, size_t *idx)
+{
+	char **v, *copy;
+	size_t i;
+
+	for (i = 0; i < t->nlabels; i++) {
+		if (strcmp(t->labels[i], label) == 0) {
+			*idx = i;
+			return 0;
+		}
+	}
+	v = reallocarray(t->labels, t->nlabels + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->labels = v;
+	if (!(copy = strdup(label)))
+		return -ENOMEM;
+	t->labels[t->nlabels] = copy;
+	*idx = t->nlabels++;
+	return 0;
+}
+
+int targets_add(struct targets *t, const char *label, const struct addr *a)
+{
+	struct target *v;
+	size_t i, idx;
+
+	for (i = 0; i < t->n; i++)
+		if (addr_cmp(&t->v[i].addr, a) == 0)
+			return 0;
+	if (targets_add_label(t, label, &idx) < 0)
+		return -ENOMEM;
+	v = reallocarray(t->v, t->n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->v = v;
+	t->v[t->n].addr = *a;
+	t->v[t->n].label = idx;
+	t->v[t->n].line = 0;
+	t->n++;
+	return 0;
+}
+
+const struct target *targets_find(const struct targets *t, const struct addr *a)
+{
+	size_t lo = 0, hi = t->n, mid;
+	int r;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		r = addr_cmp(&t->v[mid].addr, a);
+		if (r == 0)
+			return &t->v[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Addresses and prefixes as nftally counts them: parsing, canonical text,
+ * ordering, overlap, and the nft object names derived from them.  Pure: no
+ * sockets, no allocation. */
+#ifndef NFTALLY_ADDR_H
+#define NFTALLY_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* An IPv4 or IPv6 address or prefix.  Host bits below plen are always zero.
+ * A host address has plen 32 (IPv4) or 128 (IPv6). */
+struct addr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t plen;
+	uint8_t bytes[16]; /* network byte order; IPv4 uses bytes[0..3], rest 0 */
+};
+
+/* Longest canonical text: an IPv6 address plus "/128" and a NUL. */
+#define ADDR_STRLEN 56
+/* Longest counter name, NUL included ("out6_" + 32 hex + "_128"). */
+#define ADDR_NAMELEN 48
+
+enum addr_dir { ADDR_IN = 0, ADDR_OUT = 1 };
+
+/* Parse "A", "A/LEN" for IPv4 or IPv6 A.  Rejects host bits set under the
+ * prefix, lengths out of range or with leading '+'/'-'/spaces, and anything
+ * inet_pton rejects.  On error returns -EINVAL and, if why is not NULL, sets
+ * *why to a short static reason ("bad address", "bad prefix length",
+ * "host bits set in prefix"). */
+int addr_parse(const char *s, struct addr *out, const char **why);
+
+/* Host address (plen == 32 or 128)? */
+bool addr_is_host(const struct addr *a);
+
+/* Canonical text: inet_ntop form, "/LEN" only for prefixes.  buf must hold
+ * ADDR_STRLEN bytes. Returns buf. */
+char *addr_format(const struct addr *a, char *buf);
+
+/* Total order: family, then address bytes, then plen. memcmp-like result. */
+int addr_cmp(const struct addr *a, const struct addr *b);
+
+/* Do a and b (same family) share at least one address? */
+bool addr_overlaps(const struct addr *a, const struct addr *b);
+
+/* Does a (host or prefix) contain address h (a host)? */
+bool addr_contains(const struct addr *a, const struct addr *h);
+
+/* The nft object name for the counter of direction dir of a:
+ *   in4_c6120001, out4_c6120400_24, in6_20010db8000000000000000000000001, ...
+ * Only [a-z0-9_], so it is safe for the nft lexer; labels never appear in it.
+ * buf must hold ADDR_NAMELEN bytes.  Returns buf. */
+char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf);
+
+/* Inverse of addr_counter_name.  Returns 0, or -EINVAL if name is not one
+ * nftally would have made. */
+int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir);
+
+/* Name of the map that holds a's element for direction dir:
+ * "in4", "out4", "in6", "out6" for hosts, "in4net", ... for prefixes. */
+const char *addr_map_name(const struct addr *a, enum addr_dir dir);
+
+/* For a prefix: the first address after it, as nft interval maps need for the
+ * end element.  Returns false when the prefix reaches the end of the address
+ * space (no end element then). */
+bool addr_prefix_end(const struct addr *a, uint8_t next[16]);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What one invocation of nftally holds, shared by the command modules. */
+#ifndef NFTALLY_APP_H
+#define NFTALLY_APP_H
+
+#include "config.h"
+#include "err.h"
+#include "nl.h"
+#include "table.h"
+#include "targets.h"
+
+enum {
+	EXIT_INPUT = 1,  /* bad config, targets, template, or table not ours */
+	EXIT_USAGE = 2,
+	EXIT_SYSTEM = 3, /* kernel, netlink, permissions */
+};
+
+struct app {
+	struct config cfg;
+	const char *command;
+	struct targets tg;
+	const char *targets_name;
+	char *tmpl_path;
+	char *skeleton;
+	struct nl *nl;
+	struct err e;
+};
+
+/* Print a->e as "nftally: MESSAGE" on stderr; returns code. */
+int app_fail(struct app *a, int code);
+/* Exit code for a negative errno from the modules. */
+int app_code_for(int err);
+/* The configured targets file, or the host's own addresses without one. */
+int app_load_targets(struct app *a, struct targets *t);
+/* table_apply with a's table, skeleton and targets; prints errors. */
+int app_apply(struct app *a, struct table_result *res);
+
+/* `nftally run`: returns the exit code. */
+int run_main(struct app *a);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nftally.conf: defaults, parsing, and validation of values.  Pure. */
+#ifndef NFTALLY_CONFIG_H
+#define NFTALLY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <limits.h>
+
+#include "err.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/nftally/nftally.conf"
+#define CONFIG_TABLE_MAX 32
+
+struct config {
+	char table[CONFIG_TABLE_MAX + 1]; /* default "nftally" */
+	char template_name[PATH_MAX];   /* default "host"; a name or a path with '/' */
+	char template_dir[PATH_MAX];    /* "" = built-in search path */
+	char targets[PATH_MAX];         /* default "/etc/nftally/targets" */
+	bool targets_explicit;          /* set by config file or -t: missing file is an error */
+	unsigned interval;              /* seconds, default 60, 1..86400 */
+	char state_dir[PATH_MAX];       /* default "/var/lib/nftally" */
+};
+
+void config_defaults(struct config *c);
+
+/* Parse config text.  Syntax: `key = value` per line, '#' comments, blank
+ * lines; keys: table, template, template_dir, targets, interval, state_dir.
+ * Values may be double-quoted (no escapes).  Unknown keys, duplicate keys,
+ * bad values are errors "NAME:LINE: ...".  Returns 0 or negative errno. */
+int config_parse_buffer(struct config *c, const char *name,
+			const char *buf, size_t len, struct err *e);
+
+/* Load a file.  A missing file is an error only if must_exist. */
+int config_load(struct config *c, const char *path, bool must_exist,
+		struct err *e);
+
+/* Validators shared by the config parser and command-line options.
+ * Table names: [a-z][a-z0-9_]* up to CONFIG_TABLE_MAX.  Interval 1..86400. */
+int config_set_table(struct config *c, const char *v, const char *where, struct err *e);
+int config_set_interval(struct config *c, const char *v, const char *where, struct err *e);
+
+/* Set one of the path keys ("template", "template_dir", "targets",
+ * "state_dir"), e.g. from a command-line option.  The value must be non-empty,
+ * shorter than PATH_MAX and free of control characters.  Setting "targets"
+ * also sets targets_explicit.  Errors as above; -EINVAL for another key. */
+int config_set_path(struct config *c, const char *key, const char *v,
+		    const char *where, struct err *e);
+
+#endif

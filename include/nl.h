@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Talking to nf_tables over netlink with libnftnl and libmnl: reading named
+ * counters by name (pipelined, linear in their number), listing what a table
+ * holds, and sending batches of counter and map-element changes as one atomic
+ * transaction.  Everything here works on tables of family inet. */
+#ifndef NFTALLY_NL_H
+#define NFTALLY_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "err.h"
+
+struct nl;
+
+/* Open and bind a netfilter netlink socket with buffers sized for large
+ * batches.  Returns NULL with errno set. */
+struct nl *nl_create(void);
+void nl_destroy(struct nl *nl);
+
+/* 1 if table exists, 0 if not, negative errno on failure (-EPERM without
+ * CAP_NET_ADMIN). */
+int nl_table_exists(struct nl *nl, const char *table);
+
+struct nl_counter {
+	uint64_t packets;
+	uint64_t bytes;
+	int err; /* 0, or negative errno for this counter (-ENOENT: missing) */
+};
+
+/* Read n named counters of table by name, pipelining the requests.  out[i]
+ * gets names[i]'s values or its error.  Returns 0 if the exchange worked
+ * (individual counters may still carry err), negative errno otherwise. */
+int nl_read_counters(struct nl *nl, const char *table,
+		     const char *const *names, size_t n, struct nl_counter *out);
+
+typedef int (*nl_name_cb)(const char *name, void *data);
+
+/* Call cb for the name of every counter object in table (a kernel dump).
+ * A non-zero return from cb stops and is returned. */
+int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data);
+
+/* Call cb with the object name referenced by every element of map `set` in
+ * table (interval end elements are skipped). */
+int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
+		     nl_name_cb cb, void *data);
+
+/* Names of the chains of table. */
+int nl_list_chains(struct nl *nl, const char *table, nl_name_cb cb, void *data);
+
+/* A batch of changes, sent as one transaction by nl_batch_commit.  Whatever
+ * order calls come in, the batch runs: counter adds, element adds, element
+ * deletes, counter deletes, table delete. */
+struct nl_batch;
+
+struct nl_batch *nl_batch_create(const char *table);
+void nl_batch_destroy(struct nl_batch *b);
+int nl_batch_add_counter(struct nl_batch *b, const char *name);
+int nl_batch_del_counter(struct nl_batch *b, const char *name);
+/* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
+int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+void nl_batch_del_table(struct nl_batch *b);
+bool nl_batch_empty(const struct nl_batch *b);
+
+/* Send the batch; wait for the kernel's verdict.  On failure returns a
+ * negative errno and describes it in e; the kernel applied nothing. */
+int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* JSON lines on a stdio stream: counter lines and event lines (see
+ * docs/json.md for the schema). */
+#ifndef NFTALLY_OUTPUT_H
+#define NFTALLY_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct counts {
+	uint64_t in_bytes, in_packets, out_bytes, out_packets;
+};
+
+/* RFC 3339 UTC with seconds ("2026-11-22T02:51:04Z"); buf holds 32 bytes. */
+char *output_time(time_t t, char *buf);
+
+/* One counter line.  since < 0 leaves out "since" (cumulative dumps).
+ * Returns 0 or -EIO if the stream failed. */
+int output_counter(FILE *f, time_t t, time_t since, const char *label,
+		   const char *addr, const struct counts *c);
+
+/* One event line: {"time", "event", "message"} plus "addr" if addr is not
+ * NULL (then it is "event_addr" to keep counter lines recognisable). */
+int output_event(FILE *f, time_t t, const char *event, const char *addr,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nftally's table as a whole: install or update it (skeleton through
+ * libnftables, per-address counters and elements through nl batches), read
+ * every target's counters, and remove it. */
+#ifndef NFTALLY_TABLE_H
+#define NFTALLY_TABLE_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "nl.h"
+#include "output.h"
+#include "targets.h"
+
+/* An address that left the targets: its last values, read after its map
+ * elements were deleted (so it had stopped counting) and before its counters
+ * were deleted. */
+struct table_gone {
+	struct addr addr;
+	struct counts c;
+};
+
+struct table_result {
+	bool created;      /* the table did not exist before */
+	size_t added;      /* addresses that got new counters */
+	size_t kept;       /* addresses whose counters stayed */
+	struct table_gone *gone; /* malloc'd, caller frees */
+	size_t ngone;
+};
+
+/* 1 if table exists and is nftally's, 0 if it does not exist; -EEXIST with
+ * e set if a table of that name exists without nftally's marker; other
+ * negative errnos for netlink failures. */
+int table_owned(struct nl *nl, const char *table, struct err *e);
+
+/* Validate the skeleton with libnftables in dry-run mode (needs
+ * CAP_NET_ADMIN for nft's cache).  tmpl_path names the template in errors. */
+int table_check_skeleton(const char *skeleton, const char *tmpl_path, struct err *e);
+
+/* Bring the kernel's table to skeleton + targets, never resetting the
+ * counters of addresses that stay.  On failure before any change, the table
+ * is as it was. res may be NULL. */
+int table_apply(struct nl *nl, const char *table, const char *skeleton,
+		const char *tmpl_path, const struct targets *t,
+		struct table_result *res, struct err *e);
+
+/* Read the in/out counters of every target into out[t->n].  *missing gets
+ * the number of targets with a counter that does not exist, and miss[i]
+ * (if miss is not NULL) says which. */
+int table_read(struct nl *nl, const char *table, const struct targets *t,
+	       struct counts *out, bool *miss, size_t *missing, struct err *e);
+
+/* Delete the table if it is nftally's. */
+int table_remove(struct nl *nl, const char *table, struct err *e);
+
+/* A one-line description of a netlink errno for people. */
+const char *table_strerror(int negerrno);
+
+#endif

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The targets file: which addresses nftally counts and which label each is
+ * billed to.  Parsing and validation only; pure, no sockets. */
+#ifndef NFTALLY_TARGETS_H
+#define NFTALLY_TARGETS_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "err.h"
+
+#define TARGETS_LABEL_MAX 128   /* bytes, not counting the NUL */
+#define TARGETS_LINE_MAX 65536  /* longer lines are an error */
+
+struct target {
+	struct addr addr;
+	size_t label; /* index into targets.labels */
+	unsigned line; /* line in the file it came from (0 if not from a file) */
+};
+
+struct targets {
+	char **labels;   /* each label once, in order of first appearance */
+	size_t nlabels;
+	struct target *v; /* sorted by addr_cmp after targets_finalize/parse */
+	size_t n;
+};
+
+/* An empty set; targets_finish releases it.  Safe to finish twice. */
+void targets_init(struct targets *t);
+void targets_finish(struct targets *t);
+
+/* Parse a whole buffer (which need not be NUL-terminated and may contain NUL
+ * bytes, which are an error) named `name` in messages.  On success fills t
+ * (which must be freshly initialised) sorted and validated, and returns 0.
+ * On error returns a negative errno, leaves t empty, and puts one line of the
+ * form "NAME:LINE: what is wrong" in e.
+ *
+ * Format: one target per line, `LABEL ADDRESS [ADDRESS ...]`, separated by
+ * spaces or tabs, leading blanks allowed (vzlist pads its first column).
+ * '#' starts a comment (whole line, or after blanks).  A lone "-" as the only
+ * address means "no address" (vzlist prints it for containers without IPs).
+ * Errors: bad address/prefix, host bits set, duplicate address, overlapping
+ * prefixes (with any label), label too long (> TARGETS_LABEL_MAX), label with
+ * control characters or invalid UTF-8, line too long, NUL byte. */
+int targets_parse_buffer(struct targets *t, const char *name,
+			 const char *buf, size_t len, struct err *e);
+
+/* Read and parse a file.  Errors as above, plus "PATH: cannot open: ..." */
+int targets_parse_file(struct targets *t, const char *path, struct err *e);
+
+/* Add one target programmatically (used for the host's own addresses when no
+ * targets file exists).  Duplicates of an existing address are ignored.
+ * Call targets_finalize afterwards.  Returns 0 or -ENOMEM. */
+int targets_add(struct targets *t, const char *label, const struct addr *a);
+
+/* Sort and check for overlaps after targets_add calls; same errors as parse. */
+int targets_finalize(struct targets *t, const char *name, struct err *e);
+
+/* The target whose address equals a exactly, or NULL.  Binary search. */
+const struct target *targets_find(const struct targets *t, const struct addr *a);
+
+/* Label text of a target. */
+static inline const char *targets_label(const struct targets *t,
+					const struct target *x)
+{
+	return t->labels[x->label];
+}
+
+#endif

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for addr: parsing edge cases, canonical text, ordering,
+ * containment, counter and map names, and prefix ends. */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "test.h"
+
+static struct addr parse_ok(const char *s)
+{
+	struct addr a;
+	const char *why = NULL;
+
+	if (addr_parse(s, &a, &why) != 0) {
+		fprintf(stderr, "addr_parse(\"%s\") failed: %s\n", s, why);
+		abort();
+	}
+	return a;
+}
+
+static void check_bad(const char *s, const char *reason)
+{
+	struct addr a;
+	const char *why = NULL;
+
+	if (addr_parse(s, &a, &why) != -EINVAL) {
+		fprintf(stderr, "addr_parse(\"%s\") accepted\n", s);
+		abort();
+	}
+	test_assert(why != NULL);
+	test_streq(why, reason);
+}
+
+static void check_canon(const char *in, const char *out)
+{
+	char buf[ADDR_STRLEN];
+	struct addr a = parse_ok(in);
+
+	test_streq(addr_format(&a, buf), out);
+}
+
+static void test_parse_good(void)
+{
+	struct addr a = parse_ok("198.18.0.1");
+
+	test_assert(a.family == AF_INET && a.plen == 32 && addr_is_host(&a));
+	test_assert(a.bytes[0] == 198 && a.bytes[3] == 1 && a.bytes[4] == 0);
+	a = parse_ok("198.18.4.0/24");
+	test_assert(a.plen == 24 && !addr_is_host(&a));
+	a = parse_ok("2001:db8::/32");
+	test_assert(a.family == AF_INET6 && a.plen == 32);
+	a = parse_ok("0.0.0.0/0");
+	test_assert(a.plen == 0);
+	a = parse_ok("::/0");
+	test_assert(a.family == AF_INET6 && a.plen == 0);
+	test_assert(addr_parse("1.2.3.4", &a, NULL) == 0);
+
+	check_canon("198.18.0.1/32", "198.18.0.1");
+	check_canon("2001:db8::1/128", "2001:db8::1");
+	check_canon("2001:DB8:0:0::1", "2001:db8::1");
+	check_canon("2001:db8::/32", "2001:db8::/32");
+	check_canon("0.0.0.0/0", "0.0.0.0/0");
+	check_canon("::ffff:198.18.0.1", "::ffff:198.18.0.1");
+	check_canon("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128",
+		    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+}
+
+static void test_parse_bad(void)
+{
+	check_bad("", "bad address");
+	check_bad("1.2.3.999", "bad address");
+	check_bad("1.2.3", "bad address");
+	check_bad("01.2.3.4", "bad address");
+	check_bad(" 1.2.3.4", "bad address");
+	check_bad("1.2.3.4 ", "bad address");
+	check_bad("/24", "bad address");
+	check_bad("fe80::1%eth0", "bad address");
+	check_bad("2001:db8:::1", "bad address");
+	check_bad("1.2.3.4;", "bad address");
+	check_bad("-", "bad address");
+	check_bad("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		  "bad address");
+	check_bad("1.2.3.0/", "bad prefix length");
+	check_bad("1.2.3.0/33", "bad prefix length");
+	check_bad("2001:db8::/129", "bad prefix length");
+	check_bad("1.2.3.0/+24", "bad prefix length");
+	check_bad("1.2.3.0/-1", "bad prefix length");
+	check_bad("1.2.3.0/ 24", "bad prefix length");
+	check_bad("1.2.3.0/24 ", "bad prefix length");
+	check_bad("1.2.3.0/024", "bad prefix length");
+	check_bad("0.0.0.0/00", "bad prefix length");
+	check_bad("1.2.3.0/0x18", "bad prefix length");
+	check_bad("1.2.3.0/24/24", "bad prefix length");
+	check_bad("1.2.3.0/4294967320", "bad prefix length");
+	check_bad("198.18.0.1/24", "host bits set in prefix");
+	check_bad("2001:db8::1/64", "host bits set in prefix");
+	check_bad("128.0.0.0/0", "host bits set in prefix");
+	check_bad("198.18.0.1/31", "host bits set in prefix");
+}
+
+static void test_cmp_overlap(void)
+{
+	struct addr v4 = parse_ok("198.18.0.1"), net = parse_ok("198.18.0.0/24");
+	struct addr net16 = parse_ok("198.18.0.0/16"), other = parse_ok("198.19.0.0/24");
+	struct addr v6 = parse_ok("::"), v6net = parse_ok("2001:db8::/32");
+	struct addr v6h = parse_ok("2001:db8:1::5");
+
+	test_assert(addr_cmp(&v4, &v4) == 0);
+	test_assert(addr_cmp(&net, &v4) < 0 && addr_cmp(&v4, &net) > 0);
+	test_assert(addr_cmp(&net16, &net) < 0); /* same bytes: shorter first */
+	test_assert(addr_cmp(&v4, &v6) < 0);     /* AF_INET before AF_INET6 */
+	test_assert(addr_overlaps(&v4, &net) && addr_overlaps(&net, &v4));
+	test_assert(addr_overlaps(&net16, &net));
+	test_assert(!addr_overlaps(&net, &other));
+	test_assert(addr_contains(&net, &v4) && !addr_contains(&v4, &net));
+	test_assert(addr_contains(&net16, &net) && !addr_contains(&net, &net16));
+	test_assert(!addr_contains(&other, &v4));
+	test_assert(addr_contains(&v6net, &v6h) && !addr_contains(&v6net, &v4));
+	test_assert(addr_overlaps(&v6, &v6) && !addr_overlaps(&v6net, &v6));
+}
+
+static void check_name(const char *s, enum addr_dir dir, const char *name,
+		       const char *map)
+{
+	char buf[ADDR_NAMELEN];
+	struct addr a = parse_ok(s), back;
+	enum addr_dir d = dir == ADDR_IN ? ADDR_OUT : ADDR_IN;
+
+	test_streq(addr_counter_name(&a, dir, buf), name);
+	test_streq(addr_map_name(&a, dir), map);
+	test_assert(addr_from_counter_name(name, &back, &d) == 0);
+	test_assert(addr_cmp(&a, &back) == 0 && d == dir);
+}
+
+static void test_names(void)
+{
+	check_name("198.18.0.1", ADDR_IN, "in4_c6120001", "in4");
+	check_name("198.18.0.1", ADDR_OUT, "out4_c6120001", "out4");
+	check_name("198.18.4.0/24", ADDR_OUT, "out4_c6120400_24", "out4net");
+	check_name("0.0.0.0/0", ADDR_IN, "in4_00000000_0", "in4net");
+	check_name("2001:db8::1", ADDR_IN, "in6_20010db8000000000000000000000001", "in6");
+	check_name("2001:db8::/32", ADDR_IN, "in6_20010db8000000000000000000000000_32",
+		   "in6net");
+	check_name("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127", ADDR_OUT,
+		   "out6_fffffffffffffffffffffffffffffffe_127", "out6net");
+}
+
+static void test_names_garbage(void)
+{
+	static const char *const bad[] = {
+		"", "in4", "in4_", "in4_c612000", "in4_c61200011", "in4_C6120001",
+		"in4_c612000g", "in5_c6120001", "in4c6120001", "in4_c6120001_",
+		"in4_c6120001_32", "in4_c6120400_024", "in4_c6120400_+24",
+		"in4_c6120400_33", "in4_c6120401_24", "in4_c6120400_24x",
+		"in6_20010db8000000000000000000000001_128", "in6_20010db8",
+		"in6_20010db8000000000000000000000000_", "out6_c6120001",
+		"out4_c6120001 ", " in4_c6120001", "in4_c6120001\n", "in4_0x120001",
+	};
+	struct addr a;
+	enum addr_dir d;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (addr_from_counter_name(bad[i], &a, &d) != -EINVAL) {
+			fprintf(stderr, "accepted counter name \"%s\"\n", bad[i]);
+			abort();
+		}
+	}
+	test_assert(addr_from_counter_name("in4_c6120001", &a, NULL) == 0);
+}
+
+static void check_end(const char *s, bool ok, const char *want)
+{
+	struct addr a = parse_ok(s), e = a;
+	char buf[ADDR_STRLEN];
+
+	test_assert(addr_prefix_end(&a, e.bytes) == ok);
+	if (ok) {
+		e.plen = e.family == AF_INET ? 32 : 128;
+		test_streq(addr_format(&e, buf), want);
+	}
+}
+
+static void test_prefix_end(void)
+{
+	check_end("198.18.4.0/24", true, "198.18.5.0");
+	check_end("198.18.255.0/24", true, "198.19.0.0");
+	check_end("10.0.0.0/8", true, "11.0.0.0");
+	check_end("198.18.0.0/15", true, "198.20.0.0");
+	check_end("128.0.0.0/1", false, NULL);
+	check_end("0.0.0.0/1", true, "128.0.0.0");
+	check_end("255.255.255.0/24", false, NULL);
+	check_end("0.0.0.0/0", false, NULL);
+	check_end("198.18.0.1", true, "198.18.0.2");
+	check_end("2001:db8::/32", true, "2001:db9::");
+	check_end("2001:db8:ffff:ffff::/64", true, "2001:db9::");
+	check_end("::/0", false, NULL);
+	check_end("ffff::/16", false, NULL);
+	check_end("fffe::/16", true, "ffff::");
+}
+
+int main(void)
+{
+	test_parse_good();
+	test_parse_bad();
+	test_cmp_overlap();
+	test_names();
+	test_names_garbage();
+	test_prefix_end();
+	return 0;
+}
