@@ -138,7 +138,7 @@ static int nl_ignore_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_table_exists(struct nl *nl, const char *table)
 {
-	char buf[NL_REQ_SIZE];
+	char buf[NL_REQ_SIZE] = { 0 };
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 	int ret;
@@ -249,7 +249,8 @@ int nl_read_counters(struct nl *nl, const char *table,
 		     const char *const *names, size_t n, struct nl_counter *out)
 {
 	/* One GETOBJ request is well under 256 bytes. */
-	char *sbuf = malloc((size_t)NL_READ_WINDOW * 256);
+	/* Zeroed: netlink attribute padding is sent as is. */
+	char *sbuf = calloc(NL_READ_WINDOW, 256);
 	int ret = 0;
 
 	if (!sbuf)
@@ -294,7 +295,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data)
 {
-	char buf[NL_REQ_SIZE];
+	char buf[NL_REQ_SIZE] = { 0 };
 	struct nl_list_ctx ctx = { table, cb, data, 0 };
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
@@ -346,7 +347,7 @@ out:
 int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 		     nl_name_cb cb, void *data)
 {
-	char buf[NL_REQ_SIZE];
+	char buf[NL_REQ_SIZE] = { 0 };
 	struct nl_list_ctx ctx = { table, cb, data, 0 };
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -381,7 +382,7 @@ static int nl_chain_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_list_chains(struct nl *nl, const char *table, nl_name_cb cb, void *data)
 {
-	char buf[NL_REQ_SIZE];
+	char buf[NL_REQ_SIZE] = { 0 };
 	struct nl_list_ctx ctx = { table, cb, data, 0 };
 	struct nlmsghdr *nlh;
 	int ret;
@@ -517,6 +518,8 @@ static char *nl_batch_room(struct nl_batch *b)
 
 		if (!p)
 			return NULL;
+		/* Zeroed once: attribute padding is sent as is. */
+		memset(p + b->cap, 0, cap - b->cap);
 		b->buf = p;
 		b->cap = cap;
 	}

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 
 #include <nftables/libnftables.h>
 
@@ -50,42 +52,64 @@ int table_owned(struct nl *nl, const char *table, struct err *e)
 				table_strerror(c.err)) : 1;
 }
 
-/* nft reports "<cmdline>:LINE:COLS: Error: ..." (or similar) and caret
- * lines; keep the first error line and point it at the template. */
-static int nft_error(struct nft_ctx *ctx, const char *tmpl_path, struct err *e)
+/* nft reports "PATH:LINE:COLS: Error: ..." followed by caret lines; keep
+ * the first error and point it at the template's line. */
+static int nft_error(struct nft_ctx *ctx, const char *path, const char *tmpl_path,
+		     struct err *e)
 {
 	const char *buf = nft_ctx_get_error_buffer(ctx);
 	const char *line = buf ? strstr(buf, "Error:") : NULL;
-	const char *start = line, *end;
+	const char *end, *p;
 	unsigned lineno = 0;
+	int len;
 
 	if (!line)
 		return err_set(e, "%s: nft refused the rendered ruleset", tmpl_path);
-	while (start > buf && start[-1] != '\n')
-		start--;
 	end = strchr(line, '\n');
-	if (start < line && sscanf(strchr(start, ':') ? strchr(start, ':') + 1 : start, "%u", &lineno) != 1)
-		lineno = 0;
+	len = (int)(end ? end - line : (long)strlen(line));
+	p = strstr(buf, path);
+	if (p && p < line && p[strlen(path)] == ':')
+		sscanf(p + strlen(path) + 1, "%u", &lineno);
 	if (lineno)
-		return err_set(e, "%s:%u: nft refused the rendered ruleset: %.*s", tmpl_path,
-			       lineno, (int)(end ? end - line : (long)strlen(line)), line);
-	return err_set(e, "%s: nft refused the rendered ruleset: %.*s", tmpl_path,
-		       (int)(end ? end - line : (long)strlen(line)), line);
+		return err_set(e, "%s:%u: nft refused the rendered ruleset: %.*s",
+			       tmpl_path, lineno, len, line);
+	return err_set(e, "%s: nft refused the rendered ruleset: %.*s", tmpl_path, len, line);
 }
 
+/* Run nft text in one transaction.  The text goes through a memfd named by
+ * path because libnftables reports line numbers for files, not buffers. */
 static int run_nft(const char *text, bool dry_run, const char *tmpl_path, struct err *e)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	int ret = 0;
+	struct nft_ctx *ctx = NULL;
+	size_t len = strlen(text), off = 0;
+	char path[64];
+	int fd, ret = 0;
 
-	if (!ctx)
+	fd = memfd_create("nftally-ruleset", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_setn(e, -errno, "memfd_create: %s", strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w <= 0) {
+			close(fd);
+			return err_setn(e, -EIO, "writing the ruleset to a memfd failed");
+		}
+		off += (size_t)w;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx) {
+		close(fd);
 		return err_setn(e, -ENOMEM, "cannot create an nftables context");
+	}
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	nft_ctx_set_dry_run(ctx, dry_run);
-	if (nft_run_cmd_from_buffer(ctx, text) != 0)
-		ret = nft_error(ctx, tmpl_path, e);
+	if (nft_run_cmd_from_filename(ctx, path) != 0)
+		ret = nft_error(ctx, path, tmpl_path, e);
 	nft_ctx_free(ctx);
+	close(fd);
 	return ret;
 }
 
@@ -155,8 +179,10 @@ static int kernel_state(struct nl *nl, const char *table, struct names *ctrs,
 
 	for (size_t m = 0; m < 8 && ret == 0; m++)
 		ret = nl_list_map_refs(nl, table, render_maps[m], names_add, refs);
-	qsort(ctrs->v, ctrs->n, ADDR_NAMELEN, names_cmp);
-	qsort(refs->v, refs->n, ADDR_NAMELEN, names_cmp);
+	if (ctrs->n > 1)
+		qsort(ctrs->v, ctrs->n, ADDR_NAMELEN, names_cmp);
+	if (refs->n > 1)
+		qsort(refs->v, refs->n, ADDR_NAMELEN, names_cmp);
 	return ret;
 }
 

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for nftally's integration tests: a client, a router and a
+# server namespace wired by veth pairs (198.18.0.0/15 and 2001:db8::/32
+# only), exact assertions, and cleanup of only what the test made.
+#
+#   client c0 198.18.1.2/24 2001:db8:1::2/64
+#       |
+#   router r0 198.18.1.1/24 2001:db8:1::1/64   <- nftally runs here
+#          r1 198.18.2.1/24 2001:db8:2::1/64
+#       |
+#   server s0 198.18.2.2/24 2001:db8:2::2/64, 198.18.4.1, 198.18.4.2,
+#             2001:db8:4::1, 2001:db8:4::2 (routed prefixes 198.18.4.0/24,
+#             2001:db8:4::/64)
+
+set -u
+NFTALLY=${NFTALLY:-$(dirname "$0")/../../build/nftally}
+UDPSEND=${UDPSEND:-$(dirname "$0")/../../build/tests/udpsend}
+PFX="nft$$"
+C="${PFX}c" R="${PFX}r" S="${PFX}s"
+WORK=$(mktemp -d /tmp/nftally-test.XXXXXX)
+PIDS=""
+FAILS=0
+
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: $*" >&2
+		exit 1
+	fi
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	for ns in "$C" "$R" "$S"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() {
+	[ "$(id -u)" = 0 ] || skip_or_fail "integration tests need root"
+	for t in ip nft jq; do
+		command -v "$t" >/dev/null || skip_or_fail "integration tests need $t"
+	done
+	[ -x "$NFTALLY" ] || skip_or_fail "no nftally binary at $NFTALLY"
+	ip netns add "${PFX}probe" 2>/dev/null || skip_or_fail "cannot create network namespaces"
+	if ! ip netns exec "${PFX}probe" nft add table inet probe 2>/dev/null; then
+		ip netns del "${PFX}probe"
+		skip_or_fail "nf_tables is not available"
+	fi
+	ip netns del "${PFX}probe"
+}
+
+inns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+mac() { inns "$1" cat "/sys/class/net/$2/address"; }
+
+# Pin a neighbour so ARP/ND add no packets carrying a target's address.
+pin() { inns "$1" ip neigh replace "$2" lladdr "$3" dev "$4" nud permanent; }
+
+setup_topology() {
+	for ns in "$C" "$R" "$S"; do
+		ip netns add "$ns"
+		inns "$ns" ip link set lo up
+		inns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		inns "$ns" sysctl -qw net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
+	done
+	ip link add c0 netns "$C" type veth peer name r0 netns "$R"
+	ip link add s0 netns "$S" type veth peer name r1 netns "$R"
+	inns "$C" ip addr add 198.18.1.2/24 dev c0
+	inns "$C" ip addr add 2001:db8:1::2/64 dev c0 nodad
+	inns "$R" ip addr add 198.18.1.1/24 dev r0
+	inns "$R" ip addr add 2001:db8:1::1/64 dev r0 nodad
+	inns "$R" ip addr add 198.18.2.1/24 dev r1
+	inns "$R" ip addr add 2001:db8:2::1/64 dev r1 nodad
+	inns "$S" ip addr add 198.18.2.2/24 dev s0
+	inns "$S" ip addr add 2001:db8:2::2/64 dev s0 nodad
+	for a in 198.18.4.1/32 198.18.4.2/32; do inns "$S" ip addr add "$a" dev s0; done
+	for a in 2001:db8:4::1/128 2001:db8:4::2/128; do inns "$S" ip addr add "$a" dev s0 nodad; done
+	for ns_if in "$C c0" "$R r0" "$R r1" "$S s0"; do
+		set -- $ns_if
+		inns "$1" ip link set "$2" up
+	done
+	inns "$R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	inns "$C" ip route add default via 198.18.1.1
+	inns "$C" ip -6 route add default via 2001:db8:1::1
+	inns "$S" ip route add default via 198.18.2.1
+	inns "$S" ip -6 route add default via 2001:db8:2::1
+	inns "$R" ip route add 198.18.4.0/24 via 198.18.2.2
+	inns "$R" ip -6 route add 2001:db8:4::/64 via 2001:db8:2::2
+	local cm rm0 rm1 sm
+	cm=$(mac "$C" c0) rm0=$(mac "$R" r0) rm1=$(mac "$R" r1) sm=$(mac "$S" s0)
+	pin "$C" 198.18.1.1 "$rm0" c0; pin "$C" 2001:db8:1::1 "$rm0" c0
+	pin "$R" 198.18.1.2 "$cm" r0; pin "$R" 2001:db8:1::2 "$cm" r0
+	pin "$R" 198.18.2.2 "$sm" r1; pin "$R" 2001:db8:2::2 "$sm" r1
+	pin "$S" 198.18.2.1 "$rm1" s0; pin "$S" 2001:db8:2::1 "$rm1" s0
+	# Receivers count and drop the test traffic (no ICMP answers), which
+	# also proves nothing was lost on the way through the router.
+	for ns in "$C" "$S"; do
+		inns "$ns" nft -f - <<'NFT'
+table inet sink {
+	counter rx4 { }
+	counter rx6 { }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		meta nfproto ipv4 udp dport 9999 counter name rx4 drop
+		meta nfproto ipv6 udp dport 9999 counter name rx6 drop
+	}
+}
+NFT
+	done
+}
+
+# A table in the router that nftally must never touch.
+add_foreign_table() {
+	inns "$R" nft -f - <<'NFT'
+table ip foreign {
+	set blocked {
+		type ipv4_addr
+		elements = { 198.18.9.9 }
+	}
+	chain fw {
+		type filter hook forward priority 0; policy accept;
+		ip daddr @blocked drop
+	}
+}
+NFT
+}
+
+foreign_snapshot() { inns "$R" nft list table ip foreign; }
+
+# nftally run in the router, in the background, as a direct child (so a
+# signal to $! reaches nftally itself).  Sets RUN to its PID.
+start_run() { # OUTFILE [ARGS...]
+	local out=$1; shift
+	ip netns exec "$R" "$NFTALLY" -c "$WORK/nftally.conf" "$@" run > "$out" 2> "$out.err" &
+	RUN=$!; PIDS="$PIDS $RUN"
+	for _ in $(seq 100); do
+		grep -q '"event":"start"' "$out" 2>/dev/null && return 0
+		kill -0 "$RUN" 2>/dev/null || break
+		sleep 0.1
+	done
+	bad "nftally run did not start: $(cat "$out.err")"
+	return 1
+}
+
+stop_run() { # exit code of nftally run after SIGTERM
+	kill -TERM "$RUN"
+	wait "$RUN"
+	local rc=$?
+	PIDS=$(echo "$PIDS" | sed "s/ $RUN//")
+	return $rc
+}
+
+# send NS DST PAYLOAD COUNT SRC
+send() { inns "$1" "$UDPSEND" "$2" 9999 "$3" "$4" "$5"; }
+
+rx_packets() { inns "$1" nft list counter inet sink "$2" | awk '/packets/ {print $2}'; }
+
+nftally_r() { inns "$R" "$NFTALLY" -c "$WORK/nftally.conf" "$@"; }
+
+write_config() {
+	cat > "$WORK/nftally.conf" <<CONF
+# test config
+table = nftally
+targets = $WORK/targets
+interval = ${1:-1}
+state_dir = $WORK/state
+CONF
+}
+
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+
+assert_eq() { # WANT GOT WHAT
+	if [ "$1" = "$2" ]; then ok "$3 = $1"; else bad "$3: want $1, got $2"; fi
+}
+
+# Field of the counter line for ADDR in a JSON-lines file (summed over all
+# lines for that address).
+sum_field() { # FILE ADDR FIELD
+	jq -rs --arg a "$2" --arg f "$3" \
+		'[.[] | select(.addr == $a) | .[$f]] | add // 0' "$1"
+}
+
+finish() {
+	if [ "$FAILS" -ne 0 ]; then
+		echo "$FAILS assertion(s) failed"
+		exit 1
+	fi
+	echo "all assertions passed"
+	exit 0
+}

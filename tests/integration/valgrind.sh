@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every CLI path under valgrind: no invalid accesses and no definite leaks
+# (render, apply, dump, run with a reload, a rejected file, remove).
+. "$(dirname "$0")/lib.sh"
+need
+command -v valgrind >/dev/null || skip_or_fail "valgrind is not installed"
+setup_topology
+write_config 1
+printf 'vm-v4 198.18.2.2\nvm-net 198.18.4.0/24 2001:db8:4::/64\n' > "$WORK/targets"
+VG="valgrind -q --suppressions=$SRCDIR/tests/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
+
+vg() { # WHAT EXPECTED-EXIT ARGS...
+	local what=$1 want=$2; shift 2
+	inns "$R" $VG "$NFTALLY" -c "$WORK/nftally.conf" "$@" > "$WORK/out" 2> "$WORK/vg.err"
+	assert_eq "$want" "$?" "valgrind exit code of $what"
+}
+vg render 0 render
+vg apply 0 apply
+vg dump 0 dump
+vg "bad targets" 1 -t /dev/null/x apply
+printf 'a 198.18.2.2\na 198.18.2.2\n' > "$WORK/bad"
+vg "duplicate targets" 1 -t "$WORK/bad" apply
+
+ip netns exec "$R" $VG "$NFTALLY" -c "$WORK/nftally.conf" run > "$WORK/run.json" 2> "$WORK/run.err" &
+RUN=$!; PIDS="$PIDS $RUN"
+for _ in $(seq 100); do grep -q '"event":"start"' "$WORK/run.json" 2>/dev/null && break; sleep 0.1; done
+printf 'vm-v4 198.18.2.2\n' > "$WORK/targets"
+kill -HUP "$RUN"; sleep 1
+printf 'x\n' > "$WORK/targets"
+kill -HUP "$RUN"; sleep 1.2
+stop_run; assert_eq 0 $? "valgrind exit code of run"
+assert_eq "" "$(grep -v 'targets:1: missing address' "$WORK/run.err")" "valgrind reports nothing for run"
+printf 'vm-v4 198.18.2.2\n' > "$WORK/targets"
+vg remove 0 remove; cat "$WORK/vg.err"
+finish
