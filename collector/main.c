@@ -2,6 +2,8 @@
 /* nftally's command line: a thin getopt layer that loads the config and the
  * targets, then dispatches to render, apply, dump, run or remove. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include "hostaddrs.h"
 #include "output.h"
 #include "render.h"
+#include "state.h"
 #include "table.h"
 #include "targets.h"
 
@@ -156,24 +159,75 @@ static int cmd_render(struct app *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
-int app_apply(struct app *a, struct table_result *res)
+int app_apply(struct app *a, table_drained_cb drained, void *data,
+	      struct table_result *res)
 {
 	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
-			      &a->tg, res, &a->e);
+			      &a->tg, drained, data, res, &a->e);
 
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
+}
+
+/* A running `nftally run` owns the table's reports: removed addresses must
+ * be drained through it, so apply asks it to reload instead of applying
+ * behind its back.  Returns -1 if no run holds the table. */
+static int apply_via_run(struct app *a)
+{
+	char what[PATH_MAX];
+	int dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, what, sizeof(what));
+
+	if (dirfd >= 0)
+		close(dirfd);
+	if (pid <= 0)
+		return -1;
+	if (strcmp(what, a->targets_name) != 0) {
+		err_set(&a->e, "nftally run (pid %d) accounts table inet %s from %s, not %s; "
+			"change that file, or stop the run first", pid, a->cfg.table, what,
+			a->targets_name);
+		return app_fail(a, EXIT_INPUT);
+	}
+	if (kill(pid, SIGHUP) < 0) {
+		err_set(&a->e, "cannot signal nftally run (pid %d): %s", pid, strerror(errno));
+		return app_fail(a, EXIT_SYSTEM);
+	}
+	fprintf(stderr, "nftally: %s is valid; nftally run (pid %d) accounts table inet %s "
+		"and was asked to apply it (see its output)\n", a->targets_name, pid,
+		a->cfg.table);
+	return 0;
+}
+
+static int keep_counters(const struct table_result *res, void *data)
+{
+	return 1;
+}
+
+/* Has a run reported this table before?  Then it must drain what leaves. */
+static bool run_has_state(struct app *a)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s.state", a->cfg.state_dir, a->cfg.table);
+	return access(path, F_OK) == 0;
 }
 
 static int cmd_apply(struct app *a)
 {
 	struct table_result res;
-	int ret = app_apply(a, &res);
+	bool keep = run_has_state(a);
+	int ret = apply_via_run(a);
 
+	if (ret >= 0)
+		return ret;
+	ret = app_apply(a, keep ? keep_counters : NULL, NULL, &res);
 	if (ret)
 		return ret;
 	fprintf(stderr, "nftally: table inet %s %s: %zu addresses (%zu new, %zu removed)\n",
 		a->cfg.table, res.created ? "installed" : "updated",
 		a->tg.n, res.added, res.ngone);
+	if (keep && res.ngone)
+		fprintf(stderr, "nftally: the removed addresses stopped counting; the next "
+			"nftally run reports their last bytes and deletes their counters\n");
 	free(res.gone);
 	return 0;
 }
@@ -212,7 +266,7 @@ static int print_cumulative(struct app *a)
 
 static int require_table(struct app *a)
 {
-	int ret = table_owned(a->nl, a->cfg.table, &a->e);
+	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
 
 	if (ret == 0)
 		err_set(&a->e, "table inet %s does not exist; run nftally apply first",
@@ -227,7 +281,7 @@ static int cmd_dump(struct app *a)
 
 static int cmd_remove(struct app *a)
 {
-	int ret = table_owned(a->nl, a->cfg.table, &a->e);
+	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
 
 	if (ret == 0) {
 		fprintf(stderr, "nftally: table inet %s does not exist; nothing to remove\n",

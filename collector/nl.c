@@ -131,16 +131,25 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	}
 }
 
-static int nl_ignore_cb(const struct nlmsghdr *nlh, void *data)
+static int nl_table_cb(const struct nlmsghdr *nlh, void *data)
 {
+	struct nftnl_table *t = nftnl_table_alloc();
+	uint64_t *handle = data;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_HANDLE))
+		*handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
-int nl_table_exists(struct nl *nl, const char *table)
+int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 {
 	char buf[NL_REQ_SIZE] = { 0 };
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
+	uint64_t h = 0;
 	int ret;
 
 	if (!t)
@@ -150,7 +159,9 @@ int nl_table_exists(struct nl *nl, const char *table)
 				    NLM_F_ACK, ++nl->seq);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	ret = nl_talk(nl, nlh, nl_ignore_cb, NULL);
+	ret = nl_talk(nl, nlh, nl_table_cb, &h);
+	if (handle)
+		*handle = h;
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : 1;

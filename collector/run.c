@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* `nftally run`: apply, then at every interval boundary read all counters and
- * print the deltas since the previous read.  Signals arrive through a
- * signalfd and the interval through a timerfd, so the loop is one poll. */
+ * report the deltas since the previous report.  Every report goes through
+ * the state directory (pending file, print, rename), so a restart after a
+ * clean stop or a kill -9 continues exactly where the last report ended.
+ * Signals, the interval and changes of the targets file all arrive as file
+ * descriptors, so the loop is one poll. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,160 +14,257 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
 #include "app.h"
 #include "output.h"
+#include "state.h"
 
 struct run {
 	struct app *a;
-	struct counts *last; /* last value read, per target of a->tg */
-	struct counts *cur;
-	bool *miss;
-	time_t since;         /* when last was read */
-	int sfd, tfd;
+	struct state done;    /* what has been reported, as persisted */
+	uint64_t handle;      /* kernel handle of our table */
+	char state_file[64], pending_file[64];
+	int sfd, tfd, ifd, dirfd, lockfd;
+	const char *watch_name; /* basename of the targets file, for inotify */
 };
 
-/* Arrays for n targets; on failure r is unchanged. */
-static int run_alloc(struct run *r, size_t n)
-{
-	struct counts *last = calloc(n + 1, sizeof(*last));
-	struct counts *cur = calloc(n + 1, sizeof(*cur));
-	bool *miss = calloc(n + 1, sizeof(*miss));
+/* ---- reports ---- */
 
-	if (!last || !cur || !miss) {
-		free(last);
-		free(cur);
-		free(miss);
-		return -ENOMEM;
-	}
-	free(r->last);
-	free(r->cur);
-	free(r->miss);
-	r->last = last;
-	r->cur = cur;
-	r->miss = miss;
-	return 0;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->last);
-	free(r->cur);
-	free(r->miss);
-}
-
-/* cur - last for one direction; a counter that went backwards was
- * recreated by someone else and counts from zero. */
-static bool sub(uint64_t cb, uint64_t cp, uint64_t lb, uint64_t lp,
+/* x - base for one direction; a counter that went backwards was recreated
+ * outside nftally and counts from zero. */
+static bool sub(uint64_t xb, uint64_t xp, uint64_t bb, uint64_t bp,
 		uint64_t *db, uint64_t *dp)
 {
-	if (cb < lb || cp < lp) {
-		*db = cb;
-		*dp = cp;
+	if (xb < bb || xp < bp) {
+		*db = xb;
+		*dp = xp;
 		return true;
 	}
-	*db = cb - lb;
-	*dp = cp - lp;
+	*db = xb - bb;
+	*dp = xp - bp;
 	return false;
 }
 
-/* Print the delta cur - last of one address; returns nothing, events for
- * counters that went backwards come first. */
-static void print_delta(time_t now, time_t since, const char *label,
-			const struct addr *a, const struct counts *c,
-			const struct counts *l)
+/* The lines of report `next` against the reported state `done`: a pure
+ * function of the two, so a report replayed after a crash prints the very
+ * same lines. */
+static void print_report(const struct state *done, const struct state *next)
 {
+	static const struct counts zero;
 	char text[ADDR_STRLEN];
-	struct counts d;
-	bool reset;
 
-	addr_format(a, text);
-	reset = sub(c->in_bytes, c->in_packets, l->in_bytes, l->in_packets,
-		    &d.in_bytes, &d.in_packets);
-	reset |= sub(c->out_bytes, c->out_packets, l->out_bytes, l->out_packets,
-		     &d.out_bytes, &d.out_packets);
-	if (reset)
-		output_event(stdout, now, "counter_reset", text,
-			     "counter of %s went backwards (recreated outside nftally); "
-			     "counting it from zero", text);
-	output_counter(stdout, now, since, label, text, &d);
+	for (size_t i = 0; i < next->n; i++) {
+		const struct state_entry *x = &next->v[i], *b;
+		const struct counts *base, *c = &x->c;
+		struct counts d;
+		bool reset;
+
+		if (!x->rep)
+			continue;
+		b = state_find(done, &x->addr);
+		base = b ? &b->c : &zero;
+		addr_format(&x->addr, text);
+		reset = sub(c->in_bytes, c->in_packets, base->in_bytes, base->in_packets,
+			    &d.in_bytes, &d.in_packets);
+		reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
+			     base->out_packets, &d.out_bytes, &d.out_packets);
+		if (reset)
+			output_event(stdout, next->time, "counter_reset", text,
+				     "counter of %s went backwards (recreated outside "
+				     "nftally); counting it from zero", text);
+		output_counter(stdout, next->time, done->time, x->label, text, &d);
+	}
+	fflush(stdout);
 }
 
-/* Reinstall a table someone deleted; what it counted since the last read
- * is gone with it. */
-static void run_reinstall(struct run *r, time_t now)
+/* Report: persist `next` as pending, print its lines, then make it the
+ * reported state.  A crash before the rename replays the same lines on the
+ * next start (same time, same values); a crash before the pending file is
+ * complete reports nothing twice. */
+static int run_report(struct run *r, struct state *next)
+{
+	struct app *a = r->a;
+	int ret;
+
+	next->seq = r->done.seq + 1;
+	next->handle = r->handle;
+	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
+	state_sort(next);
+	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->pending_file, &a->e);
+	if (ret < 0)
+		goto fail;
+	print_report(&r->done, next);
+	ret = state_rename(r->dirfd, a->cfg.state_dir, r->pending_file, r->state_file, &a->e);
+	if (ret < 0)
+		goto fail;
+	state_finish(&r->done);
+	r->done = *next;
+	state_init(next);
+	return 0;
+fail:
+	output_event(stdout, time(NULL), "error", NULL, "%s", a->e.msg);
+	fprintf(stderr, "nftally: %s\n", a->e.msg);
+	fflush(stdout);
+	state_finish(next);
+	return ret;
+}
+
+/* The reported state changed without a report (baselines reset): persist. */
+static int run_save_done(struct run *r)
+{
+	r->done.handle = r->handle;
+	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->state_file, &r->a->e);
+}
+
+/* ---- table identity ---- */
+
+/* Our table is new (flushed, or recreated while nftally was away): what
+ * the old one counted since the last report is gone, and the new counters
+ * count from zero. */
+static void run_table_new(struct run *r, uint64_t handle, const char *why)
+{
+	char t0[32];
+
+	output_event(stdout, time(NULL), "table_missing", NULL,
+		     "table inet %s %s; traffic since %s could not be counted",
+		     r->a->cfg.table, why, output_time((time_t)r->done.time, t0));
+	for (size_t i = 0; i < r->done.n; i++)
+		r->done.v[i].c = (struct counts){ 0 };
+	r->handle = handle;
+	run_save_done(r);
+	fflush(stdout);
+}
+
+/* Reinstall a table someone deleted. */
+static int run_reinstall(struct run *r)
 {
 	struct app *a = r->a;
 	struct table_result res;
-	char t0[32];
 
-	output_event(stdout, now, "table_missing", NULL,
-		     "table inet %s was deleted outside nftally; traffic since %s "
-		     "could not be counted", a->cfg.table, output_time(r->since, t0));
-	if (app_apply(a, &res) != 0) {
-		output_event(stdout, now, "error", NULL, "reinstalling table inet %s: %s",
+	if (app_apply(a, NULL, NULL, &res) != 0) {
+		output_event(stdout, time(NULL), "error", NULL, "reinstalling table inet %s: %s",
 			     a->cfg.table, a->e.msg);
-		return;
+		fflush(stdout);
+		return -1;
 	}
 	free(res.gone);
-	memset(r->last, 0, a->tg.n * sizeof(*r->last));
-	output_event(stdout, now, "table_reinstalled", NULL,
+	run_table_new(r, res.handle, "was deleted outside nftally");
+	output_event(stdout, time(NULL), "table_reinstalled", NULL,
 		     "table inet %s reinstalled with %zu addresses", a->cfg.table, a->tg.n);
+	fflush(stdout);
+	return 0;
+}
+
+/* ---- ticks ---- */
+
+static int run_read(struct run *r, struct counts *cur, bool *miss, size_t *missing)
+{
+	struct app *a = r->a;
+	uint64_t h1 = 0, h2 = 0;
+	int ret;
+
+	for (int tries = 0; tries < 3; tries++) {
+		if (nl_table_exists(a->nl, a->cfg.table, &h1) == 0)
+			return -ENOENT;
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, miss, missing, &a->e);
+		if (ret < 0)
+			return ret;
+		nl_table_exists(a->nl, a->cfg.table, &h2);
+		if (h1 == h2)
+			break; /* the values all come from one table */
+	}
+	if (h2 != r->handle && h2 != 0)
+		run_table_new(r, h2, "was recreated outside nftally");
+	return 0;
 }
 
 static int run_tick(struct run *r)
 {
 	struct app *a = r->a;
-	time_t now = time(NULL);
-	size_t missing;
-	int ret = table_read(a->nl, a->cfg.table, &a->tg, r->cur, r->miss, &missing, &a->e);
+	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
+	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
+	struct state next;
+	size_t missing = 0;
+	int ret = cur && miss ? 0 : -ENOMEM;
 
+	state_init(&next);
+	if (ret == 0)
+		ret = run_read(r, cur, miss, &missing);
+	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
+								   NULL, &a->e) == 0)) {
+		ret = run_reinstall(r);
+		goto out;
+	}
 	if (ret < 0) {
-		output_event(stdout, now, "error", NULL, "%s", a->e.msg);
+		output_event(stdout, time(NULL), "error", NULL, "%s", a->e.msg);
 		fprintf(stderr, "nftally: %s\n", a->e.msg);
-		fflush(stdout);
-		return ret;
+		goto out;
 	}
-	for (size_t i = 0; i < a->tg.n; i++) {
-		if (r->miss[i])
-			continue;
-		print_delta(now, r->since, targets_label(&a->tg, &a->tg.v[i]),
-			    &a->tg.v[i].addr, &r->cur[i], &r->last[i]);
-		r->last[i] = r->cur[i];
+	next.time = time(NULL);
+	for (size_t i = 0; i < a->tg.n && ret == 0; i++) {
+		const struct target *x = &a->tg.v[i];
+		const struct state_entry *d = state_find(&r->done, &x->addr);
+
+		if (miss[i])
+			ret = state_add(&next, &x->addr, targets_label(&a->tg, x),
+					d ? &d->c : &(struct counts){ 0 }, false);
+		else
+			ret = state_add(&next, &x->addr, targets_label(&a->tg, x), &cur[i], true);
 	}
-	if (missing && table_owned(a->nl, a->cfg.table, &a->e) == 0)
-		run_reinstall(r, now);
-	else if (missing)
-		output_event(stdout, now, "counter_missing", NULL,
+	if (missing)
+		output_event(stdout, next.time, "counter_missing", NULL,
 			     "%zu addresses have no counter in table inet %s", missing,
 			     a->cfg.table);
-	r->since = now;
+	ret = ret ? ret : run_report(r, &next);
+out:
+	state_finish(&next);
+	free(cur);
+	free(miss);
 	fflush(stdout);
-	return 0;
+	return ret;
 }
 
-/* The last deltas of addresses that left the targets. */
-static void run_print_gone(struct run *r, time_t now, const struct targets *old,
-			   const struct counts *olast, const struct table_result *res)
-{
-	for (size_t i = 0; i < res->ngone; i++) {
-		const struct target *o = targets_find(old, &res->gone[i].addr);
+/* ---- topology changes ---- */
 
-		if (o)
-			print_delta(now, r->since, targets_label(old, o), &o->addr,
-				    &res->gone[i].c, &olast[o - old->v]);
+/* The final report of addresses that left, while their counters still
+ * exist: it carries every target that stays at its reported value. */
+static int run_drained(const struct table_result *res, void *data)
+{
+	struct run *r = data;
+	const struct targets *t = &r->a->tg;
+	struct state next;
+	int ret = 0;
+
+	state_init(&next);
+	next.time = time(NULL);
+	for (size_t i = 0; i < t->n && ret == 0; i++) {
+		const struct state_entry *d = state_find(&r->done, &t->v[i].addr);
+
+		ret = state_add(&next, &t->v[i].addr, targets_label(t, &t->v[i]),
+				d ? &d->c : &(struct counts){ 0 }, false);
 	}
+	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
+		const struct state_entry *d = state_find(&r->done, &res->gone[i].addr);
+
+		ret = state_add(&next, &res->gone[i].addr, d ? d->label : "(unknown)",
+				&res->gone[i].c, true);
+	}
+	if (ret < 0) {
+		state_finish(&next);
+		return ret;
+	}
+	return run_report(r, &next);
 }
 
 /* Re-read the targets: a bad file changes nothing; a good one is applied
- * and every address that stays keeps its last value. */
-static void run_reload(struct run *r)
+ * and every address that stays keeps counting. */
+static void run_reload(struct run *r, const char *why)
 {
 	struct app *a = r->a;
 	struct targets nt, old = a->tg;
-	struct counts *olast = r->last;
 	struct table_result res;
 	time_t now = time(NULL);
 
@@ -172,39 +273,23 @@ static void run_reload(struct run *r)
 		fprintf(stderr, "nftally: %s; the running table stays as it was\n", a->e.msg);
 		goto out;
 	}
-	r->last = NULL; /* keep olast: run_alloc would free it */
-	if (run_alloc(r, nt.n) < 0) {
-		r->last = olast;
-		output_event(stdout, now, "error", NULL, "reload: out of memory");
-		goto out;
-	}
 	a->tg = nt;
-	if (app_apply(a, &res) != 0) {
-		/* Nothing was applied: go on with the old targets. */
+	if (app_apply(a, run_drained, r, &res) != 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
-		run_alloc(r, old.n);
-		memcpy(r->last, olast, old.n * sizeof(*olast));
-		free(olast);
 		goto out;
 	}
-	for (size_t i = 0; i < nt.n; i++) {
-		const struct target *o = targets_find(&old, &nt.v[i].addr);
-
-		if (o)
-			r->last[i] = olast[o - old.v];
-	}
-	run_print_gone(r, now, &old, olast, &res);
-	output_event(stdout, now, "reloaded", NULL, "%s: %zu addresses (%zu new, %zu removed)",
-		     a->targets_name, nt.n, res.added, res.ngone);
+	output_event(stdout, now, "reloaded", NULL, "%s (%s): %zu addresses (%zu new, %zu removed)",
+		     a->targets_name, why, nt.n, res.added, res.ngone);
 	free(res.gone);
-	free(olast);
-	nt = old; /* the old targets are what is left to free */
+	nt = old; /* what is left to free */
 out:
 	targets_finish(&nt);
 	fflush(stdout);
 }
+
+/* ---- start and loop ---- */
 
 static int run_setup_fds(struct run *r, unsigned interval)
 {
@@ -231,6 +316,60 @@ static int run_setup_fds(struct run *r, unsigned interval)
 	return 0;
 }
 
+/* Watch the directory of the targets file: editors and config management
+ * replace files by renaming, which a watch on the file itself would miss. */
+static void run_watch(struct run *r)
+{
+	struct app *a = r->a;
+	char dir[PATH_MAX];
+	const char *slash;
+
+	if (!a->cfg.targets_explicit && strcmp(a->targets_name, a->cfg.targets) != 0)
+		return; /* host addresses: no file */
+	slash = strrchr(a->cfg.targets, '/');
+	r->watch_name = slash ? slash + 1 : a->cfg.targets;
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - a->cfg.targets) : 1,
+		 slash ? a->cfg.targets : ".");
+	if (slash == a->cfg.targets)
+		strcpy(dir, "/");
+	r->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (r->ifd >= 0 && inotify_add_watch(r->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+					     IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
+		fprintf(stderr, "nftally: cannot watch %s (%s); reload with SIGHUP\n", dir,
+			strerror(errno));
+		close(r->ifd);
+		r->ifd = -1;
+	}
+}
+
+/* Did the inotify events name our file?  Drains the queue. */
+static bool run_watch_hit(struct run *r)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool hit = false;
+	ssize_t n;
+
+	while ((n = read(r->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && strcmp(ev->name, r->watch_name) == 0)
+				hit = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return hit;
+}
+
+/* A file being written arrives as several events: wait until it is quiet. */
+static void run_settle(struct run *r)
+{
+	struct pollfd p = { .fd = r->ifd, .events = POLLIN };
+
+	while (poll(&p, 1, 200) > 0)
+		run_watch_hit(r);
+}
+
 /* One signal: 1 to stop, 0 to go on. */
 static int run_signal(struct run *r)
 {
@@ -239,7 +378,7 @@ static int run_signal(struct run *r)
 	if (read(r->sfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
 	if (si.ssi_signo == SIGHUP) {
-		run_reload(r);
+		run_reload(r, "SIGHUP");
 		return 0;
 	}
 	return 1;
@@ -247,55 +386,161 @@ static int run_signal(struct run *r)
 
 static int run_loop(struct run *r)
 {
-	struct pollfd p[2] = { { .fd = r->sfd, .events = POLLIN },
-			       { .fd = r->tfd, .events = POLLIN } };
+	struct pollfd p[3] = { { .fd = r->sfd, .events = POLLIN },
+			       { .fd = r->tfd, .events = POLLIN },
+			       { .fd = r->ifd, .events = POLLIN } };
 	uint64_t ticks;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, r->ifd >= 0 ? 3 : 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if ((p[0].revents & POLLIN) && run_signal(r))
-			return run_tick(r); /* the last deltas before exiting */
+		if ((p[0].revents & POLLIN) && run_signal(r)) {
+			run_tick(r); /* the last deltas before exiting */
+			return 0;
+		}
 		if ((p[1].revents & POLLIN) && read(r->tfd, &ticks, sizeof(ticks)) > 0)
 			run_tick(r);
+		if (r->ifd >= 0 && (p[2].revents & POLLIN) && run_watch_hit(r)) {
+			run_settle(r);
+			run_reload(r, "file changed");
+		}
 	}
+}
+
+/* A report printed but not yet marked as done when nftally stopped: print
+ * the same lines again (same time, same values) and mark it done. */
+static void run_replay(struct run *r)
+{
+	struct app *a = r->a;
+	struct state p;
+	int ret;
+
+	state_init(&p);
+	ret = state_load(&p, r->dirfd, a->cfg.state_dir, r->pending_file, &a->e);
+	if (ret == 0 && p.seq == r->done.seq + 1 && strcmp(p.table, a->cfg.table) == 0) {
+		output_event(stdout, (time_t)p.time, "replay", NULL,
+			     "report %llu may not have been delivered before nftally "
+			     "stopped; printing it again", (unsigned long long)p.seq);
+		print_report(&r->done, &p);
+		if (state_rename(r->dirfd, a->cfg.state_dir, r->pending_file,
+				 r->state_file, &a->e) == 0) {
+			state_finish(&r->done);
+			r->done = p;
+			state_init(&p);
+		}
+	} else if (ret != -ENOENT) {
+		unlinkat(r->dirfd, r->pending_file, 0); /* stale or incomplete */
+	}
+	state_finish(&p);
+}
+
+/* Load what was reported before; a damaged file is kept aside and counting
+ * starts from the current values (nothing reported twice). */
+static int run_load_state(struct run *r, bool *damaged)
+{
+	struct app *a = r->a;
+	char aside[80];
+	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->state_file, &a->e);
+
+	*damaged = false;
+	if (ret == -ENOENT) {
+		r->done.time = time(NULL);
+		return 0;
+	}
+	if (ret == -EINVAL) {
+		snprintf(aside, sizeof(aside), "%s.damaged", r->state_file);
+		output_event(stdout, time(NULL), "state_damaged", NULL,
+			     "%s; kept as %s/%s; traffic since the last report before it "
+			     "is not reported", a->e.msg, a->cfg.state_dir, aside);
+		renameat(r->dirfd, r->state_file, r->dirfd, aside);
+		state_init(&r->done);
+		*damaged = true;
+		return 0;
+	}
+	if (ret == 0 && strcmp(r->done.table, a->cfg.table) != 0)
+		return err_setn(&a->e, -EINVAL, "%s/%s belongs to table %s", a->cfg.state_dir,
+				r->state_file, r->done.table);
+	return ret;
+}
+
+/* A damaged state: take the current values as reported. */
+static int run_baseline_now(struct run *r)
+{
+	struct app *a = r->a;
+	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
+	size_t missing;
+	int ret = cur ? 0 : -ENOMEM;
+
+	if (ret == 0)
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, NULL, &missing, &a->e);
+	for (size_t i = 0; i < a->tg.n && ret == 0; i++)
+		ret = state_add(&r->done, &a->tg.v[i].addr,
+				targets_label(&a->tg, &a->tg.v[i]), &cur[i], false);
+	free(cur);
+	state_sort(&r->done);
+	r->done.time = time(NULL);
+	return ret;
+}
+
+static int run_start(struct run *r)
+{
+	struct app *a = r->a;
+	struct table_result res;
+	bool damaged;
+	int ret;
+
+	snprintf(r->state_file, sizeof(r->state_file), "%s.state", a->cfg.table);
+	snprintf(r->pending_file, sizeof(r->pending_file), "%s.pending", a->cfg.table);
+	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
+	if (r->dirfd < 0)
+		return r->dirfd;
+	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table, a->targets_name, &a->e);
+	if (r->lockfd < 0)
+		return r->lockfd;
+	ret = run_load_state(r, &damaged);
+	if (ret < 0)
+		return ret;
+	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
+	r->handle = r->done.handle;
+	run_replay(r);
+	if (app_apply(a, run_drained, r, &res) != 0)
+		return -EINVAL; /* printed */
+	free(res.gone);
+	if (damaged)
+		ret = run_baseline_now(r);
+	if (ret == 0 && r->done.handle && r->done.handle != res.handle)
+		run_table_new(r, res.handle, res.created ? "was gone while nftally was not running"
+				: "was recreated while nftally was not running");
+	r->handle = res.handle;
+	return ret ? ret : run_save_done(r);
 }
 
 int run_main(struct app *a)
 {
-	struct run r = { .a = a, .sfd = -1, .tfd = -1 };
-	struct table_result res;
-	size_t missing;
+	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1 };
 	int ret;
 
-	ret = app_apply(a, &res);
-	if (ret)
-		return ret;
-	free(res.gone);
-	ret = run_alloc(&r, a->tg.n);
+	state_init(&r.done);
+	ret = run_start(&r);
 	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, r.last, NULL, &missing, &a->e);
-	if (ret < 0) {
-		run_free(&r);
-		return app_fail(a, app_code_for(ret));
-	}
-	r.since = time(NULL);
-	ret = run_setup_fds(&r, a->cfg.interval);
+		ret = run_setup_fds(&r, a->cfg.interval);
 	if (ret == 0) {
-		output_event(stdout, r.since, "start", NULL,
+		run_watch(&r);
+		output_event(stdout, time(NULL), "start", NULL,
 			     "accounting %zu addresses from %s in table inet %s every %u s",
 			     a->tg.n, a->targets_name, a->cfg.table, a->cfg.interval);
 		fflush(stdout);
 		ret = run_loop(&r);
 	}
-	if (r.sfd >= 0)
-		close(r.sfd);
-	if (r.tfd >= 0)
-		close(r.tfd);
-	run_free(&r);
+	for (int *fd = &r.sfd; fd <= &r.lockfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	state_finish(&r.done);
+	if (ret == -EINVAL && !a->e.msg[0])
+		return EXIT_INPUT;
 	if (ret < 0) {
 		if (!a->e.msg[0])
 			err_setn(&a->e, ret, "%s", strerror(-ret));

@@ -31,11 +31,11 @@ const char *table_strerror(int negerrno)
 	}
 }
 
-int table_owned(struct nl *nl, const char *table, struct err *e)
+int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *e)
 {
 	const char *name = OWNER_COUNTER;
 	struct nl_counter c;
-	int ret = nl_table_exists(nl, table);
+	int ret = nl_table_exists(nl, table, handle);
 
 	if (ret < 0)
 		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
@@ -265,6 +265,7 @@ static void read_gone(struct nl *nl, const char *table, struct table_result *res
 }
 
 static int apply_data(struct nl *nl, const char *table, const struct targets *t,
+		      table_drained_cb drained, void *data,
 		      struct table_result *res, struct err *e)
 {
 	struct names ctrs = { 0 }, refs = { 0 };
@@ -288,7 +289,12 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret == 0 && res->ngone) {
 		read_gone(nl, table, res);
-		ret = nl_batch_commit(nl, b2, e);
+		if (drained)
+			ret = drained(res, data);
+		if (ret == 0)
+			ret = nl_batch_commit(nl, b2, e);
+		else if (ret > 0)
+			ret = 0; /* the counters stay for a later drain */
 	}
 out:
 	free(ctrs.v);
@@ -300,21 +306,20 @@ out:
 
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
+		table_drained_cb drained, void *data,
 		struct table_result *res, struct err *e)
 {
-	struct table_result local = { 0 };
-	int ret = table_owned(nl, table, e);
+	int ret = table_owned(nl, table, NULL, e);
 
-	if (!res)
-		res = &local;
 	memset(res, 0, sizeof(*res));
 	if (ret < 0)
 		return ret;
 	res->created = ret == 0;
 	ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0)
-		ret = apply_data(nl, table, t, res, e);
-	free(local.gone);
+		ret = apply_data(nl, table, t, drained, data, res, e);
+	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
+		ret = err_setn(e, -ENOENT, "table inet %s vanished while it was applied", table);
 	return ret;
 }
 
@@ -363,7 +368,7 @@ out:
 int table_remove(struct nl *nl, const char *table, struct err *e)
 {
 	struct nl_batch *b;
-	int ret = table_owned(nl, table, e);
+	int ret = table_owned(nl, table, NULL, e);
 
 	if (ret <= 0)
 		return ret;

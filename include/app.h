@@ -32,8 +32,10 @@ int app_fail(struct app *a, int code);
 int app_code_for(int err);
 /* The configured targets file, or the host's own addresses without one. */
 int app_load_targets(struct app *a, struct targets *t);
-/* table_apply with a's table, skeleton and targets; prints errors. */
-int app_apply(struct app *a, struct table_result *res);
+/* table_apply with a's table, skeleton and targets; prints errors and
+ * returns an exit code. */
+int app_apply(struct app *a, table_drained_cb drained, void *data,
+	      struct table_result *res);
 
 /* `nftally run`: returns the exit code. */
 int run_main(struct app *a);

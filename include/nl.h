@@ -21,8 +21,9 @@ struct nl *nl_create(void);
 void nl_destroy(struct nl *nl);
 
 /* 1 if table exists, 0 if not, negative errno on failure (-EPERM without
- * CAP_NET_ADMIN). */
-int nl_table_exists(struct nl *nl, const char *table);
+ * CAP_NET_ADMIN).  If handle is not NULL it gets the table's kernel handle
+ * (unique per creation of a table in a network namespace; 0 if unknown). */
+int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle);
 
 struct nl_counter {
 	uint64_t packets;

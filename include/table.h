@@ -21,6 +21,7 @@ struct table_gone {
 };
 
 struct table_result {
+	uint64_t handle;   /* kernel handle of the table after apply */
 	bool created;      /* the table did not exist before */
 	size_t added;      /* addresses that got new counters */
 	size_t kept;       /* addresses whose counters stayed */
@@ -31,17 +32,26 @@ struct table_result {
 /* 1 if table exists and is nftally's, 0 if it does not exist; -EEXIST with
  * e set if a table of that name exists without nftally's marker; other
  * negative errnos for netlink failures. */
-int table_owned(struct nl *nl, const char *table, struct err *e);
+int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *e);
 
 /* Validate the skeleton with libnftables in dry-run mode (needs
  * CAP_NET_ADMIN for nft's cache).  tmpl_path names the template in errors. */
 int table_check_skeleton(const char *skeleton, const char *tmpl_path, struct err *e);
 
+/* Called by table_apply once the addresses that left have stopped counting
+ * and their last values are in res->gone, before their counters are deleted.
+ * A positive return keeps the counters for a later apply to drain; a
+ * negative one keeps them too and makes table_apply fail with it. */
+typedef int (*table_drained_cb)(const struct table_result *res, void *data);
+
 /* Bring the kernel's table to skeleton + targets, never resetting the
- * counters of addresses that stay.  On failure before any change, the table
- * is as it was. res may be NULL. */
+ * counters of addresses that stay.  Addresses that leave are drained: their
+ * map elements go first (counting stops), their counters are read (and
+ * drained(), if not NULL, sees the values), then deleted.  On failure before
+ * any change, the table is as it was. */
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
+		table_drained_cb drained, void *data,
 		struct table_result *res, struct err *e);
 
 /* Read the in/out counters of every target into out[t->n].  *missing gets

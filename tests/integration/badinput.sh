@@ -107,18 +107,35 @@ if command -v setpriv >/dev/null; then
 		"$(cat "$WORK/err")" "unprivileged message"
 fi
 
-# run: a broken file on SIGHUP is rejected and the run goes on; the next
-# good file is applied.
+# run: a broken targets file is rejected as a whole and the run goes on;
+# the next good file is applied.  Changes are picked up by themselves
+# (inotify) and on SIGHUP.
 start_run "$WORK/run.json"
-printf 'a 198.18.2.2\nb 198.18.2.2\n' > "$T"
-kill -HUP "$RUN"; sleep 0.5
+RUNNING=$(inns "$R" nft list table inet nftally)
+# wait_event NAME N: until the run printed N events NAME (at most 5 s)
+wait_event() {
+	for _ in $(seq 50); do
+		[ "$(grep -c "\"event\":\"$1\"" "$WORK/run.json")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+printf 'a 198.18.2.2\nb 198.18.2.2\n' > "$T.new"; mv "$T.new" "$T"
+wait_event targets_rejected 1 || bad "no targets_rejected event"
 assert_eq "$T:2: duplicate address 198.18.2.2 (line 1)" \
 	"$(jq -r 'select(.event == "targets_rejected") | .message' "$WORK/run.json")" "reload rejected"
+[ "$RUNNING" = "$(inns "$R" nft list table inet nftally)" ] && ok "table unchanged by a rejected reload" ||
+	bad "a rejected reload changed the table"
 kill -0 "$RUN" && ok "run goes on" || bad "run died"
 printf '%s\n' "$GOOD" 'vm-v6 2001:db8:2::2' > "$T"
-kill -HUP "$RUN"; sleep 0.5
-assert_eq 1 "$(grep -c '"event":"reloaded"' "$WORK/run.json")" "good file reloaded"
+wait_event reloaded 1 || bad "no reloaded event"
+assert_eq 1 "$(jq -r 'select(.event == "reloaded") | .message' "$WORK/run.json" | grep -c 'file changed')" \
+	"reload on file change"
 send "$S" 2001:db8:1::2 52 3 2001:db8:2::2
+kill -HUP "$RUN"
+wait_event reloaded 2 || bad "no reload on SIGHUP"
+assert_eq "$T (SIGHUP): 3 addresses (0 new, 0 removed)" \
+	"$(jq -r 'select(.event == "reloaded") | .message' "$WORK/run.json" | tail -1)" "reload on SIGHUP"
 sleep 1.2
 stop_run; assert_eq 0 $? "run exit code"
 assert_eq 300 "$(sum_field "$WORK/run.json" 2001:db8:2::2 out_bytes)" "new address counted after reload"

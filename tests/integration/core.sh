@@ -84,8 +84,8 @@ nftally_r apply 2>/dev/null
 nftally_r dump > "$WORK/dump2.json"
 check_lines "$WORK/dump2.json" "dump after re-apply"
 
-# --- run: deltas per interval sum to the traffic sent meanwhile ---
-reset_expect
+# --- run: with no state yet, the deltas of a run start from the counters'
+# creation, so they sum to all the traffic ever sent ---
 start_run "$WORK/run.json"
 batch 2
 sleep 1.2
@@ -101,14 +101,14 @@ TICKS=$(jq -rs '[.[] | select(.addr == "198.18.2.2")] | length' "$WORK/run.json"
 [ "$TICKS" -ge 3 ] && ok "run printed $TICKS intervals" || bad "run printed only $TICKS intervals"
 assert_eq 0 "$(jq -rs '[.[] | select(.addr != null and .since == null)] | length' "$WORK/run.json")" \
 	"every run line has since"
-# The run deltas plus the first dump equal the cumulative counters now.
 nftally_r dump > "$WORK/dump3.json"
-for a in $ADDRS; do
-	assert_eq "$(( $(sum_field "$WORK/dump2.json" "$a" in_bytes) + ${EIB[$a]} ))" \
-		"$(sum_field "$WORK/dump3.json" "$a" in_bytes)" "dump = dump + run deltas for $a"
-done
+check_lines "$WORK/dump3.json" "dump after run"
+
 
 # --- topology change through apply: kept counters keep counting ---
+# Traffic after the run's last report, to an address about to be removed:
+# the next run must still report it.
+send "$C" 2001:db8:2::2 20 5 2001:db8:1::2; RX_S6=$((RX_S6 + 5))
 cat > "$WORK/targets" <<'T'
 vm-v4-renamed 198.18.2.2
 vm-net   198.18.4.0/24 2001:db8:4::/64
@@ -120,7 +120,8 @@ assert_eq "$WORK/targets:3: 198.18.4.77 overlaps 198.18.4.0/24 (line 2)" \
 	"$(sed 's/^nftally: //' "$WORK/apply2.err")" "overlap error names file and line"
 sed -i 's|198.18.4.77/32|2001:db8:77::1|' "$WORK/targets"
 nftally_r apply 2> "$WORK/apply3.err"
-assert_eq "nftally: table inet nftally updated: 4 addresses (1 new, 1 removed)" \
+assert_eq "nftally: table inet nftally updated: 4 addresses (1 new, 1 removed)
+nftally: the removed addresses stopped counting; the next nftally run reports their last bytes and deletes their counters" \
 	"$(cat "$WORK/apply3.err")" "apply summary after change"
 nftally_r dump > "$WORK/dump4.json"
 for a in 198.18.2.2 198.18.4.0/24 2001:db8:4::/64; do
@@ -131,8 +132,21 @@ for a in 198.18.2.2 198.18.4.0/24 2001:db8:4::/64; do
 done
 assert_eq "vm-v4-renamed" "$(jq -r 'select(.addr == "198.18.2.2") | .label' "$WORK/dump4.json")" "relabel"
 assert_eq 0 "$(sum_field "$WORK/dump4.json" 2001:db8:77::1 in_bytes)" "new address starts at 0"
+assert_eq "" "$(inns "$R" nft list map inet nftally in6 | grep 2001:db8:2::2)" \
+	"removed address no longer counted"
+# A run since reported this table: the counters wait for the next run to
+# report their last bytes.
+assert_eq 2 "$(inns "$R" nft list counters table inet nftally | grep -c 20010db8000200000000000000000002)" \
+	"removed address's counters kept for the next run"
+send "$C" 2001:db8:2::2 10 4 2001:db8:1::2; RX_S6=$((RX_S6 + 4))
+start_run "$WORK/run2.json"
+stop_run
+assert_eq $((5 * (20 + 48))) "$(sum_field "$WORK/run2.json" 2001:db8:2::2 in_bytes)" \
+	"the next run reports the removed address's last bytes, and none sent after removal"
+assert_eq 1 "$(jq -rs '[.[] | select(.addr == "2001:db8:2::2")] | length' "$WORK/run2.json")" \
+	"the next run drains the removed address once"
 assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep 20010db8000200000000000000000002)" \
-	"removed address's counters deleted"
+	"and deletes its counters"
 
 # --- nothing was dropped, the foreign table is untouched ---
 assert_eq "$RX_S4" "$(rx_packets "$S" rx4)" "server received every IPv4 packet"

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Persisted report state: a small line-oriented text file per table, written
+ * with write-fsync-rename so that it is always either the old or the new
+ * version, and read back strictly (a damaged file is reported, not guessed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "state.h"
+
+#define STATE_MAGIC "nftally-state 1"
+#define STATE_FILE_MAX ((size_t)1 << 30)
+
+void state_init(struct state *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void state_finish(struct state *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].label);
+	free(s->v);
+	state_init(s);
+}
+
+int state_add(struct state *s, const struct addr *a, const char *label,
+	      const struct counts *c, bool rep)
+{
+	struct state_entry *x;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *p = reallocarray(s->v, cap, sizeof(*s->v));
+
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	x = &s->v[s->n];
+	x->label = strdup(label);
+	if (!x->label)
+		return -ENOMEM;
+	x->addr = *a;
+	x->c = *c;
+	x->rep = rep;
+	s->n++;
+	return 0;
+}
+
+static int entry_cmp(const void *x, const void *y)
+{
+	return addr_cmp(&((const struct state_entry *)x)->addr,
+			&((const struct state_entry *)y)->addr);
+}
+
+void state_sort(struct state *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), entry_cmp);
+}
+
+const struct state_entry *state_find(const struct state *s, const struct addr *a)
+{
+	struct state_entry key = { .addr = *a };
+
+	if (!s->n)
+		return NULL;
+	return bsearch(&key, s->v, s->n, sizeof(*s->v), entry_cmp);
+}
+
+int state_format(const struct state *s, FILE *f)
+{
+	char text[ADDR_STRLEN];
+
+	fprintf(f, "%s\n# written by nftally; do not edit\ntable %s\nhandle %" PRIu64
+		"\nseq %" PRIu64 "\ntime %" PRId64 "\n", STATE_MAGIC, s->table,
+		s->handle, s->seq, s->time);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct state_entry *x = &s->v[i];
+
+		fprintf(f, "entry %s %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
+			addr_format(&x->addr, text), x->rep ? 1 : 0, x->c.in_bytes,
+			x->c.in_packets, x->c.out_bytes, x->c.out_packets, x->label);
+	}
+	fprintf(f, "end\n");
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Strict unsigned decimal: digits only, no overflow. */
+static const char *parse_u64(const char *p, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (*p < '0' || *p > '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*v = x;
+	return p;
+}
+
+static const char *parse_field(const char *p, uint64_t *v)
+{
+	if (*p != ' ')
+		return NULL;
+	return parse_u64(p + 1, v);
+}
+
+static int parse_entry(struct state *s, const char *p)
+{
+	const char *sp = strchr(p, ' ');
+	char text[ADDR_STRLEN];
+	uint64_t rep, v[4];
+	struct addr a;
+
+	if (!sp || (size_t)(sp - p) >= sizeof(text))
+		return -EINVAL;
+	memcpy(text, p, (size_t)(sp - p));
+	text[sp - p] = '\0';
+	if (addr_parse(text, &a, NULL) < 0)
+		return -EINVAL;
+	p = parse_field(sp, &rep);
+	for (int i = 0; i < 4 && p; i++)
+		p = parse_field(p, &v[i]);
+	if (!p || rep > 1 || *p != ' ' || !p[1] || strlen(p + 1) > 128)
+		return -EINVAL;
+	for (const char *q = p + 1; *q; q++)
+		if ((unsigned char)*q < 0x21 || *q == 0x7f)
+			return -EINVAL;
+	return state_add(s, &a, p + 1, &(struct counts){ v[0], v[1], v[2], v[3] }, rep);
+}
+
+static int parse_line(struct state *s, const char *line, unsigned lineno, bool *end)
+{
+	uint64_t v;
+	const char *p;
+
+	if (lineno == 1)
+		return strcmp(line, STATE_MAGIC) == 0 ? 0 : -EINVAL;
+	if (*end)
+		return -EINVAL; /* nothing after "end" */
+	if (line[0] == '#')
+		return 0;
+	if (strcmp(line, "end") == 0) {
+		*end = true;
+		return 0;
+	}
+	if (strncmp(line, "entry ", 6) == 0)
+		return parse_entry(s, line + 6);
+	if (strncmp(line, "table ", 6) == 0 && strlen(line + 6) < sizeof(s->table)) {
+		strcpy(s->table, line + 6);
+		return 0;
+	}
+	if (strncmp(line, "handle ", 7) == 0 && (p = parse_u64(line + 7, &v)) && !*p) {
+		s->handle = v;
+		return 0;
+	}
+	if (strncmp(line, "seq ", 4) == 0 && (p = parse_u64(line + 4, &v)) && !*p) {
+		s->seq = v;
+		return 0;
+	}
+	if (strncmp(line, "time ", 5) == 0 && (p = parse_u64(line + 5, &v)) && !*p &&
+	    v <= INT64_MAX) {
+		s->time = (int64_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int state_parse_buffer(struct state *s, const char *name, const char *buf,
+		       size_t len, struct err *e)
+{
+	char *copy = malloc(len + 1), *line, *next;
+	unsigned lineno = 0;
+	bool end = false;
+	int ret = 0;
+
+	if (!copy)
+		return err_setn(e, -ENOMEM, "out of memory");
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	if (strlen(copy) != len) {
+		free(copy);
+		return err_set(e, "%s: NUL byte in state file", name);
+	}
+	for (line = copy; ret == 0 && *line; line = next) {
+		next = strchr(line, '\n');
+		if (!next) {
+			ret = -EINVAL; /* a truncated last line */
+			lineno++;
+			break;
+		}
+		*next++ = '\0';
+		ret = parse_line(s, line, ++lineno, &end);
+	}
+	free(copy);
+	if (ret == -ENOMEM)
+		return err_setn(e, ret, "out of memory");
+	if (ret < 0)
+		return err_set(e, "%s:%u: state file is damaged", name, lineno);
+	if (!end)
+		return err_set(e, "%s: state file is truncated (no end line)", name);
+	state_sort(s);
+	for (size_t i = 1; i < s->n; i++)
+		if (addr_cmp(&s->v[i - 1].addr, &s->v[i].addr) == 0)
+			return err_set(e, "%s: state file lists an address twice", name);
+	return 0;
+}
+
+int state_dir_open(const char *path, struct err *e)
+{
+	int fd;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return err_setn(e, -errno, "%s: cannot create state directory: %s", path,
+				strerror(errno));
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open state directory: %s", path,
+				errno == ELOOP ? "it is a symlink" : strerror(errno));
+	return fd;
+}
+
+static int lock_name(char *buf, size_t size, const char *table)
+{
+	return snprintf(buf, size, "%s.lock", table) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
+{
+	char name[64], buf[PATH_MAX + 32] = "";
+	int fd, pid = 0;
+	ssize_t n;
+
+	if (what && size)
+		what[0] = '\0';
+	if (lock_name(name, sizeof(name), table) < 0)
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		close(fd); /* nobody holds it */
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		char *nl = strchr(buf, '\n');
+
+		buf[n] = '\0';
+		pid = atoi(buf);
+		if (nl && what && size) {
+			snprintf(what, size, "%s", nl + 1);
+			what[strcspn(what, "\n")] = '\0';
+		}
+	}
+	close(fd);
+	return pid;
+}
+
+int state_lock(int dirfd, const char *dirpath, const char *table, const char *what,
+	       struct err *e)
+{
+	char name[64], pid[PATH_MAX + 32];
+	int fd, holder;
+
+	if (lock_name(name, sizeof(name), table) < 0)
+		return err_setn(e, -ENAMETOOLONG, "table name too long");
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s/%s: %s", dirpath, name,
+				errno == ELOOP ? "is a symlink; refusing to follow it" :
+				strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		holder = state_lock_holder(dirfd, table, NULL, 0);
+		return err_setn(e, -EBUSY, "another nftally run (pid %d) is accounting table "
+				"inet %s with state in %s", holder, table, dirpath);
+	}
+	snprintf(pid, sizeof(pid), "%d\n%s\n", (int)getpid(), what);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		close(fd);
+		return err_setn(e, -errno, "%s/%s: %s", dirpath, name, strerror(errno));
+	}
+	return fd;
+}
+
+static int slurp(int fd, char **out, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		return -ENOMEM;
+	while ((r = read(fd, buf + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n == cap) {
+			char *p = cap >= STATE_FILE_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (!p) {
+				free(buf);
+				return cap >= STATE_FILE_MAX ? -EFBIG : -ENOMEM;
+			}
+			buf = p;
+			cap *= 2;
+		}
+	}
+	if (r < 0) {
+		free(buf);
+		return -errno;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int state_load(struct state *s, int dirfd, const char *dirpath, const char *file,
+	       struct err *e)
+{
+	int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char name[4200], *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	snprintf(name, sizeof(name), "%s/%s", dirpath, file);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0)
+		return err_setn(e, errno == ELOOP ? -EINVAL : -errno, "%s: %s", name,
+				errno == ELOOP ? "is a symlink; refusing to follow it" :
+				strerror(errno));
+	ret = slurp(fd, &buf, &len);
+	close(fd);
+	if (ret < 0)
+		return err_setn(e, ret == -EFBIG ? -EINVAL : ret, "%s: %s", name,
+				strerror(-ret));
+	ret = state_parse_buffer(s, name, buf, len, e);
+	free(buf);
+	if (ret < 0)
+		state_finish(s);
+	return ret;
+}
+
+static int sync_dir(int dirfd, const char *dirpath, struct err *e)
+{
+	if (fsync(dirfd) < 0)
+		return err_setn(e, -errno, "%s: fsync: %s", dirpath, strerror(errno));
+	return 0;
+}
+
+int state_save(const struct state *s, int dirfd, const char *dirpath,
+	       const char *file, struct err *e)
+{
+	char tmp[300];
+	FILE *f;
+	int fd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	/* A leftover from a crash, or something planted: never write through it. */
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+		return err_setn(e, -errno, "%s/%s: %s", dirpath, tmp, strerror(errno));
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s/%s: %s", dirpath, tmp, strerror(errno));
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return err_setn(e, -ENOMEM, "out of memory");
+	}
+	ret = state_format(s, f);
+	if (fflush(f) != 0 || fsync(fd) < 0)
+		ret = errno ? -errno : -EIO;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -EIO;
+	if (ret < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return err_setn(e, ret, "%s/%s: writing failed: %s", dirpath, tmp, strerror(-ret));
+	}
+	return state_rename(dirfd, dirpath, tmp, file, e);
+}
+
+int state_rename(int dirfd, const char *dirpath, const char *from, const char *to,
+		 struct err *e)
+{
+	if (renameat(dirfd, from, dirfd, to) < 0)
+		return err_setn(e, -errno, "%s: renaming %s to %s: %s", dirpath, from, to,
+				strerror(errno));
+	return sync_dir(dirfd, dirpath, e);
+}

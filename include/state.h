@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What nftally has reported, persisted so that a restart (clean or kill -9)
+ * continues exactly where the last report ended: per address the counter
+ * values up to which deltas were reported, the report sequence number, and
+ * the kernel handle of the table those values came from.  Files are written
+ * to a temporary name, fsynced and renamed, so a crash at any instant leaves
+ * either the old or the new file. */
+#ifndef NFTALLY_STATE_H
+#define NFTALLY_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+#include "err.h"
+#include "output.h"
+
+struct state_entry {
+	struct addr addr;
+	bool rep;          /* a line was printed for it in this report */
+	struct counts c;   /* counter values reported up to */
+	char *label;
+};
+
+struct state {
+	char table[40];
+	uint64_t handle;   /* kernel handle of the table; 0 = unknown */
+	uint64_t seq;      /* number of the report these values close */
+	int64_t time;      /* when the values were read (Unix seconds) */
+	struct state_entry *v; /* sorted by address after state_sort */
+	size_t n, cap;
+};
+
+void state_init(struct state *s);
+void state_finish(struct state *s);
+
+/* Append an entry (label is copied).  Returns 0 or -ENOMEM. */
+int state_add(struct state *s, const struct addr *a, const char *label,
+	      const struct counts *c, bool rep);
+void state_sort(struct state *s);
+/* The entry for address a in a sorted state, or NULL. */
+const struct state_entry *state_find(const struct state *s, const struct addr *a);
+
+/* Text form (see docs/design.md).  Returns 0 or -EIO. */
+int state_format(const struct state *s, FILE *f);
+/* Parse the text form; errors "NAME:LINE: ..." with -EINVAL. */
+int state_parse_buffer(struct state *s, const char *name, const char *buf,
+		       size_t len, struct err *e);
+
+/* Open (creating with mode 0700 if missing) the state directory without
+ * following a symlink at its last component.  Returns a directory fd. */
+int state_dir_open(const char *path, struct err *e);
+/* Take the exclusive lock of `table` in dirfd (file TABLE.lock, holding the
+ * PID and, on a second line, `what`: the targets file of the run).  Returns
+ * the lock fd, -EBUSY with e naming the holder, or another negative errno. */
+int state_lock(int dirfd, const char *dirpath, const char *table, const char *what,
+	       struct err *e);
+/* PID holding the lock of table, 0 if none; what (if not NULL) gets the
+ * second line of the lock file. */
+int state_lock_holder(int dirfd, const char *table, char *what, size_t size);
+
+/* Load file (relative to dirfd, never through a symlink): 0, -ENOENT when
+ * it does not exist, -EINVAL when it is corrupt (e says where). */
+int state_load(struct state *s, int dirfd, const char *dirpath, const char *file,
+	       struct err *e);
+/* Write file atomically: FILE.tmp, fsync, rename, fsync the directory. */
+int state_save(const struct state *s, int dirfd, const char *dirpath,
+	       const char *file, struct err *e);
+/* Rename from -> to and fsync the directory. */
+int state_rename(int dirfd, const char *dirpath, const char *from, const char *to,
+		 struct err *e);
+
+#endif
