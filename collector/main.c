@@ -49,8 +49,9 @@ static const char usage_text[] =
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
-"Exit status: 0 success, 1 bad input (config, targets, template, foreign\n"
-"table), 2 usage error, 3 kernel or system error.\n"
+"Exit status: 0 success, 1 bad input or a conflict (config, targets,\n"
+"template, a foreign table, a table another run holds), 2 usage error,\n"
+"3 kernel or system error.\n"
 "See nftally(8) and docs/ for the file formats and the JSON schema.\n";
 
 int app_fail(struct app *a, int code)
@@ -61,7 +62,7 @@ int app_fail(struct app *a, int code)
 
 int app_code_for(int err)
 {
-	return err == -EINVAL || err == -EEXIST ? EXIT_INPUT : EXIT_SYSTEM;
+	return err == -EINVAL || err == -EEXIST || err == -EBUSY ? EXIT_INPUT : EXIT_SYSTEM;
 }
 
 /* Config first, then command-line overrides on top of it. */
@@ -255,7 +256,7 @@ static int print_cumulative(struct app *a)
 				     "no counter for %s in table inet %s; run nftally apply",
 				     text, a->cfg.table);
 		else
-			output_counter(stdout, now, -1, targets_label(&a->tg, x), text, &c[i]);
+			output_counter(stdout, now, -1, 0, targets_label(&a->tg, x), text, &c[i]);
 	}
 	free(c);
 	free(miss);

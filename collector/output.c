@@ -44,7 +44,7 @@ static int emit(FILE *f, json_object *o)
 	return ret;
 }
 
-int output_counter(FILE *f, time_t t, time_t since, const char *label,
+int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *label,
 		   const char *addr, const struct counts *c)
 {
 	json_object *o = json_object_new_object();
@@ -55,6 +55,8 @@ int output_counter(FILE *f, time_t t, time_t since, const char *label,
 	add_str(o, "time", output_time(t, tb));
 	if (since >= 0)
 		add_str(o, "since", output_time(since, tb));
+	if (seq)
+		add_u64(o, "seq", seq);
 	add_str(o, "label", label);
 	add_str(o, "addr", addr);
 	add_u64(o, "in_bytes", c->in_bytes);

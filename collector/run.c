@@ -75,7 +75,7 @@ static void print_report(const struct state *done, const struct state *next)
 			output_event(stdout, next->time, "counter_reset", text,
 				     "counter of %s went backwards (recreated outside "
 				     "nftally); counting it from zero", text);
-		output_counter(stdout, next->time, done->time, x->label, text, &d);
+		output_counter(stdout, next->time, done->time, next->seq, x->label, text, &d);
 	}
 	fflush(stdout);
 }

@@ -227,9 +227,17 @@ int state_dir_open(const char *path, struct err *e)
 		return err_setn(e, -errno, "%s: cannot create state directory: %s", path,
 				strerror(errno));
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open state directory: %s", path,
-				errno == ELOOP ? "it is a symlink" : strerror(errno));
+	if (fd < 0) {
+		struct stat st;
+		int saved = errno;
+
+		/* O_NOFOLLOW|O_DIRECTORY says ENOTDIR or ELOOP for a symlink. */
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return err_setn(e, -ELOOP, "%s: cannot open state directory: it is "
+					"a symlink", path);
+		return err_setn(e, -saved, "%s: cannot open state directory: %s", path,
+				strerror(saved));
+	}
 	return fd;
 }
 

@@ -10,7 +10,7 @@
 #include "targets.h"
 
 enum {
-	EXIT_INPUT = 1,  /* bad config, targets, template, or table not ours */
+	EXIT_INPUT = 1,  /* bad config, targets, template; a foreign or busy table */
 	EXIT_USAGE = 2,
 	EXIT_SYSTEM = 3, /* kernel, netlink, permissions */
 };

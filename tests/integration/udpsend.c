@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Test helper: send COUNT UDP datagrams of PAYLOAD bytes to ADDR PORT, from
- * SRC if given.  Exact sizes make exact expected byte counts:
+ * SRC if given, GAP microseconds apart if given (steady traffic).  Exact sizes make exact expected byte counts:
  * IPv4 = PAYLOAD + 28 bytes at layer 3, IPv6 = PAYLOAD + 48. */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,18 +15,20 @@ int main(int argc, char **argv)
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
 	struct addrinfo *dst, *src = NULL;
 	static char payload[65536];
-	long size, count;
+	long size, count, gap = 0;
 	int fd;
 
-	if (argc < 5 || argc > 6) {
-		fprintf(stderr, "usage: udpsend ADDR PORT PAYLOAD COUNT [SRC]\n");
+	if (argc < 5 || argc > 7) {
+		fprintf(stderr, "usage: udpsend ADDR PORT PAYLOAD COUNT [SRC [GAP_US]]\n");
 		return 2;
 	}
 	size = atol(argv[3]);
 	count = atol(argv[4]);
-	if (size < 0 || size > 65000 || count < 0 ||
+	if (argc == 7)
+		gap = atol(argv[6]);
+	if (size < 0 || size > 65000 || count < 0 || gap < 0 || gap > 10000000 ||
 	    getaddrinfo(argv[1], argv[2], &hints, &dst) != 0 ||
-	    (argc == 6 && getaddrinfo(argv[5], NULL, &hints, &src) != 0)) {
+	    (argc >= 6 && getaddrinfo(argv[5], NULL, &hints, &src) != 0)) {
 		fprintf(stderr, "udpsend: bad arguments\n");
 		return 2;
 	}
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
 			perror("udpsend: sendto");
 			return 1;
 		}
+		if (gap)
+			usleep((useconds_t)gap);
 	}
 	close(fd);
 	freeaddrinfo(dst);

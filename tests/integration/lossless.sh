@@ -1,0 +1,160 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Nothing lost, nothing twice: steady traffic while the targets file churns,
+# kill -9 and restarts, someone's `nft flush ruleset`, a counter recreated
+# behind nftally's back, and a damaged state file.  Every byte sent is in
+# the sum of the deltas nftally printed, exactly, or an event says why not.
+. "$(dirname "$0")/lib.sh"
+need
+setup_topology
+write_config 1
+T="$WORK/targets"
+base_targets() {
+	printf '%s\n' "steady-a 198.18.2.2" "steady-b 2001:db8:2::2" "$@"
+}
+base_targets "gone-c 198.18.4.1" "net 2001:db8:4::/64" > "$T"
+
+# Sum of a field for an address over several run outputs; a report replayed
+# after a crash (same seq) counts once.
+total() { # ADDR FIELD FILES...
+	local a=$1 f=$2; shift 2
+	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
+		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
+}
+wait_event() { # FILE EVENT N
+	for _ in $(seq 60); do
+		[ "$(grep -c "\"event\":\"$2\"" "$1")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+bg_send() { # NS DST PAYLOAD COUNT SRC GAP_US
+	inns "$1" "$UDPSEND" "$2" 9999 "$3" "$4" "$5" "$6" & SENDERS="$SENDERS $!"
+}
+
+# --- 1. the targets file changes many times under steady traffic ---
+start_run "$WORK/r1.json"
+SENDERS=""
+bg_send "$C" 198.18.2.2 100 400 198.18.1.2 5000
+bg_send "$S" 2001:db8:1::2 200 400 2001:db8:2::2 5000
+bg_send "$C" 198.18.4.1 50 100 198.18.1.2 2000
+GONE_PID=${SENDERS##* }
+for i in $(seq 8); do
+	extra=""
+	[ $((i % 2)) = 0 ] && extra="extra-$i 198.18.5.$i"
+	label=steady-a; [ $((i % 3)) = 0 ] && label=relabelled-a
+	if [ "$i" -le 4 ]; then
+		{ printf '%s\n' "$label 198.18.2.2" "steady-b 2001:db8:2::2" "gone-c 198.18.4.1"
+		  [ -n "$extra" ] && echo "$extra"; } > "$T.new"
+	else
+		wait "$GONE_PID" # gone-c leaves after its traffic ended
+		{ printf '%s\n' "$label 198.18.2.2" "steady-b 2001:db8:2::2"
+		  [ -n "$extra" ] && echo "$extra"; } > "$T.new"
+	fi
+	if [ $((i % 2)) = 0 ]; then mv "$T.new" "$T"; else cat "$T.new" > "$T"; rm "$T.new"; fi
+	sleep 0.3
+done
+wait $SENDERS
+sleep 1.2
+stop_run; assert_eq 0 $? "run exit code"
+RELOADS=$(grep -c '"event":"reloaded"' "$WORK/r1.json")
+[ "$RELOADS" -ge 6 ] && ok "$RELOADS reloads under traffic" || bad "only $RELOADS reloads"
+assert_eq 0 "$(grep -c targets_rejected "$WORK/r1.json")" "no reload rejected"
+assert_eq $((400 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r1.json")" "steady IPv4 target, in"
+assert_eq 400 "$(total 198.18.2.2 in_packets "$WORK/r1.json")" "steady IPv4 target, in packets"
+assert_eq $((400 * 248)) "$(total 2001:db8:2::2 out_bytes "$WORK/r1.json")" "steady IPv6 target, out"
+assert_eq $((100 * 78)) "$(total 198.18.4.1 in_bytes "$WORK/r1.json")" "removed target's last bytes reported"
+assert_eq "gone-c" "$(jq -r 'select(.addr == "198.18.4.1") | .label' "$WORK/r1.json" | sort -u)" \
+	"removed target keeps its label"
+assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep c6120401)" "removed target's counters deleted"
+assert_eq 500 "$(rx_packets "$S" rx4)" "server received every packet"
+assert_eq 400 "$(rx_packets "$C" rx6)" "client received every packet"
+
+# --- 2. kill -9 in the middle of traffic, restart: totals exact ---
+base_targets > "$T"
+start_run "$WORK/r2.json"
+SENDERS=""
+bg_send "$C" 198.18.2.2 100 600 198.18.1.2 5000
+bg_send "$S" 2001:db8:1::2 300 600 2001:db8:2::2 5000
+sleep 1.1
+kill -KILL "$RUN"; wait "$RUN" 2>/dev/null
+PIDS=$(echo "$PIDS" | sed "s/ $RUN//")
+sleep 0.7 # the kernel counts on while nftally is down
+start_run "$WORK/r3.json"
+wait $SENDERS
+sleep 1.2
+stop_run; assert_eq 0 $? "restarted run exit code"
+assert_eq $((600 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r2.json" "$WORK/r3.json")" \
+	"kill -9: IPv4 bytes exact across the restart"
+assert_eq $((600 * 348)) "$(total 2001:db8:2::2 out_bytes "$WORK/r2.json" "$WORK/r3.json")" \
+	"kill -9: IPv6 bytes exact across the restart"
+assert_eq 600 "$(total 2001:db8:2::2 out_packets "$WORK/r2.json" "$WORK/r3.json")" \
+	"kill -9: IPv6 packets exact across the restart"
+
+# --- 3. a clean stop, traffic while stopped, restart ---
+send "$C" 198.18.2.2 100 7 198.18.1.2
+start_run "$WORK/r4.json"
+sleep 1.2
+stop_run
+assert_eq $((7 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r4.json")" "traffic while stopped reported after restart"
+
+# --- 4. someone flushes the ruleset ---
+start_run "$WORK/r5.json"
+send "$C" 198.18.2.2 100 20 198.18.1.2
+sleep 1.3 # reported before the flush
+inns "$R" nft flush ruleset
+wait_event "$WORK/r5.json" table_reinstalled 1 || bad "table not reinstalled"
+assert_eq 1 "$(grep -c '"event":"table_missing"' "$WORK/r5.json")" "table_missing event"
+jq -r 'select(.event == "table_missing") | .message' "$WORK/r5.json" | grep -q 'could not be counted' &&
+	ok "the event names the window that could not be counted" || bad "table_missing message"
+inns "$R" nft list table inet nftally >/dev/null && ok "table is back" || bad "table is not back"
+send "$C" 198.18.2.2 100 9 198.18.1.2
+sleep 1.2
+stop_run
+assert_eq $((29 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r5.json")" "counts before and after the flush"
+
+# --- 5. a counter recreated behind nftally's back goes backwards ---
+start_run "$WORK/r6.json"
+send "$C" 198.18.2.2 100 30 198.18.1.2
+sleep 1.3
+inns "$R" nft -f - <<'NFT'
+delete element inet nftally in4 { 198.18.2.2 }
+delete counter inet nftally in4_c6120202
+NFT
+inns "$R" nft -f - <<'NFT'
+add counter inet nftally in4_c6120202
+add element inet nftally in4 { 198.18.2.2 : "in4_c6120202" }
+NFT
+send "$C" 198.18.2.2 100 5 198.18.1.2
+sleep 1.2
+stop_run
+assert_eq 1 "$(grep -c '"event":"counter_reset","event_addr":"198.18.2.2"' "$WORK/r6.json")" "counter_reset event"
+assert_eq $((35 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r6.json")" "counts across the recreated counter"
+
+# --- 6. a damaged state file is kept aside, never trusted, never fatal ---
+echo "garbage" > "$WORK/state/nftally.state"
+send "$C" 198.18.2.2 100 3 198.18.1.2
+start_run "$WORK/r7.json"
+send "$C" 198.18.2.2 100 4 198.18.1.2
+sleep 1.2
+stop_run; assert_eq 0 $? "run with a damaged state exits 0"
+assert_eq 1 "$(grep -c '"event":"state_damaged"' "$WORK/r7.json")" "state_damaged event"
+assert_eq "garbage" "$(cat "$WORK/state/nftally.state.damaged")" "damaged file kept aside"
+assert_eq $((4 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r7.json")" \
+	"after a damaged state, counting restarts from the current values"
+
+# --- 7. two runs on one table: the second is refused ---
+start_run "$WORK/r8.json"
+ip netns exec "$R" "$NFTALLY" -c "$WORK/nftally.conf" run > /dev/null 2> "$WORK/second.err"
+assert_eq 1 $? "second run refused"
+grep -q "another nftally run (pid $RUN) is accounting table inet nftally" "$WORK/second.err" &&
+	ok "second run names the first" || bad "second run: $(cat "$WORK/second.err")"
+# apply while the run is active hands the change to the run.
+base_targets "late 198.18.4.2" > "$T"
+nftally_r apply 2> "$WORK/apply.err"
+assert_eq 0 $? "apply during a run"
+grep -q "was asked to apply it" "$WORK/apply.err" && ok "apply hands over to the run" ||
+	bad "apply: $(cat "$WORK/apply.err")"
+wait_event "$WORK/r8.json" reloaded 1 || bad "the run did not reload"
+stop_run
+finish

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The persisted report state: exact round trip, strict rejection of damaged
+ * files, atomic save that never writes through a planted symlink, and the
+ * lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "state.h"
+#include "test.h"
+
+static void add(struct state *s, const char *text, const char *label,
+		uint64_t ib, uint64_t ip, uint64_t ob, uint64_t op, bool rep)
+{
+	struct addr a;
+
+	test_assert(addr_parse(text, &a, NULL) == 0);
+	test_assert(state_add(s, &a, label, &(struct counts){ ib, ip, ob, op }, rep) == 0);
+}
+
+static char *format(const struct state *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	test_assert(f && state_format(s, f) == 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_round_trip(void)
+{
+	struct state s, t;
+	struct err e = { "" };
+	struct addr a;
+	char *text, *again;
+
+	state_init(&s);
+	strcpy(s.table, "nftally");
+	s.handle = 42;
+	s.seq = 7;
+	s.time = 1795316785;
+	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
+	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
+	state_sort(&s);
+	text = format(&s);
+	test_streq(text, "nftally-state 1\n# written by nftally; do not edit\n"
+		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\n"
+		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 \";flush{}\n"
+		   "entry 2001:db8:4::/64 1 1 2 3 4 vm-net\nend\n");
+	state_init(&t);
+	test_assert(state_parse_buffer(&t, "st", text, strlen(text), &e) == 0);
+	again = format(&t);
+	test_streq(again, text);
+	test_assert(addr_parse("2001:db8:4::/64", &a, NULL) == 0);
+	test_assert(state_find(&t, &a) && state_find(&t, &a)->c.out_packets == 4);
+	test_assert(addr_parse("2001:db8:4::1", &a, NULL) == 0);
+	test_assert(state_find(&t, &a) == NULL);
+	free(text);
+	free(again);
+	state_finish(&s);
+	state_finish(&t);
+}
+
+static void rejects(const char *text, const char *msg)
+{
+	struct state s;
+	struct err e = { "" };
+
+	state_init(&s);
+	test_assert(state_parse_buffer(&s, "st", text, strlen(text), &e) == -EINVAL);
+	test_streq(e.msg, msg);
+	state_finish(&s);
+}
+
+static void test_damaged(void)
+{
+	const char *head = "nftally-state 1\ntable t\nhandle 1\nseq 1\ntime 1\n";
+	char buf[512];
+
+	rejects("", "st: state file is truncated (no end line)");
+	rejects("nftally-state 2\nend\n", "st:1: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\n", head);
+	rejects(buf, "st: state file is truncated (no end line)");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\nen", head);
+	rejects(buf, "st:7: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 a\nend\n", head);
+	rejects(buf, "st:6: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 -1 1 1 1 a\nend\n", head);
+	rejects(buf, "st:6: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 18446744073709551616 1 1 1 a\nend\n", head);
+	rejects(buf, "st:6: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.1/24 1 1 1 1 1 a\nend\n", head);
+	rejects(buf, "st:6: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\nentry 198.18.2.2 0 1 1 1 1 b\nend\n", head);
+	rejects(buf, "st: state file lists an address twice");
+	snprintf(buf, sizeof(buf), "%send\nentry 198.18.2.2 1 1 1 1 1 a\n", head);
+	rejects(buf, "st:7: state file is damaged");
+	snprintf(buf, sizeof(buf), "%sseq x\nend\n", head);
+	rejects(buf, "st:6: state file is damaged");
+
+	struct state s;
+	struct err e = { "" };
+	static const char nul[] = "nftally-state 1\n\0end\n";
+
+	state_init(&s);
+	test_assert(state_parse_buffer(&s, "st", nul, sizeof(nul) - 1, &e) == -EINVAL);
+	test_streq(e.msg, "st: NUL byte in state file");
+}
+
+static void test_files(void)
+{
+	char dir[] = "/tmp/nftally-state-test.XXXXXX", sub[128], target[160];
+	struct state s, t;
+	struct err e = { "" };
+	struct stat st;
+	char what[64];
+	int dfd, lock, lock2;
+
+	test_assert(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	dfd = state_dir_open(sub, &e);
+	test_assert(dfd >= 0);
+	test_assert(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0700);
+
+	state_init(&s);
+	strcpy(s.table, "t");
+	add(&s, "198.18.2.2", "a", 10, 1, 20, 2, true);
+	test_assert(state_load(&t, dfd, sub, "t.state", &e) == -ENOENT);
+	test_assert(state_save(&s, dfd, sub, "t.state", &e) == 0);
+	snprintf(target, sizeof(target), "%s/t.state", sub);
+	test_assert(stat(target, &st) == 0 && (st.st_mode & 0777) == 0600);
+	state_init(&t);
+	test_assert(state_load(&t, dfd, sub, "t.state", &e) == 0);
+	test_assert(t.n == 1 && t.v[0].c.out_bytes == 20);
+	state_finish(&t);
+
+	/* A symlink planted at the temporary name is replaced, not followed. */
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	test_assert(close(open(target, O_CREAT | O_WRONLY, 0600)) == 0);
+	test_assert(symlinkat(target, dfd, "t.state.tmp") == 0);
+	test_assert(state_save(&s, dfd, sub, "t.state", &e) == 0);
+	test_assert(stat(target, &st) == 0 && st.st_size == 0);
+
+	/* A symlink planted at the state file is refused on load. */
+	test_assert(unlinkat(dfd, "t.state", 0) == 0);
+	test_assert(symlinkat(target, dfd, "t.state") == 0);
+	test_assert(state_load(&t, dfd, sub, "t.state", &e) == -EINVAL);
+	test_assert(strstr(e.msg, "is a symlink; refusing to follow it"));
+
+	/* One lock holder at a time; the holder and its targets are known. */
+	lock = state_lock(dfd, sub, "t", "/etc/nftally/targets", &e);
+	test_assert(lock >= 0);
+	test_assert(state_lock_holder(dfd, "t", what, sizeof(what)) == getpid());
+	test_streq(what, "/etc/nftally/targets");
+	lock2 = state_lock(dfd, sub, "t", "x", &e);
+	test_assert(lock2 == -EBUSY);
+	test_assert(strstr(e.msg, "another nftally run (pid "));
+	close(lock);
+	test_assert(state_lock_holder(dfd, "t", what, sizeof(what)) == 0);
+
+	/* The state directory itself must not be a symlink. */
+	snprintf(target, sizeof(target), "%s/link", dir);
+	test_assert(symlink(sub, target) == 0);
+	test_assert(state_dir_open(target, &e) < 0);
+	test_assert(strstr(e.msg, "it is a symlink"));
+
+	close(dfd);
+	state_finish(&s);
+	snprintf(target, sizeof(target), "rm -rf '%s'", dir);
+	test_assert(system(target) == 0);
+}
+
+int main(void)
+{
+	test_round_trip();
+	test_damaged();
+	test_files();
+	return 0;
+}
