@@ -5,16 +5,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 
 #include "app.h"
 #include "build-config.h"
@@ -52,7 +48,7 @@ static const char usage_text[] =
 "Exit status: 0 success, 1 bad input or a conflict (config, targets,\n"
 "template, a foreign table, a table another run holds), 2 usage error,\n"
 "3 kernel or system error.\n"
-"See nftally(8) and docs/ for the file formats and the JSON schema.\n";
+"The file formats and the JSON schema are described in docs/ of the source.\n";
 
 int app_fail(struct app *a, int code)
 {
@@ -103,26 +99,28 @@ static int parse_args(struct app *a, int argc, char **argv)
 	a->command = argv[optind];
 	config_defaults(&a->cfg);
 	ret = config_load(&a->cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
-	if (ret == 0 && over[0]) {
-		snprintf(a->cfg.targets, sizeof(a->cfg.targets), "%s", over[0]);
-		a->cfg.targets_explicit = true;
-	}
+	if (ret == 0 && over[0])
+		ret = config_set_path(&a->cfg, "targets", over[0], "--targets", &a->e);
 	if (ret == 0 && over[1])
 		ret = config_set_table(&a->cfg, over[1], "--table", &a->e);
 	if (ret == 0 && over[2])
-		snprintf(a->cfg.template_name, sizeof(a->cfg.template_name), "%s", over[2]);
+		ret = config_set_path(&a->cfg, "template", over[2], "--template", &a->e);
 	if (ret == 0 && over[3])
 		ret = config_set_interval(&a->cfg, over[3], "--interval", &a->e);
 	if (ret == 0 && over[4])
-		snprintf(a->cfg.state_dir, sizeof(a->cfg.state_dir), "%s", over[4]);
+		ret = config_set_path(&a->cfg, "state_dir", over[4], "--state-dir", &a->e);
 	return ret;
 }
 
 /* The targets file, or without one, the host's own addresses. */
 int app_load_targets(struct app *a, struct targets *t)
 {
+	struct stat st;
+
 	targets_init(t);
-	if (!a->cfg.targets_explicit && access(a->cfg.targets, F_OK) != 0) {
+	/* Only a default file that does not exist means "no targets file": a
+	 * dangling link or an unreadable file is an error, not a fallback. */
+	if (!a->cfg.targets_explicit && lstat(a->cfg.targets, &st) != 0 && errno == ENOENT) {
 		a->targets_name = "host addresses";
 		return hostaddrs_collect(t, &a->e);
 	}
@@ -238,7 +236,7 @@ static int print_cumulative(struct app *a)
 {
 	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
 	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
-	time_t now = time(NULL);
+	time_t now = output_now();
 	char text[ADDR_STRLEN];
 	size_t missing;
 	int ret = -ENOMEM;
@@ -280,6 +278,74 @@ static int cmd_dump(struct app *a)
 	return require_table(a) ?: print_cumulative(a);
 }
 
+/* Counters of ours in the table for addresses the targets no longer name
+ * (removed from the file but not yet drained): remove reports them too. */
+struct strays {
+	const struct targets *tg;
+	struct addr *v;
+	size_t n;
+};
+
+static int stray_cb(const char *name, void *data)
+{
+	struct strays *s = data;
+	enum addr_dir d;
+	struct addr a, *p;
+
+	if (addr_from_counter_name(name, &a, &d) < 0 || d != ADDR_IN || targets_find(s->tg, &a))
+		return 0;
+	p = realloc(s->v, (s->n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	s->v = p;
+	s->v[s->n++] = a;
+	return 0;
+}
+
+/* Labels of strays come from the last state a run saved, if any. */
+static const char *stray_label(const struct state *st, const struct addr *a)
+{
+	const struct state_entry *x = state_find(st, a);
+
+	return x ? x->label : "";
+}
+
+static int print_strays(struct app *a)
+{
+	struct strays s = { .tg = &a->tg };
+	struct state st;
+	char file[64], text[ADDR_STRLEN];
+	int dirfd, ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
+
+	state_init(&st);
+	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
+	dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd >= 0 && state_load(&st, dirfd, a->cfg.state_dir, file, &a->e) < 0)
+		state_init(&st);
+	for (size_t i = 0; ret == 0 && i < s.n; i++) {
+		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
+		const char *names[2] = { addr_counter_name(&s.v[i], ADDR_IN, in),
+					 addr_counter_name(&s.v[i], ADDR_OUT, out) };
+		struct nl_counter c[2];
+
+		ret = nl_read_counters(a->nl, a->cfg.table, names, 2, c);
+		if (ret == 0 && !c[0].err && !c[1].err)
+			output_counter(stdout, output_now(), -1, 0, stray_label(&st, &s.v[i]),
+				       addr_format(&s.v[i], text),
+				       &(struct counts){ c[0].bytes, c[0].packets,
+							 c[1].bytes, c[1].packets });
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	state_finish(&st);
+	free(s.v);
+	if (ret < 0) {
+		err_setn(&a->e, ret, "reading table inet %s: %s", a->cfg.table, table_strerror(ret));
+		return app_fail(a, app_code_for(ret));
+	}
+	return 0;
+}
+
 static int cmd_remove(struct app *a)
 {
 	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
@@ -292,6 +358,8 @@ static int cmd_remove(struct app *a)
 	if (ret < 0)
 		return app_fail(a, app_code_for(ret));
 	ret = print_cumulative(a);
+	if (ret == 0)
+		ret = print_strays(a);
 	if (ret)
 		return ret;
 	ret = table_remove(a->nl, a->cfg.table, &a->e);

@@ -17,7 +17,6 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/batch.h>
-#include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/object.h>
 #include <libnftnl/set.h>
@@ -373,34 +372,6 @@ int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	ret = nl_talk(nl, nlh, nl_elem_cb, &ctx);
-	return ret ? ret : ctx.ret;
-}
-
-static int nl_chain_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct nl_list_ctx *ctx = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-
-	if (!c)
-		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
-	    nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) == NFPROTO_INET &&
-	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->table) == 0)
-		ctx->ret = ctx->cb(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), ctx->data);
-	nftnl_chain_free(c);
-	return ctx->ret ? MNL_CB_STOP : MNL_CB_OK;
-}
-
-int nl_list_chains(struct nl *nl, const char *table, nl_name_cb cb, void *data)
-{
-	char buf[NL_REQ_SIZE] = { 0 };
-	struct nl_list_ctx ctx = { table, cb, data, 0 };
-	struct nlmsghdr *nlh;
-	int ret;
-
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
-				    NLM_F_DUMP, ++nl->seq);
-	ret = nl_talk(nl, nlh, nl_chain_cb, &ctx);
 	return ret ? ret : ctx.ret;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <json-c/json.h>
@@ -13,6 +14,16 @@
 #ifndef JSON_C_TO_STRING_NOSLASHESCAPE
 #define JSON_C_TO_STRING_NOSLASHESCAPE 0
 #endif
+
+time_t output_now(void)
+{
+	struct timespec ts;
+
+	/* time() may read a coarse clock that lags a timer that just fired on
+	 * a whole second; the precise clock does not. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
 
 char *output_time(time_t t, char *buf)
 {
@@ -30,8 +41,12 @@ static void add_str(json_object *o, const char *k, const char *v)
 
 static void add_u64(json_object *o, const char *k, uint64_t v)
 {
-	/* json-c < 0.14 has no uint64; billing counters stay below 2^63. */
-	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (14 << 8))
+	json_object_object_add(o, k, json_object_new_uint64(v));
+#else
+	/* json-c < 0.14 (RHEL 8) has no uint64: 2^63 bytes is 8 EiB. */
+	json_object_object_add(o, k, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+#endif
 }
 
 static int emit(FILE *f, json_object *o)

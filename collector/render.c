@@ -47,6 +47,9 @@ static bool has_map(const char *text, const char *map)
 
 static int check_maps(const char *out, const char *name, struct err *e)
 {
+	/* Without the marker, nftally would refuse its own table later. */
+	if (!strstr(out, "counter nftally_owner"))
+		return err_set(e, "%s: template does not define counter nftally_owner", name);
 	for (size_t i = 0; i < 8; i++)
 		if (!has_map(out, render_maps[i]))
 			return err_set(e, "%s: template does not define map %s", name,
@@ -158,8 +161,12 @@ int render_load_template(const char *tmpl, const char *dir, char **path_out,
 			return err_setn(e, -ENOMEM, "out of memory");
 		goto found;
 	}
-	if (!template_name_ok(tmpl))
-		return err_set(e, "bad template name '%s' (use a-z, 0-9, -, _)", tmpl);
+	if (!template_name_ok(tmpl)) {
+		char shown[80];
+
+		return err_set(e, "bad template name '%s' (use a-z, 0-9, -, _)",
+			       err_printable(shown, sizeof(shown), tmpl, strlen(tmpl)));
+	}
 	for (size_t i = 0; i < 3; i++) {
 		if (!dirs[i] || !*dirs[i] || (i > 0 && dir && *dir))
 			continue;

@@ -105,7 +105,7 @@ static int run_report(struct run *r, struct state *next)
 	state_init(next);
 	return 0;
 fail:
-	output_event(stdout, time(NULL), "error", NULL, "%s", a->e.msg);
+	output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
 	fprintf(stderr, "nftally: %s\n", a->e.msg);
 	fflush(stdout);
 	state_finish(next);
@@ -128,7 +128,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 {
 	char t0[32];
 
-	output_event(stdout, time(NULL), "table_missing", NULL,
+	output_event(stdout, output_now(), "table_missing", NULL,
 		     "table inet %s %s; traffic since %s could not be counted",
 		     r->a->cfg.table, why, output_time((time_t)r->done.time, t0));
 	for (size_t i = 0; i < r->done.n; i++)
@@ -145,14 +145,14 @@ static int run_reinstall(struct run *r)
 	struct table_result res;
 
 	if (app_apply(a, NULL, NULL, &res) != 0) {
-		output_event(stdout, time(NULL), "error", NULL, "reinstalling table inet %s: %s",
+		output_event(stdout, output_now(), "error", NULL, "reinstalling table inet %s: %s",
 			     a->cfg.table, a->e.msg);
 		fflush(stdout);
 		return -1;
 	}
 	free(res.gone);
 	run_table_new(r, res.handle, "was deleted outside nftally");
-	output_event(stdout, time(NULL), "table_reinstalled", NULL,
+	output_event(stdout, output_now(), "table_reinstalled", NULL,
 		     "table inet %s reinstalled with %zu addresses", a->cfg.table, a->tg.n);
 	fflush(stdout);
 	return 0;
@@ -199,11 +199,11 @@ static int run_tick(struct run *r)
 		goto out;
 	}
 	if (ret < 0) {
-		output_event(stdout, time(NULL), "error", NULL, "%s", a->e.msg);
+		output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
 		fprintf(stderr, "nftally: %s\n", a->e.msg);
 		goto out;
 	}
-	next.time = time(NULL);
+	next.time = output_now();
 	for (size_t i = 0; i < a->tg.n && ret == 0; i++) {
 		const struct target *x = &a->tg.v[i];
 		const struct state_entry *d = state_find(&r->done, &x->addr);
@@ -239,7 +239,7 @@ static int run_drained(const struct table_result *res, void *data)
 	int ret = 0;
 
 	state_init(&next);
-	next.time = time(NULL);
+	next.time = output_now();
 	for (size_t i = 0; i < t->n && ret == 0; i++) {
 		const struct state_entry *d = state_find(&r->done, &t->v[i].addr);
 
@@ -266,7 +266,7 @@ static void run_reload(struct run *r, const char *why)
 	struct app *a = r->a;
 	struct targets nt, old = a->tg;
 	struct table_result res;
-	time_t now = time(NULL);
+	time_t now = output_now();
 
 	if (app_load_targets(a, &nt) < 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
@@ -447,12 +447,12 @@ static int run_load_state(struct run *r, bool *damaged)
 
 	*damaged = false;
 	if (ret == -ENOENT) {
-		r->done.time = time(NULL);
+		r->done.time = output_now();
 		return 0;
 	}
 	if (ret == -EINVAL) {
 		snprintf(aside, sizeof(aside), "%s.damaged", r->state_file);
-		output_event(stdout, time(NULL), "state_damaged", NULL,
+		output_event(stdout, output_now(), "state_damaged", NULL,
 			     "%s; kept as %s/%s; traffic since the last report before it "
 			     "is not reported", a->e.msg, a->cfg.state_dir, aside);
 		renameat(r->dirfd, r->state_file, r->dirfd, aside);
@@ -481,7 +481,7 @@ static int run_baseline_now(struct run *r)
 				targets_label(&a->tg, &a->tg.v[i]), &cur[i], false);
 	free(cur);
 	state_sort(&r->done);
-	r->done.time = time(NULL);
+	r->done.time = output_now();
 	return ret;
 }
 
@@ -529,7 +529,7 @@ int run_main(struct app *a)
 		ret = run_setup_fds(&r, a->cfg.interval);
 	if (ret == 0) {
 		run_watch(&r);
-		output_event(stdout, time(NULL), "start", NULL,
+		output_event(stdout, output_now(), "start", NULL,
 			     "accounting %zu addresses from %s in table inet %s every %u s",
 			     a->tg.n, a->targets_name, a->cfg.table, a->cfg.interval);
 		fflush(stdout);

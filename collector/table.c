@@ -113,11 +113,6 @@ static int run_nft(const char *text, bool dry_run, const char *tmpl_path, struct
 	return ret;
 }
 
-int table_check_skeleton(const char *skeleton, const char *tmpl_path, struct err *e)
-{
-	return run_nft(skeleton, true, tmpl_path, e);
-}
-
 /* The skeleton in one nft transaction.  On an existing table the rules are
  * flushed and re-added atomically (named counters and map elements are not
  * touched by "flush table").  The flush shares line 1 with the template so

@@ -6,8 +6,8 @@
 #include "err.h"
 #include "targets.h"
 
-/* Add every global IPv4 and IPv6 address of every interface except loopback
- * (and link-local ones) to t, labelled with the interface name, and finalize
+/* Add every IPv4 and IPv6 address of every interface except loopback ones
+ * (127/8, ::1) and link-local ones (169.254/16, fe80::/10) to t, labelled with the interface name, and finalize
  * t.  Returns 0 or a negative errno with e set. */
 int hostaddrs_collect(struct targets *t, struct err *e);
 

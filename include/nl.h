@@ -48,9 +48,6 @@ int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data
 int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 		     nl_name_cb cb, void *data);
 
-/* Names of the chains of table. */
-int nl_list_chains(struct nl *nl, const char *table, nl_name_cb cb, void *data);
-
 /* A batch of changes, sent as one transaction by nl_batch_commit.  Whatever
  * order calls come in, the batch runs: counter adds, element adds, element
  * deletes, counter deletes, table delete. */

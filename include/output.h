@@ -12,6 +12,9 @@ struct counts {
 	uint64_t in_bytes, in_packets, out_bytes, out_packets;
 };
 
+/* The current time for reports, from the precise realtime clock. */
+time_t output_now(void);
+
 /* RFC 3339 UTC with seconds ("2026-11-22T02:51:04Z"); buf holds 32 bytes. */
 char *output_time(time_t t, char *buf);
 

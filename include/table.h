@@ -34,10 +34,6 @@ struct table_result {
  * negative errnos for netlink failures. */
 int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *e);
 
-/* Validate the skeleton with libnftables in dry-run mode (needs
- * CAP_NET_ADMIN for nft's cache).  tmpl_path names the template in errors. */
-int table_check_skeleton(const char *skeleton, const char *tmpl_path, struct err *e);
-
 /* Called by table_apply once the addresses that left have stopped counting
  * and their last values are in res->gone, before their counters are deleted.
  * A positive return keeps the counters for a later apply to drain; a

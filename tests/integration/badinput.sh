@@ -63,6 +63,8 @@ assert_eq 1 $? "hostile table name exit code"
 assert_eq "nftally: --table: bad table name 'x;flush ruleset' (use a-z, 0-9, _; at most 32)" \
 	"$(cat "$WORK/err")" "hostile table name"
 nftally_r --interval 0 apply 2>/dev/null; assert_eq 1 $? "interval 0 rejected"
+nftally_r --targets '' apply 2> "$WORK/err"; assert_eq 1 $? "empty --targets rejected"
+assert_eq "nftally: --targets: empty path for 'targets'" "$(cat "$WORK/err")" "empty --targets message"
 nftally_r frobnicate 2>/dev/null; assert_eq 2 $? "unknown command is a usage error"
 
 # Templates: an unknown placeholder, and text nft refuses, point at the template.

@@ -85,7 +85,7 @@ static void test_host_template(void)
 }
 
 static const char maps[] =
-	"map in4 { } map out4 { } map in6 { } map out6 { }\n"
+	"counter nftally_owner { } map in4 { } map out4 { } map in6 { } map out6 { }\n"
 	"map in4net { } map out4net { } map in6net { } map out6net { }\n";
 
 static void test_placeholders(void)
@@ -102,9 +102,14 @@ static void test_placeholders(void)
 	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
 	test_streq(e.msg, "t.nft: template never names its table (@TABLE@)");
 
-	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\nmap in4 { }\n}\n");
+	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\ncounter nftally_owner { }\nmap in4 { }\n}\n");
 	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
 	test_streq(e.msg, "t.nft: template does not define map out4");
+
+	/* Without the ownership marker nftally would later refuse its own table. */
+	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\n%s}\n", maps + strlen("counter nftally_owner { } "));
+	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
+	test_streq(e.msg, "t.nft: template does not define counter nftally_owner");
 
 	/* nft's own @set references and e-mail-like text pass through. */
 	snprintf(buf, sizeof(buf), "table inet @TABLE@ { # a@b\n%s"
