@@ -162,7 +162,7 @@ int app_apply(struct app *a, table_drained_cb drained, void *data,
 	      struct table_result *res)
 {
 	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
-			      &a->tg, drained, data, res, &a->e);
+			      &a->tg, a->known, a->nknown, drained, data, res, &a->e);
 
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
@@ -201,13 +201,29 @@ static int keep_counters(const struct table_result *res, void *data)
 	return 1;
 }
 
-/* Has a run reported this table before?  Then it must drain what leaves. */
+/* Has a run reported this table before?  Then it must drain what leaves,
+ * and what it reported tells apply which counters to look for. */
 static bool run_has_state(struct app *a)
 {
-	char path[PATH_MAX + 64];
+	char file[64];
+	struct state st;
+	struct err e;
+	int dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool found = false;
 
-	snprintf(path, sizeof(path), "%s/%s.state", a->cfg.state_dir, a->cfg.table);
-	return access(path, F_OK) == 0;
+	if (dirfd < 0)
+		return false;
+	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
+	state_init(&st);
+	found = faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (found && state_load(&st, dirfd, a->cfg.state_dir, file, &e) == 0 && st.n) {
+		a->known = calloc(st.n, sizeof(*a->known));
+		for (size_t i = 0; a->known && i < st.n; i++)
+			a->known[a->nknown++] = st.v[i].addr;
+	}
+	state_finish(&st);
+	close(dirfd);
+	return found;
 }
 
 static int cmd_apply(struct app *a)
@@ -409,5 +425,6 @@ out:
 	targets_finish(&a.tg);
 	free(a.tmpl_path);
 	free(a.skeleton);
+	free(a.known);
 	return code;
 }

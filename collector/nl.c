@@ -392,6 +392,10 @@ struct nl_batch {
 	struct nl_vec add_ctr, del_ctr; /* char[ADDR_NAMELEN] */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	bool del_table;
+	/* a counter set to given values first (delete + add) */
+	char set_name[ADDR_NAMELEN];
+	uint64_t set_packets;
+	bool set_replace;
 	/* the messages being built */
 	char *buf;
 	size_t len, cap, last_off;
@@ -480,6 +484,14 @@ int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir di
 	return nl_vec_push(&b->del_elem, &op);
 }
 
+void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
+			  bool replace)
+{
+	snprintf(b->set_name, sizeof(b->set_name), "%s", name);
+	b->set_packets = packets;
+	b->set_replace = replace;
+}
+
 void nl_batch_del_table(struct nl_batch *b)
 {
 	b->del_table = true;
@@ -488,7 +500,7 @@ void nl_batch_del_table(struct nl_batch *b)
 bool nl_batch_empty(const struct nl_batch *b)
 {
 	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
-	       !b->del_elem.n && !b->del_table;
+	       !b->del_elem.n && !b->del_table && !b->set_name[0];
 }
 
 /* Make room for one more message and return where it starts. */
@@ -521,7 +533,7 @@ static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 }
 
 static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
-			    const char *name)
+			    const char *name, uint64_t packets)
 {
 	char *room = nl_batch_room(b);
 	struct nftnl_obj *o = nftnl_obj_alloc();
@@ -535,7 +547,7 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	if (type == NFT_MSG_NEWOBJ) {
-		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, 0);
+		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
 		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 0);
 	}
 	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
@@ -648,16 +660,21 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	b->len += ((struct nlmsghdr *)b->buf)->nlmsg_len;
 	b->first_seq = b->seq + 1;
 
+	if (b->set_name[0] && b->set_replace)
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, b->set_name, 0);
+	if (b->set_name[0] && !ret)
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, b->set_name,
+				       b->set_packets);
 	names = b->add_ctr.v;
 	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, names[i]);
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, names[i], 0);
 	for (size_t m = 0; m < 8 && !ret; m++)
 		ret = nl_batch_elem_msgs(b, &b->add_elem, nl_maps[m], true);
 	for (size_t m = 0; m < 8 && !ret; m++)
 		ret = nl_batch_elem_msgs(b, &b->del_elem, nl_maps[m], false);
 	names = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, names[i]);
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, names[i], 0);
 	if (!ret && b->del_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		char *room = nl_batch_room(b);

@@ -119,6 +119,20 @@ static int run_save_done(struct run *r)
 	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->state_file, &r->a->e);
 }
 
+/* Addresses of the reported state, for table_apply to look for. */
+static void run_known(struct run *r)
+{
+	struct app *a = r->a;
+	struct addr *k = realloc(a->known, (r->done.n + 1) * sizeof(*k));
+
+	if (!k)
+		return; /* a->known stays as it was: only a hint */
+	a->known = k;
+	a->nknown = r->done.n;
+	for (size_t i = 0; i < r->done.n; i++)
+		k[i] = r->done.v[i].addr;
+}
+
 /* ---- table identity ---- */
 
 /* Our table is new (flushed, or recreated while nftally was away): what
@@ -274,6 +288,7 @@ static void run_reload(struct run *r, const char *why)
 		goto out;
 	}
 	a->tg = nt;
+	run_known(r);
 	if (app_apply(a, run_drained, r, &res) != 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
@@ -506,6 +521,7 @@ static int run_start(struct run *r)
 	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
 	r->handle = r->done.handle;
 	run_replay(r);
+	run_known(r);
 	if (app_apply(a, run_drained, r, &res) != 0)
 		return -EINVAL; /* printed */
 	free(res.gone);

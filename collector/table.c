@@ -16,6 +16,10 @@
 #include "table.h"
 
 #define OWNER_COUNTER "nftally_owner"
+/* Its packet count is a hash of the skeleton the table was built from, so
+ * an unchanged skeleton is not re-applied (libnftables would first fetch the
+ * whole table into its cache, seconds at 100,000 addresses). */
+#define SKELETON_COUNTER "nftally_skeleton"
 
 const char *table_strerror(int negerrno)
 {
@@ -113,6 +117,41 @@ static int run_nft(const char *text, bool dry_run, const char *tmpl_path, struct
 	return ret;
 }
 
+static uint64_t skeleton_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+	return (h >> 2) | 1; /* non-zero, and below 2^63 for every nft */
+}
+
+struct skeleton {
+	uint64_t hash;
+	bool marker_exists;
+	bool apply; /* the table must be (re)built from the skeleton */
+};
+
+static int skeleton_check(struct nl *nl, const char *table, const char *skeleton,
+			  bool exists, struct skeleton *sk)
+{
+	const char *name = SKELETON_COUNTER;
+	struct nl_counter c;
+	int ret;
+
+	sk->hash = skeleton_hash(skeleton);
+	sk->marker_exists = false;
+	sk->apply = true;
+	if (!exists)
+		return 0;
+	ret = nl_read_counters(nl, table, &name, 1, &c);
+	if (ret < 0)
+		return ret;
+	sk->marker_exists = c.err == 0;
+	sk->apply = !(c.err == 0 && c.packets == sk->hash);
+	return 0;
+}
+
 /* The skeleton in one nft transaction.  On an existing table the rules are
  * flushed and re-added atomically (named counters and map elements are not
  * touched by "flush table").  The flush shares line 1 with the template so
@@ -167,17 +206,103 @@ static bool names_has(const struct names *s, const char *name)
 	return s->n && bsearch(name, s->v, s->n, ADDR_NAMELEN, names_cmp);
 }
 
-static int kernel_state(struct nl *nl, const char *table, struct names *ctrs,
-			struct names *refs)
+/* Object dumps are quadratic in the number of objects (the kernel re-walks
+ * its list for every chunk); above this many counters, look them up by name. */
+#define TABLE_DUMP_MAX 8192
+
+struct candidates {
+	const char **v;
+	size_t n, cap;
+	char (*buf)[ADDR_NAMELEN];
+	size_t nbuf, capbuf;
+};
+
+static int cand_add(struct candidates *c, const char *name)
 {
-	int ret = nl_list_counters(nl, table, names_add, ctrs);
+	if (c->nbuf == c->capbuf) {
+		/* names are copied into blocks that never move */
+		return -ENOSPC;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		void *p = realloc(c->v, cap * sizeof(*c->v));
+
+		if (!p)
+			return -ENOMEM;
+		c->v = p;
+		c->cap = cap;
+	}
+	strcpy(c->buf[c->nbuf], name);
+	c->v[c->n++] = c->buf[c->nbuf++];
+	return 0;
+}
+
+/* Which counters exist, by name: those of the targets, of the elements in
+ * the maps, and of addresses nftally knew before (drains left pending). */
+static int counters_by_name(struct nl *nl, const char *table, const struct targets *t,
+			    const struct addr *known, size_t nknown,
+			    const struct names *refs, struct names *ctrs)
+{
+	struct candidates c = { 0 };
+	struct nl_counter *got = NULL;
+	char name[ADDR_NAMELEN];
+	int ret = -ENOMEM;
+
+	c.capbuf = 2 * t->n + 2 * nknown + refs->n;
+	c.buf = malloc(c.capbuf * ADDR_NAMELEN + 1);
+	if (!c.buf)
+		goto out;
+	ret = 0;
+	for (size_t i = 0; i < t->n && ret == 0; i++)
+		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
+			ret = cand_add(&c, addr_counter_name(&t->v[i].addr, d, name));
+	for (size_t i = 0; i < nknown && ret == 0; i++)
+		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
+			ret = cand_add(&c, addr_counter_name(&known[i], d, name));
+	for (size_t i = 0; i < refs->n && ret == 0; i++)
+		ret = cand_add(&c, refs->v[i]);
+	got = ret ? NULL : malloc((c.n + 1) * sizeof(*got));
+	if (!ret && !got)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = nl_read_counters(nl, table, c.v, c.n, got);
+	for (size_t i = 0; i < c.n && ret == 0; i++)
+		if (got[i].err == 0)
+			ret = names_add(c.v[i], ctrs);
+out:
+	free(got);
+	free(c.v);
+	free(c.buf);
+	return ret;
+}
+
+static void names_sort_unique(struct names *s)
+{
+	size_t k = 0;
+
+	if (s->n < 2)
+		return;
+	qsort(s->v, s->n, ADDR_NAMELEN, names_cmp);
+	for (size_t i = 1; i < s->n; i++)
+		if (strcmp(s->v[i], s->v[k]) != 0 && ++k != i)
+			memcpy(s->v[k], s->v[i], ADDR_NAMELEN);
+	s->n = k + 1;
+}
+
+static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
+			const struct addr *known, size_t nknown,
+			struct names *ctrs, struct names *refs)
+{
+	int ret = 0;
 
 	for (size_t m = 0; m < 8 && ret == 0; m++)
 		ret = nl_list_map_refs(nl, table, render_maps[m], names_add, refs);
-	if (ctrs->n > 1)
-		qsort(ctrs->v, ctrs->n, ADDR_NAMELEN, names_cmp);
-	if (refs->n > 1)
-		qsort(refs->v, refs->n, ADDR_NAMELEN, names_cmp);
+	names_sort_unique(refs);
+	if (ret == 0 && 2 * (t->n + nknown) + refs->n < TABLE_DUMP_MAX)
+		ret = nl_list_counters(nl, table, names_add, ctrs);
+	else if (ret == 0)
+		ret = counters_by_name(nl, table, t, known, nknown, refs, ctrs);
+	names_sort_unique(ctrs);
 	return ret;
 }
 
@@ -260,7 +385,8 @@ static void read_gone(struct nl *nl, const char *table, struct table_result *res
 }
 
 static int apply_data(struct nl *nl, const char *table, const struct targets *t,
-		      table_drained_cb drained, void *data,
+		      const struct addr *known, size_t nknown,
+		      const struct skeleton *sk, table_drained_cb drained, void *data,
 		      struct table_result *res, struct err *e)
 {
 	struct names ctrs = { 0 }, refs = { 0 };
@@ -269,7 +395,9 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 
 	if (!b1 || !b2)
 		goto out;
-	ret = kernel_state(nl, table, &ctrs, &refs);
+	if (sk->apply)
+		nl_batch_set_counter(b1, SKELETON_COUNTER, sk->hash, sk->marker_exists);
+	ret = kernel_state(nl, table, t, known, nknown, &ctrs, &refs);
 	if (ret < 0) {
 		err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
 		goto out;
@@ -301,18 +429,25 @@ out:
 
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
+		const struct addr *known, size_t nknown,
 		table_drained_cb drained, void *data,
 		struct table_result *res, struct err *e)
 {
 	int ret = table_owned(nl, table, NULL, e);
 
+	struct skeleton sk;
+
 	memset(res, 0, sizeof(*res));
 	if (ret < 0)
 		return ret;
 	res->created = ret == 0;
-	ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
+	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
+	if (ret < 0)
+		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+	if (sk.apply)
+		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0)
-		ret = apply_data(nl, table, t, drained, data, res, e);
+		ret = apply_data(nl, table, t, known, nknown, &sk, drained, data, res, e);
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table inet %s vanished while it was applied", table);
 	return ret;

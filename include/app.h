@@ -24,6 +24,9 @@ struct app {
 	char *skeleton;
 	struct nl *nl;
 	struct err e;
+	/* addresses reported before (from the state), for table_apply */
+	struct addr *known;
+	size_t nknown;
 };
 
 /* Print a->e as "nftally: MESSAGE" on stderr; returns code. */

@@ -49,8 +49,8 @@ int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 		     nl_name_cb cb, void *data);
 
 /* A batch of changes, sent as one transaction by nl_batch_commit.  Whatever
- * order calls come in, the batch runs: counter adds, element adds, element
- * deletes, counter deletes, table delete. */
+ * order calls come in, the batch runs: the set counter, counter adds,
+ * element adds, element deletes, counter deletes, table delete. */
 struct nl_batch;
 
 struct nl_batch *nl_batch_create(const char *table);
@@ -60,6 +60,10 @@ int nl_batch_del_counter(struct nl_batch *b, const char *name);
 /* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+/* Before anything else: (delete, if replace, and) create counter `name`
+ * holding `packets` packets.  nftally keeps small facts in such counters. */
+void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
+			  bool replace);
 void nl_batch_del_table(struct nl_batch *b);
 bool nl_batch_empty(const struct nl_batch *b);
 

@@ -41,12 +41,16 @@ int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *
 typedef int (*table_drained_cb)(const struct table_result *res, void *data);
 
 /* Bring the kernel's table to skeleton + targets, never resetting the
- * counters of addresses that stay.  Addresses that leave are drained: their
+ * counters of addresses that stay.  known (nknown entries, may be NULL)
+ * are addresses nftally reported before: in large tables counters are
+ * found by name, and a counter whose address is in neither the targets, the
+ * maps nor known is not found.  Addresses that leave are drained: their
  * map elements go first (counting stops), their counters are read (and
  * drained(), if not NULL, sees the values), then deleted.  On failure before
  * any change, the table is as it was. */
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
+		const struct addr *known, size_t nknown,
 		table_drained_cb drained, void *data,
 		struct table_result *res, struct err *e);
 
