@@ -158,11 +158,16 @@ static int cmd_render(struct app *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
-int app_apply(struct app *a, table_drained_cb drained, void *data,
-	      struct table_result *res)
+int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
+	      table_drained_cb drained, void *data, struct table_result *res)
 {
+	struct table_apply_opts o = {
+		.known = a->known, .nknown = a->nknown,
+		.prev = prev, .prev_handle = prev_handle,
+		.drained = drained, .data = data,
+	};
 	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
-			      &a->tg, a->known, a->nknown, drained, data, res, &a->e);
+			      &a->tg, &o, res, &a->e);
 
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
@@ -234,7 +239,7 @@ static int cmd_apply(struct app *a)
 
 	if (ret >= 0)
 		return ret;
-	ret = app_apply(a, keep ? keep_counters : NULL, NULL, &res);
+	ret = app_apply(a, NULL, 0, keep ? keep_counters : NULL, NULL, &res);
 	if (ret)
 		return ret;
 	fprintf(stderr, "nftally: table inet %s %s: %zu addresses (%zu new, %zu removed)\n",

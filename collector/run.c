@@ -31,6 +31,14 @@ struct run {
 	const char *watch_name; /* basename of the targets file, for inotify */
 };
 
+static double run_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* ---- reports ---- */
 
 /* x - base for one direction; a counter that went backwards was recreated
@@ -158,7 +166,7 @@ static int run_reinstall(struct run *r)
 	struct app *a = r->a;
 	struct table_result res;
 
-	if (app_apply(a, NULL, NULL, &res) != 0) {
+	if (app_apply(a, NULL, 0, NULL, NULL, &res) != 0) {
 		output_event(stdout, output_now(), "error", NULL, "reinstalling table inet %s: %s",
 			     a->cfg.table, a->e.msg);
 		fflush(stdout);
@@ -281,7 +289,9 @@ static void run_reload(struct run *r, const char *why)
 	struct targets nt, old = a->tg;
 	struct table_result res;
 	time_t now = output_now();
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (app_load_targets(a, &nt) < 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		fprintf(stderr, "nftally: %s; the running table stays as it was\n", a->e.msg);
@@ -289,14 +299,16 @@ static void run_reload(struct run *r, const char *why)
 	}
 	a->tg = nt;
 	run_known(r);
-	if (app_apply(a, run_drained, r, &res) != 0) {
+	/* old is what this run installed in the table it knows */
+	if (app_apply(a, &old, r->handle, run_drained, r, &res) != 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
 		goto out;
 	}
-	output_event(stdout, now, "reloaded", NULL, "%s (%s): %zu addresses (%zu new, %zu removed)",
-		     a->targets_name, why, nt.n, res.added, res.ngone);
+	output_event(stdout, now, "reloaded", NULL,
+		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
+		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
 	free(res.gone);
 	nt = old; /* what is left to free */
 out:
@@ -522,7 +534,7 @@ static int run_start(struct run *r)
 	r->handle = r->done.handle;
 	run_replay(r);
 	run_known(r);
-	if (app_apply(a, run_drained, r, &res) != 0)
+	if (app_apply(a, NULL, 0, run_drained, r, &res) != 0)
 		return -EINVAL; /* printed */
 	free(res.gone);
 	if (damaged)

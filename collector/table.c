@@ -336,6 +336,18 @@ static int plan_adds(struct nl_batch *b, const struct targets *t,
 /* Counters of ours in the kernel for addresses no longer targeted: their
  * elements go in the first batch, the counters in a second one after a
  * last read. */
+static int gone_add(struct table_result *res, const struct addr *a)
+{
+	struct table_gone *g = realloc(res->gone, (res->ngone + 1) * sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	res->gone = g;
+	memset(&g[res->ngone], 0, sizeof(*g));
+	g[res->ngone++].addr = *a;
+	return 0;
+}
+
 static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
 		     const struct names *ctrs, const struct names *refs,
 		     struct table_result *res)
@@ -352,15 +364,8 @@ static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targ
 			ret = nl_batch_del_elem(b1, &a, d);
 		if (ret == 0)
 			ret = nl_batch_del_counter(b2, ctrs->v[i]);
-		if (ret == 0 && d == ADDR_IN) {
-			struct table_gone *g = realloc(res->gone, (res->ngone + 1) * sizeof(*g));
-
-			if (!g)
-				return -ENOMEM;
-			res->gone = g;
-			memset(&g[res->ngone], 0, sizeof(*g));
-			g[res->ngone++].addr = a;
-		}
+		if (ret == 0 && d == ADDR_IN)
+			ret = gone_add(res, &a);
 	}
 	return ret;
 }
@@ -384,10 +389,63 @@ static void read_gone(struct nl *nl, const char *table, struct table_result *res
 	}
 }
 
-static int apply_data(struct nl *nl, const char *table, const struct targets *t,
-		      const struct addr *known, size_t nknown,
-		      const struct skeleton *sk, table_drained_cb drained, void *data,
-		      struct table_result *res, struct err *e)
+static int plan_add_addr(struct nl_batch *b, const struct addr *a)
+{
+	char name[ADDR_NAMELEN];
+	int ret = 0;
+
+	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
+		ret = nl_batch_add_counter(b, addr_counter_name(a, d, name));
+		if (ret == 0)
+			ret = nl_batch_add_elem(b, a, d);
+	}
+	return ret;
+}
+
+static int plan_del_addr(struct nl_batch *b1, struct nl_batch *b2, const struct addr *a,
+			 struct table_result *res)
+{
+	char name[ADDR_NAMELEN];
+	int ret = 0;
+
+	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
+		ret = nl_batch_del_elem(b1, a, d);
+		if (ret == 0)
+			ret = nl_batch_del_counter(b2, addr_counter_name(a, d, name));
+	}
+	return ret ? ret : gone_add(res, a);
+}
+
+/* The difference between what the caller installed (prev) and t, both
+ * sorted: one merge walk, no listing of the kernel's table. */
+static int plan_diff(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
+		     const struct targets *prev, struct table_result *res)
+{
+	size_t i = 0, j = 0;
+	int ret = 0;
+
+	while (ret == 0 && (i < t->n || j < prev->n)) {
+		int c = i == t->n ? 1 : j == prev->n ? -1 :
+			addr_cmp(&t->v[i].addr, &prev->v[j].addr);
+
+		if (c < 0) {
+			ret = plan_add_addr(b1, &t->v[i++].addr);
+			res->added++;
+		} else if (c > 0) {
+			ret = plan_del_addr(b1, b2, &prev->v[j++].addr, res);
+		} else {
+			res->kept++;
+			i++;
+			j++;
+		}
+	}
+	return ret;
+}
+
+/* Plan from the kernel's state (or from prev) and commit. */
+static int apply_data_from(struct nl *nl, const char *table, const struct targets *t,
+			   const struct table_apply_opts *o, const struct targets *prev,
+			   const struct skeleton *sk, struct table_result *res, struct err *e)
 {
 	struct names ctrs = { 0 }, refs = { 0 };
 	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
@@ -397,23 +455,28 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 		goto out;
 	if (sk->apply)
 		nl_batch_set_counter(b1, SKELETON_COUNTER, sk->hash, sk->marker_exists);
-	ret = kernel_state(nl, table, t, known, nknown, &ctrs, &refs);
-	if (ret < 0) {
-		err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
-		goto out;
+	if (prev) {
+		ret = plan_diff(b1, b2, t, prev, res);
+	} else {
+		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &refs);
+		if (ret < 0) {
+			err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+			goto out;
+		}
+		ret = plan_adds(b1, t, &ctrs, &refs, res);
+		if (ret == 0)
+			ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
 	}
-	ret = plan_adds(b1, t, &ctrs, &refs, res);
-	if (ret == 0)
-		ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
 	if (ret < 0) {
 		err_setn(e, ret, "out of memory");
 		goto out;
 	}
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret == 0 && res->ngone) {
+		res->ngone_committed = true;
 		read_gone(nl, table, res);
-		if (drained)
-			ret = drained(res, data);
+		if (o->drained)
+			ret = o->drained(res, o->data);
 		if (ret == 0)
 			ret = nl_batch_commit(nl, b2, e);
 		else if (ret > 0)
@@ -427,14 +490,32 @@ out:
 	return ret;
 }
 
+/* Incremental when the caller knows what is installed in this very table
+ * (same kernel handle); if the kernel disagrees (the first batch fails, and
+ * a failed batch changes nothing), plan again from a listing. */
+static int apply_data(struct nl *nl, const char *table, const struct targets *t,
+		      const struct table_apply_opts *o, uint64_t handle,
+		      const struct skeleton *sk, struct table_result *res, struct err *e)
+{
+	int ret;
+
+	if (o->prev && o->prev_handle && o->prev_handle == handle) {
+		ret = apply_data_from(nl, table, t, o, o->prev, sk, res, e);
+		if (ret == 0 || res->ngone_committed)
+			return ret;
+		free(res->gone);
+		res->gone = NULL;
+		res->ngone = res->added = res->kept = 0;
+	}
+	return apply_data_from(nl, table, t, o, NULL, sk, res, e);
+}
+
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
-		const struct addr *known, size_t nknown,
-		table_drained_cb drained, void *data,
-		struct table_result *res, struct err *e)
+		const struct table_apply_opts *o, struct table_result *res, struct err *e)
 {
-	int ret = table_owned(nl, table, NULL, e);
-
+	uint64_t handle = 0;
+	int ret = table_owned(nl, table, &handle, e);
 	struct skeleton sk;
 
 	memset(res, 0, sizeof(*res));
@@ -447,7 +528,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	if (sk.apply)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0)
-		ret = apply_data(nl, table, t, known, nknown, &sk, drained, data, res, e);
+		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table inet %s vanished while it was applied", table);
 	return ret;

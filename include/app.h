@@ -37,8 +37,8 @@ int app_code_for(int err);
 int app_load_targets(struct app *a, struct targets *t);
 /* table_apply with a's table, skeleton and targets; prints errors and
  * returns an exit code. */
-int app_apply(struct app *a, table_drained_cb drained, void *data,
-	      struct table_result *res);
+int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
+	      table_drained_cb drained, void *data, struct table_result *res);
 
 /* `nftally run`: returns the exit code. */
 int run_main(struct app *a);

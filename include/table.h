@@ -27,6 +27,7 @@ struct table_result {
 	size_t kept;       /* addresses whose counters stayed */
 	struct table_gone *gone; /* malloc'd, caller frees */
 	size_t ngone;
+	bool ngone_committed; /* the elements of gone are deleted */
 };
 
 /* 1 if table exists and is nftally's, 0 if it does not exist; -EEXIST with
@@ -40,19 +41,30 @@ int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *
  * negative one keeps them too and makes table_apply fail with it. */
 typedef int (*table_drained_cb)(const struct table_result *res, void *data);
 
+struct table_apply_opts {
+	/* Addresses nftally reported before: in large tables counters are
+	 * found by name, and a counter whose address is in neither the
+	 * targets, the maps nor known is not found. */
+	const struct addr *known;
+	size_t nknown;
+	/* What the caller installed in the table whose kernel handle is
+	 * prev_handle: if that is still the table, apply only the difference
+	 * without listing the table (falling back to a listing if the kernel
+	 * disagrees). */
+	const struct targets *prev;
+	uint64_t prev_handle;
+	table_drained_cb drained; /* may be NULL */
+	void *data;
+};
+
 /* Bring the kernel's table to skeleton + targets, never resetting the
- * counters of addresses that stay.  known (nknown entries, may be NULL)
- * are addresses nftally reported before: in large tables counters are
- * found by name, and a counter whose address is in neither the targets, the
- * maps nor known is not found.  Addresses that leave are drained: their
+ * counters of addresses that stay.  Addresses that leave are drained: their
  * map elements go first (counting stops), their counters are read (and
- * drained(), if not NULL, sees the values), then deleted.  On failure before
+ * o->drained, if set, sees the values), then deleted.  On failure before
  * any change, the table is as it was. */
 int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
-		const struct addr *known, size_t nknown,
-		table_drained_cb drained, void *data,
-		struct table_result *res, struct err *e);
+		const struct table_apply_opts *o, struct table_result *res, struct err *e);
 
 /* Read the in/out counters of every target into out[t->n].  *missing gets
  * the number of targets with a counter that does not exist, and miss[i]
