@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <linux/netlink.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -396,16 +398,26 @@ struct nl_batch {
 	char set_name[ADDR_NAMELEN];
 	uint64_t set_packets;
 	bool set_replace;
-	/* the messages being built */
-	char *buf;
-	size_t len, cap, last_off;
+	/* The messages being built, in chunks that never move (a batch for
+	 * 100,000 addresses is tens of MB: no doubling copies), sent with one
+	 * sendmsg so that the kernel sees one transaction. */
+	struct nl_chunk *chunks;
+	size_t nchunks, capchunks, total;
+	struct nlmsghdr *last;
 	uint32_t first_seq, seq;
 	struct nl_vec what; /* struct nl_msg_what per message, for errors */
 };
 
+#define NL_CHUNK (1 << 20)
+
+struct nl_chunk {
+	char *p;
+	size_t len;
+};
+
 struct nl_msg_what {
+	const char *name; /* a counter, map or table name that outlives the build */
 	uint16_t type;
-	char name[64]; /* a counter, map or table name */
 };
 
 static int nl_vec_push(struct nl_vec *v, const void *x)
@@ -446,7 +458,9 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b->add_elem.v);
 	free(b->del_elem.v);
 	free(b->what.v);
-	free(b->buf);
+	for (size_t i = 0; i < b->nchunks; i++)
+		free(b->chunks[i].p);
+	free(b->chunks);
 	free(b);
 }
 
@@ -506,30 +520,55 @@ bool nl_batch_empty(const struct nl_batch *b)
 /* Make room for one more message and return where it starts. */
 static char *nl_batch_room(struct nl_batch *b)
 {
-	if (b->cap - b->len < NL_MSG_ROOM) {
-		size_t cap = b->cap ? b->cap * 2 : 4 * NL_MSG_ROOM;
-		char *p = realloc(b->buf, cap);
+	struct nl_chunk *c = b->nchunks ? &b->chunks[b->nchunks - 1] : NULL;
+
+	if (c && NL_CHUNK - c->len >= NL_MSG_ROOM)
+		return c->p + c->len;
+	if (b->nchunks == b->capchunks) {
+		size_t cap = b->capchunks ? b->capchunks * 2 : 16;
+		void *p = realloc(b->chunks, cap * sizeof(*b->chunks));
 
 		if (!p)
 			return NULL;
-		/* Zeroed once: attribute padding is sent as is. */
-		memset(p + b->cap, 0, cap - b->cap);
-		b->buf = p;
-		b->cap = cap;
+		b->chunks = p;
+		b->capchunks = cap;
 	}
-	return b->buf + b->len;
+	c = &b->chunks[b->nchunks];
+	/* Zeroed: attribute padding is sent as is. */
+	c->p = calloc(1, NL_CHUNK);
+	if (!c->p)
+		return NULL;
+	c->len = 0;
+	b->nchunks++;
+	return c->p;
 }
 
-/* A message is complete: remember what it was for error messages. */
+/* The message at the room is complete. */
+static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
+{
+	b->chunks[b->nchunks - 1].len += nlh->nlmsg_len;
+	b->total += nlh->nlmsg_len;
+}
+
+/* A change is complete: remember what it was for error messages. */
 static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 			  const char *name)
 {
-	struct nl_msg_what w = { .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what w = { .name = name, .type = nlh->nlmsg_type & 0xff };
 
-	snprintf(w.name, sizeof(w.name), "%s", name);
-	b->last_off = b->len;
-	b->len += nlh->nlmsg_len;
+	b->last = nlh;
+	nl_batch_advance(b, nlh);
 	return nl_vec_push(&b->what, &w);
+}
+
+static void nl_batch_reset(struct nl_batch *b)
+{
+	for (size_t i = 0; i < b->nchunks; i++)
+		free(b->chunks[i].p);
+	b->nchunks = 0;
+	b->total = 0;
+	b->last = NULL;
+	b->what.n = 0;
 }
 
 static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
@@ -649,15 +688,15 @@ static const char *const nl_maps[] = {
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
 	const char (*names)[ADDR_NAMELEN];
+	char *room;
 	int ret = 0;
 
-	b->len = 0;
-	b->what.n = 0;
+	nl_batch_reset(b);
 	b->seq = nl->seq;
-	if (!nl_batch_room(b))
+	room = nl_batch_room(b);
+	if (!room)
 		return -ENOMEM;
-	nftnl_batch_begin(b->buf, ++b->seq);
-	b->len += ((struct nlmsghdr *)b->buf)->nlmsg_len;
+	nl_batch_advance(b, nftnl_batch_begin(room, ++b->seq));
 	b->first_seq = b->seq + 1;
 
 	if (b->set_name[0] && b->set_replace)
@@ -677,9 +716,9 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, names[i], 0);
 	if (!ret && b->del_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
-		char *room = nl_batch_room(b);
 		struct nlmsghdr *nlh;
 
+		room = nl_batch_room(b);
 		if (!t || !room) {
 			nftnl_table_free(t);
 			return -ENOMEM;
@@ -734,32 +773,56 @@ static int nl_batch_wait(struct nl *nl, uint32_t last_seq, uint32_t *bad_seq)
 	}
 }
 
+/* All chunks in one sendmsg: one datagram, one transaction. */
+static int nl_batch_send(struct nl *nl, struct nl_batch *b)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct iovec *iov = calloc(b->nchunks, sizeof(*iov));
+	struct msghdr msg = {
+		.msg_name = &kernel, .msg_namelen = sizeof(kernel),
+		.msg_iov = iov, .msg_iovlen = b->nchunks,
+	};
+	ssize_t n;
+
+	if (!iov)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->nchunks; i++)
+		iov[i] = (struct iovec){ b->chunks[i].p, b->chunks[i].len };
+	n = sendmsg(mnl_socket_get_fd(nl->sock), &msg, 0);
+	free(iov);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == b->total ? 0 : -EMSGSIZE;
+}
+
 int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 {
 	const struct nl_msg_what *what;
 	uint32_t last_seq, bad_seq = 0;
 	struct nlmsghdr *last;
+	char *room;
 	int ret, size;
 
 	if (nl_batch_empty(b))
 		return 0;
 	ret = nl_batch_build(b, nl);
-	if (ret < 0 || !nl_batch_room(b))
+	room = ret < 0 ? NULL : nl_batch_room(b);
+	if (!room)
 		return err_setn(e, ret < 0 ? ret : -ENOMEM, "out of memory building a batch");
 	/* Only the last change asks for an ack: errors come unasked, so the
 	 * answer to the last sequence number ends the conversation. */
-	last = (struct nlmsghdr *)(b->buf + b->last_off);
+	last = b->last;
 	last->nlmsg_flags |= NLM_F_ACK;
 	last_seq = last->nlmsg_seq;
-	nftnl_batch_end(b->buf + b->len, ++b->seq);
-	b->len += ((struct nlmsghdr *)(b->buf + b->len))->nlmsg_len;
+	nl_batch_advance(b, nftnl_batch_end(room, ++b->seq));
 	nl->seq = b->seq;
 
-	size = b->len + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->len + 65536);
+	size = b->total + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->total + 65536);
 	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, size);
-	if (mnl_socket_sendto(nl->sock, b->buf, b->len) < 0)
-		return err_setn(e, -errno, "sending %zu bytes to nf_tables: %s",
-				b->len, strerror(errno));
+	ret = nl_batch_send(nl, b);
+	if (ret < 0)
+		return err_setn(e, ret, "sending %zu bytes to nf_tables: %s",
+				b->total, strerror(-ret));
 	ret = nl_batch_wait(nl, last_seq, &bad_seq);
 	if (ret == 0)
 		return 0;

@@ -259,8 +259,15 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 	for (size_t i = 0; i < nknown && ret == 0; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
 			ret = cand_add(&c, addr_counter_name(&known[i], d, name));
-	for (size_t i = 0; i < refs->n && ret == 0; i++)
+	for (size_t i = 0; i < refs->n && ret == 0; i++) {
+		struct addr a;
+		enum addr_dir d;
+
+		/* the targets' own names are candidates already */
+		if (addr_from_counter_name(refs->v[i], &a, &d) == 0 && targets_find(t, &a))
+			continue;
 		ret = cand_add(&c, refs->v[i]);
+	}
 	got = ret ? NULL : malloc((c.n + 1) * sizeof(*got));
 	if (!ret && !got)
 		ret = -ENOMEM;
