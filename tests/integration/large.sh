@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The fast paths at scale are correctness-tested too: 20,003 addresses
+# (40,006 counters: above the size where nftally stops dumping and looks
+# counters up by name), exact counts for the targets that carry traffic,
+# zero for the rest, an incremental reload under run, a no-change re-apply.
+. "$(dirname "$0")/lib.sh"
+need
+setup_topology
+write_config 1
+T="$WORK/targets"
+{
+	echo "vm-v4 198.18.2.2"
+	echo "vm-v6 2001:db8:2::2"
+	echo "vm-net 198.18.4.0/24"
+	awk 'BEGIN { for (i = 0; i < 14000; i++) printf "v4-%d 198.19.%d.%d\n", i, int(i / 256), i % 256 }'
+	awk 'BEGIN { for (i = 0; i < 6000; i++) printf "v6-%d 2001:db8:3::%x\n", i, i + 1 }'
+} > "$T"
+N=$(wc -l < "$T")
+assert_eq 20003 "$N" "targets"
+nftally_r apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally installed: 20003 addresses (20003 new, 0 removed)" "$(cat "$WORK/err")" "apply"
+assert_eq 40008 "$(inns "$R" nft list counters table inet nftally | grep -c '^	counter ')" \
+	"counters in the kernel (2 per address, owner, skeleton)"
+
+send "$C" 198.18.2.2 100 11 198.18.1.2
+send "$C" 198.18.4.9 200 7 198.18.1.2
+send "$S" 2001:db8:1::2 300 5 2001:db8:2::2
+nftally_r dump > "$WORK/dump.json"
+assert_eq 20003 "$(grep -c '"addr"' "$WORK/dump.json")" "dump lines"
+assert_eq $((11 * 128)) "$(sum_field "$WORK/dump.json" 198.18.2.2 in_bytes)" "IPv4 target in"
+assert_eq $((7 * 228)) "$(sum_field "$WORK/dump.json" 198.18.4.0/24 in_bytes)" "prefix target in"
+assert_eq $((5 * 348)) "$(sum_field "$WORK/dump.json" 2001:db8:2::2 out_bytes)" "IPv6 target out"
+assert_eq 0 "$(jq -s '[.[] | select(.addr != "198.18.2.2" and .addr != "198.18.4.0/24" and .addr != "2001:db8:2::2") |
+	.in_bytes + .out_bytes] | add' "$WORK/dump.json")" "every other address counted nothing"
+
+# A re-apply of an unchanged table changes nothing and resets nothing.
+nftally_r apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 20003 addresses (0 new, 0 removed)" "$(cat "$WORK/err")" "re-apply"
+nftally_r dump > "$WORK/dump2.json"
+assert_eq $((11 * 128)) "$(sum_field "$WORK/dump2.json" 198.18.2.2 in_bytes)" "kept across re-apply"
+
+# Under run: one address leaves, one arrives, incrementally; exact deltas.
+start_run "$WORK/run.json"
+send "$C" 198.18.2.2 100 3 198.18.1.2
+{ grep -v '^v4-77 ' "$T"; echo "late 198.18.2.77"; } > "$T.new"; mv "$T.new" "$T"
+for _ in $(seq 100); do grep -q '"event":"reloaded"' "$WORK/run.json" && break; sleep 0.1; done
+assert_eq 1 "$(jq -r 'select(.event == "reloaded") | .message' "$WORK/run.json" | grep -c '20003 addresses (1 new, 1 removed)')" \
+	"incremental reload"
+send "$C" 198.18.2.2 100 2 198.18.1.2
+sleep 1.2
+stop_run; assert_eq 0 $? "run exit code"
+assert_eq $((16 * 128)) "$(sum_field "$WORK/run.json" 198.18.2.2 in_bytes)" "run: all bytes of the IPv4 target"
+assert_eq $((7 * 228)) "$(sum_field "$WORK/run.json" 198.18.4.0/24 in_bytes)" "run: prefix target"
+assert_eq 1 "$(jq -s '[.[] | select(.addr == "198.19.0.77")] | length' "$WORK/run.json")" "removed address drained once"
+assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep c613004d)" "removed address's counters deleted"
+finish
