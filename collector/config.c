@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "file.h"
 
 /* Far more than any sensible config; refuses /dev/zero and the like. */
 #define CONFIG_FILE_MAX (1 << 20)
@@ -257,40 +258,6 @@ int config_parse_buffer(struct config *c, const char *name,
 	return 0;
 }
 
-/* Small file into a malloc'd buffer. */
-static int config_slurp(int fd, char **out, size_t *outlen)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap), *p;
-	ssize_t got;
-	int r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (r == 0 && (got = read(fd, buf + len, cap - len)) != 0) {
-		if (got < 0) {
-			r = errno == EINTR ? 0 : -errno;
-			continue;
-		}
-		len += (size_t)got;
-		if (len < cap)
-			continue;
-		if (cap >= CONFIG_FILE_MAX)
-			r = -EFBIG;
-		else if (!(p = realloc(buf, cap * 2)))
-			r = -ENOMEM;
-		else
-			buf = p, cap *= 2;
-	}
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 int config_load(struct config *c, const char *path, bool must_exist,
 		struct err *e)
 {
@@ -304,7 +271,7 @@ int config_load(struct config *c, const char *path, bool must_exist,
 	if (fd < 0)
 		return err_setn(e, -errno, "%s: cannot open: %s", path,
 				strerror(errno));
-	r = config_slurp(fd, &buf, &len);
+	r = file_read_all(fd, CONFIG_FILE_MAX, &buf, &len);
 	close(fd);
 	if (r < 0)
 		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));

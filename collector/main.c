@@ -18,6 +18,7 @@
 #include "hostaddrs.h"
 #include "output.h"
 #include "render.h"
+#include "report.h"
 #include "state.h"
 #include "table.h"
 #include "targets.h"
@@ -49,6 +50,19 @@ static const char usage_text[] =
 "template, a foreign table, a table another run holds), 2 usage error,\n"
 "3 kernel or system error.\n"
 "The file formats and the JSON schema are described in docs/ of the source.\n";
+
+const char *app_targets_id(const struct app *a, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+
+	/* The same file however it is named (relative paths, links). */
+	if (a->targets_name == a->cfg.targets && realpath(a->cfg.targets, path)) {
+		snprintf(buf, size, "%s", path);
+		return buf;
+	}
+	snprintf(buf, size, "%s", a->targets_name);
+	return buf;
+}
 
 int app_fail(struct app *a, int code)
 {
@@ -164,7 +178,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 	struct table_apply_opts o = {
 		.known = a->known, .nknown = a->nknown,
 		.prev = prev, .prev_handle = prev_handle,
-		.drained = drained, .data = data,
+		.drained = drained, .data = data, .force_skeleton = a->force_skeleton,
 	};
 	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
 			      &a->tg, &o, res, &a->e);
@@ -177,7 +191,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
  * behind its back.  Returns -1 if no run holds the table. */
 static int apply_via_run(struct app *a)
 {
-	char what[PATH_MAX];
+	char what[PATH_MAX], mine[PATH_MAX];
 	int dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, what, sizeof(what));
 
@@ -185,7 +199,7 @@ static int apply_via_run(struct app *a)
 		close(dirfd);
 	if (pid <= 0)
 		return -1;
-	if (strcmp(what, a->targets_name) != 0) {
+	if (strcmp(what, app_targets_id(a, mine, sizeof(mine))) != 0) {
 		err_set(&a->e, "nftally run (pid %d) accounts table inet %s from %s, not %s; "
 			"change that file, or stop the run first", pid, a->cfg.table, what,
 			a->targets_name);
@@ -323,53 +337,56 @@ static int stray_cb(const char *name, void *data)
 	return 0;
 }
 
-/* Labels of strays come from the last state a run saved, if any. */
-static const char *stray_label(const struct state *st, const struct addr *a)
-{
-	const struct state_entry *x = state_find(st, a);
-
-	return x ? x->label : "";
-}
-
-static int print_strays(struct app *a)
+/* Every address with counters in the table, with its values and label
+ * (from the targets, else from the last report, else "(unknown)"). */
+static int read_everything(struct app *a, const struct state *done, struct state *all)
 {
 	struct strays s = { .tg = &a->tg };
-	struct state st;
-	char file[64], text[ADDR_STRLEN];
-	int dirfd, ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
+	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
+	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
+	size_t missing;
+	int ret = c && miss ? 0 : -ENOMEM;
 
-	state_init(&st);
-	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
-	dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dirfd >= 0 && state_load(&st, dirfd, a->cfg.state_dir, file, &a->e) < 0)
-		state_init(&st);
+	if (ret == 0)
+		ret = table_read(a->nl, a->cfg.table, &a->tg, c, miss, &missing, &a->e);
+	for (size_t i = 0; ret == 0 && i < a->tg.n; i++)
+		if (!miss[i])
+			ret = state_add(all, &a->tg.v[i].addr, targets_label(&a->tg, &a->tg.v[i]),
+					&c[i], true);
+	if (ret == 0)
+		ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
 	for (size_t i = 0; ret == 0 && i < s.n; i++) {
 		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
 		const char *names[2] = { addr_counter_name(&s.v[i], ADDR_IN, in),
 					 addr_counter_name(&s.v[i], ADDR_OUT, out) };
-		struct nl_counter c[2];
+		const struct state_entry *x = state_find(done, &s.v[i]);
+		struct nl_counter nc[2];
 
-		ret = nl_read_counters(a->nl, a->cfg.table, names, 2, c);
-		if (ret == 0 && !c[0].err && !c[1].err)
-			output_counter(stdout, output_now(), -1, 0, stray_label(&st, &s.v[i]),
-				       addr_format(&s.v[i], text),
-				       &(struct counts){ c[0].bytes, c[0].packets,
-							 c[1].bytes, c[1].packets });
+		ret = nl_read_counters(a->nl, a->cfg.table, names, 2, nc);
+		if (ret == 0 && !nc[0].err && !nc[1].err)
+			ret = state_add(all, &s.v[i], x ? x->label : "(unknown)",
+					&(struct counts){ nc[0].bytes, nc[0].packets,
+							  nc[1].bytes, nc[1].packets }, true);
 	}
-	if (dirfd >= 0)
-		close(dirfd);
-	state_finish(&st);
 	free(s.v);
-	if (ret < 0) {
+	free(c);
+	free(miss);
+	state_sort(all);
+	if (ret < 0 && !a->e.msg[0])
 		err_setn(&a->e, ret, "reading table inet %s: %s", a->cfg.table, table_strerror(ret));
-		return app_fail(a, app_code_for(ret));
-	}
-	return 0;
+	return ret;
 }
 
+/* remove: a last report, then the table goes.  If a run reported this
+ * table, the last report is the deltas since its last report (with the next
+ * seq), and its state files go with the table; otherwise the cumulative
+ * values. */
 static int cmd_remove(struct app *a)
 {
-	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
+	char file[64], pending[64];
+	struct state done, all;
+	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
+	bool have_state = false;
 
 	if (ret == 0) {
 		fprintf(stderr, "nftally: table inet %s does not exist; nothing to remove\n",
@@ -378,12 +395,47 @@ static int cmd_remove(struct app *a)
 	}
 	if (ret < 0)
 		return app_fail(a, app_code_for(ret));
-	ret = print_cumulative(a);
-	if (ret == 0)
-		ret = print_strays(a);
-	if (ret)
-		return ret;
+	state_init(&done);
+	state_init(&all);
+	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
+	snprintf(pending, sizeof(pending), "%s.pending", a->cfg.table);
+	dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, NULL, 0);
+	if (pid > 0) {
+		ret = err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table inet %s; "
+			       "stop it first", pid, a->cfg.table);
+		goto out;
+	}
+	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, file, &a->e) == 0 &&
+	    strcmp(done.table, a->cfg.table) == 0)
+		have_state = true;
+	a->e.msg[0] = '\0';
+	ret = read_everything(a, &done, &all);
+	if (ret < 0)
+		goto out;
+	all.time = all.base_time = output_now();
+	if (have_state) {
+		all.seq = done.seq + 1;
+		report_print(&done, &all);
+	} else {
+		for (size_t i = 0; i < all.n; i++) {
+			char text[ADDR_STRLEN];
+
+			output_counter(stdout, all.time, -1, 0, all.v[i].label,
+				       addr_format(&all.v[i].addr, text), &all.v[i].c);
+		}
+		fflush(stdout);
+	}
 	ret = table_remove(a->nl, a->cfg.table, &a->e);
+	if (ret == 0 && have_state) {
+		unlinkat(dirfd, file, 0);
+		unlinkat(dirfd, pending, 0);
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	state_finish(&done);
+	state_finish(&all);
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "build-config.h"
+#include "file.h"
 #include "render.h"
 
 const char *const render_maps[8] = {
@@ -113,28 +114,17 @@ int render_skeleton(const char *tmpl, size_t len, const char *name,
 static int read_all(const char *path, char **text, size_t *len, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf = NULL;
-	size_t n = 0;
-	ssize_t r;
+	int ret;
 
 	if (fd < 0)
 		return err_setn(e, -errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > RENDER_TEMPLATE_MAX) {
-		close(fd);
-		return err_set(e, "%s: not a regular file of at most 1 MiB", path);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return err_setn(e, -ENOMEM, "out of memory");
-	}
-	while (n < (size_t)st.st_size && (r = read(fd, buf + n, (size_t)st.st_size - n)) > 0)
-		n += (size_t)r;
+	ret = file_read_all(fd, RENDER_TEMPLATE_MAX, text, len);
 	close(fd);
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
+	if (ret == -EFBIG)
+		return err_setn(e, ret, "%s: a template is at most 1 MiB", path);
+	if (ret < 0)
+		return err_setn(e, ret, "%s: cannot read: %s", path, strerror(-ret));
+	(*text)[*len] = '\0';
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "output.h"
+#include "report.h"
 #include "state.h"
 
 struct run {
@@ -29,6 +30,7 @@ struct run {
 	char state_file[64], pending_file[64];
 	int sfd, tfd, ifd, dirfd, lockfd;
 	const char *watch_name; /* basename of the targets file, for inotify */
+	int exit_code;          /* when start failed with the error printed */
 };
 
 static double run_ms_since(const struct timespec *t0)
@@ -40,53 +42,6 @@ static double run_ms_since(const struct timespec *t0)
 }
 
 /* ---- reports ---- */
-
-/* x - base for one direction; a counter that went backwards was recreated
- * outside nftally and counts from zero. */
-static bool sub(uint64_t xb, uint64_t xp, uint64_t bb, uint64_t bp,
-		uint64_t *db, uint64_t *dp)
-{
-	if (xb < bb || xp < bp) {
-		*db = xb;
-		*dp = xp;
-		return true;
-	}
-	*db = xb - bb;
-	*dp = xp - bp;
-	return false;
-}
-
-/* The lines of report `next` against the reported state `done`: a pure
- * function of the two, so a report replayed after a crash prints the very
- * same lines. */
-static void print_report(const struct state *done, const struct state *next)
-{
-	static const struct counts zero;
-	char text[ADDR_STRLEN];
-
-	for (size_t i = 0; i < next->n; i++) {
-		const struct state_entry *x = &next->v[i], *b;
-		const struct counts *base, *c = &x->c;
-		struct counts d;
-		bool reset;
-
-		if (!x->rep)
-			continue;
-		b = state_find(done, &x->addr);
-		base = b ? &b->c : &zero;
-		addr_format(&x->addr, text);
-		reset = sub(c->in_bytes, c->in_packets, base->in_bytes, base->in_packets,
-			    &d.in_bytes, &d.in_packets);
-		reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
-			     base->out_packets, &d.out_bytes, &d.out_packets);
-		if (reset)
-			output_event(stdout, next->time, "counter_reset", text,
-				     "counter of %s went backwards (recreated outside "
-				     "nftally); counting it from zero", text);
-		output_counter(stdout, next->time, done->time, next->seq, x->label, text, &d);
-	}
-	fflush(stdout);
-}
 
 /* Report: persist `next` as pending, print its lines, then make it the
  * reported state.  A crash before the rename replays the same lines on the
@@ -104,13 +59,15 @@ static int run_report(struct run *r, struct state *next)
 	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->pending_file, &a->e);
 	if (ret < 0)
 		goto fail;
-	print_report(&r->done, next);
+	report_print(&r->done, next);
+	/* Printed is reported, whether or not the rename works: if it does
+	 * not, the pending file replays these very lines after a restart. */
 	ret = state_rename(r->dirfd, a->cfg.state_dir, r->pending_file, r->state_file, &a->e);
-	if (ret < 0)
-		goto fail;
 	state_finish(&r->done);
 	r->done = *next;
 	state_init(next);
+	if (ret < 0)
+		goto fail;
 	return 0;
 fail:
 	output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
@@ -152,7 +109,8 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 
 	output_event(stdout, output_now(), "table_missing", NULL,
 		     "table inet %s %s; traffic since %s could not be counted",
-		     r->a->cfg.table, why, output_time((time_t)r->done.time, t0));
+		     r->a->cfg.table, why, output_time((time_t)(r->done.base_time ?
+							      r->done.base_time : r->done.time), t0));
 	for (size_t i = 0; i < r->done.n; i++)
 		r->done.v[i].c = (struct counts){ 0 };
 	r->handle = handle;
@@ -179,6 +137,8 @@ static int run_reinstall(struct run *r)
 	fflush(stdout);
 	return 0;
 }
+
+static void run_reload(struct run *r, const char *why, bool full);
 
 /* ---- ticks ---- */
 
@@ -210,6 +170,7 @@ static int run_tick(struct run *r)
 	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
 	struct state next;
 	size_t missing = 0;
+	time_t now;
 	int ret = cur && miss ? 0 : -ENOMEM;
 
 	state_init(&next);
@@ -225,7 +186,7 @@ static int run_tick(struct run *r)
 		fprintf(stderr, "nftally: %s\n", a->e.msg);
 		goto out;
 	}
-	next.time = output_now();
+	next.time = next.base_time = output_now();
 	for (size_t i = 0; i < a->tg.n && ret == 0; i++) {
 		const struct target *x = &a->tg.v[i];
 		const struct state_entry *d = state_find(&r->done, &x->addr);
@@ -236,11 +197,14 @@ static int run_tick(struct run *r)
 		else
 			ret = state_add(&next, &x->addr, targets_label(&a->tg, x), &cur[i], true);
 	}
-	if (missing)
-		output_event(stdout, next.time, "counter_missing", NULL,
-			     "%zu addresses have no counter in table inet %s", missing,
-			     a->cfg.table);
+	now = next.time;
 	ret = ret ? ret : run_report(r, &next);
+	if (missing) {
+		output_event(stdout, now, "counter_missing", NULL,
+			     "%zu addresses have no counter in table inet %s; repairing "
+			     "the table", missing, a->cfg.table);
+		run_reload(r, "repair", true);
+	}
 out:
 	state_finish(&next);
 	free(cur);
@@ -262,6 +226,7 @@ static int run_drained(const struct table_result *res, void *data)
 
 	state_init(&next);
 	next.time = output_now();
+	next.base_time = r->done.base_time; /* the staying addresses were not read */
 	for (size_t i = 0; i < t->n && ret == 0; i++) {
 		const struct state_entry *d = state_find(&r->done, &t->v[i].addr);
 
@@ -282,14 +247,18 @@ static int run_drained(const struct table_result *res, void *data)
 }
 
 /* Re-read the targets: a bad file changes nothing; a good one is applied
- * and every address that stays keeps counting. */
-static void run_reload(struct run *r, const char *why)
+ * and every address that stays keeps counting.  A file change applies the
+ * difference to what this run installed; a full reload (SIGHUP, repair)
+ * compares with the kernel's table and rebuilds the skeleton, so it also
+ * mends what someone changed by hand. */
+static void run_reload(struct run *r, const char *why, bool full)
 {
 	struct app *a = r->a;
 	struct targets nt, old = a->tg;
 	struct table_result res;
 	time_t now = output_now();
 	struct timespec t0;
+	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (app_load_targets(a, &nt) < 0) {
@@ -300,7 +269,10 @@ static void run_reload(struct run *r, const char *why)
 	a->tg = nt;
 	run_known(r);
 	/* old is what this run installed in the table it knows */
-	if (app_apply(a, &old, r->handle, run_drained, r, &res) != 0) {
+	a->force_skeleton = full;
+	ret = app_apply(a, full ? NULL : &old, r->handle, run_drained, r, &res);
+	a->force_skeleton = false;
+	if (ret != 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
@@ -405,7 +377,7 @@ static int run_signal(struct run *r)
 	if (read(r->sfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
 	if (si.ssi_signo == SIGHUP) {
-		run_reload(r, "SIGHUP");
+		run_reload(r, "SIGHUP", true);
 		return 0;
 	}
 	return 1;
@@ -432,7 +404,7 @@ static int run_loop(struct run *r)
 			run_tick(r);
 		if (r->ifd >= 0 && (p[2].revents & POLLIN) && run_watch_hit(r)) {
 			run_settle(r);
-			run_reload(r, "file changed");
+			run_reload(r, "file changed", false);
 		}
 	}
 }
@@ -451,7 +423,7 @@ static void run_replay(struct run *r)
 		output_event(stdout, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
-		print_report(&r->done, &p);
+		report_print(&r->done, &p);
 		if (state_rename(r->dirfd, a->cfg.state_dir, r->pending_file,
 				 r->state_file, &a->e) == 0) {
 			state_finish(&r->done);
@@ -508,7 +480,7 @@ static int run_baseline_now(struct run *r)
 				targets_label(&a->tg, &a->tg.v[i]), &cur[i], false);
 	free(cur);
 	state_sort(&r->done);
-	r->done.time = output_now();
+	r->done.time = r->done.base_time = output_now();
 	return ret;
 }
 
@@ -524,7 +496,10 @@ static int run_start(struct run *r)
 	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
-	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table, a->targets_name, &a->e);
+	char id[PATH_MAX];
+
+	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
+			       app_targets_id(a, id, sizeof(id)), &a->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
 	ret = run_load_state(r, &damaged);
@@ -532,10 +507,14 @@ static int run_start(struct run *r)
 		return ret;
 	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
 	r->handle = r->done.handle;
-	run_replay(r);
+	if (damaged)
+		unlinkat(r->dirfd, r->pending_file, 0); /* nothing to replay it against */
+	else
+		run_replay(r);
 	run_known(r);
-	if (app_apply(a, NULL, 0, run_drained, r, &res) != 0)
-		return -EINVAL; /* printed */
+	r->exit_code = app_apply(a, NULL, 0, run_drained, r, &res);
+	if (r->exit_code)
+		return -ECANCELED; /* printed */
 	free(res.gone);
 	if (damaged)
 		ret = run_baseline_now(r);
@@ -567,8 +546,8 @@ int run_main(struct app *a)
 		if (*fd >= 0)
 			close(*fd);
 	state_finish(&r.done);
-	if (ret == -EINVAL && !a->e.msg[0])
-		return EXIT_INPUT;
+	if (ret == -ECANCELED)
+		return r.exit_code;
 	if (ret < 0) {
 		if (!a->e.msg[0])
 			err_setn(&a->e, ret, "%s", strerror(-ret));

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
+#include "file.h"
 #include "state.h"
 
 #define STATE_MAGIC "nftally-state 1"
@@ -82,8 +82,8 @@ int state_format(const struct state *s, FILE *f)
 	char text[ADDR_STRLEN];
 
 	fprintf(f, "%s\n# written by nftally; do not edit\ntable %s\nhandle %" PRIu64
-		"\nseq %" PRIu64 "\ntime %" PRId64 "\n", STATE_MAGIC, s->table,
-		s->handle, s->seq, s->time);
+		"\nseq %" PRIu64 "\ntime %" PRId64 "\nbase_time %" PRId64 "\n", STATE_MAGIC,
+		s->table, s->handle, s->seq, s->time, s->base_time);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct state_entry *x = &s->v[i];
 
@@ -176,6 +176,11 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 		s->time = (int64_t)v;
 		return 0;
 	}
+	if (strncmp(line, "base_time ", 10) == 0 && (p = parse_u64(line + 10, &v)) && !*p &&
+	    v <= INT64_MAX) {
+		s->base_time = (int64_t)v;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -246,6 +251,23 @@ static int lock_name(char *buf, size_t size, const char *table)
 	return snprintf(buf, size, "%s.lock", table) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
+/* Open file description locks: released when the run's descriptor closes
+ * (exit, kill -9), and F_OFD_GETLK asks without taking the lock, so a
+ * check never makes a starting run fail. */
+static struct flock lock_whole(short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	return fl;
+}
+
+static bool lock_held(int fd)
+{
+	struct flock fl = lock_whole(F_WRLCK);
+
+	return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
 {
 	char name[64], buf[PATH_MAX + 32] = "";
@@ -259,8 +281,8 @@ int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		close(fd); /* nobody holds it */
+	if (!lock_held(fd)) {
+		close(fd);
 		return 0;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -291,7 +313,9 @@ int state_lock(int dirfd, const char *dirpath, const char *table, const char *wh
 		return err_setn(e, -errno, "%s/%s: %s", dirpath, name,
 				errno == ELOOP ? "is a symlink; refusing to follow it" :
 				strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	struct flock fl = lock_whole(F_WRLCK);
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		close(fd);
 		holder = state_lock_holder(dirfd, table, NULL, 0);
 		return err_setn(e, -EBUSY, "another nftally run (pid %d) is accounting table "
@@ -303,36 +327,6 @@ int state_lock(int dirfd, const char *dirpath, const char *table, const char *wh
 		return err_setn(e, -errno, "%s/%s: %s", dirpath, name, strerror(errno));
 	}
 	return fd;
-}
-
-static int slurp(int fd, char **out, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	ssize_t r;
-
-	if (!buf)
-		return -ENOMEM;
-	while ((r = read(fd, buf + n, cap - n)) > 0) {
-		n += (size_t)r;
-		if (n == cap) {
-			char *p = cap >= STATE_FILE_MAX ? NULL : realloc(buf, cap * 2);
-
-			if (!p) {
-				free(buf);
-				return cap >= STATE_FILE_MAX ? -EFBIG : -ENOMEM;
-			}
-			buf = p;
-			cap *= 2;
-		}
-	}
-	if (r < 0) {
-		free(buf);
-		return -errno;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 int state_load(struct state *s, int dirfd, const char *dirpath, const char *file,
@@ -350,7 +344,7 @@ int state_load(struct state *s, int dirfd, const char *dirpath, const char *file
 		return err_setn(e, errno == ELOOP ? -EINVAL : -errno, "%s: %s", name,
 				errno == ELOOP ? "is a symlink; refusing to follow it" :
 				strerror(errno));
-	ret = slurp(fd, &buf, &len);
+	ret = file_read_all(fd, STATE_FILE_MAX, &buf, &len);
 	close(fd);
 	if (ret < 0)
 		return err_setn(e, ret == -EFBIG ? -EINVAL : ret, "%s: %s", name,

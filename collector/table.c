@@ -377,23 +377,28 @@ static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targ
 	return ret;
 }
 
-/* Last values of the addresses that left, read once they stopped counting. */
-static void read_gone(struct nl *nl, const char *table, struct table_result *res)
+/* Last values of the addresses that left, read once they stopped counting.
+ * All or nothing: a value that could not be read must not be reported as
+ * zero, nor its counter deleted. */
+static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 {
 	for (size_t i = 0; i < res->ngone; i++) {
 		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
 		const char *names[2] = { in, out };
 		struct nl_counter c[2];
+		int ret;
 
 		addr_counter_name(&res->gone[i].addr, ADDR_IN, in);
 		addr_counter_name(&res->gone[i].addr, ADDR_OUT, out);
-		if (nl_read_counters(nl, table, names, 2, c) < 0)
-			continue;
-		res->gone[i].c = (struct counts){
-			c[0].err ? 0 : c[0].bytes, c[0].err ? 0 : c[0].packets,
-			c[1].err ? 0 : c[1].bytes, c[1].err ? 0 : c[1].packets,
-		};
+		ret = nl_read_counters(nl, table, names, 2, c);
+		if (ret < 0)
+			return ret;
+		if (c[0].err || c[1].err)
+			return c[0].err ? c[0].err : c[1].err;
+		res->gone[i].c = (struct counts){ c[0].bytes, c[0].packets,
+						  c[1].bytes, c[1].packets };
 	}
+	return 0;
 }
 
 static int plan_add_addr(struct nl_batch *b, const struct addr *a)
@@ -481,10 +486,13 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret == 0 && res->ngone) {
 		res->ngone_committed = true;
-		read_gone(nl, table, res);
-		if (o->drained)
+		/* If the last values cannot be read, the counters stay (not
+		 * counting any more) for a later apply to drain. */
+		if (read_gone(nl, table, res) < 0)
+			res->ngone = 0;
+		else if (o->drained)
 			ret = o->drained(res, o->data);
-		if (ret == 0)
+		if (ret == 0 && res->ngone)
 			ret = nl_batch_commit(nl, b2, e);
 		else if (ret > 0)
 			ret = 0; /* the counters stay for a later drain */
@@ -532,6 +540,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
 		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+	sk.apply |= o->force_skeleton;
 	if (sk.apply)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "targets.h"
 
 /* A file this large is a mistake (or /dev/zero), not a targets list. */
@@ -455,44 +456,6 @@ int targets_parse_buffer(struct targets *t, const char *name,
 	return r;
 }
 
-/* Whole file into a malloc'd buffer; st_size is only a hint (procfs, pipes). */
-static int targets_slurp(int fd, char **out, size_t *outlen)
-{
-	struct stat st;
-	size_t cap = 65536, len = 0;
-	char *buf, *p;
-	ssize_t got;
-	int r = 0;
-
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (uint64_t)st.st_size < TARGETS_FILE_MAX)
-		cap = (size_t)st.st_size + 1; /* +1: EOF is seen without a regrow */
-	if (!(buf = malloc(cap)))
-		return -ENOMEM;
-	while (r == 0 && (got = read(fd, buf + len, cap - len)) != 0) {
-		if (got < 0) {
-			r = errno == EINTR ? 0 : -errno;
-			continue;
-		}
-		len += (size_t)got;
-		if (len < cap)
-			continue;
-		if (cap >= TARGETS_FILE_MAX)
-			r = -EFBIG;
-		else if (!(p = realloc(buf, cap * 2)))
-			r = -ENOMEM;
-		else
-			buf = p, cap *= 2;
-	}
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 int targets_parse_file(struct targets *t, const char *path, struct err *e)
 {
 	char *buf;
@@ -503,7 +466,7 @@ int targets_parse_file(struct targets *t, const char *path, struct err *e)
 	if (fd < 0)
 		return err_setn(e, -errno, "%s: cannot open: %s", path,
 				strerror(errno));
-	r = targets_slurp(fd, &buf, &len);
+	r = file_read_all(fd, TARGETS_FILE_MAX, &buf, &len);
 	close(fd);
 	if (r < 0)
 		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));

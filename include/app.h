@@ -3,6 +3,8 @@
 #ifndef NFTALLY_APP_H
 #define NFTALLY_APP_H
 
+#include <stddef.h>
+
 #include "config.h"
 #include "err.h"
 #include "nl.h"
@@ -27,8 +29,12 @@ struct app {
 	/* addresses reported before (from the state), for table_apply */
 	struct addr *known;
 	size_t nknown;
+	bool force_skeleton; /* the next apply rebuilds the skeleton */
 };
 
+/* What identifies the targets in the lock file: the real path of the
+ * targets file, or "host addresses".  Returns buf. */
+const char *app_targets_id(const struct app *a, char *buf, size_t size);
 /* Print a->e as "nftally: MESSAGE" on stderr; returns code. */
 int app_fail(struct app *a, int code);
 /* Exit code for a negative errno from the modules. */

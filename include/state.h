@@ -28,7 +28,9 @@ struct state {
 	char table[40];
 	uint64_t handle;   /* kernel handle of the table; 0 = unknown */
 	uint64_t seq;      /* number of the report these values close */
-	int64_t time;      /* when the values were read (Unix seconds) */
+	int64_t time;      /* when this report was made (Unix seconds) */
+	int64_t base_time; /* when the values of the addresses that stay were
+			    * last read (0: never; they count from creation) */
 	struct state_entry *v; /* sorted by address after state_sort */
 	size_t n, cap;
 };

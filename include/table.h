@@ -55,6 +55,9 @@ struct table_apply_opts {
 	uint64_t prev_handle;
 	table_drained_cb drained; /* may be NULL */
 	void *data;
+	/* rebuild the skeleton even if its hash says it is unchanged (mends
+	 * rules deleted by hand) */
+	bool force_skeleton;
 };
 
 /* Bring the kernel's table to skeleton + targets, never resetting the

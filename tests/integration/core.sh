@@ -99,8 +99,10 @@ assert_eq "" "$(cat "$WORK/run.json.err")" "run wrote nothing to stderr"
 check_lines "$WORK/run.json" run
 TICKS=$(jq -rs '[.[] | select(.addr == "198.18.2.2")] | length' "$WORK/run.json")
 [ "$TICKS" -ge 3 ] && ok "run printed $TICKS intervals" || bad "run printed only $TICKS intervals"
-assert_eq 0 "$(jq -rs '[.[] | select(.addr != null and .since == null)] | length' "$WORK/run.json")" \
-	"every run line has since"
+# No state yet: the first report counts from the counters' creation and has
+# no since; every later one has.
+assert_eq "4 1" "$(jq -rs '[.[] | select(.addr != null and .since == null) | .seq] | "\(length) \(unique | join(","))"' "$WORK/run.json")" \
+	"only the first report lacks since"
 nftally_r dump > "$WORK/dump3.json"
 check_lines "$WORK/dump3.json" "dump after run"
 
@@ -159,13 +161,18 @@ assert_eq "$FOREIGN_BEFORE" "$(foreign_snapshot)" "foreign table unchanged"
 # An address dropped from the file without apply still has counters: remove
 # reports it too, with the label the last run knew.
 grep -v 'vm-net' "$WORK/targets" > "$WORK/targets.new"; mv "$WORK/targets.new" "$WORK/targets"
+# A run reported this table: remove's lines are the last report, the deltas
+# since the run's last one, with the next seq.
+send "$C" 198.18.2.2 100 3 198.18.1.2; RX_S4=$((RX_S4 + 3))
+send "$C" 198.18.4.1 100 2 198.18.1.2; RX_S4=$((RX_S4 + 2))
+LASTSEQ=$(jq -s '[.[] | .seq // 0] | max' "$WORK/run2.json")
 nftally_r remove > "$WORK/remove.json"
 assert_eq 4 "$(grep -c '"addr"' "$WORK/remove.json")" "remove prints final lines"
-assert_eq "$(sum_field "$WORK/dump4.json" 198.18.4.0/24 in_bytes) vm-net" \
-	"$(jq -r 'select(.addr == "198.18.4.0/24") | "\(.in_bytes) \(.label)"' "$WORK/remove.json")" \
+assert_eq "$((2 * 128)) vm-net $((LASTSEQ + 1))" \
+	"$(jq -r 'select(.addr == "198.18.4.0/24") | "\(.in_bytes) \(.label) \(.seq)"' "$WORK/remove.json")" \
 	"remove reports counters the targets file no longer names"
-assert_eq "$(sum_field "$WORK/dump4.json" 198.18.2.2 in_bytes)" \
-	"$(sum_field "$WORK/remove.json" 198.18.2.2 in_bytes)" "remove final values"
+assert_eq $((3 * 128)) "$(sum_field "$WORK/remove.json" 198.18.2.2 in_bytes)" "remove reports the last deltas"
+assert_eq "" "$(ls "$WORK/state" | grep -e '\.state$' -e '\.pending$')" "remove deletes the run's state"
 assert_eq "" "$(inns "$R" nft list tables | grep 'inet nftally')" "table removed"
 assert_eq "$FOREIGN_BEFORE" "$(foreign_snapshot)" "foreign table unchanged after remove"
 finish

@@ -156,5 +156,29 @@ assert_eq 0 $? "apply during a run"
 grep -q "was asked to apply it" "$WORK/apply.err" && ok "apply hands over to the run" ||
 	bad "apply: $(cat "$WORK/apply.err")"
 wait_event "$WORK/r8.json" reloaded 1 || bad "the run did not reload"
+nftally_r remove 2> "$WORK/remove.err"
+assert_eq 1 $? "remove refused while a run holds the table"
+grep -q "accounts table inet nftally; stop it first" "$WORK/remove.err" && ok "remove names the run" ||
+	bad "remove: $(cat "$WORK/remove.err")"
+
+# --- 8. hand edits are mended: rules by SIGHUP, counters by themselves ---
+inns "$R" nft flush chain inet nftally forward
+N_RELOADS=$(grep -c '"event":"reloaded"' "$WORK/r8.json")
+kill -HUP "$RUN"
+wait_event "$WORK/r8.json" reloaded $((N_RELOADS + 1)) || bad "no reload on SIGHUP"
+assert_eq 8 "$(inns "$R" nft list chain inet nftally forward | grep -c 'counter name')" \
+	"SIGHUP rebuilt the rules deleted by hand"
+send "$C" 198.18.2.2 100 5 198.18.1.2
+sleep 1.3
+inns "$R" nft -f - <<'NFT'
+delete element inet nftally in4 { 198.18.2.2 }
+delete counter inet nftally in4_c6120202
+NFT
+for _ in $(seq 50); do grep -q '(repair)' "$WORK/r8.json" && break; sleep 0.1; done
+assert_eq 1 "$(jq -r 'select(.event == "reloaded") | .message' "$WORK/r8.json" | grep -c '(repair)')" \
+	"missing counter repaired by itself"
+send "$C" 198.18.2.2 100 4 198.18.1.2
+sleep 1.3
 stop_run
+assert_eq $((9 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r8.json")" "counts around the repair"
 finish

@@ -45,12 +45,13 @@ static void test_round_trip(void)
 	s.handle = 42;
 	s.seq = 7;
 	s.time = 1795316785;
+	s.base_time = 1795316780;
 	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
 	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
 	state_sort(&s);
 	text = format(&s);
 	test_streq(text, "nftally-state 1\n# written by nftally; do not edit\n"
-		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\n"
+		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
 		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 \";flush{}\n"
 		   "entry 2001:db8:4::/64 1 1 2 3 4 vm-net\nend\n");
 	state_init(&t);

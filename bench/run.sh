@@ -1,0 +1,203 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# nftally's benchmarks, side by side in one run (not part of the test suite):
+#   control plane at N = 1k, 10k, 100k addresses: initial apply against
+#   `nft -f` of the same table, reading every counter against
+#   `nft -j list counters`, one address added/removed against
+#   `nft add/delete element`, nftally's peak RSS; IPv6 at 100k;
+#   packet path: 64-byte UDP forwarded through a router namespace with no
+#   accounting, nftally with 100k addresses, and the classic one iptables
+#   rule per address and direction at 1k and 10k.
+# Prints one table of medians and ratios, writes bench/results/ (table and
+# PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq.
+#   usage: bench/run.sh [REPEATS] [SIZES...]   (defaults: 3, 1000 10000 100000)
+set -u
+cd "$(dirname "$0")/.."
+REPEATS=${1:-3}; shift || true
+SIZES=${*:-1000 10000 100000}
+NFTALLY=${NFTALLY:-$PWD/build/nftally}
+UDPSEND=${UDPSEND:-$PWD/build/tests/udpsend}
+export NFTALLY UDPSEND
+OUT=bench/results
+mkdir -p "$OUT"
+. tests/integration/lib.sh
+need
+for t in gnuplot iptables-legacy; do command -v $t >/dev/null || { echo "bench needs $t" >&2; exit 1; }; done
+B="${PFX}b"
+RAW="$WORK/raw"   # lines: metric N tool value
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+record() { echo "$1 $2 $3 $4" >> "$RAW"; }
+get() { awk -v m="$1" -v n="$2" -v t="$3" '$1 == m && $2 == n && $3 == t { print $4 }' "$RAW" | median; }
+
+fresh() { ip netns del "$B" 2>/dev/null; ip netns add "$B"; }
+
+targets() { # N FAMILY FILE: N hosts outside every test subnet
+	awk -v n="$1" -v f="$2" 'BEGIN { for (i = 0; i < n; i++)
+		if (f == 4) printf "a%d 198.19.%d.%d\n", i, int(i / 256) % 256, i % 256 + 0
+		else printf "a%d 2001:db8:9::%x:%x\n", i, int(i / 65536) + 1, i % 65536 }' > "$3"
+	if [ "$2" = 4 ] && [ "$1" -gt 65536 ]; then # past 198.19/16: continue in 198.18.64.0-198.18.255.255
+		awk -v n="$1" 'BEGIN { for (i = 65536; i < n; i++)
+			printf "a%d 198.18.%d.%d\n", i, 64 + int((i - 65536) / 256), i % 256 }' > "$3.tail"
+		head -n 65536 "$3" > "$3.head"; cat "$3.head" "$3.tail" > "$3"; rm "$3.head" "$3.tail"
+	fi
+}
+
+# The same table as nftally installs, as one nft file in block syntax.
+nft_file() { # TARGETS FAMILY OUTFILE
+	local key=ipv4_addr; [ "$2" = 6 ] && key=ipv6_addr
+	"$NFTALLY" -c /dev/null -t "$1" render | awk -v fam="$2" '
+		/^add counter/ { c[++nc] = $5; next }
+		/^add element/ { m = $5; sub(/^add element inet [a-z]+ [a-z0-9]+ \{ /, ""); sub(/ \}$/, "");
+				 e[m] = e[m] (e[m] == "" ? "" : ",\n") $0; next }
+		{ skel = skel $0 "\n" }
+		END { printf "%s", skel; printf "table inet nftally {\n";
+		      for (i = 1; i <= nc; i++) printf "counter %s { }\n", c[i];
+		      for (m in e) printf "map %s { type %s : counter; elements = { %s } }\n", m, (fam == 6 ? "ipv6_addr" : "ipv4_addr"), e[m];
+		      printf "}\n" }' > "$3"
+}
+
+timed() { # METRIC N TOOL CMD...: wall seconds and peak RSS (KiB)
+	local m=$1 n=$2 tool=$3 t0 t1 secs rss; shift 3
+	t0=$EPOCHREALTIME
+	/usr/bin/time -f "%M" -o "$WORK/time" "$@" > /dev/null 2> "$WORK/time.err" ||
+		{ echo "failed: $* ($(tail -1 "$WORK/time.err"))" >&2; return 1; }
+	t1=$EPOCHREALTIME
+	read -r rss < "$WORK/time"
+	secs=$(echo "$t1 - $t0" | bc -l)
+	record "$m" "$n" "$tool" "$(printf '%.4f' "$secs")"
+	record "$m-rss" "$n" "$tool" "$rss"
+}
+
+printf 'state_dir = %s/state\n' "$WORK" > "$WORK/b.conf"
+
+control_plane() { # N FAMILY
+	local n=$1 fam=$2 sfx="" t="$WORK/t$1-$2" f="$WORK/t$1-$2.nft"
+	[ "$fam" = 6 ] && sfx=-v6
+	targets "$n" "$fam" "$t"
+	nft_file "$t" "$fam" "$f"
+	for r in $(seq "$REPEATS"); do
+		# apply: nft -f, then nftally, each into an empty namespace (A B A B)
+		fresh; sleep 1; timed apply$sfx "$n" nft ip netns exec "$B" nft -f "$f"
+		fresh; sleep 1; timed apply$sfx "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+		# read every counter
+		timed read$sfx "$n" nft ip netns exec "$B" nft -j list counters table inet nftally
+		timed read$sfx "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
+		[ "$fam" = 6 ] && continue
+		# one address added and removed: nft CLI
+		timed add1 "$n" nft ip netns exec "$B" nft -f - <<NFT
+add counter inet nftally in4_c6140001
+add counter inet nftally out4_c6140001
+add element inet nftally in4 { 198.20.0.1 : "in4_c6140001" }
+add element inet nftally out4 { 198.20.0.1 : "out4_c6140001" }
+NFT
+		timed del1 "$n" nft ip netns exec "$B" nft -f - <<NFT
+delete element inet nftally in4 { 198.20.0.1 }
+delete element inet nftally out4 { 198.20.0.1 }
+delete counter inet nftally in4_c6140001
+delete counter inet nftally out4_c6140001
+NFT
+		# ... and through a running nftally (the reloaded event says how long)
+		cp "$t" "$t.run"
+		ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t.run" --interval 3600 run > "$WORK/run.json" 2>/dev/null &
+		local pid=$!
+		for _ in $(seq 600); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.1; done
+		echo "new 198.20.0.1" >> "$t.run"
+		for _ in $(seq 600); do [ "$(grep -c reloaded "$WORK/run.json")" -ge 1 ] && break; sleep 0.05; done
+		cp "$t" "$t.run"
+		for _ in $(seq 600); do [ "$(grep -c reloaded "$WORK/run.json")" -ge 2 ] && break; sleep 0.05; done
+		kill -TERM $pid; wait $pid
+		jq -r 'select(.event == "reloaded") | .message' "$WORK/run.json" | sed -n 's/.* in \([0-9.]*\) ms$/\1/p' |
+			awk -v n="$n" 'NR == 1 { printf "add1 %s nftally %.4f\n", n, $1 / 1000 } NR == 2 { printf "del1 %s nftally %.4f\n", n, $1 / 1000 }' >> "$RAW"
+		rm -rf "$WORK/state"
+	done
+}
+
+# Packet path: pps of 64-byte UDP through the router, and CPU jiffies per packet.
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+flood() { # SETUP
+	local count=1000000 b0 b1 t0 t1
+	b0=$(busy); t0=$(date +%s.%N)
+	inns "$C" "$UDPSEND" 198.18.2.2 9999 36 $count 198.18.1.2
+	t1=$(date +%s.%N); b1=$(busy)
+	record pps 0 "$1" "$(echo "$count / ($t1 - $t0)" | bc -l | cut -d. -f1)"
+	record jiffies-per-mpkt 0 "$1" "$(( (b1 - b0) * 1000000 / count ))"
+}
+packet_path() {
+	setup_topology
+	targets 100000 4 "$WORK/p100k"; echo "vm 198.18.2.2" >> "$WORK/p100k"
+	for n in 1000 10000; do
+		{ echo "*filter"; awk -v n=$n 'BEGIN { for (i = 0; i < n; i++) {
+			printf "-A FORWARD -d 198.19.%d.%d\n-A FORWARD -s 198.19.%d.%d\n", int(i/256), i%256, int(i/256), i%256 } }'
+		  echo "-A FORWARD -d 198.18.2.2"; echo "-A FORWARD -s 198.18.2.2"; echo "COMMIT"; } > "$WORK/ipt$n"
+	done
+	for r in $(seq "$REPEATS"); do
+		for setup in none nftally-100k iptables-1k iptables-10k; do
+			inns "$R" nft flush ruleset; inns "$R" iptables-legacy -F FORWARD
+			case $setup in
+			nftally-100k) inns "$R" "$NFTALLY" -c "$WORK/b.conf" -t "$WORK/p100k" apply 2>/dev/null ;;
+			iptables-1k) inns "$R" iptables-legacy-restore < "$WORK/ipt1000" ;;
+			iptables-10k) inns "$R" iptables-legacy-restore < "$WORK/ipt10000" ;;
+			esac
+			flood "$setup"
+		done
+	done
+	inns "$R" iptables-legacy -F FORWARD
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(nft --version)"
+for n in $SIZES; do echo "control plane, N = $n ..."; control_plane "$n" 4; done
+echo "IPv6, N = 100000 ..."; control_plane 100000 6
+echo "packet path ..."; packet_path
+ip netns del "$B" 2>/dev/null
+cp "$RAW" "$OUT/raw.txt"
+
+{
+	echo "# nftally benchmark, $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPEATS runs"
+	echo "# $(nproc) cores, kernel $(uname -r), $(nft --version)"
+	printf '%-18s %8s %12s %12s %10s\n' metric N nft nftally "nft/nftally"
+	for m in apply read add1 del1 apply-v6 read-v6; do
+		for n in $SIZES; do
+			[[ $m == *v6 ]] && [ "$n" != 100000 ] && continue
+			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally)
+			[ -n "$a" ] && [ -n "$b" ] || continue
+			printf '%-18s %8s %11ss %11ss %10.1f\n' "$m" "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+		done
+	done
+	for m in apply-rss read-rss apply-v6-rss; do
+		for n in $SIZES; do
+			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally)
+			[ -n "$b" ] && printf '%-18s %8s %9s KiB %9s KiB\n' "$m" "$n" "${a:-?}" "$b"
+		done
+	done
+	base=$(get pps 0 none)
+	printf '%-18s %12s %10s %16s\n' "packet path" pps "vs none" "jiffies/Mpkt"
+	for s in none nftally-100k iptables-1k iptables-10k; do
+		p=$(get pps 0 "$s"); j=$(get jiffies-per-mpkt 0 "$s")
+		printf '%-18s %12s %10.2f %16s\n' "$s" "$p" "$(echo "$p / $base" | bc -l)" "$j"
+	done
+} | tee "$OUT/latest.txt"
+
+# Scaling plot: time against N, log-log.
+for m in apply read add1; do
+	for tool in nft nftally; do
+		for n in $SIZES; do echo "$n $(get "$m" "$n" "$tool")"; done > "$WORK/$m-$tool.dat"
+	done
+done
+gnuplot <<GP
+set terminal pngcairo size 1000,600 noenhanced
+set output "$OUT/scaling.png"
+set logscale xy
+set xlabel "accounted IPv4 addresses"
+set ylabel "seconds (median)"
+set key outside right
+set grid
+set title "nftally against the nft CLI, same table, same machine, one run"
+plot "$WORK/apply-nft.dat" w lp t "nft -f (apply)", \
+     "$WORK/apply-nftally.dat" w lp t "nftally apply", \
+     "$WORK/read-nft.dat" w lp t "nft -j list counters", \
+     "$WORK/read-nftally.dat" w lp t "nftally dump", \
+     "$WORK/add1-nft.dat" w lp t "nft add element (one address)", \
+     "$WORK/add1-nftally.dat" w lp t "nftally run reload (one address)"
+GP
+echo "wrote $OUT/latest.txt and $OUT/scaling.png"

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Whole-file reads for the targets, config, template and state files. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "file.h"
+
+int file_read_all(int fd, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	size_t cap = 4096, n = 0;
+	char *buf, *p;
+	ssize_t got;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < max)
+		cap = (size_t)st.st_size + 1; /* +1: EOF is seen without a regrow */
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	while ((got = read(fd, buf + n, cap - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto fail_errno;
+		n += (size_t)got;
+		if (n < cap)
+			continue;
+		if (cap > max) {
+			errno = EFBIG;
+			goto fail_errno;
+		}
+		p = realloc(buf, cap * 2);
+		if (!p) {
+			errno = ENOMEM;
+			goto fail_errno;
+		}
+		buf = p;
+		cap *= 2;
+	}
+	if (n > max) {
+		errno = EFBIG;
+		goto fail_errno;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+fail_errno:
+	free(buf);
+	return -errno;
+}
