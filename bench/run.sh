@@ -132,7 +132,7 @@ packet_path() {
 		  echo "-A FORWARD -d 198.18.2.2"; echo "-A FORWARD -s 198.18.2.2"; echo "COMMIT"; } > "$WORK/ipt$n"
 	done
 	for r in $(seq "$REPEATS"); do
-		for setup in none nftally-100k iptables-1k iptables-10k; do
+		for setup in ${PACKET_SETUPS:-none nftally-100k iptables-1k iptables-10k}; do
 			inns "$R" nft flush ruleset; inns "$R" iptables-legacy -F FORWARD
 			case $setup in
 			nftally-100k) inns "$R" "$NFTALLY" -c "$WORK/b.conf" -t "$WORK/p100k" apply 2>/dev/null ;;
@@ -146,10 +146,13 @@ packet_path() {
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(nft --version)"
-for n in $SIZES; do echo "control plane, N = $n ..."; control_plane "$n" 4; done
-echo "IPv6, N = 100000 ..."; control_plane 100000 6
+if [ "${BENCH_ONLY:-}" != packet ]; then
+	for n in $SIZES; do echo "control plane, N = $n ..."; control_plane "$n" 4; done
+	echo "IPv6, N = 100000 ..."; control_plane 100000 6
+fi
 echo "packet path ..."; packet_path
 ip netns del "$B" 2>/dev/null
+[ "${BENCH_ONLY:-}" = packet ] && OUT=$WORK/out && mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.txt"
 
 {
@@ -172,7 +175,7 @@ cp "$RAW" "$OUT/raw.txt"
 	done
 	base=$(get pps 0 none)
 	printf '%-18s %12s %10s %16s\n' "packet path" pps "vs none" "jiffies/Mpkt"
-	for s in none nftally-100k iptables-1k iptables-10k; do
+	for s in ${PACKET_SETUPS:-none nftally-100k iptables-1k iptables-10k}; do
 		p=$(get pps 0 "$s"); j=$(get jiffies-per-mpkt 0 "$s")
 		printf '%-18s %12s %10.2f %16s\n' "$s" "$p" "$(echo "$p / $base" | bc -l)" "$j"
 	done

@@ -36,6 +36,9 @@
 #define NL_RCVBUF (8 * 1024 * 1024)
 /* How long to wait for the kernel to answer before giving up. */
 #define NL_TIMEOUT_MS 60000
+/* Answers taken per recvmmsg, and the room for each (a counter is ~100 B). */
+#define NL_MMSG 256
+#define NL_MMSG_SLOT 4096
 /* Room for one small request message. */
 #define NL_REQ_SIZE 8192
 
@@ -203,10 +206,10 @@ static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
 
 /* Route every reply in the datagram to its request by sequence number.
  * Returns the number of requests answered, or a negative errno. */
-static int nl_read_replies(struct nl *nl, size_t len, uint32_t base, size_t n,
-			   struct nl_counter *out)
+static int nl_read_replies(const struct nl *nl, const char *buf, size_t len,
+			   uint32_t base, size_t n, struct nl_counter *out)
 {
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->rbuf;
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 	int len_left = (int)len, done = 0;
 
 	for (; mnl_nlmsg_ok(nlh, len_left); nlh = mnl_nlmsg_next(nlh, &len_left)) {
@@ -225,6 +228,38 @@ static int nl_read_replies(struct nl *nl, size_t len, uint32_t base, size_t n,
 			nl_parse_counter(nlh, &out[i]);
 			done++;
 		}
+	}
+	return done;
+}
+
+/* Every answer to a by-name read is a datagram of its own: take up to
+ * NL_MMSG of them per system call.  Returns the requests answered. */
+static ssize_t nl_recv_many(struct nl *nl, uint32_t base, size_t n, struct nl_counter *out)
+{
+	struct mmsghdr mm[NL_MMSG];
+	struct iovec iov[NL_MMSG];
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(nl->sock), .events = POLLIN };
+	ssize_t done = 0;
+	int k, r;
+
+	do
+		r = poll(&pfd, 1, NL_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return r < 0 ? -errno : -ETIMEDOUT;
+	memset(mm, 0, sizeof(mm));
+	for (int i = 0; i < NL_MMSG; i++) {
+		iov[i] = (struct iovec){ nl->rbuf + (size_t)i * NL_MMSG_SLOT, NL_MMSG_SLOT };
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	k = recvmmsg(pfd.fd, mm, NL_MMSG, MSG_DONTWAIT, NULL);
+	if (k < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	for (int i = 0; i < k; i++) {
+		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		done += nl_read_replies(nl, iov[i].iov_base, mm[i].msg_len, base, n, out);
 	}
 	return done;
 }
@@ -248,10 +283,9 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	if (mnl_socket_sendto(nl->sock, sbuf, len) < 0)
 		return -errno;
 	while (answered < n) {
-		r = nl_recv(nl);
+		r = nl_recv_many(nl, base, n, out);
 		if (r < 0)
 			return (int)r;
-		r = nl_read_replies(nl, (size_t)r, base, n, out);
 		answered += (size_t)r;
 	}
 	return 0;
