@@ -33,13 +33,14 @@ int file_read_all(int fd, size_t max, char **out, size_t *len)
 			errno = EFBIG;
 			goto fail_errno;
 		}
-		p = realloc(buf, cap * 2);
+		/* never more than one byte past the limit: enough to tell */
+		p = realloc(buf, cap * 2 > max + 1 ? max + 1 : cap * 2);
 		if (!p) {
 			errno = ENOMEM;
 			goto fail_errno;
 		}
 		buf = p;
-		cap *= 2;
+		cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 	}
 	if (n > max) {
 		errno = EFBIG;

@@ -409,14 +409,24 @@ static int cmd_remove(struct app *a)
 	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, file, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
+	if (have_state)
+		report_replay(dirfd, a->cfg.state_dir, file, pending, &done);
 	a->e.msg[0] = '\0';
 	ret = read_everything(a, &done, &all);
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
 	if (have_state) {
+		/* the run's protocol: pending, print, rename; then the table */
 		all.seq = done.seq + 1;
+		snprintf(all.table, sizeof(all.table), "%s", a->cfg.table);
+		ret = state_save(&all, dirfd, a->cfg.state_dir, pending, &a->e);
+		if (ret < 0)
+			goto out;
 		report_print(&done, &all);
+		ret = state_rename(dirfd, a->cfg.state_dir, pending, file, &a->e);
+		if (ret < 0)
+			goto out;
 	} else {
 		for (size_t i = 0; i < all.n; i++) {
 			char text[ADDR_STRLEN];

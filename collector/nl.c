@@ -425,7 +425,7 @@ struct nl_vec {
 
 struct nl_batch {
 	char table[64];
-	struct nl_vec add_ctr, del_ctr; /* char[ADDR_NAMELEN] */
+	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	bool del_table;
 	/* a counter set to given values first (delete + add) */
@@ -450,7 +450,8 @@ struct nl_chunk {
 };
 
 struct nl_msg_what {
-	const char *name; /* a counter, map or table name that outlives the build */
+	const struct nl_elem_op *op; /* a counter, or NULL and: */
+	const char *name;            /* a map, table or set-counter name */
 	uint16_t type;
 };
 
@@ -477,7 +478,7 @@ struct nl_batch *nl_batch_create(const char *table)
 	if (!b)
 		return NULL;
 	snprintf(b->table, sizeof(b->table), "%s", table);
-	b->add_ctr.size = b->del_ctr.size = ADDR_NAMELEN;
+	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
 	b->what.size = sizeof(struct nl_msg_what);
 	return b;
@@ -498,14 +499,15 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b);
 }
 
+/* Counter names are derived from addresses, so a counter is kept as its
+ * address and direction (20 bytes instead of a 48-byte name). */
 static int nl_push_name(struct nl_vec *v, const char *name)
 {
-	char n[ADDR_NAMELEN] = "";
+	struct nl_elem_op op;
 
-	if (strlen(name) >= sizeof(n))
-		return -ENAMETOOLONG;
-	strcpy(n, name);
-	return nl_vec_push(v, n);
+	if (addr_from_counter_name(name, &op.a, &op.dir) < 0)
+		return -EINVAL;
+	return nl_vec_push(v, &op);
 }
 
 int nl_batch_add_counter(struct nl_batch *b, const char *name)
@@ -586,9 +588,9 @@ static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
 
 /* A change is complete: remember what it was for error messages. */
 static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
-			  const char *name)
+			  const struct nl_elem_op *op, const char *name)
 {
-	struct nl_msg_what w = { .name = name, .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what w = { .op = op, .name = name, .type = nlh->nlmsg_type & 0xff };
 
 	b->last = nlh;
 	nl_batch_advance(b, nlh);
@@ -605,13 +607,17 @@ static void nl_batch_reset(struct nl_batch *b)
 	b->what.n = 0;
 }
 
+/* One counter message: of op's address and direction, or named `name`. */
 static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
-			    const char *name, uint64_t packets)
+			    const struct nl_elem_op *op, const char *name, uint64_t packets)
 {
 	char *room = nl_batch_room(b);
 	struct nftnl_obj *o = nftnl_obj_alloc();
+	char derived[ADDR_NAMELEN];
 	struct nlmsghdr *nlh;
 
+	if (op)
+		name = addr_counter_name(&op->a, op->dir, derived);
 	if (!room || !o) {
 		nftnl_obj_free(o);
 		return -ENOMEM;
@@ -626,7 +632,7 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
-	return nl_batch_close(b, nlh, name);
+	return nl_batch_close(b, nlh, op, op ? NULL : name);
 }
 
 static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
@@ -703,7 +709,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_vec *v,
 			return ret;
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
-			ret = nl_batch_close(b, nlh, set);
+			ret = nl_batch_close(b, nlh, NULL, set);
 			if (ret < 0)
 				return ret;
 			nlh = NULL;
@@ -712,7 +718,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_vec *v,
 	if (!nlh)
 		return 0;
 	mnl_attr_nest_end(nlh, list);
-	return nl_batch_close(b, nlh, set);
+	return nl_batch_close(b, nlh, NULL, set);
 }
 
 static const char *const nl_maps[] = {
@@ -721,7 +727,7 @@ static const char *const nl_maps[] = {
 
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
-	const char (*names)[ADDR_NAMELEN];
+	const struct nl_elem_op *ops;
 	char *room;
 	int ret = 0;
 
@@ -734,20 +740,20 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	b->first_seq = b->seq + 1;
 
 	if (b->set_name[0] && b->set_replace)
-		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, b->set_name, 0);
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, NULL, b->set_name, 0);
 	if (b->set_name[0] && !ret)
-		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, b->set_name,
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, NULL, b->set_name,
 				       b->set_packets);
-	names = b->add_ctr.v;
+	ops = b->add_ctr.v;
 	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, names[i], 0);
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, &ops[i], NULL, 0);
 	for (size_t m = 0; m < 8 && !ret; m++)
 		ret = nl_batch_elem_msgs(b, &b->add_elem, nl_maps[m], true);
 	for (size_t m = 0; m < 8 && !ret; m++)
 		ret = nl_batch_elem_msgs(b, &b->del_elem, nl_maps[m], false);
-	names = b->del_ctr.v;
+	ops = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, names[i], 0);
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, &ops[i], NULL, 0);
 	if (!ret && b->del_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		struct nlmsghdr *nlh;
@@ -761,7 +767,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, NFPROTO_INET, 0, ++b->seq);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
-		ret = nl_batch_close(b, nlh, b->table);
+		ret = nl_batch_close(b, nlh, NULL, b->table);
 	}
 	return ret;
 }
@@ -862,9 +868,13 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 		return 0;
 	what = b->what.v;
 	if (bad_seq >= b->first_seq && bad_seq - b->first_seq < b->what.n) {
+		char derived[ADDR_NAMELEN];
+
 		what += bad_seq - b->first_seq;
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table inet %s): %s",
-				nl_msg_verb(what->type), what->name, b->table, strerror(-ret));
+				nl_msg_verb(what->type), what->op ?
+				addr_counter_name(&what->op->a, what->op->dir, derived) : what->name,
+				b->table, strerror(-ret));
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table inet %s: %s",
 			b->table, strerror(-ret));

@@ -113,11 +113,16 @@ int render_skeleton(const char *tmpl, size_t len, const char *name,
 
 static int read_all(const char *path, char **text, size_t *len, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
 	int ret;
 
 	if (fd < 0)
 		return err_setn(e, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, "%s: a template must be a regular file", path);
+	}
 	ret = file_read_all(fd, RENDER_TEMPLATE_MAX, text, len);
 	close(fd);
 	if (ret == -EFBIG)

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Turning two report states into JSON counter lines: the deltas of every
  * address reported in `next` against what `done` had reported. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "output.h"
 #include "report.h"
 
@@ -54,3 +59,28 @@ void report_print(const struct state *done, const struct state *next)
 	fflush(stdout);
 }
 
+
+void report_replay(int dirfd, const char *dirpath, const char *file,
+		   const char *pending, struct state *done)
+{
+	struct state p;
+	struct err e;
+	int ret;
+
+	state_init(&p);
+	ret = state_load(&p, dirfd, dirpath, pending, &e);
+	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
+		output_event(stdout, (time_t)p.time, "replay", NULL,
+			     "report %llu may not have been delivered before nftally "
+			     "stopped; printing it again", (unsigned long long)p.seq);
+		report_print(done, &p);
+		if (state_rename(dirfd, dirpath, pending, file, &e) == 0) {
+			state_finish(done);
+			*done = p;
+			state_init(&p);
+		}
+	} else if (ret != -ENOENT) {
+		unlinkat(dirfd, pending, 0); /* stale or incomplete */
+	}
+	state_finish(&p);
+}

@@ -163,6 +163,24 @@ static int run_read(struct run *r, struct counts *cur, bool *miss, size_t *missi
 	return 0;
 }
 
+/* The counters of the targets marked in miss are gone: the ones the repair
+ * creates count from zero, so their reported base is zero too. */
+static void run_forget(struct run *r, const bool *miss)
+{
+	const struct targets *t = &r->a->tg;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct state_entry *d;
+
+		if (!miss[i])
+			continue;
+		d = (struct state_entry *)state_find(&r->done, &t->v[i].addr);
+		if (d)
+			d->c = (struct counts){ 0 };
+	}
+	run_save_done(r);
+}
+
 static int run_tick(struct run *r)
 {
 	struct app *a = r->a;
@@ -201,8 +219,10 @@ static int run_tick(struct run *r)
 	ret = ret ? ret : run_report(r, &next);
 	if (missing) {
 		output_event(stdout, now, "counter_missing", NULL,
-			     "%zu addresses have no counter in table inet %s; repairing "
-			     "the table", missing, a->cfg.table);
+			     "%zu addresses have no counter in table inet %s; what they "
+			     "counted since the last report is lost; repairing the table",
+			     missing, a->cfg.table);
+		run_forget(r, miss);
 		run_reload(r, "repair", true);
 	}
 out:
@@ -413,27 +433,7 @@ static int run_loop(struct run *r)
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	struct app *a = r->a;
-	struct state p;
-	int ret;
-
-	state_init(&p);
-	ret = state_load(&p, r->dirfd, a->cfg.state_dir, r->pending_file, &a->e);
-	if (ret == 0 && p.seq == r->done.seq + 1 && strcmp(p.table, a->cfg.table) == 0) {
-		output_event(stdout, (time_t)p.time, "replay", NULL,
-			     "report %llu may not have been delivered before nftally "
-			     "stopped; printing it again", (unsigned long long)p.seq);
-		report_print(&r->done, &p);
-		if (state_rename(r->dirfd, a->cfg.state_dir, r->pending_file,
-				 r->state_file, &a->e) == 0) {
-			state_finish(&r->done);
-			r->done = p;
-			state_init(&p);
-		}
-	} else if (ret != -ENOENT) {
-		unlinkat(r->dirfd, r->pending_file, 0); /* stale or incomplete */
-	}
-	state_finish(&p);
+	report_replay(r->dirfd, r->a->cfg.state_dir, r->state_file, r->pending_file, &r->done);
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting

@@ -13,4 +13,12 @@
  * crash prints the very same lines.  Flushes stdout. */
 void report_print(const struct state *done, const struct state *next);
 
+/* A report printed (or about to be) when nftally stopped, in file
+ * `pending` of the state directory: if it follows done, print it again
+ * (same lines, same seq; after a `replay` event) and make it the reported
+ * state (renamed to `file`, and *done replaced).  A stale or damaged pending
+ * file is deleted. */
+void report_replay(int dirfd, const char *dirpath, const char *file,
+		   const char *pending, struct state *done);
+
 #endif

@@ -143,6 +143,23 @@ assert_eq "garbage" "$(cat "$WORK/state/nftally.state.damaged")" "damaged file k
 assert_eq $((4 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r7.json")" \
 	"after a damaged state, counting restarts from the current values"
 
+# --- 6b. a report printed but not marked done (a crash between the two) is
+# printed again on start, identically: same seq, same values ---
+ST="$WORK/state/nftally.state"
+SEQ=$(awk '$1 == "seq" { print $2 }' "$ST")
+awk -v seq=$((SEQ + 1)) '
+	$1 == "seq" { $2 = seq }
+	$1 == "time" { $2 = $2 + 1 }
+	$1 == "entry" && $2 == "198.18.2.2" { $3 = 1; $4 = $4 + 1280; $5 = $5 + 10 }
+	$1 == "entry" && $2 != "198.18.2.2" { $3 = 0 }
+	{ print }' "$ST" > "$WORK/state/nftally.pending"
+start_run "$WORK/r7b.json"
+stop_run
+assert_eq 1 "$(grep -c '"event":"replay"' "$WORK/r7b.json")" "replay event"
+assert_eq "1280 10" "$(jq -r --argjson s $((SEQ + 1)) 'select(.seq == $s) | "\(.in_bytes) \(.in_packets)"' "$WORK/r7b.json")" \
+	"the pending report is printed with its seq and values"
+assert_eq "" "$(ls "$WORK/state" | grep pending)" "pending file consumed"
+
 # --- 7. two runs on one table: the second is refused ---
 start_run "$WORK/r8.json"
 ip netns exec "$R" "$NFTALLY" -c "$WORK/nftally.conf" run > /dev/null 2> "$WORK/second.err"
@@ -177,8 +194,10 @@ NFT
 for _ in $(seq 50); do grep -q '(repair)' "$WORK/r8.json" && break; sleep 0.1; done
 assert_eq 1 "$(jq -r 'select(.event == "reloaded") | .message' "$WORK/r8.json" | grep -c '(repair)')" \
 	"missing counter repaired by itself"
-send "$C" 198.18.2.2 100 4 198.18.1.2
+# More after the repair than the old counter held: a reset the new value
+# alone could not reveal.
+send "$C" 198.18.2.2 100 7 198.18.1.2
 sleep 1.3
 stop_run
-assert_eq $((9 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r8.json")" "counts around the repair"
+assert_eq $((12 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r8.json")" "counts around the repair"
 finish
