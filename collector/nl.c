@@ -24,6 +24,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "build-config.h"
 #include "nl.h"
 
 /* Requests in flight per send when reading counters by name: enough to hide
@@ -142,8 +143,12 @@ static int nl_table_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!t)
 		return MNL_CB_ERROR;
+#if HAVE_NFTNL_TABLE_HANDLE
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_HANDLE))
 		*handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+#else
+	(void)handle; /* 0: unknown */
+#endif
 	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
