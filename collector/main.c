@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "hostaddrs.h"
+#include "log.h"
 #include "output.h"
 #include "render.h"
 #include "report.h"
@@ -32,8 +33,9 @@ static const char usage_text[] =
 "  apply    install the table, or update it without resetting counters\n"
 "  dump     print the cumulative counters, one JSON line per address\n"
 "  run      apply, then print per-address deltas as JSON lines every interval\n"
-"           until SIGTERM/SIGINT (SIGHUP re-reads the targets file)\n"
+"           until SIGTERM/SIGINT; follows the targets file, SIGHUP resyncs\n"
 "  remove   print the counters a last time, then delete the table\n"
+"  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE      config file (default " CONFIG_DEFAULT_PATH ")\n"
@@ -49,7 +51,7 @@ static const char usage_text[] =
 "Exit status: 0 success, 1 bad input or a conflict (config, targets,\n"
 "template, a foreign table, a table another run holds), 2 usage error,\n"
 "3 kernel or system error.\n"
-"The file formats and the JSON schema are described in docs/ of the source.\n";
+"See nftally(8), nftally.conf(5), nftally-targets(5), and docs/ of the source.\n";
 
 const char *app_targets_id(const struct app *a, char *buf, size_t size)
 {
@@ -64,9 +66,67 @@ const char *app_targets_id(const struct app *a, char *buf, size_t size)
 	return buf;
 }
 
+struct command_help {
+	const char *name, *text;
+};
+
+static const struct command_help command_help[] = {
+	{ "render",
+	  "Usage: nftally [OPTIONS] render\n"
+	  "Print the ruleset apply would install: the template's skeleton with the\n"
+	  "table name substituted, then one `add counter` and one `add element` per\n"
+	  "address and direction.  Changes nothing and needs no privileges.  Labels\n"
+	  "never appear in it.\n" },
+	{ "apply",
+	  "Usage: nftally [OPTIONS] apply\n"
+	  "Install table inet TABLE from the template and the targets, or bring an\n"
+	  "existing one up to date in atomic transactions: new addresses get\n"
+	  "counters, addresses that stay keep theirs, addresses that leave stop\n"
+	  "counting.  If `nftally run` accounts the table, it is asked (SIGHUP) to\n"
+	  "apply the file itself so that it reports the last bytes of what leaves;\n"
+	  "if a run reported the table before, the counters of what leaves are kept\n"
+	  "for the next run to report.  A table of that name without nftally's\n"
+	  "marker is never touched.  Bad input changes nothing (exit 1).\n" },
+	{ "dump",
+	  "Usage: nftally [OPTIONS] dump\n"
+	  "Print the cumulative counters of every target, one JSON line per\n"
+	  "address (time, label, addr, in_bytes, in_packets, out_bytes,\n"
+	  "out_packets).  Changes nothing.\n" },
+	{ "run",
+	  "Usage: nftally [OPTIONS] run\n"
+	  "Apply, then at every multiple of the interval print one JSON line per\n"
+	  "address with the deltas since the previous report (and event lines).\n"
+	  "Reports are kept in the state directory, so a restart, even after\n"
+	  "kill -9, continues where the last report ended.  Changes of the targets\n"
+	  "file are applied by themselves; SIGHUP resyncs the whole table;\n"
+	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n" },
+	{ "remove",
+	  "Usage: nftally [OPTIONS] remove\n"
+	  "Print a last report (the deltas since the last report of a run, or the\n"
+	  "cumulative counters if no run reported the table), then delete the\n"
+	  "table and the run's state.  Refused while a run accounts the table.\n" },
+};
+
+/* `nftally help CMD`, `nftally CMD --help`: 0, or 2 for an unknown command. */
+static int print_help(const char *command)
+{
+	for (size_t i = 0; command && i < sizeof(command_help) / sizeof(command_help[0]); i++)
+		if (strcmp(command, command_help[i].name) == 0) {
+			fputs(command_help[i].text, stdout);
+			fputs("\nOptions: see nftally --help.\n", stdout);
+			return 0;
+		}
+	if (command) {
+		fprintf(stderr, "nftally: unknown command '%s'\n%s", command, usage_text);
+		return EXIT_USAGE;
+	}
+	fputs(usage_text, stdout);
+	return 0;
+}
+
 int app_fail(struct app *a, int code)
 {
-	fprintf(stderr, "nftally: %s\n", a->e.msg);
+	log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
 	return code;
 }
 
@@ -90,6 +150,7 @@ static int parse_args(struct app *a, int argc, char **argv)
 		{ 0 }
 	};
 	const char *config = NULL, *over[6] = { 0 };
+	bool help = false;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "c:t:hV", opts, NULL)) != -1) {
@@ -100,11 +161,15 @@ static int parse_args(struct app *a, int argc, char **argv)
 		case 'P': over[2] = optarg; break;
 		case 'i': over[3] = optarg; break;
 		case 's': over[4] = optarg; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
 		}
 	}
+	if (help)
+		exit(print_help(optind < argc ? argv[optind] : NULL));
+	if (optind < argc && strcmp(argv[optind], "help") == 0)
+		exit(print_help(optind + 1 < argc ? argv[optind + 1] : NULL));
 	if (optind != argc - 1) {
 		fprintf(stderr, "nftally: %s\n%s", optind < argc ? "too many arguments" :
 			"missing command", usage_text);
@@ -209,8 +274,8 @@ static int apply_via_run(struct app *a)
 		err_set(&a->e, "cannot signal nftally run (pid %d): %s", pid, strerror(errno));
 		return app_fail(a, EXIT_SYSTEM);
 	}
-	fprintf(stderr, "nftally: %s is valid; nftally run (pid %d) accounts table inet %s "
-		"and was asked to apply it (see its output)\n", a->targets_name, pid,
+	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table inet %s "
+		"and was asked to apply it (see its output)", a->targets_name, pid,
 		a->cfg.table);
 	return 0;
 }
@@ -256,12 +321,12 @@ static int cmd_apply(struct app *a)
 	ret = app_apply(a, NULL, 0, keep ? keep_counters : NULL, NULL, &res);
 	if (ret)
 		return ret;
-	fprintf(stderr, "nftally: table inet %s %s: %zu addresses (%zu new, %zu removed)\n",
+	log_msg(LOG_PRIO_INFO, "table inet %s %s: %zu addresses (%zu new, %zu removed)",
 		a->cfg.table, res.created ? "installed" : "updated",
 		a->tg.n, res.added, res.ngone);
 	if (keep && res.ngone)
-		fprintf(stderr, "nftally: the removed addresses stopped counting; the next "
-			"nftally run reports their last bytes and deletes their counters\n");
+		log_msg(LOG_PRIO_INFO, "the removed addresses stopped counting; the next "
+			"nftally run reports their last bytes and deletes their counters");
 	free(res.gone);
 	return 0;
 }
@@ -389,7 +454,7 @@ static int cmd_remove(struct app *a)
 	bool have_state = false;
 
 	if (ret == 0) {
-		fprintf(stderr, "nftally: table inet %s does not exist; nothing to remove\n",
+		log_msg(LOG_PRIO_INFO, "table inet %s does not exist; nothing to remove",
 			a->cfg.table);
 		return 0;
 	}

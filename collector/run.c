@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 
 #include "app.h"
+#include "log.h"
 #include "output.h"
 #include "report.h"
 #include "state.h"
@@ -71,7 +72,7 @@ static int run_report(struct run *r, struct state *next)
 	return 0;
 fail:
 	output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
-	fprintf(stderr, "nftally: %s\n", a->e.msg);
+	log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
 	fflush(stdout);
 	state_finish(next);
 	return ret;
@@ -201,7 +202,7 @@ static int run_tick(struct run *r)
 	}
 	if (ret < 0) {
 		output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
-		fprintf(stderr, "nftally: %s\n", a->e.msg);
+		log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
 		goto out;
 	}
 	next.time = next.base_time = output_now();
@@ -283,7 +284,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (app_load_targets(a, &nt) < 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
-		fprintf(stderr, "nftally: %s; the running table stays as it was\n", a->e.msg);
+		log_msg(LOG_PRIO_WARNING, "%s; the running table stays as it was", a->e.msg);
 		goto out;
 	}
 	a->tg = nt;
@@ -354,7 +355,7 @@ static void run_watch(struct run *r)
 	r->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (r->ifd >= 0 && inotify_add_watch(r->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
 					     IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
-		fprintf(stderr, "nftally: cannot watch %s (%s); reload with SIGHUP\n", dir,
+		log_msg(LOG_PRIO_WARNING, "cannot watch %s (%s); reload with SIGHUP", dir,
 			strerror(errno));
 		close(r->ifd);
 		r->ifd = -1;

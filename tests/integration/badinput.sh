@@ -63,6 +63,11 @@ assert_eq 1 $? "hostile table name exit code"
 assert_eq "nftally: --table: bad table name 'x;flush ruleset' (use a-z, 0-9, _; at most 32)" \
 	"$(cat "$WORK/err")" "hostile table name"
 nftally_r --interval 0 apply 2>/dev/null; assert_eq 1 $? "interval 0 rejected"
+# Under systemd (stderr is the journal stream) messages carry their priority.
+: > "$WORK/journal"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$WORK/journal") nftally_r --interval 0 apply 2>> "$WORK/journal"
+assert_eq "<3>nftally: --interval: bad interval '0' (use whole seconds, 1 to 86400)" "$(cat "$WORK/journal")" \
+	"journal priority prefix"
 nftally_r --targets '' apply 2> "$WORK/err"; assert_eq 1 $? "empty --targets rejected"
 assert_eq "nftally: --targets: empty path for 'targets'" "$(cat "$WORK/err")" "empty --targets message"
 nftally_r frobnicate 2>/dev/null; assert_eq 2 $? "unknown command is a usage error"

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* libFuzzer target for the state-file parser: whatever it accepts must format
+ * and parse back to exactly the same text, since a restart trusts that round
+ * trip to continue counting where the last report ended. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* open_memstream */
+#endif
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The text form of s in a malloc'd string; aborts if formatting fails. */
+static char *format(const struct state *s, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		abort();
+	if (state_format(s, f) < 0)
+		abort();
+	if (fclose(f) != 0)
+		abort();
+	return buf;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct state s, t;
+	struct err e = { "" };
+	char *text, *again;
+	size_t len, len2;
+
+	state_init(&s);
+	if (state_parse_buffer(&s, "fuzz", (const char *)data, size, &e) < 0) {
+		if (!e.msg[0] || strchr(e.msg, '\n'))
+			abort();
+		state_finish(&s); /* entries parsed before the error are ours */
+		return 0;
+	}
+	text = format(&s, &len);
+	state_init(&t);
+	if (state_parse_buffer(&t, "again", text, len, &e) < 0)
+		abort(); /* our own output was refused */
+	again = format(&t, &len2);
+	if (len != len2 || memcmp(text, again, len) != 0)
+		abort();
+	free(text);
+	free(again);
+	state_finish(&s);
+	state_finish(&t);
+	return 0;
+}

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# meson install into a temporary root: the binary, the template, the example
+# config and targets, the systemd unit and the man pages land where they
+# should, the installed binary works with the installed files, the unit
+# passes systemd-analyze verify, and the man pages render.
+set -u
+BUILDDIR=${BUILDDIR:?BUILDDIR names the meson build directory}
+DEST=$(mktemp -d /tmp/nftally-install.XXXXXX)
+trap 'rm -rf "$DEST"' EXIT
+FAILS=0
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+need_or_fail() { # TOOL: a missing tool fails in CI, is skipped elsewhere
+	command -v "$1" >/dev/null && return 0
+	[ "${CI:-}" = true ] && { bad "$1 is not installed"; return 1; }
+	echo "skip - $1 is not installed"; return 1
+}
+
+meson install -C "$BUILDDIR" --destdir "$DEST" --no-rebuild --quiet > "$DEST.log" 2>&1 ||
+	{ cat "$DEST.log"; rm -f "$DEST.log"; exit 1; }
+rm -f "$DEST.log"
+find_one() { find "$DEST" -path "*$1" -type f | head -1; }
+BIN=$(find_one /sbin/nftally)
+TMPL=$(find_one /share/nftally/templates/host.nft)
+CONF=$(find_one /etc/nftally/nftally.conf)
+TARGETS=$(find_one /share/doc/nftally/targets.example)
+UNIT=$(find_one /systemd/system/nftally.service)
+for f in BIN TMPL CONF TARGETS UNIT; do
+	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
+done
+[ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
+"$BIN" --version | grep -q '^nftally ' && ok "--version" || bad "--version"
+"$BIN" -c "$CONF" -t "$TARGETS" --template "$TMPL" render > "$DEST/render.nft" &&
+	grep -q '^add element inet nftally in4net { 198.18.4.0/24 : "in4_c6120400_24" }$' "$DEST/render.nft" &&
+	ok "installed config, targets example and template render" || bad "render with installed files"
+for cmd in render apply dump run remove; do
+	"$BIN" "$cmd" --help | grep -q "^Usage: nftally \[OPTIONS\] $cmd$" && ok "$cmd --help" || bad "$cmd --help"
+done
+
+grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf run$" "$UNIT" &&
+	ok "unit runs the installed binary" || bad "unit ExecStart: $(grep ExecStart= "$UNIT")"
+grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN$' "$UNIT" && grep -q '^ProtectSystem=strict$' "$UNIT" &&
+	grep -q '^StateDirectory=nftally$' "$UNIT" && ok "unit: least privilege" || bad "unit hardening"
+if need_or_fail systemd-analyze; then
+	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$UNIT" > "$DEST/nftally.service"
+	if systemd-analyze verify --man=no "$DEST/nftally.service" > "$DEST/verify" 2>&1; then
+		ok "systemd-analyze verify"
+	else
+		bad "systemd-analyze verify: $(cat "$DEST/verify")"
+	fi
+fi
+if need_or_fail go-md2man && need_or_fail man; then
+	for page in man8/nftally.8 man5/nftally.conf.5 man5/nftally-targets.5; do
+		f=$(find_one "/$page")
+		if [ -n "$f" ] && MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q '^NAME'; then
+			ok "man page $page renders"
+		else
+			bad "man page $page"
+		fi
+	done
+fi
+[ "$FAILS" -eq 0 ] && { echo "all assertions passed"; exit 0; }
+echo "$FAILS assertion(s) failed"; exit 1
