@@ -50,7 +50,7 @@ for f in targets config state; do
 	log=$tmp/fuzz_$f.log
 
 	echo "fuzz: building fuzz_$f"
-	# shellcheck disable=SC2086 # word splitting of the flag lists is intended
+	# shellcheck disable=SC2086,SC2046 # word splitting of the flag lists is intended
 	if ! $cc $cflags $common $(srcs $f) "tests/fuzz/fuzz_$f.c" -o "$bin"; then
 		echo "fuzz: fuzz_$f: build FAILED"
 		failed=$((failed + 1))
