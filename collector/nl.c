@@ -444,7 +444,7 @@ struct nl_batch {
 	size_t nchunks, capchunks, total;
 	struct nlmsghdr *last;
 	uint32_t first_seq, seq;
-	struct nl_vec what; /* struct nl_msg_what per message, for errors */
+	struct nl_vec what; /* struct nl_msg_what: runs of messages, for errors */
 };
 
 #define NL_CHUNK (1 << 20)
@@ -454,9 +454,13 @@ struct nl_chunk {
 	size_t len;
 };
 
+/* count messages in a row of one type: counters op[0..count), or one
+ * message about `name`.  Runs keep the bookkeeping for 200,000 counter
+ * messages to a few entries. */
 struct nl_msg_what {
-	const struct nl_elem_op *op; /* a counter, or NULL and: */
+	const struct nl_elem_op *op; /* counters, or NULL and: */
 	const char *name;            /* a map, table or set-counter name */
+	uint32_t count;
 	uint16_t type;
 };
 
@@ -595,10 +599,16 @@ static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
 static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 			  const struct nl_elem_op *op, const char *name)
 {
-	struct nl_msg_what w = { .op = op, .name = name, .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what w = { .op = op, .name = name, .count = 1,
+				 .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what *prev = b->what.n ? (struct nl_msg_what *)b->what.v + b->what.n - 1 : NULL;
 
 	b->last = nlh;
 	nl_batch_advance(b, nlh);
+	if (prev && op && prev->op && prev->type == w.type && prev->op + prev->count == op) {
+		prev->count++;
+		return 0;
+	}
 	return nl_vec_push(&b->what, &w);
 }
 
@@ -872,14 +882,19 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 	if (ret == 0)
 		return 0;
 	what = b->what.v;
-	if (bad_seq >= b->first_seq && bad_seq - b->first_seq < b->what.n) {
+	for (size_t i = 0, k = bad_seq - b->first_seq; bad_seq >= b->first_seq && i < b->what.n;
+	     k -= what[i++].count) {
 		char derived[ADDR_NAMELEN];
+		const char *name = what[i].name;
 
-		what += bad_seq - b->first_seq;
+		if (k >= what[i].count)
+			continue;
+		if (what[i].op)
+			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table inet %s): %s",
-				nl_msg_verb(what->type), what->op ?
-				addr_counter_name(&what->op->a, what->op->dir, derived) : what->name,
-				b->table, strerror(-ret));
+				nl_msg_verb(what[i].type), name, b->table,
+				ret == -ENFILE ? "the map is full (its size in the template)" :
+				strerror(-ret));
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table inet %s: %s",
 			b->table, strerror(-ret));

@@ -543,8 +543,13 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	sk.apply |= o->force_skeleton;
 	if (sk.apply)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
+		/* A table this call created and could not fill goes again, so a
+		 * refused first install leaves nothing half done. */
+		if (ret < 0 && res->created)
+			table_remove(nl, table, NULL);
+	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table inet %s vanished while it was applied", table);
 	return ret;
