@@ -450,8 +450,9 @@ static int cmd_remove(struct app *a)
 {
 	char file[64], pending[64];
 	struct state done, all;
-	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
-	bool have_state = false;
+	uint64_t handle = 0;
+	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
+	bool have_state = false, stale = false;
 
 	if (ret == 0) {
 		log_msg(LOG_PRIO_INFO, "table inet %s does not exist; nothing to remove",
@@ -474,6 +475,15 @@ static int cmd_remove(struct app *a)
 	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, file, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
+	/* A state of an earlier table of this name (flushed and installed
+	 * again since): its values say nothing about these counters. */
+	if (have_state && done.handle && handle && done.handle != handle) {
+		have_state = false;
+		stale = true;
+		output_event(stdout, output_now(), "state_stale", NULL,
+			     "%s/%s belongs to an earlier table inet %s; printing the "
+			     "cumulative counters", a->cfg.state_dir, file, a->cfg.table);
+	}
 	if (have_state)
 		report_replay(dirfd, a->cfg.state_dir, file, pending, &done);
 	a->e.msg[0] = '\0';
@@ -502,7 +512,7 @@ static int cmd_remove(struct app *a)
 		fflush(stdout);
 	}
 	ret = table_remove(a->nl, a->cfg.table, &a->e);
-	if (ret == 0 && have_state) {
+	if (ret == 0 && (have_state || stale)) {
 		unlinkat(dirfd, file, 0);
 		unlinkat(dirfd, pending, 0);
 	}

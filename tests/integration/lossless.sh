@@ -200,4 +200,15 @@ send "$C" 198.18.2.2 100 7 198.18.1.2
 sleep 1.3
 stop_run
 assert_eq $((12 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r8.json")" "counts around the repair"
+
+# --- 9. remove after the table was flushed and installed again without the
+# run: the run's state belongs to the old table; cumulative values ---
+inns "$R" nft flush ruleset
+nftally_r apply 2>/dev/null
+send "$C" 198.18.2.2 100 6 198.18.1.2
+nftally_r remove > "$WORK/remove.json"
+assert_eq 1 "$(grep -c '"event":"state_stale"' "$WORK/remove.json")" "remove: stale state reported"
+assert_eq "$((6 * 128)) null" "$(jq -r 'select(.addr == "198.18.2.2") | "\(.in_bytes) \(.seq)"' "$WORK/remove.json")" \
+	"remove: cumulative values of the new table"
+assert_eq "" "$(ls "$WORK/state" | grep -e '\.state$' -e '\.pending$')" "remove: stale state deleted"
 finish
