@@ -9,7 +9,8 @@
 #   accounting, nftally with 100k addresses, and the classic one iptables
 #   rule per address and direction at 1k and 10k.
 # Prints one table of medians and ratios, writes bench/results/ (table and
-# PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq.
+# PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq, bc
+# (scripts/install-deps bench installs them).
 #   usage: bench/run.sh [REPEATS] [SIZES...]   (defaults: 3, 1000 10000 100000)
 set -u
 cd "$(dirname "$0")/.."
