@@ -81,29 +81,29 @@ static void rejects(const char *text, const char *msg)
 
 static void test_damaged(void)
 {
+	/* Each body follows a valid header of 5 lines (so line 6 is the first
+	 * entry), with the message it must be rejected with. */
+	static const char *const cases[][2] = {
+		{ "entry 198.18.2.2 1 1 1 1 1 a\n", "st: state file is truncated (no end line)" },
+		{ "entry 198.18.2.2 1 1 1 1 1 a\nen", "st:7: state file is damaged" },
+		{ "entry 198.18.2.2 1 1 1 1 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 1 -1 1 1 1 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 1 18446744073709551616 1 1 1 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.1/24 1 1 1 1 1 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 1 1 1 1 1 a\nentry 198.18.2.2 0 1 1 1 1 b\nend\n",
+		  "st: state file lists an address twice" },
+		{ "end\nentry 198.18.2.2 1 1 1 1 1 a\n", "st:7: state file is damaged" },
+		{ "seq x\nend\n", "st:6: state file is damaged" },
+	};
 	const char *head = "nftally-state 1\ntable t\nhandle 1\nseq 1\ntime 1\n";
 	char buf[512];
 
 	rejects("", "st: state file is truncated (no end line)");
 	rejects("nftally-state 2\nend\n", "st:1: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\n", head);
-	rejects(buf, "st: state file is truncated (no end line)");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\nen", head);
-	rejects(buf, "st:7: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 a\nend\n", head);
-	rejects(buf, "st:6: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 -1 1 1 1 a\nend\n", head);
-	rejects(buf, "st:6: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 18446744073709551616 1 1 1 a\nend\n", head);
-	rejects(buf, "st:6: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.1/24 1 1 1 1 1 a\nend\n", head);
-	rejects(buf, "st:6: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sentry 198.18.2.2 1 1 1 1 1 a\nentry 198.18.2.2 0 1 1 1 1 b\nend\n", head);
-	rejects(buf, "st: state file lists an address twice");
-	snprintf(buf, sizeof(buf), "%send\nentry 198.18.2.2 1 1 1 1 1 a\n", head);
-	rejects(buf, "st:7: state file is damaged");
-	snprintf(buf, sizeof(buf), "%sseq x\nend\n", head);
-	rejects(buf, "st:6: state file is damaged");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s%s", head, cases[i][0]);
+		rejects(buf, cases[i][1]);
+	}
 
 	struct state s;
 	struct err e = { "" };
