@@ -257,7 +257,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 static int apply_via_run(struct app *a)
 {
 	char what[PATH_MAX], mine[PATH_MAX];
-	int dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dirfd = state_dir_open_existing(a->cfg.state_dir);
 	int pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, what, sizeof(what));
 
 	if (dirfd >= 0)
@@ -289,18 +289,18 @@ static int keep_counters(const struct table_result *res, void *data)
  * and what it reported tells apply which counters to look for. */
 static bool run_has_state(struct app *a)
 {
-	char file[64];
+	struct state_names names;
 	struct state st;
 	struct err e;
-	int dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dirfd = state_dir_open_existing(a->cfg.state_dir);
 	bool found = false;
 
 	if (dirfd < 0)
 		return false;
-	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
+	state_names_init(&names, a->cfg.table);
 	state_init(&st);
-	found = faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && state_load(&st, dirfd, a->cfg.state_dir, file, &e) == 0 && st.n) {
+	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (found && state_load(&st, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
 		a->known = calloc(st.n, sizeof(*a->known));
 		for (size_t i = 0; a->known && i < st.n; i++)
 			a->known[a->nknown++] = st.v[i].addr;
@@ -402,6 +402,32 @@ static int stray_cb(const char *name, void *data)
 	return 0;
 }
 
+/* The strays' values, read in one pipelined exchange, into all. */
+static int add_strays(struct app *a, const struct strays *s, const struct state *done,
+		      struct state *all)
+{
+	struct targets t = { .v = calloc(s->n + 1, sizeof(*t.v)), .n = s->n };
+	struct counts *c = calloc(s->n + 1, sizeof(*c));
+	bool *miss = calloc(s->n + 1, sizeof(*miss));
+	size_t missing;
+	int ret = t.v && c && miss ? 0 : -ENOMEM;
+
+	for (size_t i = 0; ret == 0 && i < s->n; i++)
+		t.v[i].addr = s->v[i];
+	if (ret == 0)
+		ret = table_read(a->nl, a->cfg.table, &t, c, miss, &missing, &a->e);
+	for (size_t i = 0; ret == 0 && i < s->n; i++) {
+		const struct state_entry *x = state_find(done, &s->v[i]);
+
+		if (!miss[i])
+			ret = state_add(all, &s->v[i], x ? x->label : "(unknown)", &c[i], true);
+	}
+	free(t.v);
+	free(c);
+	free(miss);
+	return ret;
+}
+
 /* Every address with counters in the table, with its values and label
  * (from the targets, else from the last report, else "(unknown)"). */
 static int read_everything(struct app *a, const struct state *done, struct state *all)
@@ -420,19 +446,8 @@ static int read_everything(struct app *a, const struct state *done, struct state
 					&c[i], true);
 	if (ret == 0)
 		ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
-	for (size_t i = 0; ret == 0 && i < s.n; i++) {
-		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
-		const char *names[2] = { addr_counter_name(&s.v[i], ADDR_IN, in),
-					 addr_counter_name(&s.v[i], ADDR_OUT, out) };
-		const struct state_entry *x = state_find(done, &s.v[i]);
-		struct nl_counter nc[2];
-
-		ret = nl_read_counters(a->nl, a->cfg.table, names, 2, nc);
-		if (ret == 0 && !nc[0].err && !nc[1].err)
-			ret = state_add(all, &s.v[i], x ? x->label : "(unknown)",
-					&(struct counts){ nc[0].bytes, nc[0].packets,
-							  nc[1].bytes, nc[1].packets }, true);
-	}
+	if (ret == 0)
+		ret = add_strays(a, &s, done, all);
 	free(s.v);
 	free(c);
 	free(miss);
@@ -448,7 +463,7 @@ static int read_everything(struct app *a, const struct state *done, struct state
  * values. */
 static int cmd_remove(struct app *a)
 {
-	char file[64], pending[64];
+	struct state_names names;
 	struct state done, all;
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
@@ -463,16 +478,15 @@ static int cmd_remove(struct app *a)
 		return app_fail(a, app_code_for(ret));
 	state_init(&done);
 	state_init(&all);
-	snprintf(file, sizeof(file), "%s.state", a->cfg.table);
-	snprintf(pending, sizeof(pending), "%s.pending", a->cfg.table);
-	dirfd = open(a->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	state_names_init(&names, a->cfg.table);
+	dirfd = state_dir_open_existing(a->cfg.state_dir);
 	pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, NULL, 0);
 	if (pid > 0) {
 		ret = err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table inet %s; "
 			       "stop it first", pid, a->cfg.table);
 		goto out;
 	}
-	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, file, &a->e) == 0 &&
+	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
@@ -482,10 +496,10 @@ static int cmd_remove(struct app *a)
 		stale = true;
 		output_event(stdout, output_now(), "state_stale", NULL,
 			     "%s/%s belongs to an earlier table inet %s; printing the "
-			     "cumulative counters", a->cfg.state_dir, file, a->cfg.table);
+			     "cumulative counters", a->cfg.state_dir, names.state, a->cfg.table);
 	}
 	if (have_state)
-		report_replay(dirfd, a->cfg.state_dir, file, pending, &done);
+		report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done);
 	a->e.msg[0] = '\0';
 	ret = read_everything(a, &done, &all);
 	if (ret < 0)
@@ -495,11 +509,11 @@ static int cmd_remove(struct app *a)
 		/* the run's protocol: pending, print, rename; then the table */
 		all.seq = done.seq + 1;
 		snprintf(all.table, sizeof(all.table), "%s", a->cfg.table);
-		ret = state_save(&all, dirfd, a->cfg.state_dir, pending, &a->e);
+		ret = state_save(&all, dirfd, a->cfg.state_dir, names.pending, &a->e);
 		if (ret < 0)
 			goto out;
 		report_print(&done, &all);
-		ret = state_rename(dirfd, a->cfg.state_dir, pending, file, &a->e);
+		ret = state_rename(dirfd, a->cfg.state_dir, names.pending, names.state, &a->e);
 		if (ret < 0)
 			goto out;
 	} else {
@@ -513,8 +527,8 @@ static int cmd_remove(struct app *a)
 	}
 	ret = table_remove(a->nl, a->cfg.table, &a->e);
 	if (ret == 0 && (have_state || stale)) {
-		unlinkat(dirfd, file, 0);
-		unlinkat(dirfd, pending, 0);
+		unlinkat(dirfd, names.state, 0);
+		unlinkat(dirfd, names.pending, 0);
 	}
 out:
 	if (dirfd >= 0)

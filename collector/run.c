@@ -28,7 +28,7 @@ struct run {
 	struct app *a;
 	struct state done;    /* what has been reported, as persisted */
 	uint64_t handle;      /* kernel handle of our table */
-	char state_file[64], pending_file[64];
+	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
@@ -57,13 +57,13 @@ static int run_report(struct run *r, struct state *next)
 	next->handle = r->handle;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
-	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->pending_file, &a->e);
+	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->names.pending, &a->e);
 	if (ret < 0)
 		goto fail;
 	report_print(&r->done, next);
 	/* Printed is reported, whether or not the rename works: if it does
 	 * not, the pending file replays these very lines after a restart. */
-	ret = state_rename(r->dirfd, a->cfg.state_dir, r->pending_file, r->state_file, &a->e);
+	ret = state_rename(r->dirfd, a->cfg.state_dir, r->names.pending, r->names.state, &a->e);
 	state_finish(&r->done);
 	r->done = *next;
 	state_init(next);
@@ -82,7 +82,7 @@ fail:
 static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
-	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->state_file, &r->a->e);
+	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -137,6 +137,29 @@ static int run_reinstall(struct run *r)
 		     "table inet %s reinstalled with %zu addresses", a->cfg.table, a->tg.n);
 	fflush(stdout);
 	return 0;
+}
+
+/* One entry per target in next: the value read (cur[i], reported when rep)
+ * where there is one, else the value already reported (not reported again). */
+static int run_add_targets(struct run *r, struct state *next, const struct counts *cur,
+			   const bool *miss, bool rep)
+{
+	const struct targets *t = &r->a->tg;
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n && ret == 0; i++) {
+		const struct target *x = &t->v[i];
+		const struct state_entry *d;
+
+		if (cur && !(miss && miss[i])) {
+			ret = state_add(next, &x->addr, targets_label(t, x), &cur[i], rep);
+			continue;
+		}
+		d = state_find(&r->done, &x->addr);
+		ret = state_add(next, &x->addr, targets_label(t, x),
+				d ? &d->c : &(struct counts){ 0 }, false);
+	}
+	return ret;
 }
 
 static void run_reload(struct run *r, const char *why, bool full);
@@ -206,16 +229,7 @@ static int run_tick(struct run *r)
 		goto out;
 	}
 	next.time = next.base_time = output_now();
-	for (size_t i = 0; i < a->tg.n && ret == 0; i++) {
-		const struct target *x = &a->tg.v[i];
-		const struct state_entry *d = state_find(&r->done, &x->addr);
-
-		if (miss[i])
-			ret = state_add(&next, &x->addr, targets_label(&a->tg, x),
-					d ? &d->c : &(struct counts){ 0 }, false);
-		else
-			ret = state_add(&next, &x->addr, targets_label(&a->tg, x), &cur[i], true);
-	}
+	ret = run_add_targets(r, &next, cur, miss, true);
 	now = next.time;
 	ret = ret ? ret : run_report(r, &next);
 	if (missing) {
@@ -241,19 +255,13 @@ out:
 static int run_drained(const struct table_result *res, void *data)
 {
 	struct run *r = data;
-	const struct targets *t = &r->a->tg;
 	struct state next;
-	int ret = 0;
+	int ret;
 
 	state_init(&next);
 	next.time = output_now();
 	next.base_time = r->done.base_time; /* the staying addresses were not read */
-	for (size_t i = 0; i < t->n && ret == 0; i++) {
-		const struct state_entry *d = state_find(&r->done, &t->v[i].addr);
-
-		ret = state_add(&next, &t->v[i].addr, targets_label(t, &t->v[i]),
-				d ? &d->c : &(struct counts){ 0 }, false);
-	}
+	ret = run_add_targets(r, &next, NULL, NULL, false);
 	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
 		const struct state_entry *d = state_find(&r->done, &res->gone[i].addr);
 
@@ -434,7 +442,7 @@ static int run_loop(struct run *r)
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	report_replay(r->dirfd, r->a->cfg.state_dir, r->state_file, r->pending_file, &r->done);
+	report_replay(r->dirfd, r->a->cfg.state_dir, r->names.state, r->names.pending, &r->done);
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting
@@ -443,7 +451,7 @@ static int run_load_state(struct run *r, bool *damaged)
 {
 	struct app *a = r->a;
 	char aside[80];
-	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->state_file, &a->e);
+	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -451,18 +459,18 @@ static int run_load_state(struct run *r, bool *damaged)
 		return 0;
 	}
 	if (ret == -EINVAL) {
-		snprintf(aside, sizeof(aside), "%s.damaged", r->state_file);
+		snprintf(aside, sizeof(aside), "%s.damaged", r->names.state);
 		output_event(stdout, output_now(), "state_damaged", NULL,
 			     "%s; kept as %s/%s; traffic since the last report before it "
 			     "is not reported", a->e.msg, a->cfg.state_dir, aside);
-		renameat(r->dirfd, r->state_file, r->dirfd, aside);
+		renameat(r->dirfd, r->names.state, r->dirfd, aside);
 		state_init(&r->done);
 		*damaged = true;
 		return 0;
 	}
 	if (ret == 0 && strcmp(r->done.table, a->cfg.table) != 0)
 		return err_setn(&a->e, -EINVAL, "%s/%s belongs to table %s", a->cfg.state_dir,
-				r->state_file, r->done.table);
+				r->names.state, r->done.table);
 	return ret;
 }
 
@@ -476,9 +484,8 @@ static int run_baseline_now(struct run *r)
 
 	if (ret == 0)
 		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, NULL, &missing, &a->e);
-	for (size_t i = 0; i < a->tg.n && ret == 0; i++)
-		ret = state_add(&r->done, &a->tg.v[i].addr,
-				targets_label(&a->tg, &a->tg.v[i]), &cur[i], false);
+	if (ret == 0)
+		ret = run_add_targets(r, &r->done, cur, NULL, false);
 	free(cur);
 	state_sort(&r->done);
 	r->done.time = r->done.base_time = output_now();
@@ -492,8 +499,7 @@ static int run_start(struct run *r)
 	bool damaged;
 	int ret;
 
-	snprintf(r->state_file, sizeof(r->state_file), "%s.state", a->cfg.table);
-	snprintf(r->pending_file, sizeof(r->pending_file), "%s.pending", a->cfg.table);
+	state_names_init(&r->names, a->cfg.table);
 	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
@@ -509,7 +515,7 @@ static int run_start(struct run *r)
 	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
 	r->handle = r->done.handle;
 	if (damaged)
-		unlinkat(r->dirfd, r->pending_file, 0); /* nothing to replay it against */
+		unlinkat(r->dirfd, r->names.pending, 0); /* nothing to replay it against */
 	else
 		run_replay(r);
 	run_known(r);
@@ -543,9 +549,11 @@ int run_main(struct app *a)
 		fflush(stdout);
 		ret = run_loop(&r);
 	}
-	for (int *fd = &r.sfd; fd <= &r.lockfd; fd++)
-		if (*fd >= 0)
-			close(*fd);
+	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	state_finish(&r.done);
 	if (ret == -ECANCELED)
 		return r.exit_code;

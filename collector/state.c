@@ -266,7 +266,7 @@ int state_dir_open(const char *path, struct err *e)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_setn(e, -errno, "%s: cannot create state directory: %s", path,
 				strerror(errno));
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = state_dir_open_existing(path);
 	if (fd < 0) {
 		struct stat st;
 		int saved = errno;
@@ -279,6 +279,17 @@ int state_dir_open(const char *path, struct err *e)
 				strerror(saved));
 	}
 	return fd;
+}
+
+int state_dir_open_existing(const char *path)
+{
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+void state_names_init(struct state_names *n, const char *table)
+{
+	snprintf(n->state, sizeof(n->state), "%s.state", table);
+	snprintf(n->pending, sizeof(n->pending), "%s.pending", table);
 }
 
 static int lock_name(char *buf, size_t size, const char *table)

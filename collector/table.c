@@ -334,8 +334,6 @@ static int plan_adds(struct nl_batch *b, const struct targets *t,
 		}
 		if (fresh)
 			res->added++;
-		else
-			res->kept++;
 	}
 	return ret;
 }
@@ -446,7 +444,6 @@ static int plan_diff(struct nl_batch *b1, struct nl_batch *b2, const struct targ
 		} else if (c > 0) {
 			ret = plan_del_addr(b1, b2, &prev->v[j++].addr, res);
 		} else {
-			res->kept++;
 			i++;
 			j++;
 		}
@@ -520,7 +517,7 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 			return ret;
 		free(res->gone);
 		res->gone = NULL;
-		res->ngone = res->added = res->kept = 0;
+		res->ngone = res->added = 0;
 	}
 	return apply_data_from(nl, table, t, o, NULL, sk, res, e);
 }

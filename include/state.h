@@ -54,6 +54,17 @@ int state_parse_buffer(struct state *s, const char *name, const char *buf,
 /* Open (creating with mode 0700 if missing) the state directory without
  * following a symlink at its last component.  Returns a directory fd. */
 int state_dir_open(const char *path, struct err *e);
+/* The same for commands that only look: never creates; -1 if there is no
+ * state directory (or it is a symlink). */
+int state_dir_open_existing(const char *path);
+
+/* The names of table's files in the state directory. */
+#define STATE_NAME_MAX 64
+struct state_names {
+	char state[STATE_NAME_MAX];   /* TABLE.state: what was reported */
+	char pending[STATE_NAME_MAX]; /* TABLE.pending: a report being made */
+};
+void state_names_init(struct state_names *n, const char *table);
 /* Take the exclusive lock of `table` in dirfd (file TABLE.lock, holding the
  * PID and, on a second line, `what`: the targets file of the run).  Returns
  * the lock fd, -EBUSY with e naming the holder, or another negative errno. */

@@ -24,7 +24,6 @@ struct table_result {
 	uint64_t handle;   /* kernel handle of the table after apply */
 	bool created;      /* the table did not exist before */
 	size_t added;      /* addresses that got new counters */
-	size_t kept;       /* addresses whose counters stayed */
 	struct table_gone *gone; /* malloc'd, caller frees */
 	size_t ngone;
 	bool ngone_committed; /* the elements of gone are deleted */
