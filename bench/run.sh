@@ -7,7 +7,10 @@
 #   `nft add/delete element`, nftally's peak RSS; IPv6 at 100k;
 #   packet path: 64-byte UDP forwarded through a router namespace with no
 #   accounting, nftally with 100k addresses, and the classic one iptables
-#   rule per address and direction at 1k and 10k.
+#   rule per address and direction at 1k and 10k; the store: recording one
+#   report in which every address had traffic, a report over it, a rollup
+#   (build/store-bench on a file in /var/tmp).
+#   BENCH_ONLY=packet or BENCH_ONLY=store runs only that part.
 # Prints one table of medians and ratios, writes bench/results/ (table and
 # PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq, bc
 # (scripts/install-deps bench installs them).
@@ -146,14 +149,29 @@ packet_path() {
 	inns "$R" iptables-legacy -F FORWARD
 }
 
+# The store: K=10 reports of N addresses, each with traffic, on a real disk.
+store_bench() { # N
+	local d; d=$(mktemp -d -p /var/tmp nftally-bench.XXXXXX)
+	for _ in $(seq "$REPEATS"); do
+		"${STORE_BENCH:-$PWD/build/store-bench}" "$1" 10 "$d/b.db" |
+			awk -F= -v n="$1" '{ print $1, n, "nftally", $2 }' >> "$RAW"
+	done
+	rm -rf "$d"
+}
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(nft --version)"
-if [ "${BENCH_ONLY:-}" != packet ]; then
+if [ -z "${BENCH_ONLY:-}" ]; then
 	for n in $SIZES; do echo "control plane, N = $n ..."; control_plane "$n" 4; done
 	echo "IPv6, N = 100000 ..."; control_plane 100000 6
 fi
-echo "packet path ..."; packet_path
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = store ]; then
+	for n in $SIZES; do echo "store, N = $n ..."; store_bench "$n"; done
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = packet ]; then
+	echo "packet path ..."; packet_path
+fi
 ip netns del "$B" 2>/dev/null
-[ "${BENCH_ONLY:-}" = packet ] && OUT=$WORK/out && mkdir -p "$OUT"
+[ -n "${BENCH_ONLY:-}" ] && OUT=$WORK/out && mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.txt"
 
 {
@@ -174,9 +192,19 @@ cp "$RAW" "$OUT/raw.txt"
 			[ -n "$b" ] && printf '%-18s %8s %9s KiB %9s KiB\n' "$m" "$n" "${a:-?}" "$b"
 		done
 	done
+	printf '%-18s %8s %10s %11s %10s %10s %12s\n' "store" N "record ms" "of 60 s" \
+		"report ms" "rollup ms" "bytes/row"
+	for n in $SIZES; do
+		r=$(get store_record_ms_median "$n" nftally)
+		[ -n "$r" ] || continue
+		printf '%-18s %8s %10s %10.2f%% %10s %10s %12s\n' "one report" "$n" "$r" \
+			"$(echo "$r / 600" | bc -l)" "$(get store_report_ms "$n" nftally)" \
+			"$(get store_rollup_ms "$n" nftally)" "$(get store_bytes_per_row "$n" nftally)"
+	done
 	base=$(get pps 0 none)
-	printf '%-18s %12s %10s %16s\n' "packet path" pps "vs none" "jiffies/Mpkt"
+	[ -n "$base" ] && printf '%-18s %12s %10s %16s\n' "packet path" pps "vs none" "jiffies/Mpkt"
 	for s in ${PACKET_SETUPS:-none nftally-100k iptables-1k iptables-10k}; do
+		[ -n "$base" ] || break
 		p=$(get pps 0 "$s"); j=$(get jiffies-per-mpkt 0 "$s")
 		printf '%-18s %12s %10.2f %16s\n' "$s" "$p" "$(echo "$p / $base" | bc -l)" "$j"
 	done

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nftally.conf: `key = value` lines over built-in defaults, and the value
  * checks that command-line options share.  Pure apart from reading the file. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,13 @@
 #define CONFIG_FILE_MAX (1 << 20)
 
 enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
-		  KEY_INTERVAL, KEY_STATE_DIR, KEY_COUNT };
+		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
+		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
+	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
+	"prom_file", "listen",
 };
 
 void config_defaults(struct config *c)
@@ -30,6 +35,9 @@ void config_defaults(struct config *c)
 	c->targets_explicit = false;
 	c->interval = 60;
 	strcpy(c->state_dir, "/var/lib/nftally");
+	c->keep_intervals = 2 * 86400;
+	c->keep_hours = 90 * 86400;
+	c->keep_days = 800 * 86400;
 }
 
 /* Values are echoed into messages; keep them printable and short. */
@@ -72,6 +80,88 @@ int config_set_interval(struct config *c, const char *v, const char *where,
 	return 0;
 }
 
+int config_set_keep(struct config *c, const char *key, const char *v, const char *where,
+		    struct err *e)
+{
+	long long n = 0, unit;
+	char shown[80];
+	size_t i;
+
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= 36500LL * 86400; i++)
+		n = n * 10 + (v[i] - '0');
+	switch (v[i]) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default: unit = 0;
+	}
+	if (i == 0 || !unit || v[i + 1] != '\0' || n > 36500LL * 86400 ||
+	    n * unit < 3600 || n * unit > 36500LL * 86400)
+		return err_set(e, "%s: bad duration '%s' for '%s' (digits and a unit s, m, "
+			       "h or d, e.g. 36h; 1h to 36500d)", where, config_show(shown, v),
+			       key);
+	if (strcmp(key, "store_keep_intervals") == 0)
+		c->keep_intervals = n * unit;
+	else if (strcmp(key, "store_keep_hours") == 0)
+		c->keep_hours = n * unit;
+	else if (strcmp(key, "store_keep_days") == 0)
+		c->keep_days = n * unit;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+bool config_parse_listen(const char *v, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	const char *colon = strrchr(v, ':');
+	unsigned long port = 0;
+	char host[CONFIG_LISTEN_MAX + 1];
+	size_t hl, i;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || strlen(v) > CONFIG_LISTEN_MAX)
+		return false;
+	for (i = 1; colon[i] >= '0' && colon[i] <= '9' && port <= 65535; i++)
+		port = port * 10 + (unsigned long)(colon[i] - '0');
+	if (i == 1 || colon[i] || port == 0 || port > 65535)
+		return false;
+	hl = (size_t)(colon - v);
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (hl == 0 || (host[0] == '[' && host[hl - 1] == ']')) {
+		if (hl) {
+			host[hl - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+				return false;
+		} else {
+			s6->sin6_addr = in6addr_any;
+		}
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return true;
+	}
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return false;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return true;
+}
+
+int config_set_listen(struct config *c, const char *v, const char *where, struct err *e)
+{
+	struct sockaddr_storage ss;
+	char shown[80];
+
+	if (!config_parse_listen(v, &ss))
+		return err_set(e, "%s: bad listen address '%s' (use ADDR:PORT, [ADDR6]:PORT "
+			       "or :PORT)", where, config_show(shown, v));
+	strcpy(c->listen, v);
+	return 0;
+}
+
 static char *config_path_field(struct config *c, const char *key)
 {
 	if (strcmp(key, "template") == 0)
@@ -82,6 +172,10 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->targets;
 	if (strcmp(key, "state_dir") == 0)
 		return c->state_dir;
+	if (strcmp(key, "store") == 0)
+		return c->store;
+	if (strcmp(key, "prom_file") == 0)
+		return c->prom_file;
 	return NULL;
 }
 
@@ -192,6 +286,10 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_table(c, v, where, e);
 	if (key == KEY_INTERVAL)
 		return config_set_interval(c, v, where, e);
+	if (key == KEY_KEEP_INTERVALS || key == KEY_KEEP_HOURS || key == KEY_KEEP_DAYS)
+		return config_set_keep(c, config_keys[key], v, where, e);
+	if (key == KEY_LISTEN)
+		return config_set_listen(c, v, where, e);
 	return config_set_path(c, config_keys[key], v, where, e);
 }
 

@@ -21,6 +21,7 @@
 #include "render.h"
 #include "report.h"
 #include "state.h"
+#include "store.h"
 #include "table.h"
 #include "targets.h"
 
@@ -35,6 +36,7 @@ static const char usage_text[] =
 "  run      apply, then print per-address deltas as JSON lines every interval\n"
 "           until SIGTERM/SIGINT; follows the targets file, SIGHUP resyncs\n"
 "  remove   print the counters a last time, then delete the table\n"
+"  report   totals per hour, day or month from the store (see help report)\n"
 "  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
 "Options:\n"
@@ -45,6 +47,9 @@ static const char usage_text[] =
 "      --template NAME    template name or path (default host)\n"
 "      --interval SECONDS interval of run (default 60)\n"
 "      --state-dir DIR    state directory (default /var/lib/nftally)\n"
+"      --store PATH|off   run's database (default STATE_DIR/TABLE.db)\n"
+"      --prom-file PATH   run writes Prometheus metrics to PATH every interval\n"
+"      --listen ADDR:PORT run serves Prometheus metrics at /metrics\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -52,6 +57,17 @@ static const char usage_text[] =
 "template, a foreign table, a table another run holds), 2 usage error,\n"
 "3 kernel or system error.\n"
 "See nftally(8), nftally.conf(5), nftally-targets(5), and docs/ of the source.\n";
+
+const char *app_store_path(const struct app *a, char *buf, size_t size)
+{
+	if (strcmp(a->cfg.store, "off") == 0)
+		return NULL;
+	if (a->cfg.store[0])
+		snprintf(buf, size, "%s", a->cfg.store);
+	else
+		snprintf(buf, size, "%s/%s.db", a->cfg.state_dir, a->cfg.table);
+	return buf;
+}
 
 const char *app_targets_id(const struct app *a, char *buf, size_t size)
 {
@@ -100,6 +116,17 @@ static const struct command_help command_help[] = {
 	  "kill -9, continues where the last report ended.  Changes of the targets\n"
 	  "file are applied by themselves; SIGHUP resyncs the whole table;\n"
 	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n" },
+	{ "report",
+	  "Usage: nftally [OPTIONS] report [--by hour|day|month] [--label L] [--addr A]\n"
+	  "                       [--per-addr] [--since T] [--until T] [--utc]\n"
+	  "                       [--format table|json|csv] [--human]\n"
+	  "Totals of in and out bytes and packets per period and label (and per\n"
+	  "address with --per-addr or --addr) from the store that `nftally run`\n"
+	  "writes.  --by defaults to day.  Periods are in local time unless --utc;\n"
+	  "a month is a calendar month.  T is YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS],\n"
+	  "YYYY-MM or @UNIXSECONDS; --since includes, --until excludes.  Data rolled\n"
+	  "up to days or months is shown at that resolution.  Reads only; safe\n"
+	  "while run writes.\n" },
 	{ "remove",
 	  "Usage: nftally [OPTIONS] remove\n"
 	  "Print a last report (the deltas since the last report of a run, or the\n"
@@ -145,11 +172,24 @@ static int parse_args(struct app *a, int argc, char **argv)
 		{ "template", required_argument, NULL, 'P' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "prom-file", required_argument, NULL, 'F' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "per-addr", no_argument, NULL, 'p' },
+		{ "since", required_argument, NULL, 'f' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "utc", no_argument, NULL, 'U' },
+		{ "format", required_argument, NULL, 'o' },
+		{ "human", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	const char *config = NULL, *over[6] = { 0 };
+	const char *config = NULL, *over[8] = { 0 };
+	struct report_opts *ro = &a->ro;
 	bool help = false;
 	int c, ret;
 
@@ -161,6 +201,18 @@ static int parse_args(struct app *a, int argc, char **argv)
 		case 'P': over[2] = optarg; break;
 		case 'i': over[3] = optarg; break;
 		case 's': over[4] = optarg; break;
+		case 'S': over[5] = optarg; break;
+		case 'F': over[6] = optarg; break;
+		case 'L': over[7] = optarg; break;
+		case 'b': ro->by = optarg; ro->any = true; break;
+		case 'l': ro->label = optarg; ro->any = true; break;
+		case 'a': ro->addr = optarg; ro->any = true; break;
+		case 'p': ro->per_addr = ro->any = true; break;
+		case 'f': ro->since = optarg; ro->any = true; break;
+		case 'u': ro->until = optarg; ro->any = true; break;
+		case 'U': ro->utc = ro->any = true; break;
+		case 'o': ro->format = optarg; ro->any = true; break;
+		case 'H': ro->human = ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -176,6 +228,11 @@ static int parse_args(struct app *a, int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	a->command = argv[optind];
+	if (ro->any && strcmp(a->command, "report") != 0) {
+		fprintf(stderr, "nftally: --by, --label, --addr, --per-addr, --since, --until, "
+			"--utc, --format and --human are options of report\n");
+		exit(EXIT_USAGE);
+	}
 	config_defaults(&a->cfg);
 	ret = config_load(&a->cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
 	if (ret == 0 && over[0])
@@ -188,6 +245,12 @@ static int parse_args(struct app *a, int argc, char **argv)
 		ret = config_set_interval(&a->cfg, over[3], "--interval", &a->e);
 	if (ret == 0 && over[4])
 		ret = config_set_path(&a->cfg, "state_dir", over[4], "--state-dir", &a->e);
+	if (ret == 0 && over[5])
+		ret = config_set_path(&a->cfg, "store", over[5], "--store", &a->e);
+	if (ret == 0 && over[6])
+		ret = config_set_path(&a->cfg, "prom_file", over[6], "--prom-file", &a->e);
+	if (ret == 0 && over[7])
+		ret = config_set_listen(&a->cfg, over[7], "--listen", &a->e);
 	return ret;
 }
 
@@ -461,10 +524,35 @@ static int read_everything(struct app *a, const struct state *done, struct state
  * table, the last report is the deltas since its last report (with the next
  * seq), and its state files go with the table; otherwise the cumulative
  * values. */
+/* The run's store, if it has one: the last report goes there too. */
+static void remove_open_store(struct app *a, struct store **s)
+{
+	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
+	char path[PATH_MAX];
+	struct err e;
+
+	*s = NULL;
+	if (!app_store_path(a, path, sizeof(path)) || access(path, F_OK) < 0)
+		return;
+	if (store_open(s, path, a->cfg.table, &keep, &e) < 0)
+		log_msg(LOG_PRIO_WARNING, "%s; the last report is only printed", e.msg);
+}
+
+static void remove_record(const struct state *done, const struct state *next, void *data)
+{
+	struct err e;
+
+	if (data && store_record(data, done, next, NULL, &e) < 0)
+		output_event(stdout, output_now(), "error", NULL,
+			     "report %llu is not in the store: %s",
+			     (unsigned long long)next->seq, e.msg);
+}
+
 static int cmd_remove(struct app *a)
 {
 	struct state_names names;
 	struct state done, all;
+	struct store *store = NULL;
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
 	bool have_state = false, stale = false;
@@ -498,8 +586,11 @@ static int cmd_remove(struct app *a)
 			     "%s/%s belongs to an earlier table inet %s; printing the "
 			     "cumulative counters", a->cfg.state_dir, names.state, a->cfg.table);
 	}
-	if (have_state)
-		report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done);
+	if (have_state) {
+		remove_open_store(a, &store);
+		report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done,
+			      remove_record, store);
+	}
 	a->e.msg[0] = '\0';
 	ret = read_everything(a, &done, &all);
 	if (ret < 0)
@@ -513,6 +604,7 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 		report_print(&done, &all);
+		remove_record(&done, &all, store);
 		ret = state_rename(dirfd, a->cfg.state_dir, names.pending, names.state, &a->e);
 		if (ret < 0)
 			goto out;
@@ -535,6 +627,7 @@ out:
 		close(dirfd);
 	state_finish(&done);
 	state_finish(&all);
+	store_close(store);
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
@@ -548,9 +641,13 @@ int main(int argc, char **argv)
 		return app_fail(&a, EXIT_INPUT);
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
-	    strcmp(a.command, "remove")) {
+	    strcmp(a.command, "remove") && strcmp(a.command, "report")) {
 		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
 		return EXIT_USAGE;
+	}
+	if (!strcmp(a.command, "report")) {
+		code = query_main(&a);
+		goto out;
 	}
 	ret = app_load_targets(&a, &a.tg);
 	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -81,6 +82,32 @@ int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *la
 	return emit(f, o);
 }
 
+/* Events printed by this process, per type (the types are string
+ * literals of the program, so a small table suffices). */
+#define EVENT_TYPES_MAX 32
+static struct {
+	const char *type;
+	uint64_t n;
+} event_counts[EVENT_TYPES_MAX];
+
+static void count_event(const char *event)
+{
+	for (size_t i = 0; i < EVENT_TYPES_MAX; i++) {
+		if (!event_counts[i].type)
+			event_counts[i].type = event;
+		if (strcmp(event_counts[i].type, event) == 0) {
+			event_counts[i].n++;
+			return;
+		}
+	}
+}
+
+void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), void *data)
+{
+	for (size_t i = 0; i < EVENT_TYPES_MAX && event_counts[i].type; i++)
+		cb(event_counts[i].type, event_counts[i].n, data);
+}
+
 int output_event(FILE *f, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...)
 {
@@ -89,6 +116,7 @@ int output_event(FILE *f, time_t t, const char *event, const char *addr,
 	va_list ap;
 	int n;
 
+	count_event(event);
 	if (!o)
 		return -ENOMEM;
 	va_start(ap, fmt);

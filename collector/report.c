@@ -24,10 +24,8 @@ static bool sub(uint64_t xb, uint64_t xp, uint64_t bb, uint64_t bp,
 	return false;
 }
 
-/* The lines of report `next` against the reported state `done`: a pure
- * function of the two, so a report replayed after a crash prints the very
- * same lines. */
-void report_print(const struct state *done, const struct state *next)
+int report_each(const struct state *done, const struct state *next,
+		int (*cb)(const struct report_delta *d, void *data), void *data)
 {
 	static const struct counts zero;
 	char text[ADDR_STRLEN];
@@ -35,33 +33,60 @@ void report_print(const struct state *done, const struct state *next)
 	for (size_t i = 0; i < next->n; i++) {
 		const struct state_entry *x = &next->v[i], *b;
 		const struct counts *base, *c = &x->c;
-		struct counts d;
-		bool reset;
+		struct report_delta d = { .x = x, .addr = text };
+		int ret;
 
 		if (!x->rep)
 			continue;
 		b = state_find(done, &x->addr);
 		base = b ? &b->c : &zero;
 		addr_format(&x->addr, text);
-		reset = sub(c->in_bytes, c->in_packets, base->in_bytes, base->in_packets,
-			    &d.in_bytes, &d.in_packets);
-		reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
-			     base->out_packets, &d.out_bytes, &d.out_packets);
-		if (reset)
-			output_event(stdout, next->time, "counter_reset", text,
-				     "counter of %s went backwards (recreated outside "
-				     "nftally); counting it from zero", text);
-		/* since: when the values this delta starts from were read; a first
-		 * report from no state counts from the counters' creation */
-		output_counter(stdout, next->time, done->base_time ? done->base_time : -1,
-			       next->seq, x->label, text, &d);
+		d.reset = sub(c->in_bytes, c->in_packets, base->in_bytes, base->in_packets,
+			      &d.d.in_bytes, &d.d.in_packets);
+		d.reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
+			       base->out_packets, &d.d.out_bytes, &d.d.out_packets);
+		ret = cb(&d, data);
+		if (ret)
+			return ret;
 	}
+	return 0;
+}
+
+struct print_ctx {
+	const struct state *done, *next;
+};
+
+static int print_one(const struct report_delta *d, void *data)
+{
+	const struct print_ctx *p = data;
+
+	if (d->reset)
+		output_event(stdout, p->next->time, "counter_reset", d->addr,
+			     "counter of %s went backwards (recreated outside "
+			     "nftally); counting it from zero", d->addr);
+	/* since: when the values this delta starts from were read; a first
+	 * report from no state counts from the counters' creation */
+	output_counter(stdout, p->next->time,
+		       p->done->base_time ? p->done->base_time : -1, p->next->seq,
+		       d->x->label, d->addr, &d->d);
+	return 0;
+}
+
+/* The lines of report `next` against the reported state `done`: a pure
+ * function of the two, so a report replayed after a crash prints the very
+ * same lines. */
+void report_print(const struct state *done, const struct state *next)
+{
+	struct print_ctx p = { done, next };
+
+	report_each(done, next, print_one, &p);
 	fflush(stdout);
 }
 
-
 void report_replay(int dirfd, const char *dirpath, const char *file,
-		   const char *pending, struct state *done)
+		   const char *pending, struct state *done,
+		   void (*printed)(const struct state *done, const struct state *p, void *data),
+		   void *data)
 {
 	struct state p;
 	struct err e;
@@ -74,6 +99,8 @@ void report_replay(int dirfd, const char *dirpath, const char *file,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
 		report_print(done, &p);
+		if (printed)
+			printed(done, &p, data);
 		if (state_rename(dirfd, dirpath, pending, file, &e) == 0) {
 			state_finish(done);
 			*done = p;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,13 @@
 #include <sys/timerfd.h>
 
 #include "app.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "report.h"
 #include "state.h"
+#include "store.h"
 
 struct run {
 	struct app *a;
@@ -32,6 +36,10 @@ struct run {
 	int sfd, tfd, ifd, dirfd, lockfd;
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
+	struct store *store;    /* NULL: store = off */
+	struct metrics *metrics; /* NULL: neither prom_file nor listen */
+	struct http *http;
+	struct metrics_health health;
 };
 
 static double run_ms_since(const struct timespec *t0)
@@ -43,6 +51,71 @@ static double run_ms_since(const struct timespec *t0)
 }
 
 /* ---- reports ---- */
+
+static void run_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void run_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_event(stdout, output_now(), "error", NULL, "%s", msg);
+	log_msg(LOG_PRIO_ERR, "%s", msg);
+	fflush(stdout);
+}
+
+/* A report printed: into the store (in one transaction with its seq, so
+ * that a replay of it records nothing) and into the metrics' totals.
+ * Called before the state file says "reported". */
+static void run_record(struct run *r, const struct state *done, const struct state *next)
+{
+	struct err e;
+	struct timespec t0;
+
+	r->health.reports++;
+	if (r->metrics && metrics_report(r->metrics, done, next) < 0)
+		run_error("metrics: out of memory");
+	if (!r->store)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (store_record(r->store, done, next, NULL, &e) < 0) {
+		r->health.store_errors++;
+		run_error("report %llu is not in the store: %s", (unsigned long long)next->seq,
+			  e.msg);
+	}
+	r->health.store_seconds = run_ms_since(&t0) / 1e3;
+	if (store_rollup(r->store, next->time, &e) < 0)
+		run_error("rollup: %s", e.msg);
+}
+
+static void run_record_cb(const struct state *done, const struct state *next, void *data)
+{
+	run_record(data, done, next);
+}
+
+/* The metrics of what is reported now: to the textfile and the listener. */
+static void run_publish(struct run *r)
+{
+	struct app *a = r->a;
+	char *buf = NULL;
+	size_t len = 0;
+	struct err e;
+
+	if (!r->metrics)
+		return;
+	if (metrics_render(r->metrics, &r->done, &r->health, &buf, &len) < 0) {
+		run_error("metrics: out of memory");
+		return;
+	}
+	if (a->cfg.prom_file[0] && metrics_write_file(a->cfg.prom_file, buf, len, &e) < 0)
+		run_error("%s", e.msg);
+	if (r->http)
+		http_set_body(r->http, buf, len); /* takes buf */
+	else
+		free(buf);
+}
 
 /* Report: persist `next` as pending, print its lines, then make it the
  * reported state.  A crash before the rename replays the same lines on the
@@ -61,12 +134,14 @@ static int run_report(struct run *r, struct state *next)
 	if (ret < 0)
 		goto fail;
 	report_print(&r->done, next);
+	run_record(r, &r->done, next);
 	/* Printed is reported, whether or not the rename works: if it does
 	 * not, the pending file replays these very lines after a restart. */
 	ret = state_rename(r->dirfd, a->cfg.state_dir, r->names.pending, r->names.state, &a->e);
 	state_finish(&r->done);
 	r->done = *next;
 	state_init(next);
+	run_publish(r);
 	if (ret < 0)
 		goto fail;
 	return 0;
@@ -215,9 +290,13 @@ static int run_tick(struct run *r)
 	time_t now;
 	int ret = cur && miss ? 0 : -ENOMEM;
 
+	struct timespec t0;
+
 	state_init(&next);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ret == 0)
 		ret = run_read(r, cur, miss, &missing);
+	r->health.read_seconds = run_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
 								   NULL, &a->e) == 0)) {
 		ret = run_reinstall(r);
@@ -229,6 +308,7 @@ static int run_tick(struct run *r)
 		goto out;
 	}
 	next.time = next.base_time = output_now();
+	r->health.last_read = (double)next.time;
 	ret = run_add_targets(r, &next, cur, miss, true);
 	now = next.time;
 	ret = ret ? ret : run_report(r, &next);
@@ -414,13 +494,16 @@ static int run_signal(struct run *r)
 
 static int run_loop(struct run *r)
 {
-	struct pollfd p[3] = { { .fd = r->sfd, .events = POLLIN },
+	struct pollfd p[4] = { { .fd = r->sfd, .events = POLLIN },
 			       { .fd = r->tfd, .events = POLLIN },
-			       { .fd = r->ifd, .events = POLLIN } };
+			       { .fd = r->ifd, .events = POLLIN },
+			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN } };
 	uint64_t ticks;
 
 	for (;;) {
-		if (poll(p, r->ifd >= 0 ? 3 : 2, -1) < 0) {
+		if (r->http)
+			http_run(r->http);
+		if (poll(p, 4, r->http ? http_timeout_ms(r->http) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -442,7 +525,8 @@ static int run_loop(struct run *r)
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	report_replay(r->dirfd, r->a->cfg.state_dir, r->names.state, r->names.pending, &r->done);
+	report_replay(r->dirfd, r->a->cfg.state_dir, r->names.state, r->names.pending, &r->done,
+		      run_record_cb, r);
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting
@@ -492,6 +576,43 @@ static int run_baseline_now(struct run *r)
 	return ret;
 }
 
+static void run_seed(const char *addr, const char *label, const struct counts *c, void *data)
+{
+	metrics_add(data, addr, label, c);
+}
+
+/* The store, and the metrics seeded with its totals (so they continue
+ * across restarts), and the listener. */
+static int run_open_outputs(struct run *r)
+{
+	struct app *a = r->a;
+	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
+	char path[PATH_MAX];
+	int ret;
+
+	if (app_store_path(a, path, sizeof(path))) {
+		ret = store_open(&r->store, path, a->cfg.table, &keep, &a->e);
+		if (ret < 0)
+			return ret;
+	}
+	if (!a->cfg.prom_file[0] && !a->cfg.listen[0])
+		return 0;
+	r->metrics = metrics_new();
+	if (!r->metrics)
+		return err_setn(&a->e, -ENOMEM, "out of memory");
+	if (r->store) {
+		ret = store_totals(r->store, run_seed, r->metrics, &a->e);
+		if (ret < 0)
+			return ret;
+	}
+	if (a->cfg.listen[0]) {
+		ret = http_start(&r->http, a->cfg.listen, &a->e);
+		if (ret < 0)
+			return ret == -EINVAL || ret == -ENOTSUP ? -EINVAL : ret;
+	}
+	return 0;
+}
+
 static int run_start(struct run *r)
 {
 	struct app *a = r->a;
@@ -510,6 +631,9 @@ static int run_start(struct run *r)
 	if (r->lockfd < 0)
 		return r->lockfd;
 	ret = run_load_state(r, &damaged);
+	if (ret < 0)
+		return ret;
+	ret = run_open_outputs(r);
 	if (ret < 0)
 		return ret;
 	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
@@ -542,6 +666,11 @@ int run_main(struct app *a)
 	if (ret == 0)
 		ret = run_setup_fds(&r, a->cfg.interval);
 	if (ret == 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		r.health.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+		run_publish(&r);
 		run_watch(&r);
 		output_event(stdout, output_now(), "start", NULL,
 			     "accounting %zu addresses from %s in table inet %s every %u s",
@@ -555,6 +684,9 @@ int run_main(struct app *a)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	state_finish(&r.done);
+	store_close(r.store);
+	metrics_free(r.metrics);
+	http_stop(r.http);
 	if (ret == -ECANCELED)
 		return r.exit_code;
 	if (ret < 0) {

@@ -3,6 +3,7 @@
 #ifndef NFTALLY_APP_H
 #define NFTALLY_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -15,6 +16,13 @@ enum {
 	EXIT_INPUT = 1,  /* bad config, targets, template; a foreign or busy table */
 	EXIT_USAGE = 2,
 	EXIT_SYSTEM = 3, /* kernel, netlink, permissions */
+};
+
+/* Options of `nftally report` (as given; checked by query_main). */
+struct report_opts {
+	const char *by, *label, *addr, *since, *until, *format;
+	bool utc, human, per_addr;
+	bool any; /* one of them was given */
 };
 
 struct app {
@@ -30,7 +38,12 @@ struct app {
 	struct addr *known;
 	size_t nknown;
 	bool force_skeleton; /* the next apply rebuilds the skeleton */
+	struct report_opts ro;
 };
+
+/* The store's path for a's table (STATE_DIR/TABLE.db unless configured),
+ * or NULL when the store is off. */
+const char *app_store_path(const struct app *a, char *buf, size_t size);
 
 /* What identifies the targets in the lock file: the real path of the
  * targets file, or "host addresses".  Returns buf. */
@@ -48,5 +61,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 
 /* `nftally run`: returns the exit code. */
 int run_main(struct app *a);
+/* `nftally report`: returns the exit code. */
+int query_main(struct app *a);
 
 #endif

@@ -11,6 +11,7 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/nftally/nftally.conf"
 #define CONFIG_TABLE_MAX 32
+#define CONFIG_LISTEN_MAX 63
 
 struct config {
 	char table[CONFIG_TABLE_MAX + 1]; /* default "nftally" */
@@ -20,12 +21,20 @@ struct config {
 	bool targets_explicit;          /* set by config file or -t: missing file is an error */
 	unsigned interval;              /* seconds, default 60, 1..86400 */
 	char state_dir[PATH_MAX];       /* default "/var/lib/nftally" */
+	char store[PATH_MAX];           /* "" = STATE_DIR/TABLE.db; "off" = none */
+	long long keep_intervals;       /* seconds; default 2 days */
+	long long keep_hours;           /* default 90 days */
+	long long keep_days;            /* default 800 days */
+	char prom_file[PATH_MAX];       /* "" = no textfile */
+	char listen[CONFIG_LISTEN_MAX + 1]; /* "" = no HTTP listener */
 };
 
 void config_defaults(struct config *c);
 
 /* Parse config text.  Syntax: `key = value` per line, '#' comments, blank
- * lines; keys: table, template, template_dir, targets, interval, state_dir.
+ * lines; keys: table, template, template_dir, targets, interval, state_dir,
+ * store, store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
+ * listen.
  * Values may be double-quoted (no escapes).  Unknown keys, duplicate keys,
  * bad values are errors "NAME:LINE: ...".  Returns 0 or negative errno. */
 int config_parse_buffer(struct config *c, const char *name,
@@ -40,8 +49,17 @@ int config_load(struct config *c, const char *path, bool must_exist,
 int config_set_table(struct config *c, const char *v, const char *where, struct err *e);
 int config_set_interval(struct config *c, const char *v, const char *where, struct err *e);
 
+/* Durations: digits and a unit s, m, h or d ("36h"), 1 hour to 100 years.
+ * key is one of the store_keep_* keys. */
+int config_set_keep(struct config *c, const char *key, const char *v, const char *where,
+		    struct err *e);
+/* "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (every address, IPv6 and IPv4). */
+int config_set_listen(struct config *c, const char *v, const char *where, struct err *e);
+struct sockaddr_storage;
+bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
+
 /* Set one of the path keys ("template", "template_dir", "targets",
- * "state_dir"), e.g. from a command-line option.  The value must be non-empty,
+ * "state_dir", "store", "prom_file"), e.g. from a command-line option.  The value must be non-empty,
  * shorter than PATH_MAX and free of control characters.  Setting "targets"
  * also sets targets_explicit.  Errors as above; -EINVAL for another key. */
 int config_set_path(struct config *c, const char *key, const char *v,

@@ -28,4 +28,7 @@ int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *la
 int output_event(FILE *f, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* How many events of each type this process printed. */
+void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), void *data);
+
 #endif

@@ -6,6 +6,21 @@
 
 #include "state.h"
 
+/* One delta of a report: entry x of next, its address as text, the delta
+ * against the reported state, and whether the counter went backwards. */
+struct report_delta {
+	const struct state_entry *x;
+	const char *addr;
+	struct counts d;
+	bool reset;
+};
+
+/* Call cb for every entry of next marked rep, in order: the deltas that
+ * report_print prints.  Stops at and returns the first non-zero return of
+ * cb. */
+int report_each(const struct state *done, const struct state *next,
+		int (*cb)(const struct report_delta *d, void *data), void *data);
+
 /* Print on stdout one counter line per entry of next marked rep: its delta
  * against done (an entry done does not know counts from zero; one that went
  * backwards was recreated and counts from zero, after a counter_reset
@@ -16,9 +31,12 @@ void report_print(const struct state *done, const struct state *next);
 /* A report printed (or about to be) when nftally stopped, in file
  * `pending` of the state directory: if it follows done, print it again
  * (same lines, same seq; after a `replay` event) and make it the reported
- * state (renamed to `file`, and *done replaced).  A stale or damaged pending
+ * state (renamed to `file`, and *done replaced).  printed (if not NULL) is
+ * called after printing and before the rename, as for a new report.  A stale or damaged pending
  * file is deleted. */
 void report_replay(int dirfd, const char *dirpath, const char *file,
-		   const char *pending, struct state *done);
+		   const char *pending, struct state *done,
+		   void (*printed)(const struct state *done, const struct state *p, void *data),
+		   void *data);
 
 #endif

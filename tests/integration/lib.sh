@@ -170,6 +170,18 @@ state_dir = $WORK/state
 CONF
 }
 
+# The report after state file STATE as run would have written it to
+# TABLE.pending: the next seq, one second later, 198.18.2.2 with 1280 more
+# bytes and 10 more packets, nothing else reported.
+pending_after() { # STATE
+	awk '
+	$1 == "seq" { $2 = $2 + 1 }
+	$1 == "time" { $2 = $2 + 1 }
+	$1 == "entry" && $2 == "198.18.2.2" { $3 = 1; $4 = $4 + 1280; $5 = $5 + 10 }
+	$1 == "entry" && $2 != "198.18.2.2" { $3 = 0 }
+	{ print }' "$1"
+}
+
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 

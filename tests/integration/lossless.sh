@@ -148,12 +148,7 @@ assert_eq $((4 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r7.json")" \
 # printed again on start, identically: same seq, same values ---
 ST="$WORK/state/nftally.state"
 SEQ=$(awk '$1 == "seq" { print $2 }' "$ST")
-awk -v seq=$((SEQ + 1)) '
-	$1 == "seq" { $2 = seq }
-	$1 == "time" { $2 = $2 + 1 }
-	$1 == "entry" && $2 == "198.18.2.2" { $3 = 1; $4 = $4 + 1280; $5 = $5 + 10 }
-	$1 == "entry" && $2 != "198.18.2.2" { $3 = 0 }
-	{ print }' "$ST" > "$WORK/state/nftally.pending"
+pending_after "$ST" > "$WORK/state/nftally.pending"
 start_run "$WORK/r7b.json"
 stop_run
 assert_eq 1 "$(grep -c '"event":"replay"' "$WORK/r7b.json")" "replay event"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every CLI path under valgrind: no invalid accesses and no definite leaks
-# (render, apply, dump, run with a reload, a rejected file, remove).
+# (render, apply, dump, run with a reload, a rejected file, the store and
+# both metrics outputs, report in every format, remove).
 . "$(dirname "$0")/lib.sh"
 need
 command -v valgrind >/dev/null || skip_or_fail "valgrind is not installed"
@@ -22,15 +23,22 @@ vg "bad targets" 1 -t /dev/null/x apply
 printf 'a 198.18.2.2\na 198.18.2.2\n' > "$WORK/bad"
 vg "duplicate targets" 1 -t "$WORK/bad" apply
 
-ip netns exec "$R" $VG "$NFTALLY" -c "$WORK/nftally.conf" run > "$WORK/run.json" 2> "$WORK/run.err" &
+ip netns exec "$R" $VG "$NFTALLY" -c "$WORK/nftally.conf" --prom-file "$WORK/prom" \
+	--listen 127.0.0.1:9663 run > "$WORK/run.json" 2> "$WORK/run.err" &
 RUN=$!; PIDS="$PIDS $RUN"
 for _ in $(seq 100); do grep -q '"event":"start"' "$WORK/run.json" 2>/dev/null && break; sleep 0.1; done
 printf 'vm-v4 198.18.2.2\n' > "$WORK/targets"
 kill -HUP "$RUN"; sleep 1
+inns "$R" curl -sf -o /dev/null http://127.0.0.1:9663/metrics
+assert_eq 0 $? "scrape under valgrind"
 printf 'x\n' > "$WORK/targets"
 kill -HUP "$RUN"; sleep 1.2
 stop_run; assert_eq 0 $? "valgrind exit code of run"
 assert_eq "" "$(grep -v 'targets:1: missing address' "$WORK/run.err")" "valgrind reports nothing for run"
 printf 'vm-v4 198.18.2.2\n' > "$WORK/targets"
+vg "report table" 0 report --human --per-addr
+vg "report json" 0 report --format json --by hour
+vg "report csv" 0 report --format csv --by month --addr 198.18.2.2
+vg "report bad option" 2 report --by week
 vg remove 0 remove; cat "$WORK/vg.err"
 finish

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Prometheus text exposition (format 0.0.4) of the all-time totals per
+ * address and label, kept in a hash table that the store seeds at start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "metrics.h"
+#include "report.h"
+
+struct total {
+	char *key; /* "ADDR\0LABEL" */
+	size_t klen;
+	struct counts c;
+};
+
+struct metrics {
+	struct total *v; /* open addressing, cap a power of two */
+	size_t n, cap;
+};
+
+static uint64_t hash(const char *k, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct metrics *metrics_new(void)
+{
+	return calloc(1, sizeof(struct metrics));
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->v[i].key);
+	free(m->v);
+	free(m);
+}
+
+static struct total *slot(struct total *v, size_t cap, const char *key, size_t klen)
+{
+	size_t i = hash(key, klen) & (cap - 1);
+
+	while (v[i].key && !(v[i].klen == klen && memcmp(v[i].key, key, klen) == 0))
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+static int grow(struct metrics *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 1024;
+	struct total *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i].key)
+			*slot(v, cap, m->v[i].key, m->v[i].klen) = m->v[i];
+	free(m->v);
+	m->v = v;
+	m->cap = cap;
+	return 0;
+}
+
+/* The entry of (addr, label); created when create, else NULL if none. */
+static struct total *find(struct metrics *m, const char *addr, const char *label,
+			  bool create)
+{
+	size_t al = strlen(addr), ll = strlen(label), klen = al + 1 + ll;
+	char stackkey[256], *key = klen < sizeof(stackkey) ? stackkey : malloc(klen + 1);
+	struct total *t = NULL;
+
+	if (!key)
+		return NULL;
+	memcpy(key, addr, al + 1);
+	memcpy(key + al + 1, label, ll + 1);
+	if (m->cap) {
+		t = slot(m->v, m->cap, key, klen);
+		if (!t->key)
+			t = NULL;
+	}
+	if (!t && create && ((m->n + 1) * 2 <= m->cap || grow(m) == 0)) {
+		t = slot(m->v, m->cap, key, klen);
+		t->key = key == stackkey ? malloc(klen + 1) : key;
+		if (t->key) {
+			if (key == stackkey)
+				memcpy(t->key, key, klen + 1);
+			key = NULL;
+			t->klen = klen;
+			m->n++;
+		} else {
+			t = NULL;
+		}
+	}
+	if (key != stackkey)
+		free(key);
+	return t;
+}
+
+int metrics_add(struct metrics *m, const char *addr, const char *label,
+		const struct counts *c)
+{
+	struct total *t = find(m, addr, label, true);
+
+	if (!t)
+		return -ENOMEM;
+	t->c.in_bytes += c->in_bytes;
+	t->c.in_packets += c->in_packets;
+	t->c.out_bytes += c->out_bytes;
+	t->c.out_packets += c->out_packets;
+	return 0;
+}
+
+static int add_delta(const struct report_delta *d, void *data)
+{
+	return metrics_add(data, d->addr, d->x->label, &d->d);
+}
+
+int metrics_report(struct metrics *m, const struct state *done, const struct state *next)
+{
+	return report_each(done, next, add_delta, m);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void put_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+struct health_ctx {
+	FILE *f;
+	uint64_t errors;
+};
+
+static void put_event(const char *event, uint64_t n, void *data)
+{
+	struct health_ctx *h = data;
+
+	fprintf(h->f, "nftally_events_total{event=\"");
+	put_value(h->f, event);
+	fprintf(h->f, "\"} %llu\n", (unsigned long long)n);
+	if (strcmp(event, "error") == 0)
+		h->errors += n;
+}
+
+static void put_health(FILE *f, size_t addresses, const struct metrics_health *h)
+{
+	struct health_ctx ctx = { .f = f };
+
+	fprintf(f, "# HELP nftally_addresses Addresses accounted.\n"
+		"# TYPE nftally_addresses gauge\nnftally_addresses %zu\n", addresses);
+	fprintf(f, "# HELP nftally_last_read_timestamp_seconds When the counters were last read.\n"
+		"# TYPE nftally_last_read_timestamp_seconds gauge\n"
+		"nftally_last_read_timestamp_seconds %.3f\n", h->last_read);
+	fprintf(f, "# HELP nftally_last_read_duration_seconds How long the last read of every "
+		"counter took.\n# TYPE nftally_last_read_duration_seconds gauge\n"
+		"nftally_last_read_duration_seconds %.6f\n", h->read_seconds);
+	fprintf(f, "# HELP nftally_last_store_duration_seconds How long recording the last "
+		"report in the store took.\n# TYPE nftally_last_store_duration_seconds gauge\n"
+		"nftally_last_store_duration_seconds %.6f\n", h->store_seconds);
+	fprintf(f, "# HELP nftally_reports_total Reports made by this process.\n"
+		"# TYPE nftally_reports_total counter\nnftally_reports_total %llu\n",
+		(unsigned long long)h->reports);
+	fprintf(f, "# HELP nftally_start_time_seconds When this process started.\n"
+		"# TYPE nftally_start_time_seconds gauge\nnftally_start_time_seconds %.3f\n",
+		h->start_time);
+	fprintf(f, "# HELP nftally_events_total Events printed by this process, per type.\n"
+		"# TYPE nftally_events_total counter\n");
+	output_event_counts(put_event, &ctx);
+	fprintf(f, "# HELP nftally_errors_total Error events printed by this process "
+		"(reads, store, reloads).\n# TYPE nftally_errors_total counter\n"
+		"nftally_errors_total %llu\n", (unsigned long long)ctx.errors);
+}
+
+int metrics_render(struct metrics *m, const struct state *current,
+		   const struct metrics_health *h, char **buf, size_t *len)
+{
+	static const char *const dirs[2] = { "in", "out" };
+	FILE *f = open_memstream(buf, len);
+	char addr[ADDR_STRLEN];
+
+	if (!f)
+		return -errno;
+	for (int kind = 0; kind < 2; kind++) {
+		const char *name = kind ? "nftally_packets_total" : "nftally_bytes_total";
+
+		fprintf(f, "# HELP %s %s counted per address and direction (layer 3, "
+			"since the store began).\n# TYPE %s counter\n", name,
+			kind ? "Packets" : "Bytes", name);
+		for (size_t i = 0; i < current->n; i++) {
+			const struct state_entry *x = &current->v[i];
+			const struct total *t;
+
+			addr_format(&x->addr, addr);
+			t = find(m, addr, x->label, false);
+			for (int d = 0; d < 2; d++) {
+				uint64_t v = 0;
+
+				if (t)
+					v = kind ? (d ? t->c.out_packets : t->c.in_packets)
+						 : (d ? t->c.out_bytes : t->c.in_bytes);
+				fprintf(f, "%s{label=\"", name);
+				put_value(f, x->label);
+				fprintf(f, "\",addr=\"%s\",direction=\"%s\"} %llu\n", addr,
+					dirs[d], (unsigned long long)v);
+			}
+		}
+	}
+	put_health(f, current->n, h);
+	if (fclose(f) != 0) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int metrics_write_file(const char *path, const char *buf, size_t len, struct err *e)
+{
+	char tmp[PATH_MAX + 8];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot write: %s", tmp, strerror(errno));
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0) {
+			int ret = err_setn(e, -errno, "%s: cannot write: %s", tmp, strerror(errno));
+
+			close(fd);
+			unlink(tmp);
+			return ret;
+		}
+		off += (size_t)n;
+	}
+	fchmod(fd, 0644);
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		int ret = err_setn(e, -errno, "%s: cannot rename to %s: %s", tmp, path,
+				   strerror(errno));
+
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `nftally report`: totals per period from the store, as an aligned table,
+ * JSON lines or CSV.  Reads only (the database is in WAL mode, so this
+ * works while run writes). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "addr.h"
+#include "app.h"
+#include "log.h"
+#include "store.h"
+
+/* Rows are collected for the table format (column widths) and printed
+ * directly for the others. */
+struct qrow {
+	char *period, *label, *addr;
+	struct counts c;
+};
+
+struct query {
+	const struct report_opts *o;
+	enum { FMT_TABLE, FMT_JSON, FMT_CSV } fmt;
+	struct qrow *v;
+	size_t n, cap;
+	struct counts total;
+};
+
+/* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (or a blank for T), "YYYY-MM" or
+ * "@SECONDS"; local time unless utc. */
+static int parse_when(const char *s, bool utc, int64_t *out)
+{
+	struct tm tm = { .tm_mday = 1, .tm_isdst = -1 };
+	char *end;
+	int n = 0;
+
+	if (s[0] == '@') {
+		long long v;
+
+		errno = 0;
+		v = strtoll(s + 1, &end, 10);
+		if (s[1] < '0' || s[1] > '9' || *end || errno)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d%n", &tm.tm_year, &tm.tm_mon, &n) != 2 || n != 7)
+		return -EINVAL;
+	if (s[n] == '-') {
+		int m = 0;
+
+		if (sscanf(s + n, "-%2d%n", &tm.tm_mday, &m) != 1 || m != 3)
+			return -EINVAL;
+		n += m;
+		if (s[n] == 'T' || s[n] == ' ') {
+			m = 0;
+			if (sscanf(s + n + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &m) != 2 ||
+			    m != 5)
+				return -EINVAL;
+			n += 1 + m;
+			if (s[n] == ':') {
+				m = 0;
+				if (sscanf(s + n, ":%2d%n", &tm.tm_sec, &m) != 1 || m != 3)
+					return -EINVAL;
+				n += m;
+			}
+		}
+	}
+	if (s[n] || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = utc ? (int64_t)timegm(&tm) : (int64_t)mktime(&tm);
+	return 0;
+}
+
+static int keep_row(const struct store_row *r, void *data)
+{
+	struct query *q = data;
+	struct qrow *x;
+
+	q->total.in_bytes += r->c.in_bytes;
+	q->total.in_packets += r->c.in_packets;
+	q->total.out_bytes += r->c.out_bytes;
+	q->total.out_packets += r->c.out_packets;
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		struct qrow *v = realloc(q->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		q->v = v;
+		q->cap = cap;
+	}
+	x = &q->v[q->n];
+	x->period = strdup(r->period ? r->period : "");
+	x->label = strdup(r->label ? r->label : "");
+	x->addr = r->addr ? strdup(r->addr) : NULL;
+	x->c = r->c;
+	if (!x->period || !x->label || (r->addr && !x->addr)) {
+		free(x->period);
+		free(x->label);
+		free(x->addr);
+		return -ENOMEM;
+	}
+	q->n++;
+	return 0;
+}
+
+static void json_u64(json_object *o, const char *k, uint64_t v)
+{
+#if JSON_C_MAJOR_VERSION > 0 || JSON_C_MINOR_VERSION >= 14
+	json_object_object_add(o, k, json_object_new_uint64(v));
+#else
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+#endif
+}
+
+static int print_json(const struct store_row *r, void *data)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "period", json_object_new_string(r->period));
+	json_object_object_add(o, "label", json_object_new_string(r->label));
+	if (r->addr)
+		json_object_object_add(o, "addr", json_object_new_string(r->addr));
+	json_u64(o, "in_bytes", r->c.in_bytes);
+	json_u64(o, "in_packets", r->c.in_packets);
+	json_u64(o, "out_bytes", r->c.out_bytes);
+	json_u64(o, "out_packets", r->c.out_packets);
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return 0;
+}
+
+/* RFC 4180: quoted when it holds a comma, a quote or a line break. */
+static void csv_field(const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static int print_csv(const struct store_row *r, void *data)
+{
+	const struct query *q = data;
+
+	csv_field(r->period);
+	putchar(',');
+	csv_field(r->label);
+	if (q->o->per_addr) {
+		putchar(',');
+		csv_field(r->addr ? r->addr : "");
+	}
+	printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", r->c.in_bytes,
+	       r->c.in_packets, r->c.out_bytes, r->c.out_packets);
+	return 0;
+}
+
+/* 1234567 -> "1.2 MiB" (binary units), or the plain number. */
+static const char *amount(uint64_t v, bool human, bool bytes, char buf[32])
+{
+	static const char *const bu[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	static const char *const pu[] = { "", "k", "M", "G", "T", "P", "E" };
+	double d = (double)v;
+	int i = 0;
+
+	if (!human) {
+		snprintf(buf, 32, "%" PRIu64, v);
+		return buf;
+	}
+	while (d >= (bytes ? 1024 : 1000) && i < 6) {
+		d /= bytes ? 1024 : 1000;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, 32, "%" PRIu64 "%s%s", v, bytes ? " " : "", bytes ? bu[0] : "");
+	else
+		snprintf(buf, 32, "%.1f %s", d, bytes ? bu[i] : pu[i]);
+	return buf;
+}
+
+/* Labels are UTF-8 without control characters (the targets parser checks),
+ * but the host's interface names are only bytes: keep the terminal safe. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static void put_cell(const char *s, size_t width, bool right)
+{
+	size_t w = text_width(s);
+
+	if (right)
+		for (; w < width; w++)
+			putchar(' ');
+	for (const char *p = s; *p; p++)
+		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+	if (!right)
+		for (; w < width; w++)
+			putchar(' ');
+}
+
+static void print_table(struct query *q)
+{
+	static const char *const head[] = { "PERIOD", "LABEL", "ADDR", "IN", "IN_PKTS",
+					    "OUT", "OUT_PKTS" };
+	size_t wid[7];
+	char b[4][32];
+	const bool per_addr = q->o->per_addr, human = q->o->human;
+
+	for (int i = 0; i < 7; i++)
+		wid[i] = strlen(head[i]);
+	for (size_t i = 0; i <= q->n; i++) {
+		const struct qrow *r = i < q->n ? &q->v[i] : NULL;
+		const struct counts *c = r ? &r->c : &q->total;
+		const char *cells[7] = { r ? r->period : "TOTAL", r ? r->label : "",
+					 r && r->addr ? r->addr : "",
+					 amount(c->in_bytes, human, true, b[0]),
+					 amount(c->in_packets, human, false, b[1]),
+					 amount(c->out_bytes, human, true, b[2]),
+					 amount(c->out_packets, human, false, b[3]) };
+
+		for (int k = 0; k < 7; k++)
+			if (text_width(cells[k]) > wid[k])
+				wid[k] = text_width(cells[k]);
+	}
+	for (size_t i = 0; i <= q->n + 1; i++) {
+		const struct qrow *r = i && i <= q->n ? &q->v[i - 1] : NULL;
+		const struct counts *c = r ? &r->c : &q->total;
+		const char *cells[7] = { head[0], head[1], head[2], head[3], head[4], head[5],
+					 head[6] };
+
+		if (i) {
+			cells[0] = r ? r->period : "TOTAL";
+			cells[1] = r ? r->label : "";
+			cells[2] = r && r->addr ? r->addr : "";
+			cells[3] = amount(c->in_bytes, human, true, b[0]);
+			cells[4] = amount(c->in_packets, human, false, b[1]);
+			cells[5] = amount(c->out_bytes, human, true, b[2]);
+			cells[6] = amount(c->out_packets, human, false, b[3]);
+		}
+		if (i == q->n + 1 && q->n < 2)
+			break; /* a total of one row says nothing new */
+		for (int k = 0; k < 7; k++) {
+			if (k == 2 && !per_addr)
+				continue;
+			if (k)
+				fputs("  ", stdout);
+			put_cell(cells[k], k == 6 ? 0 : wid[k], k >= 3);
+			if (k == 6 && text_width(cells[k]) < wid[k])
+				for (size_t w = text_width(cells[k]); w < wid[k]; w++)
+					putchar(' ');
+		}
+		putchar('\n');
+	}
+}
+
+static void query_free(struct query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		free(q->v[i].period);
+		free(q->v[i].label);
+		free(q->v[i].addr);
+	}
+	free(q->v);
+}
+
+/* Check the options into sq and q.  Returns 0 or -EINVAL with a->e set. */
+static int query_options(struct app *a, struct store_query *sq, struct query *q,
+			 struct report_opts *eff, char canon[ADDR_STRLEN])
+{
+	static const char when[] = "bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], "
+				   "YYYY-MM or @SECONDS)";
+	const struct report_opts *o = &a->ro;
+
+	*eff = *o;
+	q->o = eff;
+	if (o->by && strcmp(o->by, "hour") == 0)
+		sq->by = TIER_HOUR;
+	else if (o->by && strcmp(o->by, "month") == 0)
+		sq->by = TIER_MONTH;
+	else if (o->by && strcmp(o->by, "day") != 0)
+		return err_set(&a->e, "--by: use hour, day or month");
+	if (!o->format || strcmp(o->format, "table") == 0)
+		q->fmt = FMT_TABLE;
+	else if (strcmp(o->format, "json") == 0)
+		q->fmt = FMT_JSON;
+	else if (strcmp(o->format, "csv") == 0)
+		q->fmt = FMT_CSV;
+	else
+		return err_set(&a->e, "--format: use table, json or csv");
+	if (o->since && parse_when(o->since, o->utc, &sq->since) < 0)
+		return err_set(&a->e, "--since: %s", when);
+	if (o->until && parse_when(o->until, o->utc, &sq->until) < 0)
+		return err_set(&a->e, "--until: %s", when);
+	if (o->addr) {
+		struct addr ad;
+		const char *why;
+
+		if (addr_parse(o->addr, &ad, &why) < 0)
+			return err_set(&a->e, "--addr: %s", why);
+		sq->addr = addr_format(&ad, canon);
+		eff->per_addr = true;
+	}
+	sq->per_addr = eff->per_addr;
+	return 0;
+}
+
+int query_main(struct app *a)
+{
+	struct store_query sq = { .by = TIER_DAY, .utc = a->ro.utc, .label = a->ro.label,
+				  .since = INT64_MIN, .until = INT64_MAX };
+	struct query q = { 0 };
+	struct report_opts eff;
+	char path[PATH_MAX], canon[ADDR_STRLEN];
+	struct store *s = NULL;
+	int ret;
+
+	if (query_options(a, &sq, &q, &eff, canon) < 0)
+		return app_fail(a, EXIT_USAGE);
+	if (!app_store_path(a, path, sizeof(path))) {
+		err_set(&a->e, "the store is off (store = off): nothing to report");
+		return app_fail(a, EXIT_INPUT);
+	}
+	ret = store_open_readonly(&s, path, &a->e);
+	if (ret < 0)
+		return app_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
+	if (q.fmt == FMT_CSV)
+		printf("period,label%s,in_bytes,in_packets,out_bytes,out_packets\n",
+		       sq.per_addr ? ",addr" : "");
+	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json :
+			  q.fmt == FMT_CSV ? print_csv : keep_row, &q, &a->e);
+	if (ret == 0 && q.fmt == FMT_TABLE)
+		print_table(&q);
+	store_close(s);
+	query_free(&q);
+	if (ret < 0)
+		return app_fail(a, EXIT_SYSTEM);
+	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+}

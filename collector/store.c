@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The embedded store (SQLite).  One row per address with traffic per
+ * report in tier 0; rollups move whole hours, local days and local months
+ * of old rows into the next tier inside one transaction, so every sum over
+ * any window of whole stored periods is the same before and after.  The
+ * report's seq and time are written in the transaction that records it,
+ * which is what makes a replayed report a no-op here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "report.h"
+#include "store.h"
+
+#define STORE_SCHEMA 1
+
+struct store {
+	sqlite3 *db;
+	struct store_keep keep;
+	sqlite3_stmt *series_add, *series_get, *usage_add, *total_add, *meta_set;
+	int64_t last_seq, last_time, next_rollup;
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS series("
+	"  id INTEGER PRIMARY KEY, addr TEXT NOT NULL, label TEXT NOT NULL,"
+	"  UNIQUE(addr, label));"
+	"CREATE TABLE IF NOT EXISTS usage("
+	"  tier INTEGER NOT NULL, t INTEGER NOT NULL, series INTEGER NOT NULL,"
+	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
+	"  out_bytes INTEGER NOT NULL, out_packets INTEGER NOT NULL,"
+	"  PRIMARY KEY(tier, t, series)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS totals("
+	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
+	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
+	"  out_packets INTEGER NOT NULL);";
+
+#define ADD_COUNTS \
+	" ON CONFLICT DO UPDATE SET in_bytes = in_bytes + excluded.in_bytes," \
+	" in_packets = in_packets + excluded.in_packets," \
+	" out_bytes = out_bytes + excluded.out_bytes," \
+	" out_packets = out_packets + excluded.out_packets"
+
+static int store_fail(struct store *s, struct err *e, const char *what)
+{
+	return err_setn(e, -EIO, "store: %s: %s", what,
+			s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
+}
+
+static int store_exec(struct store *s, const char *sql, struct err *e)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(s, e, sql);
+	return 0;
+}
+
+static int store_prepare(struct store *s, sqlite3_stmt **st, const char *sql, struct err *e)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return store_fail(s, e, "prepare");
+	return 0;
+}
+
+static int64_t store_meta_int(struct store *s, const char *key, int64_t dflt)
+{
+	sqlite3_stmt *st;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return dflt;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int store_meta_set(struct store *s, const char *key, sqlite3_int64 v, struct err *e)
+{
+	sqlite3_reset(s->meta_set);
+	sqlite3_bind_text(s->meta_set, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->meta_set, 2, v);
+	if (sqlite3_step(s->meta_set) != SQLITE_DONE)
+		return store_fail(s, e, "meta");
+	return 0;
+}
+
+static int store_open_db(struct store **out, const char *path, int flags, struct err *e)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return err_setn(e, -ENOMEM, "store: out of memory");
+#ifdef SQLITE_OPEN_NOFOLLOW
+	flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		err_setn(e, -EIO, "%s: cannot open database: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sqlite3_close(s->db);
+		free(s);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	*out = s;
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, const char *table,
+	       const struct store_keep *keep, struct err *e)
+{
+	struct store *s;
+	sqlite3_stmt *st = NULL;
+	int fd, ret;
+
+	/* created here so that it is 0600 and never a symlink we follow */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open database: %s", path,
+				strerror(errno));
+	close(fd);
+	ret = store_open_db(out, path, SQLITE_OPEN_READWRITE, e);
+	if (ret < 0)
+		return ret;
+	s = *out;
+	s->keep = *keep;
+	/* FULL: a commit is on disk before the state file says "reported" */
+	ret = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", e);
+	ret = ret ? ret : store_exec(s, "BEGIN IMMEDIATE", e);
+	ret = ret ? ret : store_exec(s, schema_sql, e);
+	ret = ret ? ret : store_prepare(s, &s->meta_set,
+					"INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", e);
+	if (ret == 0) {
+		int64_t v = store_meta_int(s, "schema", 0);
+
+		if (v == 0)
+			ret = store_meta_set(s, "schema", STORE_SCHEMA, e);
+		else if (v != STORE_SCHEMA)
+			ret = err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written "
+				       "by another version of nftally)", path, (long long)v,
+				       STORE_SCHEMA);
+	}
+	if (ret == 0 && store_prepare(s, &st, "SELECT value FROM meta WHERE key = 'table'",
+				      e) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+
+			if (!t || strcmp(t, table) != 0)
+				ret = err_setn(e, -EINVAL, "%s: database of table %s, not %s",
+					       path, t ? t : "?", table);
+		} else {
+			sqlite3_stmt *ins;
+
+			ret = store_prepare(s, &ins, "INSERT INTO meta VALUES('table', ?)", e);
+			if (ret == 0) {
+				sqlite3_bind_text(ins, 1, table, -1, SQLITE_STATIC);
+				if (sqlite3_step(ins) != SQLITE_DONE)
+					ret = store_fail(s, e, "meta");
+				sqlite3_finalize(ins);
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	ret = ret ? ret : store_prepare(s, &s->series_add,
+					"INSERT OR IGNORE INTO series(addr, label) VALUES(?, ?)", e);
+	ret = ret ? ret : store_prepare(s, &s->series_get,
+					"SELECT id FROM series WHERE addr = ? AND label = ?", e);
+	ret = ret ? ret : store_prepare(s, &s->usage_add,
+					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)" ADD_COUNTS, e);
+	ret = ret ? ret : store_prepare(s, &s->total_add,
+					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)" ADD_COUNTS, e);
+	if (ret < 0) {
+		store_close(s);
+		*out = NULL;
+		return ret;
+	}
+	s->last_seq = store_meta_int(s, "last_seq", 0);
+	s->last_time = store_meta_int(s, "last_time", 0);
+	return 0;
+}
+
+int store_open_readonly(struct store **out, const char *path, struct err *e)
+{
+	if (access(path, F_OK) < 0)
+		return err_setn(e, -errno, "%s: cannot open database: %s", path,
+				strerror(errno));
+	return store_open_db(out, path, SQLITE_OPEN_READONLY, e);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->series_add);
+	sqlite3_finalize(s->series_get);
+	sqlite3_finalize(s->usage_add);
+	sqlite3_finalize(s->total_add);
+	sqlite3_finalize(s->meta_set);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+/* ---- recording ---- */
+
+struct record_ctx {
+	struct store *s;
+	int64_t t;
+	size_t rows;
+	struct err *e;
+};
+
+static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
+{
+	sqlite3_bind_int64(st, first, (sqlite3_int64)c->in_bytes);
+	sqlite3_bind_int64(st, first + 1, (sqlite3_int64)c->in_packets);
+	sqlite3_bind_int64(st, first + 2, (sqlite3_int64)c->out_bytes);
+	sqlite3_bind_int64(st, first + 3, (sqlite3_int64)c->out_packets);
+}
+
+static int store_series(struct store *s, const char *addr, const char *label,
+			int64_t *id, struct err *e)
+{
+	sqlite3_reset(s->series_add);
+	sqlite3_bind_text(s->series_add, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->series_add, 2, label, -1, SQLITE_STATIC);
+	if (sqlite3_step(s->series_add) != SQLITE_DONE)
+		return store_fail(s, e, "series");
+	if (sqlite3_changes(s->db) == 1) {
+		*id = sqlite3_last_insert_rowid(s->db);
+		return 0;
+	}
+	sqlite3_reset(s->series_get);
+	sqlite3_bind_text(s->series_get, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->series_get, 2, label, -1, SQLITE_STATIC);
+	if (sqlite3_step(s->series_get) != SQLITE_ROW)
+		return store_fail(s, e, "series");
+	*id = sqlite3_column_int64(s->series_get, 0);
+	return 0;
+}
+
+static int record_one(const struct report_delta *d, void *data)
+{
+	struct record_ctx *r = data;
+	struct store *s = r->s;
+	int64_t id = 0;
+	int ret;
+
+	if (!(d->d.in_bytes | d->d.in_packets | d->d.out_bytes | d->d.out_packets))
+		return 0; /* no traffic, no row */
+	ret = store_series(s, d->addr, d->x->label, &id, r->e);
+	if (ret < 0)
+		return ret;
+	sqlite3_reset(s->usage_add);
+	sqlite3_bind_int64(s->usage_add, 1, r->t);
+	sqlite3_bind_int64(s->usage_add, 2, id);
+	bind_counts(s->usage_add, 3, &d->d);
+	if (sqlite3_step(s->usage_add) != SQLITE_DONE)
+		return store_fail(s, r->e, "usage");
+	sqlite3_reset(s->total_add);
+	sqlite3_bind_int64(s->total_add, 1, id);
+	bind_counts(s->total_add, 2, &d->d);
+	if (sqlite3_step(s->total_add) != SQLITE_DONE)
+		return store_fail(s, r->e, "totals");
+	r->rows++;
+	return 0;
+}
+
+int store_record(struct store *s, const struct state *done, const struct state *next,
+		 size_t *rows, struct err *e)
+{
+	struct record_ctx r = { .s = s, .t = next->time, .e = e };
+	int ret;
+
+	if (rows)
+		*rows = 0;
+	/* A replay of what this database already holds (or older: a state
+	 * restored from a backup).  A state started afresh has seq 1 again,
+	 * but a later time. */
+	if ((int64_t)next->seq <= s->last_seq && next->time <= s->last_time)
+		return 0;
+	ret = store_exec(s, "BEGIN IMMEDIATE", e);
+	if (ret < 0)
+		return ret;
+	ret = report_each(done, next, record_one, &r);
+	ret = ret ? ret : store_meta_set(s, "last_seq", (sqlite3_int64)next->seq, e);
+	ret = ret ? ret : store_meta_set(s, "last_time", next->time, e);
+	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	if (ret < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return ret;
+	}
+	s->last_seq = (int64_t)next->seq;
+	s->last_time = next->time;
+	if (rows)
+		*rows = r.rows;
+	return 0;
+}
+
+/* ---- rollups ---- */
+
+/* Local midnight of the day (or first of the month) that holds t. */
+static int64_t local_start(int64_t t, bool month)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+	if (month)
+		tm.tm_mday = 1;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
+/* Rows of tier `from` with start before cutoff, summed into tier from+1
+ * under the period key `key` (an SQL expression of t), then deleted. */
+static int store_move(struct store *s, int from, const char *start, const char *key,
+		      int64_t cutoff, struct err *e)
+{
+	char sql[1024];
+	int ret;
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO usage SELECT %d, %s, series, sum(in_bytes), sum(in_packets),"
+		 " sum(out_bytes), sum(out_packets) FROM usage WHERE tier = %d AND %s < %lld"
+		 " GROUP BY 2, series" ADD_COUNTS ";"
+		 "DELETE FROM usage WHERE tier = %d AND %s < %lld;",
+		 from + 1, key, from, start, (long long)cutoff, from, start, (long long)cutoff);
+	ret = store_exec(s, sql, e);
+	return ret;
+}
+
+int store_rollup(struct store *s, time_t now, struct err *e)
+{
+	int64_t hour_cut, day_cut, month_cut;
+	int ret;
+
+	if (now < s->next_rollup)
+		return 0;
+	/* interval rows cover (t - interval, t]: they start before t */
+	hour_cut = (now - s->keep.intervals) / 3600 * 3600;
+	day_cut = local_start(now - s->keep.hours, false);
+	month_cut = local_start(now - s->keep.days, true);
+	ret = store_exec(s, "BEGIN IMMEDIATE", e);
+	ret = ret ? ret : store_move(s, TIER_INTERVAL, "t - 1", "(t - 1) / 3600 * 3600",
+				     hour_cut, e);
+	ret = ret ? ret : store_move(s, TIER_HOUR, "t",
+				     "strftime('%s', t, 'unixepoch', 'localtime', "
+				     "'start of day', 'utc')", day_cut, e);
+	ret = ret ? ret : store_move(s, TIER_DAY, "t",
+				     "strftime('%s', t, 'unixepoch', 'localtime', "
+				     "'start of month', 'utc')", month_cut, e);
+	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	if (ret < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return ret;
+	}
+	s->next_rollup = now / 3600 * 3600 + 3600; /* once an hour is enough */
+	return 0;
+}
+
+/* ---- reading ---- */
+
+int store_totals(struct store *s,
+		 void (*cb)(const char *addr, const char *label, const struct counts *c,
+			    void *data),
+		 void *data, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_prepare(s, &st, "SELECT addr, label, t.in_bytes, t.in_packets, t.out_bytes,"
+			  " t.out_packets FROM totals t JOIN series s ON s.id = t.series", e) < 0)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct counts c = {
+			(uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+			(uint64_t)sqlite3_column_int64(st, 4), (uint64_t)sqlite3_column_int64(st, 5),
+		};
+
+		cb((const char *)sqlite3_column_text(st, 0),
+		   (const char *)sqlite3_column_text(st, 1), &c, data);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "totals");
+}
+
+int store_query(struct store *s, const struct store_query *q,
+		int (*cb)(const struct store_row *row, void *data), void *data,
+		struct err *e)
+{
+	/* A row's period is the report's `by` or its own tier, whichever is
+	 * coarser; days and months were rolled up in local time and keep it. */
+	static const char sql_fmt[] =
+		"SELECT strftime(CASE max(?1, tier) WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
+		"  WHEN 2 THEN '%%Y-%%m-%%d' ELSE '%%Y-%%m' END,"
+		"  start, 'unixepoch', CASE WHEN ?2 AND tier < 2 THEN '+0 seconds'"
+		"  ELSE 'localtime' END) AS period, label, %s,"
+		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
+		" FROM (SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start"
+		"  FROM usage u) JOIN series s ON s.id = series"
+		" WHERE start >= ?3 AND start < ?4 AND (?5 IS NULL OR label = ?5)"
+		"  AND (?6 IS NULL OR addr = ?6)"
+		" GROUP BY period, label%s ORDER BY period, label%s";
+	char sql[1024];
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
+		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
+	if (store_prepare(s, &st, sql, e) < 0)
+		return -EIO;
+	sqlite3_bind_int(st, 1, (int)q->by);
+	sqlite3_bind_int(st, 2, q->utc);
+	sqlite3_bind_int64(st, 3, q->since);
+	sqlite3_bind_int64(st, 4, q->until);
+	if (q->label)
+		sqlite3_bind_text(st, 5, q->label, -1, SQLITE_STATIC);
+	if (q->addr)
+		sqlite3_bind_text(st, 6, q->addr, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
+		struct store_row row = {
+			.period = (const char *)sqlite3_column_text(st, 0),
+			.label = (const char *)sqlite3_column_text(st, 1),
+			.addr = (const char *)sqlite3_column_text(st, 2),
+			.c = { (uint64_t)sqlite3_column_int64(st, 3),
+			       (uint64_t)sqlite3_column_int64(st, 4),
+			       (uint64_t)sqlite3_column_int64(st, 5),
+			       (uint64_t)sqlite3_column_int64(st, 6) },
+		};
+
+		ret = cb(&row, data);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+}

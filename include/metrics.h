@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Prometheus exposition: per address and direction the bytes and packets
+ * counted since the store began (counters that never go backwards: they
+ * add up nftally's deltas, which never are negative), and nftally's own
+ * health.  Written to a node_exporter textfile and/or served over HTTP
+ * (see http.h).  See docs/metrics.md. */
+#ifndef NFTALLY_METRICS_H
+#define NFTALLY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+#include "output.h"
+#include "state.h"
+
+struct metrics;
+
+struct metrics_health {
+	double last_read;          /* Unix time of the last report's read */
+	double read_seconds;       /* how long reading every counter took */
+	double store_seconds;      /* how long recording it took */
+	uint64_t reports;          /* reports made by this process */
+	uint64_t store_errors;     /* reports the store could not record */
+	double start_time;         /* when this process started */
+};
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* Add c to the totals of (addr, label): loading them from the store, and
+ * at every report (through metrics_report). */
+int metrics_add(struct metrics *m, const char *addr, const char *label,
+		const struct counts *c);
+/* Add the deltas of report next (closing done). */
+int metrics_report(struct metrics *m, const struct state *done, const struct state *next);
+
+/* The exposition text for the addresses of `current` (every accounted
+ * address, with traffic or not) in a malloc'ed buffer. */
+int metrics_render(struct metrics *m, const struct state *current,
+		   const struct metrics_health *h, char **buf, size_t *len);
+
+/* Write buf to path atomically (PATH.tmp, rename), mode 0644. */
+int metrics_write_file(const char *path, const char *buf, size_t len, struct err *e);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The embedded store: every report's deltas in an SQLite database (WAL, so
+ * other processes read while nftally writes), rolled up from intervals to
+ * hours, days and months as they age, and the all-time totals per address
+ * and label that the metrics export.  See docs/store.md. */
+#ifndef NFTALLY_STORE_H
+#define NFTALLY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+#include "output.h"
+#include "state.h"
+
+/* The tiers of the usage table. */
+enum store_tier { TIER_INTERVAL, TIER_HOUR, TIER_DAY, TIER_MONTH };
+
+struct store_keep {
+	int64_t intervals; /* seconds interval rows are kept before they become hours */
+	int64_t hours;     /* ... hour rows before they become days */
+	int64_t days;      /* ... day rows before they become months (kept forever) */
+};
+
+struct store;
+
+/* Open (creating with mode 0600 and the schema if missing) the database at
+ * path for writing, as table's store.  A database of another table or of a
+ * newer schema is refused. */
+int store_open(struct store **s, const char *path, const char *table,
+	       const struct store_keep *keep, struct err *e);
+/* Open an existing database read-only (reports); -ENOENT if missing. */
+int store_open_readonly(struct store **s, const char *path, struct err *e);
+void store_close(struct store *s);
+
+/* Record report next (closing done) in one transaction with the report's
+ * seq and time: rows for every delta that is not zero, and the totals.  A
+ * report already recorded (same seq and time: a replay) is skipped.  *rows
+ * (if not NULL) gets the number of rows written. */
+int store_record(struct store *s, const struct state *done, const struct state *next,
+		 size_t *rows, struct err *e);
+
+/* Move rows older than the retention into the next tier (each in one
+ * transaction, sums unchanged).  Cheap when there is nothing to move. */
+int store_rollup(struct store *s, time_t now, struct err *e);
+
+/* Call cb with the all-time totals of every address and label recorded. */
+int store_totals(struct store *s,
+		 void (*cb)(const char *addr, const char *label, const struct counts *c,
+			    void *data),
+		 void *data, struct err *e);
+
+/* What report asks for. */
+struct store_query {
+	enum store_tier by; /* TIER_HOUR, TIER_DAY or TIER_MONTH */
+	bool utc;           /* periods in UTC instead of local time */
+	bool per_addr;
+	const char *label;  /* NULL: all */
+	const char *addr;   /* NULL: all; canonical text */
+	int64_t since, until; /* [since, until) on the start of each row */
+};
+
+struct store_row {
+	const char *period, *label, *addr; /* addr NULL unless per_addr */
+	struct counts c;
+};
+
+/* Totals per period and label (and address), ordered by period, label,
+ * address.  Returns 0 or a negative errno. */
+int store_query(struct store *s, const struct store_query *q,
+		int (*cb)(const struct store_row *row, void *data), void *data,
+		struct err *e);
+
+#endif
