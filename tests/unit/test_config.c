@@ -205,9 +205,59 @@ static void test_load(void)
 	test_streq(c.state_dir, "/var/lib/nftally");
 }
 
+/* The store and metrics keys: durations, listen addresses, paths. */
+static void test_store_keys(void)
+{
+	struct config c;
+
+	config_defaults(&c);
+	test_assert(c.keep_intervals == 2 * 86400 && c.keep_hours == 90 * 86400 &&
+		    c.keep_days == 800 * 86400);
+	test_streq(c.store, "");
+	test_streq(c.prom_file, "");
+	test_streq(c.listen, "");
+	parse_ok(&c, "store = off\nstore_keep_intervals = 36h\nstore_keep_hours = 3600s\n"
+		     "store_keep_days = 60m\nprom_file = /x/n.prom\nlisten = :9663\n");
+	test_streq(c.store, "off");
+	test_assert(c.keep_intervals == 36 * 3600 && c.keep_hours == 3600 &&
+		    c.keep_days == 3600);
+	test_streq(c.prom_file, "/x/n.prom");
+	test_streq(c.listen, ":9663");
+	parse_ok(&c, "store_keep_days = 36500d\nlisten = [::1]:1\n");
+	test_assert(c.keep_days == 36500LL * 86400);
+	parse_ok(&c, "listen = 127.0.0.1:65535\n");
+	test_streq(c.listen, "127.0.0.1:65535");
+
+	static const char *const bad_keep[] = { "0h", "59m", "3599s", "1", "h", "1w",
+						"36501d", "99999999999999999999d", "1h ",
+						"-1h", "+1h", "1.5h" };
+	for (size_t i = 0; i < sizeof(bad_keep) / sizeof(bad_keep[0]); i++) {
+		char text[128], want[256];
+
+		snprintf(text, sizeof(text), "store_keep_hours = \"%s\"\n", bad_keep[i]);
+		snprintf(want, sizeof(want), "nftally.conf:1: bad duration '%s' for "
+			 "'store_keep_hours' (digits and a unit s, m, h or d, e.g. 36h; 1h to "
+			 "36500d)", bad_keep[i]);
+		parse_err(text, want);
+	}
+	static const char *const bad_listen[] = { "9663", ":0", ":65536", "1.2.3:80",
+						  "::1:80", "[::1]", "[1.2.3.4]:80",
+						  "localhost:80", ":", ":80x", "[::1]:-1" };
+	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		char text[128], want[256];
+
+		snprintf(text, sizeof(text), "listen = \"%s\"\n", bad_listen[i]);
+		snprintf(want, sizeof(want), "nftally.conf:1: bad listen address '%s' (use "
+			 "ADDR:PORT, [ADDR6]:PORT or :PORT)", bad_listen[i]);
+		parse_err(text, want);
+	}
+	parse_err("prom_file = \"\"\n", "nftally.conf:1: empty path for 'prom_file'");
+}
+
 int main(void)
 {
 	test_defaults();
+	test_store_keys();
 	test_syntax();
 	test_syntax_errors();
 	test_values();
