@@ -18,12 +18,13 @@
 
 enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
-		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_COUNT };
+		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
+		  KEY_INTERFACES, KEY_OVERHEAD, KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
-	"prom_file", "listen",
+	"prom_file", "listen", "exclude", "interfaces", "overhead",
 };
 
 void config_defaults(struct config *c)
@@ -38,6 +39,11 @@ void config_defaults(struct config *c)
 	c->keep_intervals = 2 * 86400;
 	c->keep_hours = 90 * 86400;
 	c->keep_days = 800 * 86400;
+}
+
+static bool config_blank_char(char ch)
+{
+	return ch == ' ' || ch == '\t';
 }
 
 /* Values are echoed into messages; keep them printable and short. */
@@ -162,6 +168,103 @@ int config_set_listen(struct config *c, const char *v, const char *where, struct
 	return 0;
 }
 
+/* The next blank-separated word of *s (advanced past it); NULL at the end. */
+static const char *config_word(const char **s, size_t *len)
+{
+	const char *w = *s;
+
+	while (config_blank_char(*w))
+		w++;
+	if (!*w)
+		return NULL;
+	*len = 0;
+	while (w[*len] && !config_blank_char(w[*len]))
+		(*len)++;
+	*s = w + *len;
+	return w;
+}
+
+int config_set_exclude(struct config *c, const char *v, const char *where, struct err *e)
+{
+	struct addr x[CONFIG_EXCLUDE_MAX];
+	char word[ADDR_STRLEN + 8], shown[80], t1[ADDR_STRLEN], t2[ADDR_STRLEN];
+	const char *w, *why;
+	size_t n = 0, len;
+
+	while ((w = config_word(&v, &len))) {
+		if (n == CONFIG_EXCLUDE_MAX)
+			return err_set(e, "%s: more than %d excluded prefixes", where,
+				       CONFIG_EXCLUDE_MAX);
+		if (len >= sizeof(word) || (snprintf(word, sizeof(word), "%.*s", (int)len, w),
+					    addr_parse(word, &x[n], &why) < 0))
+			return err_set(e, "%s: exclude: %s '%s'", where,
+				       len >= sizeof(word) ? "bad address" : why,
+				       err_printable(shown, sizeof(shown), w, len));
+		for (size_t i = 0; i < n; i++)
+			if (x[i].family == x[n].family && addr_overlaps(&x[i], &x[n]))
+				return err_set(e, "%s: exclude: %s overlaps %s", where,
+					       addr_format(&x[n], t1), addr_format(&x[i], t2));
+		n++;
+	}
+	memcpy(c->exclude, x, n * sizeof(x[0]));
+	c->nexclude = n;
+	return 0;
+}
+
+static bool config_ifname_ok(const char *w, size_t len)
+{
+	if (len == 0 || len > CONFIG_IFNAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((w[i] >= 'a' && w[i] <= 'z') || (w[i] >= 'A' && w[i] <= 'Z') ||
+		      (w[i] >= '0' && w[i] <= '9') || strchr("_.@+-", w[i])))
+			return false;
+	return true;
+}
+
+int config_set_interfaces(struct config *c, const char *v, const char *where,
+			  struct err *e)
+{
+	char names[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1], shown[80];
+	const char *w;
+	size_t n = 0, len;
+
+	while ((w = config_word(&v, &len))) {
+		if (n == CONFIG_IFACES_MAX)
+			return err_set(e, "%s: more than %d interfaces", where, CONFIG_IFACES_MAX);
+		if (!config_ifname_ok(w, len))
+			return err_set(e, "%s: bad interface name '%s' (1 to %d of a-z, A-Z, "
+				       "0-9, _ . @ + -)", where,
+				       err_printable(shown, sizeof(shown), w, len),
+				       CONFIG_IFNAME_MAX);
+		snprintf(names[n], sizeof(names[n]), "%.*s", (int)len, w);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(names[i], names[n]) == 0)
+				return err_set(e, "%s: interface %s named twice", where, names[n]);
+		n++;
+	}
+	if (n == 0)
+		return err_set(e, "%s: no interface named", where);
+	memcpy(c->ifaces, names, sizeof(names));
+	c->nifaces = n;
+	return 0;
+}
+
+int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e)
+{
+	unsigned long n = 0;
+	char shown[80];
+	size_t i;
+
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= CONFIG_OVERHEAD_MAX; i++)
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	if (i == 0 || v[i] != '\0' || n > CONFIG_OVERHEAD_MAX)
+		return err_set(e, "%s: bad overhead '%s' (bytes per packet, 0 to %d)", where,
+			       config_show(shown, v), CONFIG_OVERHEAD_MAX);
+	c->overhead = (unsigned)n;
+	return 0;
+}
+
 static char *config_path_field(struct config *c, const char *key)
 {
 	if (strcmp(key, "template") == 0)
@@ -204,14 +307,9 @@ int config_set_path(struct config *c, const char *key, const char *v,
 
 /* ---- parsing ---- */
 
-static bool config_blank(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
 static size_t config_skip_blanks(const char *s, size_t len, size_t i)
 {
-	while (i < len && config_blank(s[i]))
+	while (i < len && config_blank_char(s[i]))
 		i++;
 	return i;
 }
@@ -236,11 +334,11 @@ static const char *config_split_value(const char *s, size_t len, size_t i,
 		l->value = s + i + 1;
 		l->vlen = (size_t)(close - l->value);
 		i = (size_t)(close - s) + 1;
-		if (i < len && !config_blank(s[i]))
+		if (i < len && !config_blank_char(s[i]))
 			return "text after closing quote";
 	} else {
 		l->value = s + i;
-		while (i < len && !config_blank(s[i]))
+		while (i < len && !config_blank_char(s[i]))
 			i++;
 		l->vlen = (size_t)(s + i - l->value);
 		if (l->vlen == 0 || l->value[0] == '#')
@@ -258,7 +356,7 @@ static const char *config_split(const char *s, size_t len, struct config_line *l
 	size_t i = config_skip_blanks(s, len, 0);
 
 	l->key = s + i;
-	while (i < len && !config_blank(s[i]) && s[i] != '=')
+	while (i < len && !config_blank_char(s[i]) && s[i] != '=')
 		i++;
 	l->klen = (size_t)(s + i - l->key);
 	i = config_skip_blanks(s, len, i);
@@ -290,6 +388,12 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_keep(c, config_keys[key], v, where, e);
 	if (key == KEY_LISTEN)
 		return config_set_listen(c, v, where, e);
+	if (key == KEY_EXCLUDE)
+		return config_set_exclude(c, v, where, e);
+	if (key == KEY_INTERFACES)
+		return config_set_interfaces(c, v, where, e);
+	if (key == KEY_OVERHEAD)
+		return config_set_overhead(c, v, where, e);
 	return config_set_path(c, config_keys[key], v, where, e);
 }
 

@@ -15,7 +15,9 @@
 #include "app.h"
 #include "build-config.h"
 #include "config.h"
+#include "file.h"
 #include "hostaddrs.h"
+#include "ipset.h"
 #include "log.h"
 #include "output.h"
 #include "render.h"
@@ -37,6 +39,7 @@ static const char usage_text[] =
 "           until SIGTERM/SIGINT; follows the targets file, SIGHUP resyncs\n"
 "  remove   print the counters a last time, then delete the table\n"
 "  report   totals per hour, day or month from the store (see help report)\n"
+"  import-ipset [SET...]  `ipset save` on stdin to a targets file on stdout\n"
 "  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
 "Options:\n"
@@ -127,6 +130,14 @@ static const struct command_help command_help[] = {
 	  "YYYY-MM or @UNIXSECONDS; --since includes, --until excludes.  Data rolled\n"
 	  "up to days or months is shown at that resolution.  Reads only; safe\n"
 	  "while run writes.\n" },
+	{ "import-ipset",
+	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
+	  "Write a targets file with one line per member of the named sets (default:\n"
+	  "every hash:ip, hash:net and bitmap:ip set; other sets are skipped with a\n"
+	  "note on stderr): the member's comment as its label (blanks become '_'),\n"
+	  "or else the set's name.  Exceptions (nomatch), ranges, an address in two\n"
+	  "sets, and anything a targets file refuses are errors naming the input\n"
+	  "line; nothing is written then.  Needs no privileges.\n" },
 	{ "remove",
 	  "Usage: nftally [OPTIONS] remove\n"
 	  "Print a last report (the deltas since the last report of a run, or the\n"
@@ -222,6 +233,11 @@ static int parse_args(struct app *a, int argc, char **argv)
 		exit(print_help(optind < argc ? argv[optind] : NULL));
 	if (optind < argc && strcmp(argv[optind], "help") == 0)
 		exit(print_help(optind + 1 < argc ? argv[optind + 1] : NULL));
+	if (optind < argc && strcmp(argv[optind], "import-ipset") == 0) {
+		a->args = (const char *const *)argv + optind + 1;
+		a->nargs = (size_t)(argc - optind - 1);
+		argc = optind + 1;
+	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "nftally: %s\n%s", optind < argc ? "too many arguments" :
 			"missing command", usage_text);
@@ -270,18 +286,34 @@ int app_load_targets(struct app *a, struct targets *t)
 	return targets_parse_file(t, a->cfg.targets, &a->e);
 }
 
+static int render_now(struct app *a)
+{
+	struct render_policy p = {
+		.exclude = a->cfg.exclude, .nexclude = a->cfg.nexclude,
+		.ifaces = a->cfg.ifaces, .nifaces = a->cfg.nifaces, .groups = &a->tg,
+	};
+	char *sk = NULL;
+	int ret = render_skeleton(a->tmpl_text, a->tmpl_len, a->tmpl_path, a->cfg.table, &p,
+				  &sk, &a->family, &a->e);
+
+	if (ret == 0) {
+		free(a->skeleton);
+		a->skeleton = sk;
+	}
+	return ret;
+}
+
+int app_render(struct app *a)
+{
+	return render_now(a) < 0 ? app_fail(a, EXIT_INPUT) : 0;
+}
+
 static int load_skeleton(struct app *a)
 {
-	char *text = NULL;
-	size_t len = 0;
 	int ret = render_load_template(a->cfg.template_name, a->cfg.template_dir,
-				       &a->tmpl_path, &text, &len, &a->e);
+				       &a->tmpl_path, &a->tmpl_text, &a->tmpl_len, &a->e);
 
-	if (ret == 0)
-		ret = render_skeleton(text, len, a->tmpl_path, a->cfg.table,
-				      &a->skeleton, &a->e);
-	free(text);
-	return ret;
+	return ret < 0 ? ret : render_now(a);
 }
 
 static int open_nl(struct app *a)
@@ -296,7 +328,7 @@ static int open_nl(struct app *a)
 static int cmd_render(struct app *a)
 {
 	fputs(a->skeleton, stdout);
-	render_data(stdout, a->cfg.table, &a->tg);
+	render_data(stdout, a->family, a->cfg.table, &a->tg);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
@@ -308,9 +340,12 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 		.prev = prev, .prev_handle = prev_handle,
 		.drained = drained, .data = data, .force_skeleton = a->force_skeleton,
 	};
-	int ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path,
-			      &a->tg, &o, res, &a->e);
+	int ret = app_render(a);
 
+	if (ret)
+		return ret;
+	ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path, &a->tg, &o, res,
+			  &a->e);
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
@@ -417,6 +452,8 @@ static int print_cumulative(struct app *a)
 				     "no counter for %s in table inet %s; run nftally apply",
 				     text, a->cfg.table);
 		else
+			c[i] = output_wire(&c[i], a->cfg.overhead);
+		if (!miss[i])
 			output_counter(stdout, now, -1, 0, targets_label(&a->tg, x), text, &c[i]);
 	}
 	free(c);
@@ -596,6 +633,7 @@ static int cmd_remove(struct app *a)
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
+	all.overhead = a->cfg.overhead;
 	if (have_state) {
 		/* the run's protocol: pending, print, rename; then the table */
 		all.seq = done.seq + 1;
@@ -611,9 +649,10 @@ static int cmd_remove(struct app *a)
 	} else {
 		for (size_t i = 0; i < all.n; i++) {
 			char text[ADDR_STRLEN];
+			struct counts w = output_wire(&all.v[i].c, all.overhead);
 
 			output_counter(stdout, all.time, -1, 0, all.v[i].label,
-				       addr_format(&all.v[i].addr, text), &all.v[i].c);
+				       addr_format(&all.v[i].addr, text), &w);
 		}
 		fflush(stdout);
 	}
@@ -631,6 +670,24 @@ out:
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
+/* `ipset save | nftally import-ipset [SET...] > targets` */
+static int cmd_import_ipset(struct app *a)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret = file_read_all(0, 1 << 30, &buf, &len);
+
+	if (ret < 0) {
+		err_setn(&a->e, ret, "stdin: cannot read: %s", strerror(-ret));
+		return app_fail(a, EXIT_SYSTEM);
+	}
+	ret = ipset_import(buf, len, "stdin", a->args, a->nargs, stdout, stderr, &a->e);
+	free(buf);
+	if (ret < 0)
+		return app_fail(a, ret == -EIO ? EXIT_SYSTEM : EXIT_INPUT);
+	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
@@ -641,12 +698,17 @@ int main(int argc, char **argv)
 		return app_fail(&a, EXIT_INPUT);
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
-	    strcmp(a.command, "remove") && strcmp(a.command, "report")) {
+	    strcmp(a.command, "remove") && strcmp(a.command, "report") &&
+	    strcmp(a.command, "import-ipset")) {
 		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(a.command, "report")) {
 		code = query_main(&a);
+		goto out;
+	}
+	if (!strcmp(a.command, "import-ipset")) {
+		code = cmd_import_ipset(&a);
 		goto out;
 	}
 	ret = app_load_targets(&a, &a.tg);
@@ -678,6 +740,7 @@ out:
 	targets_finish(&a.tg);
 	free(a.tmpl_path);
 	free(a.skeleton);
+	free(a.tmpl_text);
 	free(a.known);
 	return code;
 }

@@ -893,7 +893,7 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table inet %s): %s",
 				nl_msg_verb(what[i].type), name, b->table,
-				ret == -ENFILE ? "the map is full (its size in the template)" :
+				ret == -ENFILE ? "the map is full" :
 				strerror(-ret));
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table inet %s: %s",

@@ -30,36 +30,217 @@ static unsigned line_of(const char *start, const char *p)
 	return line;
 }
 
-/* Is `word` present in text as a whole word (e.g. "map in4 {")? */
-static bool has_map(const char *text, const char *map)
-{
-	size_t n = strlen(map);
-
-	for (const char *p = strstr(text, "map "); p; p = strstr(p + 1, "map ")) {
-		const char *q = p + 4;
-
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (strncmp(q, map, n) == 0 && (q[n] == ' ' || q[n] == '\t' || q[n] == '{'))
-			return true;
-	}
-	return false;
-}
-
-static int check_maps(const char *out, const char *name, struct err *e)
+static int check_template(const char *out, const char *name, struct err *e)
 {
 	/* Without the marker, nftally would refuse its own table later. */
 	if (!strstr(out, "counter nftally_owner"))
 		return err_set(e, "%s: template does not define counter nftally_owner", name);
-	for (size_t i = 0; i < 8; i++)
-		if (!has_map(out, render_maps[i]))
-			return err_set(e, "%s: template does not define map %s", name,
-				       render_maps[i]);
+	if (!strstr(out, "jump account_in") && !strstr(out, "jump account_out"))
+		return err_set(e, "%s: template never jumps to account_in or account_out",
+			       name);
 	return 0;
 }
 
+static int render_substitute(const char *tmpl, size_t len, const char *name,
+			     const char *table, char **out, struct err *e);
+
+/* ---- the generated line ---- */
+
+static const char *const fam_key[2] = { "ipv4_addr", "ipv6_addr" };
+static const char *const fam_proto[2] = { "ip", "ip6" };
+
+/* Interval-set elements "{ a, b }" of the addresses of one family. */
+static void put_addrs(FILE *f, const struct addr *v, size_t n, int fam)
+{
+	char text[ADDR_STRLEN];
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((v[i].family == AF_INET6) != fam)
+			continue;
+		fprintf(f, "%s%s", first ? " { " : ", ", addr_format(&v[i], text));
+		first = false;
+	}
+	if (!first)
+		fputs(" }", f);
+}
+
+static size_t count_fam(const struct addr *v, size_t n, int fam)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += (v[i].family == AF_INET6) == fam;
+	return k;
+}
+
+static int by_label(const void *x, const void *y)
+{
+	const struct target *a = *(const struct target *const *)x;
+	const struct target *b = *(const struct target *const *)y;
+
+	return a->label < b->label ? -1 : a->label > b->label;
+}
+
+/* Pairs of members of one group, both of one family: written to f (if not
+ * NULL) as interval-set elements; returns how many, or -ENOMEM. */
+static long group_pairs(const struct targets *t, int fam, FILE *f)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	const struct target **m;
+	size_t k = 0;
+	long n = 0;
+
+	if (!t)
+		return 0;
+	m = malloc((t->n + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].group && (t->v[i].addr.family == AF_INET6) == fam)
+			m[k++] = &t->v[i];
+	qsort(m, k, sizeof(*m), by_label); /* members of a group together */
+	for (size_t i = 0, end; i < k; i = end) {
+		for (end = i; end < k && m[end]->label == m[i]->label; end++)
+			;
+		for (size_t x = i; x < end; x++)
+			for (size_t y = i; y < end; y++, n++)
+				if (f)
+					fprintf(f, "%s%s . %s", n ? ", " : " { ",
+						addr_format(&m[x]->addr, a),
+						addr_format(&m[y]->addr, b));
+	}
+	if (f && n)
+		fputs(" }", f);
+	free(m);
+	return n;
+}
+
+/* One accounting chain: the policy's early returns, then the lookups of
+ * the target's counter (peer: the other address of the packet). */
+static void put_chain(FILE *f, const struct render_policy *p, bool in, const bool groups[2])
+{
+	const char *target = in ? "daddr" : "saddr", *peer = in ? "saddr" : "daddr";
+
+	fprintf(f, "chain account_%s { ", in ? "in" : "out");
+	if (p->nifaces)
+		fprintf(f, "%s != @ifaces return; ", in ? "iifname" : "oifname");
+	for (int fam = 0; fam < 2; fam++) {
+		if (count_fam(p->exclude, p->nexclude, fam))
+			fprintf(f, "%s %s @exclude%c return; ", fam_proto[fam], peer,
+				fam ? '6' : '4');
+		if (groups[fam])
+			fprintf(f, "%s saddr . %s daddr @intra%c return; ", fam_proto[fam],
+				fam_proto[fam], fam ? '6' : '4');
+	}
+	for (int fam = 0; fam < 2; fam++)
+		for (int net = 0; net < 2; net++)
+			fprintf(f, "counter name %s %s map @%s%c%s; ", fam_proto[fam], target,
+				in ? "in" : "out", fam ? '6' : '4', net ? "net" : "");
+	fputs("}; ", f);
+}
+
+static int render_generated(FILE *f, const char *family, const char *table,
+			    const struct render_policy *p)
+{
+	long g4 = group_pairs(p->groups, 0, NULL), g6 = group_pairs(p->groups, 1, NULL);
+	bool groups[2] = { g4 > 0, g6 > 0 };
+
+	if (g4 < 0 || g6 < 0)
+		return -ENOMEM;
+	fprintf(f, "table %s %s { ", family, table);
+	for (size_t i = 0; i < 8; i++)
+		fprintf(f, "map %s { type %s : counter; %s}; ", render_maps[i],
+			fam_key[strchr(render_maps[i], '6') != NULL],
+			strstr(render_maps[i], "net") ? "flags interval; " : "");
+	for (int fam = 0; fam < 2; fam++)
+		fprintf(f, "set exclude%c { type %s; flags interval; }; ", fam ? '6' : '4',
+			fam_key[fam]);
+	fputs("set ifaces { type ifname; }; ", f);
+	for (int fam = 0; fam < 2; fam++)
+		if (groups[fam])
+			fprintf(f, "set intra%c { type %s . %s; flags interval; }; ",
+				fam ? '6' : '4', fam_key[fam], fam_key[fam]);
+	put_chain(f, p, true, groups);
+	put_chain(f, p, false, groups);
+	fputs("}; ", f);
+	for (int fam = 0; fam < 2; fam++) {
+		fprintf(f, "flush set %s %s exclude%c; ", family, table, fam ? '6' : '4');
+		if (count_fam(p->exclude, p->nexclude, fam)) {
+			fprintf(f, "add element %s %s exclude%c", family, table, fam ? '6' : '4');
+			put_addrs(f, p->exclude, p->nexclude, fam);
+			fputs("; ", f);
+		}
+		if (groups[fam]) {
+			fprintf(f, "flush set %s %s intra%c; add element %s %s intra%c", family,
+				table, fam ? '6' : '4', family, table, fam ? '6' : '4');
+			if (group_pairs(p->groups, fam, f) < 0)
+				return -ENOMEM;
+			fputs("; ", f);
+		}
+	}
+	fprintf(f, "flush set %s %s ifaces; ", family, table);
+	if (p->nifaces) {
+		fprintf(f, "add element %s %s ifaces {", family, table);
+		for (size_t i = 0; i < p->nifaces; i++)
+			fprintf(f, "%s \"%s\"", i ? "," : "", p->ifaces[i]);
+		fputs(" }; ", f);
+	}
+	return ferror(f) ? -ENOMEM : 0;
+}
+
+/* The family of the template's table ("table FAMILY @TABLE@"). */
+static const char *template_family(const char *tmpl)
+{
+	static const char *const fams[] = { "inet", "bridge" };
+	char want[32];
+
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		snprintf(want, sizeof(want), "table %s @TABLE@", fams[i]);
+		if (strstr(tmpl, want))
+			return fams[i];
+	}
+	return NULL;
+}
+
 int render_skeleton(const char *tmpl, size_t len, const char *name,
-		    const char *table, char **out, struct err *e)
+		    const char *table, const struct render_policy *p, char **out,
+		    const char **family_out, struct err *e)
+{
+	const char *family;
+	char *body = NULL, *all = NULL;
+	size_t alen = 0;
+	FILE *f;
+	int ret = render_substitute(tmpl, len, name, table, &body, e);
+
+	if (ret < 0)
+		return ret;
+	family = template_family(tmpl);
+	if (!family) {
+		free(body);
+		return err_set(e, "%s: template must define table inet @TABLE@ or table "
+			       "bridge @TABLE@", name);
+	}
+	f = open_memstream(&all, &alen);
+	if (!f) {
+		free(body);
+		return err_setn(e, -ENOMEM, "out of memory");
+	}
+	ret = render_generated(f, family, table, p);
+	fputs(body, f);
+	free(body);
+	if (fclose(f) != 0 || ret < 0) {
+		free(all);
+		return err_setn(e, -ENOMEM, "out of memory");
+	}
+	*out = all;
+	*family_out = family;
+	return 0;
+}
+
+/* @TABLE@ substituted, and the template checked. */
+static int render_substitute(const char *tmpl, size_t len, const char *name,
+			     const char *table, char **out, struct err *e)
 {
 	size_t tlen = strlen(table), cap = len + 1, n = 0;
 	bool seen_table = false;
@@ -103,7 +284,7 @@ int render_skeleton(const char *tmpl, size_t len, const char *name,
 		free(buf);
 		return err_set(e, "%s: template never names its table (@TABLE@)", name);
 	}
-	if (check_maps(buf, name, e) < 0) {
+	if (check_template(buf, name, e) < 0) {
 		free(buf);
 		return -EINVAL;
 	}
@@ -184,7 +365,7 @@ found:
 	return 0;
 }
 
-void render_data(FILE *f, const char *table, const struct targets *t)
+void render_data(FILE *f, const char *family, const char *table, const struct targets *t)
 {
 	char name[ADDR_NAMELEN], text[ADDR_STRLEN];
 
@@ -194,8 +375,8 @@ void render_data(FILE *f, const char *table, const struct targets *t)
 		addr_format(a, text);
 		for (int d = ADDR_IN; d <= ADDR_OUT; d++) {
 			addr_counter_name(a, d, name);
-			fprintf(f, "add counter inet %s %s\n", table, name);
-			fprintf(f, "add element inet %s %s { %s : \"%s\" }\n", table,
+			fprintf(f, "add counter %s %s %s\n", family, table, name);
+			fprintf(f, "add element %s %s %s { %s : \"%s\" }\n", family, table,
 				addr_map_name(a, d), text, name);
 		}
 	}

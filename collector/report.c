@@ -45,6 +45,9 @@ int report_each(const struct state *done, const struct state *next,
 			      &d.d.in_bytes, &d.d.in_packets);
 		d.reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
 			       base->out_packets, &d.d.out_bytes, &d.d.out_packets);
+		/* wire bytes: the link-layer bytes the kernel did not count */
+		d.d.in_bytes += d.d.in_packets * next->overhead;
+		d.d.out_bytes += d.d.out_packets * next->overhead;
 		ret = cb(&d, data);
 		if (ret)
 			return ret;

@@ -128,6 +128,7 @@ static int run_report(struct run *r, struct state *next)
 
 	next->seq = r->done.seq + 1;
 	next->handle = r->handle;
+	next->overhead = a->cfg.overhead;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
 	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->names.pending, &a->e);

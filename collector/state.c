@@ -124,6 +124,8 @@ int state_format(const struct state *s, FILE *f)
 	fprintf(f, "%s\n# written by nftally; do not edit\ntable %s\nhandle %" PRIu64
 		"\nseq %" PRIu64 "\ntime %" PRId64 "\nbase_time %" PRId64 "\n", STATE_MAGIC,
 		s->table, s->handle, s->seq, s->time, s->base_time);
+	if (s->overhead)
+		fprintf(f, "overhead %u\n", s->overhead);
 	for (size_t i = 0; i < s->n; i++)
 		put_entry(f, &s->v[i]);
 	fprintf(f, "end\n");
@@ -214,6 +216,11 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 	if (strncmp(line, "base_time ", 10) == 0 && (p = parse_u64(line + 10, &v)) && !*p &&
 	    v <= INT64_MAX) {
 		s->base_time = (int64_t)v;
+		return 0;
+	}
+	if (strncmp(line, "overhead ", 9) == 0 && (p = parse_u64(line + 9, &v)) && !*p &&
+	    v <= 65535) {
+		s->overhead = (unsigned)v;
 		return 0;
 	}
 	return -EINVAL;

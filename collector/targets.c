@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,8 @@ struct tparse {
 	size_t vcap, lcap;
 	size_t *hash; /* label index + 1, 0 = empty; size hcap, a power of 2 */
 	size_t hcap;
+	long *gline;  /* per label: first line, negative for "@LABEL" (a group) */
+	size_t gcap;
 };
 
 static uint64_t targets_hash(const char *s, size_t n)
@@ -148,6 +151,7 @@ static int targets_push(struct tparse *p, const struct addr *a, size_t label,
 	t->v[t->n].addr = *a;
 	t->v[t->n].label = label;
 	t->v[t->n].line = line;
+	t->v[t->n].group = false;
 	t->n++;
 	return 0;
 }
@@ -374,13 +378,65 @@ static bool targets_only_dash(const char *s, size_t len, size_t pos)
 	return !targets_field(s, len, &pos, &f, &flen) || f[0] == '#';
 }
 
+/* Every line of a label agrees on whether it is a group. */
+static int targets_group_line(struct tparse *p, size_t idx, unsigned line, bool group,
+			      const char *name, struct err *e)
+{
+	long *g;
+
+	while (idx >= p->gcap) {
+		size_t ncap = p->gcap ? p->gcap * 2 : 64;
+
+		g = reallocarray(p->gline, ncap, sizeof(*g));
+		if (!g)
+			return err_setn(e, -ENOMEM, "%s:%u: out of memory", name, line);
+		memset(g + p->gcap, 0, (ncap - p->gcap) * sizeof(*g));
+		p->gline = g;
+		p->gcap = ncap;
+	}
+	if (!p->gline[idx])
+		p->gline[idx] = group ? -(long)line : (long)line;
+	else if ((p->gline[idx] < 0) != group)
+		return err_set(e, "%s:%u: label '%s' is %sa group (@) here but %s on line %ld",
+			       name, line, p->t->labels[idx], group ? "" : "not ",
+			       group ? "not" : "is one", labs(p->gline[idx]));
+	return 0;
+}
+
+/* Mark the members of groups; a group too large for its pairs is an error. */
+static int targets_mark_groups(struct tparse *p, const char *name, struct err *e)
+{
+	struct targets *t = p->t;
+	size_t *count;
+
+	if (!p->gline)
+		return 0;
+	count = calloc(2 * t->nlabels + 1, sizeof(*count));
+	if (!count)
+		return err_setn(e, -ENOMEM, "%s: out of memory", name);
+	for (size_t i = 0; i < t->n; i++) {
+		struct target *x = &t->v[i];
+		size_t *c = &count[2 * x->label + (x->addr.family == AF_INET6)];
+
+		x->group = x->label < p->gcap && p->gline[x->label] < 0;
+		if (x->group && ++*c > TARGETS_GROUP_MAX) {
+			free(count);
+			return err_set(e, "%s:%u: group '%s' has more than %d IPv%c members",
+				       name, x->line, t->labels[x->label], TARGETS_GROUP_MAX,
+				       x->addr.family == AF_INET6 ? '6' : '4');
+		}
+	}
+	free(count);
+	return 0;
+}
+
 /* One line without its newline.  Blank and comment lines add nothing. */
 static int targets_parse_line(struct tparse *p, const char *s, size_t len,
 			      unsigned line, const char *name, struct err *e)
 {
 	const char *f, *label, *problem;
 	size_t pos = 0, flen, llen, idx;
-	bool any = false;
+	bool any = false, group;
 	int r;
 
 	if (len > TARGETS_LINE_MAX)
@@ -390,11 +446,18 @@ static int targets_parse_line(struct tparse *p, const char *s, size_t len,
 		return err_set(e, "%s:%u: NUL byte in line", name, line);
 	if (!targets_field(s, len, &pos, &label, &llen) || label[0] == '#')
 		return 0;
+	group = label[0] == '@';
+	if (group && llen == 1)
+		return err_set(e, "%s:%u: '@' without a group name", name, line);
+	label += group;
+	llen -= group;
 	problem = targets_label_problem(label, llen);
 	if (problem)
 		return err_set(e, "%s:%u: %s", name, line, problem);
 	if ((r = targets_intern(p, label, llen, &idx)) < 0)
 		return err_setn(e, r, "%s:%u: out of memory", name, line);
+	if ((r = targets_group_line(p, idx, line, group, name, e)) < 0)
+		return r;
 	if (targets_only_dash(s, len, pos))
 		return 0;
 	while (targets_field(s, len, &pos, &f, &flen) && f[0] != '#') {
@@ -439,7 +502,10 @@ int targets_parse_buffer(struct targets *t, const char *name,
 	int r;
 
 	r = targets_parse_lines(&p, name, buf, len, e);
+	if (r == 0)
+		r = targets_mark_groups(&p, name, e);
 	free(p.hash);
+	free(p.gline);
 	if (r == -EINVAL) {
 		/* A duplicate above the bad line is the first problem a reader
 		 * meets, so it wins over the syntax error. */
@@ -516,6 +582,7 @@ int targets_add(struct targets *t, const char *label, const struct addr *a)
 	t->v[t->n].addr = *a;
 	t->v[t->n].label = idx;
 	t->v[t->n].line = 0;
+	t->v[t->n].group = false;
 	t->n++;
 	return 0;
 }

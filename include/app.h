@@ -31,7 +31,10 @@ struct app {
 	struct targets tg;
 	const char *targets_name;
 	char *tmpl_path;
-	char *skeleton;
+	char *tmpl_text;     /* the template as read */
+	size_t tmpl_len;
+	char *skeleton;      /* rendered for the current targets (app_render) */
+	const char *family;  /* of the template's table: "inet" or "bridge" */
 	struct nl *nl;
 	struct err e;
 	/* addresses reported before (from the state), for table_apply */
@@ -39,6 +42,8 @@ struct app {
 	size_t nknown;
 	bool force_skeleton; /* the next apply rebuilds the skeleton */
 	struct report_opts ro;
+	const char *const *args; /* import-ipset's set names */
+	size_t nargs;
 };
 
 /* The store's path for a's table (STATE_DIR/TABLE.db unless configured),
@@ -58,6 +63,10 @@ int app_load_targets(struct app *a, struct targets *t);
  * returns an exit code. */
 int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 	      table_drained_cb drained, void *data, struct table_result *res);
+
+/* Render the skeleton for a->tg (groups are part of it): 0, or an exit
+ * code with the error printed. */
+int app_render(struct app *a);
 
 /* `nftally run`: returns the exit code. */
 int run_main(struct app *a);

@@ -7,11 +7,16 @@
 #include <stddef.h>
 #include <limits.h>
 
+#include "addr.h"
 #include "err.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/nftally/nftally.conf"
 #define CONFIG_TABLE_MAX 32
 #define CONFIG_LISTEN_MAX 63
+#define CONFIG_EXCLUDE_MAX 256
+#define CONFIG_IFACES_MAX 16
+#define CONFIG_IFNAME_MAX 15
+#define CONFIG_OVERHEAD_MAX 1000
 
 struct config {
 	char table[CONFIG_TABLE_MAX + 1]; /* default "nftally" */
@@ -27,6 +32,13 @@ struct config {
 	long long keep_days;            /* default 800 days */
 	char prom_file[PATH_MAX];       /* "" = no textfile */
 	char listen[CONFIG_LISTEN_MAX + 1]; /* "" = no HTTP listener */
+	/* peers whose traffic with a target is never counted */
+	struct addr exclude[CONFIG_EXCLUDE_MAX];
+	size_t nexclude;
+	/* count only packets entering (in) and leaving (out) through these */
+	char ifaces[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
+	size_t nifaces;
+	unsigned overhead;              /* bytes added per packet in reports */
 };
 
 void config_defaults(struct config *c);
@@ -34,7 +46,7 @@ void config_defaults(struct config *c);
 /* Parse config text.  Syntax: `key = value` per line, '#' comments, blank
  * lines; keys: table, template, template_dir, targets, interval, state_dir,
  * store, store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
- * listen.
+ * listen, exclude, interfaces, overhead.
  * Values may be double-quoted (no escapes).  Unknown keys, duplicate keys,
  * bad values are errors "NAME:LINE: ...".  Returns 0 or negative errno. */
 int config_parse_buffer(struct config *c, const char *name,
@@ -55,6 +67,13 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 		    struct err *e);
 /* "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (every address, IPv6 and IPv4). */
 int config_set_listen(struct config *c, const char *v, const char *where, struct err *e);
+/* Blank-separated prefixes, at most CONFIG_EXCLUDE_MAX, none overlapping. */
+int config_set_exclude(struct config *c, const char *v, const char *where, struct err *e);
+/* Blank-separated interface names ([A-Za-z0-9_.@+-], 1 to 15 bytes). */
+int config_set_interfaces(struct config *c, const char *v, const char *where,
+			  struct err *e);
+/* Bytes per packet, 0 to CONFIG_OVERHEAD_MAX. */
+int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e);
 struct sockaddr_storage;
 bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 

@@ -12,6 +12,13 @@ struct counts {
 	uint64_t in_bytes, in_packets, out_bytes, out_packets;
 };
 
+/* c with `overhead` bytes added per packet (config `overhead`). */
+static inline struct counts output_wire(const struct counts *c, unsigned overhead)
+{
+	return (struct counts){ c->in_bytes + c->in_packets * overhead, c->in_packets,
+				c->out_bytes + c->out_packets * overhead, c->out_packets };
+}
+
 /* The current time for reports, from the precise realtime clock. */
 time_t output_now(void);
 

@@ -8,18 +8,38 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "err.h"
 #include "targets.h"
 
-/* Maps every template must define, with the key types nftally fills. */
+/* The maps nftally fills, which it declares itself. */
 extern const char *const render_maps[8];
 
-/* Substitute @TABLE@ in template text `tmpl` (named `name` in messages).
- * Unknown @PLACEHOLDER@s, a template that never mentions @TABLE@, or one
- * that lacks a map nftally fills are errors "NAME:LINE: ...".  On success
- * *out is a malloc'd NUL-terminated string the caller frees. */
+/* What the generated part of the skeleton depends on besides the table. */
+struct render_policy {
+	const struct addr *exclude;  /* peers never counted */
+	size_t nexclude;
+	const char (*ifaces)[CONFIG_IFNAME_MAX + 1]; /* count only through these */
+	size_t nifaces;
+	const struct targets *groups; /* targets whose group members do not count
+				       * traffic among themselves; NULL: none */
+};
+
+/* The skeleton: one generated line, then template text `tmpl` (named `name`
+ * in messages) with @TABLE@ substituted, so that the template keeps its line
+ * numbers.  The generated line declares the maps nftally fills, the chains
+ * account_in and account_out that the template's base chains jump to (in:
+ * the destination is the target; out: the source is), and the policy's
+ * sets, emptied and refilled, so the same text serves a new and an existing
+ * table.  Everything in it comes from nftally's own names and addresses it
+ * parsed (in canonical form) and validated interface names; labels never
+ * appear.  Unknown @PLACEHOLDER@s, a template that never mentions @TABLE@,
+ * lacks counter nftally_owner or never jumps to account_in or account_out
+ * are errors "NAME:LINE: ...".  On success *out is malloc'd and *family is
+ * the table's family ("inet" or "bridge"). */
 int render_skeleton(const char *tmpl, size_t len, const char *name,
-		    const char *table, char **out, struct err *e);
+		    const char *table, const struct render_policy *p, char **out,
+		    const char **family, struct err *e);
 
 /* Find the template file for config value `tmpl` (a name, looked up as
  * DIR/NAME.nft in dir or the built-in directories, or a path containing '/')
@@ -29,6 +49,6 @@ int render_load_template(const char *tmpl, const char *dir, char **path_out,
 
 /* Write nft commands that add every target's counters and map elements:
  * what `apply` sends over netlink, as text.  No labels appear. */
-void render_data(FILE *f, const char *table, const struct targets *t);
+void render_data(FILE *f, const char *family, const char *table, const struct targets *t);
 
 #endif

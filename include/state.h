@@ -31,6 +31,8 @@ struct state {
 	int64_t time;      /* when this report was made (Unix seconds) */
 	int64_t base_time; /* when the values of the addresses that stay were
 			    * last read (0: never; they count from creation) */
+	unsigned overhead; /* bytes per packet added to the bytes of its report
+			    * (config `overhead`), kept so a replay is the same */
 	struct state_entry *v; /* sorted by address after state_sort */
 	size_t n, cap;
 };

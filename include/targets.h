@@ -4,6 +4,7 @@
 #ifndef NFTALLY_TARGETS_H
 #define NFTALLY_TARGETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "addr.h"
@@ -11,11 +12,14 @@
 
 #define TARGETS_LABEL_MAX 128   /* bytes, not counting the NUL */
 #define TARGETS_LINE_MAX 65536  /* longer lines are an error */
+#define TARGETS_GROUP_MAX 256   /* members of one group per address family */
 
 struct target {
 	struct addr addr;
 	size_t label; /* index into targets.labels */
 	unsigned line; /* line in the file it came from (0 if not from a file) */
+	bool group;    /* its label is a group ("@LABEL" in the file): traffic
+			* between two members of the group is not counted */
 };
 
 struct targets {
@@ -37,7 +41,9 @@ void targets_finish(struct targets *t);
  *
  * Format: one target per line, `LABEL ADDRESS [ADDRESS ...]`, separated by
  * spaces or tabs, leading blanks allowed (vzlist pads its first column).
- * '#' starts a comment (whole line, or after blanks).  A lone "-" as the only
+ * '#' starts a comment (whole line, or after blanks).  A label written
+ * "@LABEL" is a group (the label is LABEL): every line of it must say so, and
+ * a group has at most TARGETS_GROUP_MAX members per address family.  A lone "-" as the only
  * address means "no address" (vzlist prints it for containers without IPs).
  * Errors: bad address/prefix, host bits set, duplicate address, overlapping
  * prefixes (with any label), label too long (> TARGETS_LABEL_MAX), label with

@@ -176,13 +176,16 @@ grep -q "accounts table inet nftally; stop it first" "$WORK/remove.err" && ok "r
 
 # --- 8. hand edits are mended: rules by SIGHUP, counters by themselves ---
 inns "$R" nft flush chain inet nftally forward
+inns "$R" nft flush chain inet nftally account_in
 # Count SIGHUP reloads only: a file-change reload (incremental) may still
 # be on its way from section 7.
 N_HUP=$(grep -c '(SIGHUP)' "$WORK/r8.json")
 kill -HUP "$RUN"
 for _ in $(seq 60); do [ "$(grep -c '(SIGHUP)' "$WORK/r8.json")" -gt "$N_HUP" ] && break; sleep 0.1; done
-assert_eq 8 "$(inns "$R" nft list chain inet nftally forward | grep -c 'counter name')" \
+assert_eq 2 "$(inns "$R" nft list chain inet nftally forward | grep -c 'jump account_')" \
 	"SIGHUP rebuilt the rules deleted by hand"
+assert_eq 4 "$(inns "$R" nft list chain inet nftally account_in | grep -c 'counter name')" \
+	"SIGHUP rebuilt the accounting chain emptied by hand"
 send "$C" 198.18.2.2 100 5 198.18.1.2
 sleep 1.3
 inns "$R" nft -f - <<'NFT'

@@ -62,18 +62,26 @@ static void test_host_template(void)
 		"vm-v6 2001:db8:2::2\n"
 		"vm-net 198.18.4.0/24 2001:db8:4::/64\n";
 
+	struct render_policy p = { 0 };
+	const char *fam = NULL;
+
 	snprintf(path, sizeof(path), "%s/nft-templates/host.nft", SRCDIR);
 	text = slurp(path, &len);
-	test_assert(render_skeleton(text, len, "host.nft", "acct", &out, &e) == 0);
-	test_assert(strstr(out, "table inet acct {"));
-	test_assert(!strstr(out, "@TABLE@"));
-
 	targets_init(&t);
 	test_assert(targets_parse_buffer(&t, "targets", tg, strlen(tg), &e) == 0);
+	p.groups = &t;
+	test_assert(render_skeleton(text, len, "host.nft", "acct", &p, &out, &fam, &e) == 0);
+	test_assert(strstr(out, "table inet acct {"));
+	test_assert(!strstr(out, "@TABLE@"));
+	test_streq(fam, "inet");
+	/* the template keeps its line numbers: one generated line first */
+	test_assert(strchr(out, '\n') && strncmp(strchr(out, '\n') + 1, text + strcspn(text, "\n") + 1,
+							   20) == 0);
+
 	f = open_memstream(&mem, &mlen);
 	test_assert(f);
 	fputs(out, f);
-	render_data(f, "acct", &t);
+	render_data(f, fam, "acct", &t);
 	fclose(f);
 	check_golden(mem, "host-acct.nft");
 	/* Labels are data: none reaches nft text. */
@@ -84,40 +92,80 @@ static void test_host_template(void)
 	targets_finish(&t);
 }
 
-static const char maps[] =
-	"counter nftally_owner { } map in4 { } map out4 { } map in6 { } map out6 { }\n"
-	"map in4net { } map out4net { } map in6net { } map out6net { }\n";
+static const char owner[] = "counter nftally_owner { }\n";
+
+static int render(const char *buf, char **out, struct err *e)
+{
+	static const struct render_policy none;
+	const char *fam;
+
+	return render_skeleton(buf, strlen(buf), "t.nft", "x", &none, out, &fam, e);
+}
 
 static void test_placeholders(void)
 {
 	struct err e = { "" };
 	char *out = NULL, buf[1024];
 
-	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\n%s\nchain c { @FOO@ }\n}\n", maps);
-	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
-	test_streq(e.msg, "t.nft:5: unknown placeholder @FOO@");
+	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\n%s\nchain c { @FOO@ }\n}\n", owner);
+	test_assert(render(buf, &out, &e) == -EINVAL);
+	test_streq(e.msg, "t.nft:4: unknown placeholder @FOO@");
 	test_assert(out == NULL);
 
-	snprintf(buf, sizeof(buf), "table inet nftally {\n%s}\n", maps);
-	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
+	snprintf(buf, sizeof(buf), "table inet nftally {\n%s}\n", owner);
+	test_assert(render(buf, &out, &e) == -EINVAL);
 	test_streq(e.msg, "t.nft: template never names its table (@TABLE@)");
 
-	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\ncounter nftally_owner { }\nmap in4 { }\n}\n");
-	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
-	test_streq(e.msg, "t.nft: template does not define map out4");
+	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\n%s chain c { counter }\n}\n", owner);
+	test_assert(render(buf, &out, &e) == -EINVAL);
+	test_streq(e.msg, "t.nft: template never jumps to account_in or account_out");
+
+	snprintf(buf, sizeof(buf), "table ip @TABLE@ {\n%s chain c { jump account_in }\n}\n",
+		 owner);
+	test_assert(render(buf, &out, &e) == -EINVAL);
+	test_streq(e.msg, "t.nft: template must define table inet @TABLE@ or table bridge "
+		   "@TABLE@");
 
 	/* Without the ownership marker nftally would later refuse its own table. */
-	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\n%s}\n", maps + strlen("counter nftally_owner { } "));
-	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == -EINVAL);
+	snprintf(buf, sizeof(buf), "table inet @TABLE@ {\nchain c { jump account_in }\n}\n");
+	test_assert(render(buf, &out, &e) == -EINVAL);
 	test_streq(e.msg, "t.nft: template does not define counter nftally_owner");
 
 	/* nft's own @set references and e-mail-like text pass through. */
 	snprintf(buf, sizeof(buf), "table inet @TABLE@ { # a@b\n%s"
-		 "chain c { counter name ip daddr map @in4 }\n}\n", maps);
-	test_assert(render_skeleton(buf, strlen(buf), "t.nft", "x", &out, &e) == 0);
+		 "chain c { jump account_out; ip daddr @in4 }\n}\n", owner);
+	test_assert(render(buf, &out, &e) == 0);
 	test_assert(strstr(out, "table inet x { # a@b\n"));
-	test_assert(strstr(out, "map @in4 }"));
+	test_assert(strstr(out, "ip daddr @in4 }"));
 	free(out);
+}
+
+/* The policy's part of the generated line, exactly: exclusions per family,
+ * interfaces, and the pairs of each group's members. */
+static void test_policy(void)
+{
+	static const char tmpl[] = "table inet @TABLE@ {\ncounter nftally_owner { }\n"
+				   "chain c { jump account_in; jump account_out }\n}\n";
+	const char *tg = "@grp 198.18.5.0/24 198.18.2.9\nvm 198.18.2.2\n@grp 2001:db8:5::/64\n";
+	char ifaces[2][CONFIG_IFNAME_MAX + 1] = { "eth0", "bond0.7" };
+	struct addr ex[3];
+	struct targets t;
+	struct err e = { "" };
+	const char *fam;
+	char *out = NULL;
+
+	test_assert(addr_parse("169.254.0.0/16", &ex[0], NULL) == 0);
+	test_assert(addr_parse("fe80::/10", &ex[1], NULL) == 0);
+	test_assert(addr_parse("198.18.100.7", &ex[2], NULL) == 0);
+	targets_init(&t);
+	test_assert(targets_parse_buffer(&t, "targets", tg, strlen(tg), &e) == 0);
+	struct render_policy p = { ex, 3, ifaces, 2, &t };
+
+	test_assert(render_skeleton(tmpl, strlen(tmpl), "t.nft", "x", &p, &out, &fam, &e) == 0);
+	*strchr(out, '\n') = '\0';
+	check_golden(out, "policy-line.nft");
+	free(out);
+	targets_finish(&t);
 }
 
 static void test_load_template(void)
@@ -142,6 +190,7 @@ int main(void)
 {
 	test_host_template();
 	test_placeholders();
+	test_policy();
 	test_load_template();
 	return 0;
 }
