@@ -187,8 +187,12 @@ static void put_health(FILE *f, size_t addresses, const struct metrics_health *h
 		"# TYPE nftally_events_total counter\n");
 	output_event_counts(put_event, &ctx);
 	fprintf(f, "# HELP nftally_errors_total Error events printed by this process "
-		"(reads, store, reloads).\n# TYPE nftally_errors_total counter\n"
-		"nftally_errors_total %llu\n", (unsigned long long)ctx.errors);
+		"(reading the table, the store, the metrics, reinstalling).\n"
+		"# TYPE nftally_errors_total counter\nnftally_errors_total %llu\n",
+		(unsigned long long)ctx.errors);
+	fprintf(f, "# HELP nftally_store_errors_total Reports of this process the store "
+		"could not record.\n# TYPE nftally_store_errors_total counter\n"
+		"nftally_store_errors_total %llu\n", (unsigned long long)h->store_errors);
 }
 
 int metrics_render(struct metrics *m, const struct state *current,
@@ -203,9 +207,10 @@ int metrics_render(struct metrics *m, const struct state *current,
 	for (int kind = 0; kind < 2; kind++) {
 		const char *name = kind ? "nftally_packets_total" : "nftally_bytes_total";
 
-		fprintf(f, "# HELP %s %s counted per address and direction (layer 3, "
-			"since the store began).\n# TYPE %s counter\n", name,
-			kind ? "Packets" : "Bytes", name);
+		fprintf(f, "# HELP %s %s counted per address and direction since the "
+			"store began%s.\n# TYPE %s counter\n", name,
+			kind ? "Packets" : "Bytes",
+			kind ? "" : " (layer 3, plus the configured overhead per packet)", name);
 		for (size_t i = 0; i < current->n; i++) {
 			const struct state_entry *x = &current->v[i];
 			const struct total *t;

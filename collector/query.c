@@ -77,7 +77,12 @@ static int parse_when(const char *s, bool utc, int64_t *out)
 		return -EINVAL;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
+	struct tm want = tm;
+
 	*out = utc ? (int64_t)timegm(&tm) : (int64_t)mktime(&tm);
+	/* mktime makes 31 February into 3 March: refuse what it had to move */
+	if (tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year)
+		return -EINVAL;
 	return 0;
 }
 
@@ -270,10 +275,7 @@ static void print_table(struct query *q)
 				continue;
 			if (k)
 				fputs("  ", stdout);
-			put_cell(cells[k], k == 6 ? 0 : wid[k], k >= 3);
-			if (k == 6 && text_width(cells[k]) < wid[k])
-				for (size_t w = text_width(cells[k]); w < wid[k]; w++)
-					putchar(' ');
+			put_cell(cells[k], wid[k], k >= 3);
 		}
 		putchar('\n');
 	}

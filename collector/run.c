@@ -74,20 +74,26 @@ static void run_record(struct run *r, const struct state *done, const struct sta
 	struct err e;
 	struct timespec t0;
 
+	int ret = 0;
+
 	r->health.reports++;
-	if (r->metrics && metrics_report(r->metrics, done, next) < 0)
-		run_error("metrics: out of memory");
-	if (!r->store)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_record(r->store, done, next, NULL, &e) < 0) {
-		r->health.store_errors++;
-		run_error("report %llu is not in the store: %s", (unsigned long long)next->seq,
-			  e.msg);
+	if (r->store) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = store_record(r->store, done, next, NULL, &e);
+		if (ret < 0) {
+			r->health.store_errors++;
+			run_error("report %llu is not in the store: %s",
+				  (unsigned long long)next->seq, e.msg);
+		}
+		r->health.store_seconds = run_ms_since(&t0) / 1e3;
+		if (store_rollup(r->store, next->time, &e) < 0)
+			run_error("rollup: %s", e.msg);
 	}
-	r->health.store_seconds = run_ms_since(&t0) / 1e3;
-	if (store_rollup(r->store, next->time, &e) < 0)
-		run_error("rollup: %s", e.msg);
+	/* With a store the metrics are its totals: they take what it took (a
+	 * replay it had already, or a report it could not write, would
+	 * otherwise make them go backwards at the next start). */
+	if (r->metrics && ret == 0 && metrics_report(r->metrics, done, next) < 0)
+		run_error("metrics: out of memory");
 }
 
 static void run_record_cb(const struct state *done, const struct state *next, void *data)

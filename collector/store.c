@@ -41,8 +41,9 @@ static const char schema_sql[] =
 	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
 	"  out_packets INTEGER NOT NULL);";
 
-#define ADD_COUNTS \
-	" ON CONFLICT DO UPDATE SET in_bytes = in_bytes + excluded.in_bytes," \
+/* The conflict target is named: SQLite before 3.35 (RHEL 8 and 9) needs it. */
+#define ADD_COUNTS(target) \
+	" ON CONFLICT(" target ") DO UPDATE SET in_bytes = in_bytes + excluded.in_bytes," \
 	" in_packets = in_packets + excluded.in_packets," \
 	" out_bytes = out_bytes + excluded.out_bytes," \
 	" out_packets = out_packets + excluded.out_packets"
@@ -175,9 +176,11 @@ int store_open(struct store **out, const char *path, const char *table,
 	ret = ret ? ret : store_prepare(s, &s->series_get,
 					"SELECT id FROM series WHERE addr = ? AND label = ?", e);
 	ret = ret ? ret : store_prepare(s, &s->usage_add,
-					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)" ADD_COUNTS, e);
+					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)"
+					ADD_COUNTS("tier, t, series"), e);
 	ret = ret ? ret : store_prepare(s, &s->total_add,
-					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)" ADD_COUNTS, e);
+					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)"
+					ADD_COUNTS("series"), e);
 	if (ret < 0) {
 		store_close(s);
 		*out = NULL;
@@ -286,7 +289,7 @@ int store_record(struct store *s, const struct state *done, const struct state *
 	 * restored from a backup).  A state started afresh has seq 1 again,
 	 * but a later time. */
 	if ((int64_t)next->seq <= s->last_seq && next->time <= s->last_time)
-		return 0;
+		return 1;
 	ret = store_exec(s, "BEGIN IMMEDIATE", e);
 	if (ret < 0)
 		return ret;
@@ -332,7 +335,7 @@ static int store_move(struct store *s, int from, const char *start, const char *
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO usage SELECT %d, %s, series, sum(in_bytes), sum(in_packets),"
 		 " sum(out_bytes), sum(out_packets) FROM usage WHERE tier = %d AND %s < %lld"
-		 " GROUP BY 2, series" ADD_COUNTS ";"
+		 " GROUP BY 2, series" ADD_COUNTS("tier, t, series") ";"
 		 "DELETE FROM usage WHERE tier = %d AND %s < %lld;",
 		 from + 1, key, from, start, (long long)cutoff, from, start, (long long)cutoff);
 	ret = store_exec(s, sql, e);

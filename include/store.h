@@ -35,9 +35,10 @@ int store_open_readonly(struct store **s, const char *path, struct err *e);
 void store_close(struct store *s);
 
 /* Record report next (closing done) in one transaction with the report's
- * seq and time: rows for every delta that is not zero, and the totals.  A
- * report already recorded (same seq and time: a replay) is skipped.  *rows
- * (if not NULL) gets the number of rows written. */
+ * seq and time: rows for every delta that is not zero, and the totals.
+ * Returns 0; 1 when the report was recorded already (a replay: its seq and
+ * time are not after the last recorded) and nothing was written; or a
+ * negative errno.  *rows (if not NULL) gets the number of rows written. */
 int store_record(struct store *s, const struct state *done, const struct state *next,
 		 size_t *rows, struct err *e);
 

@@ -141,6 +141,8 @@ assert_eq 2 "$(cat "$WORK/r4.json" "$WORK/r5.json" | grep -c '"event":"replay"')
 	"the report was replayed twice"
 SA_IB=$((SA_IB + 1280)) SA_IP=$((SA_IP + 10))
 assert_eq "$SA_IB" "$(rfield in_bytes vm-a)" "a replayed report is in the store once"
+assert_eq "$SA_IB" "$(metric "$(cat "$WORK/nftally.prom")" nftally_bytes_total 198.18.2.2 in)" \
+	"and in the metrics once"
 
 # --- 5. rollups: age the rows (as if they were old) and let run roll them ---
 # Everything recorded so far moves 900 days back: intervals -> hours -> days
@@ -191,6 +193,9 @@ nftally_r report --by week >/dev/null 2>"$WORK/err"
 assert_eq "2 nftally: --by: use hour, day or month" "$? $(cat "$WORK/err")" "--by week"
 nftally_r report --since yesterday >/dev/null 2>"$WORK/err"
 assert_eq 2 $? "--since yesterday (not a date) is a usage error"
+nftally_r report --until 2026-02-31 >/dev/null 2>"$WORK/err"
+assert_eq "2 nftally: --until: bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], YYYY-MM or @SECONDS)" \
+	"$? $(cat "$WORK/err")" "31 February is refused"
 nftally_r --listen 127.0.0.1:99999 run >/dev/null 2>"$WORK/err"
 assert_eq "1 nftally: --listen: bad listen address '127.0.0.1:99999' (use ADDR:PORT, [ADDR6]:PORT or :PORT)" \
 	"$? $(cat "$WORK/err")" "bad --listen"
