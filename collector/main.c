@@ -299,6 +299,7 @@ static int render_now(struct app *a)
 	if (ret == 0) {
 		free(a->skeleton);
 		a->skeleton = sk;
+		nl_set_family(a->family);
 	}
 	return ret;
 }
@@ -314,6 +315,30 @@ static int load_skeleton(struct app *a)
 				       &a->tmpl_path, &a->tmpl_text, &a->tmpl_len, &a->e);
 
 	return ret < 0 ? ret : render_now(a);
+}
+
+/* dump and remove do not need the template: the table's family is the
+ * template's if the table exists in it, else the other family in which it
+ * exists (a table made under another template). */
+static void choose_family(struct app *a)
+{
+	char *path = NULL, *text = NULL;
+	const char *fam = NULL;
+	size_t len;
+	struct err e;
+
+	if (render_load_template(a->cfg.template_name, a->cfg.template_dir, &path, &text,
+				 &len, &e) == 0)
+		fam = render_template_family(text);
+	fam = fam ? fam : "inet";
+	free(path);
+	free(text);
+	nl_set_family(fam);
+	if (nl_table_exists(a->nl, a->cfg.table, NULL) == 1)
+		return;
+	nl_set_family(strcmp(fam, "inet") == 0 ? "bridge" : "inet");
+	if (nl_table_exists(a->nl, a->cfg.table, NULL) != 1)
+		nl_set_family(fam);
 }
 
 static int open_nl(struct app *a)
@@ -363,8 +388,8 @@ static int apply_via_run(struct app *a)
 	if (pid <= 0)
 		return -1;
 	if (strcmp(what, app_targets_id(a, mine, sizeof(mine))) != 0) {
-		err_set(&a->e, "nftally run (pid %d) accounts table inet %s from %s, not %s; "
-			"change that file, or stop the run first", pid, a->cfg.table, what,
+		err_set(&a->e, "nftally run (pid %d) accounts table %s from %s, not %s; "
+			"change that file, or stop the run first", pid, nl_table_desc(a->cfg.table), what,
 			a->targets_name);
 		return app_fail(a, EXIT_INPUT);
 	}
@@ -372,9 +397,9 @@ static int apply_via_run(struct app *a)
 		err_set(&a->e, "cannot signal nftally run (pid %d): %s", pid, strerror(errno));
 		return app_fail(a, EXIT_SYSTEM);
 	}
-	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table inet %s "
+	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table %s "
 		"and was asked to apply it (see its output)", a->targets_name, pid,
-		a->cfg.table);
+		nl_table_desc(a->cfg.table));
 	return 0;
 }
 
@@ -419,8 +444,8 @@ static int cmd_apply(struct app *a)
 	ret = app_apply(a, NULL, 0, keep ? keep_counters : NULL, NULL, &res);
 	if (ret)
 		return ret;
-	log_msg(LOG_PRIO_INFO, "table inet %s %s: %zu addresses (%zu new, %zu removed)",
-		a->cfg.table, res.created ? "installed" : "updated",
+	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",
+		nl_table_desc(a->cfg.table), res.created ? "installed" : "updated",
 		a->tg.n, res.added, res.ngone);
 	if (keep && res.ngone)
 		log_msg(LOG_PRIO_INFO, "the removed addresses stopped counting; the next "
@@ -449,8 +474,8 @@ static int print_cumulative(struct app *a)
 		addr_format(&x->addr, text);
 		if (miss[i])
 			output_event(stdout, now, "counter_missing", text,
-				     "no counter for %s in table inet %s; run nftally apply",
-				     text, a->cfg.table);
+				     "no counter for %s in table %s; run nftally apply",
+				     text, nl_table_desc(a->cfg.table));
 		else
 			c[i] = output_wire(&c[i], a->cfg.overhead);
 		if (!miss[i])
@@ -468,8 +493,8 @@ static int require_table(struct app *a)
 	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
 
 	if (ret == 0)
-		err_set(&a->e, "table inet %s does not exist; run nftally apply first",
-			a->cfg.table);
+		err_set(&a->e, "table %s does not exist; run nftally apply first",
+			nl_table_desc(a->cfg.table));
 	return ret <= 0 ? app_fail(a, ret == 0 ? EXIT_INPUT : app_code_for(ret)) : 0;
 }
 
@@ -553,7 +578,7 @@ static int read_everything(struct app *a, const struct state *done, struct state
 	free(miss);
 	state_sort(all);
 	if (ret < 0 && !a->e.msg[0])
-		err_setn(&a->e, ret, "reading table inet %s: %s", a->cfg.table, table_strerror(ret));
+		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->cfg.table), table_strerror(ret));
 	return ret;
 }
 
@@ -595,8 +620,8 @@ static int cmd_remove(struct app *a)
 	bool have_state = false, stale = false;
 
 	if (ret == 0) {
-		log_msg(LOG_PRIO_INFO, "table inet %s does not exist; nothing to remove",
-			a->cfg.table);
+		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
+			nl_table_desc(a->cfg.table));
 		return 0;
 	}
 	if (ret < 0)
@@ -607,8 +632,8 @@ static int cmd_remove(struct app *a)
 	dirfd = state_dir_open_existing(a->cfg.state_dir);
 	pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, NULL, 0);
 	if (pid > 0) {
-		ret = err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table inet %s; "
-			       "stop it first", pid, a->cfg.table);
+		ret = err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
+			       "stop it first", pid, nl_table_desc(a->cfg.table));
 		goto out;
 	}
 	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
@@ -620,8 +645,8 @@ static int cmd_remove(struct app *a)
 		have_state = false;
 		stale = true;
 		output_event(stdout, output_now(), "state_stale", NULL,
-			     "%s/%s belongs to an earlier table inet %s; printing the "
-			     "cumulative counters", a->cfg.state_dir, names.state, a->cfg.table);
+			     "%s/%s belongs to an earlier table %s; printing the "
+			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->cfg.table));
 	}
 	if (have_state) {
 		remove_open_store(a, &store);
@@ -727,6 +752,8 @@ int main(int argc, char **argv)
 		code = app_fail(&a, EXIT_SYSTEM);
 		goto out;
 	}
+	if (!a.skeleton)
+		choose_family(&a);
 	if (!strcmp(a.command, "apply"))
 		code = cmd_apply(&a);
 	else if (!strcmp(a.command, "dump"))

@@ -43,6 +43,30 @@
 /* Room for one small request message. */
 #define NL_REQ_SIZE 8192
 
+/* The family of the one table a process works on: inet, or bridge for the
+ * bridge template (see nl_set_family). */
+static int nl_nfproto = NFPROTO_INET;
+
+void nl_set_family(const char *family)
+{
+	nl_nfproto = strcmp(family, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_INET;
+}
+
+const char *nl_family_name(void)
+{
+	return nl_nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
+}
+
+const char *nl_table_desc(const char *table)
+{
+	static char buf[4][64];
+	static unsigned k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s %s", nl_family_name(), table);
+	return b;
+}
+
 struct nl {
 	struct mnl_socket *sock;
 	uint32_t portid;
@@ -164,7 +188,7 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 	if (!t)
 		return -ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nl_nfproto,
 				    NLM_F_ACK, ++nl->seq);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
@@ -189,7 +213,7 @@ static size_t nl_put_getobj(struct nl *nl, char *buf, const char *table,
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, 0, seq);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto, 0, seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
 	return nlh->nlmsg_len;
@@ -333,7 +357,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 	if (!o)
 		return MNL_CB_ERROR;
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
-	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == NFPROTO_INET &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == (uint32_t)nl_nfproto &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
 	    strcmp(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), ctx->table) == 0) {
 		ctx->ret = ctx->cb(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), ctx->data);
@@ -357,7 +381,7 @@ int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data
 	/* The kernel filters the dump by table and type. */
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
@@ -408,7 +432,7 @@ int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl_nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
@@ -644,7 +668,7 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
 		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 0);
 	}
-	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
 	return nl_batch_close(b, nlh, op, op ? NULL : name);
@@ -658,7 +682,7 @@ static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
 
 	if (!room)
 		return NULL;
-	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, b->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	return nlh;
@@ -779,7 +803,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 			return -ENOMEM;
 		}
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
-		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, NFPROTO_INET, 0, ++b->seq);
+		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, nl_nfproto, 0, ++b->seq);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
 		ret = nl_batch_close(b, nlh, NULL, b->table);
@@ -891,11 +915,11 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 			continue;
 		if (what[i].op)
 			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
-		return err_setn(e, ret, "nf_tables refused the change (%s %s in table inet %s): %s",
-				nl_msg_verb(what[i].type), name, b->table,
+		return err_setn(e, ret, "nf_tables refused the change (%s %s in table %s): %s",
+				nl_msg_verb(what[i].type), name, nl_table_desc(b->table),
 				ret == -ENFILE ? "the map is full" :
 				strerror(-ret));
 	}
-	return err_setn(e, ret, "nf_tables refused the change to table inet %s: %s",
-			b->table, strerror(-ret));
+	return err_setn(e, ret, "nf_tables refused the change to table %s: %s",
+			nl_table_desc(b->table), strerror(-ret));
 }

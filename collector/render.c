@@ -189,8 +189,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 	return ferror(f) ? -ENOMEM : 0;
 }
 
-/* The family of the template's table ("table FAMILY @TABLE@"). */
-static const char *template_family(const char *tmpl)
+const char *render_template_family(const char *tmpl)
 {
 	static const char *const fams[] = { "inet", "bridge" };
 	char want[32];
@@ -215,7 +214,7 @@ int render_skeleton(const char *tmpl, size_t len, const char *name,
 
 	if (ret < 0)
 		return ret;
-	family = template_family(tmpl);
+	family = render_template_family(tmpl);
 	if (!family) {
 		free(body);
 		return err_set(e, "%s: template must define table inet @TABLE@ or table "

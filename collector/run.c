@@ -191,8 +191,8 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 	char t0[32];
 
 	output_event(stdout, output_now(), "table_missing", NULL,
-		     "table inet %s %s; traffic since %s could not be counted",
-		     r->a->cfg.table, why, output_time((time_t)(r->done.base_time ?
+		     "table %s %s; traffic since %s could not be counted",
+		     nl_table_desc(r->a->cfg.table), why, output_time((time_t)(r->done.base_time ?
 							      r->done.base_time : r->done.time), t0));
 	for (size_t i = 0; i < r->done.n; i++)
 		r->done.v[i].c = (struct counts){ 0 };
@@ -208,15 +208,15 @@ static int run_reinstall(struct run *r)
 	struct table_result res;
 
 	if (app_apply(a, NULL, 0, NULL, NULL, &res) != 0) {
-		output_event(stdout, output_now(), "error", NULL, "reinstalling table inet %s: %s",
-			     a->cfg.table, a->e.msg);
+		output_event(stdout, output_now(), "error", NULL, "reinstalling table %s: %s",
+			     nl_table_desc(a->cfg.table), a->e.msg);
 		fflush(stdout);
 		return -1;
 	}
 	free(res.gone);
 	run_table_new(r, res.handle, "was deleted outside nftally");
 	output_event(stdout, output_now(), "table_reinstalled", NULL,
-		     "table inet %s reinstalled with %zu addresses", a->cfg.table, a->tg.n);
+		     "table %s reinstalled with %zu addresses", nl_table_desc(a->cfg.table), a->tg.n);
 	fflush(stdout);
 	return 0;
 }
@@ -321,9 +321,9 @@ static int run_tick(struct run *r)
 	ret = ret ? ret : run_report(r, &next);
 	if (missing) {
 		output_event(stdout, now, "counter_missing", NULL,
-			     "%zu addresses have no counter in table inet %s; what they "
+			     "%zu addresses have no counter in table %s; what they "
 			     "counted since the last report is lost; repairing the table",
-			     missing, a->cfg.table);
+			     missing, nl_table_desc(a->cfg.table));
 		run_forget(r, miss);
 		run_reload(r, "repair", true);
 	}
@@ -680,8 +680,8 @@ int run_main(struct app *a)
 		run_publish(&r);
 		run_watch(&r);
 		output_event(stdout, output_now(), "start", NULL,
-			     "accounting %zu addresses from %s in table inet %s every %u s",
-			     a->tg.n, a->targets_name, a->cfg.table, a->cfg.interval);
+			     "accounting %zu addresses from %s in table %s every %u s",
+			     a->tg.n, a->targets_name, nl_table_desc(a->cfg.table), a->cfg.interval);
 		fflush(stdout);
 		ret = run_loop(&r);
 	}

@@ -42,17 +42,17 @@ int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *
 	int ret = nl_table_exists(nl, table, handle);
 
 	if (ret < 0)
-		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 	if (ret == 0)
 		return 0;
 	ret = nl_read_counters(nl, table, &name, 1, &c);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 	if (c.err == -ENOENT)
-		return err_setn(e, -EEXIST, "table inet %s exists but is not nftally's "
+		return err_setn(e, -EEXIST, "table %s exists but is not nftally's "
 				"(it has no counter %s); choose another --table",
-				table, OWNER_COUNTER);
-	return c.err ? err_setn(e, c.err, "table inet %s: %s", table,
+				nl_table_desc(table), OWNER_COUNTER);
+	return c.err ? err_setn(e, c.err, "table %s: %s", nl_table_desc(table),
 				table_strerror(c.err)) : 1;
 }
 
@@ -164,7 +164,7 @@ static int apply_skeleton(const char *table, const char *skeleton, bool exists,
 
 	if (!exists)
 		return run_nft(skeleton, false, tmpl_path, e);
-	if (asprintf(&text, "flush table inet %s; %s", table, skeleton) < 0)
+	if (asprintf(&text, "flush table %s; %s", nl_table_desc(table), skeleton) < 0)
 		return err_setn(e, -ENOMEM, "out of memory");
 	ret = run_nft(text, false, tmpl_path, e);
 	free(text);
@@ -469,7 +469,7 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	} else {
 		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &refs);
 		if (ret < 0) {
-			err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+			err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 			goto out;
 		}
 		ret = plan_adds(b1, t, &ctrs, &refs, res);
@@ -536,7 +536,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	res->created = ret == 0;
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table inet %s: %s", table, table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 	sk.apply |= o->force_skeleton;
 	if (sk.apply)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
@@ -548,7 +548,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 			table_remove(nl, table, NULL);
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
-		ret = err_setn(e, -ENOENT, "table inet %s vanished while it was applied", table);
+		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(table));
 	return ret;
 }
 
@@ -571,7 +571,7 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 	}
 	ret = nl_read_counters(nl, table, names, 2 * t->n, c);
 	if (ret < 0) {
-		err_setn(e, ret, "reading counters of table inet %s: %s", table,
+		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(table),
 			 table_strerror(ret));
 		goto out;
 	}

@@ -2,7 +2,8 @@
 /* Talking to nf_tables over netlink with libnftnl and libmnl: reading named
  * counters by name (pipelined, linear in their number), listing what a table
  * holds, and sending batches of counter and map-element changes as one atomic
- * transaction.  Everything here works on tables of family inet. */
+ * transaction.  A process works on one table, of family inet (the default)
+ * or bridge (nl_set_family). */
 #ifndef NFTALLY_NL_H
 #define NFTALLY_NL_H
 
@@ -14,6 +15,12 @@
 #include "err.h"
 
 struct nl;
+
+/* The family of the table for everything below: "inet" or "bridge". */
+void nl_set_family(const char *family);
+const char *nl_family_name(void);
+/* "FAMILY TABLE" for messages (a few calls may share one message). */
+const char *nl_table_desc(const char *table);
 
 /* Open and bind a netfilter netlink socket with buffers sized for large
  * batches.  Returns NULL with errno set. */

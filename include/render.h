@@ -41,6 +41,10 @@ int render_skeleton(const char *tmpl, size_t len, const char *name,
 		    const char *table, const struct render_policy *p, char **out,
 		    const char **family, struct err *e);
 
+/* The family of the template's table ("table FAMILY @TABLE@"): "inet",
+ * "bridge", or NULL. */
+const char *render_template_family(const char *tmpl);
+
 /* Find the template file for config value `tmpl` (a name, looked up as
  * DIR/NAME.nft in dir or the built-in directories, or a path containing '/')
  * and read it.  *text is malloc'd. */

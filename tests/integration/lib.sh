@@ -95,10 +95,14 @@ setup_topology() {
 	pin "$R" 198.18.1.2 "$cm" r0; pin "$R" 2001:db8:1::2 "$cm" r0
 	pin "$R" 198.18.2.2 "$sm" r1; pin "$R" 2001:db8:2::2 "$sm" r1
 	pin "$S" 198.18.2.1 "$rm1" s0; pin "$S" 2001:db8:2::1 "$rm1" s0
-	# Receivers count and drop the test traffic (no ICMP answers), which
-	# also proves nothing was lost on the way through the router.
-	for ns in "$C" "$S"; do
-		inns "$ns" nft -f - <<'NFT'
+	add_sink "$C"
+	add_sink "$S"
+}
+
+# Receivers count and drop the test traffic (no ICMP answers), which also
+# proves nothing was lost on the way through the router.
+add_sink() { # NS
+	inns "$1" nft -f - <<'NFT'
 table inet sink {
 	counter rx4 { }
 	counter rx6 { }
@@ -109,7 +113,6 @@ table inet sink {
 	}
 }
 NFT
-	done
 }
 
 # A table in the router that nftally must never touch.

@@ -186,11 +186,39 @@ static void test_load_template(void)
 	test_assert(strstr(e.msg, "template 'nosuch' not found in "));
 }
 
+/* Every shipped template renders; the generated line takes its family. */
+static void test_shipped_templates(void)
+{
+	static const char *const names[][2] = {
+		{ "host", "inet" }, { "gateway", "inet" }, { "bridge", "bridge" },
+	};
+	static const struct render_policy none;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[512], want[64], *text, *out = NULL;
+		struct err e = { "" };
+		const char *fam = NULL;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/nft-templates/%s.nft", SRCDIR, names[i][0]);
+		text = slurp(path, &len);
+		test_assert(render_skeleton(text, len, path, "t", &none, &out, &fam, &e) == 0);
+		test_streq(fam, names[i][1]);
+		snprintf(want, sizeof(want), "table %s t { map in4 {", names[i][1]);
+		test_assert(strncmp(out, want, strlen(want)) == 0);
+		snprintf(want, sizeof(want), "table %s t {\n", names[i][1]);
+		test_assert(strstr(out, want));
+		free(out);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	test_host_template();
 	test_placeholders();
 	test_policy();
+	test_shipped_templates();
 	test_load_template();
 	return 0;
 }
