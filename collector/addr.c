@@ -119,6 +119,61 @@ char *addr_format(const struct addr *a, char *buf)
 	return buf;
 }
 
+static char addr_classes[ADDR_CLASS_REGISTRY][ADDR_CLASS_NAMELEN + 1];
+static unsigned addr_nclasses = 1; /* class 0 is the default, "" */
+
+bool addr_class_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > ADDR_CLASS_NAMELEN || name[0] < 'a' || name[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return false;
+	return true;
+}
+
+int addr_class_id(const char *name)
+{
+	if (!*name)
+		return 0;
+	if (!addr_class_name_ok(name))
+		return -1;
+	for (unsigned i = 1; i < addr_nclasses; i++)
+		if (strcmp(addr_classes[i], name) == 0)
+			return (int)i;
+	if (addr_nclasses == ADDR_CLASS_REGISTRY)
+		return -1;
+	strcpy(addr_classes[addr_nclasses], name);
+	return (int)addr_nclasses++;
+}
+
+unsigned addr_class_count(void)
+{
+	return addr_nclasses;
+}
+
+const char *addr_class_name(unsigned cls)
+{
+	return cls < addr_nclasses ? addr_classes[cls] : "?";
+}
+
+static char addr_default_class[ADDR_CLASS_NAMELEN + 1];
+
+void addr_classes_on(const char *default_name)
+{
+	snprintf(addr_default_class, sizeof(addr_default_class), "%s", default_name);
+}
+
+const char *addr_class_label(unsigned cls)
+{
+	if (!addr_default_class[0])
+		return NULL;
+	return cls ? addr_class_name(cls) : addr_default_class;
+}
+
 int addr_cmp(const struct addr *a, const struct addr *b)
 {
 	int r;
@@ -130,6 +185,8 @@ int addr_cmp(const struct addr *a, const struct addr *b)
 		return r < 0 ? -1 : 1;
 	if (a->plen != b->plen)
 		return a->plen < b->plen ? -1 : 1;
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
 	return 0;
 }
 
@@ -163,7 +220,9 @@ char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf)
 	for (i = 0; i < nb; i++)
 		n += snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "%02x", a->bytes[i]);
 	if (!addr_is_host(a))
-		snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%u", a->plen);
+		n += snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%u", a->plen);
+	if (a->cls)
+		snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%s", addr_class_name(a->cls));
 	return buf;
 }
 
@@ -220,10 +279,25 @@ int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *di
 		a.bytes[i] = (uint8_t)(hi << 4 | lo);
 	}
 	plen = addr_width(a.family);
-	if (*p == '_') {
+	if (p[0] == '_' && p[1] >= '0' && p[1] <= '9') {
+		char digits[4];
+		size_t k = strspn(p + 1, "0123456789");
+
 		/* Hosts never carry a suffix, so "_32"/"_128" is not ours. */
-		if (addr_parse_plen(p + 1, plen - 1, &plen) < 0)
+		if (k >= sizeof(digits))
 			return -EINVAL;
+		memcpy(digits, p + 1, k);
+		digits[k] = '\0';
+		if (addr_parse_plen(digits, plen - 1, &plen) < 0)
+			return -EINVAL;
+		p += 1 + k;
+	}
+	if (p[0] == '_') {
+		int cls = addr_class_id(p + 1);
+
+		if (cls <= 0)
+			return -EINVAL;
+		a.cls = (uint8_t)cls;
 	} else if (*p != '\0') {
 		return -EINVAL;
 	}
@@ -243,8 +317,16 @@ const char *addr_map_name(const struct addr *a, enum addr_dir dir)
 		{ { "in4", "out4" }, { "in4net", "out4net" } },
 		{ { "in6", "out6" }, { "in6net", "out6net" } },
 	};
+	static char buf[4][sizeof("out6net_") + ADDR_CLASS_NAMELEN];
+	static unsigned k;
+	const char *base = names[a->family == AF_INET6][!addr_is_host(a)][dir == ADDR_OUT];
+	char *b;
 
-	return names[a->family == AF_INET6][!addr_is_host(a)][dir == ADDR_OUT];
+	if (!a->cls)
+		return base;
+	b = buf[k++ % 4];
+	snprintf(b, sizeof(buf[0]), "%s_%s", base, addr_class_name(a->cls));
+	return b;
 }
 
 bool addr_prefix_end(const struct addr *a, uint8_t next[16])

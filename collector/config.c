@@ -19,12 +19,13 @@
 enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
-		  KEY_INTERFACES, KEY_OVERHEAD, KEY_COUNT };
+		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
-	"prom_file", "listen", "exclude", "interfaces", "overhead",
+	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
+	"default_class",
 };
 
 void config_defaults(struct config *c)
@@ -39,6 +40,7 @@ void config_defaults(struct config *c)
 	c->keep_intervals = 2 * 86400;
 	c->keep_hours = 90 * 86400;
 	c->keep_days = 800 * 86400;
+	strcpy(c->default_class, "other");
 }
 
 static bool config_blank_char(char ch)
@@ -250,6 +252,18 @@ int config_set_interfaces(struct config *c, const char *v, const char *where,
 	return 0;
 }
 
+int config_set_default_class(struct config *c, const char *v, const char *where,
+			     struct err *e)
+{
+	char shown[80];
+
+	if (!addr_class_name_ok(v))
+		return err_set(e, "%s: bad class name '%s' (a-z first, then a-z, 0-9, _; at "
+			       "most %d)", where, config_show(shown, v), ADDR_CLASS_NAMELEN);
+	strcpy(c->default_class, v);
+	return 0;
+}
+
 int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e)
 {
 	unsigned long n = 0;
@@ -279,6 +293,8 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->store;
 	if (strcmp(key, "prom_file") == 0)
 		return c->prom_file;
+	if (strcmp(key, "classes") == 0)
+		return c->classes;
 	return NULL;
 }
 
@@ -394,6 +410,8 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_interfaces(c, v, where, e);
 	if (key == KEY_OVERHEAD)
 		return config_set_overhead(c, v, where, e);
+	if (key == KEY_DEFAULT_CLASS)
+		return config_set_default_class(c, v, where, e);
 	return config_set_path(c, config_keys[key], v, where, e);
 }
 

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "build-config.h"
 #include "config.h"
+#include "classes.h"
 #include "file.h"
 #include "hostaddrs.h"
 #include "ipset.h"
@@ -121,10 +122,12 @@ static const struct command_help command_help[] = {
 	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n" },
 	{ "report",
 	  "Usage: nftally [OPTIONS] report [--by hour|day|month] [--label L] [--addr A]\n"
+	  "                       [--class C]\n"
 	  "                       [--per-addr] [--since T] [--until T] [--utc]\n"
 	  "                       [--format table|json|csv] [--human]\n"
 	  "Totals of in and out bytes and packets per period and label (and per\n"
-	  "address with --per-addr or --addr) from the store that `nftally run`\n"
+	  "address with --per-addr or --addr, and per network class when classes\n"
+	  "are configured) from the store that `nftally run`\n"
 	  "writes.  --by defaults to day.  Periods are in local time unless --utc;\n"
 	  "a month is a calendar month.  T is YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS],\n"
 	  "YYYY-MM or @UNIXSECONDS; --since includes, --until excludes.  Data rolled\n"
@@ -195,6 +198,7 @@ static int parse_args(struct app *a, int argc, char **argv)
 		{ "utc", no_argument, NULL, 'U' },
 		{ "format", required_argument, NULL, 'o' },
 		{ "human", no_argument, NULL, 'H' },
+		{ "class", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -224,6 +228,7 @@ static int parse_args(struct app *a, int argc, char **argv)
 		case 'U': ro->utc = ro->any = true; break;
 		case 'o': ro->format = optarg; ro->any = true; break;
 		case 'H': ro->human = ro->any = true; break;
+		case 'K': ro->cls = optarg; ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -245,8 +250,8 @@ static int parse_args(struct app *a, int argc, char **argv)
 	}
 	a->command = argv[optind];
 	if (ro->any && strcmp(a->command, "report") != 0) {
-		fprintf(stderr, "nftally: --by, --label, --addr, --per-addr, --since, --until, "
-			"--utc, --format and --human are options of report\n");
+		fprintf(stderr, "nftally: --by, --label, --addr, --class, --per-addr, --since, "
+			"--until, --utc, --format and --human are options of report\n");
 		exit(EXIT_USAGE);
 	}
 	config_defaults(&a->cfg);
@@ -278,12 +283,27 @@ int app_load_targets(struct app *a, struct targets *t)
 	targets_init(t);
 	/* Only a default file that does not exist means "no targets file": a
 	 * dangling link or an unreadable file is an error, not a fallback. */
+	int ret;
+
 	if (!a->cfg.targets_explicit && lstat(a->cfg.targets, &st) != 0 && errno == ENOENT) {
 		a->targets_name = "host addresses";
-		return hostaddrs_collect(t, &a->e);
+		ret = hostaddrs_collect(t, &a->e);
+	} else {
+		a->targets_name = a->cfg.targets;
+		ret = targets_parse_file(t, a->cfg.targets, &a->e);
 	}
-	a->targets_name = a->cfg.targets;
-	return targets_parse_file(t, a->cfg.targets, &a->e);
+	if (ret == 0 && targets_expand_classes(t, a->cls.ids, a->cls.n) < 0)
+		ret = err_setn(&a->e, -ENOMEM, "out of memory");
+	return ret;
+}
+
+/* The classes file, if the config names one. */
+static int load_classes(struct app *a)
+{
+	if (!a->cfg.classes[0])
+		return 0;
+	addr_classes_on(a->cfg.default_class);
+	return classes_parse_file(&a->cls, a->cfg.classes, a->cfg.default_class, &a->e);
 }
 
 static int render_now(struct app *a)
@@ -291,6 +311,7 @@ static int render_now(struct app *a)
 	struct render_policy p = {
 		.exclude = a->cfg.exclude, .nexclude = a->cfg.nexclude,
 		.ifaces = a->cfg.ifaces, .nifaces = a->cfg.nifaces, .groups = &a->tg,
+		.classes = &a->cls,
 	};
 	char *sk = NULL;
 	int ret = render_skeleton(a->tmpl_text, a->tmpl_len, a->tmpl_path, a->cfg.table, &p,
@@ -479,7 +500,8 @@ static int print_cumulative(struct app *a)
 		else
 			c[i] = output_wire(&c[i], a->cfg.overhead);
 		if (!miss[i])
-			output_counter(stdout, now, -1, 0, targets_label(&a->tg, x), text, &c[i]);
+			output_counter(stdout, now, -1, 0, targets_label(&a->tg, x), text,
+				       addr_class_label(x->addr.cls), &c[i]);
 	}
 	free(c);
 	free(miss);
@@ -677,7 +699,8 @@ static int cmd_remove(struct app *a)
 			struct counts w = output_wire(&all.v[i].c, all.overhead);
 
 			output_counter(stdout, all.time, -1, 0, all.v[i].label,
-				       addr_format(&all.v[i].addr, text), &w);
+				       addr_format(&all.v[i].addr, text),
+				       addr_class_label(all.v[i].addr.cls), &w);
 		}
 		fflush(stdout);
 	}
@@ -736,7 +759,9 @@ int main(int argc, char **argv)
 		code = cmd_import_ipset(&a);
 		goto out;
 	}
-	ret = app_load_targets(&a, &a.tg);
+	ret = load_classes(&a);
+	if (ret == 0)
+		ret = app_load_targets(&a, &a.tg);
 	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
 			 !strcmp(a.command, "run")))
 		ret = load_skeleton(&a);
@@ -768,6 +793,7 @@ out:
 	free(a.tmpl_path);
 	free(a.skeleton);
 	free(a.tmpl_text);
+	classes_finish(&a.cls);
 	free(a.known);
 	return code;
 }

@@ -75,9 +75,10 @@ static int grow(struct metrics *m)
 
 /* The entry of (addr, label); created when create, else NULL if none. */
 static struct total *find(struct metrics *m, const char *addr, const char *label,
-			  bool create)
+			  const char *cls, bool create)
 {
-	size_t al = strlen(addr), ll = strlen(label), klen = al + 1 + ll;
+	size_t al = strlen(addr), ll = strlen(label), cl = strlen(cls);
+	size_t klen = al + 1 + ll + 1 + cl;
 	char stackkey[256], *key = klen < sizeof(stackkey) ? stackkey : malloc(klen + 1);
 	struct total *t = NULL;
 
@@ -85,6 +86,7 @@ static struct total *find(struct metrics *m, const char *addr, const char *label
 		return NULL;
 	memcpy(key, addr, al + 1);
 	memcpy(key + al + 1, label, ll + 1);
+	memcpy(key + al + 1 + ll + 1, cls, cl + 1);
 	if (m->cap) {
 		t = slot(m->v, m->cap, key, klen);
 		if (!t->key)
@@ -108,10 +110,10 @@ static struct total *find(struct metrics *m, const char *addr, const char *label
 	return t;
 }
 
-int metrics_add(struct metrics *m, const char *addr, const char *label,
+int metrics_add(struct metrics *m, const char *addr, const char *label, const char *cls,
 		const struct counts *c)
 {
-	struct total *t = find(m, addr, label, true);
+	struct total *t = find(m, addr, label, cls ? cls : "", true);
 
 	if (!t)
 		return -ENOMEM;
@@ -124,7 +126,7 @@ int metrics_add(struct metrics *m, const char *addr, const char *label,
 
 static int add_delta(const struct report_delta *d, void *data)
 {
-	return metrics_add(data, d->addr, d->x->label, &d->d);
+	return metrics_add(data, d->addr, d->x->label, addr_class_label(d->x->addr.cls), &d->d);
 }
 
 int metrics_report(struct metrics *m, const struct state *done, const struct state *next)
@@ -213,10 +215,11 @@ int metrics_render(struct metrics *m, const struct state *current,
 			kind ? "" : " (layer 3, plus the configured overhead per packet)", name);
 		for (size_t i = 0; i < current->n; i++) {
 			const struct state_entry *x = &current->v[i];
+			const char *cls = addr_class_label(x->addr.cls);
 			const struct total *t;
 
 			addr_format(&x->addr, addr);
-			t = find(m, addr, x->label, false);
+			t = find(m, addr, x->label, cls ? cls : "", false);
 			for (int d = 0; d < 2; d++) {
 				uint64_t v = 0;
 
@@ -225,8 +228,10 @@ int metrics_render(struct metrics *m, const struct state *current,
 						 : (d ? t->c.out_bytes : t->c.in_bytes);
 				fprintf(f, "%s{label=\"", name);
 				put_value(f, x->label);
-				fprintf(f, "\",addr=\"%s\",direction=\"%s\"} %llu\n", addr,
-					dirs[d], (unsigned long long)v);
+				fprintf(f, "\",addr=\"%s\",direction=\"%s\"", addr, dirs[d]);
+				if (cls)
+					fprintf(f, ",class=\"%s\"", cls);
+				fprintf(f, "} %llu\n", (unsigned long long)v);
 			}
 		}
 	}

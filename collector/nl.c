@@ -483,7 +483,7 @@ struct nl_chunk {
  * messages to a few entries. */
 struct nl_msg_what {
 	const struct nl_elem_op *op; /* counters, or NULL and: */
-	const char *name;            /* a map, table or set-counter name */
+	char name[64];               /* a map, table or set-counter name */
 	uint32_t count;
 	uint16_t type;
 };
@@ -623,10 +623,10 @@ static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
 static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 			  const struct nl_elem_op *op, const char *name)
 {
-	struct nl_msg_what w = { .op = op, .name = name, .count = 1,
-				 .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what w = { .op = op, .count = 1, .type = nlh->nlmsg_type & 0xff };
 	struct nl_msg_what *prev = b->what.n ? (struct nl_msg_what *)b->what.v + b->what.n - 1 : NULL;
 
+	snprintf(w.name, sizeof(w.name), "%s", name ? name : "");
 	b->last = nlh;
 	nl_batch_advance(b, nlh);
 	if (prev && op && prev->op && prev->type == w.type && prev->op + prev->count == op) {
@@ -786,10 +786,16 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	ops = b->add_ctr.v;
 	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, &ops[i], NULL, 0);
-	for (size_t m = 0; m < 8 && !ret; m++)
-		ret = nl_batch_elem_msgs(b, &b->add_elem, nl_maps[m], true);
-	for (size_t m = 0; m < 8 && !ret; m++)
-		ret = nl_batch_elem_msgs(b, &b->del_elem, nl_maps[m], false);
+	for (int add = 1; add >= 0; add--)
+		for (unsigned cls = 0; cls < addr_class_count() && !ret; cls++)
+			for (size_t m = 0; m < 8 && !ret; m++) {
+				char set[64];
+
+				snprintf(set, sizeof(set), "%s%s%s", nl_maps[m], cls ? "_" : "",
+					 addr_class_name(cls));
+				ret = nl_batch_elem_msgs(b, add ? &b->add_elem : &b->del_elem, set,
+							 add);
+			}
 	ops = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, &ops[i], NULL, 0);

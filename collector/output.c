@@ -61,7 +61,7 @@ static int emit(FILE *f, json_object *o)
 }
 
 int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *label,
-		   const char *addr, const struct counts *c)
+		   const char *addr, const char *cls, const struct counts *c)
 {
 	json_object *o = json_object_new_object();
 	char tb[32];
@@ -75,6 +75,8 @@ int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *la
 		add_u64(o, "seq", seq);
 	add_str(o, "label", label);
 	add_str(o, "addr", addr);
+	if (cls)
+		add_str(o, "class", cls);
 	add_u64(o, "in_bytes", c->in_bytes);
 	add_u64(o, "in_packets", c->in_packets);
 	add_u64(o, "out_bytes", c->out_bytes);

@@ -20,7 +20,7 @@
 /* Rows are collected for the table format (column widths) and printed
  * directly for the others. */
 struct qrow {
-	char *period, *label, *addr;
+	char *period, *label, *addr, *cls;
 	struct counts c;
 };
 
@@ -30,6 +30,7 @@ struct query {
 	struct qrow *v;
 	size_t n, cap;
 	struct counts total;
+	bool classes; /* network classes are configured: csv has a class column */
 };
 
 /* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (or a blank for T), "YYYY-MM" or
@@ -108,11 +109,13 @@ static int keep_row(const struct store_row *r, void *data)
 	x->period = strdup(r->period ? r->period : "");
 	x->label = strdup(r->label ? r->label : "");
 	x->addr = r->addr ? strdup(r->addr) : NULL;
+	x->cls = strdup(r->cls ? r->cls : "");
 	x->c = r->c;
-	if (!x->period || !x->label || (r->addr && !x->addr)) {
+	if (!x->period || !x->label || (r->addr && !x->addr) || !x->cls) {
 		free(x->period);
 		free(x->label);
 		free(x->addr);
+		free(x->cls);
 		return -ENOMEM;
 	}
 	q->n++;
@@ -138,6 +141,8 @@ static int print_json(const struct store_row *r, void *data)
 	json_object_object_add(o, "label", json_object_new_string(r->label));
 	if (r->addr)
 		json_object_object_add(o, "addr", json_object_new_string(r->addr));
+	if (r->cls && *r->cls)
+		json_object_object_add(o, "class", json_object_new_string(r->cls));
 	json_u64(o, "in_bytes", r->c.in_bytes);
 	json_u64(o, "in_packets", r->c.in_packets);
 	json_u64(o, "out_bytes", r->c.out_bytes);
@@ -174,6 +179,10 @@ static int print_csv(const struct store_row *r, void *data)
 	if (q->o->per_addr) {
 		putchar(',');
 		csv_field(r->addr ? r->addr : "");
+	}
+	if (q->classes) {
+		putchar(',');
+		csv_field(r->cls ? r->cls : "");
 	}
 	printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", r->c.in_bytes,
 	       r->c.in_packets, r->c.out_bytes, r->c.out_packets);
@@ -229,53 +238,59 @@ static void put_cell(const char *s, size_t width, bool right)
 			putchar(' ');
 }
 
+#define COLS 8
+
+/* The cells of one line: the header (i == 0), a row, or the total. */
+static void row_cells(const struct query *q, size_t i, const char *cells[COLS],
+		      char b[4][32])
+{
+	static const char *const head[COLS] = { "PERIOD", "LABEL", "ADDR", "CLASS", "IN",
+						"IN_PKTS", "OUT", "OUT_PKTS" };
+	const struct qrow *r = i && i <= q->n ? &q->v[i - 1] : NULL;
+	const struct counts *c = r ? &r->c : &q->total;
+	const bool human = q->o->human;
+
+	memcpy(cells, head, sizeof(head));
+	if (!i)
+		return;
+	cells[0] = r ? r->period : "TOTAL";
+	cells[1] = r ? r->label : "";
+	cells[2] = r && r->addr ? r->addr : "";
+	cells[3] = r && r->cls ? r->cls : "";
+	cells[4] = amount(c->in_bytes, human, true, b[0]);
+	cells[5] = amount(c->in_packets, human, false, b[1]);
+	cells[6] = amount(c->out_bytes, human, true, b[2]);
+	cells[7] = amount(c->out_packets, human, false, b[3]);
+}
+
 static void print_table(struct query *q)
 {
-	static const char *const head[] = { "PERIOD", "LABEL", "ADDR", "IN", "IN_PKTS",
-					    "OUT", "OUT_PKTS" };
-	size_t wid[7];
+	bool show[COLS] = { true, true, q->o->per_addr, false, true, true, true, true };
+	const char *cells[COLS];
+	size_t wid[COLS] = { 0 };
 	char b[4][32];
-	const bool per_addr = q->o->per_addr, human = q->o->human;
 
-	for (int i = 0; i < 7; i++)
-		wid[i] = strlen(head[i]);
-	for (size_t i = 0; i <= q->n; i++) {
-		const struct qrow *r = i < q->n ? &q->v[i] : NULL;
-		const struct counts *c = r ? &r->c : &q->total;
-		const char *cells[7] = { r ? r->period : "TOTAL", r ? r->label : "",
-					 r && r->addr ? r->addr : "",
-					 amount(c->in_bytes, human, true, b[0]),
-					 amount(c->in_packets, human, false, b[1]),
-					 amount(c->out_bytes, human, true, b[2]),
-					 amount(c->out_packets, human, false, b[3]) };
-
-		for (int k = 0; k < 7; k++)
+	for (size_t i = 0; i < q->n; i++)
+		show[3] |= q->v[i].cls && *q->v[i].cls;
+	for (size_t i = 0; i <= q->n + 1; i++) {
+		row_cells(q, i, cells, b);
+		for (int k = 0; k < COLS; k++)
 			if (text_width(cells[k]) > wid[k])
 				wid[k] = text_width(cells[k]);
 	}
 	for (size_t i = 0; i <= q->n + 1; i++) {
-		const struct qrow *r = i && i <= q->n ? &q->v[i - 1] : NULL;
-		const struct counts *c = r ? &r->c : &q->total;
-		const char *cells[7] = { head[0], head[1], head[2], head[3], head[4], head[5],
-					 head[6] };
+		bool first = true;
 
-		if (i) {
-			cells[0] = r ? r->period : "TOTAL";
-			cells[1] = r ? r->label : "";
-			cells[2] = r && r->addr ? r->addr : "";
-			cells[3] = amount(c->in_bytes, human, true, b[0]);
-			cells[4] = amount(c->in_packets, human, false, b[1]);
-			cells[5] = amount(c->out_bytes, human, true, b[2]);
-			cells[6] = amount(c->out_packets, human, false, b[3]);
-		}
 		if (i == q->n + 1 && q->n < 2)
 			break; /* a total of one row says nothing new */
-		for (int k = 0; k < 7; k++) {
-			if (k == 2 && !per_addr)
+		row_cells(q, i, cells, b);
+		for (int k = 0; k < COLS; k++) {
+			if (!show[k])
 				continue;
-			if (k)
+			if (!first)
 				fputs("  ", stdout);
-			put_cell(cells[k], wid[k], k >= 3);
+			put_cell(cells[k], wid[k], k >= 4);
+			first = false;
 		}
 		putchar('\n');
 	}
@@ -287,6 +302,7 @@ static void query_free(struct query *q)
 		free(q->v[i].period);
 		free(q->v[i].label);
 		free(q->v[i].addr);
+		free(q->v[i].cls);
 	}
 	free(q->v);
 }
@@ -344,6 +360,8 @@ int query_main(struct app *a)
 
 	if (query_options(a, &sq, &q, &eff, canon) < 0)
 		return app_fail(a, EXIT_USAGE);
+	q.classes = a->cfg.classes[0] != '\0';
+	sq.cls = a->ro.cls;
 	if (!app_store_path(a, path, sizeof(path))) {
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return app_fail(a, EXIT_INPUT);
@@ -352,8 +370,8 @@ int query_main(struct app *a)
 	if (ret < 0)
 		return app_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
 	if (q.fmt == FMT_CSV)
-		printf("period,label%s,in_bytes,in_packets,out_bytes,out_packets\n",
-		       sq.per_addr ? ",addr" : "");
+		printf("period,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
+		       sq.per_addr ? ",addr" : "", q.classes ? ",class" : "");
 	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json :
 			  q.fmt == FMT_CSV ? print_csv : keep_row, &q, &a->e);
 	if (ret == 0 && q.fmt == FMT_TABLE)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
 #include "build-config.h"
 #include "file.h"
@@ -97,7 +98,7 @@ static long group_pairs(const struct targets *t, int fam, FILE *f)
 	if (!m)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].group && (t->v[i].addr.family == AF_INET6) == fam)
+		if (t->v[i].group && !t->v[i].addr.cls && (t->v[i].addr.family == AF_INET6) == fam)
 			m[k++] = &t->v[i];
 	qsort(m, k, sizeof(*m), by_label); /* members of a group together */
 	for (size_t i = 0, end; i < k; i = end) {
@@ -116,11 +117,13 @@ static long group_pairs(const struct targets *t, int fam, FILE *f)
 	return n;
 }
 
+static void put_counts(FILE *f, bool in, const char *suffix);
+
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
 static void put_chain(FILE *f, const struct render_policy *p, bool in, const bool groups[2])
 {
-	const char *target = in ? "daddr" : "saddr", *peer = in ? "saddr" : "daddr";
+	const char *peer = in ? "saddr" : "daddr";
 
 	fprintf(f, "chain account_%s { ", in ? "in" : "out");
 	if (p->nifaces)
@@ -133,11 +136,70 @@ static void put_chain(FILE *f, const struct render_policy *p, bool in, const boo
 			fprintf(f, "%s saddr . %s daddr @intra%c return; ", fam_proto[fam],
 				fam_proto[fam], fam ? '6' : '4');
 	}
+	if (p->classes && p->classes->n)
+		for (int fam = 0; fam < 2; fam++)
+			fprintf(f, "%s %s vmap @class%s%c; ", fam_proto[fam], peer,
+				in ? "in" : "out", fam ? '6' : '4');
+	put_counts(f, in, "");
+	fputs("}; ", f);
+}
+
+/* The counter lookups of one direction, in the maps of one class ("" for
+ * the default class, else "_NAME"). */
+static void put_counts(FILE *f, bool in, const char *suffix)
+{
+	const char *target = in ? "daddr" : "saddr";
+
 	for (int fam = 0; fam < 2; fam++)
 		for (int net = 0; net < 2; net++)
-			fprintf(f, "counter name %s %s map @%s%c%s; ", fam_proto[fam], target,
-				in ? "in" : "out", fam ? '6' : '4', net ? "net" : "");
-	fputs("}; ", f);
+			fprintf(f, "counter name %s %s map @%s%c%s%s; ", fam_proto[fam], target,
+				in ? "in" : "out", fam ? '6' : '4', net ? "net" : "", suffix);
+}
+
+/* Per class: its maps and its two chains, which the class maps jump to. */
+static void put_class(FILE *f, const char *name)
+{
+	char suffix[ADDR_CLASS_NAMELEN + 2];
+
+	snprintf(suffix, sizeof(suffix), "_%s", name);
+	for (size_t i = 0; i < 8; i++)
+		fprintf(f, "map %s%s { type %s : counter; %s}; ", render_maps[i], suffix,
+			fam_key[strchr(render_maps[i], '6') != NULL],
+			strstr(render_maps[i], "net") ? "flags interval; " : "");
+	for (int in = 1; in >= 0; in--) {
+		fprintf(f, "chain account_%s%s { ", in ? "in" : "out", suffix);
+		put_counts(f, in, suffix);
+		fputs("}; ", f);
+	}
+}
+
+/* The class maps' elements: each range of peers goes to its class's chain. */
+static void put_class_ranges(FILE *f, const char *family, const char *table,
+			     const struct classes *c, bool in, int fam)
+{
+	char lo[ADDR_STRLEN], hi[ADDR_STRLEN];
+	bool first = true;
+	int af = fam ? AF_INET6 : AF_INET;
+
+	fprintf(f, "flush map %s %s class%s%c; ", family, table, in ? "in" : "out",
+		fam ? '6' : '4');
+	for (size_t i = 0; i < c->nr; i++) {
+		const struct class_range *r = &c->r[i];
+
+		if (r->family != af)
+			continue;
+		inet_ntop(af, r->lo, lo, sizeof(lo));
+		inet_ntop(af, r->hi, hi, sizeof(hi));
+		if (first)
+			fprintf(f, "add element %s %s class%s%c { ", family, table,
+				in ? "in" : "out", fam ? '6' : '4');
+		fprintf(f, "%s%s%s%s : goto account_%s_%s", first ? "" : ", ", lo,
+			memcmp(r->lo, r->hi, 16) ? "-" : "", memcmp(r->lo, r->hi, 16) ? hi : "",
+			in ? "in" : "out", addr_class_name(r->cls));
+		first = false;
+	}
+	if (!first)
+		fputs(" }; ", f);
 }
 
 static int render_generated(FILE *f, const char *family, const char *table,
@@ -161,9 +223,21 @@ static int render_generated(FILE *f, const char *family, const char *table,
 		if (groups[fam])
 			fprintf(f, "set intra%c { type %s . %s; flags interval; }; ",
 				fam ? '6' : '4', fam_key[fam], fam_key[fam]);
+	if (p->classes && p->classes->n) {
+		for (size_t k = 0; k < p->classes->n; k++)
+			put_class(f, p->classes->names[k]);
+		for (int in = 1; in >= 0; in--)
+			for (int fam = 0; fam < 2; fam++)
+				fprintf(f, "map class%s%c { type %s : verdict; flags interval; }; ",
+					in ? "in" : "out", fam ? '6' : '4', fam_key[fam]);
+	}
 	put_chain(f, p, true, groups);
 	put_chain(f, p, false, groups);
 	fputs("}; ", f);
+	if (p->classes && p->classes->n)
+		for (int in = 1; in >= 0; in--)
+			for (int fam = 0; fam < 2; fam++)
+				put_class_ranges(f, family, table, p->classes, in, fam);
 	for (int fam = 0; fam < 2; fam++) {
 		fprintf(f, "flush set %s %s exclude%c; ", family, table, fam ? '6' : '4');
 		if (count_fam(p->exclude, p->nexclude, fam)) {

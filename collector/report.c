@@ -71,7 +71,7 @@ static int print_one(const struct report_delta *d, void *data)
 	 * report from no state counts from the counters' creation */
 	output_counter(stdout, p->next->time,
 		       p->done->base_time ? p->done->base_time : -1, p->next->seq,
-		       d->x->label, d->addr, &d->d);
+		       d->x->label, d->addr, addr_class_label(d->x->addr.cls), &d->d);
 	return 0;
 }
 

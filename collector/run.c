@@ -583,9 +583,10 @@ static int run_baseline_now(struct run *r)
 	return ret;
 }
 
-static void run_seed(const char *addr, const char *label, const struct counts *c, void *data)
+static void run_seed(const char *addr, const char *label, const char *cls,
+		     const struct counts *c, void *data)
 {
-	metrics_add(data, addr, label, c);
+	metrics_add(data, addr, label, cls, c);
 }
 
 /* The store, and the metrics seeded with its totals (so they continue

@@ -96,13 +96,16 @@ static char *u64_text(uint64_t v, char *end)
 static void put_entry(FILE *f, const struct state_entry *x)
 {
 	const uint64_t v[4] = { x->c.in_bytes, x->c.in_packets, x->c.out_bytes, x->c.out_packets };
-	char line[ADDR_STRLEN + 4 * 21 + 16], num[24];
+	char line[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 4 * 21 + 16], num[24];
 	size_t n = 0, k;
 
 	memcpy(line, "entry ", 6);
 	n = 6;
 	addr_format(&x->addr, line + n);
 	n += strlen(line + n);
+	if (x->addr.cls)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "@%s",
+				      addr_class_name(x->addr.cls));
 	line[n++] = ' ';
 	line[n++] = x->rep ? '1' : '0';
 	for (int i = 0; i < 4; i++) {
@@ -158,16 +161,27 @@ static const char *parse_field(const char *p, uint64_t *v)
 static int parse_entry(struct state *s, const char *p)
 {
 	const char *sp = strchr(p, ' ');
-	char text[ADDR_STRLEN];
+	char text[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 2];
 	uint64_t rep, v[4];
 	struct addr a;
 
 	if (!sp || (size_t)(sp - p) >= sizeof(text))
 		return -EINVAL;
+	char *at;
+	int cls = 0;
+
 	memcpy(text, p, (size_t)(sp - p));
 	text[sp - p] = '\0';
+	at = strchr(text, '@');
+	if (at) {
+		*at++ = '\0';
+		cls = addr_class_id(at);
+		if (cls <= 0)
+			return -EINVAL;
+	}
 	if (addr_parse(text, &a, NULL) < 0)
 		return -EINVAL;
+	a.cls = (uint8_t)cls;
 	p = parse_field(sp, &rep);
 	for (int i = 0; i < 4 && p; i++)
 		p = parse_field(p, &v[i]);

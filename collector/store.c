@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
+#include "addr.h"
 #include "report.h"
 #include "store.h"
 
@@ -30,7 +31,7 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS series("
 	"  id INTEGER PRIMARY KEY, addr TEXT NOT NULL, label TEXT NOT NULL,"
-	"  UNIQUE(addr, label));"
+	"  class TEXT NOT NULL DEFAULT '', UNIQUE(addr, label, class));"
 	"CREATE TABLE IF NOT EXISTS usage("
 	"  tier INTEGER NOT NULL, t INTEGER NOT NULL, series INTEGER NOT NULL,"
 	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
@@ -172,9 +173,11 @@ int store_open(struct store **out, const char *path, const char *table,
 	}
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
 	ret = ret ? ret : store_prepare(s, &s->series_add,
-					"INSERT OR IGNORE INTO series(addr, label) VALUES(?, ?)", e);
+					"INSERT OR IGNORE INTO series(addr, label, class) VALUES(?, ?, ?)",
+					e);
 	ret = ret ? ret : store_prepare(s, &s->series_get,
-					"SELECT id FROM series WHERE addr = ? AND label = ?", e);
+					"SELECT id FROM series WHERE addr = ? AND label = ? AND class = ?",
+					e);
 	ret = ret ? ret : store_prepare(s, &s->usage_add,
 					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)"
 					ADD_COUNTS("tier, t, series"), e);
@@ -230,11 +233,12 @@ static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
 }
 
 static int store_series(struct store *s, const char *addr, const char *label,
-			int64_t *id, struct err *e)
+			const char *cls, int64_t *id, struct err *e)
 {
 	sqlite3_reset(s->series_add);
 	sqlite3_bind_text(s->series_add, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_add, 2, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->series_add, 3, cls, -1, SQLITE_STATIC);
 	if (sqlite3_step(s->series_add) != SQLITE_DONE)
 		return store_fail(s, e, "series");
 	if (sqlite3_changes(s->db) == 1) {
@@ -244,6 +248,7 @@ static int store_series(struct store *s, const char *addr, const char *label,
 	sqlite3_reset(s->series_get);
 	sqlite3_bind_text(s->series_get, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_get, 2, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->series_get, 3, cls, -1, SQLITE_STATIC);
 	if (sqlite3_step(s->series_get) != SQLITE_ROW)
 		return store_fail(s, e, "series");
 	*id = sqlite3_column_int64(s->series_get, 0);
@@ -259,7 +264,9 @@ static int record_one(const struct report_delta *d, void *data)
 
 	if (!(d->d.in_bytes | d->d.in_packets | d->d.out_bytes | d->d.out_packets))
 		return 0; /* no traffic, no row */
-	ret = store_series(s, d->addr, d->x->label, &id, r->e);
+	const char *cls = addr_class_label(d->x->addr.cls);
+
+	ret = store_series(s, d->addr, d->x->label, cls ? cls : "", &id, r->e);
 	if (ret < 0)
 		return ret;
 	sqlite3_reset(s->usage_add);
@@ -374,24 +381,26 @@ int store_rollup(struct store *s, time_t now, struct err *e)
 /* ---- reading ---- */
 
 int store_totals(struct store *s,
-		 void (*cb)(const char *addr, const char *label, const struct counts *c,
-			    void *data),
+		 void (*cb)(const char *addr, const char *label, const char *cls,
+			    const struct counts *c, void *data),
 		 void *data, struct err *e)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, &st, "SELECT addr, label, t.in_bytes, t.in_packets, t.out_bytes,"
-			  " t.out_packets FROM totals t JOIN series s ON s.id = t.series", e) < 0)
+	if (store_prepare(s, &st, "SELECT addr, label, class, t.in_bytes, t.in_packets,"
+			  " t.out_bytes, t.out_packets FROM totals t JOIN series s"
+			  " ON s.id = t.series", e) < 0)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct counts c = {
-			(uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
-			(uint64_t)sqlite3_column_int64(st, 4), (uint64_t)sqlite3_column_int64(st, 5),
+			(uint64_t)sqlite3_column_int64(st, 3), (uint64_t)sqlite3_column_int64(st, 4),
+			(uint64_t)sqlite3_column_int64(st, 5), (uint64_t)sqlite3_column_int64(st, 6),
 		};
 
 		cb((const char *)sqlite3_column_text(st, 0),
-		   (const char *)sqlite3_column_text(st, 1), &c, data);
+		   (const char *)sqlite3_column_text(st, 1),
+		   (const char *)sqlite3_column_text(st, 2), &c, data);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "totals");
@@ -407,13 +416,13 @@ int store_query(struct store *s, const struct store_query *q,
 		"SELECT strftime(CASE max(?1, tier) WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
 		"  WHEN 2 THEN '%%Y-%%m-%%d' ELSE '%%Y-%%m' END,"
 		"  start, 'unixepoch', CASE WHEN ?2 AND tier < 2 THEN '+0 seconds'"
-		"  ELSE 'localtime' END) AS period, label, %s,"
+		"  ELSE 'localtime' END) AS period, label, %s, class,"
 		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
 		" FROM (SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start"
 		"  FROM usage u) JOIN series s ON s.id = series"
 		" WHERE start >= ?3 AND start < ?4 AND (?5 IS NULL OR label = ?5)"
-		"  AND (?6 IS NULL OR addr = ?6)"
-		" GROUP BY period, label%s ORDER BY period, label%s";
+		"  AND (?6 IS NULL OR addr = ?6) AND (?7 IS NULL OR class = ?7)"
+		" GROUP BY period, label%s, class ORDER BY period, label%s, class";
 	char sql[1024];
 	sqlite3_stmt *st;
 	int rc, ret = 0;
@@ -430,15 +439,18 @@ int store_query(struct store *s, const struct store_query *q,
 		sqlite3_bind_text(st, 5, q->label, -1, SQLITE_STATIC);
 	if (q->addr)
 		sqlite3_bind_text(st, 6, q->addr, -1, SQLITE_STATIC);
+	if (q->cls)
+		sqlite3_bind_text(st, 7, q->cls, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
 		struct store_row row = {
 			.period = (const char *)sqlite3_column_text(st, 0),
 			.label = (const char *)sqlite3_column_text(st, 1),
 			.addr = (const char *)sqlite3_column_text(st, 2),
-			.c = { (uint64_t)sqlite3_column_int64(st, 3),
-			       (uint64_t)sqlite3_column_int64(st, 4),
+			.cls = (const char *)sqlite3_column_text(st, 3),
+			.c = { (uint64_t)sqlite3_column_int64(st, 4),
 			       (uint64_t)sqlite3_column_int64(st, 5),
-			       (uint64_t)sqlite3_column_int64(st, 6) },
+			       (uint64_t)sqlite3_column_int64(st, 6),
+			       (uint64_t)sqlite3_column_int64(st, 7) },
 		};
 
 		ret = cb(&row, data);

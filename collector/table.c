@@ -296,18 +296,47 @@ static void names_sort_unique(struct names *s)
 	s->n = k + 1;
 }
 
+/* The counters referenced by the elements of our maps: the default
+ * class's, and those of every class this process knows of, including
+ * classes met only in counter names (removed from the config: their
+ * counters are drained like those of addresses that left). */
+static int list_refs(struct nl *nl, const char *table, struct names *refs)
+{
+	int ret = 0;
+
+	for (unsigned cls = 0; cls < addr_class_count() && ret == 0; cls++)
+		for (size_t m = 0; m < 8 && ret == 0; m++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s%s%s", render_maps[m], cls ? "_" : "",
+				 addr_class_name(cls));
+			ret = nl_list_map_refs(nl, table, name, names_add, refs);
+			if (ret == -ENOENT && cls)
+				ret = 0; /* a class whose maps were never made */
+		}
+	names_sort_unique(refs);
+	return ret;
+}
+
 static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
 			const struct addr *known, size_t nknown,
 			struct names *ctrs, struct names *refs)
 {
+	bool dump = 2 * (t->n + nknown) < TABLE_DUMP_MAX;
 	int ret = 0;
 
-	for (size_t m = 0; m < 8 && ret == 0; m++)
-		ret = nl_list_map_refs(nl, table, render_maps[m], names_add, refs);
-	names_sort_unique(refs);
-	if (ret == 0 && 2 * (t->n + nknown) + refs->n < TABLE_DUMP_MAX)
+	if (dump) {
 		ret = nl_list_counters(nl, table, names_add, ctrs);
-	else if (ret == 0)
+		/* learn the classes in the counters' names */
+		for (size_t i = 0; i < ctrs->n && ret == 0; i++) {
+			struct addr a;
+
+			addr_from_counter_name(ctrs->v[i], &a, NULL);
+		}
+	}
+	if (ret == 0)
+		ret = list_refs(nl, table, refs);
+	if (ret == 0 && !dump)
 		ret = counters_by_name(nl, table, t, known, nknown, refs, ctrs);
 	names_sort_unique(ctrs);
 	return ret;

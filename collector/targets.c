@@ -604,3 +604,24 @@ const struct target *targets_find(const struct targets *t, const struct addr *a)
 	}
 	return NULL;
 }
+
+int targets_expand_classes(struct targets *t, const int *ids, size_t n)
+{
+	struct target *v;
+
+	if (n == 0 || t->n == 0)
+		return 0;
+	v = reallocarray(NULL, t->n * (n + 1), sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t k = 0; k <= n; k++) {
+			v[i * (n + 1) + k] = t->v[i];
+			v[i * (n + 1) + k].addr.cls = (uint8_t)(k ? ids[k - 1] : 0);
+		}
+	free(t->v);
+	t->v = v;
+	t->n *= n + 1;
+	qsort(t->v, t->n, sizeof(*t->v), targets_cmp);
+	return 0;
+}

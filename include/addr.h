@@ -15,12 +15,21 @@ struct addr {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t plen;
 	uint8_t bytes[16]; /* network byte order; IPv4 uses bytes[0..3], rest 0 */
+	uint8_t cls;    /* network class of the counted traffic (addr_class_name);
+			 * 0 = the default class.  Never part of the text. */
 };
 
 /* Longest canonical text: an IPv6 address plus "/128" and a NUL. */
 #define ADDR_STRLEN 56
-/* Longest counter name, NUL included ("out6_" + 32 hex + "_128"). */
-#define ADDR_NAMELEN 48
+/* Longest counter name, NUL included ("out6_" + 32 hex + "_128" + "_" +
+ * a class name). */
+#define ADDR_CLASS_NAMELEN 16
+#define ADDR_NAMELEN (48 + 1 + ADDR_CLASS_NAMELEN)
+/* Network classes besides the default one (class numbers 1 to this). */
+#define ADDR_CLASSES_MAX 16
+/* Class names known to the process: the configured ones and those met in
+ * counter names or state files (a class that was removed from the config). */
+#define ADDR_CLASS_REGISTRY 64
 
 enum addr_dir { ADDR_IN = 0, ADDR_OUT = 1 };
 
@@ -38,7 +47,25 @@ bool addr_is_host(const struct addr *a);
  * ADDR_STRLEN bytes. Returns buf. */
 char *addr_format(const struct addr *a, char *buf);
 
-/* Total order: family, then address bytes, then plen. memcmp-like result. */
+/* Network classes.  Class 0 is the default class; its counters and maps keep
+ * the names they have without classes.  Names: [a-z][a-z0-9_]*, at most
+ * ADDR_CLASS_NAMELEN bytes. */
+bool addr_class_name_ok(const char *name);
+/* The number of `name` (registered if new; 0 for the default class's name
+ * "" ), or -1 if the name is bad or the registry is full. */
+int addr_class_id(const char *name);
+/* How many class numbers are in use (the default class included). */
+unsigned addr_class_count(void);
+/* The name of class number cls ("" for 0). */
+const char *addr_class_name(unsigned cls);
+/* Classes are configured: output names class 0 `default_name`. */
+void addr_classes_on(const char *default_name);
+/* The class of counted traffic as output shows it: NULL without classes,
+ * else the class's name (the default class's for 0). */
+const char *addr_class_label(unsigned cls);
+
+/* Total order: family, then address bytes, then plen, then class.
+ * memcmp-like result. */
 int addr_cmp(const struct addr *a, const struct addr *b);
 
 /* Do a and b (same family) share at least one address? */
@@ -48,7 +75,8 @@ bool addr_overlaps(const struct addr *a, const struct addr *b);
 bool addr_contains(const struct addr *a, const struct addr *h);
 
 /* The nft object name for the counter of direction dir of a:
- *   in4_c6120001, out4_c6120400_24, in6_20010db8000000000000000000000001, ...
+ *   in4_c6120001, out4_c6120400_24, in6_20010db8000000000000000000000001,
+ *   in4_c6120001_national (class "national"), ...
  * Only [a-z0-9_], so it is safe for the nft lexer; labels never appear in it.
  * buf must hold ADDR_NAMELEN bytes.  Returns buf. */
 char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf);
@@ -58,7 +86,8 @@ char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf);
 int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir);
 
 /* Name of the map that holds a's element for direction dir:
- * "in4", "out4", "in6", "out6" for hosts, "in4net", ... for prefixes. */
+ * "in4", "out4", "in6", "out6" for hosts, "in4net", ... for prefixes; with
+ * "_CLASS" appended for a class other than the default. */
 const char *addr_map_name(const struct addr *a, enum addr_dir dir);
 
 /* For a prefix: the first address after it, as nft interval maps need for the

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "classes.h"
 #include "config.h"
 #include "err.h"
 #include "nl.h"
@@ -20,7 +21,7 @@ enum {
 
 /* Options of `nftally report` (as given; checked by query_main). */
 struct report_opts {
-	const char *by, *label, *addr, *since, *until, *format;
+	const char *by, *label, *addr, *since, *until, *format, *cls;
 	bool utc, human, per_addr;
 	bool any; /* one of them was given */
 };
@@ -42,6 +43,7 @@ struct app {
 	size_t nknown;
 	bool force_skeleton; /* the next apply rebuilds the skeleton */
 	struct report_opts ro;
+	struct classes cls;  /* network classes (config `classes`), or none */
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
 };

@@ -39,6 +39,8 @@ struct config {
 	char ifaces[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
 	size_t nifaces;
 	unsigned overhead;              /* bytes added per packet in reports */
+	char classes[PATH_MAX];         /* "" = no network classes */
+	char default_class[ADDR_CLASS_NAMELEN + 1]; /* default "other" */
 };
 
 void config_defaults(struct config *c);
@@ -46,7 +48,7 @@ void config_defaults(struct config *c);
 /* Parse config text.  Syntax: `key = value` per line, '#' comments, blank
  * lines; keys: table, template, template_dir, targets, interval, state_dir,
  * store, store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
- * listen, exclude, interfaces, overhead.
+ * listen, exclude, interfaces, overhead, classes, default_class.
  * Values may be double-quoted (no escapes).  Unknown keys, duplicate keys,
  * bad values are errors "NAME:LINE: ...".  Returns 0 or negative errno. */
 int config_parse_buffer(struct config *c, const char *name,
@@ -72,13 +74,16 @@ int config_set_exclude(struct config *c, const char *v, const char *where, struc
 /* Blank-separated interface names ([A-Za-z0-9_.@+-], 1 to 15 bytes). */
 int config_set_interfaces(struct config *c, const char *v, const char *where,
 			  struct err *e);
+/* A class name ([a-z][a-z0-9_]*, at most ADDR_CLASS_NAMELEN). */
+int config_set_default_class(struct config *c, const char *v, const char *where,
+			     struct err *e);
 /* Bytes per packet, 0 to CONFIG_OVERHEAD_MAX. */
 int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e);
 struct sockaddr_storage;
 bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 
 /* Set one of the path keys ("template", "template_dir", "targets",
- * "state_dir", "store", "prom_file"), e.g. from a command-line option.  The value must be non-empty,
+ * "state_dir", "store", "prom_file", "classes"), e.g. from a command-line option.  The value must be non-empty,
  * shorter than PATH_MAX and free of control characters.  Setting "targets"
  * also sets targets_explicit.  Errors as above; -EINVAL for another key. */
 int config_set_path(struct config *c, const char *key, const char *v,

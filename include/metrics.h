@@ -29,9 +29,10 @@ struct metrics_health {
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
-/* Add c to the totals of (addr, label): loading them from the store, and
- * at every report (through metrics_report). */
-int metrics_add(struct metrics *m, const char *addr, const char *label,
+/* Add c to the totals of (addr, label, class; cls NULL or "" without
+ * classes): loading them from the store, and at every report (through
+ * metrics_report). */
+int metrics_add(struct metrics *m, const char *addr, const char *label, const char *cls,
 		const struct counts *c);
 /* Add the deltas of report next (closing done). */
 int metrics_report(struct metrics *m, const struct state *done, const struct state *next);

@@ -25,10 +25,10 @@ time_t output_now(void);
 /* RFC 3339 UTC with seconds ("2026-11-22T02:51:04Z"); buf holds 32 bytes. */
 char *output_time(time_t t, char *buf);
 
-/* One counter line.  since < 0 leaves out "since" and seq 0 leaves out
- * "seq" (cumulative dumps).  Returns 0 or -EIO if the stream failed. */
+/* One counter line.  since < 0 leaves out "since", seq 0 leaves out "seq"
+ * (cumulative dumps), and cls NULL leaves out "class" (no classes).  Returns 0 or -EIO if the stream failed. */
 int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *label,
-		   const char *addr, const struct counts *c);
+		   const char *addr, const char *cls, const struct counts *c);
 
 /* One event line: {"time", "event", "message"} plus "addr" if addr is not
  * NULL (then it is "event_addr" to keep counter lines recognisable). */

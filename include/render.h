@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "classes.h"
 #include "config.h"
 #include "err.h"
 #include "targets.h"
@@ -23,6 +24,7 @@ struct render_policy {
 	size_t nifaces;
 	const struct targets *groups; /* targets whose group members do not count
 				       * traffic among themselves; NULL: none */
+	const struct classes *classes; /* network classes of peers; NULL: none */
 };
 
 /* The skeleton: one generated line, then template text `tmpl` (named `name`

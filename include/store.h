@@ -48,8 +48,8 @@ int store_rollup(struct store *s, time_t now, struct err *e);
 
 /* Call cb with the all-time totals of every address and label recorded. */
 int store_totals(struct store *s,
-		 void (*cb)(const char *addr, const char *label, const struct counts *c,
-			    void *data),
+		 void (*cb)(const char *addr, const char *label, const char *cls,
+			    const struct counts *c, void *data),
 		 void *data, struct err *e);
 
 /* What report asks for. */
@@ -59,11 +59,13 @@ struct store_query {
 	bool per_addr;
 	const char *label;  /* NULL: all */
 	const char *addr;   /* NULL: all; canonical text */
+	const char *cls;    /* NULL: all classes */
 	int64_t since, until; /* [since, until) on the start of each row */
 };
 
 struct store_row {
 	const char *period, *label, *addr; /* addr NULL unless per_addr */
+	const char *cls; /* "" without network classes */
 	struct counts c;
 };
 

@@ -62,7 +62,11 @@ int targets_add(struct targets *t, const char *label, const struct addr *a);
 /* Sort and check for overlaps after targets_add calls; same errors as parse. */
 int targets_finalize(struct targets *t, const char *name, struct err *e);
 
-/* The target whose address equals a exactly, or NULL.  Binary search. */
+/* With network classes: every target once per class, the default class
+ * (cls 0) and each of ids[0..n), sorted again.  Returns 0 or -ENOMEM. */
+int targets_expand_classes(struct targets *t, const int *ids, size_t n);
+
+/* The target whose address (and class) equals a exactly, or NULL. */
 const struct target *targets_find(const struct targets *t, const struct addr *a);
 
 /* Label text of a target. */

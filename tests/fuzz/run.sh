@@ -39,12 +39,14 @@ failed=0
 srcs() {
 	case $1 in
 	targets) echo "collector/addr.c collector/targets.c" ;;
-	config) echo "collector/config.c" ;;
+	config) echo "collector/addr.c collector/config.c" ;;
 	state) echo "collector/addr.c collector/state.c" ;;
+	classes) echo "collector/addr.c collector/classes.c" ;;
+	ipset) echo "collector/addr.c collector/targets.c collector/ipset.c" ;;
 	esac
 }
 
-for f in targets config state; do
+for f in targets config state classes ipset; do
 	bin=$tmp/fuzz_$f
 	work=$tmp/corpus_$f
 	log=$tmp/fuzz_$f.log
