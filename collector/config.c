@@ -245,9 +245,7 @@ int config_set_interfaces(struct config *c, const char *v, const char *where,
 				return err_set(e, "%s: interface %s named twice", where, names[n]);
 		n++;
 	}
-	if (n == 0)
-		return err_set(e, "%s: no interface named", where);
-	memcpy(c->ifaces, names, sizeof(names));
+	memcpy(c->ifaces, names, sizeof(names)); /* none: every interface */
 	c->nifaces = n;
 	return 0;
 }

@@ -97,9 +97,22 @@ static int parse_create(struct ipset_parse *p, char *rest, const char *const *na
 	while ((w = next_word(&rest, &bad))) {
 		if (strcmp(w, "family") == 0 && (w = next_word(&rest, &bad)))
 			s->family = strcmp(w, "inet6") == 0 ? 6 : 4;
-		else if (w && strcmp(w, "netmask") == 0 && (w = next_word(&rest, &bad)))
-			s->netmask = atoi(w);
+		else if (w && strcmp(w, "netmask") == 0 && (w = next_word(&rest, &bad))) {
+			char *end;
+			long v = strtol(w, &end, 10);
+
+			if (*end || v < 1 || v > 128)
+				return err_set(p->e, "%s:%u: bad netmask '%.16s'", p->name, p->line, w);
+			s->netmask = (int)v;
+		} else if (w && strcmp(w, "bitmask") == 0) {
+			/* members masked by an arbitrary mask are no prefixes */
+			s->usable = false;
+			snprintf(s->type, sizeof(s->type), "%.20s bitmask", type);
+		}
 	}
+	if ((s->family == 4 && s->netmask > 32))
+		return err_set(p->e, "%s:%u: bad netmask %d for an IPv4 set", p->name, p->line,
+			       s->netmask);
 	if ((s->family == 4 && s->netmask == 32) || (s->family == 6 && s->netmask == 128))
 		s->netmask = 0;
 	s->wanted = nnames == 0 && s->usable;
@@ -107,8 +120,9 @@ static int parse_create(struct ipset_parse *p, char *rest, const char *const *na
 		if (strcmp(names[i], name) == 0) {
 			if (!s->usable)
 				return err_set(p->e, "%s:%u: set %s is of type %s; only hash:ip, "
-					       "hash:net and bitmap:ip hold addresses to account",
-					       p->name, p->line, name, type);
+					       "hash:net and bitmap:ip (without bitmask) hold "
+					       "addresses to account",
+					       p->name, p->line, name, s->type);
 			s->wanted = true;
 		}
 	if (!s->usable && nnames == 0 && p->warn)
@@ -166,6 +180,9 @@ static int parse_add(struct ipset_parse *p, char *rest)
 	}
 	if (bad || !label)
 		return err_set(p->e, "%s:%u: unterminated comment", p->name, p->line);
+	if (!*label)
+		return err_set(p->e, "%s:%u: empty comment: no label for %s", p->name, p->line,
+			       entry);
 	if (strchr(entry, '-'))
 		return err_set(p->e, "%s:%u: range %s: only addresses and prefixes can be "
 			       "imported", p->name, p->line, entry);

@@ -93,10 +93,12 @@ struct command_help {
 static const struct command_help command_help[] = {
 	{ "render",
 	  "Usage: nftally [OPTIONS] render\n"
-	  "Print the ruleset apply would install: the template's skeleton with the\n"
-	  "table name substituted, then one `add counter` and one `add element` per\n"
-	  "address and direction.  Changes nothing and needs no privileges.  Labels\n"
-	  "never appear in it.\n" },
+	  "Print the ruleset apply would install: one generated line (the maps\n"
+	  "nftally fills, the chains account_in and account_out with the policy:\n"
+	  "exclusions, interfaces, groups, classes), the template with the table\n"
+	  "name substituted, then one `add counter` and one `add element` per\n"
+	  "address, direction and class.  Changes nothing and needs no privileges.\n"
+	  "Labels never appear in it.\n" },
 	{ "apply",
 	  "Usage: nftally [OPTIONS] apply\n"
 	  "Install table inet TABLE from the template and the targets, or bring an\n"
@@ -255,6 +257,8 @@ static int parse_args(struct app *a, int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	config_defaults(&a->cfg);
+	if (strcmp(a->command, "import-ipset") == 0)
+		return 0; /* needs no configuration */
 	ret = config_load(&a->cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
 	if (ret == 0 && over[0])
 		ret = config_set_path(&a->cfg, "targets", over[0], "--targets", &a->e);

@@ -117,6 +117,19 @@ static long group_pairs(const struct targets *t, int fam, FILE *f)
 	return n;
 }
 
+/* Which of the maps of a class will hold elements: [v6][prefix].  A lookup
+ * in a map that stays empty is left out of the chains (it would cost every
+ * packet for nothing); the skeleton changes, atomically, when the first
+ * address of a kind comes. */
+static bool kinds[2][2];
+
+static void count_kinds(const struct targets *t)
+{
+	memset(kinds, 0, sizeof(kinds));
+	for (size_t i = 0; t && i < t->n; i++)
+		kinds[t->v[i].addr.family == AF_INET6][!addr_is_host(&t->v[i].addr)] = true;
+}
+
 static void put_counts(FILE *f, bool in, const char *suffix);
 
 /* One accounting chain: the policy's early returns, then the lookups of
@@ -152,8 +165,10 @@ static void put_counts(FILE *f, bool in, const char *suffix)
 
 	for (int fam = 0; fam < 2; fam++)
 		for (int net = 0; net < 2; net++)
-			fprintf(f, "counter name %s %s map @%s%c%s%s; ", fam_proto[fam], target,
-				in ? "in" : "out", fam ? '6' : '4', net ? "net" : "", suffix);
+			if (kinds[fam][net])
+				fprintf(f, "counter name %s %s map @%s%c%s%s; ", fam_proto[fam],
+					target, in ? "in" : "out", fam ? '6' : '4', net ? "net" : "",
+					suffix);
 }
 
 /* Per class: its maps and its two chains, which the class maps jump to. */
@@ -210,6 +225,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 
 	if (g4 < 0 || g6 < 0)
 		return -ENOMEM;
+	count_kinds(p->groups);
 	fprintf(f, "table %s %s { ", family, table);
 	for (size_t i = 0; i < 8; i++)
 		fprintf(f, "map %s { type %s : counter; %s}; ", render_maps[i],

@@ -233,7 +233,7 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 		return 0;
 	}
 	if (strncmp(line, "overhead ", 9) == 0 && (p = parse_u64(line + 9, &v)) && !*p &&
-	    v <= 65535) {
+	    v <= 1000 /* CONFIG_OVERHEAD_MAX */) {
 		s->overhead = (unsigned)v;
 		return 0;
 	}

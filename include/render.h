@@ -22,8 +22,9 @@ struct render_policy {
 	size_t nexclude;
 	const char (*ifaces)[CONFIG_IFNAME_MAX + 1]; /* count only through these */
 	size_t nifaces;
-	const struct targets *groups; /* targets whose group members do not count
-				       * traffic among themselves; NULL: none */
+	const struct targets *groups; /* the targets: their groups (members do not
+				       * count traffic among themselves), and the
+				       * kinds of address the chains look up */
 	const struct classes *classes; /* network classes of peers; NULL: none */
 };
 

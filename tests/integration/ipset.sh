@@ -64,20 +64,24 @@ imp_err() { # WANT ARGS... (input on stdin)
 	assert_eq "1 $want" "$? $(cat "$WORK/err")" "refused: $want"
 	assert_eq "" "$(cat "$WORK/out")" "nothing written for: $want"
 }
-imp_err "nftally: stdin:$(line_of 'create ports'): set ports is of type hash:ip,port; only hash:ip, hash:net and bitmap:ip hold addresses to account" \
+imp_err "nftally: stdin:$(line_of 'create ports'): set ports is of type hash:ip,port; only hash:ip, hash:net and bitmap:ip (without bitmask) hold addresses to account" \
 	ports < "$WORK/save"
 imp_err "nftally: stdin: no set nosuch" nosuch < "$WORK/save"
 inns "$R" ipset add nets 2001:db8:5::/64 nomatch
 inns "$R" ipset save nets > "$WORK/save"
 imp_err "nftally: stdin:$(line_of nomatch): 2001:db8:5::/64 is an exception (nomatch) in set nets; a targets file has none" \
 	< "$WORK/save"
-printf 'create a hash:ip family inet\nadd a 198.18.2.2\ncreate b hash:ip family inet\nadd b 198.18.2.2\n' |
-	imp_err "nftally: stdin:4: duplicate address 198.18.2.2 (line 2)"
-printf 'create a hash:ip family inet\nadd a 198.18.2.2 comment "#x"\n' |
-	imp_err "nftally: stdin:2: label '#x' would start with '#' or '@' in a targets file"
-printf 'create a hash:net family inet\nadd a 2001:db8::/64\n' |
-	imp_err "nftally: stdin:2: bad member '2001:db8::/64' of set a: wrong address family"
-printf 'flush\n' | imp_err "nftally: stdin:1: expected 'create' or 'add' (the output of ipset save)"
-printf 'add a 198.18.2.2\n' | imp_err "nftally: stdin:1: add to set a before its create line"
+imp_err "nftally: stdin:4: duplicate address 198.18.2.2 (line 2)" < <(printf 'create a hash:ip family inet\nadd a 198.18.2.2\ncreate b hash:ip family inet\nadd b 198.18.2.2\n')
+imp_err "nftally: stdin:2: label '#x' would start with '#' or '@' in a targets file" < <(printf 'create a hash:ip family inet\nadd a 198.18.2.2 comment "#x"\n')
+imp_err "nftally: stdin:2: bad member '2001:db8::/64' of set a: wrong address family" < <(printf 'create a hash:net family inet\nadd a 2001:db8::/64\n')
+imp_err "nftally: stdin:2: empty comment: no label for 198.18.2.2" < <(printf 'create a hash:ip family inet\nadd a 198.18.2.2 comment ""\n')
+imp_err "nftally: stdin:1: bad netmask 33 for an IPv4 set" < <(printf 'create a hash:ip family inet netmask 33\n')
+imp_err "nftally: stdin:1: set m is of type hash:ip bitmask; only hash:ip, hash:net and bitmap:ip (without bitmask) hold addresses to account" \
+	m < <(printf 'create m hash:ip family inet bitmask 255.255.0.255\nadd m 198.18.0.1\n')
+# it needs no configuration: a broken default config does not matter
+"$NFTALLY" -c /dev/null/nonexistent import-ipset < /dev/null > /dev/null 2>&1
+assert_eq 0 $? "import-ipset reads no config"
+imp_err "nftally: stdin:1: expected 'create' or 'add' (the output of ipset save)" < <(printf 'flush\n')
+imp_err "nftally: stdin:1: add to set a before its create line" < <(printf 'add a 198.18.2.2\n')
 inns "$R" ipset destroy
 finish
