@@ -175,6 +175,7 @@ grep -q "accounts table inet nftally; stop it first" "$WORK/remove.err" && ok "r
 	bad "remove: $(cat "$WORK/remove.err")"
 
 # --- 8. hand edits are mended: rules by SIGHUP, counters by themselves ---
+N_RULES=$(inns "$R" nft list chain inet nftally account_in | grep -c 'counter name')
 inns "$R" nft flush chain inet nftally forward
 inns "$R" nft flush chain inet nftally account_in
 # Count SIGHUP reloads only: a file-change reload (incremental) may still
@@ -184,7 +185,8 @@ kill -HUP "$RUN"
 for _ in $(seq 60); do [ "$(grep -c '(SIGHUP)' "$WORK/r8.json")" -gt "$N_HUP" ] && break; sleep 0.1; done
 assert_eq 2 "$(inns "$R" nft list chain inet nftally forward | grep -c 'jump account_')" \
 	"SIGHUP rebuilt the rules deleted by hand"
-assert_eq 4 "$(inns "$R" nft list chain inet nftally account_in | grep -c 'counter name')" \
+[ "$N_RULES" -gt 0 ] || bad "account_in had no rules before the flush"
+assert_eq "$N_RULES" "$(inns "$R" nft list chain inet nftally account_in | grep -c 'counter name')" \
 	"SIGHUP rebuilt the accounting chain emptied by hand"
 send "$C" 198.18.2.2 100 5 198.18.1.2
 sleep 1.3

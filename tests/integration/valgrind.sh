@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every CLI path under valgrind: no invalid accesses and no definite leaks
 # (render, apply, dump, run with a reload, a rejected file, the store and
-# both metrics outputs, report in every format, remove).
+# both metrics outputs, report in every format, the policy (classes,
+# exclusions, groups, overhead) and import-ipset, remove).
 . "$(dirname "$0")/lib.sh"
 need
 command -v valgrind >/dev/null || skip_or_fail "valgrind is not installed"
@@ -40,5 +41,21 @@ vg "report table" 0 report --human --per-addr
 vg "report json" 0 report --format json --by hour
 vg "report csv" 0 report --format csv --by month --addr 198.18.2.2
 vg "report bad option" 2 report --by week
+printf 'local 198.18.1.0/24\nnational 198.18.0.0/15 2001:db8::/32\n' > "$WORK/classes"
+printf '@grp 198.18.2.2 198.18.4.0/24\n' > "$WORK/gtargets"
+cp "$WORK/nftally.conf" "$WORK/policy.conf"
+printf 'classes = %s\nexclude = "169.254.0.0/16 fe80::/10"\noverhead = 14\ninterfaces = r0\n' \
+	"$WORK/classes" >> "$WORK/policy.conf"
+vgc() { # WHAT EXPECTED-EXIT ARGS...: with the policy config
+	local what=$1 want=$2; shift 2
+	inns "$R" $VG "$NFTALLY" -c "$WORK/policy.conf" "$@" > "$WORK/out" 2> "$WORK/vg.err"
+	assert_eq "$want" "$?" "valgrind exit code of $what"
+}
+vgc "apply with a policy" 0 --table pol -t "$WORK/gtargets" apply
+vgc "dump with classes" 0 --table pol -t "$WORK/gtargets" dump
+vgc "remove with classes" 0 --table pol -t "$WORK/gtargets" remove
+printf 'create a hash:ip family inet comment\nadd a 198.18.2.2 comment "x y"\ncreate p hash:ip,port\n' > "$WORK/save"
+$VG "$NFTALLY" import-ipset < "$WORK/save" > "$WORK/out" 2> "$WORK/vg.err"
+assert_eq "0 2" "$? $(grep -c nftally: "$WORK/vg.err")" "valgrind: import-ipset (with its two notes)"
 vg remove 0 remove; cat "$WORK/vg.err"
 finish
