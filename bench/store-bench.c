@@ -52,6 +52,10 @@ int main(int argc, char **argv)
 	}
 	n = strtoul(argv[1], NULL, 10);
 	k = strtoul(argv[2], NULL, 10);
+	if (n == 0 || k == 0) {
+		fprintf(stderr, "store-bench: N and K must be at least 1\n");
+		return 2;
+	}
 	ms = calloc(k + 1, sizeof(*ms));
 	unlink(argv[3]);
 	if (!ms || store_open(&s, argv[3], "bench", &keep, &e) < 0) {
@@ -105,7 +109,10 @@ int main(int argc, char **argv)
 	qsort(ms, k, sizeof(*ms), cmp_double);
 	store_close(s); /* checkpoints the WAL into the file */
 	stat(argv[3], &st);
-	store_open(&s, argv[3], "bench", &keep, &e);
+	if (store_open(&s, argv[3], "bench", &keep, &e) < 0) {
+		fprintf(stderr, "store-bench: %s\n", e.msg);
+		return 1;
+	}
 	printf("store_addresses=%zu\nstore_reports=%zu\nstore_rows_per_report=%zu\n", n, k, rows);
 	printf("store_record_ms_median=%.1f\nstore_record_ms_max=%.1f\n", ms[k / 2], ms[k - 1]);
 	/* the file holds the rows, the series (address, label) and totals:
@@ -123,7 +130,10 @@ int main(int argc, char **argv)
 	/* everything older than the retention: one rollup moves it all */
 	keep.intervals = 3600;
 	store_close(s);
-	store_open(&s, argv[3], "bench", &keep, &e);
+	if (store_open(&s, argv[3], "bench", &keep, &e) < 0) {
+		fprintf(stderr, "store-bench: %s\n", e.msg);
+		return 1;
+	}
 	t0 = now_ms();
 	if (store_rollup(s, base + (time_t)(k + 1) * 60 + 2 * 3600, &e) < 0) {
 		fprintf(stderr, "store-bench: %s\n", e.msg);

@@ -626,14 +626,24 @@ static void remove_open_store(struct app *a, struct store **s)
 		log_msg(LOG_PRIO_WARNING, "%s; the last report is only printed", e.msg);
 }
 
+static int remove_record_err(const struct state *done, const struct state *next,
+			     struct store *s, struct err *e)
+{
+	if (s && store_record(s, done, next, NULL, e) < 0) {
+		output_event(stdout, output_now(), "error", NULL,
+			     "report %llu is not in the store: %s",
+			     (unsigned long long)next->seq, e->msg);
+		fflush(stdout);
+		return -EIO;
+	}
+	return 0;
+}
+
 static void remove_record(const struct state *done, const struct state *next, void *data)
 {
 	struct err e;
 
-	if (data && store_record(data, done, next, NULL, &e) < 0)
-		output_event(stdout, output_now(), "error", NULL,
-			     "report %llu is not in the store: %s",
-			     (unsigned long long)next->seq, e.msg);
+	remove_record_err(done, next, data, &e);
 }
 
 static int cmd_remove(struct app *a)
@@ -693,7 +703,11 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 		report_print(&done, &all);
-		remove_record(&done, &all, store);
+		/* Not in the store: the table and the pending report stay, so
+		 * the next remove (or run) replays the report and records it. */
+		ret = remove_record_err(&done, &all, store, &a->e);
+		if (ret < 0)
+			goto out;
 		ret = state_rename(dirfd, a->cfg.state_dir, names.pending, names.state, &a->e);
 		if (ret < 0)
 			goto out;

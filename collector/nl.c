@@ -723,20 +723,31 @@ static int nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add
 	return ret;
 }
 
-/* All elements of v that belong in map `set`, in messages of bounded size. */
-static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_vec *v,
+/* The map of an element: class, then one of the 8 maps of a class. */
+static unsigned nl_map_key(const struct nl_elem_op *op)
+{
+	return op->a.cls * 8u + (op->a.family == AF_INET6) * 2u + !addr_is_host(&op->a) * 4u +
+	       (op->dir == ADDR_OUT);
+}
+
+static int nl_op_cmp(const void *x, const void *y)
+{
+	unsigned a = nl_map_key(x), b = nl_map_key(y);
+
+	return a < b ? -1 : a > b;
+}
+
+/* The elements ops[0..n) of one map `set`, in messages of bounded size. */
+static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, size_t n,
 			      const char *set, bool add)
 {
-	const struct nl_elem_op *ops = v->v;
 	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
 	uint16_t flags = add ? NLM_F_CREATE : 0;
 	struct nlmsghdr *nlh = NULL;
 	struct nlattr *list = NULL;
 	int ret;
 
-	for (size_t i = 0; i < v->n; i++) {
-		if (strcmp(addr_map_name(&ops[i].a, ops[i].dir), set) != 0)
-			continue;
+	for (size_t i = 0; i < n; i++) {
 		if (!nlh) {
 			nlh = nl_batch_elem_hdr(b, type, flags, set);
 			if (!nlh)
@@ -760,9 +771,6 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_vec *v,
 	return nl_batch_close(b, nlh, NULL, set);
 }
 
-static const char *const nl_maps[] = {
-	"in4", "out4", "in6", "out6", "in4net", "out4net", "in6net", "out6net",
-};
 
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
@@ -786,16 +794,22 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	ops = b->add_ctr.v;
 	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, &ops[i], NULL, 0);
-	for (int add = 1; add >= 0; add--)
-		for (unsigned cls = 0; cls < addr_class_count() && !ret; cls++)
-			for (size_t m = 0; m < 8 && !ret; m++) {
-				char set[64];
+	/* grouped by map once, so the cost does not grow with the classes */
+	for (int add = 1; add >= 0 && !ret; add--) {
+		struct nl_vec *v = add ? &b->add_elem : &b->del_elem;
+		struct nl_elem_op *e = v->v;
 
-				snprintf(set, sizeof(set), "%s%s%s", nl_maps[m], cls ? "_" : "",
-					 addr_class_name(cls));
-				ret = nl_batch_elem_msgs(b, add ? &b->add_elem : &b->del_elem, set,
-							 add);
-			}
+		if (v->n > 1)
+			qsort(e, v->n, sizeof(*e), nl_op_cmp);
+		for (size_t i = 0, j; i < v->n && !ret; i = j) {
+			char set[64];
+
+			for (j = i + 1; j < v->n && nl_map_key(&e[j]) == nl_map_key(&e[i]); j++)
+				;
+			snprintf(set, sizeof(set), "%s", addr_map_name(&e[i].a, e[i].dir));
+			ret = nl_batch_elem_msgs(b, e + i, j - i, set, add);
+		}
+	}
 	ops = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, &ops[i], NULL, 0);

@@ -169,10 +169,8 @@ static void csv_field(const char *s)
 	putchar('"');
 }
 
-static int print_csv(const struct store_row *r, void *data)
+static void print_csv(const struct query *q, const struct qrow *r)
 {
-	const struct query *q = data;
-
 	csv_field(r->period);
 	putchar(',');
 	csv_field(r->label);
@@ -186,7 +184,18 @@ static int print_csv(const struct store_row *r, void *data)
 	}
 	printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", r->c.in_bytes,
 	       r->c.in_packets, r->c.out_bytes, r->c.out_packets);
-	return 0;
+}
+
+/* CSV keeps its columns for the whole file: a class column when classes
+ * are configured or any row has one (rows from before they were removed). */
+static void print_csv_rows(struct query *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		q->classes |= q->v[i].cls && *q->v[i].cls;
+	printf("period,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
+	       q->o->per_addr ? ",addr" : "", q->classes ? ",class" : "");
+	for (size_t i = 0; i < q->n; i++)
+		print_csv(q, &q->v[i]);
 }
 
 /* 1234567 -> "1.2 MiB" (binary units), or the plain number. */
@@ -369,13 +378,11 @@ int query_main(struct app *a)
 	ret = store_open_readonly(&s, path, &a->e);
 	if (ret < 0)
 		return app_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
-	if (q.fmt == FMT_CSV)
-		printf("period,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
-		       sq.per_addr ? ",addr" : "", q.classes ? ",class" : "");
-	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json :
-			  q.fmt == FMT_CSV ? print_csv : keep_row, &q, &a->e);
+	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, &a->e);
 	if (ret == 0 && q.fmt == FMT_TABLE)
 		print_table(&q);
+	if (ret == 0 && q.fmt == FMT_CSV)
+		print_csv_rows(&q);
 	store_close(s);
 	query_free(&q);
 	if (ret < 0)

@@ -28,6 +28,8 @@
 #include "state.h"
 #include "store.h"
 
+#define RUN_BACKLOG_MAX 64
+
 struct run {
 	struct app *a;
 	struct state done;    /* what has been reported, as persisted */
@@ -40,6 +42,10 @@ struct run {
 	struct metrics *metrics; /* NULL: neither prom_file nor listen */
 	struct http *http;
 	struct metrics_health health;
+	/* reports the store could not take yet, oldest first: retried before
+	 * the next one (a full disk, a database locked for too long) */
+	struct store_report backlog[RUN_BACKLOG_MAX];
+	size_t nbacklog;
 };
 
 static double run_ms_since(const struct timespec *t0)
@@ -66,34 +72,88 @@ static void run_error(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* A report printed: into the store (in one transaction with its seq, so
- * that a replay of it records nothing) and into the metrics' totals.
- * Called before the state file says "reported". */
+static void run_add_metrics(struct run *r, const struct store_report *rep)
+{
+	char addr[ADDR_STRLEN];
+
+	for (size_t i = 0; r->metrics && i < rep->n; i++)
+		if (metrics_add(r->metrics, addr_format(&rep->v[i].a, addr), rep->v[i].label,
+				addr_class_label(rep->v[i].a.cls), &rep->v[i].d) < 0) {
+			run_error("metrics: out of memory");
+			return;
+		}
+}
+
+/* Record what waits, oldest first; stops at the first failure.  Returns
+ * 0 when nothing waits any more. */
+static int run_store_backlog(struct run *r, struct err *e)
+{
+	while (r->nbacklog) {
+		int ret = store_record_report(r->store, &r->backlog[0], e);
+
+		if (ret < 0)
+			return ret;
+		if (ret == 0) /* 1: it was there already */
+			run_add_metrics(r, &r->backlog[0]);
+		output_event(stdout, output_now(), "store_recovered", NULL,
+			     "report %llu is in the store now",
+			     (unsigned long long)r->backlog[0].seq);
+		store_report_free(&r->backlog[0]);
+		memmove(r->backlog, r->backlog + 1, --r->nbacklog * sizeof(r->backlog[0]));
+	}
+	return 0;
+}
+
+/* A report printed: into the store (in one transaction with its seq and
+ * time, so that a replay of it records nothing) and into the metrics'
+ * totals.  Called before the state file says "reported".  If the store
+ * cannot take it, it waits in memory (up to RUN_BACKLOG_MAX reports) and
+ * goes in, in order, as soon as the store works again; only a stop or an
+ * overflow before that loses it from the store (an error event says so;
+ * the JSON lines have it). */
 static void run_record(struct run *r, const struct state *done, const struct state *next)
 {
-	struct err e;
+	struct store_report rep;
 	struct timespec t0;
-
-	int ret = 0;
+	struct err e;
+	int ret;
 
 	r->health.reports++;
-	if (r->store) {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ret = store_record(r->store, done, next, NULL, &e);
-		if (ret < 0) {
-			r->health.store_errors++;
-			run_error("report %llu is not in the store: %s",
-				  (unsigned long long)next->seq, e.msg);
-		}
-		r->health.store_seconds = run_ms_since(&t0) / 1e3;
-		if (store_rollup(r->store, next->time, &e) < 0)
-			run_error("rollup: %s", e.msg);
+	if (store_report_make(&rep, done, next) < 0) {
+		run_error("report %llu: out of memory for the store and the metrics",
+			  (unsigned long long)next->seq);
+		return;
 	}
+	if (!r->store) {
+		run_add_metrics(r, &rep);
+		store_report_free(&rep);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = run_store_backlog(r, &e);
+	if (ret == 0)
+		ret = store_record_report(r->store, &rep, &e);
+	r->health.store_seconds = run_ms_since(&t0) / 1e3;
 	/* With a store the metrics are its totals: they take what it took (a
 	 * replay it had already, or a report it could not write, would
 	 * otherwise make them go backwards at the next start). */
-	if (r->metrics && ret == 0 && metrics_report(r->metrics, done, next) < 0)
-		run_error("metrics: out of memory");
+	if (ret == 0)
+		run_add_metrics(r, &rep);
+	if (ret < 0) {
+		r->health.store_errors++;
+		if (r->nbacklog < RUN_BACKLOG_MAX && store_report_own(&rep) == 0) {
+			run_error("report %llu is not in the store yet (%s); it waits in memory "
+				  "and is retried with the next report",
+				  (unsigned long long)next->seq, e.msg);
+			r->backlog[r->nbacklog++] = rep;
+			return;
+		}
+		run_error("report %llu is not in the store: %s (%d reports wait already)",
+			  (unsigned long long)next->seq, e.msg, RUN_BACKLOG_MAX);
+	}
+	store_report_free(&rep);
+	if (ret >= 0 && store_rollup(r->store, next->time, &e) < 0)
+		run_error("rollup: %s", e.msg);
 }
 
 static void run_record_cb(const struct state *done, const struct state *next, void *data)
@@ -692,6 +752,13 @@ int run_main(struct app *a)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	state_finish(&r.done);
+	if (r.nbacklog && r.store && run_store_backlog(&r, &a->e) < 0)
+		for (size_t i = 0; i < r.nbacklog; i++)
+			output_event(stdout, output_now(), "error", NULL,
+				     "report %llu is not in the store: %s",
+				     (unsigned long long)r.backlog[i].seq, a->e.msg);
+	for (size_t i = 0; i < r.nbacklog; i++)
+		store_report_free(&r.backlog[i]);
 	store_close(r.store);
 	metrics_free(r.metrics);
 	http_stop(r.http);

@@ -24,7 +24,8 @@ struct store {
 	sqlite3 *db;
 	struct store_keep keep;
 	sqlite3_stmt *series_add, *series_get, *usage_add, *total_add, *meta_set;
-	int64_t last_seq, last_time, next_rollup;
+	sqlite3_stmt *report_get, *report_add;
+	int64_t next_rollup;
 };
 
 static const char schema_sql[] =
@@ -37,6 +38,8 @@ static const char schema_sql[] =
 	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
 	"  out_bytes INTEGER NOT NULL, out_packets INTEGER NOT NULL,"
 	"  PRIMARY KEY(tier, t, series)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS reports("
+	"  seq INTEGER NOT NULL, t INTEGER NOT NULL, PRIMARY KEY(seq, t)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS totals("
 	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
 	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
@@ -89,9 +92,10 @@ static int store_meta_set(struct store *s, const char *key, sqlite3_int64 v, str
 	sqlite3_reset(s->meta_set);
 	sqlite3_bind_text(s->meta_set, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->meta_set, 2, v);
-	if (sqlite3_step(s->meta_set) != SQLITE_DONE)
-		return store_fail(s, e, "meta");
-	return 0;
+	int rc = sqlite3_step(s->meta_set);
+
+	sqlite3_reset(s->meta_set);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "meta");
 }
 
 static int store_open_db(struct store **out, const char *path, int flags, struct err *e)
@@ -181,6 +185,10 @@ int store_open(struct store **out, const char *path, const char *table,
 	ret = ret ? ret : store_prepare(s, &s->usage_add,
 					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)"
 					ADD_COUNTS("tier, t, series"), e);
+	ret = ret ? ret : store_prepare(s, &s->report_get,
+					"SELECT 1 FROM reports WHERE seq = ? AND t = ?", e);
+	ret = ret ? ret : store_prepare(s, &s->report_add,
+					"INSERT INTO reports VALUES(?, ?)", e);
 	ret = ret ? ret : store_prepare(s, &s->total_add,
 					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)"
 					ADD_COUNTS("series"), e);
@@ -189,8 +197,6 @@ int store_open(struct store **out, const char *path, const char *table,
 		*out = NULL;
 		return ret;
 	}
-	s->last_seq = store_meta_int(s, "last_seq", 0);
-	s->last_time = store_meta_int(s, "last_time", 0);
 	return 0;
 }
 
@@ -211,18 +217,74 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->usage_add);
 	sqlite3_finalize(s->total_add);
 	sqlite3_finalize(s->meta_set);
+	sqlite3_finalize(s->report_get);
+	sqlite3_finalize(s->report_add);
 	sqlite3_close(s->db);
 	free(s);
 }
 
 /* ---- recording ---- */
 
-struct record_ctx {
-	struct store *s;
-	int64_t t;
-	size_t rows;
-	struct err *e;
-};
+/* ---- a report's rows ---- */
+
+static int make_one(const struct report_delta *d, void *data)
+{
+	struct store_report *r = data;
+	struct store_delta *x;
+
+	if (!(d->d.in_bytes | d->d.in_packets | d->d.out_bytes | d->d.out_packets))
+		return 0; /* no traffic, no row */
+	if ((r->n & (r->n - 1)) == 0) { /* grows at powers of two */
+		x = realloc(r->v, (r->n ? 2 * r->n : 1) * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		r->v = x;
+	}
+	r->v[r->n++] = (struct store_delta){ d->x->addr, d->x->label, d->d };
+	return 0;
+}
+
+int store_report_own(struct store_report *r)
+{
+	for (size_t i = 0; i < r->n && !r->owned; i++) {
+		char *l = strdup(r->v[i].label);
+
+		if (!l) {
+			for (size_t k = 0; k < i; k++)
+				free((char *)r->v[k].label);
+			for (size_t k = 0; k < i; k++)
+				r->v[k].label = ""; /* lost: the report cannot be kept */
+			return -ENOMEM;
+		}
+		r->v[i].label = l;
+	}
+	r->owned = true;
+	return 0;
+}
+
+int store_report_make(struct store_report *r, const struct state *done,
+		      const struct state *next)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->seq = next->seq;
+	r->time = next->time;
+	ret = report_each(done, next, make_one, r);
+	if (ret < 0)
+		store_report_free(r);
+	return ret;
+}
+
+void store_report_free(struct store_report *r)
+{
+	for (size_t i = 0; r->owned && i < r->n; i++)
+		free((char *)r->v[i].label);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- recording ---- */
 
 static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
 {
@@ -239,8 +301,11 @@ static int store_series(struct store *s, const char *addr, const char *label,
 	sqlite3_bind_text(s->series_add, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_add, 2, label, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_add, 3, cls, -1, SQLITE_STATIC);
-	if (sqlite3_step(s->series_add) != SQLITE_DONE)
+	if (sqlite3_step(s->series_add) != SQLITE_DONE) {
+		sqlite3_reset(s->series_add);
 		return store_fail(s, e, "series");
+	}
+	sqlite3_reset(s->series_add);
 	if (sqlite3_changes(s->db) == 1) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		return 0;
@@ -249,70 +314,106 @@ static int store_series(struct store *s, const char *addr, const char *label,
 	sqlite3_bind_text(s->series_get, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_get, 2, label, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->series_get, 3, cls, -1, SQLITE_STATIC);
-	if (sqlite3_step(s->series_get) != SQLITE_ROW)
+	if (sqlite3_step(s->series_get) != SQLITE_ROW) {
+		sqlite3_reset(s->series_get);
 		return store_fail(s, e, "series");
+	}
 	*id = sqlite3_column_int64(s->series_get, 0);
+	/* done with it: an active statement would hold a read transaction
+	 * open between reports, and the WAL could never restart */
+	sqlite3_reset(s->series_get);
 	return 0;
 }
 
-static int record_one(const struct report_delta *d, void *data)
+static int record_one(struct store *s, int64_t t, const struct store_delta *d, struct err *e)
 {
-	struct record_ctx *r = data;
-	struct store *s = r->s;
+	const char *cls = addr_class_label(d->a.cls);
+	char addr[ADDR_STRLEN];
 	int64_t id = 0;
-	int ret;
+	int ret = store_series(s, addr_format(&d->a, addr), d->label, cls ? cls : "", &id, e);
 
-	if (!(d->d.in_bytes | d->d.in_packets | d->d.out_bytes | d->d.out_packets))
-		return 0; /* no traffic, no row */
-	const char *cls = addr_class_label(d->x->addr.cls);
-
-	ret = store_series(s, d->addr, d->x->label, cls ? cls : "", &id, r->e);
 	if (ret < 0)
 		return ret;
 	sqlite3_reset(s->usage_add);
-	sqlite3_bind_int64(s->usage_add, 1, r->t);
+	sqlite3_bind_int64(s->usage_add, 1, t);
 	sqlite3_bind_int64(s->usage_add, 2, id);
 	bind_counts(s->usage_add, 3, &d->d);
-	if (sqlite3_step(s->usage_add) != SQLITE_DONE)
-		return store_fail(s, r->e, "usage");
+	ret = sqlite3_step(s->usage_add);
+	sqlite3_reset(s->usage_add);
+	if (ret != SQLITE_DONE)
+		return store_fail(s, e, "usage");
 	sqlite3_reset(s->total_add);
 	sqlite3_bind_int64(s->total_add, 1, id);
 	bind_counts(s->total_add, 2, &d->d);
-	if (sqlite3_step(s->total_add) != SQLITE_DONE)
-		return store_fail(s, r->e, "totals");
-	r->rows++;
+	ret = sqlite3_step(s->total_add);
+	sqlite3_reset(s->total_add);
+	if (ret != SQLITE_DONE)
+		return store_fail(s, e, "totals");
+	return 0;
+}
+
+/* Is report (seq, t) recorded already?  1 yes, 0 no, or a negative errno. */
+static int store_has_report(struct store *s, uint64_t seq, int64_t t, struct err *e)
+{
+	int rc;
+
+	sqlite3_reset(s->report_get);
+	sqlite3_bind_int64(s->report_get, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(s->report_get, 2, t);
+	rc = sqlite3_step(s->report_get);
+	sqlite3_reset(s->report_get);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "reports");
+}
+
+int store_record_report(struct store *s, const struct store_report *r, struct err *e)
+{
+	int ret = store_exec(s, "BEGIN IMMEDIATE", e);
+
+	if (ret < 0)
+		return ret;
+	/* A replay prints the very report it printed before, same seq and
+	 * same time: recorded once.  A state started afresh counts seq from 1
+	 * again, at other times. */
+	ret = store_has_report(s, r->seq, r->time, e);
+	if (ret == 1) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
+	if (ret == 0) {
+		sqlite3_reset(s->report_add);
+		sqlite3_bind_int64(s->report_add, 1, (sqlite3_int64)r->seq);
+		sqlite3_bind_int64(s->report_add, 2, r->time);
+		if (sqlite3_step(s->report_add) != SQLITE_DONE)
+			ret = store_fail(s, e, "reports");
+		sqlite3_reset(s->report_add);
+	}
+	for (size_t i = 0; i < r->n && ret == 0; i++)
+		ret = record_one(s, r->time, &r->v[i], e);
+	ret = ret ? ret : store_meta_set(s, "last_seq", (sqlite3_int64)r->seq, e);
+	ret = ret ? ret : store_meta_set(s, "last_time", r->time, e);
+	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	if (ret < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return ret;
+	}
 	return 0;
 }
 
 int store_record(struct store *s, const struct state *done, const struct state *next,
 		 size_t *rows, struct err *e)
 {
-	struct record_ctx r = { .s = s, .t = next->time, .e = e };
-	int ret;
+	struct store_report r;
+	int ret = store_report_make(&r, done, next);
 
-	if (rows)
-		*rows = 0;
-	/* A replay of what this database already holds (or older: a state
-	 * restored from a backup).  A state started afresh has seq 1 again,
-	 * but a later time. */
-	if ((int64_t)next->seq <= s->last_seq && next->time <= s->last_time)
-		return 1;
-	ret = store_exec(s, "BEGIN IMMEDIATE", e);
 	if (ret < 0)
-		return ret;
-	ret = report_each(done, next, record_one, &r);
-	ret = ret ? ret : store_meta_set(s, "last_seq", (sqlite3_int64)next->seq, e);
-	ret = ret ? ret : store_meta_set(s, "last_time", next->time, e);
-	ret = ret ? ret : store_exec(s, "COMMIT", e);
-	if (ret < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return ret;
-	}
-	s->last_seq = (int64_t)next->seq;
-	s->last_time = next->time;
+		return err_setn(e, ret, "store: out of memory");
 	if (rows)
-		*rows = r.rows;
-	return 0;
+		*rows = r.n;
+	ret = store_record_report(s, &r, e);
+	store_report_free(&r);
+	return ret;
 }
 
 /* ---- rollups ---- */
@@ -369,6 +470,14 @@ int store_rollup(struct store *s, time_t now, struct err *e)
 	ret = ret ? ret : store_move(s, TIER_DAY, "t",
 				     "strftime('%s', t, 'unixepoch', 'localtime', "
 				     "'start of month', 'utc')", month_cut, e);
+	if (ret == 0) {
+		char sql[128];
+
+		/* the reports a replay could still repeat are the recent ones */
+		snprintf(sql, sizeof(sql), "DELETE FROM reports WHERE t < %lld",
+			 (long long)hour_cut);
+		ret = store_exec(s, sql, e);
+	}
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
 	if (ret < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

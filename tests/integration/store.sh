@@ -175,6 +175,30 @@ assert_eq "$S2" "$(report --format json --by hour --label vm-a |
 assert_eq "$S3" "$(rfield in_bytes vm-a --since "$(date -d yesterday +%Y-%m-%d)")" \
 	"--since yesterday: only the last interval rows"
 
+# --- 5b. the store fails for a while (its write-ahead log made immutable):
+# the reports wait in memory and go in, in order, when it works again ---
+if chattr +i "$DB-wal" 2>/dev/null; then
+	chattr -i "$DB-wal"
+	start_run "$WORK/r7b.json"; RUNS="$RUNS $WORK/r7b.json"
+	wait_seq_after "$WORK/r7b.json"
+	chattr +i "$DB-wal"
+	traffic 1
+	for _ in $(seq 50); do grep -q 'is not in the store yet' "$WORK/r7b.json" && break; sleep 0.1; done
+	assert_eq 1 "$(grep -c 'is not in the store yet' "$WORK/r7b.json" | awk '{print ($1 > 0)}')" \
+		"a report the store cannot take waits"
+	chattr -i "$DB-wal"
+	traffic 1
+	for _ in $(seq 50); do grep -q '"event":"store_recovered"' "$WORK/r7b.json" && break; sleep 0.1; done
+	stop_run
+	assert_eq 1 "$(grep -c '"event":"store_recovered"' "$WORK/r7b.json" | awk '{print ($1 > 0)}')" \
+		"and goes in when the store works again"
+	assert_eq "$SA_IB" "$(rfield in_bytes vm-a --by month)" "nothing lost from the store"
+	assert_eq "$SA_IB" "$(printed 198.18.2.2 in_bytes)" "printed equals sent"
+else
+	chattr -i "$DB-wal" 2>/dev/null
+	[ "${CI:-}" = true ] && bad "chattr +i does not work here" || echo "SKIP: chattr"
+fi
+
 # --- 6. metrics continue across restarts: the totals include it all ---
 start_run "$WORK/r8.json"; RUNS="$RUNS $WORK/r8.json"
 sleep 0.3
