@@ -612,18 +612,18 @@ static int read_everything(struct app *a, const struct state *done, struct state
  * table, the last report is the deltas since its last report (with the next
  * seq), and its state files go with the table; otherwise the cumulative
  * values. */
-/* The run's store, if it has one: the last report goes there too. */
-static void remove_open_store(struct app *a, struct store **s)
+/* The run's store, if it has one: the last report goes there too, and a
+ * store that exists but cannot be opened stops remove (exit 3) before it
+ * changes anything. */
+static int remove_open_store(struct app *a, struct store **s)
 {
 	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
 	char path[PATH_MAX];
-	struct err e;
 
 	*s = NULL;
 	if (!app_store_path(a, path, sizeof(path)) || access(path, F_OK) < 0)
-		return;
-	if (store_open(s, path, a->cfg.table, &keep, &e) < 0)
-		log_msg(LOG_PRIO_WARNING, "%s; the last report is only printed", e.msg);
+		return 0;
+	return store_open(s, path, a->cfg.table, &keep, &a->e) < 0 ? -EIO : 0;
 }
 
 static int remove_record_err(const struct state *done, const struct state *next,
@@ -639,11 +639,11 @@ static int remove_record_err(const struct state *done, const struct state *next,
 	return 0;
 }
 
-static void remove_record(const struct state *done, const struct state *next, void *data)
+static int remove_record(const struct state *done, const struct state *next, void *data)
 {
-	struct err e;
+	struct app *a = data;
 
-	remove_record_err(done, next, data, &e);
+	return remove_record_err(done, next, a->store, &a->e);
 }
 
 static int cmd_remove(struct app *a)
@@ -685,9 +685,15 @@ static int cmd_remove(struct app *a)
 			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->cfg.table));
 	}
 	if (have_state) {
-		remove_open_store(a, &store);
-		report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done,
-			      remove_record, store);
+		ret = remove_open_store(a, &store);
+		if (ret < 0)
+			goto out;
+		a->store = store;
+		/* a replay the store cannot take stops remove as its own report does */
+		ret = report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done,
+				    remove_record, a);
+		if (ret < 0)
+			goto out;
 	}
 	a->e.msg[0] = '\0';
 	ret = read_everything(a, &done, &all);

@@ -86,14 +86,14 @@ void report_print(const struct state *done, const struct state *next)
 	fflush(stdout);
 }
 
-void report_replay(int dirfd, const char *dirpath, const char *file,
-		   const char *pending, struct state *done,
-		   void (*printed)(const struct state *done, const struct state *p, void *data),
-		   void *data)
+int report_replay(int dirfd, const char *dirpath, const char *file,
+		  const char *pending, struct state *done,
+		  int (*printed)(const struct state *done, const struct state *p, void *data),
+		  void *data)
 {
 	struct state p;
 	struct err e;
-	int ret;
+	int ret, kept = 0;
 
 	state_init(&p);
 	ret = state_load(&p, dirfd, dirpath, pending, &e);
@@ -103,8 +103,8 @@ void report_replay(int dirfd, const char *dirpath, const char *file,
 			     "stopped; printing it again", (unsigned long long)p.seq);
 		report_print(done, &p);
 		if (printed)
-			printed(done, &p, data);
-		if (state_rename(dirfd, dirpath, pending, file, &e) == 0) {
+			kept = printed(done, &p, data);
+		if (kept == 0 && state_rename(dirfd, dirpath, pending, file, &e) == 0) {
 			state_finish(done);
 			*done = p;
 			state_init(&p);
@@ -113,4 +113,5 @@ void report_replay(int dirfd, const char *dirpath, const char *file,
 		unlinkat(dirfd, pending, 0); /* stale or incomplete */
 	}
 	state_finish(&p);
+	return kept < 0 ? kept : 0;
 }

@@ -156,9 +156,10 @@ static void run_record(struct run *r, const struct state *done, const struct sta
 		run_error("rollup: %s", e.msg);
 }
 
-static void run_record_cb(const struct state *done, const struct state *next, void *data)
+static int run_record_cb(const struct state *done, const struct state *next, void *data)
 {
-	run_record(data, done, next);
+	run_record(data, done, next); /* a failed write waits in memory */
+	return 0;
 }
 
 /* The metrics of what is reported now: to the textfile and the listener. */

@@ -44,6 +44,7 @@ struct app {
 	bool force_skeleton; /* the next apply rebuilds the skeleton */
 	struct report_opts ro;
 	struct classes cls;  /* network classes (config `classes`), or none */
+	struct store *store; /* remove: the run's store, if it has one */
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
 };

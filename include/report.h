@@ -32,11 +32,13 @@ void report_print(const struct state *done, const struct state *next);
  * `pending` of the state directory: if it follows done, print it again
  * (same lines, same seq; after a `replay` event) and make it the reported
  * state (renamed to `file`, and *done replaced).  printed (if not NULL) is
- * called after printing and before the rename, as for a new report.  A stale or damaged pending
+ * called after printing and before the rename, as for a new report; if
+ * it fails (returns a negative errno) the pending file stays, and so does
+ * *done, and report_replay returns that error.  Otherwise 0.  A stale or damaged pending
  * file is deleted. */
-void report_replay(int dirfd, const char *dirpath, const char *file,
-		   const char *pending, struct state *done,
-		   void (*printed)(const struct state *done, const struct state *p, void *data),
-		   void *data);
+int report_replay(int dirfd, const char *dirpath, const char *file,
+		  const char *pending, struct state *done,
+		  int (*printed)(const struct state *done, const struct state *p, void *data),
+		  void *data);
 
 #endif

@@ -223,4 +223,19 @@ assert_eq "2 nftally: --until: bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], 
 nftally_r --listen 127.0.0.1:99999 run >/dev/null 2>"$WORK/err"
 assert_eq "1 nftally: --listen: bad listen address '127.0.0.1:99999' (use ADDR:PORT, [ADDR6]:PORT or :PORT)" \
 	"$? $(cat "$WORK/err")" "bad --listen"
+# --- 8. remove with a store it cannot open changes nothing (exit 3); once
+# the store works, remove records its last report there too ---
+if chattr +i "$DB" 2>/dev/null; then
+	send "$C" 198.18.2.2 100 2 198.18.1.2
+	nftally_r remove > "$WORK/rm1.json" 2> "$WORK/err"
+	assert_eq 3 $? "remove with a store it cannot open: exit 3"
+	assert_eq 1 "$(inns "$R" nft list tables | grep -c 'inet nftally')" "the table stays"
+	chattr -i "$DB"
+	nftally_r remove > "$WORK/rm2.json" 2> "$WORK/err"
+	assert_eq "0 " "$? $(cat "$WORK/err")" "remove once the store works"
+	SA_IB=$((SA_IB + 256))
+	assert_eq "$SA_IB" "$(rfield in_bytes vm-a --by month)" "remove's last report is in the store"
+else
+	[ "${CI:-}" = true ] && bad "chattr +i does not work here" || echo "SKIP: chattr"
+fi
 finish
