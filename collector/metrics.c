@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "metrics.h"
-#include "report.h"
 
 struct total {
 	char *key; /* "ADDR\0LABEL" */
@@ -124,14 +123,15 @@ int metrics_add(struct metrics *m, const char *addr, const char *label, const ch
 	return 0;
 }
 
-static int add_delta(const struct report_delta *d, void *data)
+int metrics_add_report(struct metrics *m, const struct store_report *r)
 {
-	return metrics_add(data, d->addr, d->x->label, addr_class_label(d->x->addr.cls), &d->d);
-}
+	char addr[ADDR_STRLEN];
+	int ret = 0;
 
-int metrics_report(struct metrics *m, const struct state *done, const struct state *next)
-{
-	return report_each(done, next, add_delta, m);
+	for (size_t i = 0; i < r->n && ret == 0; i++)
+		ret = metrics_add(m, addr_format(&r->v[i].a, addr), r->v[i].label,
+				  addr_class_label(r->v[i].a.cls), &r->v[i].d);
+	return ret;
 }
 
 /* A label value: backslash, double quote and newline escaped. */

@@ -74,14 +74,8 @@ static void run_error(const char *fmt, ...)
 
 static void run_add_metrics(struct run *r, const struct store_report *rep)
 {
-	char addr[ADDR_STRLEN];
-
-	for (size_t i = 0; r->metrics && i < rep->n; i++)
-		if (metrics_add(r->metrics, addr_format(&rep->v[i].a, addr), rep->v[i].label,
-				addr_class_label(rep->v[i].a.cls), &rep->v[i].d) < 0) {
-			run_error("metrics: out of memory");
-			return;
-		}
+	if (r->metrics && metrics_add_report(r->metrics, rep) < 0)
+		run_error("metrics: out of memory");
 }
 
 /* Record what waits, oldest first; stops at the first failure.  Returns
@@ -214,9 +208,7 @@ static int run_report(struct run *r, struct state *next)
 		goto fail;
 	return 0;
 fail:
-	output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
-	log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
-	fflush(stdout);
+	run_error("%s", a->e.msg);
 	state_finish(next);
 	return ret;
 }
@@ -371,8 +363,7 @@ static int run_tick(struct run *r)
 		goto out;
 	}
 	if (ret < 0) {
-		output_event(stdout, output_now(), "error", NULL, "%s", a->e.msg);
-		log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
+		run_error("%s", a->e.msg);
 		goto out;
 	}
 	next.time = next.base_time = output_now();

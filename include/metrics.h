@@ -14,6 +14,7 @@
 #include "err.h"
 #include "output.h"
 #include "state.h"
+#include "store.h"
 
 struct metrics;
 
@@ -31,11 +32,11 @@ void metrics_free(struct metrics *m);
 
 /* Add c to the totals of (addr, label, class; cls NULL or "" without
  * classes): loading them from the store, and at every report (through
- * metrics_report). */
+ * metrics_add_report). */
 int metrics_add(struct metrics *m, const char *addr, const char *label, const char *cls,
 		const struct counts *c);
-/* Add the deltas of report next (closing done). */
-int metrics_report(struct metrics *m, const struct state *done, const struct state *next);
+/* Add the rows of a report.  0 or -ENOMEM. */
+int metrics_add_report(struct metrics *m, const struct store_report *r);
 
 /* The exposition text for the addresses of `current` (every accounted
  * address, with traffic or not) in a malloc'ed buffer. */
