@@ -57,6 +57,8 @@ void classes_finish(struct classes *c)
 
 struct cparse {
 	struct classes *c;
+	const char *name, *dflt;
+	struct err *e;
 	struct cprefix *p[2]; /* [v6] */
 	size_t np[2], cap[2];
 };
@@ -170,26 +172,11 @@ static int add_prefix(struct cparse *p, const struct addr *a, unsigned prio)
 	return 0;
 }
 
-/* The next blank-separated field of s[0..len) from *pos. */
-static bool field(const char *s, size_t len, size_t *pos, const char **f, size_t *flen)
+static int parse_line(const char *s, size_t len, unsigned line, void *data)
 {
-	size_t i = *pos;
-
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i == len)
-		return false;
-	*f = s + i;
-	while (i < len && s[i] != ' ' && s[i] != '\t')
-		i++;
-	*flen = (size_t)(s + i - *f);
-	*pos = i;
-	return true;
-}
-
-static int parse_line(struct cparse *p, const char *s, size_t len, unsigned line,
-		      const char *name, const char *dflt, struct err *e)
-{
+	struct cparse *p = data;
+	const char *name = p->name, *dflt = p->dflt;
+	struct err *e = p->e;
 	struct classes *c = p->c;
 	char cname[ADDR_CLASS_NAMELEN + 2], text[ADDR_STRLEN + 8], shown[80];
 	const char *f, *why;
@@ -200,7 +187,7 @@ static int parse_line(struct cparse *p, const char *s, size_t len, unsigned line
 
 	if (memchr(s, '\0', len))
 		return err_set(e, "%s:%u: NUL byte in line", name, line);
-	if (!field(s, len, &pos, &f, &flen) || f[0] == '#')
+	if (!file_field(s, len, &pos, &f, &flen) || f[0] == '#')
 		return 0;
 	snprintf(cname, sizeof(cname), "%.*s", (int)(flen < sizeof(cname) ? flen : sizeof(cname) - 1), f);
 	if (flen > ADDR_CLASS_NAMELEN || !addr_class_name_ok(cname))
@@ -218,7 +205,7 @@ static int parse_line(struct cparse *p, const char *s, size_t len, unsigned line
 				       ADDR_CLASSES_MAX);
 		strcpy(c->names[c->n++], cname);
 	}
-	while (field(s, len, &pos, &f, &flen) && f[0] != '#') {
+	while (file_field(s, len, &pos, &f, &flen) && f[0] != '#') {
 		why = "bad address";
 		if (flen >= sizeof(text) ||
 		    (snprintf(text, sizeof(text), "%.*s", (int)flen, f), addr_parse(text, &a, &why) < 0))
@@ -236,23 +223,12 @@ static int parse_line(struct cparse *p, const char *s, size_t len, unsigned line
 int classes_parse_buffer(struct classes *c, const char *name, const char *buf, size_t len,
 			 const char *dflt, struct err *e)
 {
-	struct cparse p = { .c = c };
-	const char *s = buf, *end = buf + len, *nl;
-	unsigned line = 0;
+	struct cparse p = { .c = c, .name = name, .dflt = dflt, .e = e };
 	size_t cap = 0;
-	int ret = 0;
+	int ret;
 
 	classes_init(c);
-	while (s < end && ret == 0) {
-		size_t n;
-
-		nl = memchr(s, '\n', (size_t)(end - s));
-		n = (size_t)((nl ? nl : end) - s);
-		if (n && s[n - 1] == '\r')
-			n--;
-		ret = parse_line(&p, s, n, ++line, name, dflt, e);
-		s = nl ? nl + 1 : end;
-	}
+	ret = file_each_line(buf, len, parse_line, &p);
 	for (size_t i = 0; i < c->n && ret == 0; i++) {
 		c->ids[i] = addr_class_id(c->names[i]);
 		if (c->ids[i] < 0)

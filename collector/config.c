@@ -43,11 +43,6 @@ void config_defaults(struct config *c)
 	strcpy(c->default_class, "other");
 }
 
-static bool config_blank_char(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
 /* Values are echoed into messages; keep them printable and short. */
 static const char *config_show(char buf[80], const char *v)
 {
@@ -170,30 +165,14 @@ int config_set_listen(struct config *c, const char *v, const char *where, struct
 	return 0;
 }
 
-/* The next blank-separated word of *s (advanced past it); NULL at the end. */
-static const char *config_word(const char **s, size_t *len)
-{
-	const char *w = *s;
-
-	while (config_blank_char(*w))
-		w++;
-	if (!*w)
-		return NULL;
-	*len = 0;
-	while (w[*len] && !config_blank_char(w[*len]))
-		(*len)++;
-	*s = w + *len;
-	return w;
-}
-
 int config_set_exclude(struct config *c, const char *v, const char *where, struct err *e)
 {
 	struct addr x[CONFIG_EXCLUDE_MAX];
 	char word[ADDR_STRLEN + 8], shown[80], t1[ADDR_STRLEN], t2[ADDR_STRLEN];
 	const char *w, *why;
-	size_t n = 0, len;
+	size_t n = 0, len, pos = 0, vlen = strlen(v);
 
-	while ((w = config_word(&v, &len))) {
+	while (file_field(v, vlen, &pos, &w, &len)) {
 		if (n == CONFIG_EXCLUDE_MAX)
 			return err_set(e, "%s: more than %d excluded prefixes", where,
 				       CONFIG_EXCLUDE_MAX);
@@ -229,9 +208,9 @@ int config_set_interfaces(struct config *c, const char *v, const char *where,
 {
 	char names[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1], shown[80];
 	const char *w;
-	size_t n = 0, len;
+	size_t n = 0, len, pos = 0, vlen = strlen(v);
 
-	while ((w = config_word(&v, &len))) {
+	while (file_field(v, vlen, &pos, &w, &len)) {
 		if (n == CONFIG_IFACES_MAX)
 			return err_set(e, "%s: more than %d interfaces", where, CONFIG_IFACES_MAX);
 		if (!config_ifname_ok(w, len))
@@ -323,7 +302,7 @@ int config_set_path(struct config *c, const char *key, const char *v,
 
 static size_t config_skip_blanks(const char *s, size_t len, size_t i)
 {
-	while (i < len && config_blank_char(s[i]))
+	while (i < len && file_blank(s[i]))
 		i++;
 	return i;
 }
@@ -348,11 +327,11 @@ static const char *config_split_value(const char *s, size_t len, size_t i,
 		l->value = s + i + 1;
 		l->vlen = (size_t)(close - l->value);
 		i = (size_t)(close - s) + 1;
-		if (i < len && !config_blank_char(s[i]))
+		if (i < len && !file_blank(s[i]))
 			return "text after closing quote";
 	} else {
 		l->value = s + i;
-		while (i < len && !config_blank_char(s[i]))
+		while (i < len && !file_blank(s[i]))
 			i++;
 		l->vlen = (size_t)(s + i - l->value);
 		if (l->vlen == 0 || l->value[0] == '#')
@@ -370,7 +349,7 @@ static const char *config_split(const char *s, size_t len, struct config_line *l
 	size_t i = config_skip_blanks(s, len, 0);
 
 	l->key = s + i;
-	while (i < len && !config_blank_char(s[i]) && s[i] != '=')
+	while (i < len && !file_blank(s[i]) && s[i] != '=')
 		i++;
 	l->klen = (size_t)(s + i - l->key);
 	i = config_skip_blanks(s, len, i);
@@ -452,26 +431,21 @@ static int config_parse_line(struct config_parse *p, const char *s, size_t len,
 	return r;
 }
 
+static int config_line_cb(const char *s, size_t n, unsigned line, void *data)
+{
+	return config_parse_line(data, s, n, line);
+}
+
 int config_parse_buffer(struct config *c, const char *name,
 			const char *buf, size_t len, struct err *e)
 {
 	/* Work on a copy so a bad file changes nothing. */
 	struct config tmp = *c;
 	struct config_parse p = { .c = &tmp, .name = name, .e = e };
-	const char *s = buf, *end = buf + len, *nl;
-	unsigned line = 0;
-	size_t n;
-	int r;
+	int r = file_each_line(buf, len, config_line_cb, &p);
 
-	while (s < end) {
-		nl = memchr(s, '\n', (size_t)(end - s));
-		n = (size_t)((nl ? nl : end) - s);
-		if (n > 0 && s[n - 1] == '\r')
-			n--;
-		if ((r = config_parse_line(&p, s, n, ++line)) < 0)
-			return r;
-		s = nl ? nl + 1 : end;
-	}
+	if (r < 0)
+		return r;
 	*c = tmp;
 	return 0;
 }

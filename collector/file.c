@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -52,4 +53,43 @@ int file_read_all(int fd, size_t max, char **out, size_t *len)
 fail_errno:
 	free(buf);
 	return -errno;
+}
+
+int file_each_line(const char *buf, size_t len,
+		   int (*cb)(const char *s, size_t n, unsigned line, void *data), void *data)
+{
+	const char *s = buf, *end = buf + len, *nl;
+	unsigned line = 0;
+	int r;
+
+	while (s < end) {
+		size_t n;
+
+		nl = memchr(s, '\n', (size_t)(end - s));
+		n = (size_t)((nl ? nl : end) - s);
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		r = cb(s, n, ++line, data);
+		if (r)
+			return r;
+		s = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+bool file_field(const char *s, size_t len, size_t *pos, const char **f, size_t *flen)
+{
+	size_t i = *pos, start;
+
+	while (i < len && file_blank(s[i]))
+		i++;
+	if (i == len)
+		return false;
+	start = i;
+	while (i < len && !file_blank(s[i]))
+		i++;
+	*f = s + start;
+	*flen = i - start;
+	*pos = i;
+	return true;
 }

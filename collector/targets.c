@@ -269,30 +269,6 @@ int targets_finalize(struct targets *t, const char *name, struct err *e)
 
 /* ---- parsing lines ---- */
 
-static bool targets_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Next blank-separated field at or after *pos in line[0..len); false at end. */
-static bool targets_field(const char *line, size_t len, size_t *pos,
-			  const char **f, size_t *flen)
-{
-	size_t i = *pos, start;
-
-	while (i < len && targets_blank(line[i]))
-		i++;
-	if (i == len)
-		return false;
-	start = i;
-	while (i < len && !targets_blank(line[i]))
-		i++;
-	*f = line + start;
-	*flen = i - start;
-	*pos = i;
-	return true;
-}
-
 /* Length of the UTF-8 sequence at s (n bytes left) and its code point, or 0
  * if it is invalid: overlong forms, surrogates and values past U+10FFFF. */
 static size_t targets_utf8(const unsigned char *s, size_t n, uint32_t *cp)
@@ -373,9 +349,9 @@ static bool targets_only_dash(const char *s, size_t len, size_t pos)
 	const char *f;
 	size_t flen;
 
-	if (!targets_field(s, len, &pos, &f, &flen) || flen != 1 || f[0] != '-')
+	if (!file_field(s, len, &pos, &f, &flen) || flen != 1 || f[0] != '-')
 		return false;
-	return !targets_field(s, len, &pos, &f, &flen) || f[0] == '#';
+	return !file_field(s, len, &pos, &f, &flen) || f[0] == '#';
 }
 
 /* Every line of a label agrees on whether it is a group. */
@@ -444,7 +420,7 @@ static int targets_parse_line(struct tparse *p, const char *s, size_t len,
 			       line, TARGETS_LINE_MAX);
 	if (memchr(s, '\0', len))
 		return err_set(e, "%s:%u: NUL byte in line", name, line);
-	if (!targets_field(s, len, &pos, &label, &llen) || label[0] == '#')
+	if (!file_field(s, len, &pos, &label, &llen) || label[0] == '#')
 		return 0;
 	group = label[0] == '@';
 	if (group && llen == 1)
@@ -460,7 +436,7 @@ static int targets_parse_line(struct tparse *p, const char *s, size_t len,
 		return r;
 	if (targets_only_dash(s, len, pos))
 		return 0;
-	while (targets_field(s, len, &pos, &f, &flen) && f[0] != '#') {
+	while (file_field(s, len, &pos, &f, &flen) && f[0] != '#') {
 		r = targets_parse_addr(p, f, flen, idx, line, name, e);
 		if (r == -ENOMEM)
 			return err_setn(e, r, "%s:%u: out of memory", name, line);
@@ -473,25 +449,25 @@ static int targets_parse_line(struct tparse *p, const char *s, size_t len,
 	return 0;
 }
 
+struct tlines {
+	struct tparse *p;
+	const char *name;
+	struct err *e;
+};
+
+static int targets_line_cb(const char *s, size_t n, unsigned line, void *data)
+{
+	const struct tlines *l = data;
+
+	return targets_parse_line(l->p, s, n, line, l->name, l->e);
+}
+
 static int targets_parse_lines(struct tparse *p, const char *name,
 			       const char *buf, size_t len, struct err *e)
 {
-	const char *s = buf, *end = buf + len, *nl;
-	size_t n;
-	unsigned line = 0;
-	int r;
+	struct tlines l = { p, name, e };
 
-	while (s < end) {
-		nl = memchr(s, '\n', (size_t)(end - s));
-		n = (nl ? nl : end) - s;
-		if (n > 0 && s[n - 1] == '\r')
-			n--; /* CRLF files from Windows editors */
-		r = targets_parse_line(p, s, n, ++line, name, e);
-		if (r < 0)
-			return r;
-		s = nl ? nl + 1 : end;
-	}
-	return 0;
+	return file_each_line(buf, len, targets_line_cb, &l);
 }
 
 int targets_parse_buffer(struct targets *t, const char *name,
