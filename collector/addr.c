@@ -310,23 +310,28 @@ int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *di
 	return 0;
 }
 
+unsigned addr_map_index(const struct addr *a, enum addr_dir dir)
+{
+	return (dir == ADDR_OUT) + 2u * (a->family == AF_INET6) + 4u * !addr_is_host(a);
+}
+
+char *addr_map_name_at(unsigned m, unsigned cls, char *buf)
+{
+	static const char *const names[ADDR_MAPS] = {
+		"in4", "out4", "in6", "out6", "in4net", "out4net", "in6net", "out6net",
+	};
+
+	snprintf(buf, ADDR_MAPNAMELEN, "%s%s%s", names[m % ADDR_MAPS], cls ? "_" : "",
+		 cls ? addr_class_name(cls) : "");
+	return buf;
+}
+
 const char *addr_map_name(const struct addr *a, enum addr_dir dir)
 {
-	static const char *const names[2][2][2] = {
-		/* [v6][prefix][dir] */
-		{ { "in4", "out4" }, { "in4net", "out4net" } },
-		{ { "in6", "out6" }, { "in6net", "out6net" } },
-	};
-	static char buf[4][sizeof("out6net_") + ADDR_CLASS_NAMELEN];
+	static char buf[4][ADDR_MAPNAMELEN];
 	static unsigned k;
-	const char *base = names[a->family == AF_INET6][!addr_is_host(a)][dir == ADDR_OUT];
-	char *b;
 
-	if (!a->cls)
-		return base;
-	b = buf[k++ % 4];
-	snprintf(b, sizeof(buf[0]), "%s_%s", base, addr_class_name(a->cls));
-	return b;
+	return addr_map_name_at(addr_map_index(a, dir), a->cls, buf[k++ % 4]);
 }
 
 bool addr_prefix_end(const struct addr *a, uint8_t next[16])

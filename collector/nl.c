@@ -726,8 +726,7 @@ static int nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add
 /* The map of an element: class, then one of the 8 maps of a class. */
 static unsigned nl_map_key(const struct nl_elem_op *op)
 {
-	return op->a.cls * 8u + (op->a.family == AF_INET6) * 2u + !addr_is_host(&op->a) * 4u +
-	       (op->dir == ADDR_OUT);
+	return op->a.cls * ADDR_MAPS + addr_map_index(&op->a, op->dir);
 }
 
 static int nl_op_cmp(const void *x, const void *y)

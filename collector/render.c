@@ -16,9 +16,6 @@
 #include "file.h"
 #include "render.h"
 
-const char *const render_maps[8] = {
-	"in4", "out4", "in6", "out6", "in4net", "out4net", "in6net", "out6net",
-};
 
 #define RENDER_TEMPLATE_MAX (1 << 20)
 
@@ -130,7 +127,7 @@ static void count_kinds(const struct targets *t)
 		kinds[t->v[i].addr.family == AF_INET6][!addr_is_host(&t->v[i].addr)] = true;
 }
 
-static void put_counts(FILE *f, bool in, const char *suffix);
+static void put_counts(FILE *f, bool in, unsigned cls);
 
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
@@ -153,37 +150,40 @@ static void put_chain(FILE *f, const struct render_policy *p, bool in, const boo
 		for (int fam = 0; fam < 2; fam++)
 			fprintf(f, "%s %s vmap @class%s%c; ", fam_proto[fam], peer,
 				in ? "in" : "out", fam ? '6' : '4');
-	put_counts(f, in, "");
+	put_counts(f, in, 0);
 	fputs("}; ", f);
 }
 
-/* The counter lookups of one direction, in the maps of one class ("" for
- * the default class, else "_NAME"). */
-static void put_counts(FILE *f, bool in, const char *suffix)
+/* The counter lookups of one direction, in the maps of class cls. */
+static void put_counts(FILE *f, bool in, unsigned cls)
 {
-	const char *target = in ? "daddr" : "saddr";
+	char map[ADDR_MAPNAMELEN];
 
 	for (int fam = 0; fam < 2; fam++)
 		for (int net = 0; net < 2; net++)
 			if (kinds[fam][net])
-				fprintf(f, "counter name %s %s map @%s%c%s%s; ", fam_proto[fam],
-					target, in ? "in" : "out", fam ? '6' : '4', net ? "net" : "",
-					suffix);
+				fprintf(f, "counter name %s %s map @%s; ", fam_proto[fam],
+					in ? "daddr" : "saddr",
+					addr_map_name_at(!in + 2u * fam + 4u * net, cls, map));
+}
+
+/* The counter maps of class cls. */
+static void put_maps(FILE *f, unsigned cls)
+{
+	char map[ADDR_MAPNAMELEN];
+
+	for (unsigned m = 0; m < ADDR_MAPS; m++)
+		fprintf(f, "map %s { type %s : counter; %s}; ", addr_map_name_at(m, cls, map),
+			fam_key[(m & 2) != 0], m & 4 ? "flags interval; " : "");
 }
 
 /* Per class: its maps and its two chains, which the class maps jump to. */
-static void put_class(FILE *f, const char *name)
+static void put_class(FILE *f, unsigned cls)
 {
-	char suffix[ADDR_CLASS_NAMELEN + 2];
-
-	snprintf(suffix, sizeof(suffix), "_%s", name);
-	for (size_t i = 0; i < 8; i++)
-		fprintf(f, "map %s%s { type %s : counter; %s}; ", render_maps[i], suffix,
-			fam_key[strchr(render_maps[i], '6') != NULL],
-			strstr(render_maps[i], "net") ? "flags interval; " : "");
+	put_maps(f, cls);
 	for (int in = 1; in >= 0; in--) {
-		fprintf(f, "chain account_%s%s { ", in ? "in" : "out", suffix);
-		put_counts(f, in, suffix);
+		fprintf(f, "chain account_%s_%s { ", in ? "in" : "out", addr_class_name(cls));
+		put_counts(f, in, cls);
 		fputs("}; ", f);
 	}
 }
@@ -227,10 +227,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 		return -ENOMEM;
 	count_kinds(p->groups);
 	fprintf(f, "table %s %s { ", family, table);
-	for (size_t i = 0; i < 8; i++)
-		fprintf(f, "map %s { type %s : counter; %s}; ", render_maps[i],
-			fam_key[strchr(render_maps[i], '6') != NULL],
-			strstr(render_maps[i], "net") ? "flags interval; " : "");
+	put_maps(f, 0);
 	for (int fam = 0; fam < 2; fam++)
 		fprintf(f, "set exclude%c { type %s; flags interval; }; ", fam ? '6' : '4',
 			fam_key[fam]);
@@ -241,7 +238,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 				fam ? '6' : '4', fam_key[fam], fam_key[fam]);
 	if (p->classes && p->classes->n) {
 		for (size_t k = 0; k < p->classes->n; k++)
-			put_class(f, p->classes->names[k]);
+			put_class(f, (unsigned)p->classes->ids[k]);
 		for (int in = 1; in >= 0; in--)
 			for (int fam = 0; fam < 2; fam++)
 				fprintf(f, "map class%s%c { type %s : verdict; flags interval; }; ",

@@ -305,11 +305,10 @@ static int list_refs(struct nl *nl, const char *table, struct names *refs)
 	int ret = 0;
 
 	for (unsigned cls = 0; cls < addr_class_count() && ret == 0; cls++)
-		for (size_t m = 0; m < 8 && ret == 0; m++) {
-			char name[64];
+		for (unsigned m = 0; m < ADDR_MAPS && ret == 0; m++) {
+			char name[ADDR_MAPNAMELEN];
 
-			snprintf(name, sizeof(name), "%s%s%s", render_maps[m], cls ? "_" : "",
-				 addr_class_name(cls));
+			addr_map_name_at(m, cls, name);
 			ret = nl_list_map_refs(nl, table, name, names_add, refs);
 			if (ret == -ENOENT && cls)
 				ret = 0; /* a class whose maps were never made */

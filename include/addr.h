@@ -85,6 +85,16 @@ char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf);
  * nftally would have made. */
 int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir);
 
+/* The maps nftally fills, ADDR_MAPS per class: number m is
+ * out + 2 * IPv6 + 4 * prefix, that is in4 out4 in6 out6 in4net out4net
+ * in6net out6net; a class other than the default adds "_CLASS". */
+#define ADDR_MAPS 8
+#define ADDR_MAPNAMELEN (sizeof("out6net_") + ADDR_CLASS_NAMELEN)
+/* The number of the map that holds a's element for direction dir. */
+unsigned addr_map_index(const struct addr *a, enum addr_dir dir);
+/* The name of map m of class cls in buf (ADDR_MAPNAMELEN bytes). */
+char *addr_map_name_at(unsigned m, unsigned cls, char *buf);
+
 /* Name of the map that holds a's element for direction dir:
  * "in4", "out4", "in6", "out6" for hosts, "in4net", ... for prefixes; with
  * "_CLASS" appended for a class other than the default. */

@@ -13,9 +13,6 @@
 #include "err.h"
 #include "targets.h"
 
-/* The maps nftally fills, which it declares itself. */
-extern const char *const render_maps[8];
-
 /* What the generated part of the skeleton depends on besides the table. */
 struct render_policy {
 	const struct addr *exclude;  /* peers never counted */
