@@ -66,17 +66,31 @@ int config_set_table(struct config *c, const char *v, const char *where,
 	return 0;
 }
 
+/* A decimal number of digits only (strtoul would take signs, blanks and
+ * hex) up to max: the end of the digits, or NULL without a digit or past
+ * max. */
+static const char *config_digits(const char *v, unsigned long long max,
+				 unsigned long long *n)
+{
+	const char *p = v;
+
+	*n = 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		*n = *n * 10 + (unsigned long long)(*p - '0');
+		if (*n > max)
+			return NULL;
+	}
+	return p == v ? NULL : p;
+}
+
 int config_set_interval(struct config *c, const char *v, const char *where,
 			struct err *e)
 {
-	unsigned long n = 0;
+	unsigned long long n = 0;
 	char shown[80];
-	size_t i;
+	const char *end = config_digits(v, 86400, &n);
 
-	/* Digits only: strtoul would take signs, blanks and hex. */
-	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= 86400; i++)
-		n = n * 10 + (unsigned long)(v[i] - '0');
-	if (i == 0 || v[i] != '\0' || n < 1 || n > 86400)
+	if (!end || *end || n < 1)
 		return err_set(e, "%s: bad interval '%s' (use whole seconds, 1 to 86400)",
 			       where, config_show(shown, v));
 	c->interval = (unsigned)n;
@@ -86,30 +100,26 @@ int config_set_interval(struct config *c, const char *v, const char *where,
 int config_set_keep(struct config *c, const char *key, const char *v, const char *where,
 		    struct err *e)
 {
-	long long n = 0, unit;
+	unsigned long long n = 0, unit = 0;
 	char shown[80];
-	size_t i;
+	const char *end = config_digits(v, 36500ULL * 86400, &n);
 
-	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= 36500LL * 86400; i++)
-		n = n * 10 + (v[i] - '0');
-	switch (v[i]) {
+	switch (end ? *end : '\0') {
 	case 's': unit = 1; break;
 	case 'm': unit = 60; break;
 	case 'h': unit = 3600; break;
 	case 'd': unit = 86400; break;
-	default: unit = 0;
 	}
-	if (i == 0 || !unit || v[i + 1] != '\0' || n > 36500LL * 86400 ||
-	    n * unit < 3600 || n * unit > 36500LL * 86400)
+	if (!unit || end[1] != '\0' || n * unit < 3600 || n * unit > 36500ULL * 86400)
 		return err_set(e, "%s: bad duration '%s' for '%s' (digits and a unit s, m, "
 			       "h or d, e.g. 36h; 1h to 36500d)", where, config_show(shown, v),
 			       key);
 	if (strcmp(key, "store_keep_intervals") == 0)
-		c->keep_intervals = n * unit;
+		c->keep_intervals = (long long)(n * unit);
 	else if (strcmp(key, "store_keep_hours") == 0)
-		c->keep_hours = n * unit;
+		c->keep_hours = (long long)(n * unit);
 	else if (strcmp(key, "store_keep_days") == 0)
-		c->keep_days = n * unit;
+		c->keep_days = (long long)(n * unit);
 	else
 		return -EINVAL;
 	return 0;
@@ -119,17 +129,16 @@ bool config_parse_listen(const char *v, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	const char *colon = strrchr(v, ':');
-	unsigned long port = 0;
+	const char *colon = strrchr(v, ':'), *end;
+	unsigned long long port = 0;
 	char host[CONFIG_LISTEN_MAX + 1];
-	size_t hl, i;
+	size_t hl;
 
 	memset(ss, 0, sizeof(*ss));
 	if (!colon || strlen(v) > CONFIG_LISTEN_MAX)
 		return false;
-	for (i = 1; colon[i] >= '0' && colon[i] <= '9' && port <= 65535; i++)
-		port = port * 10 + (unsigned long)(colon[i] - '0');
-	if (i == 1 || colon[i] || port == 0 || port > 65535)
+	end = config_digits(colon + 1, 65535, &port);
+	if (!end || *end || port == 0)
 		return false;
 	hl = (size_t)(colon - v);
 	memcpy(host, v, hl);
@@ -243,13 +252,11 @@ int config_set_default_class(struct config *c, const char *v, const char *where,
 
 int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e)
 {
-	unsigned long n = 0;
+	unsigned long long n = 0;
 	char shown[80];
-	size_t i;
+	const char *end = config_digits(v, CONFIG_OVERHEAD_MAX, &n);
 
-	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= CONFIG_OVERHEAD_MAX; i++)
-		n = n * 10 + (unsigned long)(v[i] - '0');
-	if (i == 0 || v[i] != '\0' || n > CONFIG_OVERHEAD_MAX)
+	if (!end || *end)
 		return err_set(e, "%s: bad overhead '%s' (bytes per packet, 0 to %d)", where,
 			       config_show(shown, v), CONFIG_OVERHEAD_MAX);
 	c->overhead = (unsigned)n;
