@@ -87,15 +87,22 @@ static int64_t store_meta_int(struct store *s, const char *key, int64_t dflt)
 	return v;
 }
 
+/* Run a prepared statement once and reset it at once: the prepared
+ * statements are never left active, since an active one holds a read
+ * transaction open and keeps the WAL from restarting. */
+static int store_step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc;
+}
+
 static int store_meta_set(struct store *s, const char *key, sqlite3_int64 v, struct err *e)
 {
-	sqlite3_reset(s->meta_set);
 	sqlite3_bind_text(s->meta_set, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->meta_set, 2, v);
-	int rc = sqlite3_step(s->meta_set);
-
-	sqlite3_reset(s->meta_set);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "meta");
+	return store_step(s->meta_set) == SQLITE_DONE ? 0 : store_fail(s, e, "meta");
 }
 
 static int store_open_db(struct store **out, const char *path, int flags, struct err *e)
@@ -294,35 +301,32 @@ static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
 	sqlite3_bind_int64(st, first + 3, (sqlite3_int64)c->out_packets);
 }
 
+static void bind_series(sqlite3_stmt *st, const char *addr, const char *label,
+			const char *cls)
+{
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, cls, -1, SQLITE_STATIC);
+}
+
 static int store_series(struct store *s, const char *addr, const char *label,
 			const char *cls, int64_t *id, struct err *e)
 {
-	sqlite3_reset(s->series_add);
-	sqlite3_bind_text(s->series_add, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->series_add, 2, label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->series_add, 3, cls, -1, SQLITE_STATIC);
-	if (sqlite3_step(s->series_add) != SQLITE_DONE) {
-		sqlite3_reset(s->series_add);
+	int rc;
+
+	bind_series(s->series_add, addr, label, cls);
+	if (store_step(s->series_add) != SQLITE_DONE)
 		return store_fail(s, e, "series");
-	}
-	sqlite3_reset(s->series_add);
 	if (sqlite3_changes(s->db) == 1) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		return 0;
 	}
+	bind_series(s->series_get, addr, label, cls);
+	rc = sqlite3_step(s->series_get);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s->series_get, 0);
 	sqlite3_reset(s->series_get);
-	sqlite3_bind_text(s->series_get, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->series_get, 2, label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->series_get, 3, cls, -1, SQLITE_STATIC);
-	if (sqlite3_step(s->series_get) != SQLITE_ROW) {
-		sqlite3_reset(s->series_get);
-		return store_fail(s, e, "series");
-	}
-	*id = sqlite3_column_int64(s->series_get, 0);
-	/* done with it: an active statement would hold a read transaction
-	 * open between reports, and the WAL could never restart */
-	sqlite3_reset(s->series_get);
-	return 0;
+	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
 }
 
 static int record_one(struct store *s, int64_t t, const struct store_delta *d, struct err *e)
@@ -334,20 +338,14 @@ static int record_one(struct store *s, int64_t t, const struct store_delta *d, s
 
 	if (ret < 0)
 		return ret;
-	sqlite3_reset(s->usage_add);
 	sqlite3_bind_int64(s->usage_add, 1, t);
 	sqlite3_bind_int64(s->usage_add, 2, id);
 	bind_counts(s->usage_add, 3, &d->d);
-	ret = sqlite3_step(s->usage_add);
-	sqlite3_reset(s->usage_add);
-	if (ret != SQLITE_DONE)
+	if (store_step(s->usage_add) != SQLITE_DONE)
 		return store_fail(s, e, "usage");
-	sqlite3_reset(s->total_add);
 	sqlite3_bind_int64(s->total_add, 1, id);
 	bind_counts(s->total_add, 2, &d->d);
-	ret = sqlite3_step(s->total_add);
-	sqlite3_reset(s->total_add);
-	if (ret != SQLITE_DONE)
+	if (store_step(s->total_add) != SQLITE_DONE)
 		return store_fail(s, e, "totals");
 	return 0;
 }
@@ -357,11 +355,9 @@ static int store_has_report(struct store *s, uint64_t seq, int64_t t, struct err
 {
 	int rc;
 
-	sqlite3_reset(s->report_get);
 	sqlite3_bind_int64(s->report_get, 1, (sqlite3_int64)seq);
 	sqlite3_bind_int64(s->report_get, 2, t);
-	rc = sqlite3_step(s->report_get);
-	sqlite3_reset(s->report_get);
+	rc = store_step(s->report_get);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "reports");
@@ -382,12 +378,10 @@ int store_record_report(struct store *s, const struct store_report *r, struct er
 		return 1;
 	}
 	if (ret == 0) {
-		sqlite3_reset(s->report_add);
 		sqlite3_bind_int64(s->report_add, 1, (sqlite3_int64)r->seq);
 		sqlite3_bind_int64(s->report_add, 2, r->time);
-		if (sqlite3_step(s->report_add) != SQLITE_DONE)
+		if (store_step(s->report_add) != SQLITE_DONE)
 			ret = store_fail(s, e, "reports");
-		sqlite3_reset(s->report_add);
 	}
 	for (size_t i = 0; i < r->n && ret == 0; i++)
 		ret = record_one(s, r->time, &r->v[i], e);
