@@ -25,13 +25,13 @@ struct cprefix {
 	unsigned prio; /* index of the class in the file's order */
 };
 
-static u128 to_u128(const struct addr *a)
+static u128 to_u128(const uint8_t bytes[16], uint8_t family)
 {
-	unsigned nb = a->family == AF_INET ? 4 : 16;
+	unsigned nb = family == AF_INET ? 4 : 16;
 	u128 v = 0;
 
 	for (unsigned i = 0; i < nb; i++)
-		v = v << 8 | a->bytes[i];
+		v = v << 8 | bytes[i];
 	return v;
 }
 
@@ -81,19 +81,10 @@ static int emit(struct classes *c, size_t *cap, uint8_t family, u128 lo, u128 hi
 	uint8_t cls = (uint8_t)c->ids[prio];
 
 	/* joined to the previous range when it continues it with the same class */
-	if (c->nr && c->r[c->nr - 1].family == family && c->r[c->nr - 1].cls == cls) {
-		r = &c->r[c->nr - 1];
-		uint8_t prev_hi[16];
-		u128 ph;
-
-		memcpy(prev_hi, r->hi, 16);
-		ph = 0;
-		for (unsigned i = 0; i < (family == AF_INET ? 4u : 16u); i++)
-			ph = ph << 8 | prev_hi[i];
-		if (ph + 1 == lo) {
-			from_u128(hi, family, r->hi);
-			return 0;
-		}
+	r = c->nr ? &c->r[c->nr - 1] : NULL;
+	if (r && r->family == family && r->cls == cls && to_u128(r->hi, family) + 1 == lo) {
+		from_u128(hi, family, r->hi);
+		return 0;
 	}
 	if (c->nr == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
@@ -156,7 +147,7 @@ static int add_prefix(struct cparse *p, const struct addr *a, unsigned prio)
 {
 	int v6 = a->family == AF_INET6;
 	unsigned width = v6 ? 128 : 32;
-	u128 lo = to_u128(a), span;
+	u128 lo = to_u128(a->bytes, a->family), span;
 
 	if (p->np[v6] == p->cap[v6]) {
 		size_t ncap = p->cap[v6] ? p->cap[v6] * 2 : 256;

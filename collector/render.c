@@ -114,25 +114,26 @@ static long group_pairs(const struct targets *t, int fam, FILE *f)
 	return n;
 }
 
-/* Which of the maps of a class will hold elements: [v6][prefix].  A lookup
- * in a map that stays empty is left out of the chains (it would cost every
- * packet for nothing); the skeleton changes, atomically, when the first
- * address of a kind comes. */
-static bool kinds[2][2];
+/* What the generated line is made from. */
+struct gen {
+	FILE *f;
+	const struct render_policy *p;
+	bool groups[2];   /* [v6]: some group has members of that family */
+	/* [v6][prefix]: the maps of a class that will hold elements.  A lookup
+	 * in a map that stays empty is left out of the chains (it would cost
+	 * every packet for nothing); the skeleton changes, atomically, when the
+	 * first address of a kind comes. */
+	bool kinds[2][2];
+};
 
-static void count_kinds(const struct targets *t)
-{
-	memset(kinds, 0, sizeof(kinds));
-	for (size_t i = 0; t && i < t->n; i++)
-		kinds[t->v[i].addr.family == AF_INET6][!addr_is_host(&t->v[i].addr)] = true;
-}
-
-static void put_counts(FILE *f, bool in, unsigned cls);
+static void put_counts(const struct gen *g, bool in, unsigned cls);
 
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
-static void put_chain(FILE *f, const struct render_policy *p, bool in, const bool groups[2])
+static void put_chain(const struct gen *g, bool in)
 {
+	FILE *f = g->f;
+	const struct render_policy *p = g->p;
 	const char *peer = in ? "saddr" : "daddr";
 
 	fprintf(f, "chain account_%s { ", in ? "in" : "out");
@@ -142,7 +143,7 @@ static void put_chain(FILE *f, const struct render_policy *p, bool in, const boo
 		if (count_fam(p->exclude, p->nexclude, fam))
 			fprintf(f, "%s %s @exclude%c return; ", fam_proto[fam], peer,
 				fam ? '6' : '4');
-		if (groups[fam])
+		if (g->groups[fam])
 			fprintf(f, "%s saddr . %s daddr @intra%c return; ", fam_proto[fam],
 				fam_proto[fam], fam ? '6' : '4');
 	}
@@ -150,19 +151,19 @@ static void put_chain(FILE *f, const struct render_policy *p, bool in, const boo
 		for (int fam = 0; fam < 2; fam++)
 			fprintf(f, "%s %s vmap @class%s%c; ", fam_proto[fam], peer,
 				in ? "in" : "out", fam ? '6' : '4');
-	put_counts(f, in, 0);
+	put_counts(g, in, 0);
 	fputs("}; ", f);
 }
 
 /* The counter lookups of one direction, in the maps of class cls. */
-static void put_counts(FILE *f, bool in, unsigned cls)
+static void put_counts(const struct gen *g, bool in, unsigned cls)
 {
 	char map[ADDR_MAPNAMELEN];
 
 	for (int fam = 0; fam < 2; fam++)
 		for (int net = 0; net < 2; net++)
-			if (kinds[fam][net])
-				fprintf(f, "counter name %s %s map @%s; ", fam_proto[fam],
+			if (g->kinds[fam][net])
+				fprintf(g->f, "counter name %s %s map @%s; ", fam_proto[fam],
 					in ? "daddr" : "saddr",
 					addr_map_name_at(!in + 2u * fam + 4u * net, cls, map));
 }
@@ -178,13 +179,13 @@ static void put_maps(FILE *f, unsigned cls)
 }
 
 /* Per class: its maps and its two chains, which the class maps jump to. */
-static void put_class(FILE *f, unsigned cls)
+static void put_class(const struct gen *g, unsigned cls)
 {
-	put_maps(f, cls);
+	put_maps(g->f, cls);
 	for (int in = 1; in >= 0; in--) {
-		fprintf(f, "chain account_%s_%s { ", in ? "in" : "out", addr_class_name(cls));
-		put_counts(f, in, cls);
-		fputs("}; ", f);
+		fprintf(g->f, "chain account_%s_%s { ", in ? "in" : "out", addr_class_name(cls));
+		put_counts(g, in, cls);
+		fputs("}; ", g->f);
 	}
 }
 
@@ -221,11 +222,15 @@ static int render_generated(FILE *f, const char *family, const char *table,
 			    const struct render_policy *p)
 {
 	long g4 = group_pairs(p->groups, 0, NULL), g6 = group_pairs(p->groups, 1, NULL);
-	bool groups[2] = { g4 > 0, g6 > 0 };
+	struct gen g = { .f = f, .p = p, .groups = { g4 > 0, g6 > 0 } };
 
 	if (g4 < 0 || g6 < 0)
 		return -ENOMEM;
-	count_kinds(p->groups);
+	for (size_t i = 0; p->groups && i < p->groups->n; i++) {
+		const struct addr *a = &p->groups->v[i].addr;
+
+		g.kinds[a->family == AF_INET6][!addr_is_host(a)] = true;
+	}
 	fprintf(f, "table %s %s { ", family, table);
 	put_maps(f, 0);
 	for (int fam = 0; fam < 2; fam++)
@@ -233,19 +238,19 @@ static int render_generated(FILE *f, const char *family, const char *table,
 			fam_key[fam]);
 	fputs("set ifaces { type ifname; }; ", f);
 	for (int fam = 0; fam < 2; fam++)
-		if (groups[fam])
+		if (g.groups[fam])
 			fprintf(f, "set intra%c { type %s . %s; flags interval; }; ",
 				fam ? '6' : '4', fam_key[fam], fam_key[fam]);
 	if (p->classes && p->classes->n) {
 		for (size_t k = 0; k < p->classes->n; k++)
-			put_class(f, (unsigned)p->classes->ids[k]);
+			put_class(&g, (unsigned)p->classes->ids[k]);
 		for (int in = 1; in >= 0; in--)
 			for (int fam = 0; fam < 2; fam++)
 				fprintf(f, "map class%s%c { type %s : verdict; flags interval; }; ",
 					in ? "in" : "out", fam ? '6' : '4', fam_key[fam]);
 	}
-	put_chain(f, p, true, groups);
-	put_chain(f, p, false, groups);
+	put_chain(&g, true);
+	put_chain(&g, false);
 	fputs("}; ", f);
 	if (p->classes && p->classes->n)
 		for (int in = 1; in >= 0; in--)
@@ -258,7 +263,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 			put_addrs(f, p->exclude, p->nexclude, fam);
 			fputs("; ", f);
 		}
-		if (groups[fam]) {
+		if (g.groups[fam]) {
 			fprintf(f, "flush set %s %s intra%c; add element %s %s intra%c", family,
 				table, fam ? '6' : '4', family, table, fam ? '6' : '4');
 			if (group_pairs(p->groups, fam, f) < 0)
