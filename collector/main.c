@@ -612,18 +612,15 @@ static int read_everything(struct app *a, const struct state *done, struct state
  * table, the last report is the deltas since its last report (with the next
  * seq), and its state files go with the table; otherwise the cumulative
  * values. */
-/* The run's store, if it has one: the last report goes there too, and a
- * store that exists but cannot be opened stops remove (exit 3) before it
- * changes anything. */
-static int remove_open_store(struct app *a, struct store **s)
+int app_store_open(struct app *a, bool create, struct store **s)
 {
 	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
 	char path[PATH_MAX];
 
 	*s = NULL;
-	if (!app_store_path(a, path, sizeof(path)) || access(path, F_OK) < 0)
+	if (!app_store_path(a, path, sizeof(path)) || (!create && access(path, F_OK) < 0))
 		return 0;
-	return store_open(s, path, a->cfg.table, &keep, &a->e) < 0 ? -EIO : 0;
+	return store_open(s, path, a->cfg.table, &keep, &a->e);
 }
 
 static int remove_record_err(const struct state *done, const struct state *next,
@@ -685,7 +682,9 @@ static int cmd_remove(struct app *a)
 			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->cfg.table));
 	}
 	if (have_state) {
-		ret = remove_open_store(a, &store);
+		/* the last report goes into the run's store too; one that exists
+		 * but cannot be opened stops remove (exit 3) before any change */
+		ret = app_store_open(a, false, &store) < 0 ? -EIO : 0;
 		if (ret < 0)
 			goto out;
 		a->store = store;

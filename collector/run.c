@@ -113,6 +113,8 @@ static void run_record(struct run *r, const struct state *done, const struct sta
 	int ret;
 
 	r->health.reports++;
+	if (!r->store && !r->metrics)
+		return;
 	if (store_report_make(&rep, done, next) < 0) {
 		run_error("report %llu: out of memory for the store and the metrics",
 			  (unsigned long long)next->seq);
@@ -646,15 +648,10 @@ static void run_seed(const char *addr, const char *label, const char *cls,
 static int run_open_outputs(struct run *r)
 {
 	struct app *a = r->a;
-	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
-	char path[PATH_MAX];
-	int ret;
+	int ret = app_store_open(a, true, &r->store);
 
-	if (app_store_path(a, path, sizeof(path))) {
-		ret = store_open(&r->store, path, a->cfg.table, &keep, &a->e);
-		if (ret < 0)
-			return ret;
-	}
+	if (ret < 0)
+		return ret;
 	if (!a->cfg.prom_file[0] && !a->cfg.listen[0])
 		return 0;
 	r->metrics = metrics_new();

@@ -52,6 +52,11 @@ struct app {
 /* The store's path for a's table (STATE_DIR/TABLE.db unless configured),
  * or NULL when the store is off. */
 const char *app_store_path(const struct app *a, char *buf, size_t size);
+/* Open the store with the configured retention: 0 with *s NULL when the
+ * store is off, or (unless create) when its database does not exist yet;
+ * else store_open's result. */
+struct store;
+int app_store_open(struct app *a, bool create, struct store **s);
 
 /* What identifies the targets in the lock file: the real path of the
  * targets file, or "host addresses".  Returns buf. */
