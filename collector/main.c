@@ -623,31 +623,25 @@ int app_store_open(struct app *a, bool create, struct store **s)
 	return store_open(s, path, a->cfg.table, &keep, &a->e);
 }
 
-static int remove_record_err(const struct state *done, const struct state *next,
-			     struct store *s, struct err *e)
+/* remove's report into the run's store (a->store), if it has one. */
+static int remove_record(const struct state *done, const struct state *next, void *data)
 {
-	if (s && store_record(s, done, next, NULL, e) < 0) {
+	struct app *a = data;
+
+	if (a->store && store_record(a->store, done, next, NULL, &a->e) < 0) {
 		output_event(stdout, output_now(), "error", NULL,
 			     "report %llu is not in the store: %s",
-			     (unsigned long long)next->seq, e->msg);
+			     (unsigned long long)next->seq, a->e.msg);
 		fflush(stdout);
 		return -EIO;
 	}
 	return 0;
 }
 
-static int remove_record(const struct state *done, const struct state *next, void *data)
-{
-	struct app *a = data;
-
-	return remove_record_err(done, next, a->store, &a->e);
-}
-
 static int cmd_remove(struct app *a)
 {
 	struct state_names names;
 	struct state done, all;
-	struct store *store = NULL;
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
 	bool have_state = false, stale = false;
@@ -684,10 +678,9 @@ static int cmd_remove(struct app *a)
 	if (have_state) {
 		/* the last report goes into the run's store too; one that exists
 		 * but cannot be opened stops remove (exit 3) before any change */
-		ret = app_store_open(a, false, &store) < 0 ? -EIO : 0;
+		ret = app_store_open(a, false, &a->store) < 0 ? -EIO : 0;
 		if (ret < 0)
 			goto out;
-		a->store = store;
 		/* a replay the store cannot take stops remove as its own report does */
 		ret = report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done,
 				    remove_record, a);
@@ -710,7 +703,7 @@ static int cmd_remove(struct app *a)
 		report_print(&done, &all);
 		/* Not in the store: the table and the pending report stay, so
 		 * the next remove (or run) replays the report and records it. */
-		ret = remove_record_err(&done, &all, store, &a->e);
+		ret = remove_record(&done, &all, a);
 		if (ret < 0)
 			goto out;
 		ret = state_rename(dirfd, a->cfg.state_dir, names.pending, names.state, &a->e);
@@ -737,7 +730,8 @@ out:
 		close(dirfd);
 	state_finish(&done);
 	state_finish(&all);
-	store_close(store);
+	store_close(a->store);
+	a->store = NULL;
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
