@@ -121,6 +121,11 @@ TABLE=$(report --human)
 echo "$TABLE" | head -1 | grep -q '^PERIOD *LABEL *IN *IN_PKTS *OUT *OUT_PKTS$' &&
 	ok "table header" || bad "table header: $(echo "$TABLE" | head -1)"
 echo "$TABLE" | grep -q '^TOTAL ' && ok "table total line" || bad "no total line: $TABLE"
+# one row, today's: 8960 bytes are 8.75 KiB, shown with one decimal
+assert_eq "8.8 KiB 70" "$(report --human --label vm-a | awk 'NR == 2 { print $3, $4, $5 }')" \
+	"--human: binary units for bytes, plain packet counts"
+assert_eq "$((SA_IB + SN_IB)) $((SA_IP + SN_IB / 328))" \
+	"$(report | awk '$1 == "TOTAL" { print $2, $3 }')" "the TOTAL line sums the rows"
 
 # --- 4. a replayed report is recorded once: also when the database already
 # has it (a crash after the commit, before the state file's rename).  The
@@ -205,6 +210,22 @@ sleep 0.3
 assert_eq "$SA_IB" "$(metric "$(cat "$WORK/nftally.prom")" nftally_bytes_total 198.18.2.2 in)" \
 	"textfile after a restart starts from the stored totals"
 stop_run
+
+# --- 6b. retention: with store_keep_intervals = 1h, interval rows 3 hours
+# old become hour rows at the next start (with the default 2d they stay) ---
+sqlite3 "$DB" "UPDATE usage SET t = t - 3 * 3600 WHERE tier = 0"
+N0=$(sqlite3 "$DB" "SELECT count(*) FROM usage WHERE tier = 0")
+[ "$N0" -gt 0 ] || bad "no interval rows to age"
+echo "store_keep_intervals = 1h" >> "$WORK/nftally.conf"
+start_run "$WORK/r9.json"; RUNS="$RUNS $WORK/r9.json"
+wait_seq_after "$WORK/r9.json"
+stop_run
+sed -i '/^store_keep_intervals/d' "$WORK/nftally.conf"
+assert_eq "0" "$(sqlite3 "$DB" "SELECT count(*) FROM usage WHERE tier = 0 AND t < strftime('%s','now') - 2 * 3600")" \
+	"interval rows older than store_keep_intervals were rolled up"
+assert_eq "$SA_IB" "$(rfield in_bytes vm-a --by month)" "the sums did not change"
+assert_eq 3 "$(awk '$1 == "nftally_addresses" { print $2 }' "$WORK/nftally.prom")" \
+	"nftally_addresses in the textfile"
 
 # --- 7. store = off, a database of another table, bad options ---
 nftally_r --store off report >/dev/null 2>"$WORK/err"
