@@ -214,15 +214,23 @@ static const char *addr_dir_prefix(int family, enum addr_dir dir)
 
 char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf)
 {
-	unsigned i, nb = addr_nbytes(a->family);
-	int n = snprintf(buf, ADDR_NAMELEN, "%s_", addr_dir_prefix(a->family, dir));
+	static const char hex[] = "0123456789abcdef";
+	const char *head = addr_dir_prefix(a->family, dir);
+	unsigned nb = addr_nbytes(a->family);
+	size_t n = strlen(head);
 
-	for (i = 0; i < nb; i++)
-		n += snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "%02x", a->bytes[i]);
+	/* Formatted by hand: this runs twice per address on every read. */
+	memcpy(buf, head, n);
+	buf[n++] = '_';
+	for (unsigned i = 0; i < nb; i++) {
+		buf[n++] = hex[a->bytes[i] >> 4];
+		buf[n++] = hex[a->bytes[i] & 15];
+	}
+	buf[n] = 0;
 	if (!addr_is_host(a))
-		n += snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%u", a->plen);
+		n += (size_t)snprintf(buf + n, ADDR_NAMELEN - n, "_%u", a->plen);
 	if (a->cls)
-		snprintf(buf + n, ADDR_NAMELEN - (size_t)n, "_%s", addr_class_name(a->cls));
+		snprintf(buf + n, ADDR_NAMELEN - n, "_%s", addr_class_name(a->cls));
 	return buf;
 }
 
