@@ -463,19 +463,29 @@ struct nl_batch {
 	bool set_replace;
 	/* The messages being built, in chunks that never move (a batch for
 	 * 100,000 addresses is tens of MB: no doubling copies), sent with one
-	 * sendmsg so that the kernel sees one transaction. */
+	 * sendmsg so that the kernel sees one transaction; or, split, each
+	 * chunk a transaction of its own. */
 	struct nl_chunk *chunks;
-	size_t nchunks, capchunks, total;
-	struct nlmsghdr *last;
+	size_t nchunks, capchunks, total, chunk_size;
+	bool split;
 	uint32_t first_seq, seq;
 	struct nl_vec what; /* struct nl_msg_what: runs of messages, for errors */
+	char begin[NLMSG_HDRLEN + 16], end[NLMSG_HDRLEN + 16];
 };
 
 #define NL_CHUNK (1 << 20)
+/* A split batch's transactions: a few thousand messages each.  Between
+ * them the kernel's hash tables (the global object names, the maps) get
+ * to resize; inside one transaction they cannot on a kernel without
+ * preemption, and every lookup walks a chain of half-moved tables.
+ * 100,000 addresses: 1.6 s in the kernel in one transaction, 0.8 s in
+ * ~100 (docs/performance.md). */
+#define NL_SPLIT_CHUNK (256u << 10)
 
 struct nl_chunk {
 	char *p;
 	size_t len;
+	struct nlmsghdr *last; /* its last message */
 };
 
 /* count messages in a row of one type: counters op[0..count), or one
@@ -514,7 +524,14 @@ struct nl_batch *nl_batch_create(const char *table)
 	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
 	b->what.size = sizeof(struct nl_msg_what);
+	b->chunk_size = NL_CHUNK;
 	return b;
+}
+
+void nl_batch_split(struct nl_batch *b)
+{
+	b->split = true;
+	b->chunk_size = NL_SPLIT_CHUNK;
 }
 
 void nl_batch_destroy(struct nl_batch *b)
@@ -546,6 +563,13 @@ static int nl_push_name(struct nl_vec *v, const char *name)
 int nl_batch_add_counter(struct nl_batch *b, const char *name)
 {
 	return nl_push_name(&b->add_ctr, name);
+}
+
+int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+{
+	struct nl_elem_op op = { *a, dir };
+
+	return nl_vec_push(&b->add_ctr, &op);
 }
 
 int nl_batch_del_counter(struct nl_batch *b, const char *name)
@@ -591,7 +615,7 @@ static char *nl_batch_room(struct nl_batch *b)
 {
 	struct nl_chunk *c = b->nchunks ? &b->chunks[b->nchunks - 1] : NULL;
 
-	if (c && NL_CHUNK - c->len >= NL_MSG_ROOM)
+	if (c && b->chunk_size - c->len >= NL_MSG_ROOM)
 		return c->p + c->len;
 	if (b->nchunks == b->capchunks) {
 		size_t cap = b->capchunks ? b->capchunks * 2 : 16;
@@ -604,10 +628,11 @@ static char *nl_batch_room(struct nl_batch *b)
 	}
 	c = &b->chunks[b->nchunks];
 	/* Zeroed: attribute padding is sent as is. */
-	c->p = calloc(1, NL_CHUNK);
+	c->p = calloc(1, b->chunk_size);
 	if (!c->p)
 		return NULL;
 	c->len = 0;
+	c->last = NULL;
 	b->nchunks++;
 	return c->p;
 }
@@ -616,6 +641,7 @@ static char *nl_batch_room(struct nl_batch *b)
 static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
 {
 	b->chunks[b->nchunks - 1].len += nlh->nlmsg_len;
+	b->chunks[b->nchunks - 1].last = nlh;
 	b->total += nlh->nlmsg_len;
 }
 
@@ -626,8 +652,8 @@ static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 	struct nl_msg_what w = { .op = op, .count = 1, .type = nlh->nlmsg_type & 0xff };
 	struct nl_msg_what *prev = b->what.n ? (struct nl_msg_what *)b->what.v + b->what.n - 1 : NULL;
 
-	snprintf(w.name, sizeof(w.name), "%s", name ? name : "");
-	b->last = nlh;
+	if (name)
+		snprintf(w.name, sizeof(w.name), "%s", name);
 	nl_batch_advance(b, nlh);
 	if (prev && op && prev->op && prev->type == w.type && prev->op + prev->count == op) {
 		prev->count++;
@@ -642,7 +668,6 @@ static void nl_batch_reset(struct nl_batch *b)
 		free(b->chunks[i].p);
 	b->nchunks = 0;
 	b->total = 0;
-	b->last = NULL;
 	b->what.n = 0;
 }
 
@@ -779,10 +804,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 
 	nl_batch_reset(b);
 	b->seq = nl->seq;
-	room = nl_batch_room(b);
-	if (!room)
-		return -ENOMEM;
-	nl_batch_advance(b, nftnl_batch_begin(room, ++b->seq));
+	nftnl_batch_begin(b->begin, ++b->seq);
 	b->first_seq = b->seq + 1;
 
 	if (b->set_name[0] && b->set_replace)
@@ -871,59 +893,67 @@ static int nl_batch_wait(struct nl *nl, uint32_t last_seq, uint32_t *bad_seq)
 	}
 }
 
-/* All chunks in one sendmsg: one datagram, one transaction. */
-static int nl_batch_send(struct nl *nl, struct nl_batch *b)
+/* Chunks [from, to) between the batch's begin and end in one sendmsg: one
+ * datagram, one transaction.  Only its last change asks for an ack: errors
+ * come unasked, so the answer to that sequence number ends the
+ * conversation; returns 0 or the first error, *bad_seq its message. */
+static int nl_batch_send(struct nl *nl, struct nl_batch *b, size_t from, size_t to,
+			 uint32_t *bad_seq)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct iovec *iov = calloc(b->nchunks, sizeof(*iov));
+	struct iovec *iov = calloc(to - from + 2, sizeof(*iov));
 	struct msghdr msg = {
 		.msg_name = &kernel, .msg_namelen = sizeof(kernel),
-		.msg_iov = iov, .msg_iovlen = b->nchunks,
+		.msg_iov = iov, .msg_iovlen = to - from + 2,
 	};
+	struct nlmsghdr *last = b->chunks[to - 1].last;
+	const struct nlmsghdr *begin = (const void *)b->begin, *end = (const void *)b->end;
+	size_t len = begin->nlmsg_len + end->nlmsg_len;
 	ssize_t n;
 
 	if (!iov)
 		return -ENOMEM;
-	for (size_t i = 0; i < b->nchunks; i++)
-		iov[i] = (struct iovec){ b->chunks[i].p, b->chunks[i].len };
+	iov[0] = (struct iovec){ b->begin, begin->nlmsg_len };
+	for (size_t i = from; i < to; i++) {
+		iov[i - from + 1] = (struct iovec){ b->chunks[i].p, b->chunks[i].len };
+		len += b->chunks[i].len;
+	}
+	iov[to - from + 1] = (struct iovec){ b->end, end->nlmsg_len };
+	last->nlmsg_flags |= NLM_F_ACK;
 	n = sendmsg(mnl_socket_get_fd(nl->sock), &msg, 0);
 	free(iov);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == b->total ? 0 : -EMSGSIZE;
+	if ((size_t)n != len)
+		return -EMSGSIZE;
+	return nl_batch_wait(nl, last->nlmsg_seq, bad_seq);
 }
 
 int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 {
 	const struct nl_msg_what *what;
-	uint32_t last_seq, bad_seq = 0;
-	struct nlmsghdr *last;
-	char *room;
+	uint32_t bad_seq = 0;
 	int ret, size;
 
 	if (nl_batch_empty(b))
 		return 0;
 	ret = nl_batch_build(b, nl);
-	room = ret < 0 ? NULL : nl_batch_room(b);
-	if (!room)
-		return err_setn(e, ret < 0 ? ret : -ENOMEM, "out of memory building a batch");
-	/* Only the last change asks for an ack: errors come unasked, so the
-	 * answer to the last sequence number ends the conversation. */
-	last = b->last;
-	last->nlmsg_flags |= NLM_F_ACK;
-	last_seq = last->nlmsg_seq;
-	nl_batch_advance(b, nftnl_batch_end(room, ++b->seq));
+	if (ret < 0)
+		return err_setn(e, ret, "out of memory building a batch");
+	nftnl_batch_end(b->end, ++b->seq);
 	nl->seq = b->seq;
 
 	size = b->total + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->total + 65536);
+	if (b->split)
+		size = (int)b->chunk_size + 65536;
 	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, size);
-	ret = nl_batch_send(nl, b);
-	if (ret < 0)
-		return err_setn(e, ret, "sending %zu bytes to nf_tables: %s",
-				b->total, strerror(-ret));
-	ret = nl_batch_wait(nl, last_seq, &bad_seq);
+	for (size_t i = 0; i < b->nchunks && ret == 0; i = b->split ? i + 1 : b->nchunks)
+		ret = nl_batch_send(nl, b, i, b->split ? i + 1 : b->nchunks, &bad_seq);
 	if (ret == 0)
 		return 0;
+	if (!bad_seq)
+		return err_setn(e, ret, "sending %zu bytes to nf_tables: %s",
+				b->total, strerror(-ret));
 	what = b->what.v;
 	for (size_t i = 0, k = bad_seq - b->first_seq; bad_seq >= b->first_seq && i < b->what.n;
 	     k -= what[i++].count) {

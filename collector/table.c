@@ -429,11 +429,10 @@ static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 
 static int plan_add_addr(struct nl_batch *b, const struct addr *a)
 {
-	char name[ADDR_NAMELEN];
 	int ret = 0;
 
 	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-		ret = nl_batch_add_counter(b, addr_counter_name(a, d, name));
+		ret = nl_batch_add_counter_of(b, a, d);
 		if (ret == 0)
 			ret = nl_batch_add_elem(b, a, d);
 	}
@@ -492,7 +491,15 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 		goto out;
 	if (sk->apply)
 		nl_batch_set_counter(b1, SKELETON_COUNTER, sk->hash, sk->marker_exists);
-	if (prev) {
+	if (res->created) {
+		/* This call made the table: nothing in it to compare with, and
+		 * nobody counts on it yet, so it fills in several transactions
+		 * (a refused one removes the table again, see table_apply). */
+		struct targets none = { 0 };
+
+		nl_batch_split(b1);
+		ret = plan_diff(b1, b2, t, &none, res);
+	} else if (prev) {
 		ret = plan_diff(b1, b2, t, prev, res);
 	} else {
 		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &refs);
@@ -539,7 +546,7 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 {
 	int ret;
 
-	if (o->prev && o->prev_handle && o->prev_handle == handle) {
+	if (!res->created && o->prev && o->prev_handle && o->prev_handle == handle) {
 		ret = apply_data_from(nl, table, t, o, o->prev, sk, res, e);
 		if (ret == 0 || res->ngone_committed)
 			return ret;

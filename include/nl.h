@@ -63,6 +63,8 @@ struct nl_batch;
 struct nl_batch *nl_batch_create(const char *table);
 void nl_batch_destroy(struct nl_batch *b);
 int nl_batch_add_counter(struct nl_batch *b, const char *name);
+/* The counter of a's direction dir (named addr_counter_name(a, dir)). */
+int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter(struct nl_batch *b, const char *name);
 /* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
@@ -73,9 +75,14 @@ void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets
 			  bool replace);
 void nl_batch_del_table(struct nl_batch *b);
 bool nl_batch_empty(const struct nl_batch *b);
+/* Send the batch as many transactions of a few thousand changes, in order,
+ * instead of one: for filling a table nobody else relies on yet (the
+ * kernel's hash tables resize between transactions, not inside one). */
+void nl_batch_split(struct nl_batch *b);
 
 /* Send the batch; wait for the kernel's verdict.  On failure returns a
- * negative errno and describes it in e; the kernel applied nothing. */
+ * negative errno and describes it in e; the kernel applied nothing (of a
+ * split batch: nothing from the refused transaction on). */
 int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e);
 
 #endif

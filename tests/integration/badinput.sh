@@ -107,6 +107,15 @@ assert_eq 3 $? "refused first install: exit code"
 assert_eq "nftally: nf_tables refused the change (adding elements to map in4 in table inet fresh): the map is full" \
 	"$(cat "$WORK/err")" "refused first install: message"
 assert_eq "" "$(inns "$R" nft list tables | grep fresh)" "refused first install leaves no table"
+# The same when the refusal comes in a later transaction: a first install
+# of many addresses is sent in several (the counters are in before the map
+# overflows), and the table goes again all the same.
+sed 's/size 1$/size 5000/' "$WORK/t3.nft" > "$WORK/t4.nft"
+awk 'BEGIN { for (i = 0; i < 6000; i++) printf "h%d 198.19.%d.%d\n", i, int(i / 256), i % 256 }' > "$WORK/t4.targets"
+nftally_r --table fresh --template "$WORK/t4.nft" -t "$WORK/t4.targets" apply 2> "$WORK/err"
+assert_eq "3 nftally: nf_tables refused the change (adding elements to map in4 in table inet fresh): the map is full" \
+	"$? $(cat "$WORK/err")" "refused first install of 6000: exit code and message"
+assert_eq "" "$(inns "$R" nft list tables | grep fresh)" "refused first install of 6000 leaves no table"
 
 # Hostile labels are plain data: accepted, never in nft, exact in JSON.
 printf '%s\n' '";flush;ruleset;{} 198.18.2.2' "x\$(reboot)'\\ 198.18.4.0/24" > "$T"
