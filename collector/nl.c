@@ -2,8 +2,10 @@
 /* nf_tables over netlink: counters read by name in pipelined requests,
  * listings of a table's objects, elements and chains, and batches of counter
  * and map-element changes committed as one transaction. */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,12 @@
 /* Requests in flight per send when reading counters by name: enough to hide
  * the round trip, small enough that replies fit the receive buffer. */
 #define NL_READ_WINDOW 512
+/* Reads of this many counters or more are shared among up to NL_READERS
+ * threads, each with a socket of its own: the kernel answers a GETOBJ
+ * request in the sender's system call, so the answers are produced on as
+ * many CPUs as there are senders. */
+#define NL_PARALLEL_MIN 16384
+#define NL_READERS 4
 /* Element messages stay well below the 64 KiB netlink attribute limit. */
 #define NL_ELEM_MSG_MAX 32768
 /* Room reserved in the batch buffer before building one message. */
@@ -202,35 +210,41 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 
 /* ---- reading counters by name ---- */
 
-static size_t nl_put_getobj(struct nl *nl, char *buf, const char *table,
-			    const char *name, uint32_t seq)
+/* One GETOBJ request for counter `name`, built as libnftnl would but
+ * without an object allocated per request. */
+static size_t nl_put_getobj(char *buf, const char *table, const char *name, uint32_t seq)
 {
-	struct nftnl_obj *o = nftnl_obj_alloc();
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto, 0, seq);
 
-	if (!o)
-		return 0;
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
-	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
-	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto, 0, seq);
-	nftnl_obj_nlmsg_build_payload(nlh, o);
-	nftnl_obj_free(o);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
 	return nlh->nlmsg_len;
 }
 
+/* The values in a NEWOBJ answer: NFTA_OBJ_DATA's bytes and packets. */
 static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
 {
-	struct nftnl_obj *o = nftnl_obj_alloc();
+	const struct nlattr *attr, *data = NULL;
+	int have = 0;
 
-	if (!o || nftnl_obj_nlmsg_parse(nlh, o) < 0) {
-		c->err = -EPROTO;
-	} else {
-		c->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
-		c->bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
-		c->err = 0;
-	}
-	nftnl_obj_free(o);
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(attr) == NFTA_OBJ_DATA)
+			data = attr;
+	if (data && mnl_attr_validate(data, MNL_TYPE_NESTED) == 0)
+		mnl_attr_for_each_nested(attr, data) {
+			uint16_t type = mnl_attr_get_type(attr);
+
+			if ((type != NFTA_COUNTER_BYTES && type != NFTA_COUNTER_PACKETS) ||
+			    mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+				continue;
+			if (type == NFTA_COUNTER_BYTES)
+				c->bytes = be64toh(mnl_attr_get_u64(attr));
+			else
+				c->packets = be64toh(mnl_attr_get_u64(attr));
+			have |= 1 << type;
+		}
+	c->err = have == (1 << NFTA_COUNTER_BYTES | 1 << NFTA_COUNTER_PACKETS) ? 0 : -EPROTO;
 }
 
 /* Route every reply in the datagram to its request by sequence number.
@@ -301,11 +315,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	ssize_t r;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t m = nl_put_getobj(nl, sbuf + len, table, names[i], base + (uint32_t)i);
-
-		if (m == 0)
-			return -ENOMEM;
-		len += m;
+		len += nl_put_getobj(sbuf + len, table, names[i], base + (uint32_t)i);
 		out[i].err = -ETIMEDOUT;
 	}
 	nl->seq += (uint32_t)n;
@@ -320,11 +330,11 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	return 0;
 }
 
-int nl_read_counters(struct nl *nl, const char *table,
-		     const char *const *names, size_t n, struct nl_counter *out)
+static int nl_read_serial(struct nl *nl, const char *table,
+			  const char *const *names, size_t n, struct nl_counter *out)
 {
-	/* One GETOBJ request is well under 256 bytes. */
-	/* Zeroed: netlink attribute padding is sent as is. */
+	/* One GETOBJ request is well under 256 bytes (names are at most
+	 * NFT_OBJ_MAXNAMELEN).  Zeroed: attribute padding is sent as is. */
 	char *sbuf = calloc(NL_READ_WINDOW, 256);
 	int ret = 0;
 
@@ -336,6 +346,66 @@ int nl_read_counters(struct nl *nl, const char *table,
 		ret = nl_read_window(nl, sbuf, table, names + i, k, out + i);
 	}
 	free(sbuf);
+	return ret;
+}
+
+struct nl_reader {
+	pthread_t thread;
+	const char *table;
+	const char *const *names;
+	size_t n;
+	struct nl_counter *out;
+	int ret;
+};
+
+static void *nl_reader_main(void *arg)
+{
+	struct nl_reader *r = arg;
+	struct nl *nl = nl_create();
+
+	r->ret = nl ? nl_read_serial(nl, r->table, r->names, r->n, r->out) : -errno;
+	nl_destroy(nl);
+	return NULL;
+}
+
+static unsigned nl_readers(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < NL_PARALLEL_MIN || cpus < 2)
+		return 1;
+	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
+}
+
+int nl_read_counters(struct nl *nl, const char *table,
+		     const char *const *names, size_t n, struct nl_counter *out)
+{
+	struct nl_reader r[NL_READERS];
+	unsigned k = nl_readers(n), started = 1;
+	size_t slice = (n + k - 1) / k;
+	int ret;
+
+	/* Slices 1..k-1 in threads of their own, slice 0 here; the slices of
+	 * threads that could not start are read here too. */
+	for (unsigned i = 1; i < k; i++) {
+		size_t from = i * slice < n ? i * slice : n;
+
+		r[i] = (struct nl_reader){ .table = table, .names = names + from,
+					   .out = out + from,
+					   .n = n - from < slice ? n - from : slice };
+		if (pthread_create(&r[i].thread, NULL, nl_reader_main, &r[i]) != 0)
+			break;
+		started++;
+	}
+	ret = nl_read_serial(nl, table, names, n < slice ? n : slice, out);
+	if (ret == 0 && started * slice < n)
+		ret = nl_read_serial(nl, table, names + started * slice,
+				     n - started * slice, out + started * slice);
+	for (unsigned i = 1; i < started; i++) {
+		pthread_join(r[i].thread, NULL);
+		if (r[i].ret < 0 && ret == 0)
+			ret = r[i].ret;
+	}
 	return ret;
 }
 
