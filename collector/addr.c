@@ -2,6 +2,7 @@
 /* Addresses and prefixes: parsing, canonical text, ordering, containment and
  * the nft object names derived from them.  Pure: no sockets, no allocation. */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,13 +177,18 @@ const char *addr_class_label(unsigned cls)
 
 int addr_cmp(const struct addr *a, const struct addr *b)
 {
-	int r;
+	uint64_t x, y;
 
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
-	r = memcmp(a->bytes, b->bytes, sizeof(a->bytes));
-	if (r != 0)
-		return r < 0 ? -1 : 1;
+	/* the bytes as two big-endian numbers: what memcmp does, inlined
+	 * (this compares in every sort and search of 100,000 targets) */
+	for (int i = 0; i < 16; i += 8) {
+		memcpy(&x, a->bytes + i, 8);
+		memcpy(&y, b->bytes + i, 8);
+		if (x != y)
+			return be64toh(x) < be64toh(y) ? -1 : 1;
+	}
 	if (a->plen != b->plen)
 		return a->plen < b->plen ? -1 : 1;
 	if (a->cls != b->cls)
