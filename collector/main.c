@@ -388,7 +388,8 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 	struct table_apply_opts o = {
 		.known = a->known, .nknown = a->nknown,
 		.prev = prev, .prev_handle = prev_handle,
-		.drained = drained, .data = data, .force_skeleton = a->force_skeleton,
+		.drained = drained, .defer = a->defer, .data = data,
+		.force_skeleton = a->force_skeleton,
 	};
 	int ret = app_render(a);
 
@@ -555,7 +556,7 @@ static int stray_cb(const char *name, void *data)
 
 /* The strays' values, read in one pipelined exchange, into all. */
 static int add_strays(struct app *a, const struct strays *s, const struct state *done,
-		      struct state *all)
+		      const struct state *waiting, struct state *all)
 {
 	struct targets t = { .v = calloc(s->n + 1, sizeof(*t.v)), .n = s->n };
 	struct counts *c = calloc(s->n + 1, sizeof(*c));
@@ -570,6 +571,8 @@ static int add_strays(struct app *a, const struct strays *s, const struct state 
 	for (size_t i = 0; ret == 0 && i < s->n; i++) {
 		const struct state_entry *x = state_find(done, &s->v[i]);
 
+		if (!x)
+			x = state_find(waiting, &s->v[i]);
 		if (!miss[i])
 			ret = state_add(all, &s->v[i], x ? x->label : "(unknown)", &c[i], true);
 	}
@@ -580,8 +583,10 @@ static int add_strays(struct app *a, const struct strays *s, const struct state 
 }
 
 /* Every address with counters in the table, with its values and label
- * (from the targets, else from the last report, else "(unknown)"). */
-static int read_everything(struct app *a, const struct state *done, struct state *all)
+ * (from the targets, else from the last report, else from the addresses a
+ * stopped run left waiting for their last report, else "(unknown)"). */
+static int read_everything(struct app *a, const struct state *done,
+			   const struct state *waiting, struct state *all)
 {
 	struct strays s = { .tg = &a->tg };
 	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
@@ -598,7 +603,7 @@ static int read_everything(struct app *a, const struct state *done, struct state
 	if (ret == 0)
 		ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
 	if (ret == 0)
-		ret = add_strays(a, &s, done, all);
+		ret = add_strays(a, &s, done, waiting, all);
 	free(s.v);
 	free(c);
 	free(miss);
@@ -641,7 +646,7 @@ static int remove_record(const struct state *done, const struct state *next, voi
 static int cmd_remove(struct app *a)
 {
 	struct state_names names;
-	struct state done, all;
+	struct state done, all, waiting;
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
 	bool have_state = false, stale = false;
@@ -655,6 +660,7 @@ static int cmd_remove(struct app *a)
 		return app_fail(a, app_code_for(ret));
 	state_init(&done);
 	state_init(&all);
+	state_init(&waiting);
 	state_names_init(&names, a->cfg.table);
 	dirfd = state_dir_open_existing(a->cfg.state_dir);
 	pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, NULL, 0);
@@ -687,8 +693,12 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 	}
+	if (have_state && state_load(&waiting, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
+		state_finish(&waiting); /* only labels are lost */
+		state_init(&waiting);
+	}
 	a->e.msg[0] = '\0';
-	ret = read_everything(a, &done, &all);
+	ret = read_everything(a, &done, &waiting, &all);
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
@@ -724,12 +734,14 @@ static int cmd_remove(struct app *a)
 	if (ret == 0 && (have_state || stale)) {
 		unlinkat(dirfd, names.state, 0);
 		unlinkat(dirfd, names.pending, 0);
+		unlinkat(dirfd, names.draining, 0);
 	}
 out:
 	if (dirfd >= 0)
 		close(dirfd);
 	state_finish(&done);
 	state_finish(&all);
+	state_finish(&waiting);
 	store_close(a->store);
 	a->store = NULL;
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;

@@ -33,6 +33,12 @@
 struct run {
 	struct app *a;
 	struct state done;    /* what has been reported, as persisted */
+	/* Addresses that left the targets file in an incremental reload:
+	 * their elements are gone, their counters stay until the next report
+	 * has their last deltas (values: as reported in done). */
+	struct state draining;
+	bool journal; /* names.draining exists: draining has addresses done has not */
+	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
 	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
@@ -226,17 +232,27 @@ static int run_save_done(struct run *r)
 static void run_known(struct run *r)
 {
 	struct app *a = r->a;
-	struct addr *k = realloc(a->known, (r->done.n + 1) * sizeof(*k));
+	struct addr *k = realloc(a->known, (r->done.n + r->draining.n + 1) * sizeof(*k));
 
 	if (!k)
 		return; /* a->known stays as it was: only a hint */
 	a->known = k;
-	a->nknown = r->done.n;
+	a->nknown = r->done.n + r->draining.n;
 	for (size_t i = 0; i < r->done.n; i++)
 		k[i] = r->done.v[i].addr;
+	for (size_t i = 0; i < r->draining.n; i++)
+		k[r->done.n + i] = r->draining.v[i].addr;
 }
 
 /* ---- table identity ---- */
+
+static void run_forget_draining(struct run *r)
+{
+	state_finish(&r->draining);
+	state_init(&r->draining);
+	if (r->journal && unlinkat(r->dirfd, r->names.draining, 0) == 0)
+		r->journal = false;
+}
 
 /* Our table is new (flushed, or recreated while nftally was away): what
  * the old one counted since the last report is gone, and the new counters
@@ -251,6 +267,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 							      r->done.base_time : r->done.time), t0));
 	for (size_t i = 0; i < r->done.n; i++)
 		r->done.v[i].c = (struct counts){ 0 };
+	run_forget_draining(r); /* their counters went with the table */
 	r->handle = handle;
 	run_save_done(r);
 	fflush(stdout);
@@ -269,6 +286,7 @@ static int run_reinstall(struct run *r)
 		return -1;
 	}
 	free(res.gone);
+	run_forget_draining(r);
 	run_table_new(r, res.handle, "was deleted outside nftally");
 	output_event(stdout, output_now(), "table_reinstalled", NULL,
 		     "table %s reinstalled with %zu addresses", nl_table_desc(a->cfg.table), a->tg.n);
@@ -342,6 +360,67 @@ static void run_forget(struct run *r, const bool *miss)
 	run_save_done(r);
 }
 
+/* The last deltas of the addresses that left since the last report: read
+ * now that they stopped counting.  A counter someone deleted meanwhile has
+ * nothing more to say. */
+static int run_add_draining(struct run *r, struct state *next)
+{
+	struct app *a = r->a;
+	size_t n = r->draining.n, missing;
+	const struct addr **addrs = malloc(n * sizeof(*addrs) + 1);
+	struct counts *cur = malloc(n * sizeof(*cur) + 1);
+	bool *miss = malloc(n * sizeof(*miss) + 1);
+	int ret = addrs && cur && miss ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && ret == 0; i++)
+		addrs[i] = &r->draining.v[i].addr;
+	if (ret == 0 && n)
+		ret = table_read_addrs(a->nl, a->cfg.table, addrs, n, cur, miss, &missing, &a->e);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		if (!miss[i])
+			ret = state_add(next, &r->draining.v[i].addr, r->draining.v[i].label,
+					&cur[i], true);
+	if (ret == 0 && missing) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (miss[i])
+				free(r->draining.v[i].label);
+			else
+				r->draining.v[k++] = r->draining.v[i];
+		}
+		r->draining.n = k;
+	}
+	if (ret == -ENOMEM)
+		err_setn(&a->e, ret, "out of memory");
+	free(addrs);
+	free(cur);
+	free(miss);
+	return ret;
+}
+
+/* Their last deltas are reported: the counters go.  If that fails they stay
+ * in the list, and the next report carries them again (with what they
+ * counted since, normally nothing). */
+static void run_delete_draining(struct run *r)
+{
+	struct app *a = r->a;
+	const struct addr **addrs;
+
+	if (!r->draining.n)
+		return;
+	addrs = malloc(r->draining.n * sizeof(*addrs));
+	if (!addrs)
+		return;
+	for (size_t i = 0; i < r->draining.n; i++)
+		addrs[i] = &r->draining.v[i].addr;
+	if (table_delete_counters(a->nl, a->cfg.table, addrs, r->draining.n, &a->e) == 0)
+		run_forget_draining(r);
+	else
+		run_error("deleting the counters of removed addresses: %s", a->e.msg);
+	free(addrs);
+}
+
 static int run_tick(struct run *r)
 {
 	struct app *a = r->a;
@@ -372,7 +451,11 @@ static int run_tick(struct run *r)
 	r->health.last_read = (double)next.time;
 	ret = run_add_targets(r, &next, cur, miss, true);
 	now = next.time;
+	if (ret == 0)
+		ret = run_add_draining(r, &next);
 	ret = ret ? ret : run_report(r, &next);
+	if (ret == 0)
+		run_delete_draining(r);
 	if (missing) {
 		output_event(stdout, now, "counter_missing", NULL,
 			     "%zu addresses have no counter in table %s; what they "
@@ -393,10 +476,19 @@ out:
 
 /* The final report of addresses that left, while their counters still
  * exist: it carries every target that stays at its reported value. */
+static bool run_gone_has(const struct table_result *res, const struct addr *a)
+{
+	for (size_t i = 0; i < res->ngone; i++)
+		if (addr_cmp(&res->gone[i].addr, a) == 0)
+			return true;
+	return false;
+}
+
 static int run_drained(const struct table_result *res, void *data)
 {
 	struct run *r = data;
 	struct state next;
+	size_t k = 0;
 	int ret;
 
 	state_init(&next);
@@ -405,15 +497,108 @@ static int run_drained(const struct table_result *res, void *data)
 	ret = run_add_targets(r, &next, NULL, NULL, false);
 	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
 		const struct state_entry *d = state_find(&r->done, &res->gone[i].addr);
+		const struct target *t = r->leaving ? targets_find(r->leaving, &res->gone[i].addr)
+						    : NULL;
 
-		ret = state_add(&next, &res->gone[i].addr, d ? d->label : "(unknown)",
+		const struct state_entry *w = state_find(&r->draining, &res->gone[i].addr);
+
+		ret = state_add(&next, &res->gone[i].addr,
+				d ? d->label : t ? targets_label(r->leaving, t) :
+				w ? w->label : "(unknown)",
 				&res->gone[i].c, true);
+	}
+	/* Addresses still waiting for their last report stay in the state
+	 * at their reported values: the next report's deltas start there. */
+	for (size_t i = 0; i < r->draining.n && ret == 0; i++) {
+		const struct state_entry *w = &r->draining.v[i];
+		const struct state_entry *d = state_find(&r->done, &w->addr);
+
+		if (!run_gone_has(res, &w->addr))
+			ret = state_add(&next, &w->addr, w->label, d ? &d->c : &w->c, false);
 	}
 	if (ret < 0) {
 		state_finish(&next);
 		return ret;
 	}
-	return run_report(r, &next);
+	ret = run_report(r, &next);
+	/* those among res->gone were drained by this report */
+	for (size_t i = 0; i < r->draining.n && ret == 0; i++) {
+		if (run_gone_has(res, &r->draining.v[i].addr))
+			free(r->draining.v[i].label);
+		else
+			r->draining.v[k++] = r->draining.v[i];
+	}
+	if (ret == 0)
+		r->draining.n = k;
+	if (ret == 0 && k == 0)
+		run_forget_draining(r);
+	return ret;
+}
+
+/* Addresses that left in an incremental reload: their last deltas wait for
+ * the next report instead of a report of their own now (which would write
+ * the whole state twice): their counters stay, not counting.  A restart
+ * before that report must find the counters to drain them: by the saved
+ * state for addresses a report had, and by names.draining (written here,
+ * small) for those added since the last report.  If that cannot be
+ * written, they are drained now. */
+static int run_defer(const struct table_result *res, void *data)
+{
+	struct run *r = data;
+	struct app *a = r->a;
+	struct state next;
+	bool unknown = false;
+	struct err e;
+	int ret = 0;
+
+	state_init(&next);
+	for (size_t i = 0; i < r->draining.n && ret == 0; i++)
+		ret = state_add(&next, &r->draining.v[i].addr, r->draining.v[i].label,
+				&r->draining.v[i].c, false);
+	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
+		const struct addr *g = &res->gone[i].addr;
+		const struct state_entry *d = state_find(&r->done, g);
+		const struct target *t = r->leaving ? targets_find(r->leaving, g) : NULL;
+
+		if (state_find(&r->draining, g))
+			continue; /* waiting already (a reload that had to list the table) */
+		unknown |= !d;
+		/* never reported: from zero, the counter's creation */
+		ret = state_add(&next, g, d ? d->label : t ? targets_label(r->leaving, t) :
+				"(unknown)", d ? &d->c : &(struct counts){ 0 }, false);
+	}
+	state_sort(&next);
+	if (ret == 0 && unknown) {
+		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
+		ret = state_save(&next, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		if (ret == 0)
+			r->journal = true;
+		else
+			log_msg(LOG_PRIO_WARNING, "%s; the removed addresses are drained now", e.msg);
+	}
+	if (ret < 0) {
+		state_finish(&next);
+		return 0;
+	}
+	state_finish(&r->draining);
+	r->draining = next;
+	return 1;
+}
+
+/* An address that comes back while it drains keeps its counter (adding a
+ * counter that exists keeps its values) and its reported values. */
+static void run_undrain(struct run *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->draining.n; i++) {
+		if (targets_find(&r->a->tg, &r->draining.v[i].addr)) {
+			free(r->draining.v[i].label);
+			continue;
+		}
+		r->draining.v[k++] = r->draining.v[i];
+	}
+	r->draining.n = k;
 }
 
 /* Re-read the targets: a bad file changes nothing; a good one is applied
@@ -440,14 +625,22 @@ static void run_reload(struct run *r, const char *why, bool full)
 	run_known(r);
 	/* old is what this run installed in the table it knows */
 	a->force_skeleton = full;
+	a->defer = full ? NULL : run_defer;
+	r->leaving = &old;
 	ret = app_apply(a, full ? NULL : &old, r->handle, run_drained, r, &res);
 	a->force_skeleton = false;
+	a->defer = NULL;
+	r->leaving = NULL;
 	if (ret != 0) {
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
 		goto out;
 	}
+	if (full)
+		run_forget_draining(r); /* a full resync drained them */
+	else
+		run_undrain(r);
 	output_event(stdout, now, "reloaded", NULL,
 		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
 		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
@@ -619,6 +812,26 @@ static int run_load_state(struct run *r, bool *damaged)
 	return ret;
 }
 
+/* Addresses a run deferred the drain of and never reported (it stopped
+ * before its next report): their counters are looked for by name too.  A
+ * damaged list is only a hint lost (the counters stay, not counting). */
+static void run_load_draining(struct run *r)
+{
+	struct app *a = r->a;
+	struct err e;
+	int ret = state_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+
+	if (ret == -ENOENT)
+		return;
+	r->journal = true;
+	if (ret == 0 && strcmp(r->draining.table, a->cfg.table) == 0)
+		return;
+	log_msg(LOG_PRIO_WARNING, "%s: ignored (%s)", r->names.draining,
+		ret < 0 ? e.msg : "another table's");
+	state_finish(&r->draining);
+	state_init(&r->draining);
+}
+
 /* A damaged state: take the current values as reported. */
 static int run_baseline_now(struct run *r)
 {
@@ -699,11 +912,13 @@ static int run_start(struct run *r)
 		unlinkat(r->dirfd, r->names.pending, 0); /* nothing to replay it against */
 	else
 		run_replay(r);
+	run_load_draining(r);
 	run_known(r);
 	r->exit_code = app_apply(a, NULL, 0, run_drained, r, &res);
 	if (r->exit_code)
 		return -ECANCELED; /* printed */
 	free(res.gone);
+	run_forget_draining(r); /* this apply drained what was left */
 	if (damaged)
 		ret = run_baseline_now(r);
 	if (ret == 0 && r->done.handle && r->done.handle != res.handle)
@@ -719,6 +934,7 @@ int run_main(struct app *a)
 	int ret;
 
 	state_init(&r.done);
+	state_init(&r.draining);
 	ret = run_start(&r);
 	if (ret == 0)
 		ret = run_setup_fds(&r, a->cfg.interval);
@@ -741,6 +957,7 @@ int run_main(struct app *a)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	state_finish(&r.done);
+	state_finish(&r.draining);
 	if (r.nbacklog && r.store && run_store_backlog(&r, &a->e) < 0)
 		for (size_t i = 0; i < r.nbacklog; i++)
 			output_event(stdout, output_now(), "error", NULL,

@@ -311,6 +311,7 @@ void state_names_init(struct state_names *n, const char *table)
 {
 	snprintf(n->state, sizeof(n->state), "%s.state", table);
 	snprintf(n->pending, sizeof(n->pending), "%s.pending", table);
+	snprintf(n->draining, sizeof(n->draining), "%s.draining", table);
 }
 
 static int lock_name(char *buf, size_t size, const char *table)

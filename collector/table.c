@@ -518,6 +518,8 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret == 0 && res->ngone) {
 		res->ngone_committed = true;
+		if (o->defer && o->defer(res, o->data) > 0)
+			goto out; /* the caller drains them later */
 		/* If the last values cannot be read, the counters stay (not
 		 * counting any more) for a later apply to drain. */
 		if (read_gone(nl, table, res) < 0)
@@ -587,12 +589,12 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	return ret;
 }
 
-int table_read(struct nl *nl, const char *table, const struct targets *t,
-	       struct counts *out, bool *miss, size_t *missing, struct err *e)
+int table_read_addrs(struct nl *nl, const char *table, const struct addr *const *a, size_t n,
+		     struct counts *out, bool *miss, size_t *missing, struct err *e)
 {
-	const char **names = malloc(2 * t->n * sizeof(*names) + 1);
-	char (*buf)[ADDR_NAMELEN] = malloc(2 * t->n * ADDR_NAMELEN + 1);
-	struct nl_counter *c = malloc(2 * t->n * sizeof(*c) + 1);
+	const char **names = malloc(2 * n * sizeof(*names) + 1);
+	char (*buf)[ADDR_NAMELEN] = malloc(2 * n * ADDR_NAMELEN + 1);
+	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
 	int ret = -ENOMEM;
 
 	*missing = 0;
@@ -600,17 +602,17 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 		err_setn(e, ret, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < 2 * t->n; i++) {
-		addr_counter_name(&t->v[i / 2].addr, i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
+	for (size_t i = 0; i < 2 * n; i++) {
+		addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
 		names[i] = buf[i];
 	}
-	ret = nl_read_counters(nl, table, names, 2 * t->n, c);
+	ret = nl_read_counters(nl, table, names, 2 * n, c);
 	if (ret < 0) {
 		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(table),
 			 table_strerror(ret));
 		goto out;
 	}
-	for (size_t i = 0; i < t->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct nl_counter *in = &c[2 * i], *o = &c[2 * i + 1];
 
 		if (in->err || o->err)
@@ -626,6 +628,41 @@ out:
 	free(names);
 	free(buf);
 	free(c);
+	return ret;
+}
+
+int table_read(struct nl *nl, const char *table, const struct targets *t,
+	       struct counts *out, bool *miss, size_t *missing, struct err *e)
+{
+	const struct addr **a = malloc(t->n * sizeof(*a) + 1);
+	int ret;
+
+	if (!a)
+		return err_setn(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < t->n; i++)
+		a[i] = &t->v[i].addr;
+	ret = table_read_addrs(nl, table, a, t->n, out, miss, missing, e);
+	free(a);
+	return ret;
+}
+
+int table_delete_counters(struct nl *nl, const char *table, const struct addr *const *a,
+			  size_t n, struct err *e)
+{
+	struct nl_batch *b = nl_batch_create(table);
+	int ret = b ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < 2 * n && ret == 0; i++) {
+		char name[ADDR_NAMELEN];
+
+		ret = nl_batch_del_counter(b, addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN,
+								name));
+	}
+	if (ret < 0)
+		ret = err_setn(e, ret, "out of memory");
+	else
+		ret = nl_batch_commit(nl, b, e);
+	nl_batch_destroy(b);
 	return ret;
 }
 

@@ -42,6 +42,7 @@ struct app {
 	struct addr *known;
 	size_t nknown;
 	bool force_skeleton; /* the next apply rebuilds the skeleton */
+	table_drained_cb defer; /* the next apply's table_apply_opts.defer */
 	struct report_opts ro;
 	struct classes cls;  /* network classes (config `classes`), or none */
 	struct store *store; /* remove: the run's store, if it has one */

@@ -65,6 +65,10 @@ int state_dir_open_existing(const char *path);
 struct state_names {
 	char state[STATE_NAME_MAX];   /* TABLE.state: what was reported */
 	char pending[STATE_NAME_MAX]; /* TABLE.pending: a report being made */
+	/* TABLE.draining: addresses that left the targets file before any
+	 * report had them, whose counters wait for the next report (so that
+	 * a restart finds the counters and drains them) */
+	char draining[STATE_NAME_MAX];
 };
 void state_names_init(struct state_names *n, const char *table);
 /* Take the exclusive lock of `table` in dirfd (file TABLE.lock, holding the

@@ -99,6 +99,41 @@ sleep 1.2
 stop_run
 assert_eq $((7 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r4.json")" "traffic while stopped reported after restart"
 
+# --- 3b. an address that leaves reports its last bytes with the next
+#     report (its counter stays until then, no longer counting); one that
+#     no report had yet is also listed in TABLE.draining.  Killed before
+#     that report, the restart drains both: once, exactly ---
+base_targets "gone-d 198.18.4.1" > "$T"
+start_run "$WORK/r4b.json" --interval 2
+send "$C" 198.18.4.1 50 5 198.18.1.2
+for _ in $(seq 50); do grep -q '"addr":"198.18.4.1"' "$WORK/r4b.json" && break; sleep 0.1; done
+# right after a report: the next is 2 s away
+base_targets "gone-d 198.18.4.1" "late-e 198.18.4.2" > "$T"
+wait_event "$WORK/r4b.json" reloaded 1
+send "$C" 198.18.4.1 50 3 198.18.1.2
+send "$C" 198.18.4.2 60 4 198.18.1.2
+base_targets > "$T"
+wait_event "$WORK/r4b.json" reloaded 2
+assert_eq "1 0" "$(grep -c '"addr":"198.18.4.1"' "$WORK/r4b.json") $(grep -c '"addr":"198.18.4.2"' "$WORK/r4b.json")" \
+	"removed addresses have no report of their own at the reload"
+assert_eq "198.18.4.1 198.18.4.2" "$(awk '$1 == "entry" { print $2 }' "$WORK/state/nftally.draining" | xargs)" \
+	"nftally.draining lists what waits, since one of them no report had"
+kill -KILL "$RUN"; wait "$RUN" 2>/dev/null
+PIDS=$(echo "$PIDS" | sed "s/ $RUN//")
+start_run "$WORK/r4c.json"
+sleep 1.2
+stop_run
+assert_eq $((8 * 78)) "$(total 198.18.4.1 in_bytes "$WORK/r4b.json" "$WORK/r4c.json")" \
+	"killed while it drained: its bytes exact across the restart"
+assert_eq $((4 * 88)) "$(total 198.18.4.2 in_bytes "$WORK/r4c.json")" \
+	"killed while it drained, never reported: its bytes after the restart"
+assert_eq "gone-d late-e" "$(jq -r 'select(.addr == "198.18.4.1" or .addr == "198.18.4.2") | .label' \
+	"$WORK/r4c.json" | xargs)" "their last lines after the restart have their labels"
+assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep -E 'c6120401|c6120402')" \
+	"their counters deleted after their last lines"
+[ ! -e "$WORK/state/nftally.draining" ] && ok "nftally.draining gone after the drain" ||
+	bad "nftally.draining left after the drain"
+
 # --- 4. someone flushes the ruleset ---
 start_run "$WORK/r5.json"
 send "$C" 198.18.2.2 100 20 198.18.1.2
