@@ -363,7 +363,8 @@ static void *nl_reader_main(void *arg)
 	struct nl_reader *r = arg;
 	struct nl *nl = nl_create();
 
-	r->ret = nl ? nl_read_serial(nl, r->table, r->names, r->n, r->out) : -errno;
+	r->ret = nl ? nl_read_serial(nl, r->table, r->names, r->n, r->out) :
+		 errno ? -errno : -ENOMEM;
 	nl_destroy(nl);
 	return NULL;
 }

@@ -37,6 +37,8 @@ struct run {
 	 * their elements are gone, their counters stay until the next report
 	 * has their last deltas (values: as reported in done). */
 	struct state draining;
+	bool *dgone; /* per draining entry and direction: counter to delete after
+		      * the report run_add_draining read it for */
 	bool journal; /* names.draining exists: draining has addresses done has not */
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
@@ -250,8 +252,36 @@ static void run_forget_draining(struct run *r)
 {
 	state_finish(&r->draining);
 	state_init(&r->draining);
+	free(r->dgone);
+	r->dgone = NULL;
 	if (r->journal && unlinkat(r->dirfd, r->names.draining, 0) == 0)
 		r->journal = false;
+}
+
+/* The list went shorter: the file goes with its last entry (an entry left
+ * in it whose counters are gone is only looked for in vain). */
+static void run_draining_changed(struct run *r)
+{
+	if (!r->draining.n)
+		run_forget_draining(r);
+}
+
+/* An address that comes back while it drains keeps its counter (adding a
+ * counter that exists keeps its values) and its reported values.  Called
+ * whenever the targets change, so that no address is both. */
+static void run_undrain(struct run *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->draining.n; i++) {
+		if (targets_find(&r->a->tg, &r->draining.v[i].addr)) {
+			free(r->draining.v[i].label);
+			continue;
+		}
+		r->draining.v[k++] = r->draining.v[i];
+	}
+	r->draining.n = k;
+	run_draining_changed(r);
 }
 
 /* Our table is new (flushed, or recreated while nftally was away): what
@@ -361,64 +391,106 @@ static void run_forget(struct run *r, const bool *miss)
 }
 
 /* The last deltas of the addresses that left since the last report: read
- * now that they stopped counting.  A counter someone deleted meanwhile has
- * nothing more to say. */
+ * now that they stopped counting.  A counter that is gone (someone deleted
+ * it) has nothing more to say: its direction keeps its reported value, and
+ * an address with both gone leaves the list.  A counter that cannot be
+ * read now is tried again at the next report.  Sets r->dgone[2 * i + d]
+ * for the counters to delete once the report is saved. */
 static int run_add_draining(struct run *r, struct state *next)
 {
 	struct app *a = r->a;
-	size_t n = r->draining.n, missing;
+	size_t n = r->draining.n, k = 0;
 	const struct addr **addrs = malloc(n * sizeof(*addrs) + 1);
-	struct counts *cur = malloc(n * sizeof(*cur) + 1);
-	bool *miss = malloc(n * sizeof(*miss) + 1);
-	int ret = addrs && cur && miss ? 0 : -ENOMEM;
+	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
+	bool *del = calloc(2 * n + 1, sizeof(*del)), *gone = calloc(n + 1, sizeof(*gone));
+	int ret = addrs && c && del && gone ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < n && ret == 0; i++)
 		addrs[i] = &r->draining.v[i].addr;
 	if (ret == 0 && n)
-		ret = table_read_addrs(a->nl, a->cfg.table, addrs, n, cur, miss, &missing, &a->e);
-	for (size_t i = 0; i < n && ret == 0; i++)
-		if (!miss[i])
-			ret = state_add(next, &r->draining.v[i].addr, r->draining.v[i].label,
-					&cur[i], true);
-	if (ret == 0 && missing) {
-		size_t k = 0;
+		ret = table_read_counters_of(a->nl, a->cfg.table, addrs, n, c, &a->e);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		const struct state_entry *w = &r->draining.v[i];
+		const struct state_entry *d = state_find(&r->done, &w->addr);
+		const struct nl_counter *in = &c[2 * i], *out = &c[2 * i + 1];
+		struct counts v = d ? d->c : w->c;
 
-		for (size_t i = 0; i < n; i++) {
-			if (miss[i])
-				free(r->draining.v[i].label);
-			else
-				r->draining.v[k++] = r->draining.v[i];
+		if (in->err == -ENOENT && out->err == -ENOENT) {
+			gone[i] = true; /* nothing left to report or delete */
+		} else if ((in->err && in->err != -ENOENT) || (out->err && out->err != -ENOENT)) {
+			/* not now: stays at its reported values */
+			ret = state_add(next, &w->addr, w->label, &v, false);
+		} else {
+			if (!in->err)
+				v.in_bytes = in->bytes, v.in_packets = in->packets;
+			if (!out->err)
+				v.out_bytes = out->bytes, v.out_packets = out->packets;
+			del[2 * i] = !in->err;
+			del[2 * i + 1] = !out->err;
+			ret = state_add(next, &w->addr, w->label, &v, true);
 		}
-		r->draining.n = k;
 	}
-	if (ret == -ENOMEM)
-		err_setn(&a->e, ret, "out of memory");
+	if (ret < 0) {
+		if (ret == -ENOMEM)
+			err_setn(&a->e, ret, "out of memory");
+		run_error("reading the counters of removed addresses: %s", a->e.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i]) {
+			free(r->draining.v[i].label);
+			continue;
+		}
+		del[2 * k] = del[2 * i];
+		del[2 * k + 1] = del[2 * i + 1];
+		r->draining.v[k++] = r->draining.v[i];
+	}
+	r->draining.n = k;
+	free(r->dgone);
+	r->dgone = del;
+	del = NULL;
+out:
 	free(addrs);
-	free(cur);
-	free(miss);
+	free(c);
+	free(del);
+	free(gone);
 	return ret;
 }
 
-/* Their last deltas are reported: the counters go.  If that fails they stay
- * in the list, and the next report carries them again (with what they
- * counted since, normally nothing). */
+/* Their last deltas are reported: the counters go, and the addresses leave
+ * the list.  If that fails they stay, and the next report carries them
+ * again (with what they counted since, normally nothing). */
 static void run_delete_draining(struct run *r)
 {
 	struct app *a = r->a;
-	const struct addr **addrs;
+	size_t k = 0;
 
-	if (!r->draining.n)
+	if (!r->draining.n || !r->dgone)
 		return;
-	addrs = malloc(r->draining.n * sizeof(*addrs));
-	if (!addrs)
-		return;
-	for (size_t i = 0; i < r->draining.n; i++)
+	const struct addr **addrs = malloc(r->draining.n * sizeof(*addrs));
+	int ret = addrs ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < r->draining.n && addrs; i++)
 		addrs[i] = &r->draining.v[i].addr;
-	if (table_delete_counters(a->nl, a->cfg.table, addrs, r->draining.n, &a->e) == 0)
-		run_forget_draining(r);
-	else
-		run_error("deleting the counters of removed addresses: %s", a->e.msg);
+	if (ret == 0)
+		ret = table_delete_counters(a->nl, a->cfg.table, addrs, r->draining.n, r->dgone,
+					    &a->e);
 	free(addrs);
+	if (ret < 0) {
+		run_error("deleting the counters of removed addresses: %s",
+			  ret == -ENOMEM ? "out of memory" : a->e.msg);
+		return;
+	}
+	for (size_t i = 0; i < r->draining.n; i++) {
+		if (r->dgone[2 * i] || r->dgone[2 * i + 1])
+			free(r->draining.v[i].label); /* drained */
+		else
+			r->draining.v[k++] = r->draining.v[i];
+	}
+	r->draining.n = k;
+	free(r->dgone);
+	r->dgone = NULL;
+	run_draining_changed(r);
 }
 
 static int run_tick(struct run *r)
@@ -451,7 +523,7 @@ static int run_tick(struct run *r)
 	r->health.last_read = (double)next.time;
 	ret = run_add_targets(r, &next, cur, miss, true);
 	now = next.time;
-	if (ret == 0)
+	if (ret == 0 && r->draining.n)
 		ret = run_add_draining(r, &next);
 	ret = ret ? ret : run_report(r, &next);
 	if (ret == 0)
@@ -513,7 +585,7 @@ static int run_drained(const struct table_result *res, void *data)
 		const struct state_entry *w = &r->draining.v[i];
 		const struct state_entry *d = state_find(&r->done, &w->addr);
 
-		if (!run_gone_has(res, &w->addr))
+		if (!run_gone_has(res, &w->addr) && !targets_find(&r->a->tg, &w->addr))
 			ret = state_add(&next, &w->addr, w->label, d ? &d->c : &w->c, false);
 	}
 	if (ret < 0) {
@@ -528,10 +600,10 @@ static int run_drained(const struct table_result *res, void *data)
 		else
 			r->draining.v[k++] = r->draining.v[i];
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		r->draining.n = k;
-	if (ret == 0 && k == 0)
-		run_forget_draining(r);
+		run_draining_changed(r);
+	}
 	return ret;
 }
 
@@ -585,21 +657,6 @@ static int run_defer(const struct table_result *res, void *data)
 	return 1;
 }
 
-/* An address that comes back while it drains keeps its counter (adding a
- * counter that exists keeps its values) and its reported values. */
-static void run_undrain(struct run *r)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < r->draining.n; i++) {
-		if (targets_find(&r->a->tg, &r->draining.v[i].addr)) {
-			free(r->draining.v[i].label);
-			continue;
-		}
-		r->draining.v[k++] = r->draining.v[i];
-	}
-	r->draining.n = k;
-}
 
 /* Re-read the targets: a bad file changes nothing; a good one is applied
  * and every address that stays keeps counting.  A file change applies the
@@ -635,12 +692,10 @@ static void run_reload(struct run *r, const char *why, bool full)
 		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
+		run_undrain(r); /* deferred before the failure, still targets */
 		goto out;
 	}
-	if (full)
-		run_forget_draining(r); /* a full resync drained them */
-	else
-		run_undrain(r);
+	run_undrain(r);
 	output_event(stdout, now, "reloaded", NULL,
 		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
 		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
@@ -815,7 +870,7 @@ static int run_load_state(struct run *r, bool *damaged)
 /* Addresses a run deferred the drain of and never reported (it stopped
  * before its next report): their counters are looked for by name too.  A
  * damaged list is only a hint lost (the counters stay, not counting). */
-static void run_load_draining(struct run *r)
+static void run_load_draining(struct run *r, bool damaged)
 {
 	struct app *a = r->a;
 	struct err e;
@@ -824,12 +879,20 @@ static void run_load_draining(struct run *r)
 	if (ret == -ENOENT)
 		return;
 	r->journal = true;
-	if (ret == 0 && strcmp(r->draining.table, a->cfg.table) == 0)
+	if (ret < 0 || strcmp(r->draining.table, a->cfg.table) != 0) {
+		log_msg(LOG_PRIO_WARNING, "%s: ignored (%s)", r->names.draining,
+			ret < 0 ? e.msg : "another table's");
+		run_forget_draining(r);
 		return;
-	log_msg(LOG_PRIO_WARNING, "%s: ignored (%s)", r->names.draining,
-		ret < 0 ? e.msg : "another table's");
-	state_finish(&r->draining);
-	state_init(&r->draining);
+	}
+	run_undrain(r); /* targets again: they count on, from their counters */
+	/* Without a trusted state their values in the list are what was
+	 * reported: the drain counts from there, not from zero. */
+	for (size_t i = 0; damaged && i < r->draining.n; i++)
+		if (state_add(&r->done, &r->draining.v[i].addr, r->draining.v[i].label,
+			      &r->draining.v[i].c, false) < 0)
+			break;
+	state_sort(&r->done);
 }
 
 /* A damaged state: take the current values as reported. */
@@ -912,13 +975,12 @@ static int run_start(struct run *r)
 		unlinkat(r->dirfd, r->names.pending, 0); /* nothing to replay it against */
 	else
 		run_replay(r);
-	run_load_draining(r);
+	run_load_draining(r, damaged);
 	run_known(r);
 	r->exit_code = app_apply(a, NULL, 0, run_drained, r, &res);
 	if (r->exit_code)
 		return -ECANCELED; /* printed */
 	free(res.gone);
-	run_forget_draining(r); /* this apply drained what was left */
 	if (damaged)
 		ret = run_baseline_now(r);
 	if (ret == 0 && r->done.handle && r->done.handle != res.handle)
@@ -958,6 +1020,7 @@ int run_main(struct app *a)
 			close(fds[i]);
 	state_finish(&r.done);
 	state_finish(&r.draining);
+	free(r.dgone);
 	if (r.nbacklog && r.store && run_store_backlog(&r, &a->e) < 0)
 		for (size_t i = 0; i < r.nbacklog; i++)
 			output_event(stdout, output_now(), "error", NULL,

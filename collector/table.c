@@ -485,6 +485,7 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 {
 	struct names ctrs = { 0 }, refs = { 0 };
 	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
+	bool deferred;
 	int ret = -ENOMEM;
 
 	if (!b1 || !b2)
@@ -515,10 +516,13 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 		err_setn(e, ret, "out of memory");
 		goto out;
 	}
+	/* asked before the commit, so that whatever the caller keeps to
+	 * find the counters again exists before their elements go */
+	deferred = res->ngone && o->defer && o->defer(res, o->data) > 0;
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret == 0 && res->ngone) {
 		res->ngone_committed = true;
-		if (o->defer && o->defer(res, o->data) > 0)
+		if (deferred)
 			goto out; /* the caller drains them later */
 		/* If the last values cannot be read, the counters stay (not
 		 * counting any more) for a later apply to drain. */
@@ -589,16 +593,14 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	return ret;
 }
 
-int table_read_addrs(struct nl *nl, const char *table, const struct addr *const *a, size_t n,
-		     struct counts *out, bool *miss, size_t *missing, struct err *e)
+int table_read_counters_of(struct nl *nl, const char *table, const struct addr *const *a,
+			   size_t n, struct nl_counter *out, struct err *e)
 {
 	const char **names = malloc(2 * n * sizeof(*names) + 1);
 	char (*buf)[ADDR_NAMELEN] = malloc(2 * n * ADDR_NAMELEN + 1);
-	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
 	int ret = -ENOMEM;
 
-	*missing = 0;
-	if (!names || !buf || !c) {
+	if (!names || !buf) {
 		err_setn(e, ret, "out of memory");
 		goto out;
 	}
@@ -606,13 +608,25 @@ int table_read_addrs(struct nl *nl, const char *table, const struct addr *const 
 		addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
 		names[i] = buf[i];
 	}
-	ret = nl_read_counters(nl, table, names, 2 * n, c);
-	if (ret < 0) {
+	ret = nl_read_counters(nl, table, names, 2 * n, out);
+	if (ret < 0)
 		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(table),
 			 table_strerror(ret));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
+out:
+	free(names);
+	free(buf);
+	return ret;
+}
+
+static int table_read_addrs(struct nl *nl, const char *table, const struct addr *const *a,
+			    size_t n, struct counts *out, bool *miss, size_t *missing,
+			    struct err *e)
+{
+	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
+	int ret = c ? table_read_counters_of(nl, table, a, n, c, e) : err_setn(e, -ENOMEM, "out of memory");
+
+	*missing = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
 		const struct nl_counter *in = &c[2 * i], *o = &c[2 * i + 1];
 
 		if (in->err || o->err)
@@ -624,9 +638,6 @@ int table_read_addrs(struct nl *nl, const char *table, const struct addr *const 
 			o->err ? 0 : o->bytes, o->err ? 0 : o->packets,
 		};
 	}
-out:
-	free(names);
-	free(buf);
 	free(c);
 	return ret;
 }
@@ -647,7 +658,7 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 }
 
 int table_delete_counters(struct nl *nl, const char *table, const struct addr *const *a,
-			  size_t n, struct err *e)
+			  size_t n, const bool *which, struct err *e)
 {
 	struct nl_batch *b = nl_batch_create(table);
 	int ret = b ? 0 : -ENOMEM;
@@ -655,6 +666,8 @@ int table_delete_counters(struct nl *nl, const char *table, const struct addr *c
 	for (size_t i = 0; i < 2 * n && ret == 0; i++) {
 		char name[ADDR_NAMELEN];
 
+		if (which && !which[i])
+			continue;
 		ret = nl_batch_del_counter(b, addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN,
 								name));
 	}

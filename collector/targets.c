@@ -38,6 +38,8 @@ void targets_finish(struct targets *t)
 	targets_init(t);
 }
 
+#define TARGETS_PRESIZE_MAX (1u << 20)
+
 /* Growth by doubling keeps appends amortised O(1). */
 static int targets_grow(void **v, size_t *cap, size_t n, size_t size)
 {
@@ -444,14 +446,21 @@ static int targets_mark_groups(struct tparse *p, const char *name, struct err *e
 static void targets_look_ahead(struct tparse *p, const char *eol)
 {
 	const char *nl = eol < p->end ? memchr(eol, '\n', (size_t)(p->end - eol)) : NULL;
-	const char *f;
-	size_t pos = 0, flen, left;
+	const char *f, *next, *next_end;
+	size_t pos = 0, flen;
 
 	p->ahead = NULL;
 	if (!nl)
 		return;
-	left = (size_t)(p->end - nl - 1);
-	if (!file_field(nl + 1, left, &pos, &f, &flen) || f[0] == '@' || f[0] == '#')
+	/* the next line only, as file_each_line will hand it over */
+	next = nl + 1;
+	next_end = memchr(next, '\n', (size_t)(p->end - next));
+	if (!next_end)
+		next_end = p->end;
+	if (next_end > next && next_end[-1] == '\r')
+		next_end--;
+	if (!file_field(next, (size_t)(next_end - next), &pos, &f, &flen) || f[0] == '@' ||
+	    f[0] == '#')
 		return;
 	p->ahead = f;
 	p->ahead_h = targets_hash(f, flen);
@@ -531,8 +540,10 @@ int targets_parse_buffer(struct targets *t, const char *name,
 	size_t lines = 1;
 	int r;
 
-	/* room for a label and a target per line from the start */
-	for (const char *q = buf; (q = memchr(q, '\n', len - (size_t)(q - buf))); q++)
+	/* room for a label and a target per line from the start (for at most
+	 * TARGETS_PRESIZE_MAX lines: a file of blank lines grows no tables) */
+	for (const char *q = buf; lines < TARGETS_PRESIZE_MAX &&
+	     (q = memchr(q, '\n', len - (size_t)(q - buf))); q++)
 		lines++;
 	if (targets_rehash(&p, lines) < 0 ||
 	    targets_grow((void **)&t->v, &p.vcap, lines - 1, sizeof(*t->v)) < 0 ||

@@ -53,10 +53,11 @@ struct table_apply_opts {
 	const struct targets *prev;
 	uint64_t prev_handle;
 	table_drained_cb drained; /* may be NULL */
-	/* Asked first, once the elements of the addresses that left are
+	/* Asked first, before the elements of the addresses that left are
 	 * deleted: a positive return means the caller drains them itself
 	 * later (no read, drained is not called, the counters stay); 0 goes
-	 * on as without it.  May be NULL. */
+	 * on as without it.  If the change then fails, the caller is told by
+	 * table_apply's return.  May be NULL. */
 	table_drained_cb defer;
 	void *data;
 	/* rebuild the skeleton even if its hash says it is unchanged (mends
@@ -79,14 +80,15 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 int table_read(struct nl *nl, const char *table, const struct targets *t,
 	       struct counts *out, bool *miss, size_t *missing, struct err *e);
 
-/* The same for n addresses a[] (which need not be targets). */
-int table_read_addrs(struct nl *nl, const char *table, const struct addr *const *a, size_t n,
-		     struct counts *out, bool *miss, size_t *missing, struct err *e);
+/* The in and out counters of n addresses a[] (which need not be targets):
+ * out[2 * i] and out[2 * i + 1], each with its value or error. */
+int table_read_counters_of(struct nl *nl, const char *table, const struct addr *const *a,
+			   size_t n, struct nl_counter *out, struct err *e);
 
-/* Delete the counters of n addresses a[] (whose elements are gone), in one
- * transaction. */
+/* Delete counters of n addresses a[] (whose elements are gone) in one
+ * transaction: both of each, or those which[2 * i + dir] names. */
 int table_delete_counters(struct nl *nl, const char *table, const struct addr *const *a,
-			  size_t n, struct err *e);
+			  size_t n, const bool *which, struct err *e);
 
 /* Delete the table if it is nftally's. */
 int table_remove(struct nl *nl, const char *table, struct err *e);

@@ -134,6 +134,33 @@ assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep -E 'c61204
 [ ! -e "$WORK/state/nftally.draining" ] && ok "nftally.draining gone after the drain" ||
 	bad "nftally.draining left after the drain"
 
+# --- 3c. a waiting address that is back in the targets file when the run
+#     restarts counts on from its counter, next to a drain of another ---
+base_targets "x-f 198.18.4.1" > "$T"
+start_run "$WORK/r4d.json" --interval 2
+send "$C" 198.18.4.1 50 5 198.18.1.2
+for _ in $(seq 50); do grep -q '"addr":"198.18.4.1"' "$WORK/r4d.json" && break; sleep 0.1; done
+base_targets "x-f 198.18.4.1" "late-g 198.18.4.2" > "$T"
+wait_event "$WORK/r4d.json" reloaded 1
+send "$C" 198.18.4.2 60 4 198.18.1.2
+base_targets "x-f 198.18.4.1" > "$T"
+wait_event "$WORK/r4d.json" reloaded 2
+kill -KILL "$RUN"; wait "$RUN" 2>/dev/null
+PIDS=$(echo "$PIDS" | sed "s/ $RUN//")
+base_targets "late-g 198.18.4.2" > "$T" # back, while x-f leaves
+start_run "$WORK/r4e.json"
+send "$C" 198.18.4.2 60 2 198.18.1.2
+sleep 1.2
+stop_run
+start_run "$WORK/r4f.json"
+stop_run
+assert_eq 0 "$(cat "$WORK/r4d.json" "$WORK/r4e.json" "$WORK/r4f.json" | grep -c state_damaged)" \
+	"no state damaged by an address both back and waiting"
+assert_eq $((6 * 88)) "$(total 198.18.4.2 in_bytes "$WORK/r4d.json" "$WORK/r4e.json" "$WORK/r4f.json")" \
+	"the address that came back: exact across the restart"
+assert_eq $((5 * 78)) "$(total 198.18.4.1 in_bytes "$WORK/r4d.json" "$WORK/r4e.json" "$WORK/r4f.json")" \
+	"the address that left while the run was down: exact"
+
 # --- 4. someone flushes the ruleset ---
 start_run "$WORK/r5.json"
 send "$C" 198.18.2.2 100 20 198.18.1.2
