@@ -742,31 +742,31 @@ static void nl_batch_reset(struct nl_batch *b)
 	b->what.n = 0;
 }
 
-/* One counter message: of op's address and direction, or named `name`. */
+/* One counter message: of op's address and direction, or named `name`.
+ * Built with libmnl as libnftnl would, without an object per message
+ * (a first install builds 200,000 of them). */
 static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 			    const struct nl_elem_op *op, const char *name, uint64_t packets)
 {
 	char *room = nl_batch_room(b);
-	struct nftnl_obj *o = nftnl_obj_alloc();
 	char derived[ADDR_NAMELEN];
 	struct nlmsghdr *nlh;
 
 	if (op)
 		name = addr_counter_name(&op->a, op->dir, derived);
-	if (!room || !o) {
-		nftnl_obj_free(o);
+	if (!room)
 		return -ENOMEM;
-	}
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, b->table);
-	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
-	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	if (type == NFT_MSG_NEWOBJ) {
-		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
-		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 0);
-	}
 	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
-	nftnl_obj_nlmsg_build_payload(nlh, o);
-	nftnl_obj_free(o);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, b->table);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+	if (type == NFT_MSG_NEWOBJ) {
+		struct nlattr *data = mnl_attr_nest_start(nlh, NFTA_OBJ_DATA);
+
+		mnl_attr_put_u64(nlh, NFTA_COUNTER_BYTES, htobe64(0));
+		mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, htobe64(packets));
+		mnl_attr_nest_end(nlh, data);
+	}
 	return nl_batch_close(b, nlh, op, op ? NULL : name);
 }
 
@@ -785,38 +785,31 @@ static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
 }
 
 /* One element (start or interval end) into the open message. */
-static int nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
-		       bool end, const char *ref)
+static void nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
+			bool end, const char *ref)
 {
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	struct nlattr *nest;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM), *k;
 
-	if (!e)
-		return -ENOMEM;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)keylen);
 	if (end)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-	else if (ref)
-		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, ref);
-	nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	nftnl_set_elem_nlmsg_build_payload(nlh, e);
-	mnl_attr_nest_end(nlh, nest);
-	nftnl_set_elem_free(e);
-	return 0;
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, keylen, key);
+	mnl_attr_nest_end(nlh, k);
+	if (!end && ref)
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_OBJREF, ref);
+	mnl_attr_nest_end(nlh, elem);
 }
 
-static int nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add)
+static void nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add)
 {
 	size_t keylen = op->a.family == AF_INET ? 4 : 16;
 	char name[ADDR_NAMELEN];
 	uint8_t next[16];
-	int ret;
 
 	addr_counter_name(&op->a, op->dir, name);
-	ret = nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
-	if (ret == 0 && !addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
-		ret = nl_put_elem(nlh, next, keylen, true, NULL);
-	return ret;
+	nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
+	if (!addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
+		nl_put_elem(nlh, next, keylen, true, NULL);
 }
 
 /* The map of an element: class, then one of the 8 maps of a class. */
@@ -849,9 +842,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 				return -ENOMEM;
 			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		}
-		ret = nl_put_op(nlh, &ops[i], add);
-		if (ret < 0)
-			return ret;
+		nl_put_op(nlh, &ops[i], add);
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
 			ret = nl_batch_close(b, nlh, NULL, set);
