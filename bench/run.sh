@@ -15,6 +15,7 @@
 # PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq, bc
 # (scripts/install-deps bench installs them).
 #   usage: bench/run.sh [REPEATS] [SIZES...]   (defaults: 3, 1000 10000 100000)
+#   PACKET_REPEATS=N rounds of the packet path (default 7)
 set -u
 cd "$(dirname "$0")/.."
 REPEATS=${1:-3}; shift || true
@@ -69,6 +70,7 @@ timed() { # METRIC N TOOL CMD...: wall seconds and peak RSS (KiB)
 	t1=$EPOCHREALTIME
 	read -r rss < "$WORK/time"
 	secs=$(echo "$t1 - $t0" | bc -l)
+	LAST_SECS=$secs
 	record "$m" "$n" "$tool" "$(printf '%.4f' "$secs")"
 	record "$m-rss" "$n" "$tool" "$rss"
 }
@@ -82,11 +84,14 @@ control_plane() { # N FAMILY
 	nft_file "$t" "$fam" "$f"
 	for r in $(seq "$REPEATS"); do
 		# apply: nft -f, then nftally, each into an empty namespace (A B A B)
-		fresh; sleep 1; timed apply$sfx "$n" nft ip netns exec "$B" nft -f "$f"
+		# (each pair also gives a ratio: the machine drifts between rounds)
+		fresh; sleep 1; timed apply$sfx "$n" nft ip netns exec "$B" nft -f "$f"; a=$LAST_SECS
 		fresh; sleep 1; timed apply$sfx "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+		record "apply$sfx-ratio" "$n" x "$(echo "$a / $LAST_SECS" | bc -l)"
 		# read every counter
-		timed read$sfx "$n" nft ip netns exec "$B" nft -j list counters table inet nftally
+		timed read$sfx "$n" nft ip netns exec "$B" nft -j list counters table inet nftally; a=$LAST_SECS
 		timed read$sfx "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
+		record "read$sfx-ratio" "$n" x "$(echo "$a / $LAST_SECS" | bc -l)"
 		[ "$fam" = 6 ] && continue
 		# one address added and removed: nft CLI
 		timed add1 "$n" nft ip netns exec "$B" nft -f - <<NFT
@@ -124,7 +129,8 @@ flood() { # SETUP
 	b0=$(busy); t0=$(date +%s.%N)
 	inns "$C" "$UDPSEND" 198.18.2.2 9999 36 $count 198.18.1.2
 	t1=$(date +%s.%N); b1=$(busy)
-	record pps 0 "$1" "$(echo "$count / ($t1 - $t0)" | bc -l | cut -d. -f1)"
+	LAST_PPS=$(echo "$count / ($t1 - $t0)" | bc -l | cut -d. -f1)
+	record pps 0 "$1" "$LAST_PPS"
 	record jiffies-per-mpkt 0 "$1" "$(( (b1 - b0) * 1000000 / count ))"
 }
 packet_path() {
@@ -135,7 +141,11 @@ packet_path() {
 			printf "-A FORWARD -d 198.19.%d.%d\n-A FORWARD -s 198.19.%d.%d\n", int(i/256), i%256, int(i/256), i%256 } }'
 		  echo "-A FORWARD -d 198.18.2.2"; echo "-A FORWARD -s 198.18.2.2"; echo "COMMIT"; } > "$WORK/ipt$n"
 	done
-	for r in $(seq "$REPEATS"); do
+	# This machine's packet rate drifts by 10-20 % within minutes, so every
+	# round measures all setups back to back and each is compared with the
+	# round's own "none"; the table shows the median of those ratios.
+	for r in $(seq "${PACKET_REPEATS:-7}"); do
+		local none_pps=""
 		for setup in ${PACKET_SETUPS:-none nftally-100k iptables-1k iptables-10k}; do
 			inns "$R" nft flush ruleset; inns "$R" iptables-legacy -F FORWARD
 			case $setup in
@@ -144,6 +154,8 @@ packet_path() {
 			iptables-10k) inns "$R" iptables-legacy-restore < "$WORK/ipt10000" ;;
 			esac
 			flood "$setup"
+			[ "$setup" = none ] && none_pps=$LAST_PPS
+			[ -n "$none_pps" ] && record ratio 0 "$setup" "$(echo "$LAST_PPS / $none_pps" | bc -l)"
 		done
 	done
 	inns "$R" iptables-legacy -F FORWARD
@@ -175,15 +187,16 @@ ip netns del "$B" 2>/dev/null
 cp "$RAW" "$OUT/raw.txt"
 
 {
-	echo "# nftally benchmark, $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPEATS runs"
+	echo "# nftally benchmark, $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPEATS runs (packet path: ${PACKET_REPEATS:-7} rounds)"
 	echo "# $(nproc) cores, kernel $(uname -r), $(nft --version)"
-	printf '%-18s %8s %12s %12s %10s\n' metric N nft nftally "nft/nftally"
+	printf '%-18s %8s %12s %12s %10s %12s\n' metric N nft nftally "nft/nftally" "(paired)"
 	for m in apply read add1 del1 apply-v6 read-v6; do
 		for n in $SIZES; do
 			[[ $m == *v6 ]] && [ "$n" != 100000 ] && continue
-			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally)
+			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally); p=$(get "$m-ratio" "$n" x)
 			[ -n "$a" ] && [ -n "$b" ] || continue
-			printf '%-18s %8s %11ss %11ss %10.1f\n' "$m" "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+			printf '%-18s %8s %11ss %11ss %10.1f %12s\n' "$m" "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)" \
+				"${p:+$(printf '%.1f' "$p")}"
 		done
 	done
 	for m in apply-rss read-rss apply-v6-rss; do
@@ -202,11 +215,14 @@ cp "$RAW" "$OUT/raw.txt"
 			"$(get store_rollup_ms "$n" nftally)" "$(get store_bytes_per_row "$n" nftally)"
 	done
 	base=$(get pps 0 none)
-	[ -n "$base" ] && printf '%-18s %12s %10s %16s\n' "packet path" pps "vs none" "jiffies/Mpkt"
+	[ -n "$base" ] && printf '%-18s %12s %10s %13s %16s\n' "packet path" pps "vs none" "(min-max)" \
+		"jiffies/Mpkt"
 	for s in ${PACKET_SETUPS:-none nftally-100k iptables-1k iptables-10k}; do
 		[ -n "$base" ] || break
 		p=$(get pps 0 "$s"); j=$(get jiffies-per-mpkt 0 "$s")
-		printf '%-18s %12s %10.2f %16s\n' "$s" "$p" "$(echo "$p / $base" | bc -l)" "$j"
+		lo=$(awk -v t="$s" '$1 == "ratio" && $3 == t { print $4 }' "$RAW" | sort -g | head -1)
+		hi=$(awk -v t="$s" '$1 == "ratio" && $3 == t { print $4 }' "$RAW" | sort -g | tail -1)
+		printf '%-18s %12s %10.2f %6.2f-%-6.2f %16s\n' "$s" "$p" "$(get ratio 0 "$s")" "$lo" "$hi" "$j"
 	done
 } | tee "$OUT/latest.txt"
 
