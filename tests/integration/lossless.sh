@@ -104,10 +104,10 @@ assert_eq $((7 * 128)) "$(total 198.18.2.2 in_bytes "$WORK/r4.json")" "traffic w
 #     no report had yet is also listed in TABLE.draining.  Killed before
 #     that report, the restart drains both: once, exactly ---
 base_targets "gone-d 198.18.4.1" > "$T"
-start_run "$WORK/r4b.json" --interval 2
+start_run "$WORK/r4b.json" --interval 4
 send "$C" 198.18.4.1 50 5 198.18.1.2
-for _ in $(seq 50); do grep -q '"addr":"198.18.4.1"' "$WORK/r4b.json" && break; sleep 0.1; done
-# right after a report: the next is 2 s away
+for _ in $(seq 80); do grep -q '"addr":"198.18.4.1"' "$WORK/r4b.json" && break; sleep 0.1; done
+# right after a report: the next is 4 s away (room for two reloads under ASan)
 base_targets "gone-d 198.18.4.1" "late-e 198.18.4.2" > "$T"
 wait_event "$WORK/r4b.json" reloaded 1
 send "$C" 198.18.4.1 50 3 198.18.1.2
@@ -137,9 +137,9 @@ assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep -E 'c61204
 # --- 3c. a waiting address that is back in the targets file when the run
 #     restarts counts on from its counter, next to a drain of another ---
 base_targets "x-f 198.18.4.1" > "$T"
-start_run "$WORK/r4d.json" --interval 2
+start_run "$WORK/r4d.json" --interval 4
 send "$C" 198.18.4.1 50 5 198.18.1.2
-for _ in $(seq 50); do grep -q '"addr":"198.18.4.1"' "$WORK/r4d.json" && break; sleep 0.1; done
+for _ in $(seq 80); do grep -q '"addr":"198.18.4.1"' "$WORK/r4d.json" && break; sleep 0.1; done
 base_targets "x-f 198.18.4.1" "late-g 198.18.4.2" > "$T"
 wait_event "$WORK/r4d.json" reloaded 1
 send "$C" 198.18.4.2 60 4 198.18.1.2
