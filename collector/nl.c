@@ -636,11 +636,21 @@ int nl_batch_add_counter(struct nl_batch *b, const char *name)
 	return nl_push_name(&b->add_ctr, name);
 }
 
-int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+static int nl_push_op(struct nl_vec *v, const struct addr *a, enum addr_dir dir)
 {
 	struct nl_elem_op op = { *a, dir };
 
-	return nl_vec_push(&b->add_ctr, &op);
+	return nl_vec_push(v, &op);
+}
+
+int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+{
+	return nl_push_op(&b->add_ctr, a, dir);
+}
+
+int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
+{
+	return nl_push_op(&b->del_ctr, a, dir);
 }
 
 int nl_batch_del_counter(struct nl_batch *b, const char *name)
@@ -650,16 +660,12 @@ int nl_batch_del_counter(struct nl_batch *b, const char *name)
 
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
 {
-	struct nl_elem_op op = { *a, dir };
-
-	return nl_vec_push(&b->add_elem, &op);
+	return nl_push_op(&b->add_elem, a, dir);
 }
 
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
 {
-	struct nl_elem_op op = { *a, dir };
-
-	return nl_vec_push(&b->del_elem, &op);
+	return nl_push_op(&b->del_elem, a, dir);
 }
 
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,

@@ -258,12 +258,34 @@ static void run_forget_draining(struct run *r)
 		r->journal = false;
 }
 
-/* The list went shorter: the file goes with its last entry (an entry left
- * in it whose counters are gone is only looked for in vain). */
-static void run_draining_changed(struct run *r)
+/* Drop the waiting addresses i for which drop(r, i, ctx) holds, keeping
+ * r->dgone in step.  The list file goes with the last of them (an entry
+ * left in it whose counters are gone is only looked for in vain). */
+static void run_draining_drop(struct run *r,
+			      bool (*drop)(const struct run *r, size_t i, const void *ctx),
+			      const void *ctx)
 {
-	if (!r->draining.n)
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->draining.n; i++) {
+		if (drop(r, i, ctx)) {
+			free(r->draining.v[i].label);
+			continue;
+		}
+		if (r->dgone) {
+			r->dgone[2 * k] = r->dgone[2 * i];
+			r->dgone[2 * k + 1] = r->dgone[2 * i + 1];
+		}
+		r->draining.v[k++] = r->draining.v[i];
+	}
+	r->draining.n = k;
+	if (!k)
 		run_forget_draining(r);
+}
+
+static bool run_is_target(const struct run *r, size_t i, const void *ctx)
+{
+	return targets_find(&r->a->tg, &r->draining.v[i].addr) != NULL;
 }
 
 /* An address that comes back while it drains keeps its counter (adding a
@@ -271,17 +293,7 @@ static void run_draining_changed(struct run *r)
  * whenever the targets change, so that no address is both. */
 static void run_undrain(struct run *r)
 {
-	size_t k = 0;
-
-	for (size_t i = 0; i < r->draining.n; i++) {
-		if (targets_find(&r->a->tg, &r->draining.v[i].addr)) {
-			free(r->draining.v[i].label);
-			continue;
-		}
-		r->draining.v[k++] = r->draining.v[i];
-	}
-	r->draining.n = k;
-	run_draining_changed(r);
+	run_draining_drop(r, run_is_target, NULL);
 }
 
 /* Our table is new (flushed, or recreated while nftally was away): what
@@ -396,19 +408,22 @@ static void run_forget(struct run *r, const bool *miss)
  * an address with both gone leaves the list.  A counter that cannot be
  * read now is tried again at the next report.  Sets r->dgone[2 * i + d]
  * for the counters to delete once the report is saved. */
+static bool run_flagged(const struct run *r, size_t i, const void *ctx)
+{
+	return ((const bool *)ctx)[i];
+}
+
 static int run_add_draining(struct run *r, struct state *next)
 {
 	struct app *a = r->a;
-	size_t n = r->draining.n, k = 0;
-	const struct addr **addrs = malloc(n * sizeof(*addrs) + 1);
+	size_t n = r->draining.n;
 	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
 	bool *del = calloc(2 * n + 1, sizeof(*del)), *gone = calloc(n + 1, sizeof(*gone));
-	int ret = addrs && c && del && gone ? 0 : -ENOMEM;
+	int ret = c && del && gone ? 0 : -ENOMEM;
 
-	for (size_t i = 0; i < n && ret == 0; i++)
-		addrs[i] = &r->draining.v[i].addr;
 	if (ret == 0 && n)
-		ret = table_read_counters_of(a->nl, a->cfg.table, addrs, n, c, &a->e);
+		ret = table_read_counters_of(a->nl, a->cfg.table, &r->draining.v[0].addr,
+					     sizeof(r->draining.v[0]), n, c, &a->e);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		const struct state_entry *w = &r->draining.v[i];
 		const struct state_entry *d = state_find(&r->done, &w->addr);
@@ -436,21 +451,11 @@ static int run_add_draining(struct run *r, struct state *next)
 		run_error("reading the counters of removed addresses: %s", a->e.msg);
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (gone[i]) {
-			free(r->draining.v[i].label);
-			continue;
-		}
-		del[2 * k] = del[2 * i];
-		del[2 * k + 1] = del[2 * i + 1];
-		r->draining.v[k++] = r->draining.v[i];
-	}
-	r->draining.n = k;
 	free(r->dgone);
 	r->dgone = del;
 	del = NULL;
+	run_draining_drop(r, run_flagged, gone);
 out:
-	free(addrs);
 	free(c);
 	free(del);
 	free(gone);
@@ -460,37 +465,25 @@ out:
 /* Their last deltas are reported: the counters go, and the addresses leave
  * the list.  If that fails they stay, and the next report carries them
  * again (with what they counted since, normally nothing). */
+static bool run_deleted(const struct run *r, size_t i, const void *ctx)
+{
+	return r->dgone[2 * i] || r->dgone[2 * i + 1];
+}
+
 static void run_delete_draining(struct run *r)
 {
 	struct app *a = r->a;
-	size_t k = 0;
 
 	if (!r->draining.n || !r->dgone)
 		return;
-	const struct addr **addrs = malloc(r->draining.n * sizeof(*addrs));
-	int ret = addrs ? 0 : -ENOMEM;
-
-	for (size_t i = 0; i < r->draining.n && addrs; i++)
-		addrs[i] = &r->draining.v[i].addr;
-	if (ret == 0)
-		ret = table_delete_counters(a->nl, a->cfg.table, addrs, r->draining.n, r->dgone,
-					    &a->e);
-	free(addrs);
-	if (ret < 0) {
-		run_error("deleting the counters of removed addresses: %s",
-			  ret == -ENOMEM ? "out of memory" : a->e.msg);
+	if (table_delete_counters(a->nl, a->cfg.table, &r->draining.v[0].addr,
+				  sizeof(r->draining.v[0]), r->draining.n, r->dgone, &a->e) < 0) {
+		run_error("deleting the counters of removed addresses: %s", a->e.msg);
 		return;
 	}
-	for (size_t i = 0; i < r->draining.n; i++) {
-		if (r->dgone[2 * i] || r->dgone[2 * i + 1])
-			free(r->draining.v[i].label); /* drained */
-		else
-			r->draining.v[k++] = r->draining.v[i];
-	}
-	r->draining.n = k;
+	run_draining_drop(r, run_deleted, NULL); /* drained */
 	free(r->dgone);
 	r->dgone = NULL;
-	run_draining_changed(r);
 }
 
 static int run_tick(struct run *r)
@@ -546,8 +539,6 @@ out:
 
 /* ---- topology changes ---- */
 
-/* The final report of addresses that left, while their counters still
- * exist: it carries every target that stays at its reported value. */
 static bool run_gone_has(const struct table_result *res, const struct addr *a)
 {
 	for (size_t i = 0; i < res->ngone; i++)
@@ -556,11 +547,17 @@ static bool run_gone_has(const struct table_result *res, const struct addr *a)
 	return false;
 }
 
+static bool run_in_gone(const struct run *r, size_t i, const void *ctx)
+{
+	return run_gone_has(ctx, &r->draining.v[i].addr);
+}
+
+/* The final report of addresses that left, while their counters still
+ * exist: it carries every target that stays at its reported value. */
 static int run_drained(const struct table_result *res, void *data)
 {
 	struct run *r = data;
 	struct state next;
-	size_t k = 0;
 	int ret;
 
 	state_init(&next);
@@ -571,7 +568,6 @@ static int run_drained(const struct table_result *res, void *data)
 		const struct state_entry *d = state_find(&r->done, &res->gone[i].addr);
 		const struct target *t = r->leaving ? targets_find(r->leaving, &res->gone[i].addr)
 						    : NULL;
-
 		const struct state_entry *w = state_find(&r->draining, &res->gone[i].addr);
 
 		ret = state_add(&next, &res->gone[i].addr,
@@ -593,17 +589,8 @@ static int run_drained(const struct table_result *res, void *data)
 		return ret;
 	}
 	ret = run_report(r, &next);
-	/* those among res->gone were drained by this report */
-	for (size_t i = 0; i < r->draining.n && ret == 0; i++) {
-		if (run_gone_has(res, &r->draining.v[i].addr))
-			free(r->draining.v[i].label);
-		else
-			r->draining.v[k++] = r->draining.v[i];
-	}
-	if (ret == 0) {
-		r->draining.n = k;
-		run_draining_changed(r);
-	}
+	if (ret == 0) /* those among res->gone were drained by this report */
+		run_draining_drop(r, run_in_gone, res);
 	return ret;
 }
 

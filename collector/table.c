@@ -408,23 +408,18 @@ static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targ
  * zero, nor its counter deleted. */
 static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 {
-	for (size_t i = 0; i < res->ngone; i++) {
-		char in[ADDR_NAMELEN], out[ADDR_NAMELEN];
-		const char *names[2] = { in, out };
-		struct nl_counter c[2];
-		int ret;
+	struct nl_counter *c = malloc(2 * res->ngone * sizeof(*c) + 1);
+	struct err e;
+	int ret = c ? table_read_counters_of(nl, table, &res->gone[0].addr, sizeof(res->gone[0]),
+					     res->ngone, c, &e) : -ENOMEM;
 
-		addr_counter_name(&res->gone[i].addr, ADDR_IN, in);
-		addr_counter_name(&res->gone[i].addr, ADDR_OUT, out);
-		ret = nl_read_counters(nl, table, names, 2, c);
-		if (ret < 0)
-			return ret;
-		if (c[0].err || c[1].err)
-			return c[0].err ? c[0].err : c[1].err;
-		res->gone[i].c = (struct counts){ c[0].bytes, c[0].packets,
-						  c[1].bytes, c[1].packets };
-	}
-	return 0;
+	for (size_t i = 0; i < 2 * res->ngone && ret == 0; i++)
+		ret = c[i].err;
+	for (size_t i = 0; i < res->ngone && ret == 0; i++)
+		res->gone[i].c = (struct counts){ c[2 * i].bytes, c[2 * i].packets,
+						  c[2 * i + 1].bytes, c[2 * i + 1].packets };
+	free(c);
+	return ret;
 }
 
 static int plan_add_addr(struct nl_batch *b, const struct addr *a)
@@ -442,13 +437,12 @@ static int plan_add_addr(struct nl_batch *b, const struct addr *a)
 static int plan_del_addr(struct nl_batch *b1, struct nl_batch *b2, const struct addr *a,
 			 struct table_result *res)
 {
-	char name[ADDR_NAMELEN];
 	int ret = 0;
 
 	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
 		ret = nl_batch_del_elem(b1, a, d);
 		if (ret == 0)
-			ret = nl_batch_del_counter(b2, addr_counter_name(a, d, name));
+			ret = nl_batch_del_counter_of(b2, a, d);
 	}
 	return ret ? ret : gone_add(res, a);
 }
@@ -593,8 +587,14 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	return ret;
 }
 
-int table_read_counters_of(struct nl *nl, const char *table, const struct addr *const *a,
-			   size_t n, struct nl_counter *out, struct err *e)
+/* Address i of an array of structs holding one, stride bytes apart. */
+static const struct addr *table_addr_at(const struct addr *first, size_t stride, size_t i)
+{
+	return (const struct addr *)((const char *)first + i * stride);
+}
+
+int table_read_counters_of(struct nl *nl, const char *table, const struct addr *first,
+			   size_t stride, size_t n, struct nl_counter *out, struct err *e)
 {
 	const char **names = malloc(2 * n * sizeof(*names) + 1);
 	char (*buf)[ADDR_NAMELEN] = malloc(2 * n * ADDR_NAMELEN + 1);
@@ -605,7 +605,8 @@ int table_read_counters_of(struct nl *nl, const char *table, const struct addr *
 		goto out;
 	}
 	for (size_t i = 0; i < 2 * n; i++) {
-		addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
+		addr_counter_name(table_addr_at(first, stride, i / 2), i % 2 ? ADDR_OUT : ADDR_IN,
+				  buf[i]);
 		names[i] = buf[i];
 	}
 	ret = nl_read_counters(nl, table, names, 2 * n, out);
@@ -618,15 +619,15 @@ out:
 	return ret;
 }
 
-static int table_read_addrs(struct nl *nl, const char *table, const struct addr *const *a,
-			    size_t n, struct counts *out, bool *miss, size_t *missing,
-			    struct err *e)
+int table_read(struct nl *nl, const char *table, const struct targets *t,
+	       struct counts *out, bool *miss, size_t *missing, struct err *e)
 {
-	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
-	int ret = c ? table_read_counters_of(nl, table, a, n, c, e) : err_setn(e, -ENOMEM, "out of memory");
+	struct nl_counter *c = malloc(2 * t->n * sizeof(*c) + 1);
+	int ret = c ? table_read_counters_of(nl, table, &t->v[0].addr, sizeof(t->v[0]), t->n, c, e)
+		    : err_setn(e, -ENOMEM, "out of memory");
 
 	*missing = 0;
-	for (size_t i = 0; i < n && ret == 0; i++) {
+	for (size_t i = 0; i < t->n && ret == 0; i++) {
 		const struct nl_counter *in = &c[2 * i], *o = &c[2 * i + 1];
 
 		if (in->err || o->err)
@@ -642,35 +643,16 @@ static int table_read_addrs(struct nl *nl, const char *table, const struct addr 
 	return ret;
 }
 
-int table_read(struct nl *nl, const char *table, const struct targets *t,
-	       struct counts *out, bool *miss, size_t *missing, struct err *e)
-{
-	const struct addr **a = malloc(t->n * sizeof(*a) + 1);
-	int ret;
-
-	if (!a)
-		return err_setn(e, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < t->n; i++)
-		a[i] = &t->v[i].addr;
-	ret = table_read_addrs(nl, table, a, t->n, out, miss, missing, e);
-	free(a);
-	return ret;
-}
-
-int table_delete_counters(struct nl *nl, const char *table, const struct addr *const *a,
-			  size_t n, const bool *which, struct err *e)
+int table_delete_counters(struct nl *nl, const char *table, const struct addr *first,
+			  size_t stride, size_t n, const bool *which, struct err *e)
 {
 	struct nl_batch *b = nl_batch_create(table);
 	int ret = b ? 0 : -ENOMEM;
 
-	for (size_t i = 0; i < 2 * n && ret == 0; i++) {
-		char name[ADDR_NAMELEN];
-
-		if (which && !which[i])
-			continue;
-		ret = nl_batch_del_counter(b, addr_counter_name(a[i / 2], i % 2 ? ADDR_OUT : ADDR_IN,
-								name));
-	}
+	for (size_t i = 0; i < 2 * n && ret == 0; i++)
+		if (!which || which[i])
+			ret = nl_batch_del_counter_of(b, table_addr_at(first, stride, i / 2),
+						      i % 2 ? ADDR_OUT : ADDR_IN);
 	if (ret < 0)
 		ret = err_setn(e, ret, "out of memory");
 	else

@@ -65,6 +65,7 @@ void nl_batch_destroy(struct nl_batch *b);
 int nl_batch_add_counter(struct nl_batch *b, const char *name);
 /* The counter of a's direction dir (named addr_counter_name(a, dir)). */
 int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter(struct nl_batch *b, const char *name);
 /* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);

@@ -80,15 +80,17 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 int table_read(struct nl *nl, const char *table, const struct targets *t,
 	       struct counts *out, bool *miss, size_t *missing, struct err *e);
 
-/* The in and out counters of n addresses a[] (which need not be targets):
- * out[2 * i] and out[2 * i + 1], each with its value or error. */
-int table_read_counters_of(struct nl *nl, const char *table, const struct addr *const *a,
-			   size_t n, struct nl_counter *out, struct err *e);
+/* The in and out counters of n addresses (which need not be targets), the
+ * first at `first` and each next one `stride` bytes further (a member of
+ * an array of structs): out[2 * i] and out[2 * i + 1], each with its
+ * value or error. */
+int table_read_counters_of(struct nl *nl, const char *table, const struct addr *first,
+			   size_t stride, size_t n, struct nl_counter *out, struct err *e);
 
-/* Delete counters of n addresses a[] (whose elements are gone) in one
- * transaction: both of each, or those which[2 * i + dir] names. */
-int table_delete_counters(struct nl *nl, const char *table, const struct addr *const *a,
-			  size_t n, const bool *which, struct err *e);
+/* Delete counters of n addresses (as above; their elements are gone) in
+ * one transaction: both of each, or those which[2 * i + dir] names. */
+int table_delete_counters(struct nl *nl, const char *table, const struct addr *first,
+			  size_t stride, size_t n, const bool *which, struct err *e);
 
 /* Delete the table if it is nftally's. */
 int table_remove(struct nl *nl, const char *table, struct err *e);
