@@ -65,9 +65,10 @@ static const char schema_sql[] =
 	" out_packets = out_packets + excluded.out_packets"
 
 /* SQLite's error as an errno, for the caller to tell what passes from
- * what needs a person: -ENOSPC a full disk and -EBUSY a lock held by
- * another writer (both pass), -EACCES a file or directory that cannot be
- * written, -EINVAL a file that is no database, -EIO the rest. */
+ * what needs a person: -ENOSPC a full disk, -EBUSY a lock held by another
+ * writer, -EIO an I/O error (these pass); -EACCES a file or directory that
+ * cannot be written, -EBADMSG the rest (no database, a damaged one, SQL
+ * this SQLite does not know). */
 static int store_errno(struct store *s)
 {
 	switch (s && s->db ? sqlite3_errcode(s->db) : SQLITE_ERROR) {
@@ -80,10 +81,10 @@ static int store_errno(struct store *s)
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
 		return -EACCES;
-	case SQLITE_NOTADB:
-		return -EINVAL;
-	default:
+	case SQLITE_IOERR:
 		return -EIO;
+	default:
+		return -EBADMSG;
 	}
 }
 
