@@ -39,7 +39,11 @@ start_run_ts() { # OUTFILE [ARGS...]
 	RUN=$!; PIDS="$PIDS $RUN"
 	wait_started "$out"
 }
-stop_run_ts() { stop_run; local rc=$?; sleep 0.3; return $rc; }
+stop_run_ts() { # the run exits 0 (under the sanitizers: no leak either)
+	stop_run; local rc=$?
+	sleep 0.3
+	[ $rc = 0 ] || bad "run exited $rc"
+}
 json() { cut -d' ' -f2- "$1"; } # FILE: the lines without their times
 nseq() { json "$1" | jq -rs 'map(.seq // empty) | unique | length'; }
 wait_for() { # FILE PATTERN [N]: the Nth line matching arrived
