@@ -22,6 +22,15 @@ static double now_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+static long long wal_bytes(const char *db)
+{
+	char wal[4096];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	return stat(wal, &st) == 0 ? (long long)st.st_size : 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -107,6 +116,8 @@ int main(int argc, char **argv)
 		next = t;
 	}
 	qsort(ms, k, sizeof(*ms), cmp_double);
+	/* the write-ahead log is never shrunk: its size is space the store keeps */
+	printf("store_wal_bytes_after_records=%lld\n", wal_bytes(argv[3]));
 	store_close(s); /* checkpoints the WAL into the file */
 	stat(argv[3], &st);
 	if (store_open(&s, argv[3], "bench", &keep, &e) < 0) {
@@ -140,6 +151,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("store_rollup_ms=%.1f\n", now_ms() - t0);
+	printf("store_wal_bytes_after_rollup=%lld\n", wal_bytes(argv[3]));
 	store_close(s);
 	state_finish(done);
 	state_finish(next);

@@ -21,6 +21,7 @@ struct total {
 struct metrics {
 	struct total *v; /* open addressing, cap a power of two */
 	size_t n, cap;
+	bool seeded; /* holds the all-time totals: the counters may be shown */
 };
 
 static uint64_t hash(const char *k, size_t len)
@@ -35,6 +36,11 @@ static uint64_t hash(const char *k, size_t len)
 struct metrics *metrics_new(void)
 {
 	return calloc(1, sizeof(struct metrics));
+}
+
+void metrics_set_seeded(struct metrics *m)
+{
+	m->seeded = true;
 }
 
 void metrics_free(struct metrics *m)
@@ -213,7 +219,9 @@ int metrics_render(struct metrics *m, const struct state *current,
 			"store began%s.\n# TYPE %s counter\n", name,
 			kind ? "Packets" : "Bytes",
 			kind ? "" : " (layer 3, plus the configured overhead per packet)", name);
-		for (size_t i = 0; i < current->n; i++) {
+		/* Unseeded (the store not open yet), the values would be
+		 * below the ones shown before: none is better than less. */
+		for (size_t i = 0; m->seeded && i < current->n; i++) {
 			const struct state_entry *x = &current->v[i];
 			const char *cls = addr_class_label(x->addr.cls);
 			const struct total *t;

@@ -29,6 +29,9 @@
 #include "store.h"
 
 #define RUN_BACKLOG_MAX 64
+/* How long a write waits for another writer's lock: a locked store must
+ * not hold up reports, signals or /metrics; the report waits instead. */
+#define RUN_STORE_BUSY_MS 50
 
 struct run {
 	struct app *a;
@@ -46,7 +49,9 @@ struct run {
 	int sfd, tfd, ifd, dirfd, lockfd;
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
-	struct store *store;    /* NULL: store = off */
+	bool store_on;          /* store is not off */
+	struct store *store;    /* NULL: off, or not open (lost, or failed to open) */
+	struct store_saved carry; /* totals of a lost database, until a new one has them */
 	struct metrics *metrics; /* NULL: neither prom_file nor listen */
 	struct http *http;
 	struct metrics_health health;
@@ -86,10 +91,100 @@ static void run_add_metrics(struct run *r, const struct store_report *rep)
 		run_error("metrics: out of memory");
 }
 
+static void run_seed(const char *addr, const char *label, const char *cls,
+		     const struct counts *c, void *data)
+{
+	metrics_add(data, addr, label, cls, c);
+}
+
+/* The metrics start again from the store's all-time totals (which never
+ * fall below the values shown before: a lost database's were carried
+ * over).  On failure the old values stay. */
+static int run_store_seed(struct run *r, struct err *e)
+{
+	struct metrics *m;
+	int ret;
+
+	if (!r->metrics)
+		return 0;
+	m = metrics_new();
+	if (!m)
+		return err_setn(e, -ENOMEM, "out of memory");
+	ret = store_totals(r->store, run_seed, m, e);
+	if (ret < 0) {
+		metrics_free(m);
+		return ret;
+	}
+	metrics_set_seeded(m);
+	metrics_free(r->metrics);
+	r->metrics = m;
+	return 0;
+}
+
+static int run_store_open(struct run *r, struct err *e)
+{
+	struct app *a = r->a;
+	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days,
+				   RUN_STORE_BUSY_MS };
+	char path[PATH_MAX];
+
+	return store_open(&r->store, app_store_path(a, path, sizeof(path)), a->cfg.table,
+			  &keep, e);
+}
+
+/* A database deleted or replaced under the run: say so, keep its all-time
+ * totals (the open connection still reads the file) and close it. */
+static void run_store_lost(struct run *r, int why)
+{
+	char path[PATH_MAX];
+	struct err e;
+
+	app_store_path(r->a, path, sizeof(path));
+	run_error("%s: the database %s while nftally was running; reports went on into "
+		  "the file it had open until now; it is opened again, with the all-time "
+		  "totals carried over", path,
+		  why == -ENOENT ? "was deleted" : why == -ESTALE ? "was replaced by another file" :
+		  "can no longer be checked");
+	if (!r->carry.n && store_totals_save(r->store, &r->carry, &e) < 0)
+		run_error("%s: the all-time totals cannot be carried over: %s", path, e.msg);
+	store_close(r->store);
+	r->store = NULL;
+}
+
+/* The store to record in is the database the path names: one lost is
+ * closed, and one not open (lost, or not opened since the start) is
+ * opened, with the lost one's totals carried over, and the metrics seeded
+ * from it.  0, or a negative errno with r->store NULL. */
+static int run_store_ready(struct run *r, struct err *e)
+{
+	int ret;
+
+	if (r->store && (ret = store_check(r->store)) != 0)
+		run_store_lost(r, ret);
+	if (r->store)
+		return 0;
+	ret = run_store_open(r, e);
+	if (ret == 0 && r->carry.n)
+		ret = store_carry(r->store, &r->carry, e);
+	ret = ret ? ret : run_store_seed(r, e);
+	if (ret < 0) {
+		store_close(r->store);
+		r->store = NULL;
+		return ret;
+	}
+	output_event(stdout, output_now(), "store_recovered", NULL,
+		     "the database is open again%s", r->carry.n ?
+		     "; the all-time totals of the lost one are carried over" : "");
+	store_saved_free(&r->carry);
+	return 0;
+}
+
 /* Record what waits, oldest first; stops at the first failure.  Returns
  * 0 when nothing waits any more. */
 static int run_store_backlog(struct run *r, struct err *e)
 {
+	if (r->nbacklog && !r->store)
+		return err_setn(e, -EIO, "the store is not open");
 	while (r->nbacklog) {
 		int ret = store_record_report(r->store, &r->backlog[0], e);
 
@@ -121,20 +216,21 @@ static void run_record(struct run *r, const struct state *done, const struct sta
 	int ret;
 
 	r->health.reports++;
-	if (!r->store && !r->metrics)
+	if (!r->store_on && !r->metrics)
 		return;
 	if (store_report_make(&rep, done, next) < 0) {
 		run_error("report %llu: out of memory for the store and the metrics",
 			  (unsigned long long)next->seq);
 		return;
 	}
-	if (!r->store) {
+	if (!r->store_on) {
 		run_add_metrics(r, &rep);
 		store_report_free(&rep);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = run_store_backlog(r, &e);
+	ret = run_store_ready(r, &e);
+	ret = ret ? ret : run_store_backlog(r, &e);
 	if (ret == 0)
 		ret = store_record_report(r->store, &rep, &e);
 	r->health.store_seconds = run_ms_since(&t0) / 1e3;
@@ -900,30 +996,38 @@ static int run_baseline_now(struct run *r)
 	return ret;
 }
 
-static void run_seed(const char *addr, const char *label, const char *cls,
-		     const struct counts *c, void *data)
-{
-	metrics_add(data, addr, label, cls, c);
-}
-
-/* The store, and the metrics seeded with its totals (so they continue
- * across restarts), and the listener. */
+/* The store (NULL if it cannot be opened now), the metrics seeded with its
+ * totals (so they continue across restarts), and the listener.  Only
+ * what a person must fix stops the start: a database of another table or
+ * version, or a path that cannot be opened or written.  A full disk, a
+ * lock or an I/O error only delays the store: the reports wait in memory
+ * and the next one opens it again. */
 static int run_open_outputs(struct run *r)
 {
 	struct app *a = r->a;
-	int ret = app_store_open(a, true, &r->store);
+	char path[PATH_MAX];
+	int ret = 0;
 
-	if (ret < 0)
+	r->store_on = app_store_path(a, path, sizeof(path)) != NULL;
+	if (a->cfg.prom_file[0] || a->cfg.listen[0]) {
+		r->metrics = metrics_new();
+		if (!r->metrics)
+			return err_setn(&a->e, -ENOMEM, "out of memory");
+		if (!r->store_on)
+			metrics_set_seeded(r->metrics); /* from 0 */
+	}
+	if (r->store_on)
+		ret = run_store_open(r, &a->e);
+	if (ret == 0 && r->store)
+		ret = run_store_seed(r, &a->e);
+	if (ret < 0 && ret != -ENOSPC && ret != -EBUSY && ret != -EIO && ret != -EDQUOT)
 		return ret;
-	if (!a->cfg.prom_file[0] && !a->cfg.listen[0])
-		return 0;
-	r->metrics = metrics_new();
-	if (!r->metrics)
-		return err_setn(&a->e, -ENOMEM, "out of memory");
-	if (r->store) {
-		ret = store_totals(r->store, run_seed, r->metrics, &a->e);
-		if (ret < 0)
-			return ret;
+	if (ret < 0) {
+		run_error("%s; the reports wait in memory, and the next one opens the store "
+			  "again", a->e.msg);
+		store_close(r->store);
+		r->store = NULL;
+		a->e.msg[0] = '\0';
 	}
 	if (a->cfg.listen[0]) {
 		ret = http_start(&r->http, a->cfg.listen, &a->e);
@@ -1008,7 +1112,7 @@ int run_main(struct app *a)
 	state_finish(&r.done);
 	state_finish(&r.draining);
 	free(r.dgone);
-	if (r.nbacklog && r.store && run_store_backlog(&r, &a->e) < 0)
+	if (r.nbacklog && run_store_backlog(&r, &a->e) < 0)
 		for (size_t i = 0; i < r.nbacklog; i++)
 			output_event(stdout, output_now(), "error", NULL,
 				     "report %llu is not in the store: %s",
@@ -1016,6 +1120,7 @@ int run_main(struct app *a)
 	for (size_t i = 0; i < r.nbacklog; i++)
 		store_report_free(&r.backlog[i]);
 	store_close(r.store);
+	store_saved_free(&r.carry);
 	metrics_free(r.metrics);
 	http_stop(r.http);
 	if (ret == -ECANCELED)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include "addr.h"
@@ -23,6 +24,11 @@
 struct store {
 	sqlite3 *db;
 	struct store_keep keep;
+	/* A writer's files as opened: the path must still name them (st_dev,
+	 * st_ino of PATH and PATH-wal; wal_ino 0 when there was none). */
+	char *path;
+	dev_t dev, wal_dev;
+	ino_t ino, wal_ino;
 	sqlite3_stmt *series_add, *series_get, *usage_add, *total_add, *meta_set;
 	sqlite3_stmt *report_get, *report_add;
 	int64_t next_rollup;
@@ -43,6 +49,12 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS totals("
 	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
 	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
+	"  out_packets INTEGER NOT NULL);"
+	/* totals carried over from a database lost under a running run: part
+	 * of the all-time totals (the metrics), never of usage (report) */
+	"CREATE TABLE IF NOT EXISTS carried("
+	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
+	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
 	"  out_packets INTEGER NOT NULL);";
 
 /* The conflict target is named: SQLite before 3.35 (RHEL 8 and 9) needs it. */
@@ -52,9 +64,33 @@ static const char schema_sql[] =
 	" out_bytes = out_bytes + excluded.out_bytes," \
 	" out_packets = out_packets + excluded.out_packets"
 
+/* SQLite's error as an errno, for the caller to tell what passes from
+ * what needs a person: -ENOSPC a full disk, -EBUSY a lock held by another
+ * writer, -EIO an I/O error (these pass); -EACCES a file or directory that
+ * cannot be written, -EBADMSG the rest (no database, a damaged one, SQL
+ * this SQLite does not know). */
+static int store_errno(struct store *s)
+{
+	switch (s && s->db ? sqlite3_errcode(s->db) : SQLITE_ERROR) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_IOERR:
+		return -EIO;
+	default:
+		return -EBADMSG;
+	}
+}
+
 static int store_fail(struct store *s, struct err *e, const char *what)
 {
-	return err_setn(e, -EIO, "store: %s: %s", what,
+	return err_setn(e, store_errno(s), "store: %s: %s", what,
 			s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
 }
 
@@ -116,15 +152,47 @@ static int store_open_db(struct store **out, const char *path, int flags, struct
 	flags |= SQLITE_OPEN_NOFOLLOW;
 #endif
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		err_setn(e, -EIO, "%s: cannot open database: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		int ret = err_setn(e, store_errno(s), "%s: cannot open database: %s", path,
+				   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+
 		sqlite3_close(s->db);
 		free(s);
-		return -EIO;
+		return ret;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	*out = s;
 	return 0;
+}
+
+/* Remember which files the path names now, the database open and its
+ * write-ahead log (which exists from the first transaction on). */
+static int store_identify(struct store *s, const char *path, struct err *e)
+{
+	char wal[PATH_MAX];
+	struct stat st;
+
+	s->path = strdup(path);
+	if (!s->path)
+		return err_setn(e, -ENOMEM, "store: out of memory");
+	if (lstat(path, &st) < 0)
+		return err_setn(e, -errno, "%s: %s", path, strerror(errno));
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (lstat(wal, &st) == 0) {
+		s->wal_dev = st.st_dev;
+		s->wal_ino = st.st_ino;
+	}
+	return 0;
+}
+
+int store_check(struct store *s)
+{
+	struct stat st;
+
+	if (lstat(s->path, &st) < 0)
+		return -errno;
+	return st.st_dev == s->dev && st.st_ino == s->ino ? 0 : -ESTALE;
 }
 
 int store_open(struct store **out, const char *path, const char *table,
@@ -145,6 +213,8 @@ int store_open(struct store **out, const char *path, const char *table,
 		return ret;
 	s = *out;
 	s->keep = *keep;
+	if (keep->busy_ms)
+		sqlite3_busy_timeout(s->db, keep->busy_ms);
 	/* FULL: a commit is on disk before the state file says "reported" */
 	ret = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", e);
 	ret = ret ? ret : store_exec(s, "BEGIN IMMEDIATE", e);
@@ -199,6 +269,7 @@ int store_open(struct store **out, const char *path, const char *table,
 	ret = ret ? ret : store_prepare(s, &s->total_add,
 					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)"
 					ADD_COUNTS("series"), e);
+	ret = ret ? ret : store_identify(s, path, e);
 	if (ret < 0) {
 		store_close(s);
 		*out = NULL;
@@ -215,10 +286,27 @@ int store_open_readonly(struct store **out, const char *path, struct err *e)
 	return store_open_db(out, path, SQLITE_OPEN_READONLY, e);
 }
 
+/* Is PATH-wal still the log this connection writes?  Closing the last
+ * connection deletes PATH-wal and PATH-shm by name: right for its own
+ * files, wrong for those of a database moved into its place. */
+static bool store_wal_ours(const struct store *s)
+{
+	char wal[PATH_MAX];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	return lstat(wal, &st) == 0 && st.st_dev == s->wal_dev && st.st_ino == s->wal_ino;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	if (s->path && !store_wal_ours(s)) {
+		int keep = 1; /* the checkpoint still goes into our own file */
+
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &keep);
+	}
 	sqlite3_finalize(s->series_add);
 	sqlite3_finalize(s->series_get);
 	sqlite3_finalize(s->usage_add);
@@ -227,6 +315,7 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->report_get);
 	sqlite3_finalize(s->report_add);
 	sqlite3_close(s->db);
+	free(s->path);
 	free(s);
 }
 
@@ -491,9 +580,10 @@ int store_totals(struct store *s,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, &st, "SELECT addr, label, class, t.in_bytes, t.in_packets,"
-			  " t.out_bytes, t.out_packets FROM totals t JOIN series s"
-			  " ON s.id = t.series", e) < 0)
+	if (store_prepare(s, &st, "SELECT addr, label, class, sum(t.in_bytes), sum(t.in_packets),"
+			  " sum(t.out_bytes), sum(t.out_packets) FROM (SELECT * FROM totals UNION ALL"
+			  " SELECT * FROM carried) t JOIN series s ON s.id = t.series"
+			  " GROUP BY t.series", e) < 0)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct counts c = {
@@ -562,4 +652,123 @@ int store_query(struct store *s, const struct store_query *q,
 	if (ret)
 		return ret;
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+}
+
+/* ---- carrying the totals of a lost database over ---- */
+
+struct saved_ctx {
+	struct store_saved *sv;
+	int ret;
+};
+
+static void save_one(const char *addr, const char *label, const char *cls,
+		     const struct counts *c, void *data)
+{
+	struct saved_ctx *x = data;
+	struct store_saved *sv = x->sv;
+	struct store_total *t;
+
+	if (x->ret < 0)
+		return;
+	if ((sv->n & (sv->n - 1)) == 0) { /* grows at powers of two */
+		t = realloc(sv->v, (sv->n ? 2 * sv->n : 1) * sizeof(*t));
+		if (!t) {
+			x->ret = -ENOMEM;
+			return;
+		}
+		sv->v = t;
+	}
+	t = &sv->v[sv->n];
+	t->addr = strdup(addr);
+	t->label = strdup(label);
+	t->cls = strdup(cls ? cls : "");
+	t->c = *c;
+	sv->n++;
+	if (!t->addr || !t->label || !t->cls)
+		x->ret = -ENOMEM;
+}
+
+int store_totals_save(struct store *s, struct store_saved *sv, struct err *e)
+{
+	struct saved_ctx x = { sv, 0 };
+	int ret;
+
+	memset(sv, 0, sizeof(*sv));
+	ret = store_totals(s, save_one, &x, e);
+	if (ret == 0 && x.ret < 0)
+		ret = err_setn(e, x.ret, "store: out of memory");
+	if (ret < 0)
+		store_saved_free(sv);
+	return ret;
+}
+
+void store_saved_free(struct store_saved *sv)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		free(sv->v[i].addr);
+		free(sv->v[i].label);
+		free(sv->v[i].cls);
+	}
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+/* What keeps one total from falling below the saved one: per field the
+ * saved value less the current one, or 0. */
+static uint64_t store_short(uint64_t saved, uint64_t now)
+{
+	return saved > now ? saved - now : 0;
+}
+
+static int carry_one(struct store *s, sqlite3_stmt *get, sqlite3_stmt *add,
+		     const struct store_total *t, struct err *e)
+{
+	struct counts cur = { 0 }, d;
+	int64_t id = 0;
+	int rc, ret = store_series(s, t->addr, t->label, t->cls, &id, e);
+
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(get, 1, id);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		cur = (struct counts){
+			(uint64_t)sqlite3_column_int64(get, 0), (uint64_t)sqlite3_column_int64(get, 1),
+			(uint64_t)sqlite3_column_int64(get, 2), (uint64_t)sqlite3_column_int64(get, 3),
+		};
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(s, e, "carried");
+	d = (struct counts){
+		store_short(t->c.in_bytes, cur.in_bytes),
+		store_short(t->c.in_packets, cur.in_packets),
+		store_short(t->c.out_bytes, cur.out_bytes),
+		store_short(t->c.out_packets, cur.out_packets),
+	};
+	if (!(d.in_bytes | d.in_packets | d.out_bytes | d.out_packets))
+		return 0;
+	sqlite3_bind_int64(add, 1, id);
+	bind_counts(add, 2, &d);
+	return store_step(add) == SQLITE_DONE ? 0 : store_fail(s, e, "carried");
+}
+
+int store_carry(struct store *s, const struct store_saved *sv, struct err *e)
+{
+	sqlite3_stmt *get = NULL, *add = NULL;
+	int ret = store_exec(s, "BEGIN IMMEDIATE", e);
+
+	ret = ret ? ret : store_prepare(s, &get, "SELECT sum(in_bytes), sum(in_packets),"
+					" sum(out_bytes), sum(out_packets) FROM (SELECT * FROM totals"
+					" UNION ALL SELECT * FROM carried) WHERE series = ?"
+					" GROUP BY series", e);
+	ret = ret ? ret : store_prepare(s, &add, "INSERT INTO carried VALUES(?, ?, ?, ?, ?)"
+					ADD_COUNTS("series"), e);
+	for (size_t i = 0; i < sv->n && ret == 0; i++)
+		ret = carry_one(s, get, add, &sv->v[i], e);
+	sqlite3_finalize(get);
+	sqlite3_finalize(add);
+	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	if (ret < 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
 }

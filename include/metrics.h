@@ -27,7 +27,11 @@ struct metrics_health {
 	double start_time;         /* when this process started */
 };
 
+/* New totals, unseeded: metrics_render shows no byte or packet counter
+ * until metrics_set_seeded says they hold the all-time totals (the
+ * store's, or with the store off, from 0). */
 struct metrics *metrics_new(void);
+void metrics_set_seeded(struct metrics *m);
 void metrics_free(struct metrics *m);
 
 /* Add c to the totals of (addr, label, class; cls NULL or "" without

@@ -21,6 +21,8 @@ struct store_keep {
 	int64_t intervals; /* seconds interval rows are kept before they become hours */
 	int64_t hours;     /* ... hour rows before they become days */
 	int64_t days;      /* ... day rows before they become months (kept forever) */
+	int busy_ms;       /* how long a write waits for another writer's lock
+			    * (0: 10 s); also the wait of store_open */
 };
 
 struct store;
@@ -30,6 +32,10 @@ struct store;
  * newer schema is refused. */
 int store_open(struct store **s, const char *path, const char *table,
 	       const struct store_keep *keep, struct err *e);
+/* Does the path store_open opened still name the database it opened (no
+ * symlink followed)?  0 yes; -ENOENT it is gone; -ESTALE another file
+ * (or a symlink) is there now; another negative errno if lstat fails. */
+int store_check(struct store *s);
 /* Open an existing database read-only (reports); -ENOENT if missing. */
 int store_open_readonly(struct store **s, const char *path, struct err *e);
 void store_close(struct store *s);
@@ -75,6 +81,26 @@ int store_totals(struct store *s,
 		 void (*cb)(const char *addr, const char *label, const char *cls,
 			    const struct counts *c, void *data),
 		 void *data, struct err *e);
+
+/* A copy of the all-time totals (store_totals) of a database. */
+struct store_total {
+	char *addr, *label, *cls; /* cls "" without network classes */
+	struct counts c;
+};
+
+struct store_saved {
+	struct store_total *v;
+	size_t n;
+};
+
+/* Copy s's totals into *sv (to free with store_saved_free). */
+int store_totals_save(struct store *s, struct store_saved *sv, struct err *e);
+void store_saved_free(struct store_saved *sv);
+/* Carry the totals of a lost database over into s, in one transaction:
+ * table carried gets what keeps every total of s (per series and field)
+ * from being below the saved one, so that store_totals never falls back.
+ * usage, and so report, is unchanged.  0 or a negative errno. */
+int store_carry(struct store *s, const struct store_saved *sv, struct err *e);
 
 /* What report asks for. */
 struct store_query {

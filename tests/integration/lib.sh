@@ -139,6 +139,12 @@ start_run() { # OUTFILE [ARGS...]
 	local out=$1; shift
 	ip netns exec "$R" "$NFTALLY" -c "$WORK/nftally.conf" "$@" run > "$out" 2> "$out.err" &
 	RUN=$!; PIDS="$PIDS $RUN"
+	wait_started "$out"
+}
+
+# Wait until the run $RUN has printed its start event to OUTFILE.
+wait_started() { # OUTFILE
+	local out=$1
 	for _ in $(seq 100); do
 		grep -q '"event":"start"' "$out" 2>/dev/null && return 0
 		kill -0 "$RUN" 2>/dev/null || break
