@@ -382,6 +382,34 @@ static int cmd_render(struct app *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
+/* Map elements someone edited by hand, mended by this apply: an event for
+ * a run's consumers, a warning for a person at `apply`. */
+static void report_fixes(struct app *a, struct table_result *res)
+{
+	bool run = strcmp(a->command, "run") == 0;
+
+	for (size_t i = 0; i < res->nfixed; i++) {
+		const struct table_fix *f = &res->fixed[i];
+		char msg[512];
+
+		if (f->target)
+			snprintf(msg, sizeof(msg), "the element of %s in map %s of table %s pointed "
+				 "at counter %s; it points at %s's own counter again (its "
+				 "traffic until now was counted there)", f->addr, f->map,
+				 nl_table_desc(a->cfg.table), f->ref, f->addr);
+		else
+			snprintf(msg, sizeof(msg), "map %s of table %s had an element %s, which is "
+				 "not a target, pointing at counter %s; it was deleted", f->map,
+				 nl_table_desc(a->cfg.table), f->addr, f->ref);
+		if (run)
+			output_event(stdout, output_now(), "element_repaired", f->addr, "%s", msg);
+		log_msg(LOG_PRIO_WARNING, "%s", msg);
+	}
+	free(res->fixed);
+	res->fixed = NULL;
+	res->nfixed = 0;
+}
+
 int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 	      table_drained_cb drained, void *data, struct table_result *res)
 {
@@ -397,6 +425,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 		return ret;
 	ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path, &a->tg, &o, res,
 			  &a->e);
+	report_fixes(a, res);
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 

@@ -460,9 +460,15 @@ int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data
 	return ret ? ret : ctx.ret;
 }
 
-static int nl_elem_cb(const struct nlmsghdr *nlh, void *data)
+struct nl_elem_ctx {
+	nl_elem_cb cb;
+	void *data;
+	int ret;
+};
+
+static int nl_elem_msg_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nl_list_ctx *ctx = data;
+	struct nl_elem_ctx *ctx = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elems_iter *it = NULL;
 	struct nftnl_set_elem *e;
@@ -474,15 +480,17 @@ static int nl_elem_cb(const struct nlmsghdr *nlh, void *data)
 	it = nftnl_set_elems_iter_create(s);
 	for (e = it ? nftnl_set_elems_iter_next(it) : NULL; e && !ctx->ret;
 	     e = nftnl_set_elems_iter_next(it)) {
-		const char *ref;
+		struct nl_map_elem me = { 0 };
+		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &me.keylen);
 
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
-			continue;
-		if (!nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_OBJREF))
-			continue;
-		ref = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF);
-		ctx->ret = ctx->cb(ref, ctx->data);
+		if (!key || me.keylen > sizeof(me.key))
+			continue; /* not an address: no map of ours holds it */
+		memcpy(me.key, key, me.keylen);
+		me.end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+			 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+		if (!me.end && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_OBJREF))
+			me.ref = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF);
+		ctx->ret = ctx->cb(&me, ctx->data);
 	}
 	nftnl_set_elems_iter_destroy(it);
 out:
@@ -490,11 +498,11 @@ out:
 	return ctx->ret ? MNL_CB_STOP : MNL_CB_OK;
 }
 
-int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
-		     nl_name_cb cb, void *data)
+int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
+		      nl_elem_cb cb, void *data)
 {
 	char buf[NL_REQ_SIZE] = { 0 };
-	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nl_elem_ctx ctx = { cb, data, 0 };
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
 	int ret;
@@ -507,7 +515,7 @@ int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	ret = nl_talk(nl, nlh, nl_elem_cb, &ctx);
+	ret = nl_talk(nl, nlh, nl_elem_msg_cb, &ctx);
 	return ret ? ret : ctx.ret;
 }
 
@@ -527,6 +535,7 @@ struct nl_batch {
 	char table[64];
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
+	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
 	bool del_table;
 	/* a counter set to given values first (delete + add) */
 	char set_name[ADDR_NAMELEN];
@@ -557,6 +566,15 @@ struct nl_chunk {
 	char *p;
 	size_t len;
 	struct nlmsghdr *last; /* its last message */
+};
+
+/* An element to delete as the kernel holds it, whatever counter it points
+ * at: its key and, in an interval map, the key of its end element. */
+struct nl_at_op {
+	unsigned map, cls;
+	uint8_t key[16], end[16];
+	uint8_t keylen;
+	bool has_end;
 };
 
 /* count messages in a row of one type: counters op[0..count), or one
@@ -594,6 +612,7 @@ struct nl_batch *nl_batch_create(const char *table)
 	snprintf(b->table, sizeof(b->table), "%s", table);
 	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
+	b->del_at.size = sizeof(struct nl_at_op);
 	b->what.size = sizeof(struct nl_msg_what);
 	b->chunk_size = NL_CHUNK;
 	return b;
@@ -613,6 +632,7 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b->del_ctr.v);
 	free(b->add_elem.v);
 	free(b->del_elem.v);
+	free(b->del_at.v);
 	free(b->what.v);
 	for (size_t i = 0; i < b->nchunks; i++)
 		free(b->chunks[i].p);
@@ -668,6 +688,20 @@ int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir di
 	return nl_push_op(&b->del_elem, a, dir);
 }
 
+int nl_batch_del_elem_at(struct nl_batch *b, unsigned map, unsigned cls, const uint8_t *key,
+			 size_t keylen, const uint8_t *end)
+{
+	struct nl_at_op op = { .map = map, .cls = cls, .keylen = (uint8_t)keylen,
+			       .has_end = end != NULL };
+
+	if (keylen > sizeof(op.key))
+		return -EINVAL;
+	memcpy(op.key, key, keylen);
+	if (end)
+		memcpy(op.end, end, keylen);
+	return nl_vec_push(&b->del_at, &op);
+}
+
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
 			  bool replace)
 {
@@ -684,7 +718,7 @@ void nl_batch_del_table(struct nl_batch *b)
 bool nl_batch_empty(const struct nl_batch *b)
 {
 	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
-	       !b->del_elem.n && !b->del_table && !b->set_name[0];
+	       !b->del_elem.n && !b->del_at.n && !b->del_table && !b->set_name[0];
 }
 
 /* Make room for one more message and return where it starts. */
@@ -863,6 +897,31 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 	return nl_batch_close(b, nlh, NULL, set);
 }
 
+/* Elements as the kernel holds them (rare: edits by hand), one message each. */
+static int nl_batch_at_msgs(struct nl_batch *b)
+{
+	const struct nl_at_op *at = b->del_at.v;
+	int ret = 0;
+
+	for (size_t i = 0; i < b->del_at.n && !ret; i++) {
+		char set[ADDR_MAPNAMELEN];
+		struct nlmsghdr *nlh;
+		struct nlattr *list;
+
+		addr_map_name_at(at[i].map, at[i].cls, set);
+		nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, set);
+		if (!nlh)
+			return -ENOMEM;
+		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		nl_put_elem(nlh, at[i].key, at[i].keylen, false, NULL);
+		if (at[i].has_end)
+			nl_put_elem(nlh, at[i].end, at[i].keylen, true, NULL);
+		mnl_attr_nest_end(nlh, list);
+		ret = nl_batch_close(b, nlh, NULL, set);
+	}
+	return ret;
+}
+
 
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
@@ -883,8 +942,11 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	ops = b->add_ctr.v;
 	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, &ops[i], NULL, 0);
-	/* grouped by map once, so the cost does not grow with the classes */
-	for (int add = 1; add >= 0 && !ret; add--) {
+	/* Deletes first: an element re-pointed at its right counter is
+	 * deleted and added again under the same key, which the kernel takes
+	 * only in this order.  Grouped by map once, so the cost does not grow
+	 * with the classes. */
+	for (int add = 0; add <= 1 && !ret; add++) {
 		struct nl_vec *v = add ? &b->add_elem : &b->del_elem;
 		struct nl_elem_op *e = v->v;
 
@@ -898,6 +960,8 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 			snprintf(set, sizeof(set), "%s", addr_map_name(&e[i].a, e[i].dir));
 			ret = nl_batch_elem_msgs(b, e + i, j - i, set, add);
 		}
+		if (!add && !ret)
+			ret = nl_batch_at_msgs(b);
 	}
 	ops = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <nftables/libnftables.h>
 
@@ -206,6 +207,32 @@ static bool names_has(const struct names *s, const char *name)
 	return s->n && bsearch(name, s->v, s->n, ADDR_NAMELEN, names_cmp);
 }
 
+/* What the element dumps of our maps found.  An element is right when its
+ * key is a target's (or the address of the counter it points at, for an
+ * address that left) and it points at the counter named after that key;
+ * anything else was edited by hand and is mended in batch 1. */
+struct wrong_elem {
+	unsigned map, cls;
+	uint8_t key[16], keylen;
+	char ref[ADDR_NAMELEN];
+	const struct target *x; /* the target whose key it is, or NULL */
+};
+
+struct end_key {
+	unsigned map, cls;
+	uint8_t key[16];
+};
+
+struct elem_scan {
+	const struct targets *t;
+	unsigned map, cls;  /* of the map being listed */
+	struct names *refs; /* counters referenced by right elements */
+	struct wrong_elem *wrong;
+	size_t nwrong, capwrong;
+	struct end_key *ends; /* end elements of the interval maps */
+	size_t nends, capends;
+};
+
 /* Object dumps are quadratic in the number of objects (the kernel re-walks
  * its list for every chunk); above this many counters, look them up by name. */
 #define TABLE_DUMP_MAX 8192
@@ -241,14 +268,15 @@ static int cand_add(struct candidates *c, const char *name)
  * the maps, and of addresses nftally knew before (drains left pending). */
 static int counters_by_name(struct nl *nl, const char *table, const struct targets *t,
 			    const struct addr *known, size_t nknown,
-			    const struct names *refs, struct names *ctrs)
+			    const struct names *refs, const struct wrong_elem *wrong,
+			    size_t nwrong, struct names *ctrs)
 {
 	struct candidates c = { 0 };
 	struct nl_counter *got = NULL;
 	char name[ADDR_NAMELEN];
 	int ret = -ENOMEM;
 
-	c.capbuf = 2 * t->n + 2 * nknown + refs->n;
+	c.capbuf = 2 * t->n + 2 * nknown + refs->n + nwrong;
 	c.buf = malloc(c.capbuf * ADDR_NAMELEN + 1);
 	if (!c.buf)
 		goto out;
@@ -268,6 +296,9 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 			continue;
 		ret = cand_add(&c, refs->v[i]);
 	}
+	/* a counter that only a wrong element points at may be one to drain */
+	for (size_t i = 0; i < nwrong && ret == 0; i++)
+		ret = cand_add(&c, wrong[i].ref);
 	got = ret ? NULL : malloc((c.n + 1) * sizeof(*got));
 	if (!ret && !got)
 		ret = -ENOMEM;
@@ -296,11 +327,96 @@ static void names_sort_unique(struct names *s)
 	s->n = k + 1;
 }
 
-/* The counters referenced by the elements of our maps: the default
- * class's, and those of every class this process knows of, including
- * classes met only in counter names (removed from the config: their
- * counters are drained like those of addresses that left). */
-static int list_refs(struct nl *nl, const char *table, struct names *refs)
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+/* The target whose element in map m of class cls has this key: targets are
+ * sorted by family, bytes, length, class, so its candidates are together. */
+static const struct target *target_at_key(const struct targets *t, unsigned m, unsigned cls,
+					  const uint8_t *key, size_t keylen)
+{
+	struct addr probe = { .family = m & 2 ? AF_INET6 : AF_INET };
+	size_t lo = 0, hi = t->n;
+
+	memcpy(probe.bytes, key, keylen);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&t->v[mid].addr, &probe) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < t->n && t->v[lo].addr.family == probe.family &&
+	       memcmp(t->v[lo].addr.bytes, probe.bytes, 16) == 0; lo++)
+		if (addr_is_host(&t->v[lo].addr) == !(m & 4) && t->v[lo].addr.cls == cls)
+			return &t->v[lo];
+	return NULL;
+}
+
+/* The element of an address that left: it points at its own counter. */
+static bool elem_is_own(unsigned m, unsigned cls, const uint8_t *key, size_t keylen,
+			const char *ref)
+{
+	struct addr a;
+	enum addr_dir d;
+
+	return addr_from_counter_name(ref, &a, &d) == 0 && addr_map_index(&a, d) == m &&
+	       a.cls == cls && memcmp(a.bytes, key, keylen) == 0;
+}
+
+static int elem_seen(const struct nl_map_elem *e, void *data)
+{
+	struct elem_scan *sc = data;
+	size_t keylen = sc->map & 2 ? 16 : 4;
+	char name[ADDR_NAMELEN];
+	const struct target *x;
+	struct wrong_elem *w;
+
+	if (e->keylen != keylen)
+		return 0; /* not an address of the map's family: not ours to judge */
+	if (e->end && !(sc->map & 4))
+		return 0;
+	if (e->end) {
+		if (grow((void **)&sc->ends, &sc->capends, sc->nends, sizeof(*sc->ends)) < 0)
+			return -ENOMEM;
+		sc->ends[sc->nends] = (struct end_key){ sc->map, sc->cls, { 0 } };
+		memcpy(sc->ends[sc->nends++].key, e->key, keylen);
+		return 0;
+	}
+	if (!e->ref || strlen(e->ref) >= ADDR_NAMELEN)
+		return 0; /* an objref map's elements all have one of ours' size */
+	x = target_at_key(sc->t, sc->map, sc->cls, e->key, keylen);
+	if (x ? strcmp(addr_counter_name(&x->addr, sc->map & 1, name), e->ref) == 0
+	      : elem_is_own(sc->map, sc->cls, e->key, keylen, e->ref))
+		return names_add(e->ref, sc->refs);
+	if (grow((void **)&sc->wrong, &sc->capwrong, sc->nwrong, sizeof(*sc->wrong)) < 0)
+		return -ENOMEM;
+	w = &sc->wrong[sc->nwrong++];
+	*w = (struct wrong_elem){ .map = sc->map, .cls = sc->cls, .keylen = (uint8_t)keylen,
+				  .x = x };
+	memcpy(w->key, e->key, keylen);
+	strcpy(w->ref, e->ref);
+	return 0;
+}
+
+/* The elements of our maps: the default class's, and those of every class
+ * this process knows of, including classes met only in counter names
+ * (removed from the config: their counters are drained like those of
+ * addresses that left). */
+static int list_elems(struct nl *nl, const char *table, struct elem_scan *sc)
 {
 	int ret = 0;
 
@@ -308,18 +424,96 @@ static int list_refs(struct nl *nl, const char *table, struct names *refs)
 		for (unsigned m = 0; m < ADDR_MAPS && ret == 0; m++) {
 			char name[ADDR_MAPNAMELEN];
 
+			sc->map = m;
+			sc->cls = cls;
 			addr_map_name_at(m, cls, name);
-			ret = nl_list_map_refs(nl, table, name, names_add, refs);
+			ret = nl_list_map_elems(nl, table, name, elem_seen, sc);
 			if (ret == -ENOENT && cls)
 				ret = 0; /* a class whose maps were never made */
 		}
-	names_sort_unique(refs);
+	names_sort_unique(sc->refs);
+	return ret;
+}
+
+static int end_key_cmp(const void *x, const void *y)
+{
+	const struct end_key *a = x, *b = y;
+
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->map != b->map)
+		return a->map < b->map ? -1 : 1;
+	return memcmp(a->key, b->key, 16);
+}
+
+/* The end element of the interval that starts at w's key: intervals do not
+ * overlap, so it is the first end after the key in the same map. */
+static const uint8_t *wrong_end(const struct elem_scan *sc, const struct wrong_elem *w)
+{
+	struct end_key probe = { w->map, w->cls, { 0 } };
+	size_t lo = 0, hi = sc->nends;
+
+	if (!(w->map & 4))
+		return NULL;
+	memcpy(probe.key, w->key, w->keylen);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (end_key_cmp(&sc->ends[mid], &probe) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sc->nends && sc->ends[lo].map == w->map && sc->ends[lo].cls == w->cls ?
+	       sc->ends[lo].key : NULL;
+}
+
+/* Elements edited by hand: each goes, and a target's comes back pointing at
+ * its own counter, in batch 1 (deletes before adds).  Their traffic so far
+ * stays where it was counted. */
+static int plan_wrong(struct nl_batch *b, struct elem_scan *sc, struct table_result *res)
+{
+	int ret = 0;
+
+	if (!sc->nwrong)
+		return 0;
+	if (sc->nends > 1)
+		qsort(sc->ends, sc->nends, sizeof(*sc->ends), end_key_cmp);
+	res->fixed = calloc(sc->nwrong, sizeof(*res->fixed));
+	if (!res->fixed)
+		return -ENOMEM;
+	for (size_t i = 0; i < sc->nwrong && ret == 0; i++) {
+		const struct wrong_elem *w = &sc->wrong[i];
+		struct table_fix *f = &res->fixed[res->nfixed++];
+		char name[ADDR_NAMELEN];
+
+		ret = nl_batch_del_elem_at(b, w->map, w->cls, w->key, w->keylen, wrong_end(sc, w));
+		addr_map_name_at(w->map, w->cls, f->map);
+		strcpy(f->ref, w->ref);
+		f->target = w->x != NULL;
+		if (w->x) {
+			addr_format(&w->x->addr, f->addr);
+			if (ret == 0)
+				ret = nl_batch_add_elem(b, &w->x->addr, w->map & 1);
+			/* plan_adds must not add it a second time */
+			if (ret == 0)
+				ret = names_add(addr_counter_name(&w->x->addr, w->map & 1, name),
+						sc->refs);
+		} else {
+			struct addr a = { .family = w->keylen == 16 ? AF_INET6 : AF_INET,
+					  .plen = w->keylen == 16 ? 128 : 32 };
+
+			memcpy(a.bytes, w->key, w->keylen);
+			addr_format(&a, f->addr);
+		}
+	}
+	names_sort_unique(sc->refs);
 	return ret;
 }
 
 static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
 			const struct addr *known, size_t nknown,
-			struct names *ctrs, struct names *refs)
+			struct names *ctrs, struct elem_scan *sc)
 {
 	bool dump = 2 * (t->n + nknown) < TABLE_DUMP_MAX;
 	int ret = 0;
@@ -334,9 +528,10 @@ static int kernel_state(struct nl *nl, const char *table, const struct targets *
 		}
 	}
 	if (ret == 0)
-		ret = list_refs(nl, table, refs);
+		ret = list_elems(nl, table, sc);
 	if (ret == 0 && !dump)
-		ret = counters_by_name(nl, table, t, known, nknown, refs, ctrs);
+		ret = counters_by_name(nl, table, t, known, nknown, sc->refs, sc->wrong,
+				       sc->nwrong, ctrs);
 	names_sort_unique(ctrs);
 	return ret;
 }
@@ -478,6 +673,7 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			   const struct skeleton *sk, struct table_result *res, struct err *e)
 {
 	struct names ctrs = { 0 }, refs = { 0 };
+	struct elem_scan sc = { .t = t, .refs = &refs };
 	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
 	bool deferred;
 	int ret = -ENOMEM;
@@ -497,12 +693,14 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	} else if (prev) {
 		ret = plan_diff(b1, b2, t, prev, res);
 	} else {
-		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &refs);
+		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &sc);
 		if (ret < 0) {
 			err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 			goto out;
 		}
-		ret = plan_adds(b1, t, &ctrs, &refs, res);
+		ret = plan_wrong(b1, &sc, res);
+		if (ret == 0)
+			ret = plan_adds(b1, t, &ctrs, &refs, res);
 		if (ret == 0)
 			ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
 	}
@@ -514,6 +712,8 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	 * find the counters again exists before their elements go */
 	deferred = res->ngone && o->defer && o->defer(res, o->data) > 0;
 	ret = nl_batch_commit(nl, b1, e);
+	if (ret < 0)
+		res->nfixed = 0; /* nothing was mended */
 	if (ret == 0 && res->ngone) {
 		res->ngone_committed = true;
 		if (deferred)
@@ -532,6 +732,8 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 out:
 	free(ctrs.v);
 	free(refs.v);
+	free(sc.wrong);
+	free(sc.ends);
 	nl_batch_destroy(b1);
 	nl_batch_destroy(b2);
 	return ret;
@@ -572,8 +774,9 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
-	sk.apply |= o->force_skeleton;
-	if (sk.apply)
+	/* A forced rebuild leaves a marker that is right as it is, so a
+	 * resync with nothing to mend changes nothing in the listing. */
+	if (sk.apply || o->force_skeleton)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);

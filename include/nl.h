@@ -50,14 +50,23 @@ typedef int (*nl_name_cb)(const char *name, void *data);
  * A non-zero return from cb stops and is returned. */
 int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data);
 
-/* Call cb with the object name referenced by every element of map `set` in
- * table (interval end elements are skipped). */
-int nl_list_map_refs(struct nl *nl, const char *table, const char *set,
-		     nl_name_cb cb, void *data);
+/* An element of a map as the kernel lists it. */
+struct nl_map_elem {
+	uint8_t key[16];
+	uint32_t keylen;
+	bool end;        /* the end element of an interval */
+	const char *ref; /* the counter it points at, or NULL */
+};
+typedef int (*nl_elem_cb)(const struct nl_map_elem *e, void *data);
+
+/* Call cb for every element of map `set` in table (an element dump).  A
+ * non-zero return from cb stops and is returned. */
+int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
+		      nl_elem_cb cb, void *data);
 
 /* A batch of changes, sent as one transaction by nl_batch_commit.  Whatever
  * order calls come in, the batch runs: the set counter, counter adds,
- * element adds, element deletes, counter deletes, table delete. */
+ * element deletes, element adds, counter deletes, table delete. */
 struct nl_batch;
 
 struct nl_batch *nl_batch_create(const char *table);
@@ -70,6 +79,11 @@ int nl_batch_del_counter(struct nl_batch *b, const char *name);
 /* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+/* The element of map number `map` (addr_map_name_at) of class cls whose key
+ * is key[0..keylen), whatever it points at; in an interval map also its end
+ * element `end` (NULL if the interval has none). */
+int nl_batch_del_elem_at(struct nl_batch *b, unsigned map, unsigned cls, const uint8_t *key,
+			 size_t keylen, const uint8_t *end);
 /* Before anything else: (delete, if replace, and) create counter `name`
  * holding `packets` packets.  nftally keeps small facts in such counters. */
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,

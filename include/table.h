@@ -20,6 +20,16 @@ struct table_gone {
 	struct counts c;
 };
 
+/* A map element that was not what nftally installs (edited by hand): it
+ * pointed at counter `ref`.  It was deleted, and if its key is a target's
+ * (`target`), added again pointing at the target's own counter. */
+struct table_fix {
+	char addr[ADDR_STRLEN]; /* the target, or the element's key */
+	char map[ADDR_MAPNAMELEN];
+	char ref[ADDR_NAMELEN];
+	bool target;
+};
+
 struct table_result {
 	uint64_t handle;   /* kernel handle of the table after apply */
 	bool created;      /* the table did not exist before */
@@ -27,6 +37,9 @@ struct table_result {
 	struct table_gone *gone; /* malloc'd, caller frees */
 	size_t ngone;
 	bool ngone_committed; /* the elements of gone are deleted */
+	/* elements mended by a listing of the table (malloc'd, caller frees) */
+	struct table_fix *fixed;
+	size_t nfixed;
 };
 
 /* 1 if table exists and is nftally's, 0 if it does not exist; -EEXIST with
