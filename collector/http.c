@@ -2,7 +2,9 @@
 /* GET /metrics over libmicrohttpd in its external-poll mode: run's loop
  * polls the daemon's epoll descriptor and calls http_run.  Bodies are
  * reference counted, so a scrape still being sent keeps the text it began
- * with while the next report replaces it. */
+ * with while the next report replaces it.  Connections are bounded in
+ * number, per address and in time, so that clients that connect and stay
+ * (or trickle a request byte by byte) cannot keep a scrape out. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "config.h"
@@ -40,10 +44,103 @@ struct body {
 	char *buf;
 };
 
+/* Why these numbers: see docs/metrics.md#the-listener.  epoll has no
+ * FD_SETSIZE bound; 512 stays below the usual soft RLIMIT_NOFILE (1024). */
+#define HTTP_CONNECTIONS 512u
+#define HTTP_PER_ADDRESS 8u
+#define HTTP_IDLE_SECONDS 5u
+/* libmicrohttpd's timeout counts only silence: a client sending a byte
+ * every few seconds would keep its connection for ever.  Each request
+ * must be received and answered within this time from the start of the
+ * connection or the end of the request before it. */
+#define HTTP_REQUEST_SECONDS 30.0
+
+/* A connection that is open, with the time it must be done by. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	bool cut;        /* shut down, waiting for libmicrohttpd to close it */
+	double deadline; /* CLOCK_MONOTONIC seconds */
+};
+
 struct http {
 	struct MHD_Daemon *d;
 	struct body *body;
+	struct conn *conns;
 };
+
+static double http_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* libmicrohttpd tells of each connection that opens and closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	struct conn *x = *socket_context;
+	const union MHD_ConnectionInfo *i;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!x)
+			return;
+		if (x->prev)
+			x->prev->next = x->next;
+		else
+			h->conns = x->next;
+		if (x->next)
+			x->next->prev = x->prev;
+		free(x);
+		*socket_context = NULL;
+		return;
+	}
+	i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	x = calloc(1, sizeof(*x));
+	if (!x || !i) {
+		free(x); /* out of memory: only the idle timeout bounds this one */
+		return;
+	}
+	x->fd = i->connect_fd;
+	x->deadline = http_now() + HTTP_REQUEST_SECONDS;
+	x->next = h->conns;
+	if (h->conns)
+		h->conns->prev = x;
+	h->conns = x;
+	*socket_context = x;
+}
+
+/* A request was answered: the next one on this connection gets its own
+ * HTTP_REQUEST_SECONDS. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	for (struct conn *x = h->conns; x && i; x = x->next)
+		if (x->fd == i->connect_fd) {
+			x->deadline = http_now() + HTTP_REQUEST_SECONDS;
+			break;
+		}
+}
+
+/* Shut down the connections past their deadline; libmicrohttpd then reads
+ * the end of the stream and closes them itself. */
+static void http_cut(struct http *h)
+{
+	double now = http_now();
+
+	for (struct conn *x = h->conns; x; x = x->next)
+		if (!x->cut && now >= x->deadline) {
+			shutdown(x->fd, SHUT_RDWR);
+			x->cut = true;
+		}
+}
 
 static void body_put(struct body *b)
 {
@@ -130,8 +227,11 @@ int http_start(struct http **out, const char *listen, struct err *e)
 	errno = 0;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 32u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_PER_ADDRESS,
+				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_SECONDS,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_END);
 	if (!h->d) {
 		int err = errno ? errno : EADDRINUSE;
@@ -153,15 +253,21 @@ int http_fd(struct http *h)
 int http_timeout_ms(struct http *h)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	double now = http_now();
+	int ms = 60000;
 
-	if (MHD_get_timeout(h->d, &t) != MHD_YES)
-		return -1;
-	return t > 60000 ? 60000 : (int)t;
+	if (MHD_get_timeout(h->d, &t) == MHD_YES && t < (MHD_UNSIGNED_LONG_LONG)ms)
+		ms = (int)t;
+	for (struct conn *x = h->conns; x; x = x->next)
+		if (!x->cut && (x->deadline - now) * 1000 < ms)
+			ms = x->deadline > now ? (int)((x->deadline - now) * 1000) + 1 : 0;
+	return ms;
 }
 
 void http_run(struct http *h)
 {
 	MHD_run(h->d);
+	http_cut(h);
 }
 
 void http_set_body(struct http *h, char *buf, size_t len)

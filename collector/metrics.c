@@ -252,35 +252,63 @@ int metrics_render(struct metrics *m, const struct state *current,
 	return 0;
 }
 
+/* The directory of path into dir ("." without a slash). */
+static void dir_of(const char *path, char dir[PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, PATH_MAX, ".");
+	else if (slash == path)
+		snprintf(dir, PATH_MAX, "/");
+	else
+		snprintf(dir, PATH_MAX, "%.*s", (int)(slash - path), path);
+}
+
 int metrics_write_file(const char *path, const char *buf, size_t len, struct err *e)
 {
-	char tmp[PATH_MAX + 8];
-	int fd;
+	char dir[PATH_MAX], tmp[PATH_MAX + 16];
+	struct stat st;
+	int fd, ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* In a directory anyone may write to, anyone may also rename over
+	 * the published file, unless the sticky bit keeps them to their own. */
+	dir_of(path, dir);
+	if (stat(dir, &st) < 0)
+		return err_setn(e, -errno, "%s: cannot write: %s: %s", path, dir, strerror(errno));
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return err_setn(e, -EPERM, "%s: not written: its directory %s is world-writable "
+				"without the sticky bit (anyone could replace the file)", path, dir);
+	/* A fresh name with O_EXCL: a file or symlink someone prepared under
+	 * a predictable name is never opened, followed or written through. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot write: %s", tmp, strerror(errno));
+		return err_setn(e, -errno, "%s: cannot create a temporary file in %s: %s", path,
+				dir, strerror(errno));
 	for (size_t off = 0; off < len;) {
 		ssize_t n = write(fd, buf + off, len - off);
 
 		if (n < 0) {
-			int ret = err_setn(e, -errno, "%s: cannot write: %s", tmp, strerror(errno));
-
-			close(fd);
-			unlink(tmp);
-			return ret;
+			ret = err_setn(e, -errno, "%s: cannot write: %s", tmp, strerror(errno));
+			goto fail;
 		}
 		off += (size_t)n;
 	}
-	fchmod(fd, 0644);
+	if (fchmod(fd, 0644) < 0) {
+		ret = err_setn(e, -errno, "%s: cannot set mode 0644: %s", tmp, strerror(errno));
+		goto fail;
+	}
 	close(fd);
+	fd = -1;
 	if (rename(tmp, path) < 0) {
-		int ret = err_setn(e, -errno, "%s: cannot rename to %s: %s", tmp, path,
-				   strerror(errno));
-
-		unlink(tmp);
-		return ret;
+		ret = err_setn(e, -errno, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+		goto fail;
 	}
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return ret;
 }

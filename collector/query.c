@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "app.h"
+#include "cell.h"
 #include "log.h"
 #include "store.h"
 
@@ -153,49 +154,50 @@ static int print_json(const struct store_row *r, void *data)
 	return 0;
 }
 
-/* RFC 4180: quoted when it holds a comma, a quote or a line break. */
-static void csv_field(const char *s)
+/* A field as cell_csv makes it: RFC 4180, and no label a spreadsheet
+ * would run as a formula. */
+static int csv_field(const char *s)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
+	char *f = cell_csv(s);
+
+	if (!f)
+		return -ENOMEM;
+	fputs(f, stdout);
+	free(f);
+	return 0;
 }
 
-static void print_csv(const struct query *q, const struct qrow *r)
+static int print_csv(const struct query *q, const struct qrow *r)
 {
-	csv_field(r->period);
+	int ret = csv_field(r->period);
+
 	putchar(',');
-	csv_field(r->label);
+	ret |= csv_field(r->label);
 	if (q->o->per_addr) {
 		putchar(',');
-		csv_field(r->addr ? r->addr : "");
+		ret |= csv_field(r->addr ? r->addr : "");
 	}
 	if (q->classes) {
 		putchar(',');
-		csv_field(r->cls ? r->cls : "");
+		ret |= csv_field(r->cls ? r->cls : "");
 	}
 	printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", r->c.in_bytes,
 	       r->c.in_packets, r->c.out_bytes, r->c.out_packets);
+	return ret ? -ENOMEM : 0;
 }
 
 /* CSV keeps its columns for the whole file: a class column when classes
  * are configured or any row has one (rows from before they were removed). */
-static void print_csv_rows(struct query *q)
+static int print_csv_rows(struct query *q)
 {
 	for (size_t i = 0; i < q->n; i++)
 		q->classes |= q->v[i].cls && *q->v[i].cls;
 	printf("period,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
 	       q->o->per_addr ? ",addr" : "", q->classes ? ",class" : "");
 	for (size_t i = 0; i < q->n; i++)
-		print_csv(q, &q->v[i]);
+		if (print_csv(q, &q->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
 }
 
 /* 1234567 -> "1.2 MiB" (binary units), or the plain number. */
@@ -279,8 +281,13 @@ static void print_table(struct query *q)
 	size_t wid[COLS] = { 0 };
 	char b[4][32];
 
-	for (size_t i = 0; i < q->n; i++)
+	for (size_t i = 0; i < q->n; i++) {
 		show[3] |= q->v[i].cls && *q->v[i].cls;
+		/* a label must not reorder what the terminal shows after it */
+		cell_strip_bidi(q->v[i].label);
+		if (q->v[i].addr)
+			cell_strip_bidi(q->v[i].addr);
+	}
 	for (size_t i = 0; i <= q->n + 1; i++) {
 		row_cells(q, i, cells, b);
 		for (int k = 0; k < COLS; k++)
@@ -381,8 +388,8 @@ int query_main(struct app *a)
 	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, &a->e);
 	if (ret == 0 && q.fmt == FMT_TABLE)
 		print_table(&q);
-	if (ret == 0 && q.fmt == FMT_CSV)
-		print_csv_rows(&q);
+	if (ret == 0 && q.fmt == FMT_CSV && print_csv_rows(&q) < 0)
+		ret = err_setn(&a->e, -ENOMEM, "out of memory");
 	store_close(s);
 	query_free(&q);
 	if (ret < 0)

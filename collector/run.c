@@ -21,6 +21,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "interval.h"
 #include "log.h"
 #include "metrics.h"
 #include "output.h"
@@ -47,6 +48,7 @@ struct run {
 	uint64_t handle;      /* kernel handle of our table */
 	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
+	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
 	bool store_on;          /* store is not off */
@@ -791,9 +793,49 @@ out:
 
 /* ---- start and loop ---- */
 
+#ifndef TFD_TIMER_CANCEL_ON_SET
+#define TFD_TIMER_CANCEL_ON_SET (1 << 1)
+#endif
+
+/* Arm the timer for the boundary next (whole multiples of the interval in
+ * wall-clock time, so a 60 s interval ends on whole minutes).  With
+ * CANCEL_ON_SET a step of the clock wakes us (ECANCELED) rather than
+ * leaving the timer on the old clock's boundary: an hour away after a step
+ * back by an hour. */
+static int run_arm(struct run *r, int64_t next)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = next },
+				  .it_interval = { .tv_sec = r->a->cfg.interval } };
+
+	r->tnext = next;
+	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The timer woke: re-armed for the next boundary of the clock as it is
+ * now; 1 if a report is due (see interval_wake). */
+static int run_timer(struct run *r)
+{
+	uint64_t ticks;
+	ssize_t n = read(r->tfd, &ticks, sizeof(ticks));
+	struct timespec now;
+	int64_t next;
+	bool due;
+	int ret;
+
+	if (n < 0 && errno != ECANCELED)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	due = interval_wake(now.tv_sec, r->tnext, n > 0, r->a->cfg.interval, &next);
+	ret = run_arm(r, next);
+	if (ret < 0)
+		run_error("timer: %s", strerror(-ret));
+	return due;
+}
+
 static int run_setup_fds(struct run *r, unsigned interval)
 {
-	struct itimerspec its = { .it_interval = { .tv_sec = interval } };
 	struct timespec now;
 	sigset_t set;
 
@@ -807,13 +849,8 @@ static int run_setup_fds(struct run *r, unsigned interval)
 	r->tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
 	if (r->sfd < 0 || r->tfd < 0)
 		return -errno;
-	/* Ticks on multiples of the interval in wall-clock time, so a 60 s
-	 * interval ends on whole minutes. */
 	clock_gettime(CLOCK_REALTIME, &now);
-	its.it_value.tv_sec = (now.tv_sec / interval + 1) * interval;
-	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return -errno;
-	return 0;
+	return run_arm(r, interval_next(now.tv_sec, interval));
 }
 
 /* Watch the directory of the targets file: editors and config management
@@ -890,7 +927,6 @@ static int run_loop(struct run *r)
 			       { .fd = r->tfd, .events = POLLIN },
 			       { .fd = r->ifd, .events = POLLIN },
 			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN } };
-	uint64_t ticks;
 
 	for (;;) {
 		if (r->http)
@@ -904,7 +940,7 @@ static int run_loop(struct run *r)
 			run_tick(r); /* the last deltas before exiting */
 			return 0;
 		}
-		if ((p[1].revents & POLLIN) && read(r->tfd, &ticks, sizeof(ticks)) > 0)
+		if ((p[1].revents & POLLIN) && run_timer(r))
 			run_tick(r);
 		if (r->ifd >= 0 && (p[2].revents & POLLIN) && run_watch_hit(r)) {
 			run_settle(r);

@@ -47,7 +47,10 @@ int metrics_add_report(struct metrics *m, const struct store_report *r);
 int metrics_render(struct metrics *m, const struct state *current,
 		   const struct metrics_health *h, char **buf, size_t *len);
 
-/* Write buf to path atomically (PATH.tmp, rename), mode 0644. */
+/* Write buf to path atomically, mode 0644: into a new file of a random
+ * name PATH.tmp.XXXXXX (O_EXCL: nothing existing is opened or followed),
+ * renamed to PATH.  Refuses a world-writable directory without the sticky
+ * bit (-EPERM).  0 or -errno with e set. */
 int metrics_write_file(const char *path, const char *buf, size_t len, struct err *e);
 
 #endif
