@@ -110,25 +110,52 @@ void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), 
 		cb(event_counts[i].type, event_counts[i].n, data);
 }
 
-int output_event(FILE *f, time_t t, const char *event, const char *addr,
-		 const char *fmt, ...)
+/* An event line without its stream; NULL when out of memory. */
+static json_object *event_new(time_t t, const char *event, const char *addr,
+			      const char *fmt, va_list ap)
 {
 	json_object *o = json_object_new_object();
 	char tb[32], *msg = NULL;
-	va_list ap;
 	int n;
 
 	count_event(event);
 	if (!o)
-		return -ENOMEM;
-	va_start(ap, fmt);
+		return NULL;
 	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	add_str(o, "time", output_time(t, tb));
 	add_str(o, "event", event);
 	if (addr)
 		add_str(o, "event_addr", addr);
 	add_str(o, "message", n < 0 ? "" : msg);
 	free(msg);
+	return o;
+}
+
+int output_event(FILE *f, time_t t, const char *event, const char *addr,
+		 const char *fmt, ...)
+{
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = event_new(t, event, addr, fmt, ap);
+	va_end(ap);
+	return o ? emit(f, o) : -ENOMEM;
+}
+
+int output_event_lost(FILE *f, time_t t, const char *event, time_t since, time_t until,
+		      const char *fmt, ...)
+{
+	json_object *o;
+	char tb[32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = event_new(t, event, NULL, fmt, ap);
+	va_end(ap);
+	if (!o)
+		return -ENOMEM;
+	add_str(o, "lost_since", output_time(since, tb));
+	add_str(o, "lost_until", output_time(until, tb));
 	return emit(f, o);
 }

@@ -28,6 +28,7 @@
 #include "report.h"
 #include "state.h"
 #include "store.h"
+#include "watch.h"
 
 #define RUN_BACKLOG_MAX 64
 /* How long a write waits for another writer's lock: a locked store must
@@ -56,6 +57,10 @@ struct run {
 	struct store_saved carry; /* totals of a lost database, until a new one has them */
 	struct metrics *metrics; /* NULL: neither prom_file nor listen */
 	struct http *http;
+	/* nf_tables notifications: a deleted table is reinstalled at once
+	 * (NULL: noticed at the next interval boundary only) */
+	struct watch *watch;
+	int quiet; /* depth of run_quiet: out of the group while > 0 */
 	struct metrics_health health;
 	/* reports the store could not take yet, oldest first: retried before
 	 * the next one (a full disk, a database locked for too long) */
@@ -395,20 +400,32 @@ static void run_undrain(struct run *r)
 }
 
 /* Our table is new (flushed, or recreated while nftally was away): what
- * the old one counted since the last report is gone, and the new counters
- * count from zero. */
+ * the old one counted since its values were last read is gone, and the
+ * new counters count from zero.  The event names that window: from the
+ * base time (the last report that read the table, or the previous
+ * reinstall) to now, when the new table is there.  The base time moves to
+ * now, so the next report's `since` and the next loss start where this
+ * window ends: two quick deletions give adjacent windows, never
+ * overlapping ones. */
 static void run_table_new(struct run *r, uint64_t handle, const char *why)
 {
-	char t0[32];
+	time_t since = (time_t)(r->done.base_time ? r->done.base_time : r->done.time);
+	time_t until = output_now();
+	char t0[32], t1[32], also[128] = "";
 
-	output_event(stdout, output_now(), "table_missing", NULL,
-		     "table %s %s; traffic since %s could not be counted",
-		     nl_table_desc(r->a->cfg.table), why, output_time((time_t)(r->done.base_time ?
-							      r->done.base_time : r->done.time), t0));
+	if (r->draining.n)
+		snprintf(also, sizeof(also), ", nor the last traffic of %zu removed addresses "
+			 "waiting for their report (their counters went with the table)",
+			 r->draining.n);
+	output_event_lost(stdout, until, "table_missing", since, until,
+			  "table %s %s; traffic from %s to %s could not be counted%s",
+			  nl_table_desc(r->a->cfg.table), why, output_time(since, t0),
+			  output_time(until, t1), also);
 	for (size_t i = 0; i < r->done.n; i++)
 		r->done.v[i].c = (struct counts){ 0 };
 	run_forget_draining(r); /* their counters went with the table */
 	r->handle = handle;
+	r->done.base_time = until;
 	run_save_done(r);
 	fflush(stdout);
 }
@@ -426,12 +443,41 @@ static int run_reinstall(struct run *r)
 		return -1;
 	}
 	free(res.gone);
-	run_forget_draining(r);
 	run_table_new(r, res.handle, "was deleted outside nftally");
 	output_event(stdout, output_now(), "table_reinstalled", NULL,
 		     "table %s reinstalled with %zu addresses", nl_table_desc(a->cfg.table), a->tg.n);
 	fflush(stdout);
 	return 0;
+}
+
+/* Out of the notification group while we change the table ourselves
+ * (nested: the outermost call counts), and back. */
+static void run_quiet(struct run *r, bool on)
+{
+	if (!r->watch)
+		return;
+	if (on && r->quiet++ == 0)
+		watch_pause(r->watch);
+	else if (!on && --r->quiet == 0)
+		watch_resume(r->watch);
+}
+
+/* A notification (or a pause, during which none came) says our table may
+ * have changed: one GETTABLE tells.  Gone: reinstall now, not at the next
+ * boundary.  Recreated by someone else: count the new one from zero. */
+static void run_check_table(struct run *r)
+{
+	struct app *a = r->a;
+	uint64_t h = 0;
+	int ret = nl_table_exists(a->nl, a->cfg.table, &h);
+
+	if (ret == 0) {
+		run_quiet(r, true);
+		run_reinstall(r);
+		run_quiet(r, false);
+	} else if (ret == 1 && h != 0 && h != r->handle) {
+		run_table_new(r, h, "was recreated outside nftally");
+	}
 }
 
 /* One entry per target in next: the value read (cur[i], reported when rep)
@@ -921,21 +967,62 @@ static int run_signal(struct run *r)
 	return 1;
 }
 
+/* Subscribe to nf_tables' notifications, then look once: the table may
+ * have gone between the start's apply and the subscription.  Without
+ * them (an error is unlikely: the group exists since Linux 3.13), a
+ * deleted table is noticed at the next interval boundary. */
+static void run_watch_table(struct run *r)
+{
+	r->watch = watch_create(nl_family_name(), r->a->cfg.table);
+	if (!r->watch)
+		log_msg(LOG_PRIO_WARNING, "cannot listen to nf_tables notifications (%s); a deleted "
+			"table is reinstalled at the next interval boundary", strerror(errno));
+	else
+		run_check_table(r);
+}
+
+/* The notifications waiting: 1 if the table must be looked at. */
+static bool run_watch_wake(struct run *r, struct pollfd *p)
+{
+	int ret = watch_drain(r->watch);
+
+	if (ret >= 0)
+		return ret > 0;
+	log_msg(LOG_PRIO_WARNING, "nf_tables notifications failed (%s); a deleted table is "
+		"reinstalled at the next interval boundary", strerror(-ret));
+	watch_destroy(r->watch);
+	r->watch = NULL;
+	r->quiet = 0;
+	p->fd = -1;
+	return true;
+}
+
 static int run_loop(struct run *r)
 {
-	struct pollfd p[4] = { { .fd = r->sfd, .events = POLLIN },
+	struct pollfd p[5] = { { .fd = r->sfd, .events = POLLIN },
 			       { .fd = r->tfd, .events = POLLIN },
 			       { .fd = r->ifd, .events = POLLIN },
-			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN } };
+			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN },
+			       { .fd = r->watch ? watch_fd(r->watch) : -1, .events = POLLIN } };
 
 	for (;;) {
+		bool check;
+
 		if (r->http)
 			http_run(r->http);
-		if (poll(p, 4, r->http ? http_timeout_ms(r->http) : -1) < 0) {
+		if (poll(p, 5, r->http ? http_timeout_ms(r->http) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		check = r->watch && (p[4].revents & (POLLIN | POLLERR)) && run_watch_wake(r, &p[4]);
+		if (!check && !((p[0].revents | p[1].revents | p[2].revents) & POLLIN))
+			continue; /* HTTP only */
+		/* Our own changes below are not notified to us; what others
+		 * did meanwhile is looked for once, after. */
+		run_quiet(r, true);
+		if (check)
+			run_check_table(r);
 		if ((p[0].revents & POLLIN) && run_signal(r)) {
 			run_tick(r); /* the last deltas before exiting */
 			return 0;
@@ -946,6 +1033,9 @@ static int run_loop(struct run *r)
 			run_settle(r);
 			run_reload(r, "file changed", false);
 		}
+		run_quiet(r, false);
+		if (r->watch)
+			run_check_table(r);
 	}
 }
 
@@ -1134,6 +1224,7 @@ int run_main(struct app *a)
 		r.health.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 		run_publish(&r);
 		run_watch(&r);
+		run_watch_table(&r);
 		output_event(stdout, output_now(), "start", NULL,
 			     "accounting %zu addresses from %s in table %s every %u s",
 			     a->tg.n, a->targets_name, nl_table_desc(a->cfg.table), a->cfg.interval);
@@ -1155,6 +1246,7 @@ int run_main(struct app *a)
 				     (unsigned long long)r.backlog[i].seq, a->e.msg);
 	for (size_t i = 0; i < r.nbacklog; i++)
 		store_report_free(&r.backlog[i]);
+	watch_destroy(r.watch);
 	store_close(r.store);
 	store_saved_free(&r.carry);
 	metrics_free(r.metrics);

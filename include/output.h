@@ -35,6 +35,11 @@ int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *la
 int output_event(FILE *f, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* An event about traffic that could not be counted, with the window:
+ * "lost_since" and "lost_until" (whole seconds, like "time"). */
+int output_event_lost(FILE *f, time_t t, const char *event, time_t since, time_t until,
+		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* How many events of each type this process printed. */
 void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), void *data);
 

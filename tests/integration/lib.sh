@@ -191,6 +191,15 @@ pending_after() { # STATE
 	{ print }' "$1"
 }
 
+# Wait (at most 6 s) until FILE holds N events of type EVENT.
+wait_event() { # FILE EVENT N
+	for _ in $(seq 60); do
+		[ "$(grep -c "\"event\":\"$2\"" "$1")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 

@@ -21,13 +21,6 @@ total() { # ADDR FIELD FILES...
 	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
 		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
 }
-wait_event() { # FILE EVENT N
-	for _ in $(seq 60); do
-		[ "$(grep -c "\"event\":\"$2\"" "$1")" -ge "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 bg_send() { # NS DST PAYLOAD COUNT SRC GAP_US
 	inns "$1" "$UDPSEND" "$2" 9999 "$3" "$4" "$5" "$6" & SENDERS="$SENDERS $!"
 }
