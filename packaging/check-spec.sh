@@ -75,6 +75,7 @@ stub() { # stub NAME[()] BODY
     fi
 }
 stub _unitdir '/usr/lib/systemd/system'
+stub _sysusersdir '/usr/lib/sysusers.d'
 stub _vpath_builddir 'redhat-linux-build'
 stub meson 'meson setup --buildtype=plain --prefix=%{_prefix} --sbindir=%{_sbindir} --sysconfdir=%{_sysconfdir} --localstatedir=%{_localstatedir} --sharedstatedir=%{_sharedstatedir} --mandir=%{_mandir} --wrap-mode=nodownload --auto-features=enabled . %{_vpath_builddir}'
 stub meson_build 'meson compile -C %{_vpath_builddir} --verbose'
@@ -106,7 +107,7 @@ parse() {
 # section OUT NAME: the lines of section %NAME of the parsed spec OUT.
 section() {
     awk -v s="%$2" '
-        /^%(description|prep|build|install|check|post|preun|postun|files|changelog)([ \t]|$)/ { on = ($1 == s) ; next }
+        /^%(description|prep|build|install|check|pre|post|preun|postun|files|changelog)([ \t]|$)/ { on = ($1 == s) ; next }
         on' "$tmp/$1"
 }
 # check DESCRIPTION COMMAND...
@@ -150,7 +151,7 @@ for rel in 8 9; do
     # No macro the spec uses is left unexpanded, outside comments (%doc,
     # %dir, %attr, %config and %license are file-list directives, not macros).
     left=$(grep -v '^[[:space:]]*#' "$tmp/$p" | grep -oE '%\{?[A-Za-z_][A-Za-z0-9_]*' | tr -d '%{' |
-        grep -vxE 'description|prep|build|install|check|post|preun|postun|files|changelog|doc|dir|attr|config|license' |
+        grep -vxE 'description|prep|build|install|check|pre|post|preun|postun|files|changelog|doc|dir|attr|config|license' |
         sort -u | tr '\n' ' ')
     left=${left% }
     check "$r: no unexpanded macros${left:+ (left: $left)}" test -z "$left"
@@ -190,18 +191,21 @@ for rel in 8 9; do
     check "$r: %post presets nftally.service" in_section "$p" post 'preset nftally\.service'
     check "$r: %preun disables nftally.service" in_section "$p" preun 'disable --now nftally\.service'
     check "$r: %postun restarts nftally.service" in_section "$p" postun 'try-restart nftally\.service'
+    check "$r: %pre creates the user nftally" in_section "$p" pre 'useradd -r -g nftally '
+    check "$r: %post gives the state to nftally" in_section "$p" post 'chown -R nftally:nftally /var/lib/nftally'
 
     # Files.
     for f in '^/usr/sbin/nftally$' \
              '^/usr/share/nftally/templates/host\.nft$' \
              '^/usr/lib/systemd/system/nftally\.service$' \
+             '^/usr/lib/sysusers\.d/nftally\.conf$' \
              '^%dir /etc/nftally$' \
              '^%config\(noreplace\) /etc/nftally/nftally\.conf$' \
              '^%doc /usr/share/doc/nftally/targets\.example$' \
              '^/usr/share/man/man8/nftally\.8\*$' \
              '^/usr/share/man/man5/nftally\.conf\.5\*$' \
              '^/usr/share/man/man5/nftally-targets\.5\*$' \
-             '^%dir %attr\(0700,root,root\) /var/lib/nftally$'; do
+             '^%dir %attr\(0700,nftally,nftally\) /var/lib/nftally$'; do
         shown=${f//\\/}
         shown=${shown#^}
         check "$r: %files: ${shown%$}" in_section "$p" files "$f"

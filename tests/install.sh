@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # meson install into a temporary root: the binary, the template, the example
-# config and targets, the systemd unit and the man pages land where they
-# should, the installed binary works with the installed files, the unit
-# passes systemd-analyze verify, and the man pages render.
+# config and targets, the systemd unit, its sysusers.d file and the man
+# pages land where they should, the installed binary works with the
+# installed files, the unit passes systemd-analyze verify and scores at most
+# 2.5 in systemd-analyze security, and the man pages render.
 set -u
 BUILDDIR=${BUILDDIR:?BUILDDIR names the meson build directory}
 DEST=$(mktemp -d /tmp/nftally-install.XXXXXX)
@@ -26,7 +27,8 @@ TMPL=$(find_one /share/nftally/templates/host.nft)
 CONF=$(find_one /etc/nftally/nftally.conf)
 TARGETS=$(find_one /share/doc/nftally/targets.example)
 UNIT=$(find_one /systemd/system/nftally.service)
-for f in BIN TMPL CONF TARGETS UNIT; do
+SYSUSERS=$(find_one /sysusers.d/nftally.conf)
+for f in BIN TMPL CONF TARGETS UNIT SYSUSERS; do
 	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
 done
 [ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
@@ -42,12 +44,36 @@ grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf run$" "$
 	ok "unit runs the installed binary" || bad "unit ExecStart: $(grep ExecStart= "$UNIT")"
 grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN$' "$UNIT" && grep -q '^ProtectSystem=strict$' "$UNIT" &&
 	grep -q '^StateDirectory=nftally$' "$UNIT" && ok "unit: least privilege" || bad "unit hardening"
+grep -q '^User=nftally$' "$UNIT" && grep -q '^AmbientCapabilities=CAP_NET_ADMIN$' "$UNIT" &&
+	grep -q '^u nftally - ".*" /var/lib/nftally$' "$SYSUSERS" &&
+	ok "unit runs as user nftally with CAP_NET_ADMIN; sysusers.d creates it" || bad "unit user"
+# tests/integration/service.sh runs nftally under these lists; keep them.
+grep -q '^SystemCallFilter=@system-service$' "$UNIT" &&
+	grep -q '^SystemCallFilter=~@privileged @resources$' "$UNIT" &&
+	grep -q '^RestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6$' "$UNIT" &&
+	ok "unit: system call filter and address families" || bad "unit: system call filter"
 if need_or_fail systemd-analyze; then
 	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$UNIT" > "$DEST/nftally.service"
-	if systemd-analyze verify --man=no "$DEST/nftally.service" > "$DEST/verify" 2>&1; then
-		ok "systemd-analyze verify"
+	if systemd-analyze verify --man=no "$DEST/nftally.service" > "$DEST/verify" 2>&1 &&
+		[ ! -s "$DEST/verify" ]; then
+		ok "systemd-analyze verify: clean"
 	else
 		bad "systemd-analyze verify: $(cat "$DEST/verify")"
+	fi
+	# --offline (systemd 250 and later) scores the file without loading it.
+	if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+		score=$(systemd-analyze security --offline=yes "$DEST/nftally.service" 2>&1 |
+			sed -n 's/.*Overall exposure level for nftally.service: \([0-9.]*\) .*/\1/p')
+		if [ -n "$score" ] && [ "$(echo "$score <= 2.5" | bc)" = 1 ]; then
+			ok "systemd-analyze security: exposure $score <= 2.5"
+		else
+			bad "systemd-analyze security: exposure '${score}' (want <= 2.5)"
+			systemd-analyze security --offline=yes "$DEST/nftally.service" 2>&1 | grep '✗' | sed 's/^/# /'
+		fi
+	elif [ "${CI:-}" = true ]; then
+		bad "systemd-analyze security has no --offline (systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'))"
+	else
+		echo "skip - systemd-analyze security has no --offline"
 	fi
 fi
 if need_or_fail go-md2man && need_or_fail man; then
