@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # meson install into a temporary root: the binary, the template, the example
-# config and targets, the systemd unit, its sysusers.d file and the man
+# config (copied to SYSCONFDIR only when absent: a second install keeps an
+# edit) and targets, the systemd unit, its sysusers.d file and the man
 # pages land where they should, the installed binary works with the
 # installed files, the unit passes systemd-analyze verify and scores at most
 # 2.5 in systemd-analyze security, and the man pages render.
@@ -32,6 +33,16 @@ for f in BIN TMPL CONF TARGETS UNIT SYSUSERS; do
 	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
 done
 [ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
+EXAMPLE=$(find_one /share/doc/nftally/nftally.conf)
+[ -n "$EXAMPLE" ] && cmp -s "$EXAMPLE" "$CONF" && ok "example config in the doc directory, copied to SYSCONFDIR" ||
+	bad "example config: '${EXAMPLE#"$DEST"}'"
+# A second install keeps an edited config (and a first one writes none
+# over an existing file).
+echo '# edited by the administrator' >> "$CONF"
+meson install -C "$BUILDDIR" --destdir "$DEST" --no-rebuild --quiet > "$DEST/reinstall.log" 2>&1 ||
+	bad "second meson install: $(cat "$DEST/reinstall.log")"
+tail -n 1 "$CONF" | grep -qx '# edited by the administrator' && ! cmp -s "$EXAMPLE" "$CONF" &&
+	ok "meson install keeps an edited config" || bad "meson install overwrote the edited config"
 "$BIN" --version | grep -q '^nftally ' && ok "--version" || bad "--version"
 "$BIN" -c "$CONF" -t "$TARGETS" --template "$TMPL" render > "$DEST/render.nft" &&
 	grep -q '^add element inet nftally in4net { 198.18.4.0/24 : "in4_c6120400_24" }$' "$DEST/render.nft" &&
