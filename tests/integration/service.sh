@@ -34,6 +34,9 @@ install -d -m 0700 -o $USR -g $USR "$WORK/state"
 install -d -m 0755 -o $USR -g $USR "$WORK/prom"
 
 OUT=$WORK/run.json
+# LeakSanitizer cannot work under ptrace (sanitizer builds): the other
+# integration tests check leaks of run.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 ip netns exec "$R" strace -f -qq -o "$WORK/trace" \
 	setpriv --reuid=$USR --regid=$USR --clear-groups \
 	--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin \
