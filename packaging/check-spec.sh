@@ -61,33 +61,8 @@ fi
 cd "$tmp" || exit 1
 base_args=(--define "_topdir $tmp/topdir")
 
-# --- stand-ins for RHEL macros the local rpm lacks --------------------------------
-# Each is defined only if the local rpm does not define it (on RHEL with
-# rpm-build, meson and the systemd macros installed, none is needed). The
-# values follow RHEL's macros.meson and macros.systemd, shortened.
-stub_args=()
-stub_names=()
-stub() { # stub NAME[()] BODY
-    local name=${1%%(*}
-    if [ "$(rpm --eval "%{?$name:1}")" != 1 ]; then
-        stub_args+=(--define "$1 $2")
-        stub_names+=("$name")
-    fi
-}
-stub _unitdir '/usr/lib/systemd/system'
-stub _vpath_builddir 'redhat-linux-build'
-stub meson 'meson setup --buildtype=plain --prefix=%{_prefix} --sbindir=%{_sbindir} --sysconfdir=%{_sysconfdir} --localstatedir=%{_localstatedir} --sharedstatedir=%{_sharedstatedir} --mandir=%{_mandir} --wrap-mode=nodownload --auto-features=enabled . %{_vpath_builddir}'
-stub meson_build 'meson compile -C %{_vpath_builddir} --verbose'
-stub meson_install 'DESTDIR=%{buildroot} meson install -C %{_vpath_builddir} --no-rebuild'
-stub meson_test 'meson test -C %{_vpath_builddir} --print-errorlogs'
-stub 'systemd_post()' 'if [ $1 -eq 1 ]; then systemctl --no-reload preset %{?*} || :; fi'
-stub 'systemd_preun()' 'if [ $1 -eq 0 ]; then systemctl --no-reload disable --now %{?*} || :; fi'
-stub 'systemd_postun_with_restart()' 'if [ $1 -ge 1 ]; then systemctl try-restart %{?*} || :; fi'
-# Debian's rpm keeps upstream's /usr/com here; RHEL's is /var/lib.
-if [ "$(rpm --eval '%{_sharedstatedir}')" != /var/lib ]; then
-    stub_args+=(--define '_sharedstatedir /var/lib')
-    stub_names+=(_sharedstatedir)
-fi
+# --- stand-ins for RHEL macros the local rpm lacks: stub_args, stub_names ---
+. "$here/rpm-stubs.sh"
 
 # parse OUT ARGS...: rpmspec ARGS into $tmp/OUT. Fails on a non-zero exit
 # or on any warning or error on stderr (a bad %changelog date, for one, is
@@ -106,7 +81,7 @@ parse() {
 # section OUT NAME: the lines of section %NAME of the parsed spec OUT.
 section() {
     awk -v s="%$2" '
-        /^%(description|prep|build|install|check|post|preun|postun|files|changelog)([ \t]|$)/ { on = ($1 == s) ; next }
+        /^%(description|prep|build|install|check|pre|post|preun|postun|files|changelog)([ \t]|$)/ { on = ($1 == s) ; next }
         on' "$tmp/$1"
 }
 # check DESCRIPTION COMMAND...
@@ -150,7 +125,7 @@ for rel in 8 9; do
     # No macro the spec uses is left unexpanded, outside comments (%doc,
     # %dir, %attr, %config and %license are file-list directives, not macros).
     left=$(grep -v '^[[:space:]]*#' "$tmp/$p" | grep -oE '%\{?[A-Za-z_][A-Za-z0-9_]*' | tr -d '%{' |
-        grep -vxE 'description|prep|build|install|check|post|preun|postun|files|changelog|doc|dir|attr|config|license' |
+        grep -vxE 'description|prep|build|install|check|pre|post|preun|postun|files|changelog|doc|dir|attr|config|license' |
         sort -u | tr '\n' ' ')
     left=${left% }
     check "$r: no unexpanded macros${left:+ (left: $left)}" test -z "$left"
@@ -180,7 +155,7 @@ for rel in 8 9; do
     # Build, check, install and scriptlets.
     # (rpmspec -P drops the %build header after %autosetup: search it all.)
     build=$(tr '\n' ' ' <"$tmp/$p" | sed 's/\\ */ /g')
-    for opt in -Dintegration=false -Dman=enabled -Dsystemdunitdir=/usr/lib/systemd/system; do
+    for opt in -Dintegration=false -Dpackage_tests=false -Dman=enabled -Dsystemdunitdir=/usr/lib/systemd/system; do
         check "$r: %build configures with $opt" grep -qE -- "meson setup [^%]* $opt( |$)" <<<"$build"
     done
     check "$r: %check runs the unit suite" in_section "$p" check '^meson test .*--suite unit'
@@ -190,18 +165,21 @@ for rel in 8 9; do
     check "$r: %post presets nftally.service" in_section "$p" post 'preset nftally\.service'
     check "$r: %preun disables nftally.service" in_section "$p" preun 'disable --now nftally\.service'
     check "$r: %postun restarts nftally.service" in_section "$p" postun 'try-restart nftally\.service'
+    check "$r: %pre creates the user nftally" in_section "$p" pre 'useradd -r -g nftally '
+    check "$r: %post gives the state to nftally" in_section "$p" post 'chown -R nftally:nftally /var/lib/nftally'
 
     # Files.
     for f in '^/usr/sbin/nftally$' \
              '^/usr/share/nftally/templates/host\.nft$' \
              '^/usr/lib/systemd/system/nftally\.service$' \
+             '^/usr/lib/sysusers\.d/nftally\.conf$' \
              '^%dir /etc/nftally$' \
              '^%config\(noreplace\) /etc/nftally/nftally\.conf$' \
              '^%doc /usr/share/doc/nftally/targets\.example$' \
              '^/usr/share/man/man8/nftally\.8\*$' \
              '^/usr/share/man/man5/nftally\.conf\.5\*$' \
              '^/usr/share/man/man5/nftally-targets\.5\*$' \
-             '^%dir %attr\(0700,root,root\) /var/lib/nftally$'; do
+             '^%dir %attr\(0700,nftally,nftally\) /var/lib/nftally$'; do
         shown=${f//\\/}
         shown=${shown#^}
         check "$r: %files: ${shown%$}" in_section "$p" files "$f"

@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # meson install into a temporary root: the binary, the template, the example
-# config and targets, the systemd unit and the man pages land where they
-# should, the installed binary works with the installed files, the unit
-# passes systemd-analyze verify, and the man pages render.
+# config (copied to SYSCONFDIR only when absent: a second install keeps an
+# edit) and targets, the systemd unit, its sysusers.d file and the man
+# pages land where they should, the installed binary works with the
+# installed files, the unit passes systemd-analyze verify and scores at most
+# 2.5 in systemd-analyze security, and the man pages render.
 set -u
 BUILDDIR=${BUILDDIR:?BUILDDIR names the meson build directory}
 DEST=$(mktemp -d /tmp/nftally-install.XXXXXX)
@@ -26,10 +28,21 @@ TMPL=$(find_one /share/nftally/templates/host.nft)
 CONF=$(find_one /etc/nftally/nftally.conf)
 TARGETS=$(find_one /share/doc/nftally/targets.example)
 UNIT=$(find_one /systemd/system/nftally.service)
-for f in BIN TMPL CONF TARGETS UNIT; do
+SYSUSERS=$(find_one /sysusers.d/nftally.conf)
+for f in BIN TMPL CONF TARGETS UNIT SYSUSERS; do
 	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
 done
 [ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
+EXAMPLE=$(find_one /share/doc/nftally/nftally.conf)
+[ -n "$EXAMPLE" ] && cmp -s "$EXAMPLE" "$CONF" && ok "example config in the doc directory, copied to SYSCONFDIR" ||
+	bad "example config: '${EXAMPLE#"$DEST"}'"
+# A second install keeps an edited config (and a first one writes none
+# over an existing file).
+echo '# edited by the administrator' >> "$CONF"
+meson install -C "$BUILDDIR" --destdir "$DEST" --no-rebuild --quiet > "$DEST/reinstall.log" 2>&1 ||
+	bad "second meson install: $(cat "$DEST/reinstall.log")"
+tail -n 1 "$CONF" | grep -qx '# edited by the administrator' && ! cmp -s "$EXAMPLE" "$CONF" &&
+	ok "meson install keeps an edited config" || bad "meson install overwrote the edited config"
 "$BIN" --version | grep -q '^nftally ' && ok "--version" || bad "--version"
 "$BIN" -c "$CONF" -t "$TARGETS" --template "$TMPL" render > "$DEST/render.nft" &&
 	grep -q '^add element inet nftally in4net { 198.18.4.0/24 : "in4_c6120400_24" }$' "$DEST/render.nft" &&
@@ -42,12 +55,36 @@ grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf run$" "$
 	ok "unit runs the installed binary" || bad "unit ExecStart: $(grep ExecStart= "$UNIT")"
 grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN$' "$UNIT" && grep -q '^ProtectSystem=strict$' "$UNIT" &&
 	grep -q '^StateDirectory=nftally$' "$UNIT" && ok "unit: least privilege" || bad "unit hardening"
+grep -q '^User=nftally$' "$UNIT" && grep -q '^AmbientCapabilities=CAP_NET_ADMIN$' "$UNIT" &&
+	grep -q '^u nftally - ".*" /var/lib/nftally$' "$SYSUSERS" &&
+	ok "unit runs as user nftally with CAP_NET_ADMIN; sysusers.d creates it" || bad "unit user"
+# tests/integration/service.sh runs nftally under these lists; keep them.
+grep -q '^SystemCallFilter=@system-service$' "$UNIT" &&
+	grep -q '^SystemCallFilter=~@privileged @resources$' "$UNIT" &&
+	grep -q '^RestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6$' "$UNIT" &&
+	ok "unit: system call filter and address families" || bad "unit: system call filter"
 if need_or_fail systemd-analyze; then
 	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$UNIT" > "$DEST/nftally.service"
-	if systemd-analyze verify --man=no "$DEST/nftally.service" > "$DEST/verify" 2>&1; then
-		ok "systemd-analyze verify"
+	if systemd-analyze verify --man=no "$DEST/nftally.service" > "$DEST/verify" 2>&1 &&
+		[ ! -s "$DEST/verify" ]; then
+		ok "systemd-analyze verify: clean"
 	else
 		bad "systemd-analyze verify: $(cat "$DEST/verify")"
+	fi
+	# --offline (systemd 250 and later) scores the file without loading it.
+	if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+		score=$(systemd-analyze security --offline=yes "$DEST/nftally.service" 2>&1 |
+			sed -n 's/.*Overall exposure level for nftally.service: \([0-9.]*\) .*/\1/p')
+		if [ -n "$score" ] && [ "$(echo "$score <= 2.5" | bc)" = 1 ]; then
+			ok "systemd-analyze security: exposure $score <= 2.5"
+		else
+			bad "systemd-analyze security: exposure '${score}' (want <= 2.5)"
+			systemd-analyze security --offline=yes "$DEST/nftally.service" 2>&1 | grep '✗' | sed 's/^/# /'
+		fi
+	elif [ "${CI:-}" = true ]; then
+		bad "systemd-analyze security has no --offline (systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'))"
+	else
+		echo "skip - systemd-analyze security has no --offline"
 	fi
 fi
 if need_or_fail go-md2man && need_or_fail man; then
