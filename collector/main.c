@@ -520,7 +520,7 @@ static int print_cumulative(struct app *a)
 	int ret = -ENOMEM;
 
 	if (c && miss)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, c, miss, &missing, &a->e);
+		ret = table_read(a->nl, a->cfg.table, &a->tg, c, NULL, miss, &missing, &a->e);
 	else
 		err_setn(&a->e, ret, "out of memory");
 	for (size_t i = 0; ret == 0 && i < a->tg.n; i++) {
@@ -583,31 +583,69 @@ static int stray_cb(const char *name, void *data)
 	return 0;
 }
 
+/* The values of the counters of t (and their handles, so that remove's
+ * last report knows a recreated counter as run does) into all, labelled
+ * by label(i, data); targets without counters are left out. */
+static int add_read(struct app *a, const struct targets *t,
+		    const char *(*label)(size_t i, const void *data), const void *data,
+		    struct state *all)
+{
+	struct counts *c = calloc(t->n + 1, sizeof(*c));
+	uint64_t *h = calloc(2 * t->n + 1, sizeof(*h));
+	bool *miss = calloc(t->n + 1, sizeof(*miss));
+	size_t missing;
+	int ret = c && h && miss ? 0 : -ENOMEM;
+
+	if (ret == 0)
+		ret = table_read(a->nl, a->cfg.table, t, c, h, miss, &missing, &a->e);
+	for (size_t i = 0; ret == 0 && i < t->n; i++) {
+		struct state_entry x = { .addr = t->v[i].addr, .c = c[i], .rep = true,
+					 .h = { h[2 * i], h[2 * i + 1] } };
+
+		if (!miss[i])
+			ret = state_add_entry(all, &x, label(i, data));
+	}
+	free(c);
+	free(h);
+	free(miss);
+	return ret;
+}
+
+static const char *target_label(size_t i, const void *data)
+{
+	const struct targets *t = data;
+
+	return targets_label(t, &t->v[i]);
+}
+
+struct stray_labels {
+	const struct strays *s;
+	const struct state *done, *waiting;
+};
+
+static const char *stray_label(size_t i, const void *data)
+{
+	const struct stray_labels *l = data;
+	const struct state_entry *x = state_find(l->done, &l->s->v[i]);
+
+	if (!x)
+		x = state_find(l->waiting, &l->s->v[i]);
+	return x ? x->label : "(unknown)";
+}
+
 /* The strays' values, read in one pipelined exchange, into all. */
 static int add_strays(struct app *a, const struct strays *s, const struct state *done,
 		      const struct state *waiting, struct state *all)
 {
 	struct targets t = { .v = calloc(s->n + 1, sizeof(*t.v)), .n = s->n };
-	struct counts *c = calloc(s->n + 1, sizeof(*c));
-	bool *miss = calloc(s->n + 1, sizeof(*miss));
-	size_t missing;
-	int ret = t.v && c && miss ? 0 : -ENOMEM;
+	struct stray_labels l = { s, done, waiting };
+	int ret = t.v ? 0 : -ENOMEM;
 
 	for (size_t i = 0; ret == 0 && i < s->n; i++)
 		t.v[i].addr = s->v[i];
 	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, &t, c, miss, &missing, &a->e);
-	for (size_t i = 0; ret == 0 && i < s->n; i++) {
-		const struct state_entry *x = state_find(done, &s->v[i]);
-
-		if (!x)
-			x = state_find(waiting, &s->v[i]);
-		if (!miss[i])
-			ret = state_add(all, &s->v[i], x ? x->label : "(unknown)", &c[i], true);
-	}
+		ret = add_read(a, &t, stray_label, &l, all);
 	free(t.v);
-	free(c);
-	free(miss);
 	return ret;
 }
 
@@ -618,24 +656,13 @@ static int read_everything(struct app *a, const struct state *done,
 			   const struct state *waiting, struct state *all)
 {
 	struct strays s = { .tg = &a->tg };
-	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
-	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
-	size_t missing;
-	int ret = c && miss ? 0 : -ENOMEM;
+	int ret = add_read(a, &a->tg, target_label, &a->tg, all);
 
-	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, c, miss, &missing, &a->e);
-	for (size_t i = 0; ret == 0 && i < a->tg.n; i++)
-		if (!miss[i])
-			ret = state_add(all, &a->tg.v[i].addr, targets_label(&a->tg, &a->tg.v[i]),
-					&c[i], true);
 	if (ret == 0)
 		ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
 	if (ret == 0)
 		ret = add_strays(a, &s, done, waiting, all);
 	free(s.v);
-	free(c);
-	free(miss);
 	state_sort(all);
 	if (ret < 0 && !a->e.msg[0])
 		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->cfg.table), table_strerror(ret));

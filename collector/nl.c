@@ -222,15 +222,20 @@ static size_t nl_put_getobj(char *buf, const char *table, const char *name, uint
 	return nlh->nlmsg_len;
 }
 
-/* The values in a NEWOBJ answer: NFTA_OBJ_DATA's bytes and packets. */
+/* The values in a NEWOBJ answer: NFTA_OBJ_DATA's bytes and packets, and
+ * the object's handle. */
 static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
 {
 	const struct nlattr *attr, *data = NULL;
 	int have = 0;
 
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(attr) == NFTA_OBJ_DATA)
 			data = attr;
+		else if (mnl_attr_get_type(attr) == NFTA_OBJ_HANDLE &&
+			 mnl_attr_validate(attr, MNL_TYPE_U64) == 0)
+			c->handle = be64toh(mnl_attr_get_u64(attr));
+	}
 	if (data && mnl_attr_validate(data, MNL_TYPE_NESTED) == 0)
 		mnl_attr_for_each_nested(attr, data) {
 			uint16_t type = mnl_attr_get_type(attr);
@@ -316,7 +321,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 
 	for (size_t i = 0; i < n; i++) {
 		len += nl_put_getobj(sbuf + len, table, names[i], base + (uint32_t)i);
-		out[i].err = -ETIMEDOUT;
+		out[i] = (struct nl_counter){ .err = -ETIMEDOUT };
 	}
 	nl->seq += (uint32_t)n;
 	if (mnl_socket_sendto(nl->sock, sbuf, len) < 0)

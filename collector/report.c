@@ -9,42 +9,53 @@
 #include "output.h"
 #include "report.h"
 
-/* x - base for one direction; a counter that went backwards was recreated
- * outside nftally and counts from zero. */
-static bool sub(uint64_t xb, uint64_t xp, uint64_t bb, uint64_t bp,
-		uint64_t *db, uint64_t *dp)
+/* The delta of direction dir (0 in, 1 out) of x against b (NULL: never
+ * reported, from zero) into *db and *dp; returns where it started. */
+static enum state_from delta(const struct state_entry *x, const struct state_entry *b,
+			     int dir, uint64_t *db, uint64_t *dp)
 {
-	if (xb < bb || xp < bp) {
-		*db = xb;
-		*dp = xp;
-		return true;
-	}
-	*db = xb - bb;
-	*dp = xp - bp;
-	return false;
+	const struct counts *c = &x->c;
+	struct state_reading cur = { dir ? c->out_bytes : c->in_bytes,
+				     dir ? c->out_packets : c->in_packets, x->h[dir] };
+	struct state_reading base = { 0 };
+	enum state_from from;
+
+	if (b)
+		base = (struct state_reading){ dir ? b->c.out_bytes : b->c.in_bytes,
+					       dir ? b->c.out_packets : b->c.in_packets,
+					       b->h[dir] };
+	from = state_delta_from(&cur, &base, b && b->last);
+	*db = cur.bytes - (from == STATE_FROM_REPORTED ? base.bytes : 0);
+	*dp = cur.packets - (from == STATE_FROM_REPORTED ? base.packets : 0);
+	return from;
+}
+
+/* The reason worth telling of the two directions' (RECREATED first). */
+static enum state_from telling(enum state_from a, enum state_from b)
+{
+	if (a == STATE_FROM_RECREATED || b == STATE_FROM_RECREATED)
+		return STATE_FROM_RECREATED;
+	if (a == STATE_FROM_RESET || b == STATE_FROM_RESET)
+		return STATE_FROM_RESET;
+	return STATE_FROM_REPORTED;
 }
 
 int report_each(const struct state *done, const struct state *next,
 		int (*cb)(const struct report_delta *d, void *data), void *data)
 {
-	static const struct counts zero;
 	char text[ADDR_STRLEN];
 
 	for (size_t i = 0; i < next->n; i++) {
 		const struct state_entry *x = &next->v[i], *b;
-		const struct counts *base, *c = &x->c;
 		struct report_delta d = { .x = x, .addr = text };
 		int ret;
 
 		if (!x->rep)
 			continue;
 		b = state_find(done, &x->addr);
-		base = b ? &b->c : &zero;
 		addr_format(&x->addr, text);
-		d.reset = sub(c->in_bytes, c->in_packets, base->in_bytes, base->in_packets,
-			      &d.d.in_bytes, &d.d.in_packets);
-		d.reset |= sub(c->out_bytes, c->out_packets, base->out_bytes,
-			       base->out_packets, &d.d.out_bytes, &d.d.out_packets);
+		d.reset = telling(delta(x, b, 0, &d.d.in_bytes, &d.d.in_packets),
+				  delta(x, b, 1, &d.d.out_bytes, &d.d.out_packets));
 		/* wire bytes: the link-layer bytes the kernel did not count */
 		d.d.in_bytes += d.d.in_packets * next->overhead;
 		d.d.out_bytes += d.d.out_packets * next->overhead;
@@ -63,9 +74,13 @@ static int print_one(const struct report_delta *d, void *data)
 {
 	const struct print_ctx *p = data;
 
-	if (d->reset)
+	if (d->reset == STATE_FROM_RECREATED)
 		output_event(stdout, p->next->time, "counter_reset", d->addr,
-			     "counter of %s went backwards (recreated outside "
+			     "counter of %s was deleted and created again outside "
+			     "nftally (a new kernel handle); counting it from zero", d->addr);
+	else if (d->reset == STATE_FROM_RESET)
+		output_event(stdout, p->next->time, "counter_reset", d->addr,
+			     "counter of %s went backwards (reset, or recreated, outside "
 			     "nftally); counting it from zero", d->addr);
 	/* since: when the values this delta starts from were read; a first
 	 * report from no state counts from the counters' creation */

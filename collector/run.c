@@ -399,6 +399,25 @@ static void run_undrain(struct run *r)
 	run_draining_drop(r, run_is_target, NULL);
 }
 
+/* The counter of e's direction dir (0 in, 1 out) is made again by nftally
+ * (it knows: an event said so): its next values count from zero, whatever
+ * its handle. */
+static void run_zero_dir(struct state_entry *e, int dir)
+{
+	if (dir)
+		e->c.out_bytes = e->c.out_packets = 0;
+	else
+		e->c.in_bytes = e->c.in_packets = 0;
+	e->h[dir] = 0;
+	e->last = false;
+}
+
+static void run_zero(struct state_entry *e)
+{
+	run_zero_dir(e, 0);
+	run_zero_dir(e, 1);
+}
+
 /* Our table is new (flushed, or recreated while nftally was away): what
  * the old one counted since its values were last read is gone, and the
  * new counters count from zero.  The event names that window: from the
@@ -422,7 +441,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 			  nl_table_desc(r->a->cfg.table), why, output_time(since, t0),
 			  output_time(until, t1), also);
 	for (size_t i = 0; i < r->done.n; i++)
-		r->done.v[i].c = (struct counts){ 0 };
+		run_zero(&r->done.v[i]);
 	run_forget_draining(r); /* their counters went with the table */
 	r->handle = handle;
 	r->done.base_time = until;
@@ -480,25 +499,43 @@ static void run_check_table(struct run *r)
 	}
 }
 
-/* One entry per target in next: the value read (cur[i], reported when rep)
- * where there is one, else the value already reported (not reported again). */
+/* Address a in next as reported in done (from, if not NULL: values,
+ * handles, whether it was a last report), not reported again; from zero if
+ * it was not. */
+static int run_carry(struct state *next, const struct addr *a, const char *label,
+		     const struct state_entry *from)
+{
+	struct state_entry x = { .addr = *a };
+
+	if (from) {
+		x.c = from->c;
+		x.h[0] = from->h[0];
+		x.h[1] = from->h[1];
+		x.last = from->last;
+	}
+	return state_add_entry(next, &x, label);
+}
+
+/* One entry per target in next: the value read (cur[i], from the counters
+ * with handles h[2 * i] and h[2 * i + 1]; reported when rep) where there is
+ * one, else the value already reported (not reported again). */
 static int run_add_targets(struct run *r, struct state *next, const struct counts *cur,
-			   const bool *miss, bool rep)
+			   const uint64_t *h, const bool *miss, bool rep)
 {
 	const struct targets *t = &r->a->tg;
 	int ret = 0;
 
 	for (size_t i = 0; i < t->n && ret == 0; i++) {
 		const struct target *x = &t->v[i];
-		const struct state_entry *d;
 
 		if (cur && !(miss && miss[i])) {
-			ret = state_add(next, &x->addr, targets_label(t, x), &cur[i], rep);
+			struct state_entry e = { .addr = x->addr, .c = cur[i], .rep = rep,
+						 .h = { h[2 * i], h[2 * i + 1] } };
+
+			ret = state_add_entry(next, &e, targets_label(t, x));
 			continue;
 		}
-		d = state_find(&r->done, &x->addr);
-		ret = state_add(next, &x->addr, targets_label(t, x),
-				d ? &d->c : &(struct counts){ 0 }, false);
+		ret = run_carry(next, &x->addr, targets_label(t, x), state_find(&r->done, &x->addr));
 	}
 	return ret;
 }
@@ -507,7 +544,8 @@ static void run_reload(struct run *r, const char *why, bool full);
 
 /* ---- ticks ---- */
 
-static int run_read(struct run *r, struct counts *cur, bool *miss, size_t *missing)
+static int run_read(struct run *r, struct counts *cur, uint64_t *h, bool *miss,
+		    size_t *missing)
 {
 	struct app *a = r->a;
 	uint64_t h1 = 0, h2 = 0;
@@ -516,7 +554,7 @@ static int run_read(struct run *r, struct counts *cur, bool *miss, size_t *missi
 	for (int tries = 0; tries < 3; tries++) {
 		if (nl_table_exists(a->nl, a->cfg.table, &h1) == 0)
 			return -ENOENT;
-		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, miss, missing, &a->e);
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, miss, missing, &a->e);
 		if (ret < 0)
 			return ret;
 		nl_table_exists(a->nl, a->cfg.table, &h2);
@@ -528,9 +566,12 @@ static int run_read(struct run *r, struct counts *cur, bool *miss, size_t *missi
 	return 0;
 }
 
-/* The counters of the targets marked in miss are gone: the ones the repair
- * creates count from zero, so their reported base is zero too. */
-static void run_forget(struct run *r, const bool *miss)
+/* Counters of the targets marked in miss are gone: the ones the repair
+ * creates count from zero, so their reported base is zero too (and their
+ * handles unknown: the counter_missing event told already).  A direction
+ * whose counter was read (h, its handle, not 0) keeps its reported value:
+ * that counter stays and counts on. */
+static void run_forget(struct run *r, const bool *miss, const uint64_t *h)
 {
 	const struct targets *t = &r->a->tg;
 
@@ -540,8 +581,9 @@ static void run_forget(struct run *r, const bool *miss)
 		if (!miss[i])
 			continue;
 		d = (struct state_entry *)state_find(&r->done, &t->v[i].addr);
-		if (d)
-			d->c = (struct counts){ 0 };
+		for (int dir = 0; d && dir < 2; dir++)
+			if (!h[2 * i + dir])
+				run_zero_dir(d, dir);
 	}
 	run_save_done(r);
 }
@@ -572,21 +614,28 @@ static int run_add_draining(struct run *r, struct state *next)
 		const struct state_entry *w = &r->draining.v[i];
 		const struct state_entry *d = state_find(&r->done, &w->addr);
 		const struct nl_counter *in = &c[2 * i], *out = &c[2 * i + 1];
-		struct counts v = d ? d->c : w->c;
+		struct state_entry v = *(d ? d : w);
 
 		if (in->err == -ENOENT && out->err == -ENOENT) {
 			gone[i] = true; /* nothing left to report or delete */
 		} else if ((in->err && in->err != -ENOENT) || (out->err && out->err != -ENOENT)) {
 			/* not now: stays at its reported values */
-			ret = state_add(next, &w->addr, w->label, &v, false);
+			ret = run_carry(next, &w->addr, w->label, &v);
 		} else {
-			if (!in->err)
-				v.in_bytes = in->bytes, v.in_packets = in->packets;
-			if (!out->err)
-				v.out_bytes = out->bytes, v.out_packets = out->packets;
+			if (!in->err) {
+				v.c.in_bytes = in->bytes, v.c.in_packets = in->packets;
+				v.h[0] = in->handle;
+			}
+			if (!out->err) {
+				v.c.out_bytes = out->bytes, v.c.out_packets = out->packets;
+				v.h[1] = out->handle;
+			}
 			del[2 * i] = !in->err;
 			del[2 * i + 1] = !out->err;
-			ret = state_add(next, &w->addr, w->label, &v, true);
+			/* its counters go after this report: one of that name
+			 * met later is one nftally made again */
+			v.rep = v.last = true;
+			ret = state_add_entry(next, &v, w->label);
 		}
 	}
 	if (ret < 0) {
@@ -634,18 +683,19 @@ static int run_tick(struct run *r)
 {
 	struct app *a = r->a;
 	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
+	uint64_t *h = calloc(2 * a->tg.n + 1, sizeof(*h));
 	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
 	struct state next;
 	size_t missing = 0;
 	time_t now;
-	int ret = cur && miss ? 0 : -ENOMEM;
+	int ret = cur && h && miss ? 0 : -ENOMEM;
 
 	struct timespec t0;
 
 	state_init(&next);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ret == 0)
-		ret = run_read(r, cur, miss, &missing);
+		ret = run_read(r, cur, h, miss, &missing);
 	r->health.read_seconds = run_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
 								   NULL, &a->e) == 0)) {
@@ -658,7 +708,7 @@ static int run_tick(struct run *r)
 	}
 	next.time = next.base_time = output_now();
 	r->health.last_read = (double)next.time;
-	ret = run_add_targets(r, &next, cur, miss, true);
+	ret = run_add_targets(r, &next, cur, h, miss, true);
 	now = next.time;
 	if (ret == 0 && r->draining.n)
 		ret = run_add_draining(r, &next);
@@ -670,12 +720,13 @@ static int run_tick(struct run *r)
 			     "%zu addresses have no counter in table %s; what they "
 			     "counted since the last report is lost; repairing the table",
 			     missing, nl_table_desc(a->cfg.table));
-		run_forget(r, miss);
+		run_forget(r, miss, h);
 		run_reload(r, "repair", true);
 	}
 out:
 	state_finish(&next);
 	free(cur);
+	free(h);
 	free(miss);
 	fflush(stdout);
 	return ret;
@@ -707,17 +758,18 @@ static int run_drained(const struct table_result *res, void *data)
 	state_init(&next);
 	next.time = output_now();
 	next.base_time = r->done.base_time; /* the staying addresses were not read */
-	ret = run_add_targets(r, &next, NULL, NULL, false);
+	ret = run_add_targets(r, &next, NULL, NULL, NULL, false);
 	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
-		const struct state_entry *d = state_find(&r->done, &res->gone[i].addr);
-		const struct target *t = r->leaving ? targets_find(r->leaving, &res->gone[i].addr)
-						    : NULL;
-		const struct state_entry *w = state_find(&r->draining, &res->gone[i].addr);
+		const struct table_gone *g = &res->gone[i];
+		const struct state_entry *d = state_find(&r->done, &g->addr);
+		const struct target *t = r->leaving ? targets_find(r->leaving, &g->addr) : NULL;
+		const struct state_entry *w = state_find(&r->draining, &g->addr);
+		/* last: its counters are deleted after this report */
+		struct state_entry x = { .addr = g->addr, .c = g->c, .h = { g->h[0], g->h[1] },
+					 .rep = true, .last = true };
 
-		ret = state_add(&next, &res->gone[i].addr,
-				d ? d->label : t ? targets_label(r->leaving, t) :
-				w ? w->label : "(unknown)",
-				&res->gone[i].c, true);
+		ret = state_add_entry(&next, &x, d ? d->label : t ? targets_label(r->leaving, t) :
+				      w ? w->label : "(unknown)");
 	}
 	/* Addresses still waiting for their last report stay in the state
 	 * at their reported values: the next report's deltas start there. */
@@ -726,7 +778,7 @@ static int run_drained(const struct table_result *res, void *data)
 		const struct state_entry *d = state_find(&r->done, &w->addr);
 
 		if (!run_gone_has(res, &w->addr) && !targets_find(&r->a->tg, &w->addr))
-			ret = state_add(&next, &w->addr, w->label, d ? &d->c : &w->c, false);
+			ret = run_carry(&next, &w->addr, w->label, d ? d : w);
 	}
 	if (ret < 0) {
 		state_finish(&next);
@@ -756,8 +808,8 @@ static int run_defer(const struct table_result *res, void *data)
 
 	state_init(&next);
 	for (size_t i = 0; i < r->draining.n && ret == 0; i++)
-		ret = state_add(&next, &r->draining.v[i].addr, r->draining.v[i].label,
-				&r->draining.v[i].c, false);
+		ret = run_carry(&next, &r->draining.v[i].addr, r->draining.v[i].label,
+				&r->draining.v[i]);
 	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
 		const struct addr *g = &res->gone[i].addr;
 		const struct state_entry *d = state_find(&r->done, g);
@@ -767,8 +819,8 @@ static int run_defer(const struct table_result *res, void *data)
 			continue; /* waiting already (a reload that had to list the table) */
 		unknown |= !d;
 		/* never reported: from zero, the counter's creation */
-		ret = state_add(&next, g, d ? d->label : t ? targets_label(r->leaving, t) :
-				"(unknown)", d ? &d->c : &(struct counts){ 0 }, false);
+		ret = run_carry(&next, g, d ? d->label : t ? targets_label(r->leaving, t) :
+				"(unknown)", d);
 	}
 	state_sort(&next);
 	if (ret == 0 && unknown) {
@@ -1098,8 +1150,8 @@ static void run_load_draining(struct run *r, bool damaged)
 	/* Without a trusted state their values in the list are what was
 	 * reported: the drain counts from there, not from zero. */
 	for (size_t i = 0; damaged && i < r->draining.n; i++)
-		if (state_add(&r->done, &r->draining.v[i].addr, r->draining.v[i].label,
-			      &r->draining.v[i].c, false) < 0)
+		if (run_carry(&r->done, &r->draining.v[i].addr, r->draining.v[i].label,
+			      &r->draining.v[i]) < 0)
 			break;
 	state_sort(&r->done);
 }
@@ -1109,14 +1161,16 @@ static int run_baseline_now(struct run *r)
 {
 	struct app *a = r->a;
 	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
+	uint64_t *h = calloc(2 * a->tg.n + 1, sizeof(*h));
 	size_t missing;
-	int ret = cur ? 0 : -ENOMEM;
+	int ret = cur && h ? 0 : -ENOMEM;
 
 	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, NULL, &missing, &a->e);
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, NULL, &missing, &a->e);
 	if (ret == 0)
-		ret = run_add_targets(r, &r->done, cur, NULL, false);
+		ret = run_add_targets(r, &r->done, cur, h, NULL, false);
 	free(cur);
+	free(h);
 	state_sort(&r->done);
 	r->done.time = r->done.base_time = output_now();
 	return ret;

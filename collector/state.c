@@ -15,7 +15,10 @@
 #include "file.h"
 #include "state.h"
 
-#define STATE_MAGIC "nftally-state 1"
+/* Version 2 added the counters' kernel handles and "last" (REP 2) to the
+ * entries; version 1 files are still read, with handles unknown. */
+#define STATE_MAGIC "nftally-state 2"
+#define STATE_MAGIC_V1 "nftally-state 1"
 #define STATE_FILE_MAX ((size_t)1 << 30)
 
 void state_init(struct state *s)
@@ -34,6 +37,11 @@ void state_finish(struct state *s)
 int state_add(struct state *s, const struct addr *a, const char *label,
 	      const struct counts *c, bool rep)
 {
+	return state_add_entry(s, &(struct state_entry){ .addr = *a, .c = *c, .rep = rep }, label);
+}
+
+int state_add_entry(struct state *s, const struct state_entry *from, const char *label)
+{
 	struct state_entry *x;
 
 	if (s->n == s->cap) {
@@ -46,12 +54,10 @@ int state_add(struct state *s, const struct addr *a, const char *label,
 		s->cap = cap;
 	}
 	x = &s->v[s->n];
+	*x = *from;
 	x->label = strdup(label);
 	if (!x->label)
 		return -ENOMEM;
-	x->addr = *a;
-	x->c = *c;
-	x->rep = rep;
 	s->n++;
 	return 0;
 }
@@ -82,6 +88,16 @@ const struct state_entry *state_find(const struct state *s, const struct addr *a
 	return bsearch(&key, s->v, s->n, sizeof(*s->v), entry_cmp);
 }
 
+enum state_from state_delta_from(const struct state_reading *cur,
+				 const struct state_reading *base, bool base_last)
+{
+	if (cur->handle && base->handle && cur->handle != base->handle)
+		return base_last ? STATE_FROM_ZERO : STATE_FROM_RECREATED;
+	if (cur->bytes < base->bytes || cur->packets < base->packets)
+		return STATE_FROM_RESET;
+	return STATE_FROM_REPORTED;
+}
+
 /* Decimal digits of v at the end of buf[0..24); returns where they start.
  * A state of 100,000 entries is written at every report: printf's
  * generality is most of that cost. */
@@ -95,8 +111,9 @@ static char *u64_text(uint64_t v, char *end)
 
 static void put_entry(FILE *f, const struct state_entry *x)
 {
-	const uint64_t v[4] = { x->c.in_bytes, x->c.in_packets, x->c.out_bytes, x->c.out_packets };
-	char line[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 4 * 21 + 16], num[24];
+	const uint64_t v[6] = { x->c.in_bytes, x->c.in_packets, x->c.out_bytes, x->c.out_packets,
+				x->h[0], x->h[1] };
+	char line[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 6 * 21 + 16], num[24];
 	size_t n = 0, k;
 
 	memcpy(line, "entry ", 6);
@@ -107,8 +124,8 @@ static void put_entry(FILE *f, const struct state_entry *x)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "@%s",
 				      addr_class_name(x->addr.cls));
 	line[n++] = ' ';
-	line[n++] = x->rep ? '1' : '0';
-	for (int i = 0; i < 4; i++) {
+	line[n++] = x->last ? '2' : x->rep ? '1' : '0';
+	for (int i = 0; i < 6; i++) {
 		char *p = u64_text(v[i], num + sizeof(num));
 
 		k = (size_t)(num + sizeof(num) - p);
@@ -158,12 +175,14 @@ static const char *parse_field(const char *p, uint64_t *v)
 	return parse_u64(p + 1, v);
 }
 
-static int parse_entry(struct state *s, const char *p)
+/* ADDR[@CLASS] REP IB IP OB OP [HIN HOUT] LABEL: version 1 has no handles
+ * and REP 0 or 1; version 2 has them, and REP 2 for "last". */
+static int parse_entry(struct state *s, const char *p, bool v1)
 {
 	const char *sp = strchr(p, ' ');
 	char text[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 2];
-	uint64_t rep, v[4];
-	struct addr a;
+	uint64_t rep = 0, v[6] = { 0 };
+	struct state_entry x = { 0 };
 
 	if (!sp || (size_t)(sp - p) >= sizeof(text))
 		return -EINVAL;
@@ -179,27 +198,35 @@ static int parse_entry(struct state *s, const char *p)
 		if (cls <= 0)
 			return -EINVAL;
 	}
-	if (addr_parse(text, &a, NULL) < 0)
+	if (addr_parse(text, &x.addr, NULL) < 0)
 		return -EINVAL;
-	a.cls = (uint8_t)cls;
+	x.addr.cls = (uint8_t)cls;
 	p = parse_field(sp, &rep);
-	for (int i = 0; i < 4 && p; i++)
+	for (int i = 0; i < (v1 ? 4 : 6) && p; i++)
 		p = parse_field(p, &v[i]);
-	if (!p || rep > 1 || *p != ' ' || !p[1] || strlen(p + 1) > 128)
+	if (!p || rep > (v1 ? 1 : 2) || *p != ' ' || !p[1] || strlen(p + 1) > 128)
 		return -EINVAL;
 	for (const char *q = p + 1; *q; q++)
 		if ((unsigned char)*q < 0x21 || *q == 0x7f)
 			return -EINVAL;
-	return state_add(s, &a, p + 1, &(struct counts){ v[0], v[1], v[2], v[3] }, rep);
+	x.rep = rep >= 1;
+	x.last = rep == 2;
+	x.c = (struct counts){ v[0], v[1], v[2], v[3] };
+	x.h[0] = v[4];
+	x.h[1] = v[5];
+	return state_add_entry(s, &x, p + 1);
 }
 
-static int parse_line(struct state *s, const char *line, unsigned lineno, bool *end)
+static int parse_line(struct state *s, const char *line, unsigned lineno, bool *end,
+		      bool *v1)
 {
 	uint64_t v;
 	const char *p;
 
-	if (lineno == 1)
-		return strcmp(line, STATE_MAGIC) == 0 ? 0 : -EINVAL;
+	if (lineno == 1) {
+		*v1 = strcmp(line, STATE_MAGIC_V1) == 0;
+		return *v1 || strcmp(line, STATE_MAGIC) == 0 ? 0 : -EINVAL;
+	}
 	if (*end)
 		return -EINVAL; /* nothing after "end" */
 	if (line[0] == '#')
@@ -209,7 +236,7 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 		return 0;
 	}
 	if (strncmp(line, "entry ", 6) == 0)
-		return parse_entry(s, line + 6);
+		return parse_entry(s, line + 6, *v1);
 	if (strncmp(line, "table ", 6) == 0 && strlen(line + 6) < sizeof(s->table)) {
 		strcpy(s->table, line + 6);
 		return 0;
@@ -245,7 +272,7 @@ int state_parse_buffer(struct state *s, const char *name, const char *buf,
 {
 	char *copy = malloc(len + 1), *line, *next;
 	unsigned lineno = 0;
-	bool end = false;
+	bool end = false, v1 = false;
 	int ret = 0;
 
 	if (!copy)
@@ -264,7 +291,7 @@ int state_parse_buffer(struct state *s, const char *name, const char *buf,
 			break;
 		}
 		*next++ = '\0';
-		ret = parse_line(s, line, ++lineno, &end);
+		ret = parse_line(s, line, ++lineno, &end, &v1);
 	}
 	free(copy);
 	if (ret == -ENOMEM)

@@ -610,9 +610,12 @@ static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 
 	for (size_t i = 0; i < 2 * res->ngone && ret == 0; i++)
 		ret = c[i].err;
-	for (size_t i = 0; i < res->ngone && ret == 0; i++)
+	for (size_t i = 0; i < res->ngone && ret == 0; i++) {
 		res->gone[i].c = (struct counts){ c[2 * i].bytes, c[2 * i].packets,
 						  c[2 * i + 1].bytes, c[2 * i + 1].packets };
+		res->gone[i].h[0] = c[2 * i].handle;
+		res->gone[i].h[1] = c[2 * i + 1].handle;
+	}
 	free(c);
 	return ret;
 }
@@ -823,7 +826,7 @@ out:
 }
 
 int table_read(struct nl *nl, const char *table, const struct targets *t,
-	       struct counts *out, bool *miss, size_t *missing, struct err *e)
+	       struct counts *out, uint64_t *h, bool *miss, size_t *missing, struct err *e)
 {
 	struct nl_counter *c = malloc(2 * t->n * sizeof(*c) + 1);
 	int ret = c ? table_read_counters_of(nl, table, &t->v[0].addr, sizeof(t->v[0]), t->n, c, e)
@@ -837,6 +840,10 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 			(*missing)++;
 		if (miss)
 			miss[i] = in->err || o->err;
+		if (h) {
+			h[2 * i] = in->err ? 0 : in->handle;
+			h[2 * i + 1] = o->err ? 0 : o->handle;
+		}
 		out[i] = (struct counts){
 			in->err ? 0 : in->bytes, in->err ? 0 : in->packets,
 			o->err ? 0 : o->bytes, o->err ? 0 : o->packets,

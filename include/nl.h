@@ -35,6 +35,10 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle);
 struct nl_counter {
 	uint64_t packets;
 	uint64_t bytes;
+	/* the object's kernel handle: unique per creation of a counter in a
+	 * table, so a counter deleted and created again has another (0 if the
+	 * kernel did not say) */
+	uint64_t handle;
 	int err; /* 0, or negative errno for this counter (-ENOENT: missing) */
 };
 

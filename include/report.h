@@ -7,12 +7,14 @@
 #include "state.h"
 
 /* One delta of a report: entry x of next, its address as text, the delta
- * against the reported state, and whether the counter went backwards. */
+ * against the reported state, and, if a counter of the address counts from
+ * zero for a reason to tell (RESET or RECREATED, the latter first), that
+ * reason; else STATE_FROM_REPORTED. */
 struct report_delta {
 	const struct state_entry *x;
 	const char *addr;
 	struct counts d;
-	bool reset;
+	enum state_from reset;
 };
 
 /* Call cb for every entry of next marked rep, in order: the deltas that
@@ -22,10 +24,11 @@ int report_each(const struct state *done, const struct state *next,
 		int (*cb)(const struct report_delta *d, void *data), void *data);
 
 /* Print on stdout one counter line per entry of next marked rep: its delta
- * against done (an entry done does not know counts from zero; one that went
- * backwards was recreated and counts from zero, after a counter_reset
- * event).  A pure function of the two states, so a report replayed after a
- * crash prints the very same lines.  Flushes stdout. */
+ * against done (an entry done does not know counts from zero; a counter
+ * that went backwards or was recreated outside nftally counts from zero,
+ * after a counter_reset event; see state_delta_from).  A pure function of
+ * the two states, so a report replayed after a crash prints the very same
+ * lines.  Flushes stdout. */
 void report_print(const struct state *done, const struct state *next);
 
 /* A report printed (or about to be) when nftally stopped, in file

@@ -20,7 +20,15 @@
 struct state_entry {
 	struct addr addr;
 	bool rep;          /* a line was printed for it in this report */
+	/* reported for the last time (its address left): nftally deletes its
+	 * counters after this report, so a counter of that name met later is
+	 * one nftally made again and counts from zero, silently */
+	bool last;
 	struct counts c;   /* counter values reported up to */
+	/* kernel handles of the in and out counters those values were read
+	 * from (0: unknown): a counter with another handle was created again
+	 * and counts from zero */
+	uint64_t h[2];
 	char *label;
 };
 
@@ -40,12 +48,41 @@ struct state {
 void state_init(struct state *s);
 void state_finish(struct state *s);
 
-/* Append an entry (label is copied).  Returns 0 or -ENOMEM. */
+/* Append an entry (label is copied), its handles unknown.  Returns 0 or
+ * -ENOMEM. */
 int state_add(struct state *s, const struct addr *a, const char *label,
 	      const struct counts *c, bool rep);
+/* Append a copy of x with label instead of x->label (copied).  Returns 0
+ * or -ENOMEM. */
+int state_add_entry(struct state *s, const struct state_entry *x, const char *label);
 void state_sort(struct state *s);
 /* The entry for address a in a sorted state, or NULL. */
 const struct state_entry *state_find(const struct state *s, const struct addr *a);
+
+/* Where the delta of one counter starts. */
+enum state_from {
+	STATE_FROM_REPORTED,  /* the reported value: the same counter counted on */
+	STATE_FROM_ZERO,      /* zero: a counter nftally deleted and made again
+			       * (its address left and came back), silently */
+	STATE_FROM_RESET,     /* zero: it went backwards (nft reset counter; or
+			       * recreated, when a handle is unknown) */
+	STATE_FROM_RECREATED, /* zero: another counter of that name, which
+			       * someone deleted and created again */
+};
+
+/* One counter as read (cur) or as reported (base): its values and kernel
+ * handle (0: unknown). */
+struct state_reading {
+	uint64_t bytes, packets, handle;
+};
+
+/* Where cur's delta starts against base, the reported reading of that
+ * counter's name; base_last: base was its address's last report, after
+ * which nftally deleted the counter.  A different handle is a different
+ * counter, whatever its values; with a handle unknown only a value that
+ * went backwards tells. */
+enum state_from state_delta_from(const struct state_reading *cur,
+				 const struct state_reading *base, bool base_last);
 
 /* Text form (see docs/design.md).  Returns 0 or -EIO. */
 int state_format(const struct state *s, FILE *f);

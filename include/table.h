@@ -18,6 +18,7 @@
 struct table_gone {
 	struct addr addr;
 	struct counts c;
+	uint64_t h[2]; /* kernel handles of its in and out counters */
 };
 
 /* A map element that was not what nftally installs (edited by hand): it
@@ -87,11 +88,12 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
 		const struct table_apply_opts *o, struct table_result *res, struct err *e);
 
-/* Read the in/out counters of every target into out[t->n].  *missing gets
- * the number of targets with a counter that does not exist, and miss[i]
- * (if miss is not NULL) says which. */
+/* Read the in/out counters of every target into out[t->n], and (if h is
+ * not NULL) their kernel handles into h[2 * i] and h[2 * i + 1] (0 for a
+ * missing counter).  *missing gets the number of targets with a counter
+ * that does not exist, and miss[i] (if miss is not NULL) says which. */
 int table_read(struct nl *nl, const char *table, const struct targets *t,
-	       struct counts *out, bool *miss, size_t *missing, struct err *e);
+	       struct counts *out, uint64_t *h, bool *miss, size_t *missing, struct err *e);
 
 /* The in and out counters of n addresses (which need not be targets), the
  * first at `first` and each next one `stride` bytes further (a member of

@@ -167,6 +167,17 @@ send() { inns "$1" "$UDPSEND" "$2" 9999 "$3" "$4" "$5"; }
 
 rx_packets() { inns "$1" nft list counter inet sink "$2" | awk '/packets/ {print $2}'; }
 
+# Someone deletes a counter of nftally's and creates it again, with its
+# element, in one transaction: the run never sees it missing.
+recreate_counter() { # MAP ADDR COUNTER
+	inns "$R" nft -f - <<NFT
+delete element inet nftally $1 { $2 }
+delete counter inet nftally $3
+add counter inet nftally $3
+add element inet nftally $1 { $2 : "$3" }
+NFT
+}
+
 nftally_r() { inns "$R" "$NFTALLY" -c "$WORK/nftally.conf" "$@"; }
 
 write_config() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The persisted report state: exact round trip, strict rejection of damaged
- * files, atomic save that never writes through a planted symlink, and the
- * lock. */
+/* The persisted report state: exact round trip, version 1 files still read,
+ * strict rejection of damaged files, where a delta starts (handles), atomic
+ * save that never writes through a planted symlink, and the lock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,12 +48,20 @@ static void test_round_trip(void)
 	s.base_time = 1795316780;
 	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
 	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
+	add(&s, "198.18.2.3", "left", 9, 1, 0, 0, true);
+	s.v[1].h[0] = 7;
+	s.v[1].h[1] = UINT64_MAX;
+	s.v[2].h[0] = 12;
+	s.v[2].h[1] = 13;
+	s.v[2].last = true;
 	state_sort(&s);
 	text = format(&s);
-	test_streq(text, "nftally-state 1\n# written by nftally; do not edit\n"
+	test_streq(text, "nftally-state 2\n# written by nftally; do not edit\n"
 		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
-		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 \";flush{}\n"
-		   "entry 2001:db8:4::/64 1 1 2 3 4 vm-net\nend\n");
+		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 7 "
+		   "18446744073709551615 \";flush{}\n"
+		   "entry 198.18.2.3 2 9 1 0 0 12 13 left\n"
+		   "entry 2001:db8:4::/64 1 1 2 3 4 0 0 vm-net\nend\n");
 	state_init(&t);
 	test_assert(state_parse_buffer(&t, "st", text, strlen(text), &e) == 0);
 	again = format(&t);
@@ -62,10 +70,77 @@ static void test_round_trip(void)
 	test_assert(state_find(&t, &a) && state_find(&t, &a)->c.out_packets == 4);
 	test_assert(addr_parse("2001:db8:4::1", &a, NULL) == 0);
 	test_assert(state_find(&t, &a) == NULL);
+	test_assert(t.v[0].h[0] == 7 && t.v[0].h[1] == UINT64_MAX && !t.v[0].last && !t.v[0].rep);
+	test_assert(t.v[1].h[0] == 12 && t.v[1].h[1] == 13 && t.v[1].last && t.v[1].rep);
+	test_assert(!t.v[2].last && t.v[2].rep);
 	free(text);
 	free(again);
 	state_finish(&s);
 	state_finish(&t);
+}
+
+/* A version 1 file (before handles): read with every handle unknown, and
+ * written back as version 2. */
+static void test_version1(void)
+{
+	static const char v1[] = "nftally-state 1\n# written by nftally; do not edit\n"
+		"table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
+		"entry 198.18.2.2 1 10 1 20 2 a-b\nend\n";
+	struct state s;
+	struct err e = { "" };
+	char *text;
+
+	state_init(&s);
+	test_assert(state_parse_buffer(&s, "st", v1, strlen(v1), &e) == 0);
+	test_assert(s.n == 1 && s.v[0].rep && !s.v[0].last);
+	test_assert(s.v[0].h[0] == 0 && s.v[0].h[1] == 0);
+	test_assert(s.v[0].c.in_bytes == 10 && s.v[0].c.out_packets == 2);
+	test_streq(s.v[0].label, "a-b");
+	text = format(&s);
+	test_assert(strstr(text, "nftally-state 2\n") == text);
+	test_assert(strstr(text, "\nentry 198.18.2.2 1 10 1 20 2 0 0 a-b\n"));
+	free(text);
+	state_finish(&s);
+}
+
+/* Where a delta starts: the handle says which counter, the values going
+ * backwards say a reset (or, handles unknown, a recreation). */
+static void test_delta_from(void)
+{
+	static const struct {
+		struct state_reading cur, base;
+		bool last;
+		enum state_from want;
+	} cases[] = {
+		/* the same counter, counting on */
+		{ { 200, 2, 5 }, { 100, 1, 5 }, false, STATE_FROM_REPORTED },
+		{ { 100, 1, 5 }, { 100, 1, 5 }, true, STATE_FROM_REPORTED },
+		/* another counter that has passed the old values: only the
+		 * handle tells; after a last report it is nftally's own */
+		{ { 200, 2, 6 }, { 100, 1, 5 }, false, STATE_FROM_RECREATED },
+		{ { 200, 2, 6 }, { 100, 1, 5 }, true, STATE_FROM_ZERO },
+		{ { 50, 1, 6 }, { 100, 1, 5 }, true, STATE_FROM_ZERO },
+		{ { 50, 1, 6 }, { 100, 1, 5 }, false, STATE_FROM_RECREATED },
+		/* nft reset counter: the same handle, backwards */
+		{ { 50, 1, 5 }, { 100, 1, 5 }, false, STATE_FROM_RESET },
+		{ { 150, 0, 5 }, { 100, 1, 5 }, false, STATE_FROM_RESET },
+		/* a handle unknown (a version 1 state, or a kernel that did not
+		 * say): only backwards tells */
+		{ { 200, 2, 6 }, { 100, 1, 0 }, false, STATE_FROM_REPORTED },
+		{ { 50, 1, 6 }, { 100, 1, 0 }, false, STATE_FROM_RESET },
+		{ { 50, 1, 0 }, { 100, 1, 5 }, true, STATE_FROM_RESET },
+		/* never reported, or zeroed by nftally (repair, new table) */
+		{ { 7, 1, 9 }, { 0, 0, 0 }, false, STATE_FROM_REPORTED },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum state_from got = state_delta_from(&cases[i].cur, &cases[i].base, cases[i].last);
+
+		if (got != cases[i].want) {
+			fprintf(stderr, "case %zu: want %d, got %d\n", i, cases[i].want, got);
+			test_assert(got == cases[i].want);
+		}
+	}
 }
 
 static void rejects(const char *text, const char *msg)
@@ -95,14 +170,29 @@ static void test_damaged(void)
 		{ "end\nentry 198.18.2.2 1 1 1 1 1 a\n", "st:7: state file is damaged" },
 		{ "seq x\nend\n", "st:6: state file is damaged" },
 	};
+	/* Version 2: handles after the values, REP 2 for a last report. */
+	static const char *const cases2[][2] = {
+		{ "entry 198.18.2.2 1 1 1 1 1 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 1 1 1 1 1 5 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 3 1 1 1 1 5 6 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 1 1 1 1 1 5 -6 a\nend\n", "st:6: state file is damaged" },
+		{ "entry 198.18.2.2 2 1 1 1 1 5 6\nend\n", "st:6: state file is damaged" },
+	};
 	const char *head = "nftally-state 1\ntable t\nhandle 1\nseq 1\ntime 1\n";
+	const char *head2 = "nftally-state 2\ntable t\nhandle 1\nseq 1\ntime 1\n";
 	char buf[512];
 
 	rejects("", "st: state file is truncated (no end line)");
-	rejects("nftally-state 2\nend\n", "st:1: state file is damaged");
+	rejects("nftally-state 3\nend\n", "st:1: state file is damaged");
+	/* version 1 knows no REP 2 */
+	rejects("nftally-state 1\nentry 198.18.2.2 2 1 1 1 1 a\nend\n", "st:2: state file is damaged");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(buf, sizeof(buf), "%s%s", head, cases[i][0]);
 		rejects(buf, cases[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(cases2) / sizeof(cases2[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s%s", head2, cases2[i][0]);
+		rejects(buf, cases2[i][1]);
 	}
 
 	struct state s;
@@ -180,6 +270,8 @@ static void test_files(void)
 int main(void)
 {
 	test_round_trip();
+	test_version1();
+	test_delta_from();
 	test_damaged();
 	test_files();
 	return 0;
