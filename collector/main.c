@@ -251,6 +251,10 @@ static int parse_args(struct app *a, int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	a->command = argv[optind];
+	if (strcmp(a->command, "run") == 0 && run_block_signals() < 0) {
+		fprintf(stderr, "nftally: cannot block signals: %s\n", strerror(errno));
+		exit(EXIT_SYSTEM);
+	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --per-addr, --since, "
 			"--until, --utc, --format and --human are options of report\n");

@@ -695,18 +695,31 @@ out:
 
 /* ---- start and loop ---- */
 
+static void run_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+int run_block_signals(void)
+{
+	sigset_t set;
+
+	run_signal_set(&set);
+	return sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -errno : 0;
+}
+
 static int run_setup_fds(struct run *r, unsigned interval)
 {
 	struct itimerspec its = { .it_interval = { .tv_sec = interval } };
 	struct timespec now;
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
+	/* blocked since main() knew the command (run_block_signals): what
+	 * came during the start waits here */
+	run_signal_set(&set);
 	r->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	r->tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
 	if (r->sfd < 0 || r->tfd < 0)
