@@ -20,6 +20,7 @@
 #include <sys/timerfd.h>
 
 #include "app.h"
+#include "claim.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,6 +45,7 @@ struct run {
 	uint64_t handle;      /* kernel handle of our table */
 	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
+	int claimfd; /* the table's name in this network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
 	struct store *store;    /* NULL: store = off */
@@ -803,16 +805,17 @@ static int run_signal(struct run *r)
 
 static int run_loop(struct run *r)
 {
-	struct pollfd p[4] = { { .fd = r->sfd, .events = POLLIN },
+	struct pollfd p[5] = { { .fd = r->sfd, .events = POLLIN },
 			       { .fd = r->tfd, .events = POLLIN },
 			       { .fd = r->ifd, .events = POLLIN },
-			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN } };
+			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN },
+			       { .fd = r->claimfd, .events = POLLIN } };
 	uint64_t ticks;
 
 	for (;;) {
 		if (r->http)
 			http_run(r->http);
-		if (poll(p, 4, r->http ? http_timeout_ms(r->http) : -1) < 0) {
+		if (poll(p, 5, r->http ? http_timeout_ms(r->http) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -823,6 +826,8 @@ static int run_loop(struct run *r)
 		}
 		if ((p[1].revents & POLLIN) && read(r->tfd, &ticks, sizeof(ticks)) > 0)
 			run_tick(r);
+		if (p[4].revents & POLLIN)
+			claim_drain(r->claimfd); /* someone looked who holds the table */
 		if (r->ifd >= 0 && (p[2].revents & POLLIN) && run_watch_hit(r)) {
 			run_settle(r);
 			run_reload(r, "file changed", false);
@@ -963,6 +968,12 @@ static int run_start(struct run *r)
 			       app_targets_id(a, id, sizeof(id)), &a->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
+	/* the lock first: whoever sees the claim finds the lock file open */
+	ret = claim_take(nl_family_name(), a->cfg.table, &r->claimfd, &a->e);
+	if (ret < 0)
+		return ret;
+	if (r->claimfd < 0)
+		log_msg(LOG_PRIO_WARNING, "%s", a->e.msg);
 	ret = run_load_state(r, &damaged);
 	if (ret < 0)
 		return ret;
@@ -992,7 +1003,8 @@ static int run_start(struct run *r)
 
 int run_main(struct app *a)
 {
-	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1 };
+	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
+			 .claimfd = -1 };
 	int ret;
 
 	state_init(&r.done);
@@ -1013,7 +1025,7 @@ int run_main(struct app *a)
 		fflush(stdout);
 		ret = run_loop(&r);
 	}
-	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd };
+	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd, r.claimfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
