@@ -830,6 +830,12 @@ int main(int argc, char **argv)
 	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
 			 !strcmp(a.command, "run")))
 		ret = load_skeleton(&a);
+	if (ret == 0 && strcmp(a.command, "dump") && strcmp(a.command, "remove")) {
+		struct err w;
+
+		if (config_exclude_warning(&a.cfg, a.tg.v, a.tg.n, &w))
+			log_msg(LOG_PRIO_WARNING, "%s", w.msg);
+	}
 	if (ret < 0) { /* every file problem is bad input, even a missing file */
 		code = app_fail(&a, EXIT_INPUT);
 		goto out;
