@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "file.h"
+#include "targets.h"
 
 /* Far more than any sensible config; refuses /dev/zero and the like. */
 #define CONFIG_FILE_MAX (1 << 20)
@@ -198,7 +199,42 @@ int config_set_exclude(struct config *c, const char *v, const char *where, struc
 	}
 	memcpy(c->exclude, x, n * sizeof(x[0]));
 	c->nexclude = n;
+	snprintf(c->exclude_where, sizeof(c->exclude_where), "%s", where);
 	return 0;
+}
+
+static bool config_excluded(const struct config *c, const struct addr *a)
+{
+	for (size_t i = 0; i < c->nexclude; i++)
+		if (c->exclude[i].family == a->family && c->exclude[i].plen <= a->plen &&
+		    addr_overlaps(&c->exclude[i], a))
+			return true;
+	return false;
+}
+
+int config_exclude_warning(const struct config *c, const struct target *v, size_t n,
+			   struct err *w)
+{
+	char text[ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < c->nexclude; i++)
+		if (c->exclude[i].plen == 0) {
+			bool v4 = c->exclude[i].family == AF_INET;
+
+			err_set(w, "%s: exclude %s is every %s peer: no %s traffic of any "
+				"target is counted", c->exclude_where,
+				addr_format(&c->exclude[i], text), v4 ? "IPv4" : "IPv6",
+				v4 ? "IPv4" : "IPv6");
+			return 1;
+		}
+	for (i = 0; i < n && config_excluded(c, &v[i].addr); i++)
+		;
+	if (!c->nexclude || !n || i < n)
+		return 0;
+	err_set(w, "%s: exclude covers every target: only their traffic with other "
+		"peers is counted (exclude names peers, not targets)", c->exclude_where);
+	return 1;
 }
 
 static bool config_ifname_ok(const char *w, size_t len)

@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "build-config.h"
+#include "claim.h"
 #include "config.h"
 #include "classes.h"
 #include "file.h"
@@ -251,6 +252,10 @@ static int parse_args(struct app *a, int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	a->command = argv[optind];
+	if (strcmp(a->command, "run") == 0 && run_block_signals() < 0) {
+		fprintf(stderr, "nftally: cannot block signals: %s\n", strerror(errno));
+		exit(EXIT_SYSTEM);
+	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --per-addr, --since, "
 			"--until, --utc, --format and --human are options of report\n");
@@ -429,6 +434,25 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
+/* The run accounting the table: the holder of its claim in this network
+ * namespace, whatever its state directory, else the holder of the lock in
+ * ours (a run in another namespace with our state directory).  0 if none,
+ * -1 if a run holds the claim but its PID cannot be seen.  what (if not
+ * NULL) gets its targets, or "" if they cannot be read. */
+static int run_holder(struct app *a, int dirfd, char *what, size_t size)
+{
+	int pid = claim_holder(nl_family_name(), a->cfg.table);
+
+	if (what && size)
+		what[0] = '\0';
+	if (pid > 0 && what && claim_holder_what(pid, a->cfg.table, what, size) < 0 &&
+	    dirfd >= 0 && state_lock_holder(dirfd, a->cfg.table, what, size) != pid)
+		what[0] = '\0';
+	if (pid != 0 || dirfd < 0)
+		return pid;
+	return state_lock_holder(dirfd, a->cfg.table, what, size);
+}
+
 /* A running `nftally run` owns the table's reports: removed addresses must
  * be drained through it, so apply asks it to reload instead of applying
  * behind its back.  Returns -1 if no run holds the table. */
@@ -436,12 +460,22 @@ static int apply_via_run(struct app *a)
 {
 	char what[PATH_MAX], mine[PATH_MAX];
 	int dirfd = state_dir_open_existing(a->cfg.state_dir);
-	int pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, what, sizeof(what));
+	int pid = run_holder(a, dirfd, what, sizeof(what));
 
 	if (dirfd >= 0)
 		close(dirfd);
-	if (pid <= 0)
+	if (pid == 0)
 		return -1;
+	if (pid < 0 || !what[0]) {
+		char who[32] = "";
+
+		if (pid > 0)
+			snprintf(who, sizeof(who), " (pid %d)", pid);
+		err_set(&a->e, "nftally run%s accounts table %s, but which targets file it "
+			"follows cannot be read from here; stop it first", who,
+			nl_table_desc(a->cfg.table));
+		return app_fail(a, EXIT_INPUT);
+	}
 	if (strcmp(what, app_targets_id(a, mine, sizeof(mine))) != 0) {
 		err_set(&a->e, "nftally run (pid %d) accounts table %s from %s, not %s; "
 			"change that file, or stop the run first", pid, nl_table_desc(a->cfg.table), what,
@@ -719,10 +753,12 @@ static int cmd_remove(struct app *a)
 	state_init(&waiting);
 	state_names_init(&names, a->cfg.table);
 	dirfd = state_dir_open_existing(a->cfg.state_dir);
-	pid = dirfd < 0 ? 0 : state_lock_holder(dirfd, a->cfg.table, NULL, 0);
-	if (pid > 0) {
-		ret = err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
-			       "stop it first", pid, nl_table_desc(a->cfg.table));
+	pid = run_holder(a, dirfd, NULL, 0);
+	if (pid != 0) {
+		ret = pid > 0 ? err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
+					 "stop it first", pid, nl_table_desc(a->cfg.table))
+			      : err_setn(&a->e, -EBUSY, "an nftally run accounts table %s; "
+					 "stop it first", nl_table_desc(a->cfg.table));
 		goto out;
 	}
 	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
@@ -850,6 +886,12 @@ int main(int argc, char **argv)
 	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
 			 !strcmp(a.command, "run")))
 		ret = load_skeleton(&a);
+	if (ret == 0 && strcmp(a.command, "dump") && strcmp(a.command, "remove")) {
+		struct err w;
+
+		if (config_exclude_warning(&a.cfg, a.tg.v, a.tg.n, &w))
+			log_msg(LOG_PRIO_WARNING, "%s", w.msg);
+	}
 	if (ret < 0) { /* every file problem is bad input, even a missing file */
 		code = app_fail(&a, EXIT_INPUT);
 		goto out;

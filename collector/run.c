@@ -20,6 +20,7 @@
 #include <sys/timerfd.h>
 
 #include "app.h"
+#include "claim.h"
 #include "http.h"
 #include "interval.h"
 #include "log.h"
@@ -50,6 +51,7 @@ struct run {
 	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
+	int claimfd; /* the table's name in this network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
 	bool store_on;          /* store is not off */
@@ -932,17 +934,30 @@ static int run_timer(struct run *r)
 	return due;
 }
 
+static void run_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+int run_block_signals(void)
+{
+	sigset_t set;
+
+	run_signal_set(&set);
+	return sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -errno : 0;
+}
+
 static int run_setup_fds(struct run *r, unsigned interval)
 {
 	struct timespec now;
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
+	/* blocked since main() knew the command (run_block_signals): what
+	 * came during the start waits here */
+	run_signal_set(&set);
 	r->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	r->tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
 	if (r->sfd < 0 || r->tfd < 0)
@@ -1051,25 +1066,28 @@ static bool run_watch_wake(struct run *r, struct pollfd *p)
 
 static int run_loop(struct run *r)
 {
-	struct pollfd p[5] = { { .fd = r->sfd, .events = POLLIN },
+	struct pollfd p[6] = { { .fd = r->sfd, .events = POLLIN },
 			       { .fd = r->tfd, .events = POLLIN },
 			       { .fd = r->ifd, .events = POLLIN },
 			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN },
-			       { .fd = r->watch ? watch_fd(r->watch) : -1, .events = POLLIN } };
+			       { .fd = r->watch ? watch_fd(r->watch) : -1, .events = POLLIN },
+			       { .fd = r->claimfd, .events = POLLIN } };
 
 	for (;;) {
 		bool check;
 
 		if (r->http)
 			http_run(r->http);
-		if (poll(p, 5, r->http ? http_timeout_ms(r->http) : -1) < 0) {
+		if (poll(p, 6, r->http ? http_timeout_ms(r->http) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
 		check = r->watch && (p[4].revents & (POLLIN | POLLERR)) && run_watch_wake(r, &p[4]);
+		if (p[5].revents & POLLIN)
+			claim_drain(r->claimfd); /* someone looked who holds the table */
 		if (!check && !((p[0].revents | p[1].revents | p[2].revents) & POLLIN))
-			continue; /* HTTP only */
+			continue; /* HTTP or claim only */
 		/* Our own changes below are not notified to us; what others
 		 * did meanwhile is looked for once, after. */
 		run_quiet(r, true);
@@ -1234,6 +1252,12 @@ static int run_start(struct run *r)
 			       app_targets_id(a, id, sizeof(id)), &a->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
+	/* the lock first: whoever sees the claim finds the lock file open */
+	ret = claim_take(nl_family_name(), a->cfg.table, &r->claimfd, &a->e);
+	if (ret < 0)
+		return ret;
+	if (r->claimfd < 0)
+		log_msg(LOG_PRIO_WARNING, "%s", a->e.msg);
 	ret = run_load_state(r, &damaged);
 	if (ret < 0)
 		return ret;
@@ -1263,7 +1287,8 @@ static int run_start(struct run *r)
 
 int run_main(struct app *a)
 {
-	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1 };
+	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
+			 .claimfd = -1 };
 	int ret;
 
 	state_init(&r.done);
@@ -1285,7 +1310,7 @@ int run_main(struct app *a)
 		fflush(stdout);
 		ret = run_loop(&r);
 	}
-	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd };
+	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd, r.claimfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -365,9 +365,8 @@ static bool lock_held(int fd)
 
 int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
 {
-	char name[64], buf[PATH_MAX + 32] = "";
-	int fd, pid = 0;
-	ssize_t n;
+	char name[64];
+	int fd, pid;
 
 	if (what && size)
 		what[0] = '\0';
@@ -376,11 +375,22 @@ int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (!lock_held(fd)) {
-		close(fd);
+	pid = state_lock_read(fd, what, size);
+	close(fd);
+	return pid;
+}
+
+int state_lock_read(int fd, char *what, size_t size)
+{
+	char buf[PATH_MAX + 32] = "";
+	int pid = 0;
+	ssize_t n;
+
+	if (what && size)
+		what[0] = '\0';
+	if (!lock_held(fd))
 		return 0;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n > 0) {
 		char *nl = strchr(buf, '\n');
 
@@ -391,7 +401,6 @@ int state_lock_holder(int dirfd, const char *table, char *what, size_t size)
 			what[strcspn(what, "\n")] = '\0';
 		}
 	}
-	close(fd);
 	return pid;
 }
 

@@ -77,6 +77,11 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
  * code with the error printed. */
 int app_render(struct app *a);
 
+/* Block SIGTERM, SIGINT and SIGHUP before run's start (config, targets,
+ * lock, replay, first apply: seconds at scale), so that they wait for its
+ * loop instead of killing it: a SIGHUP then is a full resync right after
+ * the start, a SIGTERM a stop after it.  0 or -errno. */
+int run_block_signals(void);
 /* `nftally run`: returns the exit code. */
 int run_main(struct app *a);
 /* `nftally report`: returns the exit code. */

@@ -35,6 +35,7 @@ struct config {
 	/* peers whose traffic with a target is never counted */
 	struct addr exclude[CONFIG_EXCLUDE_MAX];
 	size_t nexclude;
+	char exclude_where[PATH_MAX + 16]; /* "FILE:LINE" of exclude, for warnings */
 	/* count only packets entering (in) and leaving (out) through these */
 	char ifaces[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
 	size_t nifaces;
@@ -71,6 +72,14 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 int config_set_listen(struct config *c, const char *v, const char *where, struct err *e);
 /* Blank-separated prefixes, at most CONFIG_EXCLUDE_MAX, none overlapping. */
 int config_set_exclude(struct config *c, const char *v, const char *where, struct err *e);
+/* An exclusion that is legal but most likely a mistake: one of a whole
+ * family (0.0.0.0/0, ::/0: none of its traffic is ever counted), or
+ * exclusions that cover every one of the n targets (exclude names peers,
+ * not targets).  Returns 1 with w holding a warning naming where exclude
+ * was set, else 0. */
+struct target;
+int config_exclude_warning(const struct config *c, const struct target *v, size_t n,
+			   struct err *w);
 /* Blank-separated interface names ([A-Za-z0-9_.@+-], 1 to 15 bytes). */
 int config_set_interfaces(struct config *c, const char *v, const char *where,
 			  struct err *e);

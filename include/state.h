@@ -116,6 +116,8 @@ int state_lock(int dirfd, const char *dirpath, const char *table, const char *wh
 /* PID holding the lock of table, 0 if none; what (if not NULL) gets the
  * second line of the lock file. */
 int state_lock_holder(int dirfd, const char *table, char *what, size_t size);
+/* The same for a lock file open as fd (read from its start). */
+int state_lock_read(int fd, char *what, size_t size);
 
 /* Load file (relative to dirfd, never through a symlink): 0, -ENOENT when
  * it does not exist, -EINVAL when it is corrupt (e says where). */

@@ -13,8 +13,7 @@ T="$WORK/targets"
 	echo "vm-v4 198.18.2.2"
 	echo "vm-v6 2001:db8:2::2"
 	echo "vm-net 198.18.4.0/24"
-	awk 'BEGIN { for (i = 0; i < 14000; i++) printf "v4-%d 198.19.%d.%d\n", i, int(i / 256), i % 256 }'
-	awk 'BEGIN { for (i = 0; i < 6000; i++) printf "v6-%d 2001:db8:3::%x\n", i, i + 1 }'
+	many_targets 14000 6000
 } > "$T"
 N=$(wc -l < "$T")
 assert_eq 20003 "$N" "targets"

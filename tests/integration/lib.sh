@@ -211,6 +211,12 @@ wait_event() { # FILE EVENT N
 	return 1
 }
 
+# Many idle targets (198.19.0.0/16 and 2001:db8:3::/64), for tests at scale.
+many_targets() { # N4 N6
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "v4-%d 198.19.%d.%d\n", i, int(i / 256), i % 256 }'
+	awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "v6-%d 2001:db8:3::%x\n", i, i + 1 }'
+}
+
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 

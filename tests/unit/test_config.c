@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "config.h"
+#include "targets.h"
 #include "test.h"
 
 static void parse_ok(struct config *c, const char *text)
@@ -254,8 +255,45 @@ static void test_store_keys(void)
 	parse_err("prom_file = \"\"\n", "nftally.conf:1: empty path for 'prom_file'");
 }
 
+/* Legal exclusions that are most likely mistakes are warned about. */
+static void test_exclude_warning(void)
+{
+	struct target t[3] = { 0 };
+	struct config c;
+	struct err w = { "" };
+
+	test_assert(addr_parse("198.18.2.2", &t[0].addr, NULL) == 0);
+	test_assert(addr_parse("198.18.4.0/24", &t[1].addr, NULL) == 0);
+	test_assert(addr_parse("2001:db8:2::2", &t[2].addr, NULL) == 0);
+	parse_ok(&c, "# policy\nexclude = 198.18.1.0/28\n");
+	test_assert(config_exclude_warning(&c, t, 3, &w) == 0);
+	parse_ok(&c, "\nexclude = \"2001:db8:1::/64 0.0.0.0/0\"\n");
+	test_assert(config_exclude_warning(&c, t, 3, &w) == 1);
+	test_streq(w.msg, "nftally.conf:2: exclude 0.0.0.0/0 is every IPv4 peer: no IPv4 "
+		   "traffic of any target is counted");
+	parse_ok(&c, "exclude = ::/0\n");
+	test_assert(config_exclude_warning(&c, NULL, 0, &w) == 1);
+	test_streq(w.msg, "nftally.conf:1: exclude ::/0 is every IPv6 peer: no IPv6 "
+		   "traffic of any target is counted");
+	/* every target inside an exclusion (the /24 only as a whole) */
+	parse_ok(&c, "exclude = \"198.18.0.0/16 2001:db8::/32\"\n");
+	test_assert(config_exclude_warning(&c, t, 3, &w) == 1);
+	test_streq(w.msg, "nftally.conf:1: exclude covers every target: only their traffic "
+		   "with other peers is counted (exclude names peers, not targets)");
+	parse_ok(&c, "exclude = \"198.18.4.0/25 198.18.2.2 2001:db8:2::2\"\n");
+	test_assert(config_exclude_warning(&c, t, 3, &w) == 0);
+	test_assert(config_exclude_warning(&c, t, 0, &w) == 0);
+	parse_ok(&c, "");
+	test_assert(config_exclude_warning(&c, t, 3, &w) == 0);
+	test_assert(config_set_exclude(&c, "198.18.2.2 198.18.4.0/24", "--x", &w) == 0);
+	test_assert(config_exclude_warning(&c, t, 2, &w) == 1);
+	test_streq(w.msg, "--x: exclude covers every target: only their traffic with other "
+		   "peers is counted (exclude names peers, not targets)");
+}
+
 int main(void)
 {
+	test_exclude_warning();
 	test_defaults();
 	test_store_keys();
 	test_syntax();
