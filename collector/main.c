@@ -766,7 +766,11 @@ static int cmd_remove(struct app *a)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
 	 * again since): its values say nothing about these counters. */
-	if (have_state && done.handle && handle && done.handle != handle) {
+	char boot[40];
+
+	state_boot_id(boot, sizeof(boot));
+	if (have_state && ((done.handle && handle && done.handle != handle) ||
+			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
 		have_state = false;
 		stale = true;
 		output_event(stdout, output_now(), "state_stale", NULL,

@@ -48,6 +48,7 @@ struct run {
 	bool journal; /* names.draining exists: draining has addresses done has not */
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
+	char boot[40];        /* this boot's id: the handle means nothing in another */
 	struct state_names names; /* of our files in the state directory */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
@@ -304,6 +305,7 @@ static int run_report(struct run *r, struct state *next)
 
 	next->seq = r->done.seq + 1;
 	next->handle = r->handle;
+	memcpy(next->boot, r->boot, sizeof(next->boot));
 	next->overhead = a->cfg.overhead;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
@@ -332,6 +334,7 @@ fail:
 static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
+	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
 	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
 }
 
@@ -475,12 +478,19 @@ static int run_reinstall(struct run *r)
  * (nested: the outermost call counts), and back. */
 static void run_quiet(struct run *r, bool on)
 {
+	int ret;
+
 	if (!r->watch)
 		return;
 	if (on && r->quiet++ == 0)
 		watch_pause(r->watch);
-	else if (!on && --r->quiet == 0)
-		watch_resume(r->watch);
+	else if (!on && --r->quiet == 0 && (ret = watch_resume(r->watch)) < 0) {
+		log_msg(LOG_PRIO_WARNING, "cannot listen to nf_tables notifications again (%s); "
+			"a deleted table is reinstalled at the next interval boundary",
+			strerror(-ret));
+		watch_destroy(r->watch);
+		r->watch = NULL;
+	}
 }
 
 /* A notification (or a pause, during which none came) says our table may
@@ -674,6 +684,15 @@ static void run_delete_draining(struct run *r)
 	if (table_delete_counters(a->nl, a->cfg.table, &r->draining.v[0].addr,
 				  sizeof(r->draining.v[0]), r->draining.n, r->dgone, &a->e) < 0) {
 		run_error("deleting the counters of removed addresses: %s", a->e.msg);
+		/* they stay, and count on if their address comes back: no
+		 * longer a last report to count from zero after */
+		for (size_t i = 0; i < r->draining.n; i++) {
+			struct state_entry *d = (struct state_entry *)state_find(
+				&r->done, &r->draining.v[i].addr);
+
+			if (d)
+				d->last = false;
+		}
 		return;
 	}
 	run_draining_drop(r, run_deleted, NULL); /* drained */
@@ -736,12 +755,34 @@ out:
 
 /* ---- topology changes ---- */
 
-static bool run_gone_has(const struct table_result *res, const struct addr *a)
+/* The addresses of a table_result's gone, sorted, for lookups in
+ * O(log n): a full resync may find 100,000 addresses gone while as many
+ * wait to drain. */
+struct run_gone_set {
+	struct addr *v;
+	size_t n;
+};
+
+static int run_addr_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < res->ngone; i++)
-		if (addr_cmp(&res->gone[i].addr, a) == 0)
-			return true;
-	return false;
+	return addr_cmp(a, b);
+}
+
+static int run_gone_set_init(struct run_gone_set *g, const struct table_result *res)
+{
+	g->n = res->ngone;
+	g->v = malloc((g->n + 1) * sizeof(*g->v));
+	if (!g->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n; i++)
+		g->v[i] = res->gone[i].addr;
+	qsort(g->v, g->n, sizeof(*g->v), run_addr_cmp);
+	return 0;
+}
+
+static bool run_gone_has(const struct run_gone_set *g, const struct addr *a)
+{
+	return bsearch(a, g->v, g->n, sizeof(*g->v), run_addr_cmp) != NULL;
 }
 
 static bool run_in_gone(const struct run *r, size_t i, const void *ctx)
@@ -754,9 +795,12 @@ static bool run_in_gone(const struct run *r, size_t i, const void *ctx)
 static int run_drained(const struct table_result *res, void *data)
 {
 	struct run *r = data;
+	struct run_gone_set gs;
 	struct state next;
 	int ret;
 
+	if (run_gone_set_init(&gs, res) < 0)
+		return -ENOMEM;
 	state_init(&next);
 	next.time = output_now();
 	next.base_time = r->done.base_time; /* the staying addresses were not read */
@@ -779,16 +823,18 @@ static int run_drained(const struct table_result *res, void *data)
 		const struct state_entry *w = &r->draining.v[i];
 		const struct state_entry *d = state_find(&r->done, &w->addr);
 
-		if (!run_gone_has(res, &w->addr) && !targets_find(&r->a->tg, &w->addr))
+		if (!run_gone_has(&gs, &w->addr) && !targets_find(&r->a->tg, &w->addr))
 			ret = run_carry(&next, &w->addr, w->label, d ? d : w);
 	}
 	if (ret < 0) {
 		state_finish(&next);
+		free(gs.v);
 		return ret;
 	}
 	ret = run_report(r, &next);
 	if (ret == 0) /* those among res->gone were drained by this report */
-		run_draining_drop(r, run_in_gone, res);
+		run_draining_drop(r, run_in_gone, &gs);
+	free(gs.v);
 	return ret;
 }
 
@@ -884,6 +930,16 @@ static void run_reload(struct run *r, const char *why, bool full)
 	output_event(stdout, now, "reloaded", NULL,
 		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
 		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
+	/* Someone deleted or replaced the table just before: this apply made
+	 * or found a new one, whose counters count from zero. */
+	if (r->handle && res.handle && res.handle != r->handle) {
+		run_table_new(r, res.handle, res.created ? "was deleted outside nftally" :
+			      "was recreated outside nftally");
+		if (res.created)
+			output_event(stdout, output_now(), "table_reinstalled", NULL,
+				     "table %s reinstalled with %zu addresses",
+				     nl_table_desc(a->cfg.table), a->tg.n);
+	}
 	free(res.gone);
 	nt = old; /* what is left to free */
 out:
@@ -1076,6 +1132,7 @@ static int run_loop(struct run *r)
 	for (;;) {
 		bool check;
 
+		p[4].fd = r->watch ? watch_fd(r->watch) : -1; /* it may have failed */
 		if (r->http)
 			http_run(r->http);
 		if (poll(p, 6, r->http ? http_timeout_ms(r->http) : -1) < 0) {
@@ -1243,6 +1300,7 @@ static int run_start(struct run *r)
 	int ret;
 
 	state_names_init(&r->names, a->cfg.table);
+	state_boot_id(r->boot, sizeof(r->boot));
 	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
@@ -1256,8 +1314,10 @@ static int run_start(struct run *r)
 	ret = claim_take(nl_family_name(), a->cfg.table, &r->claimfd, &a->e);
 	if (ret < 0)
 		return ret;
-	if (r->claimfd < 0)
+	if (r->claimfd < 0) {
 		log_msg(LOG_PRIO_WARNING, "%s", a->e.msg);
+		a->e.msg[0] = 0; /* said; not the text of a later failure */
+	}
 	ret = run_load_state(r, &damaged);
 	if (ret < 0)
 		return ret;
@@ -1278,7 +1338,12 @@ static int run_start(struct run *r)
 	free(res.gone);
 	if (damaged)
 		ret = run_baseline_now(r);
-	if (ret == 0 && r->done.handle && r->done.handle != res.handle)
+	/* Handles start again in every boot and every new network namespace:
+	 * a table this apply had to create, or one of another boot, is new
+	 * whatever its handle (the same number as the state's is likely). */
+	if (ret == 0 && !damaged && (r->done.handle || r->done.n) &&
+	    (res.created || (r->done.boot[0] && strcmp(r->done.boot, r->boot) != 0) ||
+	     (r->done.handle && r->done.handle != res.handle)))
 		run_table_new(r, res.handle, res.created ? "was gone while nftally was not running"
 				: "was recreated while nftally was not running");
 	r->handle = res.handle;
@@ -1310,6 +1375,19 @@ int run_main(struct app *a)
 		fflush(stdout);
 		ret = run_loop(&r);
 	}
+	/* Reports still waiting for the store go in before the lock and the
+	 * claim are let go: a run started next must not write beside us. */
+	if (r.nbacklog) {
+		struct err e = { "" };
+
+		if ((r.store_on && run_store_ready(&r, &e) < 0) || run_store_backlog(&r, &e) < 0)
+			for (size_t i = 0; i < r.nbacklog; i++)
+				output_event(stdout, output_now(), "error", NULL,
+					     "report %llu is not in the store: %s",
+					     (unsigned long long)r.backlog[i].seq, e.msg);
+	}
+	for (size_t i = 0; i < r.nbacklog; i++)
+		store_report_free(&r.backlog[i]);
 	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd, r.claimfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -1318,13 +1396,6 @@ int run_main(struct app *a)
 	state_finish(&r.done);
 	state_finish(&r.draining);
 	free(r.dgone);
-	if (r.nbacklog && run_store_backlog(&r, &a->e) < 0)
-		for (size_t i = 0; i < r.nbacklog; i++)
-			output_event(stdout, output_now(), "error", NULL,
-				     "report %llu is not in the store: %s",
-				     (unsigned long long)r.backlog[i].seq, a->e.msg);
-	for (size_t i = 0; i < r.nbacklog; i++)
-		store_report_free(&r.backlog[i]);
 	watch_destroy(r.watch);
 	store_close(r.store);
 	store_saved_free(&r.carry);

@@ -93,6 +93,11 @@ enum state_from state_delta_from(const struct state_reading *cur,
 {
 	if (cur->handle && base->handle && cur->handle != base->handle)
 		return base_last ? STATE_FROM_ZERO : STATE_FROM_RECREATED;
+	/* Without handles (kernels before 4.18), a counter after its last
+	 * report can only be a new one: nftally deleted the old one (and
+	 * clears the mark when that failed). */
+	if (base_last && (!cur->handle || !base->handle))
+		return STATE_FROM_ZERO;
 	if (cur->bytes < base->bytes || cur->packets < base->packets)
 		return STATE_FROM_RESET;
 	return STATE_FROM_REPORTED;
@@ -139,6 +144,20 @@ static void put_entry(FILE *f, const struct state_entry *x)
 	fputc('\n', f);
 }
 
+void state_boot_id(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = 0;
+	else
+		buf[0] = 0;
+	fclose(f);
+}
+
 int state_format(const struct state *s, FILE *f)
 {
 	fprintf(f, "%s\n# written by nftally; do not edit\ntable %s\nhandle %" PRIu64
@@ -146,6 +165,8 @@ int state_format(const struct state *s, FILE *f)
 		s->table, s->handle, s->seq, s->time, s->base_time);
 	if (s->overhead)
 		fprintf(f, "overhead %u\n", s->overhead);
+	if (s->boot[0])
+		fprintf(f, "boot %s\n", s->boot);
 	for (size_t i = 0; i < s->n; i++)
 		put_entry(f, &s->v[i]);
 	fprintf(f, "end\n");
@@ -243,6 +264,11 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 	}
 	if (strncmp(line, "handle ", 7) == 0 && (p = parse_u64(line + 7, &v)) && !*p) {
 		s->handle = v;
+		return 0;
+	}
+	if (strncmp(line, "boot ", 5) == 0 && strlen(line + 5) < sizeof(s->boot) &&
+	    strspn(line + 5, "0123456789abcdef-") == strlen(line + 5)) {
+		strcpy(s->boot, line + 5);
 		return 0;
 	}
 	if (strncmp(line, "seq ", 4) == 0 && (p = parse_u64(line + 4, &v)) && !*p) {

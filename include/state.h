@@ -35,6 +35,10 @@ struct state_entry {
 struct state {
 	char table[40];
 	uint64_t handle;   /* kernel handle of the table; 0 = unknown */
+	/* the kernel's boot_id when handle was read ("" = unknown): handles
+	 * start again in every boot and every new network namespace, so a
+	 * handle of another boot says nothing */
+	char boot[40];
 	uint64_t seq;      /* number of the report these values close */
 	int64_t time;      /* when this report was made (Unix seconds) */
 	int64_t base_time; /* when the values of the addresses that stay were
@@ -44,6 +48,10 @@ struct state {
 	struct state_entry *v; /* sorted by address after state_sort */
 	size_t n, cap;
 };
+
+/* The kernel's boot id (/proc/sys/kernel/random/boot_id) into buf (40
+ * bytes), "" when it cannot be read. */
+void state_boot_id(char *buf, size_t size);
 
 void state_init(struct state *s);
 void state_finish(struct state *s);

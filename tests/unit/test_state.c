@@ -46,6 +46,7 @@ static void test_round_trip(void)
 	s.seq = 7;
 	s.time = 1795316785;
 	s.base_time = 1795316780;
+	strcpy(s.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
 	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
 	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
 	add(&s, "198.18.2.3", "left", 9, 1, 0, 0, true);
@@ -58,6 +59,7 @@ static void test_round_trip(void)
 	text = format(&s);
 	test_streq(text, "nftally-state 2\n# written by nftally; do not edit\n"
 		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
+		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\n"
 		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 7 "
 		   "18446744073709551615 \";flush{}\n"
 		   "entry 198.18.2.3 2 9 1 0 0 12 13 left\n"
@@ -73,6 +75,7 @@ static void test_round_trip(void)
 	test_assert(t.v[0].h[0] == 7 && t.v[0].h[1] == UINT64_MAX && !t.v[0].last && !t.v[0].rep);
 	test_assert(t.v[1].h[0] == 12 && t.v[1].h[1] == 13 && t.v[1].last && t.v[1].rep);
 	test_assert(!t.v[2].last && t.v[2].rep);
+	test_streq(t.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
 	free(text);
 	free(again);
 	state_finish(&s);
@@ -128,7 +131,10 @@ static void test_delta_from(void)
 		 * say): only backwards tells */
 		{ { 200, 2, 6 }, { 100, 1, 0 }, false, STATE_FROM_REPORTED },
 		{ { 50, 1, 6 }, { 100, 1, 0 }, false, STATE_FROM_RESET },
-		{ { 50, 1, 0 }, { 100, 1, 5 }, true, STATE_FROM_RESET },
+		/* ... but after a last report a counter can only be new: nftally
+		 * deleted the old one (and clears the mark if that failed) */
+		{ { 50, 1, 0 }, { 100, 1, 5 }, true, STATE_FROM_ZERO },
+		{ { 200, 2, 0 }, { 100, 1, 0 }, true, STATE_FROM_ZERO },
 		/* never reported, or zeroed by nftally (repair, new table) */
 		{ { 7, 1, 9 }, { 0, 0, 0 }, false, STATE_FROM_REPORTED },
 	};
@@ -169,6 +175,9 @@ static void test_damaged(void)
 		  "st: state file lists an address twice" },
 		{ "end\nentry 198.18.2.2 1 1 1 1 1 a\n", "st:7: state file is damaged" },
 		{ "seq x\nend\n", "st:6: state file is damaged" },
+		{ "boot 0f6b1c2e x\nend\n", "st:6: state file is damaged" },
+		{ "boot 0123456789abcdef0123456789abcdef01234567\nend\n",
+		  "st:6: state file is damaged" },
 	};
 	/* Version 2: handles after the values, REP 2 for a last report. */
 	static const char *const cases2[][2] = {
