@@ -101,6 +101,15 @@ a_hup_start() { # SIGHUP while it starts: a resync after the start, no death
 	N=$((N + 1)); OUT="$WORK/run$N.json"; OUTS="$OUTS $OUT"
 	ip netns exec "$R" "$NFTALLY" -c "$WORK/nftally.conf" run > "$OUT" 2> "$OUT.err" &
 	RUN=$!; PIDS="$PIDS $RUN"
+	# once nftally itself has blocked the signal: before that the process
+	# may still be `ip netns exec`, or the loader, which SIGHUP ends
+	for _ in $(seq 200); do
+		case $(awk '$1 == "SigBlk:" { print substr($2, length($2)) }' \
+			"/proc/$RUN/status" 2>/dev/null) in
+		[13579bdf]) break ;;
+		esac
+		sleep 0.01
+	done
 	sleep "0.0$((RANDOM % 5))"
 	kill -HUP "$RUN"
 	wait_events start 1
