@@ -11,6 +11,11 @@ setup_topology
 write_config 1
 printf 'vm-v4 198.18.2.2\nvm-net 198.18.4.0/24 2001:db8:4::/64\n' > "$WORK/targets"
 VG="valgrind -q --suppressions=$SRCDIR/tests/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
+# libnftnl before 1.1.7 leaks inside itself (see the file): suppressed there only.
+if ! pkg-config --atleast-version=1.1.7 libnftnl 2>/dev/null; then
+	echo "# libnftnl $(pkg-config --modversion libnftnl 2>/dev/null || echo '(unknown)'): leaks inside libnftnl suppressed"
+	VG="$VG --suppressions=$SRCDIR/tests/valgrind-libnftnl-old.supp"
+fi
 
 vg() { # WHAT EXPECTED-EXIT ARGS...
 	local what=$1 want=$2; shift 2
