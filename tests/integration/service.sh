@@ -7,7 +7,8 @@
 # writes its state, store and textfile and answers /metrics; and under
 # strace every system call it makes is one the unit's SystemCallFilter=
 # allows, every socket is of a family RestrictAddressFamilies= allows, and
-# it opens no /proc file ProcSubset=pid hides.  systemd is not PID 1 on the
+# the only /proc file it opens outside its own /proc/PID is the kernel's
+# boot id (why the unit has no ProcSubset=pid).  systemd is not PID 1 on the
 # test machines, so systemd itself cannot apply the unit here; the lists
 # are read from the unit and expanded by this systemd's systemd-analyze.
 . "$(dirname "$0")/lib.sh"
@@ -137,6 +138,11 @@ for f in $used_fam; do
 	grep -qw -- "$f" <<<"$families" || outside="$outside $f"
 done
 assert_eq "" "$outside" "socket families outside RestrictAddressFamilies=($families)"
-assert_eq "" "$(grep -oE '"/proc/[^"]*"' "$WORK/trace.run" | grep -vE '^"/proc/(self|thread-self|[0-9]+)(/|")' | sort -u | tr '\n' ' ')" \
-	"/proc files outside ProcSubset=pid"
+assert_eq "" "$(grep -oE '"/proc/[^"]*"' "$WORK/trace.run" |
+	grep -vE '^"/proc/(self|thread-self|[0-9]+)(/|")' | grep -vx '"/proc/sys/kernel/random/boot_id"' |
+	sort -u | tr '\n' ' ')" "/proc files other than its own and the boot id"
+grep -q '"/proc/sys/kernel/random/boot_id"' "$WORK/trace.run" && ok "the run reads the boot id" ||
+	bad "the run did not read the boot id (a table after a reboot would be taken for the old one)"
+grep -q '^ProcSubset=' "$UNIT" && bad "ProcSubset= in the unit hides the boot id" ||
+	ok "no ProcSubset= in the unit"
 finish
