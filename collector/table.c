@@ -13,6 +13,7 @@
 
 #include <nftables/libnftables.h>
 
+#include "plan.h"
 #include "render.h"
 #include "table.h"
 
@@ -172,251 +173,79 @@ static int apply_skeleton(const char *table, const char *skeleton, bool exists,
 	return ret;
 }
 
-/* A sorted set of names, for diffing the kernel's state. */
-struct names {
-	char (*v)[ADDR_NAMELEN];
-	size_t n, cap;
+/* What the kernel's table holds, as plain values for plan_resync. */
+struct listing {
+	struct plan_listing l;
+	/* names of counters not of nftally's form that elements point at
+	 * (plan_elem.other), for the element_repaired event: rare, edited by
+	 * hand */
+	char (*other)[ADDR_NAMELEN];
+	size_t nother;
+	unsigned map, cls; /* of the map being listed */
 };
 
-static int names_add(const char *name, void *data)
+static void listing_finish(struct listing *ls)
 {
-	struct names *s = data;
-
-	if (strlen(name) >= ADDR_NAMELEN)
-		return 0; /* not one of ours */
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		void *p = realloc(s->v, cap * ADDR_NAMELEN);
-
-		if (!p)
-			return -ENOMEM;
-		s->v = p;
-		s->cap = cap;
-	}
-	strcpy(s->v[s->n++], name);
-	return 0;
+	plan_listing_finish(&ls->l);
+	free(ls->other);
 }
 
-static int names_cmp(const void *a, const void *b)
+/* A counter name nftally makes: it parses, and spelled again it is the
+ * same name (a hand-made "in4_C6120001" is not the counter of 198.18.0.1). */
+static bool ctr_from_name(const char *name, struct plan_ctr *c)
 {
-	return strcmp(a, b);
-}
-
-static bool names_has(const struct names *s, const char *name)
-{
-	return s->n && bsearch(name, s->v, s->n, ADDR_NAMELEN, names_cmp);
-}
-
-/* What the element dumps of our maps found.  An element is right when its
- * key is a target's (or the address of the counter it points at, for an
- * address that left) and it points at the counter named after that key;
- * anything else was edited by hand and is mended in batch 1. */
-struct wrong_elem {
-	unsigned map, cls;
-	uint8_t key[16], keylen;
-	char ref[ADDR_NAMELEN];
-	const struct target *x; /* the target whose key it is, or NULL */
-};
-
-struct end_key {
-	unsigned map, cls;
-	uint8_t key[16];
-};
-
-struct elem_scan {
-	const struct targets *t;
-	unsigned map, cls;  /* of the map being listed */
-	struct names *refs; /* counters referenced by right elements */
-	struct wrong_elem *wrong;
-	size_t nwrong, capwrong;
-	struct end_key *ends; /* end elements of the interval maps */
-	size_t nends, capends;
-};
-
-/* Object dumps are quadratic in the number of objects (the kernel re-walks
- * its list for every chunk); above this many counters, look them up by name. */
-#define TABLE_DUMP_MAX 8192
-
-struct candidates {
-	const char **v;
-	size_t n, cap;
-	char (*buf)[ADDR_NAMELEN];
-	size_t nbuf, capbuf;
-};
-
-static int cand_add(struct candidates *c, const char *name)
-{
-	if (c->nbuf == c->capbuf) {
-		/* names are copied into blocks that never move */
-		return -ENOSPC;
-	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 1024;
-		void *p = realloc(c->v, cap * sizeof(*c->v));
-
-		if (!p)
-			return -ENOMEM;
-		c->v = p;
-		c->cap = cap;
-	}
-	strcpy(c->buf[c->nbuf], name);
-	c->v[c->n++] = c->buf[c->nbuf++];
-	return 0;
-}
-
-/* Which counters exist, by name: those of the targets, of the elements in
- * the maps, and of addresses nftally knew before (drains left pending). */
-static int counters_by_name(struct nl *nl, const char *table, const struct targets *t,
-			    const struct addr *known, size_t nknown,
-			    const struct names *refs, const struct wrong_elem *wrong,
-			    size_t nwrong, struct names *ctrs)
-{
-	struct candidates c = { 0 };
-	struct nl_counter *got = NULL;
-	char name[ADDR_NAMELEN];
-	int ret = -ENOMEM;
-
-	c.capbuf = 2 * t->n + 2 * nknown + refs->n + nwrong;
-	c.buf = malloc(c.capbuf * ADDR_NAMELEN + 1);
-	if (!c.buf)
-		goto out;
-	ret = 0;
-	for (size_t i = 0; i < t->n && ret == 0; i++)
-		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
-			ret = cand_add(&c, addr_counter_name(&t->v[i].addr, d, name));
-	for (size_t i = 0; i < nknown && ret == 0; i++)
-		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
-			ret = cand_add(&c, addr_counter_name(&known[i], d, name));
-	for (size_t i = 0; i < refs->n && ret == 0; i++) {
-		struct addr a;
-		enum addr_dir d;
-
-		/* the targets' own names are candidates already */
-		if (addr_from_counter_name(refs->v[i], &a, &d) == 0 && targets_find(t, &a))
-			continue;
-		ret = cand_add(&c, refs->v[i]);
-	}
-	/* a counter that only a wrong element points at may be one to drain */
-	for (size_t i = 0; i < nwrong && ret == 0; i++)
-		ret = cand_add(&c, wrong[i].ref);
-	got = ret ? NULL : malloc((c.n + 1) * sizeof(*got));
-	if (!ret && !got)
-		ret = -ENOMEM;
-	if (!ret)
-		ret = nl_read_counters(nl, table, c.v, c.n, got);
-	for (size_t i = 0; i < c.n && ret == 0; i++)
-		if (got[i].err == 0)
-			ret = names_add(c.v[i], ctrs);
-out:
-	free(got);
-	free(c.v);
-	free(c.buf);
-	return ret;
-}
-
-static void names_sort_unique(struct names *s)
-{
-	size_t k = 0;
-
-	if (s->n < 2)
-		return;
-	qsort(s->v, s->n, ADDR_NAMELEN, names_cmp);
-	for (size_t i = 1; i < s->n; i++)
-		if (strcmp(s->v[i], s->v[k]) != 0 && ++k != i)
-			memcpy(s->v[k], s->v[i], ADDR_NAMELEN);
-	s->n = k + 1;
-}
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = realloc(*v, c * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
-/* The target whose element in map m of class cls has this key: targets are
- * sorted by family, bytes, length, class, so its candidates are together. */
-static const struct target *target_at_key(const struct targets *t, unsigned m, unsigned cls,
-					  const uint8_t *key, size_t keylen)
-{
-	struct addr probe = { .family = m & 2 ? AF_INET6 : AF_INET };
-	size_t lo = 0, hi = t->n;
-
-	memcpy(probe.bytes, key, keylen);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (addr_cmp(&t->v[mid].addr, &probe) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < t->n && t->v[lo].addr.family == probe.family &&
-	       memcmp(t->v[lo].addr.bytes, probe.bytes, 16) == 0; lo++)
-		if (addr_is_host(&t->v[lo].addr) == !(m & 4) && t->v[lo].addr.cls == cls)
-			return &t->v[lo];
-	return NULL;
-}
-
-/* The element of an address that left: it points at its own counter. */
-static bool elem_is_own(unsigned m, unsigned cls, const uint8_t *key, size_t keylen,
-			const char *ref)
-{
-	struct addr a;
+	char again[ADDR_NAMELEN];
 	enum addr_dir d;
 
-	return addr_from_counter_name(ref, &a, &d) == 0 && addr_map_index(&a, d) == m &&
-	       a.cls == cls && memcmp(a.bytes, key, keylen) == 0;
+	if (strlen(name) >= ADDR_NAMELEN || addr_from_counter_name(name, &c->addr, &d) < 0)
+		return false;
+	c->dir = (uint8_t)d;
+	return strcmp(addr_counter_name(&c->addr, d, again), name) == 0;
+}
+
+/* A counter of the object dump (which also teaches the class registry the
+ * classes met only in counter names, so that their maps are listed). */
+static int ctr_seen(const char *name, void *data)
+{
+	struct listing *ls = data;
+	struct plan_ctr c;
+
+	if (!ctr_from_name(name, &c))
+		return 0; /* not one of ours */
+	return plan_listing_add_ctr(&ls->l, &c);
 }
 
 static int elem_seen(const struct nl_map_elem *e, void *data)
 {
-	struct elem_scan *sc = data;
-	size_t keylen = sc->map & 2 ? 16 : 4;
-	char name[ADDR_NAMELEN];
-	const struct target *x;
-	struct wrong_elem *w;
+	struct listing *ls = data;
+	size_t keylen = ls->map & 2 ? 16 : 4;
+	struct plan_elem p = { .keylen = (uint8_t)keylen, .map = (uint8_t)ls->map,
+			       .cls = (uint8_t)ls->cls, .end = e->end };
+	void *other;
 
 	if (e->keylen != keylen)
 		return 0; /* not an address of the map's family: not ours to judge */
-	if (e->end && !(sc->map & 4))
+	if (e->end && !(ls->map & 4))
 		return 0;
-	if (e->end) {
-		if (grow((void **)&sc->ends, &sc->capends, sc->nends, sizeof(*sc->ends)) < 0)
-			return -ENOMEM;
-		sc->ends[sc->nends] = (struct end_key){ sc->map, sc->cls, { 0 } };
-		memcpy(sc->ends[sc->nends++].key, e->key, keylen);
-		return 0;
-	}
-	if (!e->ref || strlen(e->ref) >= ADDR_NAMELEN)
+	if (!e->end && (!e->ref || strlen(e->ref) >= ADDR_NAMELEN))
 		return 0; /* an objref map's elements all have one of ours' size */
-	x = target_at_key(sc->t, sc->map, sc->cls, e->key, keylen);
-	if (x ? strcmp(addr_counter_name(&x->addr, sc->map & 1, name), e->ref) == 0
-	      : elem_is_own(sc->map, sc->cls, e->key, keylen, e->ref))
-		return names_add(e->ref, sc->refs);
-	if (grow((void **)&sc->wrong, &sc->capwrong, sc->nwrong, sizeof(*sc->wrong)) < 0)
+	memcpy(p.key, e->key, keylen);
+	if (e->end || (p.ref_ours = ctr_from_name(e->ref, &p.ref)))
+		return plan_listing_add_elem(&ls->l, &p);
+	other = realloc(ls->other, (ls->nother + 1) * ADDR_NAMELEN);
+	if (!other)
 		return -ENOMEM;
-	w = &sc->wrong[sc->nwrong++];
-	*w = (struct wrong_elem){ .map = sc->map, .cls = sc->cls, .keylen = (uint8_t)keylen,
-				  .x = x };
-	memcpy(w->key, e->key, keylen);
-	strcpy(w->ref, e->ref);
-	return 0;
+	ls->other = other;
+	p.other = (uint32_t)ls->nother;
+	strcpy(ls->other[ls->nother++], e->ref);
+	return plan_listing_add_elem(&ls->l, &p);
 }
 
 /* The elements of our maps: the default class's, and those of every class
  * this process knows of, including classes met only in counter names
  * (removed from the config: their counters are drained like those of
  * addresses that left). */
-static int list_elems(struct nl *nl, const char *table, struct elem_scan *sc)
+static int list_elems(struct nl *nl, const char *table, struct listing *ls)
 {
 	int ret = 0;
 
@@ -424,177 +253,172 @@ static int list_elems(struct nl *nl, const char *table, struct elem_scan *sc)
 		for (unsigned m = 0; m < ADDR_MAPS && ret == 0; m++) {
 			char name[ADDR_MAPNAMELEN];
 
-			sc->map = m;
-			sc->cls = cls;
+			ls->map = m;
+			ls->cls = cls;
 			addr_map_name_at(m, cls, name);
-			ret = nl_list_map_elems(nl, table, name, elem_seen, sc);
+			ret = nl_list_map_elems(nl, table, name, elem_seen, ls);
 			if (ret == -ENOENT && cls)
 				ret = 0; /* a class whose maps were never made */
 		}
-	names_sort_unique(sc->refs);
 	return ret;
 }
 
-static int end_key_cmp(const void *x, const void *y)
+/* Which counters exist, by name, among plan_candidates: those that do
+ * become the listing's counters. */
+static int counters_by_name(struct nl *nl, const char *table, const struct targets *t,
+			    const struct addr *known, size_t nknown, struct listing *ls)
 {
-	const struct end_key *a = x, *b = y;
+	struct plan_ctr *c = NULL;
+	const char **names = NULL;
+	char (*buf)[ADDR_NAMELEN] = NULL;
+	struct nl_counter *got = NULL;
+	size_t n = 0, k = 0;
+	int ret = plan_candidates(t, known, nknown, ls->l.elems, ls->l.nelems, &c, &n);
 
-	if (a->cls != b->cls)
-		return a->cls < b->cls ? -1 : 1;
-	if (a->map != b->map)
-		return a->map < b->map ? -1 : 1;
-	return memcmp(a->key, b->key, 16);
-}
-
-/* The end element of the interval that starts at w's key: intervals do not
- * overlap, so it is the first end after the key in the same map. */
-static const uint8_t *wrong_end(const struct elem_scan *sc, const struct wrong_elem *w)
-{
-	struct end_key probe = { w->map, w->cls, { 0 } };
-	size_t lo = 0, hi = sc->nends;
-
-	if (!(w->map & 4))
-		return NULL;
-	memcpy(probe.key, w->key, w->keylen);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (end_key_cmp(&sc->ends[mid], &probe) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (ret < 0)
+		return ret;
+	names = malloc(n * sizeof(*names) + 1);
+	buf = malloc(n * ADDR_NAMELEN + 1);
+	got = malloc(n * sizeof(*got) + 1);
+	if (!names || !buf || !got) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	return lo < sc->nends && sc->ends[lo].map == w->map && sc->ends[lo].cls == w->cls ?
-	       sc->ends[lo].key : NULL;
-}
-
-/* Elements edited by hand: each goes, and a target's comes back pointing at
- * its own counter, in batch 1 (deletes before adds).  Their traffic so far
- * stays where it was counted. */
-static int plan_wrong(struct nl_batch *b, struct elem_scan *sc, struct table_result *res)
-{
-	int ret = 0;
-
-	if (!sc->nwrong)
-		return 0;
-	if (sc->nends > 1)
-		qsort(sc->ends, sc->nends, sizeof(*sc->ends), end_key_cmp);
-	res->fixed = calloc(sc->nwrong, sizeof(*res->fixed));
-	if (!res->fixed)
-		return -ENOMEM;
-	for (size_t i = 0; i < sc->nwrong && ret == 0; i++) {
-		const struct wrong_elem *w = &sc->wrong[i];
-		struct table_fix *f = &res->fixed[res->nfixed++];
-		char name[ADDR_NAMELEN];
-
-		ret = nl_batch_del_elem_at(b, w->map, w->cls, w->key, w->keylen, wrong_end(sc, w));
-		addr_map_name_at(w->map, w->cls, f->map);
-		strcpy(f->ref, w->ref);
-		f->target = w->x != NULL;
-		if (w->x) {
-			addr_format(&w->x->addr, f->addr);
-			if (ret == 0)
-				ret = nl_batch_add_elem(b, &w->x->addr, w->map & 1);
-			/* plan_adds must not add it a second time */
-			if (ret == 0)
-				ret = names_add(addr_counter_name(&w->x->addr, w->map & 1, name),
-						sc->refs);
-		} else {
-			struct addr a = { .family = w->keylen == 16 ? AF_INET6 : AF_INET,
-					  .plen = w->keylen == 16 ? 128 : 32 };
-
-			memcpy(a.bytes, w->key, w->keylen);
-			addr_format(&a, f->addr);
-		}
+	for (size_t i = 0; i < n; i++)
+		names[i] = addr_counter_name(&c[i].addr, c[i].dir, buf[i]);
+	ret = nl_read_counters(nl, table, names, n, got);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		if (got[i].err == 0)
+			c[k++] = c[i];
+	if (ret == 0) {
+		free(ls->l.ctrs);
+		ls->l.ctrs = c;
+		ls->l.nctrs = k;
+		ls->l.capctrs = n;
+		c = NULL;
 	}
-	names_sort_unique(sc->refs);
+out:
+	free(c);
+	free(names);
+	free(buf);
+	free(got);
 	return ret;
 }
 
 static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
-			const struct addr *known, size_t nknown,
-			struct names *ctrs, struct elem_scan *sc)
+			const struct addr *known, size_t nknown, struct listing *ls)
 {
-	bool dump = 2 * (t->n + nknown) < TABLE_DUMP_MAX;
+	bool dump = plan_dump_counters(t->n, nknown);
 	int ret = 0;
 
-	if (dump) {
-		ret = nl_list_counters(nl, table, names_add, ctrs);
-		/* learn the classes in the counters' names */
-		for (size_t i = 0; i < ctrs->n && ret == 0; i++) {
-			struct addr a;
-
-			addr_from_counter_name(ctrs->v[i], &a, NULL);
-		}
-	}
+	if (dump)
+		ret = nl_list_counters(nl, table, ctr_seen, ls);
 	if (ret == 0)
-		ret = list_elems(nl, table, sc);
+		ret = list_elems(nl, table, ls);
 	if (ret == 0 && !dump)
-		ret = counters_by_name(nl, table, t, known, nknown, sc->refs, sc->wrong,
-				       sc->nwrong, ctrs);
-	names_sort_unique(ctrs);
+		ret = counters_by_name(nl, table, t, known, nknown, ls);
 	return ret;
 }
 
-static int plan_adds(struct nl_batch *b, const struct targets *t,
-		     const struct names *ctrs, const struct names *refs,
-		     struct table_result *res)
+/* The element_repaired event's facts about fix f. */
+static void fix_describe(const struct plan_fix *f, const struct targets *t,
+			 const struct listing *ls, struct table_fix *out)
 {
-	char name[ADDR_NAMELEN];
+	const struct plan_elem *e = f->elem;
+
+	addr_map_name_at(e->map, e->cls, out->map);
+	if (e->ref_ours)
+		addr_counter_name(&e->ref.addr, e->ref.dir, out->ref);
+	else
+		strcpy(out->ref, ls->other[e->other]);
+	out->target = f->target != PLAN_NONE;
+	if (out->target) {
+		addr_format(&t->v[f->target].addr, out->addr);
+	} else {
+		struct addr a = { .family = e->keylen == 16 ? AF_INET6 : AF_INET,
+				  .plen = e->keylen == 16 ? 128 : 32 };
+
+		memcpy(a.bytes, e->key, e->keylen);
+		addr_format(&a, out->addr);
+	}
+}
+
+/* Elements edited by hand: each goes in batch 1 (deletes before adds); a
+ * target's comes back through the plan's adds, pointing at its own
+ * counter.  Their traffic so far stays where it was counted. */
+static int send_fixes(struct nl_batch *b, const struct plan *p, const struct targets *t,
+		      const struct listing *ls, struct table_result *res)
+{
 	int ret = 0;
 
-	for (size_t i = 0; i < t->n && ret == 0; i++) {
-		bool fresh = false;
+	if (!p->nfix)
+		return 0;
+	res->fixed = calloc(p->nfix, sizeof(*res->fixed));
+	if (!res->fixed)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nfix && ret == 0; i++) {
+		const struct plan_fix *f = &p->fix[i];
+		const struct plan_elem *e = f->elem;
 
+		ret = nl_batch_del_elem_at(b, e->map, e->cls, e->key, e->keylen,
+					   f->has_end ? f->end : NULL);
+		fix_describe(f, t, ls, &res->fixed[res->nfixed++]);
+	}
+	return ret;
+}
+
+static int send_adds(struct nl_batch *b, const struct plan *p, const struct targets *t)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n && ret == 0; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-			addr_counter_name(&t->v[i].addr, d, name);
-			if (!names_has(ctrs, name)) {
-				ret = nl_batch_add_counter(b, name);
-				fresh = true;
-			}
-			if (ret == 0 && !names_has(refs, name))
+			if (p->add[i] & PLAN_CTR(d))
+				ret = nl_batch_add_counter_of(b, &t->v[i].addr, d);
+			if (ret == 0 && p->add[i] & PLAN_ELEM(d))
 				ret = nl_batch_add_elem(b, &t->v[i].addr, d);
 		}
-		if (fresh)
-			res->added++;
+	return ret;
+}
+
+/* The addresses that leave: their elements go in batch 1, their counters
+ * in batch 2 after a last read.  Those with an in counter are reported
+ * (res->gone). */
+static int send_leaves(struct nl_batch *b1, struct nl_batch *b2, const struct plan *p,
+		       struct table_result *res)
+{
+	int ret = 0;
+
+	if (!p->nleave)
+		return 0;
+	res->gone = calloc(p->nleave, sizeof(*res->gone));
+	if (!res->gone)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nleave && ret == 0; i++) {
+		const struct plan_leave *l = &p->leave[i];
+
+		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
+			if (l->elems & 1u << d)
+				ret = nl_batch_del_elem(b1, &l->addr, d);
+			if (ret == 0 && l->ctrs & 1u << d)
+				ret = nl_batch_del_counter_of(b2, &l->addr, d);
+		}
+		if (l->ctrs & 1u << ADDR_IN)
+			res->gone[res->ngone++].addr = l->addr;
 	}
 	return ret;
 }
 
-/* Counters of ours in the kernel for addresses no longer targeted: their
- * elements go in the first batch, the counters in a second one after a
- * last read. */
-static int gone_add(struct table_result *res, const struct addr *a)
+static int send_plan(struct nl_batch *b1, struct nl_batch *b2, const struct plan *p,
+		     const struct targets *t, const struct listing *ls, struct table_result *res)
 {
-	struct table_gone *g = realloc(res->gone, (res->ngone + 1) * sizeof(*g));
+	int ret = send_fixes(b1, p, t, ls, res);
 
-	if (!g)
-		return -ENOMEM;
-	res->gone = g;
-	memset(&g[res->ngone], 0, sizeof(*g));
-	g[res->ngone++].addr = *a;
-	return 0;
-}
-
-static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
-		     const struct names *ctrs, const struct names *refs,
-		     struct table_result *res)
-{
-	int ret = 0;
-
-	for (size_t i = 0; i < ctrs->n && ret == 0; i++) {
-		struct addr a;
-		enum addr_dir d;
-
-		if (addr_from_counter_name(ctrs->v[i], &a, &d) < 0 || targets_find(t, &a))
-			continue;
-		if (names_has(refs, ctrs->v[i]))
-			ret = nl_batch_del_elem(b1, &a, d);
-		if (ret == 0)
-			ret = nl_batch_del_counter(b2, ctrs->v[i]);
-		if (ret == 0 && d == ADDR_IN)
-			ret = gone_add(res, &a);
-	}
+	if (ret == 0)
+		ret = send_adds(b1, p, t);
+	if (ret == 0)
+		ret = send_leaves(b1, b2, p, res);
+	res->added = p->added;
 	return ret;
 }
 
@@ -620,54 +444,23 @@ static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 	return ret;
 }
 
-static int plan_add_addr(struct nl_batch *b, const struct addr *a)
+/* The plan: from prev (incremental, or empty for a table this call made)
+ * or from a listing of the kernel's table. */
+static int make_plan(struct nl *nl, const char *table, const struct targets *t,
+		     const struct table_apply_opts *o, const struct targets *prev,
+		     struct listing *ls, struct plan *p, struct err *e)
 {
-	int ret = 0;
+	struct plan_opts po = { .full = o->full, .defer = o->defer != NULL };
+	int ret;
 
-	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-		ret = nl_batch_add_counter_of(b, a, d);
-		if (ret == 0)
-			ret = nl_batch_add_elem(b, a, d);
-	}
-	return ret;
-}
-
-static int plan_del_addr(struct nl_batch *b1, struct nl_batch *b2, const struct addr *a,
-			 struct table_result *res)
-{
-	int ret = 0;
-
-	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-		ret = nl_batch_del_elem(b1, a, d);
-		if (ret == 0)
-			ret = nl_batch_del_counter_of(b2, a, d);
-	}
-	return ret ? ret : gone_add(res, a);
-}
-
-/* The difference between what the caller installed (prev) and t, both
- * sorted: one merge walk, no listing of the kernel's table. */
-static int plan_diff(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
-		     const struct targets *prev, struct table_result *res)
-{
-	size_t i = 0, j = 0;
-	int ret = 0;
-
-	while (ret == 0 && (i < t->n || j < prev->n)) {
-		int c = i == t->n ? 1 : j == prev->n ? -1 :
-			addr_cmp(&t->v[i].addr, &prev->v[j].addr);
-
-		if (c < 0) {
-			ret = plan_add_addr(b1, &t->v[i++].addr);
-			res->added++;
-		} else if (c > 0) {
-			ret = plan_del_addr(b1, b2, &prev->v[j++].addr, res);
-		} else {
-			i++;
-			j++;
-		}
-	}
-	return ret;
+	if (prev)
+		ret = plan_diff(p, t, prev, &po);
+	else if ((ret = kernel_state(nl, table, t, o->known, o->nknown, ls)) < 0)
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table),
+				table_strerror(ret));
+	else
+		ret = plan_resync(p, t, &ls->l, &po);
+	return ret < 0 ? err_setn(e, ret, "out of memory") : 0;
 }
 
 /* Plan from the kernel's state (or from prev) and commit. */
@@ -675,45 +468,36 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			   const struct table_apply_opts *o, const struct targets *prev,
 			   const struct skeleton *sk, struct table_result *res, struct err *e)
 {
-	struct names ctrs = { 0 }, refs = { 0 };
-	struct elem_scan sc = { .t = t, .refs = &refs };
+	static const struct targets none;
+	struct listing ls = { 0 };
+	struct plan p;
 	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
 	bool deferred;
 	int ret = -ENOMEM;
 
-	if (!b1 || !b2)
+	plan_init(&p);
+	if (!b1 || !b2) {
+		err_setn(e, ret, "out of memory");
 		goto out;
+	}
 	if (sk->apply)
 		nl_batch_set_counter(b1, SKELETON_COUNTER, sk->hash, sk->marker_exists);
-	if (res->created) {
-		/* This call made the table: nothing in it to compare with, and
-		 * nobody counts on it yet, so it fills in several transactions
-		 * (a refused one removes the table again, see table_apply). */
-		struct targets none = { 0 };
-
+	/* This call made the table: nothing in it to compare with, and nobody
+	 * counts on it yet, so it fills in several transactions (a refused one
+	 * removes the table again, see table_apply). */
+	if (res->created)
 		nl_batch_split(b1);
-		ret = plan_diff(b1, b2, t, &none, res);
-	} else if (prev) {
-		ret = plan_diff(b1, b2, t, prev, res);
-	} else {
-		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &sc);
-		if (ret < 0) {
-			err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
-			goto out;
-		}
-		ret = plan_wrong(b1, &sc, res);
-		if (ret == 0)
-			ret = plan_adds(b1, t, &ctrs, &refs, res);
-		if (ret == 0)
-			ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
-	}
+	ret = make_plan(nl, table, t, o, res->created ? &none : prev, &ls, &p, e);
+	if (ret < 0)
+		goto out;
+	ret = send_plan(b1, b2, &p, t, &ls, res);
 	if (ret < 0) {
 		err_setn(e, ret, "out of memory");
 		goto out;
 	}
 	/* asked before the commit, so that whatever the caller keeps to
 	 * find the counters again exists before their elements go */
-	deferred = res->ngone && o->defer && o->defer(res, o->data) > 0;
+	deferred = res->ngone && p.drain == PLAN_DRAIN_ASK && o->defer(res, o->data) > 0;
 	ret = nl_batch_commit(nl, b1, e);
 	if (ret < 0)
 		res->nfixed = 0; /* nothing was mended */
@@ -733,10 +517,8 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			ret = 0; /* the counters stay for a later drain */
 	}
 out:
-	free(ctrs.v);
-	free(refs.v);
-	free(sc.wrong);
-	free(sc.ends);
+	plan_finish(&p);
+	listing_finish(&ls);
 	nl_batch_destroy(b1);
 	nl_batch_destroy(b2);
 	return ret;
@@ -751,7 +533,7 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 {
 	int ret;
 
-	if (!res->created && o->prev && o->prev_handle && o->prev_handle == handle) {
+	if (!res->created && !o->full && o->prev && o->prev_handle && o->prev_handle == handle) {
 		ret = apply_data_from(nl, table, t, o, o->prev, sk, res, e);
 		if (ret == 0 || res->ngone_committed)
 			return ret;
@@ -779,7 +561,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
-	if (sk.apply || o->force_skeleton)
+	if (sk.apply || o->force_skeleton || o->full)
 		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
