@@ -51,37 +51,41 @@
 /* Room for one small request message. */
 #define NL_REQ_SIZE 8192
 
-/* The family of the one table a process works on: inet, or bridge for the
- * bridge template (see nl_set_family). */
-static int nl_nfproto = NFPROTO_INET;
-
-void nl_set_family(const char *family)
-{
-	nl_nfproto = strcmp(family, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_INET;
-}
-
-const char *nl_family_name(void)
-{
-	return nl_nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
-}
-
-const char *nl_table_desc(const char *table)
-{
-	static char buf[4][64];
-	static unsigned k;
-	char *b = buf[k++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "%s %s", nl_family_name(), table);
-	return b;
-}
-
 struct nl {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
+	int nfproto; /* of the table: NFPROTO_INET or NFPROTO_BRIDGE */
 	char *rbuf;
 	size_t rbuf_len;
+	/* The sockets of the reader threads of large reads, opened with this
+	 * one (see nl_create); each read gives them its nfproto. */
+	struct nl *readers[NL_READERS - 1];
+	unsigned nreaders;
 };
+
+static int nl_nfproto_of(const char *family)
+{
+	return family && strcmp(family, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_INET;
+}
+
+void nl_set_family(struct nl *nl, const char *family)
+{
+	nl->nfproto = nl_nfproto_of(family);
+}
+
+const char *nl_family_name(const struct nl *nl)
+{
+	return nl->nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
+}
+
+struct nl_desc nl_table_desc(const struct nl *nl, const char *table)
+{
+	struct nl_desc d;
+
+	snprintf(d.s, sizeof(d.s), "%s %s", nl_family_name(nl), table);
+	return d;
+}
 
 static void nl_set_bufsize(struct nl *nl, int opt_force, int opt, int size)
 {
@@ -92,37 +96,71 @@ static void nl_set_bufsize(struct nl *nl, int opt_force, int opt, int size)
 		setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
 }
 
-struct nl *nl_create(void)
+/* Destroy a handle half made, keeping the errno of what failed. */
+static struct nl *nl_fail(struct nl *nl)
+{
+	int saved = errno;
+
+	nl_destroy(nl);
+	errno = saved;
+	return NULL;
+}
+
+/* One socket, bound, with its receive buffer. */
+static struct nl *nl_open(void)
 {
 	struct nl *nl = calloc(1, sizeof(*nl));
-	int saved;
 
 	if (!nl)
 		return NULL;
 	nl->rbuf_len = 1 << 20;
 	nl->rbuf = malloc(nl->rbuf_len);
 	if (!nl->rbuf)
-		goto fail;
+		return nl_fail(nl);
 	nl->sock = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl->sock)
-		goto fail;
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
+	if (!nl->sock || mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		return nl_fail(nl);
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	nl_set_bufsize(nl, SO_RCVBUFFORCE, SO_RCVBUF, NL_RCVBUF);
 	return nl;
-fail:
-	saved = errno;
-	nl_destroy(nl);
-	errno = saved;
-	return NULL;
+}
+
+/* How many threads share a read of n counters (the caller's included). */
+static unsigned nl_readers(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < NL_PARALLEL_MIN || cpus < 2)
+		return 1;
+	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
+}
+
+struct nl *nl_create(const char *family)
+{
+	struct nl *nl = nl_open();
+	unsigned k = nl_readers(NL_PARALLEL_MIN);
+
+	if (!nl)
+		return NULL;
+	nl->nfproto = nl_nfproto_of(family);
+	/* The readers' sockets are opened here and not in their threads: a
+	 * socket belongs to the network namespace of the thread that creates
+	 * it, and the handle's namespace is the creator's at this moment. */
+	for (; nl->nreaders + 1 < k; nl->nreaders++) {
+		nl->readers[nl->nreaders] = nl_open();
+		if (!nl->readers[nl->nreaders])
+			return nl_fail(nl);
+	}
+	return nl;
 }
 
 void nl_destroy(struct nl *nl)
 {
 	if (!nl)
 		return;
+	for (unsigned i = 0; i < nl->nreaders; i++)
+		nl_destroy(nl->readers[i]);
 	if (nl->sock)
 		mnl_socket_close(nl->sock);
 	free(nl->rbuf);
@@ -196,7 +234,7 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 	if (!t)
 		return -ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nl->nfproto,
 				    NLM_F_ACK, ++nl->seq);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
@@ -212,9 +250,10 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 
 /* One GETOBJ request for counter `name`, built as libnftnl would but
  * without an object allocated per request. */
-static size_t nl_put_getobj(char *buf, const char *table, const char *name, uint32_t seq)
+static size_t nl_put_getobj(char *buf, int nfproto, const char *table, const char *name,
+			    uint32_t seq)
 {
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto, 0, seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nfproto, 0, seq);
 
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
@@ -320,7 +359,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	ssize_t r;
 
 	for (size_t i = 0; i < n; i++) {
-		len += nl_put_getobj(sbuf + len, table, names[i], base + (uint32_t)i);
+		len += nl_put_getobj(sbuf + len, nl->nfproto, table, names[i], base + (uint32_t)i);
 		out[i] = (struct nl_counter){ .err = -ETIMEDOUT };
 	}
 	nl->seq += (uint32_t)n;
@@ -356,6 +395,7 @@ static int nl_read_serial(struct nl *nl, const char *table,
 
 struct nl_reader {
 	pthread_t thread;
+	struct nl *nl; /* one of the handle's readers: a socket of its own */
 	const char *table;
 	const char *const *names;
 	size_t n;
@@ -366,21 +406,9 @@ struct nl_reader {
 static void *nl_reader_main(void *arg)
 {
 	struct nl_reader *r = arg;
-	struct nl *nl = nl_create();
 
-	r->ret = nl ? nl_read_serial(nl, r->table, r->names, r->n, r->out) :
-		 errno ? -errno : -ENOMEM;
-	nl_destroy(nl);
+	r->ret = nl_read_serial(r->nl, r->table, r->names, r->n, r->out);
 	return NULL;
-}
-
-static unsigned nl_readers(size_t n)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < NL_PARALLEL_MIN || cpus < 2)
-		return 1;
-	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
 }
 
 int nl_read_counters(struct nl *nl, const char *table,
@@ -388,15 +416,21 @@ int nl_read_counters(struct nl *nl, const char *table,
 {
 	struct nl_reader r[NL_READERS];
 	unsigned k = nl_readers(n), started = 1;
-	size_t slice = (n + k - 1) / k;
+	size_t slice;
 	int ret;
+
+	if (k > nl->nreaders + 1)
+		k = nl->nreaders + 1;
+	slice = (n + k - 1) / k;
 
 	/* Slices 1..k-1 in threads of their own, slice 0 here; the slices of
 	 * threads that could not start are read here too. */
 	for (unsigned i = 1; i < k; i++) {
 		size_t from = i * slice < n ? i * slice : n;
 
-		r[i] = (struct nl_reader){ .table = table, .names = names + from,
+		nl->readers[i - 1]->nfproto = nl->nfproto;
+		r[i] = (struct nl_reader){ .nl = nl->readers[i - 1], .table = table,
+					   .names = names + from,
 					   .out = out + from,
 					   .n = n - from < slice ? n - from : slice };
 		if (pthread_create(&r[i].thread, NULL, nl_reader_main, &r[i]) != 0)
@@ -418,6 +452,7 @@ int nl_read_counters(struct nl *nl, const char *table,
 /* ---- listings (kernel dumps) ---- */
 
 struct nl_list_ctx {
+	int nfproto;
 	const char *table;
 	nl_name_cb cb;
 	void *data;
@@ -433,7 +468,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 	if (!o)
 		return MNL_CB_ERROR;
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
-	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == (uint32_t)nl_nfproto &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == (uint32_t)ctx->nfproto &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
 	    strcmp(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), ctx->table) == 0) {
 		ctx->ret = ctx->cb(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), ctx->data);
@@ -447,7 +482,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data)
 {
 	char buf[NL_REQ_SIZE] = { 0 };
-	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nl_list_ctx ctx = { nl->nfproto, table, cb, data, 0 };
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
 	int ret;
@@ -457,7 +492,7 @@ int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data
 	/* The kernel filters the dump by table and type. */
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl->nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
@@ -516,7 +551,7 @@ int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl->nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
@@ -538,6 +573,7 @@ struct nl_vec {
 
 struct nl_batch {
 	char table[64];
+	int nfproto; /* of the nl it is built for */
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
@@ -801,7 +837,7 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 		name = addr_counter_name(&op->a, op->dir, derived);
 	if (!room)
 		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, b->table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
 	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
@@ -823,7 +859,7 @@ static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
 
 	if (!room)
 		return NULL;
-	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, b->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	return nlh;
@@ -935,6 +971,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	int ret = 0;
 
 	nl_batch_reset(b);
+	b->nfproto = nl->nfproto;
 	b->seq = nl->seq;
 	nftnl_batch_begin(b->begin, ++b->seq);
 	b->first_seq = b->seq + 1;
@@ -981,7 +1018,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 			return -ENOMEM;
 		}
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
-		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, nl_nfproto, 0, ++b->seq);
+		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, b->nfproto, 0, ++b->seq);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
 		ret = nl_batch_close(b, nlh, NULL, b->table);
@@ -1102,10 +1139,10 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 		if (what[i].op)
 			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table %s): %s",
-				nl_msg_verb(what[i].type), name, nl_table_desc(b->table),
+				nl_msg_verb(what[i].type), name, nl_table_desc(nl, b->table).s,
 				ret == -ENFILE ? "the map is full" :
 				strerror(-ret));
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table %s: %s",
-			nl_table_desc(b->table), strerror(-ret));
+			nl_table_desc(nl, b->table).s, strerror(-ret));
 }

@@ -43,17 +43,17 @@ int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *
 	int ret = nl_table_exists(nl, table, handle);
 
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	if (ret == 0)
 		return 0;
 	ret = nl_read_counters(nl, table, &name, 1, &c);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	if (c.err == -ENOENT)
 		return err_setn(e, -EEXIST, "table %s exists but is not nftally's "
 				"(it has no counter %s); choose another --table",
-				nl_table_desc(table), OWNER_COUNTER);
-	return c.err ? err_setn(e, c.err, "table %s: %s", nl_table_desc(table),
+				nl_table_desc(nl, table).s, OWNER_COUNTER);
+	return c.err ? err_setn(e, c.err, "table %s: %s", nl_table_desc(nl, table).s,
 				table_strerror(c.err)) : 1;
 }
 
@@ -157,7 +157,7 @@ static int skeleton_check(struct nl *nl, const char *table, const char *skeleton
  * flushed and re-added atomically (named counters and map elements are not
  * touched by "flush table").  The flush shares line 1 with the template so
  * nft's line numbers stay the template's. */
-static int apply_skeleton(const char *table, const char *skeleton, bool exists,
+static int apply_skeleton(const struct nl *nl, const char *table, const char *skeleton, bool exists,
 			  const char *tmpl_path, struct err *e)
 {
 	char *text;
@@ -165,7 +165,7 @@ static int apply_skeleton(const char *table, const char *skeleton, bool exists,
 
 	if (!exists)
 		return run_nft(skeleton, false, tmpl_path, e);
-	if (asprintf(&text, "flush table %s; %s", nl_table_desc(table), skeleton) < 0)
+	if (asprintf(&text, "flush table %s; %s", nl_table_desc(nl, table).s, skeleton) < 0)
 		return err_setn(e, -ENOMEM, "out of memory");
 	ret = run_nft(text, false, tmpl_path, e);
 	free(text);
@@ -698,7 +698,7 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	} else {
 		ret = kernel_state(nl, table, t, o->known, o->nknown, &ctrs, &sc);
 		if (ret < 0) {
-			err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+			err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 			goto out;
 		}
 		ret = plan_wrong(b1, &sc, res);
@@ -776,11 +776,11 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	res->created = ret == 0;
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
 	if (sk.apply || o->force_skeleton)
-		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
+		ret = apply_skeleton(nl, table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
 		/* A table this call created and could not fill goes again, so a
@@ -789,7 +789,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 			table_remove(nl, table, NULL);
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
-		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(table));
+		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
 	return ret;
 }
 
@@ -817,7 +817,7 @@ int table_read_counters_of(struct nl *nl, const char *table, const struct addr *
 	}
 	ret = nl_read_counters(nl, table, names, 2 * n, out);
 	if (ret < 0)
-		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(table),
+		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(nl, table).s,
 			 table_strerror(ret));
 out:
 	free(names);
