@@ -311,8 +311,8 @@ static int load_classes(struct app *a)
 {
 	if (!a->cfg.classes[0])
 		return 0;
-	addr_classes_on(a->cfg.default_class);
-	return classes_parse_file(&a->cls, a->cfg.classes, a->cfg.default_class, &a->e);
+	return classes_parse_file(&a->cls, addr_names_process(), a->cfg.classes,
+				  a->cfg.default_class, &a->e);
 }
 
 static int render_now(struct app *a)
@@ -376,7 +376,7 @@ static int open_nl(struct app *a)
 {
 	/* the template's family, when it is rendered already (choose_family
 	 * picks it for dump and remove) */
-	a->nl = nl_create(a->family);
+	a->nl = nl_create(a->family, addr_names_process());
 	if (!a->nl)
 		return err_setn(&a->e, -errno, "cannot open a netlink socket: %s",
 				table_strerror(-errno));
@@ -386,7 +386,7 @@ static int open_nl(struct app *a)
 static int cmd_render(struct app *a)
 {
 	fputs(a->skeleton, stdout);
-	render_data(stdout, a->family, a->cfg.table, &a->tg);
+	render_data(stdout, addr_names_process(), a->family, a->cfg.table, &a->tg);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
@@ -599,6 +599,7 @@ static int cmd_dump(struct app *a)
 /* Counters of ours in the table for addresses the targets no longer name
  * (removed from the file but not yet drained): remove reports them too. */
 struct strays {
+	struct addr_names *an;
 	const struct targets *tg;
 	struct addr *v;
 	size_t n;
@@ -610,7 +611,8 @@ static int stray_cb(const char *name, void *data)
 	enum addr_dir d;
 	struct addr a, *p;
 
-	if (addr_from_counter_name(name, &a, &d) < 0 || d != ADDR_IN || targets_find(s->tg, &a))
+	if (addr_from_counter_name(s->an, name, &a, &d) < 0 || d != ADDR_IN ||
+	    targets_find(s->tg, &a))
 		return 0;
 	p = realloc(s->v, (s->n + 1) * sizeof(*p));
 	if (!p)
@@ -692,7 +694,7 @@ static int add_strays(struct app *a, const struct strays *s, const struct state 
 static int read_everything(struct app *a, const struct state *done,
 			   const struct state *waiting, struct state *all)
 {
-	struct strays s = { .tg = &a->tg };
+	struct strays s = { .an = nl_names(a->nl), .tg = &a->tg };
 	int ret = add_read(a, &a->tg, target_label, &a->tg, all);
 
 	if (ret == 0)

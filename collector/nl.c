@@ -56,6 +56,7 @@ struct nl {
 	uint32_t portid;
 	uint32_t seq;
 	int nfproto; /* of the table: NFPROTO_INET or NFPROTO_BRIDGE */
+	struct addr_names *an; /* the class names in its counters' names */
 	char *rbuf;
 	size_t rbuf_len;
 	/* The sockets of the reader threads of large reads, opened with this
@@ -77,6 +78,11 @@ void nl_set_family(struct nl *nl, const char *family)
 const char *nl_family_name(const struct nl *nl)
 {
 	return nl->nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
+}
+
+struct addr_names *nl_names(const struct nl *nl)
+{
+	return nl->an;
 }
 
 struct nl_desc nl_table_desc(const struct nl *nl, const char *table)
@@ -136,7 +142,7 @@ static unsigned nl_readers(size_t n)
 	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
 }
 
-struct nl *nl_create(const char *family)
+struct nl *nl_create(const char *family, struct addr_names *an)
 {
 	struct nl *nl = nl_open();
 	unsigned k = nl_readers(NL_PARALLEL_MIN);
@@ -144,6 +150,7 @@ struct nl *nl_create(const char *family)
 	if (!nl)
 		return NULL;
 	nl->nfproto = nl_nfproto_of(family);
+	nl->an = an;
 	/* The readers' sockets are opened here and not in their threads: a
 	 * socket belongs to the network namespace of the thread that creates
 	 * it, and the handle's namespace is the creator's at this moment. */
@@ -573,6 +580,7 @@ struct nl_vec {
 
 struct nl_batch {
 	char table[64];
+	struct addr_names *an; /* the class names of its counters and maps */
 	int nfproto; /* of the nl it is built for */
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
@@ -644,12 +652,13 @@ static int nl_vec_push(struct nl_vec *v, const void *x)
 	return 0;
 }
 
-struct nl_batch *nl_batch_create(const char *table)
+struct nl_batch *nl_batch_create(struct addr_names *an, const char *table)
 {
 	struct nl_batch *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
+	b->an = an;
 	snprintf(b->table, sizeof(b->table), "%s", table);
 	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
@@ -683,18 +692,18 @@ void nl_batch_destroy(struct nl_batch *b)
 
 /* Counter names are derived from addresses, so a counter is kept as its
  * address and direction (20 bytes instead of a 48-byte name). */
-static int nl_push_name(struct nl_vec *v, const char *name)
+static int nl_push_name(struct nl_batch *b, struct nl_vec *v, const char *name)
 {
 	struct nl_elem_op op;
 
-	if (addr_from_counter_name(name, &op.a, &op.dir) < 0)
+	if (addr_from_counter_name(b->an, name, &op.a, &op.dir) < 0)
 		return -EINVAL;
 	return nl_vec_push(v, &op);
 }
 
 int nl_batch_add_counter(struct nl_batch *b, const char *name)
 {
-	return nl_push_name(&b->add_ctr, name);
+	return nl_push_name(b, &b->add_ctr, name);
 }
 
 static int nl_push_op(struct nl_vec *v, const struct addr *a, enum addr_dir dir)
@@ -716,7 +725,7 @@ int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_
 
 int nl_batch_del_counter(struct nl_batch *b, const char *name)
 {
-	return nl_push_name(&b->del_ctr, name);
+	return nl_push_name(b, &b->del_ctr, name);
 }
 
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
@@ -834,7 +843,7 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 	struct nlmsghdr *nlh;
 
 	if (op)
-		name = addr_counter_name(&op->a, op->dir, derived);
+		name = addr_counter_name(b->an, &op->a, op->dir, derived);
 	if (!room)
 		return -ENOMEM;
 	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
@@ -881,13 +890,14 @@ static void nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
 	mnl_attr_nest_end(nlh, elem);
 }
 
-static void nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add)
+static void nl_put_op(const struct nl_batch *b, struct nlmsghdr *nlh,
+		      const struct nl_elem_op *op, bool add)
 {
 	size_t keylen = op->a.family == AF_INET ? 4 : 16;
 	char name[ADDR_NAMELEN];
 	uint8_t next[16];
 
-	addr_counter_name(&op->a, op->dir, name);
+	addr_counter_name(b->an, &op->a, op->dir, name);
 	nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
 	if (!addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
 		nl_put_elem(nlh, next, keylen, true, NULL);
@@ -923,7 +933,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 				return -ENOMEM;
 			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		}
-		nl_put_op(nlh, &ops[i], add);
+		nl_put_op(b, nlh, &ops[i], add);
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
 			ret = nl_batch_close(b, nlh, NULL, set);
@@ -949,7 +959,7 @@ static int nl_batch_at_msgs(struct nl_batch *b)
 		struct nlmsghdr *nlh;
 		struct nlattr *list;
 
-		addr_map_name_at(at[i].map, at[i].cls, set);
+		addr_map_name_at(b->an, at[i].map, at[i].cls, set);
 		nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, set);
 		if (!nlh)
 			return -ENOMEM;
@@ -995,11 +1005,11 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		if (v->n > 1)
 			qsort(e, v->n, sizeof(*e), nl_op_cmp);
 		for (size_t i = 0, j; i < v->n && !ret; i = j) {
-			char set[64];
+			char set[ADDR_MAPNAMELEN];
 
 			for (j = i + 1; j < v->n && nl_map_key(&e[j]) == nl_map_key(&e[i]); j++)
 				;
-			snprintf(set, sizeof(set), "%s", addr_map_name(&e[i].a, e[i].dir));
+			addr_map_name(b->an, &e[i].a, e[i].dir, set);
 			ret = nl_batch_elem_msgs(b, e + i, j - i, set, add);
 		}
 		if (!add && !ret)
@@ -1137,7 +1147,8 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 		if (k >= what[i].count)
 			continue;
 		if (what[i].op)
-			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
+			name = addr_counter_name(b->an, &what[i].op[k].a, what[i].op[k].dir,
+						 derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table %s): %s",
 				nl_msg_verb(what[i].type), name, nl_table_desc(nl, b->table).s,
 				ret == -ENFILE ? "the map is full" :

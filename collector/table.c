@@ -224,6 +224,7 @@ struct end_key {
 };
 
 struct elem_scan {
+	struct addr_names *an; /* of the table's class names */
 	const struct targets *t;
 	unsigned map, cls;  /* of the map being listed */
 	struct names *refs; /* counters referenced by right elements */
@@ -271,6 +272,7 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 			    const struct names *refs, const struct wrong_elem *wrong,
 			    size_t nwrong, struct names *ctrs)
 {
+	struct addr_names *an = nl_names(nl);
 	struct candidates c = { 0 };
 	struct nl_counter *got = NULL;
 	char name[ADDR_NAMELEN];
@@ -283,16 +285,16 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 	ret = 0;
 	for (size_t i = 0; i < t->n && ret == 0; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
-			ret = cand_add(&c, addr_counter_name(&t->v[i].addr, d, name));
+			ret = cand_add(&c, addr_counter_name(an, &t->v[i].addr, d, name));
 	for (size_t i = 0; i < nknown && ret == 0; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
-			ret = cand_add(&c, addr_counter_name(&known[i], d, name));
+			ret = cand_add(&c, addr_counter_name(an, &known[i], d, name));
 	for (size_t i = 0; i < refs->n && ret == 0; i++) {
 		struct addr a;
 		enum addr_dir d;
 
 		/* the targets' own names are candidates already */
-		if (addr_from_counter_name(refs->v[i], &a, &d) == 0 && targets_find(t, &a))
+		if (addr_from_counter_name(an, refs->v[i], &a, &d) == 0 && targets_find(t, &a))
 			continue;
 		ret = cand_add(&c, refs->v[i]);
 	}
@@ -367,13 +369,13 @@ static const struct target *target_at_key(const struct targets *t, unsigned m, u
 }
 
 /* The element of an address that left: it points at its own counter. */
-static bool elem_is_own(unsigned m, unsigned cls, const uint8_t *key, size_t keylen,
-			const char *ref)
+static bool elem_is_own(struct addr_names *an, unsigned m, unsigned cls, const uint8_t *key,
+			size_t keylen, const char *ref)
 {
 	struct addr a;
 	enum addr_dir d;
 
-	return addr_from_counter_name(ref, &a, &d) == 0 && addr_map_index(&a, d) == m &&
+	return addr_from_counter_name(an, ref, &a, &d) == 0 && addr_map_index(&a, d) == m &&
 	       a.cls == cls && memcmp(a.bytes, key, keylen) == 0;
 }
 
@@ -399,8 +401,8 @@ static int elem_seen(const struct nl_map_elem *e, void *data)
 	if (!e->ref || strlen(e->ref) >= ADDR_NAMELEN)
 		return 0; /* an objref map's elements all have one of ours' size */
 	x = target_at_key(sc->t, sc->map, sc->cls, e->key, keylen);
-	if (x ? strcmp(addr_counter_name(&x->addr, sc->map & 1, name), e->ref) == 0
-	      : elem_is_own(sc->map, sc->cls, e->key, keylen, e->ref))
+	if (x ? strcmp(addr_counter_name(sc->an, &x->addr, sc->map & 1, name), e->ref) == 0
+	      : elem_is_own(sc->an, sc->map, sc->cls, e->key, keylen, e->ref))
 		return names_add(e->ref, sc->refs);
 	if (grow((void **)&sc->wrong, &sc->capwrong, sc->nwrong, sizeof(*sc->wrong)) < 0)
 		return -ENOMEM;
@@ -420,13 +422,13 @@ static int list_elems(struct nl *nl, const char *table, struct elem_scan *sc)
 {
 	int ret = 0;
 
-	for (unsigned cls = 0; cls < addr_class_count() && ret == 0; cls++)
+	for (unsigned cls = 0; cls < addr_names_count(sc->an) && ret == 0; cls++)
 		for (unsigned m = 0; m < ADDR_MAPS && ret == 0; m++) {
 			char name[ADDR_MAPNAMELEN];
 
 			sc->map = m;
 			sc->cls = cls;
-			addr_map_name_at(m, cls, name);
+			addr_map_name_at(sc->an, m, cls, name);
 			ret = nl_list_map_elems(nl, table, name, elem_seen, sc);
 			if (ret == -ENOENT && cls)
 				ret = 0; /* a class whose maps were never made */
@@ -488,7 +490,7 @@ static int plan_wrong(struct nl_batch *b, struct elem_scan *sc, struct table_res
 		char name[ADDR_NAMELEN];
 
 		ret = nl_batch_del_elem_at(b, w->map, w->cls, w->key, w->keylen, wrong_end(sc, w));
-		addr_map_name_at(w->map, w->cls, f->map);
+		addr_map_name_at(sc->an, w->map, w->cls, f->map);
 		strcpy(f->ref, w->ref);
 		f->target = w->x != NULL;
 		if (w->x) {
@@ -497,7 +499,7 @@ static int plan_wrong(struct nl_batch *b, struct elem_scan *sc, struct table_res
 				ret = nl_batch_add_elem(b, &w->x->addr, w->map & 1);
 			/* plan_adds must not add it a second time */
 			if (ret == 0)
-				ret = names_add(addr_counter_name(&w->x->addr, w->map & 1, name),
+				ret = names_add(addr_counter_name(sc->an, &w->x->addr, w->map & 1, name),
 						sc->refs);
 		} else {
 			struct addr a = { .family = w->keylen == 16 ? AF_INET6 : AF_INET,
@@ -524,7 +526,7 @@ static int kernel_state(struct nl *nl, const char *table, const struct targets *
 		for (size_t i = 0; i < ctrs->n && ret == 0; i++) {
 			struct addr a;
 
-			addr_from_counter_name(ctrs->v[i], &a, NULL);
+			addr_from_counter_name(sc->an, ctrs->v[i], &a, NULL);
 		}
 	}
 	if (ret == 0)
@@ -536,7 +538,7 @@ static int kernel_state(struct nl *nl, const char *table, const struct targets *
 	return ret;
 }
 
-static int plan_adds(struct nl_batch *b, const struct targets *t,
+static int plan_adds(struct nl_batch *b, const struct addr_names *an, const struct targets *t,
 		     const struct names *ctrs, const struct names *refs,
 		     struct table_result *res)
 {
@@ -547,7 +549,7 @@ static int plan_adds(struct nl_batch *b, const struct targets *t,
 		bool fresh = false;
 
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-			addr_counter_name(&t->v[i].addr, d, name);
+			addr_counter_name(an, &t->v[i].addr, d, name);
 			if (!names_has(ctrs, name)) {
 				ret = nl_batch_add_counter(b, name);
 				fresh = true;
@@ -576,7 +578,8 @@ static int gone_add(struct table_result *res, const struct addr *a)
 	return 0;
 }
 
-static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targets *t,
+static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, struct addr_names *an,
+		     const struct targets *t,
 		     const struct names *ctrs, const struct names *refs,
 		     struct table_result *res)
 {
@@ -586,7 +589,7 @@ static int plan_gone(struct nl_batch *b1, struct nl_batch *b2, const struct targ
 		struct addr a;
 		enum addr_dir d;
 
-		if (addr_from_counter_name(ctrs->v[i], &a, &d) < 0 || targets_find(t, &a))
+		if (addr_from_counter_name(an, ctrs->v[i], &a, &d) < 0 || targets_find(t, &a))
 			continue;
 		if (names_has(refs, ctrs->v[i]))
 			ret = nl_batch_del_elem(b1, &a, d);
@@ -676,8 +679,8 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			   const struct skeleton *sk, struct table_result *res, struct err *e)
 {
 	struct names ctrs = { 0 }, refs = { 0 };
-	struct elem_scan sc = { .t = t, .refs = &refs };
-	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
+	struct elem_scan sc = { .an = nl_names(nl), .t = t, .refs = &refs };
+	struct nl_batch *b1 = nl_batch_create(sc.an, table), *b2 = nl_batch_create(sc.an, table);
 	bool deferred;
 	int ret = -ENOMEM;
 
@@ -703,9 +706,9 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 		}
 		ret = plan_wrong(b1, &sc, res);
 		if (ret == 0)
-			ret = plan_adds(b1, t, &ctrs, &refs, res);
+			ret = plan_adds(b1, sc.an, t, &ctrs, &refs, res);
 		if (ret == 0)
-			ret = plan_gone(b1, b2, t, &ctrs, &refs, res);
+			ret = plan_gone(b1, b2, sc.an, t, &ctrs, &refs, res);
 	}
 	if (ret < 0) {
 		err_setn(e, ret, "out of memory");
@@ -811,8 +814,8 @@ int table_read_counters_of(struct nl *nl, const char *table, const struct addr *
 		goto out;
 	}
 	for (size_t i = 0; i < 2 * n; i++) {
-		addr_counter_name(table_addr_at(first, stride, i / 2), i % 2 ? ADDR_OUT : ADDR_IN,
-				  buf[i]);
+		addr_counter_name(nl_names(nl), table_addr_at(first, stride, i / 2),
+				  i % 2 ? ADDR_OUT : ADDR_IN, buf[i]);
 		names[i] = buf[i];
 	}
 	ret = nl_read_counters(nl, table, names, 2 * n, out);
@@ -856,7 +859,7 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 int table_delete_counters(struct nl *nl, const char *table, const struct addr *first,
 			  size_t stride, size_t n, const bool *which, struct err *e)
 {
-	struct nl_batch *b = nl_batch_create(table);
+	struct nl_batch *b = nl_batch_create(nl_names(nl), table);
 	int ret = b ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < 2 * n && ret == 0; i++)
@@ -878,7 +881,7 @@ int table_remove(struct nl *nl, const char *table, struct err *e)
 
 	if (ret <= 0)
 		return ret;
-	b = nl_batch_create(table);
+	b = nl_batch_create(nl_names(nl), table);
 	if (!b)
 		return err_setn(e, -ENOMEM, "out of memory");
 	nl_batch_del_table(b);

@@ -20,11 +20,16 @@ struct nl;
 /* Open and bind the netfilter netlink sockets of a handle for tables of
  * `family` ("inet" or "bridge"; anything else is inet), with buffers sized
  * for large batches: one, and on a machine of several CPUs one more per
- * reader thread of large reads.  They belong to the network namespace of
+ * reader thread of large reads; an numbers the classes in the names of
+ * the table's counters and maps.  They belong to the network namespace of
  * the calling thread, whatever namespace the thread is in when it later
  * uses the handle.  Returns NULL with errno set. */
-struct nl *nl_create(const char *family);
+struct nl *nl_create(const char *family, struct addr_names *an);
 void nl_destroy(struct nl *nl);
+
+/* The class names of the table's counters and maps (the caller's, given to
+ * nl_create, for the handle's life). */
+struct addr_names *nl_names(const struct nl *nl);
 
 /* The family of nl's table for everything below: "inet" or "bridge". */
 void nl_set_family(struct nl *nl, const char *family);
@@ -85,14 +90,16 @@ int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
  * element deletes, element adds, counter deletes, table delete. */
 struct nl_batch;
 
-struct nl_batch *nl_batch_create(const char *table);
+/* The batch formats and parses counter and map names with class names
+ * from an (the caller's, for the batch's life). */
+struct nl_batch *nl_batch_create(struct addr_names *an, const char *table);
 void nl_batch_destroy(struct nl_batch *b);
 int nl_batch_add_counter(struct nl_batch *b, const char *name);
-/* The counter of a's direction dir (named addr_counter_name(a, dir)). */
+/* The counter of a's direction dir (named addr_counter_name(an, a, dir)). */
 int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter(struct nl_batch *b, const char *name);
-/* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
+/* The element mapping a (in the map addr_map_name(an, a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 /* The element of map number `map` (addr_map_name_at) of class cls whose key

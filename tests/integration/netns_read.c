@@ -51,6 +51,7 @@ int main(void)
 	static const char *ptrs[2 * NADDR + 1];
 	static struct nl_counter out[2 * NADDR + 1];
 	char table[64];
+	struct addr_names an = { 0 };
 	struct nl *nl, *host;
 	struct nl_batch *b;
 	struct err e;
@@ -67,16 +68,16 @@ int main(void)
 	/* In namespace A: the table, its counters, one of them with a mark,
 	 * and the handle under test. */
 	add_table(table);
-	nl = nl_create("inet");
+	nl = nl_create("inet", &an);
 	test_assert(nl);
-	b = nl_batch_create(table);
+	b = nl_batch_create(&an, table);
 	test_assert(b);
 	for (unsigned i = 0; i < NADDR; i++) {
 		struct addr a = { .family = AF_INET, .plen = 32,
 				  .bytes = { 198, 18, (uint8_t)(i >> 8), (uint8_t)i } };
 
 		for (int d = 0; d < 2; d++) {
-			addr_counter_name(&a, (enum addr_dir)d, names[2 * i + (unsigned)d]);
+			addr_counter_name(&an, &a, (enum addr_dir)d, names[2 * i + (unsigned)d]);
 			test_assert(nl_batch_add_counter_of(b, &a, (enum addr_dir)d) == 0);
 		}
 	}
@@ -87,7 +88,7 @@ int main(void)
 
 	/* Back in the host's namespace, which has no such table. */
 	test_assert(setns(hostns, CLONE_NEWNET) == 0);
-	host = nl_create("inet");
+	host = nl_create("inet", &an);
 	test_assert(host);
 	test_assert(nl_table_exists(host, table, NULL) == 0);
 	nl_destroy(host);
