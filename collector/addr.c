@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Addresses and prefixes: parsing, canonical text, ordering, containment and
- * the nft object names derived from them.  Pure: no sockets, no allocation. */
+ * the nft object names derived from them.  Pure: no sockets, no allocation,
+ * no state of its own but the process's class registry that the state file
+ * and the sinks still use (addr_names_process). */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
@@ -120,9 +122,6 @@ char *addr_format(const struct addr *a, char *buf)
 	return buf;
 }
 
-static char addr_classes[ADDR_CLASS_REGISTRY][ADDR_CLASS_NAMELEN + 1];
-static unsigned addr_nclasses = 1; /* class 0 is the default, "" */
-
 bool addr_class_name_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -136,43 +135,70 @@ bool addr_class_name_ok(const char *name)
 	return true;
 }
 
-int addr_class_id(const char *name)
+void addr_names_init(struct addr_names *an)
+{
+	memset(an, 0, sizeof(*an));
+}
+
+int addr_names_id(struct addr_names *an, const char *name)
 {
 	if (!*name)
 		return 0;
 	if (!addr_class_name_ok(name))
 		return -1;
-	for (unsigned i = 1; i < addr_nclasses; i++)
-		if (strcmp(addr_classes[i], name) == 0)
+	for (unsigned i = 1; i <= an->n; i++)
+		if (strcmp(an->v[i], name) == 0)
 			return (int)i;
-	if (addr_nclasses == ADDR_CLASS_REGISTRY)
+	if (an->n + 1 == ADDR_CLASS_REGISTRY)
 		return -1;
-	strcpy(addr_classes[addr_nclasses], name);
-	return (int)addr_nclasses++;
+	strcpy(an->v[++an->n], name);
+	return (int)an->n;
 }
 
-unsigned addr_class_count(void)
+unsigned addr_names_count(const struct addr_names *an)
 {
-	return addr_nclasses;
+	return an->n + 1;
+}
+
+const char *addr_names_name(const struct addr_names *an, unsigned cls)
+{
+	if (cls == 0)
+		return "";
+	return cls <= an->n ? an->v[cls] : "?";
+}
+
+void addr_names_on(struct addr_names *an, const char *default_name)
+{
+	snprintf(an->dflt, sizeof(an->dflt), "%s", default_name);
+}
+
+const char *addr_names_label(const struct addr_names *an, unsigned cls)
+{
+	if (!an->dflt[0])
+		return NULL;
+	return cls ? addr_names_name(an, cls) : an->dflt;
+}
+
+struct addr_names *addr_names_process(void)
+{
+	static struct addr_names process;
+
+	return &process;
+}
+
+int addr_class_id(const char *name)
+{
+	return addr_names_id(addr_names_process(), name);
 }
 
 const char *addr_class_name(unsigned cls)
 {
-	return cls < addr_nclasses ? addr_classes[cls] : "?";
-}
-
-static char addr_default_class[ADDR_CLASS_NAMELEN + 1];
-
-void addr_classes_on(const char *default_name)
-{
-	snprintf(addr_default_class, sizeof(addr_default_class), "%s", default_name);
+	return addr_names_name(addr_names_process(), cls);
 }
 
 const char *addr_class_label(unsigned cls)
 {
-	if (!addr_default_class[0])
-		return NULL;
-	return cls ? addr_class_name(cls) : addr_default_class;
+	return addr_names_label(addr_names_process(), cls);
 }
 
 int addr_cmp(const struct addr *a, const struct addr *b)
@@ -218,7 +244,8 @@ static const char *addr_dir_prefix(int family, enum addr_dir dir)
 	return dir == ADDR_IN ? "in6" : "out6";
 }
 
-char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf)
+char *addr_counter_name(const struct addr_names *an, const struct addr *a, enum addr_dir dir,
+			char *buf)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *head = addr_dir_prefix(a->family, dir);
@@ -236,7 +263,7 @@ char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf)
 	if (!addr_is_host(a))
 		n += (size_t)snprintf(buf + n, ADDR_NAMELEN - n, "_%u", a->plen);
 	if (a->cls)
-		snprintf(buf + n, ADDR_NAMELEN - n, "_%s", addr_class_name(a->cls));
+		snprintf(buf + n, ADDR_NAMELEN - n, "_%s", addr_names_name(an, a->cls));
 	return buf;
 }
 
@@ -274,7 +301,8 @@ static const char *addr_name_head(const char *name, struct addr *a,
 	return NULL;
 }
 
-int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir)
+int addr_from_counter_name(struct addr_names *an, const char *name, struct addr *out,
+			   enum addr_dir *dir)
 {
 	struct addr a = { 0 };
 	enum addr_dir d;
@@ -307,7 +335,7 @@ int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *di
 		p += 1 + k;
 	}
 	if (p[0] == '_') {
-		int cls = addr_class_id(p + 1);
+		int cls = addr_names_id(an, p + 1);
 
 		if (cls <= 0)
 			return -EINVAL;
@@ -329,23 +357,21 @@ unsigned addr_map_index(const struct addr *a, enum addr_dir dir)
 	return (dir == ADDR_OUT) + 2u * (a->family == AF_INET6) + 4u * !addr_is_host(a);
 }
 
-char *addr_map_name_at(unsigned m, unsigned cls, char *buf)
+char *addr_map_name_at(const struct addr_names *an, unsigned m, unsigned cls, char *buf)
 {
 	static const char *const names[ADDR_MAPS] = {
 		"in4", "out4", "in6", "out6", "in4net", "out4net", "in6net", "out6net",
 	};
 
 	snprintf(buf, ADDR_MAPNAMELEN, "%s%s%s", names[m % ADDR_MAPS], cls ? "_" : "",
-		 cls ? addr_class_name(cls) : "");
+		 cls ? addr_names_name(an, cls) : "");
 	return buf;
 }
 
-const char *addr_map_name(const struct addr *a, enum addr_dir dir)
+char *addr_map_name(const struct addr_names *an, const struct addr *a, enum addr_dir dir,
+		    char *buf)
 {
-	static char buf[4][ADDR_MAPNAMELEN];
-	static unsigned k;
-
-	return addr_map_name_at(addr_map_index(a, dir), a->cls, buf[k++ % 4]);
+	return addr_map_name_at(an, addr_map_index(a, dir), a->cls, buf);
 }
 
 bool addr_prefix_end(const struct addr *a, uint8_t next[16])

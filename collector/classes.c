@@ -211,20 +211,23 @@ static int parse_line(const char *s, size_t len, unsigned line, void *data)
 	return 0;
 }
 
-int classes_parse_buffer(struct classes *c, const char *name, const char *buf, size_t len,
-			 const char *dflt, struct err *e)
+int classes_parse_buffer(struct classes *c, struct addr_names *an, const char *name,
+			 const char *buf, size_t len, const char *dflt, struct err *e)
 {
 	struct cparse p = { .c = c, .name = name, .dflt = dflt, .e = e };
 	size_t cap = 0;
 	int ret;
 
 	classes_init(c);
+	c->an = an;
 	ret = file_each_line(buf, len, parse_line, &p);
 	for (size_t i = 0; i < c->n && ret == 0; i++) {
-		c->ids[i] = addr_class_id(c->names[i]);
+		c->ids[i] = addr_names_id(an, c->names[i]);
 		if (c->ids[i] < 0)
 			ret = err_set(e, "%s: too many class names in this process", name);
 	}
+	if (ret == 0)
+		addr_names_on(an, dflt);
 	if (ret == 0)
 		ret = sweep(c, &cap, AF_INET, p.p[0], p.np[0]);
 	if (ret == 0)
@@ -238,7 +241,8 @@ int classes_parse_buffer(struct classes *c, const char *name, const char *buf, s
 	return ret;
 }
 
-int classes_parse_file(struct classes *c, const char *path, const char *dflt, struct err *e)
+int classes_parse_file(struct classes *c, struct addr_names *an, const char *path,
+		       const char *dflt, struct err *e)
 {
 	char *buf;
 	size_t len;
@@ -251,7 +255,7 @@ int classes_parse_file(struct classes *c, const char *path, const char *dflt, st
 	close(fd);
 	if (ret < 0)
 		return err_setn(e, ret, "%s: cannot read: %s", path, strerror(-ret));
-	ret = classes_parse_buffer(c, path, buf, len, dflt, e);
+	ret = classes_parse_buffer(c, an, path, buf, len, dflt, e);
 	free(buf);
 	return ret;
 }

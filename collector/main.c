@@ -311,8 +311,8 @@ static int load_classes(struct app *a)
 {
 	if (!a->cfg.classes[0])
 		return 0;
-	addr_classes_on(a->cfg.default_class);
-	return classes_parse_file(&a->cls, a->cfg.classes, a->cfg.default_class, &a->e);
+	return classes_parse_file(&a->cls, addr_names_process(), a->cfg.classes,
+				  a->cfg.default_class, &a->e);
 }
 
 static int render_now(struct app *a)
@@ -329,7 +329,8 @@ static int render_now(struct app *a)
 	if (ret == 0) {
 		free(a->skeleton);
 		a->skeleton = sk;
-		nl_set_family(a->family);
+		if (a->nl)
+			nl_set_family(a->nl, a->family);
 	}
 	return ret;
 }
@@ -363,17 +364,19 @@ static void choose_family(struct app *a)
 	fam = fam ? fam : "inet";
 	free(path);
 	free(text);
-	nl_set_family(fam);
+	nl_set_family(a->nl, fam);
 	if (nl_table_exists(a->nl, a->cfg.table, NULL) == 1)
 		return;
-	nl_set_family(strcmp(fam, "inet") == 0 ? "bridge" : "inet");
+	nl_set_family(a->nl, strcmp(fam, "inet") == 0 ? "bridge" : "inet");
 	if (nl_table_exists(a->nl, a->cfg.table, NULL) != 1)
-		nl_set_family(fam);
+		nl_set_family(a->nl, fam);
 }
 
 static int open_nl(struct app *a)
 {
-	a->nl = nl_create();
+	/* the template's family, when it is rendered already (choose_family
+	 * picks it for dump and remove) */
+	a->nl = nl_create(a->family, addr_names_process());
 	if (!a->nl)
 		return err_setn(&a->e, -errno, "cannot open a netlink socket: %s",
 				table_strerror(-errno));
@@ -383,7 +386,7 @@ static int open_nl(struct app *a)
 static int cmd_render(struct app *a)
 {
 	fputs(a->skeleton, stdout);
-	render_data(stdout, a->family, a->cfg.table, &a->tg);
+	render_data(stdout, addr_names_process(), a->family, a->cfg.table, &a->tg);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
@@ -401,11 +404,11 @@ static void report_fixes(struct app *a, struct table_result *res)
 			snprintf(msg, sizeof(msg), "the element of %s in map %s of table %s pointed "
 				 "at counter %s; it points at %s's own counter again (its "
 				 "traffic until now was counted there)", f->addr, f->map,
-				 nl_table_desc(a->cfg.table), f->ref, f->addr);
+				 nl_table_desc(a->nl, a->cfg.table).s, f->ref, f->addr);
 		else
 			snprintf(msg, sizeof(msg), "map %s of table %s had an element %s, which is "
 				 "not a target, pointing at counter %s; it was deleted", f->map,
-				 nl_table_desc(a->cfg.table), f->addr, f->ref);
+				 nl_table_desc(a->nl, a->cfg.table).s, f->addr, f->ref);
 		if (run)
 			output_event(stdout, output_now(), "element_repaired", f->addr, "%s", msg);
 		log_msg(LOG_PRIO_WARNING, "%s", msg);
@@ -441,7 +444,7 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
  * NULL) gets its targets, or "" if they cannot be read. */
 static int run_holder(struct app *a, int dirfd, char *what, size_t size)
 {
-	int pid = claim_holder(nl_family_name(), a->cfg.table);
+	int pid = claim_holder(nl_family_name(a->nl), a->cfg.table);
 
 	if (what && size)
 		what[0] = '\0';
@@ -473,12 +476,12 @@ static int apply_via_run(struct app *a)
 			snprintf(who, sizeof(who), " (pid %d)", pid);
 		err_set(&a->e, "nftally run%s accounts table %s, but which targets file it "
 			"follows cannot be read from here; stop it first", who,
-			nl_table_desc(a->cfg.table));
+			nl_table_desc(a->nl, a->cfg.table).s);
 		return app_fail(a, EXIT_INPUT);
 	}
 	if (strcmp(what, app_targets_id(a, mine, sizeof(mine))) != 0) {
 		err_set(&a->e, "nftally run (pid %d) accounts table %s from %s, not %s; "
-			"change that file, or stop the run first", pid, nl_table_desc(a->cfg.table), what,
+			"change that file, or stop the run first", pid, nl_table_desc(a->nl, a->cfg.table).s, what,
 			a->targets_name);
 		return app_fail(a, EXIT_INPUT);
 	}
@@ -488,7 +491,7 @@ static int apply_via_run(struct app *a)
 	}
 	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table %s "
 		"and was asked to apply it (see its output)", a->targets_name, pid,
-		nl_table_desc(a->cfg.table));
+		nl_table_desc(a->nl, a->cfg.table).s);
 	return 0;
 }
 
@@ -534,7 +537,7 @@ static int cmd_apply(struct app *a)
 	if (ret)
 		return ret;
 	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",
-		nl_table_desc(a->cfg.table), res.created ? "installed" : "updated",
+		nl_table_desc(a->nl, a->cfg.table).s, res.created ? "installed" : "updated",
 		a->tg.n, res.added, res.ngone);
 	if (keep && res.ngone)
 		log_msg(LOG_PRIO_INFO, "the removed addresses stopped counting; the next "
@@ -564,7 +567,7 @@ static int print_cumulative(struct app *a)
 		if (miss[i])
 			output_event(stdout, now, "counter_missing", text,
 				     "no counter for %s in table %s; run nftally apply",
-				     text, nl_table_desc(a->cfg.table));
+				     text, nl_table_desc(a->nl, a->cfg.table).s);
 		else
 			c[i] = output_wire(&c[i], a->cfg.overhead);
 		if (!miss[i])
@@ -584,7 +587,7 @@ static int require_table(struct app *a)
 
 	if (ret == 0)
 		err_set(&a->e, "table %s does not exist; run nftally apply first",
-			nl_table_desc(a->cfg.table));
+			nl_table_desc(a->nl, a->cfg.table).s);
 	return ret <= 0 ? app_fail(a, ret == 0 ? EXIT_INPUT : app_code_for(ret)) : 0;
 }
 
@@ -596,6 +599,7 @@ static int cmd_dump(struct app *a)
 /* Counters of ours in the table for addresses the targets no longer name
  * (removed from the file but not yet drained): remove reports them too. */
 struct strays {
+	struct addr_names *an;
 	const struct targets *tg;
 	struct addr *v;
 	size_t n;
@@ -607,7 +611,8 @@ static int stray_cb(const char *name, void *data)
 	enum addr_dir d;
 	struct addr a, *p;
 
-	if (addr_from_counter_name(name, &a, &d) < 0 || d != ADDR_IN || targets_find(s->tg, &a))
+	if (addr_from_counter_name(s->an, name, &a, &d) < 0 || d != ADDR_IN ||
+	    targets_find(s->tg, &a))
 		return 0;
 	p = realloc(s->v, (s->n + 1) * sizeof(*p));
 	if (!p)
@@ -689,7 +694,7 @@ static int add_strays(struct app *a, const struct strays *s, const struct state 
 static int read_everything(struct app *a, const struct state *done,
 			   const struct state *waiting, struct state *all)
 {
-	struct strays s = { .tg = &a->tg };
+	struct strays s = { .an = nl_names(a->nl), .tg = &a->tg };
 	int ret = add_read(a, &a->tg, target_label, &a->tg, all);
 
 	if (ret == 0)
@@ -699,7 +704,7 @@ static int read_everything(struct app *a, const struct state *done,
 	free(s.v);
 	state_sort(all);
 	if (ret < 0 && !a->e.msg[0])
-		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->cfg.table), table_strerror(ret));
+		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->nl, a->cfg.table).s, table_strerror(ret));
 	return ret;
 }
 
@@ -743,7 +748,7 @@ static int cmd_remove(struct app *a)
 
 	if (ret == 0) {
 		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
-			nl_table_desc(a->cfg.table));
+			nl_table_desc(a->nl, a->cfg.table).s);
 		return 0;
 	}
 	if (ret < 0)
@@ -756,9 +761,9 @@ static int cmd_remove(struct app *a)
 	pid = run_holder(a, dirfd, NULL, 0);
 	if (pid != 0) {
 		ret = pid > 0 ? err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
-					 "stop it first", pid, nl_table_desc(a->cfg.table))
+					 "stop it first", pid, nl_table_desc(a->nl, a->cfg.table).s)
 			      : err_setn(&a->e, -EBUSY, "an nftally run accounts table %s; "
-					 "stop it first", nl_table_desc(a->cfg.table));
+					 "stop it first", nl_table_desc(a->nl, a->cfg.table).s);
 		goto out;
 	}
 	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
@@ -775,7 +780,7 @@ static int cmd_remove(struct app *a)
 		stale = true;
 		output_event(stdout, output_now(), "state_stale", NULL,
 			     "%s/%s belongs to an earlier table %s; printing the "
-			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->cfg.table));
+			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->nl, a->cfg.table).s);
 	}
 	if (have_state) {
 		/* the last report goes into the run's store too; one that exists

@@ -51,37 +51,47 @@
 /* Room for one small request message. */
 #define NL_REQ_SIZE 8192
 
-/* The family of the one table a process works on: inet, or bridge for the
- * bridge template (see nl_set_family). */
-static int nl_nfproto = NFPROTO_INET;
-
-void nl_set_family(const char *family)
-{
-	nl_nfproto = strcmp(family, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_INET;
-}
-
-const char *nl_family_name(void)
-{
-	return nl_nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
-}
-
-const char *nl_table_desc(const char *table)
-{
-	static char buf[4][64];
-	static unsigned k;
-	char *b = buf[k++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "%s %s", nl_family_name(), table);
-	return b;
-}
-
 struct nl {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
+	int nfproto; /* of the table: NFPROTO_INET or NFPROTO_BRIDGE */
+	struct addr_names *an; /* the class names in its counters' names */
 	char *rbuf;
 	size_t rbuf_len;
+	/* The sockets of the reader threads of large reads, opened with this
+	 * one (see nl_create); each read gives them its nfproto. */
+	struct nl *readers[NL_READERS - 1];
+	unsigned nreaders;
 };
+
+static int nl_nfproto_of(const char *family)
+{
+	return family && strcmp(family, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_INET;
+}
+
+void nl_set_family(struct nl *nl, const char *family)
+{
+	nl->nfproto = nl_nfproto_of(family);
+}
+
+const char *nl_family_name(const struct nl *nl)
+{
+	return nl->nfproto == NFPROTO_BRIDGE ? "bridge" : "inet";
+}
+
+struct addr_names *nl_names(const struct nl *nl)
+{
+	return nl->an;
+}
+
+struct nl_desc nl_table_desc(const struct nl *nl, const char *table)
+{
+	struct nl_desc d;
+
+	snprintf(d.s, sizeof(d.s), "%s %s", nl_family_name(nl), table);
+	return d;
+}
 
 static void nl_set_bufsize(struct nl *nl, int opt_force, int opt, int size)
 {
@@ -92,37 +102,72 @@ static void nl_set_bufsize(struct nl *nl, int opt_force, int opt, int size)
 		setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
 }
 
-struct nl *nl_create(void)
+/* Destroy a handle half made, keeping the errno of what failed. */
+static struct nl *nl_fail(struct nl *nl)
+{
+	int saved = errno;
+
+	nl_destroy(nl);
+	errno = saved;
+	return NULL;
+}
+
+/* One socket, bound, with its receive buffer. */
+static struct nl *nl_open(void)
 {
 	struct nl *nl = calloc(1, sizeof(*nl));
-	int saved;
 
 	if (!nl)
 		return NULL;
 	nl->rbuf_len = 1 << 20;
 	nl->rbuf = malloc(nl->rbuf_len);
 	if (!nl->rbuf)
-		goto fail;
+		return nl_fail(nl);
 	nl->sock = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl->sock)
-		goto fail;
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
+	if (!nl->sock || mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		return nl_fail(nl);
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	nl_set_bufsize(nl, SO_RCVBUFFORCE, SO_RCVBUF, NL_RCVBUF);
 	return nl;
-fail:
-	saved = errno;
-	nl_destroy(nl);
-	errno = saved;
-	return NULL;
+}
+
+/* How many threads share a read of n counters (the caller's included). */
+static unsigned nl_readers(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < NL_PARALLEL_MIN || cpus < 2)
+		return 1;
+	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
+}
+
+struct nl *nl_create(const char *family, struct addr_names *an)
+{
+	struct nl *nl = nl_open();
+	unsigned k = nl_readers(NL_PARALLEL_MIN);
+
+	if (!nl)
+		return NULL;
+	nl->nfproto = nl_nfproto_of(family);
+	nl->an = an;
+	/* The readers' sockets are opened here and not in their threads: a
+	 * socket belongs to the network namespace of the thread that creates
+	 * it, and the handle's namespace is the creator's at this moment. */
+	for (; nl->nreaders + 1 < k; nl->nreaders++) {
+		nl->readers[nl->nreaders] = nl_open();
+		if (!nl->readers[nl->nreaders])
+			return nl_fail(nl);
+	}
+	return nl;
 }
 
 void nl_destroy(struct nl *nl)
 {
 	if (!nl)
 		return;
+	for (unsigned i = 0; i < nl->nreaders; i++)
+		nl_destroy(nl->readers[i]);
 	if (nl->sock)
 		mnl_socket_close(nl->sock);
 	free(nl->rbuf);
@@ -196,7 +241,7 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 	if (!t)
 		return -ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nl->nfproto,
 				    NLM_F_ACK, ++nl->seq);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
@@ -212,9 +257,10 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 
 /* One GETOBJ request for counter `name`, built as libnftnl would but
  * without an object allocated per request. */
-static size_t nl_put_getobj(char *buf, const char *table, const char *name, uint32_t seq)
+static size_t nl_put_getobj(char *buf, int nfproto, const char *table, const char *name,
+			    uint32_t seq)
 {
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto, 0, seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nfproto, 0, seq);
 
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
@@ -320,7 +366,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	ssize_t r;
 
 	for (size_t i = 0; i < n; i++) {
-		len += nl_put_getobj(sbuf + len, table, names[i], base + (uint32_t)i);
+		len += nl_put_getobj(sbuf + len, nl->nfproto, table, names[i], base + (uint32_t)i);
 		out[i] = (struct nl_counter){ .err = -ETIMEDOUT };
 	}
 	nl->seq += (uint32_t)n;
@@ -356,6 +402,7 @@ static int nl_read_serial(struct nl *nl, const char *table,
 
 struct nl_reader {
 	pthread_t thread;
+	struct nl *nl; /* one of the handle's readers: a socket of its own */
 	const char *table;
 	const char *const *names;
 	size_t n;
@@ -366,21 +413,9 @@ struct nl_reader {
 static void *nl_reader_main(void *arg)
 {
 	struct nl_reader *r = arg;
-	struct nl *nl = nl_create();
 
-	r->ret = nl ? nl_read_serial(nl, r->table, r->names, r->n, r->out) :
-		 errno ? -errno : -ENOMEM;
-	nl_destroy(nl);
+	r->ret = nl_read_serial(r->nl, r->table, r->names, r->n, r->out);
 	return NULL;
-}
-
-static unsigned nl_readers(size_t n)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < NL_PARALLEL_MIN || cpus < 2)
-		return 1;
-	return cpus < NL_READERS ? (unsigned)cpus : NL_READERS;
 }
 
 int nl_read_counters(struct nl *nl, const char *table,
@@ -388,15 +423,21 @@ int nl_read_counters(struct nl *nl, const char *table,
 {
 	struct nl_reader r[NL_READERS];
 	unsigned k = nl_readers(n), started = 1;
-	size_t slice = (n + k - 1) / k;
+	size_t slice;
 	int ret;
+
+	if (k > nl->nreaders + 1)
+		k = nl->nreaders + 1;
+	slice = (n + k - 1) / k;
 
 	/* Slices 1..k-1 in threads of their own, slice 0 here; the slices of
 	 * threads that could not start are read here too. */
 	for (unsigned i = 1; i < k; i++) {
 		size_t from = i * slice < n ? i * slice : n;
 
-		r[i] = (struct nl_reader){ .table = table, .names = names + from,
+		nl->readers[i - 1]->nfproto = nl->nfproto;
+		r[i] = (struct nl_reader){ .nl = nl->readers[i - 1], .table = table,
+					   .names = names + from,
 					   .out = out + from,
 					   .n = n - from < slice ? n - from : slice };
 		if (pthread_create(&r[i].thread, NULL, nl_reader_main, &r[i]) != 0)
@@ -418,6 +459,7 @@ int nl_read_counters(struct nl *nl, const char *table,
 /* ---- listings (kernel dumps) ---- */
 
 struct nl_list_ctx {
+	int nfproto;
 	const char *table;
 	nl_name_cb cb;
 	void *data;
@@ -433,7 +475,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 	if (!o)
 		return MNL_CB_ERROR;
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
-	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == (uint32_t)nl_nfproto &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == (uint32_t)ctx->nfproto &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
 	    strcmp(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), ctx->table) == 0) {
 		ctx->ret = ctx->cb(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), ctx->data);
@@ -447,7 +489,7 @@ static int nl_obj_cb(const struct nlmsghdr *nlh, void *data)
 int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data)
 {
 	char buf[NL_REQ_SIZE] = { 0 };
-	struct nl_list_ctx ctx = { table, cb, data, 0 };
+	struct nl_list_ctx ctx = { nl->nfproto, table, cb, data, 0 };
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
 	int ret;
@@ -457,7 +499,7 @@ int nl_list_counters(struct nl *nl, const char *table, nl_name_cb cb, void *data
 	/* The kernel filters the dump by table and type. */
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, nl->nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
 	nftnl_obj_free(o);
@@ -516,7 +558,7 @@ int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl_nfproto,
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl->nfproto,
 				    NLM_F_DUMP, ++nl->seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
@@ -538,6 +580,8 @@ struct nl_vec {
 
 struct nl_batch {
 	char table[64];
+	struct addr_names *an; /* the class names of its counters and maps */
+	int nfproto; /* of the nl it is built for */
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
@@ -608,12 +652,13 @@ static int nl_vec_push(struct nl_vec *v, const void *x)
 	return 0;
 }
 
-struct nl_batch *nl_batch_create(const char *table)
+struct nl_batch *nl_batch_create(struct addr_names *an, const char *table)
 {
 	struct nl_batch *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
+	b->an = an;
 	snprintf(b->table, sizeof(b->table), "%s", table);
 	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
@@ -647,18 +692,18 @@ void nl_batch_destroy(struct nl_batch *b)
 
 /* Counter names are derived from addresses, so a counter is kept as its
  * address and direction (20 bytes instead of a 48-byte name). */
-static int nl_push_name(struct nl_vec *v, const char *name)
+static int nl_push_name(struct nl_batch *b, struct nl_vec *v, const char *name)
 {
 	struct nl_elem_op op;
 
-	if (addr_from_counter_name(name, &op.a, &op.dir) < 0)
+	if (addr_from_counter_name(b->an, name, &op.a, &op.dir) < 0)
 		return -EINVAL;
 	return nl_vec_push(v, &op);
 }
 
 int nl_batch_add_counter(struct nl_batch *b, const char *name)
 {
-	return nl_push_name(&b->add_ctr, name);
+	return nl_push_name(b, &b->add_ctr, name);
 }
 
 static int nl_push_op(struct nl_vec *v, const struct addr *a, enum addr_dir dir)
@@ -680,7 +725,7 @@ int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_
 
 int nl_batch_del_counter(struct nl_batch *b, const char *name)
 {
-	return nl_push_name(&b->del_ctr, name);
+	return nl_push_name(b, &b->del_ctr, name);
 }
 
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
@@ -798,10 +843,10 @@ static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
 	struct nlmsghdr *nlh;
 
 	if (op)
-		name = addr_counter_name(&op->a, op->dir, derived);
+		name = addr_counter_name(b->an, &op->a, op->dir, derived);
 	if (!room)
 		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, b->table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
 	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
@@ -823,7 +868,7 @@ static struct nlmsghdr *nl_batch_elem_hdr(struct nl_batch *b, uint16_t type,
 
 	if (!room)
 		return NULL;
-	nlh = nftnl_nlmsg_build_hdr(room, type, nl_nfproto, flags, ++b->seq);
+	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, b->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	return nlh;
@@ -845,13 +890,14 @@ static void nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
 	mnl_attr_nest_end(nlh, elem);
 }
 
-static void nl_put_op(struct nlmsghdr *nlh, const struct nl_elem_op *op, bool add)
+static void nl_put_op(const struct nl_batch *b, struct nlmsghdr *nlh,
+		      const struct nl_elem_op *op, bool add)
 {
 	size_t keylen = op->a.family == AF_INET ? 4 : 16;
 	char name[ADDR_NAMELEN];
 	uint8_t next[16];
 
-	addr_counter_name(&op->a, op->dir, name);
+	addr_counter_name(b->an, &op->a, op->dir, name);
 	nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
 	if (!addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
 		nl_put_elem(nlh, next, keylen, true, NULL);
@@ -887,7 +933,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 				return -ENOMEM;
 			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		}
-		nl_put_op(nlh, &ops[i], add);
+		nl_put_op(b, nlh, &ops[i], add);
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
 			ret = nl_batch_close(b, nlh, NULL, set);
@@ -913,7 +959,7 @@ static int nl_batch_at_msgs(struct nl_batch *b)
 		struct nlmsghdr *nlh;
 		struct nlattr *list;
 
-		addr_map_name_at(at[i].map, at[i].cls, set);
+		addr_map_name_at(b->an, at[i].map, at[i].cls, set);
 		nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, set);
 		if (!nlh)
 			return -ENOMEM;
@@ -935,6 +981,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	int ret = 0;
 
 	nl_batch_reset(b);
+	b->nfproto = nl->nfproto;
 	b->seq = nl->seq;
 	nftnl_batch_begin(b->begin, ++b->seq);
 	b->first_seq = b->seq + 1;
@@ -958,11 +1005,11 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		if (v->n > 1)
 			qsort(e, v->n, sizeof(*e), nl_op_cmp);
 		for (size_t i = 0, j; i < v->n && !ret; i = j) {
-			char set[64];
+			char set[ADDR_MAPNAMELEN];
 
 			for (j = i + 1; j < v->n && nl_map_key(&e[j]) == nl_map_key(&e[i]); j++)
 				;
-			snprintf(set, sizeof(set), "%s", addr_map_name(&e[i].a, e[i].dir));
+			addr_map_name(b->an, &e[i].a, e[i].dir, set);
 			ret = nl_batch_elem_msgs(b, e + i, j - i, set, add);
 		}
 		if (!add && !ret)
@@ -981,7 +1028,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 			return -ENOMEM;
 		}
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
-		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, nl_nfproto, 0, ++b->seq);
+		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELTABLE, b->nfproto, 0, ++b->seq);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
 		ret = nl_batch_close(b, nlh, NULL, b->table);
@@ -1100,12 +1147,13 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 		if (k >= what[i].count)
 			continue;
 		if (what[i].op)
-			name = addr_counter_name(&what[i].op[k].a, what[i].op[k].dir, derived);
+			name = addr_counter_name(b->an, &what[i].op[k].a, what[i].op[k].dir,
+						 derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table %s): %s",
-				nl_msg_verb(what[i].type), name, nl_table_desc(b->table),
+				nl_msg_verb(what[i].type), name, nl_table_desc(nl, b->table).s,
 				ret == -ENFILE ? "the map is full" :
 				strerror(-ret));
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table %s: %s",
-			nl_table_desc(b->table), strerror(-ret));
+			nl_table_desc(nl, b->table).s, strerror(-ret));
 }

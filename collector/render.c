@@ -165,25 +165,28 @@ static void put_counts(const struct gen *g, bool in, unsigned cls)
 			if (g->kinds[fam][net])
 				fprintf(g->f, "counter name %s %s map @%s; ", fam_proto[fam],
 					in ? "daddr" : "saddr",
-					addr_map_name_at(!in + 2u * fam + 4u * net, cls, map));
+					addr_map_name_at(g->p->classes ? g->p->classes->an : NULL,
+							 !in + 2u * fam + 4u * net, cls, map));
 }
 
 /* The counter maps of class cls. */
-static void put_maps(FILE *f, unsigned cls)
+static void put_maps(FILE *f, const struct addr_names *an, unsigned cls)
 {
 	char map[ADDR_MAPNAMELEN];
 
 	for (unsigned m = 0; m < ADDR_MAPS; m++)
-		fprintf(f, "map %s { type %s : counter; %s}; ", addr_map_name_at(m, cls, map),
+		fprintf(f, "map %s { type %s : counter; %s}; ", addr_map_name_at(an, m, cls, map),
 			fam_key[(m & 2) != 0], m & 4 ? "flags interval; " : "");
 }
 
 /* Per class: its maps and its two chains, which the class maps jump to. */
 static void put_class(const struct gen *g, unsigned cls)
 {
-	put_maps(g->f, cls);
+	const struct addr_names *an = g->p->classes->an;
+
+	put_maps(g->f, an, cls);
 	for (int in = 1; in >= 0; in--) {
-		fprintf(g->f, "chain account_%s_%s { ", in ? "in" : "out", addr_class_name(cls));
+		fprintf(g->f, "chain account_%s_%s { ", in ? "in" : "out", addr_names_name(an, cls));
 		put_counts(g, in, cls);
 		fputs("}; ", g->f);
 	}
@@ -211,7 +214,7 @@ static void put_class_ranges(FILE *f, const char *family, const char *table,
 				in ? "in" : "out", fam ? '6' : '4');
 		fprintf(f, "%s%s%s%s : goto account_%s_%s", first ? "" : ", ", lo,
 			memcmp(r->lo, r->hi, 16) ? "-" : "", memcmp(r->lo, r->hi, 16) ? hi : "",
-			in ? "in" : "out", addr_class_name(r->cls));
+			in ? "in" : "out", addr_names_name(c->an, r->cls));
 		first = false;
 	}
 	if (!first)
@@ -232,7 +235,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 		g.kinds[a->family == AF_INET6][!addr_is_host(a)] = true;
 	}
 	fprintf(f, "table %s %s { ", family, table);
-	put_maps(f, 0);
+	put_maps(f, NULL, 0);
 	for (int fam = 0; fam < 2; fam++)
 		fprintf(f, "set exclude%c { type %s; flags interval; }; ", fam ? '6' : '4',
 			fam_key[fam]);
@@ -456,19 +459,20 @@ found:
 	return 0;
 }
 
-void render_data(FILE *f, const char *family, const char *table, const struct targets *t)
+void render_data(FILE *f, const struct addr_names *an, const char *family, const char *table,
+		 const struct targets *t)
 {
-	char name[ADDR_NAMELEN], text[ADDR_STRLEN];
+	char name[ADDR_NAMELEN], text[ADDR_STRLEN], map[ADDR_MAPNAMELEN];
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct addr *a = &t->v[i].addr;
 
 		addr_format(a, text);
 		for (int d = ADDR_IN; d <= ADDR_OUT; d++) {
-			addr_counter_name(a, d, name);
+			addr_counter_name(an, a, d, name);
 			fprintf(f, "add counter %s %s %s\n", family, table, name);
 			fprintf(f, "add element %s %s %s { %s : \"%s\" }\n", family, table,
-				addr_map_name(a, d), text, name);
+				addr_map_name(an, a, d, map), text, name);
 		}
 	}
 }

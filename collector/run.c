@@ -443,7 +443,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 			 r->draining.n);
 	output_event_lost(stdout, until, "table_missing", since, until,
 			  "table %s %s; traffic from %s to %s could not be counted%s",
-			  nl_table_desc(r->a->cfg.table), why, output_time(since, t0),
+			  nl_table_desc(r->a->nl, r->a->cfg.table).s, why, output_time(since, t0),
 			  output_time(until, t1), also);
 	for (size_t i = 0; i < r->done.n; i++)
 		run_zero(&r->done.v[i]);
@@ -462,14 +462,14 @@ static int run_reinstall(struct run *r)
 
 	if (app_apply(a, NULL, 0, NULL, NULL, &res) != 0) {
 		output_event(stdout, output_now(), "error", NULL, "reinstalling table %s: %s",
-			     nl_table_desc(a->cfg.table), a->e.msg);
+			     nl_table_desc(a->nl, a->cfg.table).s, a->e.msg);
 		fflush(stdout);
 		return -1;
 	}
 	free(res.gone);
 	run_table_new(r, res.handle, "was deleted outside nftally");
 	output_event(stdout, output_now(), "table_reinstalled", NULL,
-		     "table %s reinstalled with %zu addresses", nl_table_desc(a->cfg.table), a->tg.n);
+		     "table %s reinstalled with %zu addresses", nl_table_desc(a->nl, a->cfg.table).s, a->tg.n);
 	fflush(stdout);
 	return 0;
 }
@@ -740,7 +740,7 @@ static int run_tick(struct run *r)
 		output_event(stdout, now, "counter_missing", NULL,
 			     "%zu addresses have no counter in table %s; what they "
 			     "counted since the last report is lost; repairing the table",
-			     missing, nl_table_desc(a->cfg.table));
+			     missing, nl_table_desc(a->nl, a->cfg.table).s);
 		run_forget(r, miss, h);
 		run_reload(r, "repair", true);
 	}
@@ -938,7 +938,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 		if (res.created)
 			output_event(stdout, output_now(), "table_reinstalled", NULL,
 				     "table %s reinstalled with %zu addresses",
-				     nl_table_desc(a->cfg.table), a->tg.n);
+				     nl_table_desc(a->nl, a->cfg.table).s, a->tg.n);
 	}
 	free(res.gone);
 	nt = old; /* what is left to free */
@@ -1096,7 +1096,7 @@ static int run_signal(struct run *r)
  * deleted table is noticed at the next interval boundary. */
 static void run_watch_table(struct run *r)
 {
-	r->watch = watch_create(nl_family_name(), r->a->cfg.table);
+	r->watch = watch_create(nl_family_name(r->a->nl), r->a->cfg.table);
 	if (!r->watch)
 		log_msg(LOG_PRIO_WARNING, "cannot listen to nf_tables notifications (%s); a deleted "
 			"table is reinstalled at the next interval boundary", strerror(errno));
@@ -1311,7 +1311,7 @@ static int run_start(struct run *r)
 	if (r->lockfd < 0)
 		return r->lockfd;
 	/* the lock first: whoever sees the claim finds the lock file open */
-	ret = claim_take(nl_family_name(), a->cfg.table, &r->claimfd, &a->e);
+	ret = claim_take(nl_family_name(a->nl), a->cfg.table, &r->claimfd, &a->e);
 	if (ret < 0)
 		return ret;
 	if (r->claimfd < 0) {
@@ -1371,7 +1371,7 @@ int run_main(struct app *a)
 		run_watch_table(&r);
 		output_event(stdout, output_now(), "start", NULL,
 			     "accounting %zu addresses from %s in table %s every %u s",
-			     a->tg.n, a->targets_name, nl_table_desc(a->cfg.table), a->cfg.interval);
+			     a->tg.n, a->targets_name, nl_table_desc(a->nl, a->cfg.table).s, a->cfg.interval);
 		fflush(stdout);
 		ret = run_loop(&r);
 	}

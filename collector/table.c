@@ -44,17 +44,17 @@ int table_owned(struct nl *nl, const char *table, uint64_t *handle, struct err *
 	int ret = nl_table_exists(nl, table, handle);
 
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	if (ret == 0)
 		return 0;
 	ret = nl_read_counters(nl, table, &name, 1, &c);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	if (c.err == -ENOENT)
 		return err_setn(e, -EEXIST, "table %s exists but is not nftally's "
 				"(it has no counter %s); choose another --table",
-				nl_table_desc(table), OWNER_COUNTER);
-	return c.err ? err_setn(e, c.err, "table %s: %s", nl_table_desc(table),
+				nl_table_desc(nl, table).s, OWNER_COUNTER);
+	return c.err ? err_setn(e, c.err, "table %s: %s", nl_table_desc(nl, table).s,
 				table_strerror(c.err)) : 1;
 }
 
@@ -158,7 +158,7 @@ static int skeleton_check(struct nl *nl, const char *table, const char *skeleton
  * flushed and re-added atomically (named counters and map elements are not
  * touched by "flush table").  The flush shares line 1 with the template so
  * nft's line numbers stay the template's. */
-static int apply_skeleton(const char *table, const char *skeleton, bool exists,
+static int apply_skeleton(const struct nl *nl, const char *table, const char *skeleton, bool exists,
 			  const char *tmpl_path, struct err *e)
 {
 	char *text;
@@ -166,7 +166,7 @@ static int apply_skeleton(const char *table, const char *skeleton, bool exists,
 
 	if (!exists)
 		return run_nft(skeleton, false, tmpl_path, e);
-	if (asprintf(&text, "flush table %s; %s", nl_table_desc(table), skeleton) < 0)
+	if (asprintf(&text, "flush table %s; %s", nl_table_desc(nl, table).s, skeleton) < 0)
 		return err_setn(e, -ENOMEM, "out of memory");
 	ret = run_nft(text, false, tmpl_path, e);
 	free(text);
@@ -182,6 +182,7 @@ struct listing {
 	char (*other)[ADDR_NAMELEN];
 	size_t nother;
 	unsigned map, cls; /* of the map being listed */
+	struct addr_names *an; /* the table's class names */
 };
 
 static void listing_finish(struct listing *ls)
@@ -192,15 +193,15 @@ static void listing_finish(struct listing *ls)
 
 /* A counter name nftally makes: it parses, and spelled again it is the
  * same name (a hand-made "in4_C6120001" is not the counter of 198.18.0.1). */
-static bool ctr_from_name(const char *name, struct plan_ctr *c)
+static bool ctr_from_name(struct addr_names *an, const char *name, struct plan_ctr *c)
 {
 	char again[ADDR_NAMELEN];
 	enum addr_dir d;
 
-	if (strlen(name) >= ADDR_NAMELEN || addr_from_counter_name(name, &c->addr, &d) < 0)
+	if (strlen(name) >= ADDR_NAMELEN || addr_from_counter_name(an, name, &c->addr, &d) < 0)
 		return false;
 	c->dir = (uint8_t)d;
-	return strcmp(addr_counter_name(&c->addr, d, again), name) == 0;
+	return strcmp(addr_counter_name(an, &c->addr, d, again), name) == 0;
 }
 
 /* A counter of the object dump (which also teaches the class registry the
@@ -210,7 +211,7 @@ static int ctr_seen(const char *name, void *data)
 	struct listing *ls = data;
 	struct plan_ctr c;
 
-	if (!ctr_from_name(name, &c))
+	if (!ctr_from_name(ls->an, name, &c))
 		return 0; /* not one of ours */
 	return plan_listing_add_ctr(&ls->l, &c);
 }
@@ -230,7 +231,7 @@ static int elem_seen(const struct nl_map_elem *e, void *data)
 	if (!e->end && (!e->ref || strlen(e->ref) >= ADDR_NAMELEN))
 		return 0; /* an objref map's elements all have one of ours' size */
 	memcpy(p.key, e->key, keylen);
-	if (e->end || (p.ref_ours = ctr_from_name(e->ref, &p.ref)))
+	if (e->end || (p.ref_ours = ctr_from_name(ls->an, e->ref, &p.ref)))
 		return plan_listing_add_elem(&ls->l, &p);
 	other = realloc(ls->other, (ls->nother + 1) * ADDR_NAMELEN);
 	if (!other)
@@ -249,13 +250,13 @@ static int list_elems(struct nl *nl, const char *table, struct listing *ls)
 {
 	int ret = 0;
 
-	for (unsigned cls = 0; cls < addr_class_count() && ret == 0; cls++)
+	for (unsigned cls = 0; cls < addr_names_count(ls->an) && ret == 0; cls++)
 		for (unsigned m = 0; m < ADDR_MAPS && ret == 0; m++) {
 			char name[ADDR_MAPNAMELEN];
 
 			ls->map = m;
 			ls->cls = cls;
-			addr_map_name_at(m, cls, name);
+			addr_map_name_at(ls->an, m, cls, name);
 			ret = nl_list_map_elems(nl, table, name, elem_seen, ls);
 			if (ret == -ENOENT && cls)
 				ret = 0; /* a class whose maps were never made */
@@ -285,7 +286,7 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		names[i] = addr_counter_name(&c[i].addr, c[i].dir, buf[i]);
+		names[i] = addr_counter_name(ls->an, &c[i].addr, c[i].dir, buf[i]);
 	ret = nl_read_counters(nl, table, names, n, got);
 	for (size_t i = 0; i < n && ret == 0; i++)
 		if (got[i].err == 0)
@@ -326,9 +327,9 @@ static void fix_describe(const struct plan_fix *f, const struct targets *t,
 {
 	const struct plan_elem *e = f->elem;
 
-	addr_map_name_at(e->map, e->cls, out->map);
+	addr_map_name_at(ls->an, e->map, e->cls, out->map);
 	if (e->ref_ours)
-		addr_counter_name(&e->ref.addr, e->ref.dir, out->ref);
+		addr_counter_name(ls->an, &e->ref.addr, e->ref.dir, out->ref);
 	else
 		strcpy(out->ref, ls->other[e->other]);
 	out->target = f->target != PLAN_NONE;
@@ -456,7 +457,7 @@ static int make_plan(struct nl *nl, const char *table, const struct targets *t,
 	if (prev)
 		ret = plan_diff(p, t, prev, &po);
 	else if ((ret = kernel_state(nl, table, t, o->known, o->nknown, ls)) < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table),
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s,
 				table_strerror(ret));
 	else
 		ret = plan_resync(p, t, &ls->l, &po);
@@ -469,9 +470,9 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			   const struct skeleton *sk, struct table_result *res, struct err *e)
 {
 	static const struct targets none;
-	struct listing ls = { 0 };
+	struct listing ls = { .an = nl_names(nl) };
 	struct plan p;
-	struct nl_batch *b1 = nl_batch_create(table), *b2 = nl_batch_create(table);
+	struct nl_batch *b1 = nl_batch_create(nl_names(nl), table), *b2 = nl_batch_create(nl_names(nl), table);
 	bool deferred;
 	int ret = -ENOMEM;
 
@@ -558,11 +559,11 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	res->created = ret == 0;
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
-		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(table), table_strerror(ret));
+		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
 	if (sk.apply || o->force_skeleton || o->full)
-		ret = apply_skeleton(table, skeleton, !res->created, tmpl_path, e);
+		ret = apply_skeleton(nl, table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
 		/* A table this call created and could not fill goes again, so a
@@ -571,7 +572,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 			table_remove(nl, table, NULL);
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
-		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(table));
+		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
 	return ret;
 }
 
@@ -593,13 +594,14 @@ int table_read_counters_of(struct nl *nl, const char *table, const struct addr *
 		goto out;
 	}
 	for (size_t i = 0; i < 2 * n; i++) {
-		addr_counter_name(table_addr_at(first, stride, i / 2), i % 2 ? ADDR_OUT : ADDR_IN,
+		addr_counter_name(nl_names(nl), table_addr_at(first, stride, i / 2),
+				  i % 2 ? ADDR_OUT : ADDR_IN,
 				  buf[i]);
 		names[i] = buf[i];
 	}
 	ret = nl_read_counters(nl, table, names, 2 * n, out);
 	if (ret < 0)
-		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(table),
+		err_setn(e, ret, "reading counters of table %s: %s", nl_table_desc(nl, table).s,
 			 table_strerror(ret));
 out:
 	free(names);
@@ -638,7 +640,7 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 int table_delete_counters(struct nl *nl, const char *table, const struct addr *first,
 			  size_t stride, size_t n, const bool *which, struct err *e)
 {
-	struct nl_batch *b = nl_batch_create(table);
+	struct nl_batch *b = nl_batch_create(nl_names(nl), table);
 	int ret = b ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < 2 * n && ret == 0; i++)
@@ -660,7 +662,7 @@ int table_remove(struct nl *nl, const char *table, struct err *e)
 
 	if (ret <= 0)
 		return ret;
-	b = nl_batch_create(table);
+	b = nl_batch_create(nl_names(nl), table);
 	if (!b)
 		return err_setn(e, -ENOMEM, "out of memory");
 	nl_batch_del_table(b);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Addresses and prefixes as nftally counts them: parsing, canonical text,
  * ordering, overlap, and the nft object names derived from them.  Pure: no
- * sockets, no allocation. */
+ * sockets, no allocation; class names come from a registry the caller
+ * passes (struct addr_names). */
 #ifndef NFTALLY_ADDR_H
 #define NFTALLY_ADDR_H
 
@@ -15,7 +16,7 @@ struct addr {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t plen;
 	uint8_t bytes[16]; /* network byte order; IPv4 uses bytes[0..3], rest 0 */
-	uint8_t cls;    /* network class of the counted traffic (addr_class_name);
+	uint8_t cls;    /* network class of the counted traffic (addr_names_name);
 			 * 0 = the default class.  Never part of the text. */
 };
 
@@ -27,8 +28,7 @@ struct addr {
 #define ADDR_NAMELEN (48 + 1 + ADDR_CLASS_NAMELEN)
 /* Network classes besides the default one (class numbers 1 to this). */
 #define ADDR_CLASSES_MAX 16
-/* Class names known to the process: the configured ones and those met in
- * counter names or state files (a class that was removed from the config). */
+/* Class names one registry holds (struct addr_names). */
 #define ADDR_CLASS_REGISTRY 64
 
 enum addr_dir { ADDR_IN = 0, ADDR_OUT = 1 };
@@ -51,17 +51,37 @@ char *addr_format(const struct addr *a, char *buf);
  * the names they have without classes.  Names: [a-z][a-z0-9_]*, at most
  * ADDR_CLASS_NAMELEN bytes. */
 bool addr_class_name_ok(const char *name);
-/* The number of `name` (registered if new; 0 for the default class's name
- * "" ), or -1 if the name is bad or the registry is full. */
-int addr_class_id(const char *name);
+
+/* The class names an account knows, by number: the configured ones and
+ * those met in counter names or state files (a class that was removed from
+ * the config).  A value its owner passes to whatever formats or parses
+ * names: two accounts may number classes differently.  A zeroed one is
+ * empty (class 0 only, no classes configured). */
+struct addr_names {
+	char v[ADDR_CLASS_REGISTRY][ADDR_CLASS_NAMELEN + 1]; /* [0] unused: "" */
+	unsigned n;   /* classes besides the default one */
+	char dflt[ADDR_CLASS_NAMELEN + 1]; /* the default's label, "" if none */
+};
+void addr_names_init(struct addr_names *an);
+/* The number of `name` in an (registered if new; 0 for the default class's
+ * name ""), or -1 if the name is bad or an is full. */
+int addr_names_id(struct addr_names *an, const char *name);
 /* How many class numbers are in use (the default class included). */
-unsigned addr_class_count(void);
-/* The name of class number cls ("" for 0). */
-const char *addr_class_name(unsigned cls);
+unsigned addr_names_count(const struct addr_names *an);
+/* The name of class number cls ("" for 0, "?" for a number not in use). */
+const char *addr_names_name(const struct addr_names *an, unsigned cls);
 /* Classes are configured: output names class 0 `default_name`. */
-void addr_classes_on(const char *default_name);
+void addr_names_on(struct addr_names *an, const char *default_name);
 /* The class of counted traffic as output shows it: NULL without classes,
  * else the class's name (the default class's for 0). */
+const char *addr_names_label(const struct addr_names *an, unsigned cls);
+
+/* The process's one registry, for the modules that do not take one yet
+ * (the state file's text and the sinks: their reports are to carry the
+ * class labels); the functions below use it.  To go when they do. */
+struct addr_names *addr_names_process(void);
+int addr_class_id(const char *name);
+const char *addr_class_name(unsigned cls);
 const char *addr_class_label(unsigned cls);
 
 /* Total order: family, then address bytes, then plen, then class.
@@ -74,16 +94,19 @@ bool addr_overlaps(const struct addr *a, const struct addr *b);
 /* Does a (host or prefix) contain address h (a host)? */
 bool addr_contains(const struct addr *a, const struct addr *h);
 
-/* The nft object name for the counter of direction dir of a:
+/* The nft object name for the counter of direction dir of a (class names
+ * from an):
  *   in4_c6120001, out4_c6120400_24, in6_20010db8000000000000000000000001,
  *   in4_c6120001_national (class "national"), ...
  * Only [a-z0-9_], so it is safe for the nft lexer; labels never appear in it.
  * buf must hold ADDR_NAMELEN bytes.  Returns buf. */
-char *addr_counter_name(const struct addr *a, enum addr_dir dir, char *buf);
+char *addr_counter_name(const struct addr_names *an, const struct addr *a, enum addr_dir dir,
+			char *buf);
 
-/* Inverse of addr_counter_name.  Returns 0, or -EINVAL if name is not one
- * nftally would have made. */
-int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *dir);
+/* Inverse of addr_counter_name; a class name new to an is registered in it.
+ * Returns 0, or -EINVAL if name is not one nftally would have made. */
+int addr_from_counter_name(struct addr_names *an, const char *name, struct addr *out,
+			   enum addr_dir *dir);
 
 /* The maps nftally fills, ADDR_MAPS per class: number m is
  * out + 2 * IPv6 + 4 * prefix, that is in4 out4 in6 out6 in4net out4net
@@ -92,13 +115,16 @@ int addr_from_counter_name(const char *name, struct addr *out, enum addr_dir *di
 #define ADDR_MAPNAMELEN (sizeof("out6net_") + ADDR_CLASS_NAMELEN)
 /* The number of the map that holds a's element for direction dir. */
 unsigned addr_map_index(const struct addr *a, enum addr_dir dir);
-/* The name of map m of class cls in buf (ADDR_MAPNAMELEN bytes). */
-char *addr_map_name_at(unsigned m, unsigned cls, char *buf);
+/* The name of map m of class cls in buf (ADDR_MAPNAMELEN bytes); an may
+ * be NULL for class 0. */
+char *addr_map_name_at(const struct addr_names *an, unsigned m, unsigned cls, char *buf);
 
-/* Name of the map that holds a's element for direction dir:
- * "in4", "out4", "in6", "out6" for hosts, "in4net", ... for prefixes; with
- * "_CLASS" appended for a class other than the default. */
-const char *addr_map_name(const struct addr *a, enum addr_dir dir);
+/* Name of the map that holds a's element for direction dir, in buf
+ * (ADDR_MAPNAMELEN bytes): "in4", "out4", "in6", "out6" for hosts,
+ * "in4net", ... for prefixes; with "_CLASS" appended for a class other
+ * than the default.  Returns buf. */
+char *addr_map_name(const struct addr_names *an, const struct addr *a, enum addr_dir dir,
+		    char *buf);
 
 /* For a prefix: the first address after it, as nft interval maps need for the
  * end element.  Returns false when the prefix reaches the end of the address

@@ -13,7 +13,7 @@
 #include "err.h"
 
 /* A stretch of addresses [lo, hi] (inclusive) whose peers count in class
- * cls (an addr_class_id). */
+ * cls (a number in the classes' registry). */
 struct class_range {
 	uint8_t family;
 	uint8_t cls;
@@ -22,7 +22,9 @@ struct class_range {
 
 struct classes {
 	char names[ADDR_CLASSES_MAX][ADDR_CLASS_NAMELEN + 1]; /* in match order */
-	int ids[ADDR_CLASSES_MAX]; /* their addr_class_id */
+	int ids[ADDR_CLASSES_MAX]; /* their numbers in an */
+	struct addr_names *an; /* the registry they are numbered in, the
+				* caller's; NULL before a parse */
 	size_t n;
 	struct class_range *r; /* disjoint, by family then address */
 	size_t nr;
@@ -31,9 +33,12 @@ struct classes {
 void classes_init(struct classes *c);
 void classes_finish(struct classes *c);
 /* Parse; dflt is the default class's name, which the file may not use.
- * Errors "NAME:LINE: ..."; c is empty then. */
-int classes_parse_buffer(struct classes *c, const char *name, const char *buf, size_t len,
-			 const char *dflt, struct err *e);
-int classes_parse_file(struct classes *c, const char *path, const char *dflt, struct err *e);
+ * The classes are numbered in (and registered into) an, which also gets
+ * dflt as its default class's label.  Errors "NAME:LINE: ..."; c is empty
+ * then. */
+int classes_parse_buffer(struct classes *c, struct addr_names *an, const char *name,
+			 const char *buf, size_t len, const char *dflt, struct err *e);
+int classes_parse_file(struct classes *c, struct addr_names *an, const char *path,
+		       const char *dflt, struct err *e);
 
 #endif

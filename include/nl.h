@@ -2,8 +2,9 @@
 /* Talking to nf_tables over netlink with libnftnl and libmnl: reading named
  * counters by name (pipelined, linear in their number), listing what a table
  * holds, and sending batches of counter and map-element changes as one atomic
- * transaction.  A process works on one table, of family inet (the default)
- * or bridge (nl_set_family). */
+ * transaction.  Every handle is a value: a struct nl carries the family of
+ * its table (inet or bridge) and its sockets, all opened by nl_create in
+ * the network namespace of the thread that called it; nothing is global. */
 #ifndef NFTALLY_NL_H
 #define NFTALLY_NL_H
 
@@ -16,16 +17,31 @@
 
 struct nl;
 
-/* The family of the table for everything below: "inet" or "bridge". */
-void nl_set_family(const char *family);
-const char *nl_family_name(void);
-/* "FAMILY TABLE" for messages (a few calls may share one message). */
-const char *nl_table_desc(const char *table);
-
-/* Open and bind a netfilter netlink socket with buffers sized for large
- * batches.  Returns NULL with errno set. */
-struct nl *nl_create(void);
+/* Open and bind the netfilter netlink sockets of a handle for tables of
+ * `family` ("inet" or "bridge"; anything else is inet), with buffers sized
+ * for large batches: one, and on a machine of several CPUs one more per
+ * reader thread of large reads; an numbers the classes in the names of
+ * the table's counters and maps.  They belong to the network namespace of
+ * the calling thread, whatever namespace the thread is in when it later
+ * uses the handle.  Returns NULL with errno set. */
+struct nl *nl_create(const char *family, struct addr_names *an);
 void nl_destroy(struct nl *nl);
+
+/* The class names of the table's counters and maps (the caller's, given to
+ * nl_create, for the handle's life). */
+struct addr_names *nl_names(const struct nl *nl);
+
+/* The family of nl's table for everything below: "inet" or "bridge". */
+void nl_set_family(struct nl *nl, const char *family);
+const char *nl_family_name(const struct nl *nl);
+
+/* "FAMILY TABLE" for messages, in storage of the caller's: the value lives
+ * until the end of the full expression, as in
+ * err_set(e, "table %s ...", nl_table_desc(nl, table).s). */
+struct nl_desc {
+	char s[64]; /* table names are at most 32 bytes (CONFIG_TABLE_MAX) */
+};
+struct nl_desc nl_table_desc(const struct nl *nl, const char *table);
 
 /* 1 if table exists, 0 if not, negative errno on failure (-EPERM without
  * CAP_NET_ADMIN).  If handle is not NULL it gets the table's kernel handle
@@ -68,19 +84,22 @@ typedef int (*nl_elem_cb)(const struct nl_map_elem *e, void *data);
 int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		      nl_elem_cb cb, void *data);
 
-/* A batch of changes, sent as one transaction by nl_batch_commit.  Whatever
+/* A batch of changes, sent as one transaction by nl_batch_commit (in the
+ * family of the nl it is committed through).  Whatever
  * order calls come in, the batch runs: the set counter, counter adds,
  * element deletes, element adds, counter deletes, table delete. */
 struct nl_batch;
 
-struct nl_batch *nl_batch_create(const char *table);
+/* The batch formats and parses counter and map names with class names
+ * from an (the caller's, for the batch's life). */
+struct nl_batch *nl_batch_create(struct addr_names *an, const char *table);
 void nl_batch_destroy(struct nl_batch *b);
 int nl_batch_add_counter(struct nl_batch *b, const char *name);
-/* The counter of a's direction dir (named addr_counter_name(a, dir)). */
+/* The counter of a's direction dir (named addr_counter_name(an, a, dir)). */
 int nl_batch_add_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter_of(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_counter(struct nl_batch *b, const char *name);
-/* The element mapping a (in the map addr_map_name(a, dir)) to its counter. */
+/* The element mapping a (in the map addr_map_name(an, a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 /* The element of map number `map` (addr_map_name_at) of class cls whose key

@@ -53,6 +53,7 @@ int render_load_template(const char *tmpl, const char *dir, char **path_out,
 
 /* Write nft commands that add every target's counters and map elements:
  * what `apply` sends over netlink, as text.  No labels appear. */
-void render_data(FILE *f, const char *family, const char *table, const struct targets *t);
+void render_data(FILE *f, const struct addr_names *an, const char *family, const char *table,
+		 const struct targets *t);
 
 #endif

@@ -15,9 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct classes c;
+	struct addr_names an = { 0 };
 	struct err e = { "" };
 
-	if (classes_parse_buffer(&c, "fuzz", (const char *)data, size, "other", &e) < 0) {
+	if (classes_parse_buffer(&c, &an, "fuzz", (const char *)data, size, "other", &e) < 0) {
 		if (c.nr || c.r || !e.msg[0] || strchr(e.msg, '\n'))
 			abort();
 		return 0;

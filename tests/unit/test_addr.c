@@ -123,13 +123,14 @@ static void test_cmp_overlap(void)
 static void check_name(const char *s, enum addr_dir dir, const char *name,
 		       const char *map)
 {
-	char buf[ADDR_NAMELEN];
+	char buf[ADDR_NAMELEN], mbuf[ADDR_MAPNAMELEN];
 	struct addr a = parse_ok(s), back;
 	enum addr_dir d = dir == ADDR_IN ? ADDR_OUT : ADDR_IN;
+	struct addr_names an = { 0 };
 
-	test_streq(addr_counter_name(&a, dir, buf), name);
-	test_streq(addr_map_name(&a, dir), map);
-	test_assert(addr_from_counter_name(name, &back, &d) == 0);
+	test_streq(addr_counter_name(&an, &a, dir, buf), name);
+	test_streq(addr_map_name(&an, &a, dir, mbuf), map);
+	test_assert(addr_from_counter_name(&an, name, &back, &d) == 0);
 	test_assert(addr_cmp(&a, &back) == 0 && d == dir);
 }
 
@@ -157,17 +158,91 @@ static void test_names_garbage(void)
 		"in6_20010db8000000000000000000000000_", "out6_c6120001",
 		"out4_c6120001 ", " in4_c6120001", "in4_c6120001\n", "in4_0x120001",
 	};
+	struct addr_names an;
 	struct addr a;
 	enum addr_dir d;
 	size_t i;
 
+	addr_names_init(&an);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (addr_from_counter_name(bad[i], &a, &d) != -EINVAL) {
+		if (addr_from_counter_name(&an, bad[i], &a, &d) != -EINVAL) {
 			fprintf(stderr, "accepted counter name \"%s\"\n", bad[i]);
 			abort();
 		}
 	}
-	test_assert(addr_from_counter_name("in4_c6120001", &a, NULL) == 0);
+	test_assert(addr_from_counter_name(&an, "in4_c6120001", &a, NULL) == 0);
+	/* none of the bad names registered a class */
+	test_assert(addr_names_count(&an) == 1);
+}
+
+/* Two accounts in one process, each with its registry: the same class
+ * number is another name in each, and nothing leaks from one to the other
+ * or into the process's registry. */
+static void test_two_registries(void)
+{
+	struct addr_names a, b = { 0 }; /* zeroed: empty, like an init one */
+	char buf[ADDR_NAMELEN], map[ADDR_MAPNAMELEN];
+	struct addr h = parse_ok("198.18.0.1"), net = parse_ok("2001:db8:11::/64"), back;
+	unsigned before = addr_names_count(addr_names_process());
+	enum addr_dir d;
+
+	addr_names_init(&a);
+	test_assert(addr_names_count(&a) == 1 && addr_names_count(&b) == 1);
+	test_assert(addr_names_id(&a, "local") == 1 && addr_names_id(&a, "national") == 2);
+	test_assert(addr_names_id(&b, "national") == 1 && addr_names_id(&b, "local") == 2);
+	test_assert(addr_names_id(&a, "local") == 1); /* known: not added twice */
+	test_assert(addr_names_id(&a, "") == 0);
+	test_assert(addr_names_id(&a, "Bad") == -1 && addr_names_count(&a) == 3);
+
+	h.cls = 1;
+	test_streq(addr_counter_name(&a, &h, ADDR_IN, buf), "in4_c6120001_local");
+	test_streq(addr_counter_name(&b, &h, ADDR_IN, buf), "in4_c6120001_national");
+	test_streq(addr_map_name(&a, &h, ADDR_OUT, map), "out4_local");
+	test_streq(addr_map_name(&b, &h, ADDR_OUT, map), "out4_national");
+	net.cls = 2;
+	test_streq(addr_counter_name(&a, &net, ADDR_OUT, buf),
+		   "out6_20010db8001100000000000000000000_64_national");
+	test_streq(addr_counter_name(&b, &net, ADDR_OUT, buf),
+		   "out6_20010db8001100000000000000000000_64_local");
+	test_streq(addr_map_name_at(&b, 5, 2, map), "out4net_local");
+	test_streq(addr_map_name_at(NULL, 6, 0, map), "in6net");
+
+	/* parsing a name finds (or registers) its class in the given registry */
+	test_assert(addr_from_counter_name(&a, "in4_c6120001_national", &back, &d) == 0);
+	test_assert(back.cls == 2 && d == ADDR_IN);
+	test_assert(addr_from_counter_name(&b, "in4_c6120001_national", &back, &d) == 0);
+	test_assert(back.cls == 1);
+	test_assert(addr_from_counter_name(&b, "out4_c6120001_gone", &back, &d) == 0);
+	test_assert(back.cls == 3 && d == ADDR_OUT && addr_names_count(&b) == 4);
+	test_assert(addr_names_count(&a) == 3);
+	test_streq(addr_names_name(&b, 3), "gone");
+	test_streq(addr_names_name(&a, 3), "?");
+	test_streq(addr_names_name(&a, 0), "");
+
+	/* labels: only a registry with classes configured has them */
+	addr_names_on(&a, "other");
+	test_streq(addr_names_label(&a, 0), "other");
+	test_streq(addr_names_label(&a, 2), "national");
+	test_assert(addr_names_label(&b, 0) == NULL && addr_names_label(&b, 1) == NULL);
+
+	test_assert(addr_names_count(addr_names_process()) == before);
+}
+
+/* A registry holds ADDR_CLASS_REGISTRY numbers, the default's included. */
+static void test_registry_full(void)
+{
+	struct addr_names an = { 0 };
+	char name[16];
+	int id = 0;
+
+	for (unsigned i = 1; i < ADDR_CLASS_REGISTRY; i++) {
+		snprintf(name, sizeof(name), "c%u", i);
+		id = addr_names_id(&an, name);
+		test_assert(id == (int)i);
+	}
+	test_assert(addr_names_id(&an, "one_more") == -1);
+	test_assert(addr_names_id(&an, "c5") == 5);
+	test_assert(addr_names_count(&an) == ADDR_CLASS_REGISTRY);
 }
 
 static void check_end(const char *s, bool ok, const char *want)
@@ -207,6 +282,8 @@ int main(void)
 	test_cmp_overlap();
 	test_names();
 	test_names_garbage();
+	test_two_registries();
+	test_registry_full();
 	test_prefix_end();
 	return 0;
 }

@@ -13,10 +13,11 @@
 static void ranges(const char *text, const char *want)
 {
 	struct classes c;
+	struct addr_names an = { 0 };
 	struct err e = { "" };
 	char got[4096] = "", lo[ADDR_STRLEN], hi[ADDR_STRLEN];
 
-	if (classes_parse_buffer(&c, "cl", text, strlen(text), "other", &e) != 0) {
+	if (classes_parse_buffer(&c, &an, "cl", text, strlen(text), "other", &e) != 0) {
 		fprintf(stderr, "parse failed: %s\n", e.msg);
 		abort();
 	}
@@ -27,7 +28,7 @@ static void ranges(const char *text, const char *want)
 		inet_ntop(r->family, r->lo, lo, sizeof(lo));
 		inet_ntop(r->family, r->hi, hi, sizeof(hi));
 		snprintf(got + n, sizeof(got) - n, "%s%s-%s=%s", n ? " " : "", lo, hi,
-			 addr_class_name(r->cls));
+			 addr_names_name(&an, r->cls));
 	}
 	test_streq(got, want);
 	classes_finish(&c);
@@ -36,9 +37,10 @@ static void ranges(const char *text, const char *want)
 static void bad_n(const char *text, size_t len, const char *want)
 {
 	struct classes c;
+	struct addr_names an = { 0 };
 	struct err e = { "" };
 
-	test_assert(classes_parse_buffer(&c, "cl", text, len, "other", &e) == -EINVAL);
+	test_assert(classes_parse_buffer(&c, &an, "cl", text, len, "other", &e) == -EINVAL);
 	test_streq(e.msg, want);
 	test_assert(c.nr == 0 && c.r == NULL);
 }

@@ -81,7 +81,7 @@ static void test_host_template(void)
 	f = open_memstream(&mem, &mlen);
 	test_assert(f);
 	fputs(out, f);
-	render_data(f, fam, "acct", &t);
+	render_data(f, NULL, fam, "acct", &t);
 	fclose(f);
 	check_golden(mem, "host-acct.nft");
 	/* Labels are data: none reaches nft text. */
