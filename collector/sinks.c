@@ -28,7 +28,9 @@ struct sinks {
 /* What one record hands every sink. */
 struct sink_input {
 	const struct state *done, *next;
-	const struct report *rep; /* the rows; NULL when no sink needs them */
+	/* the rows; NULL when no sink needs them.  Not const: a durable sink
+	 * may take it into its backlog (then it is emptied). */
+	struct report *rep;
 };
 
 /* One sink: open (0 and nothing to do when c does not ask for it),
@@ -275,7 +277,7 @@ static int sink_store_strict(struct sinks *s, const struct report *rep, struct e
 static int sink_store_record(struct sinks *s, const struct sink_input *in, struct err *err)
 {
 	struct take_ctx t = { s, err };
-	struct report *rep = (struct report *)in->rep;
+	struct report *rep = in->rep;
 	struct timespec t0;
 	int ret;
 
