@@ -23,7 +23,7 @@
 #include "log.h"
 #include "output.h"
 #include "render.h"
-#include "report.h"
+#include "sinks.h"
 #include "state.h"
 #include "store.h"
 #include "table.h"
@@ -410,7 +410,7 @@ static void report_fixes(struct app *a, struct table_result *res)
 				 "not a target, pointing at counter %s; it was deleted", f->map,
 				 nl_table_desc(a->nl, a->cfg.table).s, f->addr, f->ref);
 		if (run)
-			output_event(stdout, output_now(), "element_repaired", f->addr, "%s", msg);
+			output_event(&a->out, output_now(), "element_repaired", f->addr, "%s", msg);
 		log_msg(LOG_PRIO_WARNING, "%s", msg);
 	}
 	free(res->fixed);
@@ -565,13 +565,13 @@ static int print_cumulative(struct app *a)
 
 		addr_format(&x->addr, text);
 		if (miss[i])
-			output_event(stdout, now, "counter_missing", text,
+			output_event(&a->out, now, "counter_missing", text,
 				     "no counter for %s in table %s; run nftally apply",
 				     text, nl_table_desc(a->nl, a->cfg.table).s);
 		else
-			c[i] = output_wire(&c[i], a->cfg.overhead);
+			c[i] = counts_wire(&c[i], a->cfg.overhead);
 		if (!miss[i])
-			output_counter(stdout, now, -1, 0, targets_label(&a->tg, x), text,
+			output_counter(&a->out, now, -1, 0, targets_label(&a->tg, x), text,
 				       addr_class_label(x->addr.cls), &c[i]);
 	}
 	free(c);
@@ -708,40 +708,35 @@ static int read_everything(struct app *a, const struct state *done,
 	return ret;
 }
 
+/* remove's sinks: the JSON lines, and the run's store if it has one.  No
+ * backlog: a report the store cannot take stops remove (exit 3) with the
+ * table and the pending report kept, so that the next remove (or run)
+ * replays it; so does a store that exists but cannot be opened, before
+ * any change. */
+static int remove_sinks_open(struct app *a, int dirfd, const struct state_names *names,
+			     char *path, struct sinks **s)
+{
+	struct sinks_conf c = {
+		.out = &a->out, .dirfd = dirfd, .dir = a->cfg.state_dir,
+		.pending = names->pending, .state = names->state,
+		.store_path = app_store_path(a, path, PATH_MAX),
+		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days },
+	};
+
+	sinks_origin_here(&c.origin, a->cfg.table);
+	return sinks_open(s, &c, &a->e);
+}
+
 /* remove: a last report, then the table goes.  If a run reported this
  * table, the last report is the deltas since its last report (with the next
- * seq), and its state files go with the table; otherwise the cumulative
- * values. */
-int app_store_open(struct app *a, bool create, struct store **s)
-{
-	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days };
-	char path[PATH_MAX];
-
-	*s = NULL;
-	if (!app_store_path(a, path, sizeof(path)) || (!create && access(path, F_OK) < 0))
-		return 0;
-	return store_open(s, path, a->cfg.table, &keep, &a->e);
-}
-
-/* remove's report into the run's store (a->store), if it has one. */
-static int remove_record(const struct state *done, const struct state *next, void *data)
-{
-	struct app *a = data;
-
-	if (a->store && store_record(a->store, done, next, NULL, &a->e) < 0) {
-		output_event(stdout, output_now(), "error", NULL,
-			     "report %llu is not in the store: %s",
-			     (unsigned long long)next->seq, a->e.msg);
-		fflush(stdout);
-		return -EIO;
-	}
-	return 0;
-}
-
+ * seq), through the run's report path (sinks_commit), and its state files
+ * go with the table; otherwise the cumulative values. */
 static int cmd_remove(struct app *a)
 {
 	struct state_names names;
 	struct state done, all, waiting;
+	struct sinks *sinks = NULL;
+	char store_path[PATH_MAX];
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
 	bool have_state = false, stale = false;
@@ -778,19 +773,17 @@ static int cmd_remove(struct app *a)
 			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
 		have_state = false;
 		stale = true;
-		output_event(stdout, output_now(), "state_stale", NULL,
+		output_event(&a->out, output_now(), "state_stale", NULL,
 			     "%s/%s belongs to an earlier table %s; printing the "
 			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->nl, a->cfg.table).s);
 	}
 	if (have_state) {
-		/* the last report goes into the run's store too; one that exists
-		 * but cannot be opened stops remove (exit 3) before any change */
-		ret = app_store_open(a, false, &a->store) < 0 ? -EIO : 0;
+		/* the last report goes into the run's store too */
+		ret = remove_sinks_open(a, dirfd, &names, store_path, &sinks);
 		if (ret < 0)
 			goto out;
 		/* a replay the store cannot take stops remove as its own report does */
-		ret = report_replay(dirfd, a->cfg.state_dir, names.state, names.pending, &done,
-				    remove_record, a);
+		ret = sinks_replay(sinks, &done, &a->e);
 		if (ret < 0)
 			goto out;
 	}
@@ -805,27 +798,19 @@ static int cmd_remove(struct app *a)
 	all.time = all.base_time = output_now();
 	all.overhead = a->cfg.overhead;
 	if (have_state) {
-		/* the run's protocol: pending, print, rename; then the table */
+		/* the run's report path: pending, sinks, rename; then the table.
+		 * Not in the store: the table and the pending report stay. */
 		all.seq = done.seq + 1;
 		snprintf(all.table, sizeof(all.table), "%s", a->cfg.table);
-		ret = state_save(&all, dirfd, a->cfg.state_dir, names.pending, &a->e);
-		if (ret < 0)
-			goto out;
-		report_print(&done, &all);
-		/* Not in the store: the table and the pending report stay, so
-		 * the next remove (or run) replays the report and records it. */
-		ret = remove_record(&done, &all, a);
-		if (ret < 0)
-			goto out;
-		ret = state_rename(dirfd, a->cfg.state_dir, names.pending, names.state, &a->e);
+		ret = sinks_commit(sinks, &done, &all, &a->e);
 		if (ret < 0)
 			goto out;
 	} else {
 		for (size_t i = 0; i < all.n; i++) {
 			char text[ADDR_STRLEN];
-			struct counts w = output_wire(&all.v[i].c, all.overhead);
+			struct counts w = counts_wire(&all.v[i].c, all.overhead);
 
-			output_counter(stdout, all.time, -1, 0, all.v[i].label,
+			output_counter(&a->out, all.time, -1, 0, all.v[i].label,
 				       addr_format(&all.v[i].addr, text),
 				       addr_class_label(all.v[i].addr.cls), &w);
 		}
@@ -843,8 +828,7 @@ out:
 	state_finish(&done);
 	state_finish(&all);
 	state_finish(&waiting);
-	store_close(a->store);
-	a->store = NULL;
+	sinks_close(sinks);
 	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
@@ -871,6 +855,7 @@ int main(int argc, char **argv)
 	struct app a = { 0 };
 	int ret, code = 0;
 
+	output_init(&a.out, stdout);
 	ret = parse_args(&a, argc, argv);
 	if (ret < 0)
 		return app_fail(&a, EXIT_INPUT);

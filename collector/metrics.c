@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "metrics.h"
+#include "output.h"
 
 struct total {
 	char *key; /* "ADDR\0LABEL" */
@@ -129,7 +130,7 @@ int metrics_add(struct metrics *m, const char *addr, const char *label, const ch
 	return 0;
 }
 
-int metrics_add_report(struct metrics *m, const struct store_report *r)
+int metrics_add_report(struct metrics *m, const struct report *r)
 {
 	char addr[ADDR_STRLEN];
 	int ret = 0;
@@ -193,7 +194,8 @@ static void put_health(FILE *f, size_t addresses, const struct metrics_health *h
 		h->start_time);
 	fprintf(f, "# HELP nftally_events_total Events printed by this process, per type.\n"
 		"# TYPE nftally_events_total counter\n");
-	output_event_counts(put_event, &ctx);
+	if (h->events)
+		output_tally_each(h->events, put_event, &ctx);
 	fprintf(f, "# HELP nftally_errors_total Error events printed by this process "
 		"(reading the table, the store, the metrics, reinstalling).\n"
 		"# TYPE nftally_errors_total counter\nnftally_errors_total %llu\n",

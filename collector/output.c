@@ -11,10 +11,22 @@
 #include <json-c/json.h>
 
 #include "output.h"
+#include "report.h"
 
 #ifndef JSON_C_TO_STRING_NOSLASHESCAPE
 #define JSON_C_TO_STRING_NOSLASHESCAPE 0
 #endif
+
+void output_init(struct output *o, FILE *f)
+{
+	memset(o, 0, sizeof(*o));
+	o->f = f;
+}
+
+int output_flush(struct output *o)
+{
+	return fflush(o->f) == 0 ? 0 : -EIO;
+}
 
 time_t output_now(void)
 {
@@ -60,7 +72,7 @@ static int emit(FILE *f, json_object *o)
 	return ret;
 }
 
-int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *label,
+int output_counter(struct output *out, time_t t, time_t since, uint64_t seq, const char *label,
 		   const char *addr, const char *cls, const struct counts *c)
 {
 	json_object *o = json_object_new_object();
@@ -81,44 +93,37 @@ int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *la
 	add_u64(o, "in_packets", c->in_packets);
 	add_u64(o, "out_bytes", c->out_bytes);
 	add_u64(o, "out_packets", c->out_packets);
-	return emit(f, o);
+	return emit(out->f, o);
 }
 
-/* Events printed by this process, per type (the types are string
- * literals of the program, so a small table suffices). */
-#define EVENT_TYPES_MAX 32
-static struct {
-	const char *type;
-	uint64_t n;
-} event_counts[EVENT_TYPES_MAX];
-
-static void count_event(const char *event)
+static void count_event(struct output_tally *t, const char *event)
 {
-	for (size_t i = 0; i < EVENT_TYPES_MAX; i++) {
-		if (!event_counts[i].type)
-			event_counts[i].type = event;
-		if (strcmp(event_counts[i].type, event) == 0) {
-			event_counts[i].n++;
+	for (size_t i = 0; i < OUTPUT_EVENT_TYPES_MAX; i++) {
+		if (!t->v[i].type)
+			t->v[i].type = event;
+		if (strcmp(t->v[i].type, event) == 0) {
+			t->v[i].n++;
 			return;
 		}
 	}
 }
 
-void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), void *data)
+void output_tally_each(const struct output_tally *t,
+		       void (*cb)(const char *event, uint64_t n, void *data), void *data)
 {
-	for (size_t i = 0; i < EVENT_TYPES_MAX && event_counts[i].type; i++)
-		cb(event_counts[i].type, event_counts[i].n, data);
+	for (size_t i = 0; i < OUTPUT_EVENT_TYPES_MAX && t->v[i].type; i++)
+		cb(t->v[i].type, t->v[i].n, data);
 }
 
 /* An event line without its stream; NULL when out of memory. */
-static json_object *event_new(time_t t, const char *event, const char *addr,
-			      const char *fmt, va_list ap)
+static json_object *event_new(struct output *out, time_t t, const char *event,
+			      const char *addr, const char *fmt, va_list ap)
 {
 	json_object *o = json_object_new_object();
 	char tb[32], *msg = NULL;
 	int n;
 
-	count_event(event);
+	count_event(&out->events, event);
 	if (!o)
 		return NULL;
 	n = vasprintf(&msg, fmt, ap);
@@ -131,19 +136,19 @@ static json_object *event_new(time_t t, const char *event, const char *addr,
 	return o;
 }
 
-int output_event(FILE *f, time_t t, const char *event, const char *addr,
+int output_event(struct output *out, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...)
 {
 	json_object *o;
 	va_list ap;
 
 	va_start(ap, fmt);
-	o = event_new(t, event, addr, fmt, ap);
+	o = event_new(out, t, event, addr, fmt, ap);
 	va_end(ap);
-	return o ? emit(f, o) : -ENOMEM;
+	return o ? emit(out->f, o) : -ENOMEM;
 }
 
-int output_event_lost(FILE *f, time_t t, const char *event, time_t since, time_t until,
+int output_event_lost(struct output *out, time_t t, const char *event, time_t since, time_t until,
 		      const char *fmt, ...)
 {
 	json_object *o;
@@ -151,11 +156,48 @@ int output_event_lost(FILE *f, time_t t, const char *event, time_t since, time_t
 	va_list ap;
 
 	va_start(ap, fmt);
-	o = event_new(t, event, NULL, fmt, ap);
+	o = event_new(out, t, event, NULL, fmt, ap);
 	va_end(ap);
 	if (!o)
 		return -ENOMEM;
 	add_str(o, "lost_since", output_time(since, tb));
 	add_str(o, "lost_until", output_time(until, tb));
-	return emit(f, o);
+	return emit(out->f, o);
+}
+
+struct report_ctx {
+	struct output *o;
+	const struct state *done, *next;
+	int ret;
+};
+
+static int report_one(const struct report_delta *d, void *data)
+{
+	struct report_ctx *p = data;
+	int ret = 0;
+
+	if (d->reset == STATE_FROM_RECREATED)
+		ret = output_event(p->o, p->next->time, "counter_reset", d->addr,
+				   "counter of %s was deleted and created again outside "
+				   "nftally (a new kernel handle); counting it from zero", d->addr);
+	else if (d->reset == STATE_FROM_RESET)
+		ret = output_event(p->o, p->next->time, "counter_reset", d->addr,
+				   "counter of %s went backwards (reset, or recreated, outside "
+				   "nftally); counting it from zero", d->addr);
+	/* since: when the values this delta starts from were read; a first
+	 * report from no state counts from the counters' creation */
+	ret |= output_counter(p->o, p->next->time,
+			      p->done->base_time ? p->done->base_time : -1, p->next->seq,
+			      d->x->label, d->addr, addr_class_label(d->x->addr.cls), &d->d);
+	if (ret && !p->ret)
+		p->ret = -EIO;
+	return 0; /* a failed line does not hold up the others */
+}
+
+int output_report(struct output *o, const struct state *done, const struct state *next)
+{
+	struct report_ctx p = { o, done, next, 0 };
+
+	report_each(done, next, report_one, &p);
+	return output_flush(o) < 0 ? -EIO : p.ret;
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Turning two report states into JSON counter lines: the deltas of every
- * address reported in `next` against what `done` had reported. */
+/* The report model: the deltas of every address reported in `next`
+ * against what `done` had reported, and the rows of the ones with traffic.
+ * Pure: everything comes from the two states. */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "output.h"
 #include "report.h"
 
 /* The delta of direction dir (0 in, 1 out) of x against b (NULL: never
@@ -66,67 +66,69 @@ int report_each(const struct state *done, const struct state *next,
 	return 0;
 }
 
-struct print_ctx {
-	const struct state *done, *next;
-};
-
-static int print_one(const struct report_delta *d, void *data)
+void report_origin_init(struct report_origin *o, const char *host, const char *netns,
+			const char *table)
 {
-	const struct print_ctx *p = data;
+	snprintf(o->host, sizeof(o->host), "%s", host ? host : "");
+	snprintf(o->netns, sizeof(o->netns), "%s", netns ? netns : "");
+	snprintf(o->table, sizeof(o->table), "%s", table ? table : "");
+}
 
-	if (d->reset == STATE_FROM_RECREATED)
-		output_event(stdout, p->next->time, "counter_reset", d->addr,
-			     "counter of %s was deleted and created again outside "
-			     "nftally (a new kernel handle); counting it from zero", d->addr);
-	else if (d->reset == STATE_FROM_RESET)
-		output_event(stdout, p->next->time, "counter_reset", d->addr,
-			     "counter of %s went backwards (reset, or recreated, outside "
-			     "nftally); counting it from zero", d->addr);
-	/* since: when the values this delta starts from were read; a first
-	 * report from no state counts from the counters' creation */
-	output_counter(stdout, p->next->time,
-		       p->done->base_time ? p->done->base_time : -1, p->next->seq,
-		       d->x->label, d->addr, addr_class_label(d->x->addr.cls), &d->d);
+static int make_one(const struct report_delta *d, void *data)
+{
+	struct report *r = data;
+	struct report_row *x;
+
+	if (!counts_any(&d->d))
+		return 0; /* no traffic, no row */
+	if ((r->n & (r->n - 1)) == 0) { /* grows at powers of two */
+		x = realloc(r->v, (r->n ? 2 * r->n : 1) * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		r->v = x;
+	}
+	r->v[r->n++] = (struct report_row){ d->x->addr, d->x->label, d->d };
 	return 0;
 }
 
-/* The lines of report `next` against the reported state `done`: a pure
- * function of the two, so a report replayed after a crash prints the very
- * same lines. */
-void report_print(const struct state *done, const struct state *next)
+int report_make(struct report *r, const struct report_origin *o, const struct state *done,
+		const struct state *next)
 {
-	struct print_ctx p = { done, next };
+	int ret;
 
-	report_each(done, next, print_one, &p);
-	fflush(stdout);
+	memset(r, 0, sizeof(*r));
+	if (o)
+		r->origin = *o;
+	r->seq = next->seq;
+	r->time = next->time;
+	ret = report_each(done, next, make_one, r);
+	if (ret < 0)
+		report_free(r);
+	return ret;
 }
 
-int report_replay(int dirfd, const char *dirpath, const char *file,
-		  const char *pending, struct state *done,
-		  int (*printed)(const struct state *done, const struct state *p, void *data),
-		  void *data)
+int report_own(struct report *r)
 {
-	struct state p;
-	struct err e;
-	int ret, kept = 0;
+	for (size_t i = 0; i < r->n && !r->owned; i++) {
+		char *l = strdup(r->v[i].label);
 
-	state_init(&p);
-	ret = state_load(&p, dirfd, dirpath, pending, &e);
-	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
-		output_event(stdout, (time_t)p.time, "replay", NULL,
-			     "report %llu may not have been delivered before nftally "
-			     "stopped; printing it again", (unsigned long long)p.seq);
-		report_print(done, &p);
-		if (printed)
-			kept = printed(done, &p, data);
-		if (kept == 0 && state_rename(dirfd, dirpath, pending, file, &e) == 0) {
-			state_finish(done);
-			*done = p;
-			state_init(&p);
+		if (!l) {
+			for (size_t k = 0; k < i; k++)
+				free((char *)r->v[k].label);
+			for (size_t k = 0; k < i; k++)
+				r->v[k].label = ""; /* lost: the report cannot be kept */
+			return -ENOMEM;
 		}
-	} else if (ret != -ENOENT) {
-		unlinkat(dirfd, pending, 0); /* stale or incomplete */
+		r->v[i].label = l;
 	}
-	state_finish(&p);
-	return kept < 0 ? kept : 0;
+	r->owned = true;
+	return 0;
+}
+
+void report_free(struct report *r)
+{
+	for (size_t i = 0; r->owned && i < r->n; i++)
+		free((char *)r->v[i].label);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
 }

@@ -20,24 +20,26 @@
 #include <sys/timerfd.h>
 
 #include "app.h"
+#include "backlog.h"
 #include "claim.h"
 #include "http.h"
 #include "interval.h"
 #include "log.h"
-#include "metrics.h"
 #include "output.h"
 #include "report.h"
+#include "sinks.h"
 #include "state.h"
-#include "store.h"
 #include "watch.h"
 
-#define RUN_BACKLOG_MAX 64
+/* Reports that may wait in memory for the store. */
+#define RUN_BACKLOG_MAX BACKLOG_MAX
 /* How long a write waits for another writer's lock: a locked store must
  * not hold up reports, signals or /metrics; the report waits instead. */
 #define RUN_STORE_BUSY_MS 50
 
 struct run {
 	struct app *a;
+	struct output *out;   /* a's JSON lines */
 	struct state done;    /* what has been reported, as persisted */
 	/* Addresses that left the targets file in an incremental reload:
 	 * their elements are gone, their counters stay until the next report
@@ -50,25 +52,18 @@ struct run {
 	uint64_t handle;      /* kernel handle of our table */
 	char boot[40];        /* this boot's id: the handle means nothing in another */
 	struct state_names names; /* of our files in the state directory */
+	char store_path[PATH_MAX]; /* "" with the store off */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
 	int claimfd; /* the table's name in this network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
 	int exit_code;          /* when start failed with the error printed */
-	bool store_on;          /* store is not off */
-	struct store *store;    /* NULL: off, or not open (lost, or failed to open) */
-	struct store_saved carry; /* totals of a lost database, until a new one has them */
-	struct metrics *metrics; /* NULL: neither prom_file nor listen */
+	struct sinks *sinks;    /* the JSON lines, the store, the metrics */
 	struct http *http;
 	/* nf_tables notifications: a deleted table is reinstalled at once
 	 * (NULL: noticed at the next interval boundary only) */
 	struct watch *watch;
 	int quiet; /* depth of run_quiet: out of the group while > 0 */
-	struct metrics_health health;
-	/* reports the store could not take yet, oldest first: retried before
-	 * the next one (a full disk, a database locked for too long) */
-	struct store_report backlog[RUN_BACKLOG_MAX];
-	size_t nbacklog;
 };
 
 static double run_ms_since(const struct timespec *t0)
@@ -81,8 +76,8 @@ static double run_ms_since(const struct timespec *t0)
 
 /* ---- reports ---- */
 
-static void run_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run_error(const char *fmt, ...)
+static void run_error(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run_error(struct run *r, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -90,204 +85,16 @@ static void run_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	output_event(stdout, output_now(), "error", NULL, "%s", msg);
+	output_event(r->out, output_now(), "error", NULL, "%s", msg);
 	log_msg(LOG_PRIO_ERR, "%s", msg);
-	fflush(stdout);
+	output_flush(r->out);
 }
 
-static void run_add_metrics(struct run *r, const struct store_report *rep)
+/* The listener serves what the metrics sink renders. */
+static void run_serve(char *buf, size_t len, void *data)
 {
-	if (r->metrics && metrics_add_report(r->metrics, rep) < 0)
-		run_error("metrics: out of memory");
-}
+	struct run *r = data;
 
-static void run_seed(const char *addr, const char *label, const char *cls,
-		     const struct counts *c, void *data)
-{
-	metrics_add(data, addr, label, cls, c);
-}
-
-/* The metrics start again from the store's all-time totals (which never
- * fall below the values shown before: a lost database's were carried
- * over).  On failure the old values stay. */
-static int run_store_seed(struct run *r, struct err *e)
-{
-	struct metrics *m;
-	int ret;
-
-	if (!r->metrics)
-		return 0;
-	m = metrics_new();
-	if (!m)
-		return err_setn(e, -ENOMEM, "out of memory");
-	ret = store_totals(r->store, run_seed, m, e);
-	if (ret < 0) {
-		metrics_free(m);
-		return ret;
-	}
-	metrics_set_seeded(m);
-	metrics_free(r->metrics);
-	r->metrics = m;
-	return 0;
-}
-
-static int run_store_open(struct run *r, struct err *e)
-{
-	struct app *a = r->a;
-	struct store_keep keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days,
-				   RUN_STORE_BUSY_MS };
-	char path[PATH_MAX];
-
-	return store_open(&r->store, app_store_path(a, path, sizeof(path)), a->cfg.table,
-			  &keep, e);
-}
-
-/* A database deleted or replaced under the run: say so, keep its all-time
- * totals (the open connection still reads the file) and close it. */
-static void run_store_lost(struct run *r, int why)
-{
-	char path[PATH_MAX];
-	struct err e;
-
-	app_store_path(r->a, path, sizeof(path));
-	run_error("%s: the database %s while nftally was running; reports went on into "
-		  "the file it had open until now; it is opened again, with the all-time "
-		  "totals carried over", path,
-		  why == -ENOENT ? "was deleted" : why == -ESTALE ? "was replaced by another file" :
-		  "can no longer be checked");
-	if (!r->carry.n && store_totals_save(r->store, &r->carry, &e) < 0)
-		run_error("%s: the all-time totals cannot be carried over: %s", path, e.msg);
-	store_close(r->store);
-	r->store = NULL;
-}
-
-/* The store to record in is the database the path names: one lost is
- * closed, and one not open (lost, or not opened since the start) is
- * opened, with the lost one's totals carried over, and the metrics seeded
- * from it.  0, or a negative errno with r->store NULL. */
-static int run_store_ready(struct run *r, struct err *e)
-{
-	int ret;
-
-	if (r->store && (ret = store_check(r->store)) != 0)
-		run_store_lost(r, ret);
-	if (r->store)
-		return 0;
-	ret = run_store_open(r, e);
-	if (ret == 0 && r->carry.n)
-		ret = store_carry(r->store, &r->carry, e);
-	ret = ret ? ret : run_store_seed(r, e);
-	if (ret < 0) {
-		store_close(r->store);
-		r->store = NULL;
-		return ret;
-	}
-	output_event(stdout, output_now(), "store_recovered", NULL,
-		     "the database is open again%s", r->carry.n ?
-		     "; the all-time totals of the lost one are carried over" : "");
-	store_saved_free(&r->carry);
-	return 0;
-}
-
-/* Record what waits, oldest first; stops at the first failure.  Returns
- * 0 when nothing waits any more. */
-static int run_store_backlog(struct run *r, struct err *e)
-{
-	if (r->nbacklog && !r->store)
-		return err_setn(e, -EIO, "the store is not open");
-	while (r->nbacklog) {
-		int ret = store_record_report(r->store, &r->backlog[0], e);
-
-		if (ret < 0)
-			return ret;
-		if (ret == 0) /* 1: it was there already */
-			run_add_metrics(r, &r->backlog[0]);
-		output_event(stdout, output_now(), "store_recovered", NULL,
-			     "report %llu is in the store now",
-			     (unsigned long long)r->backlog[0].seq);
-		store_report_free(&r->backlog[0]);
-		memmove(r->backlog, r->backlog + 1, --r->nbacklog * sizeof(r->backlog[0]));
-	}
-	return 0;
-}
-
-/* A report printed: into the store (in one transaction with its seq and
- * time, so that a replay of it records nothing) and into the metrics'
- * totals.  Called before the state file says "reported".  If the store
- * cannot take it, it waits in memory (up to RUN_BACKLOG_MAX reports) and
- * goes in, in order, as soon as the store works again; only a stop or an
- * overflow before that loses it from the store (an error event says so;
- * the JSON lines have it). */
-static void run_record(struct run *r, const struct state *done, const struct state *next)
-{
-	struct store_report rep;
-	struct timespec t0;
-	struct err e;
-	int ret;
-
-	r->health.reports++;
-	if (!r->store_on && !r->metrics)
-		return;
-	if (store_report_make(&rep, done, next) < 0) {
-		run_error("report %llu: out of memory for the store and the metrics",
-			  (unsigned long long)next->seq);
-		return;
-	}
-	if (!r->store_on) {
-		run_add_metrics(r, &rep);
-		store_report_free(&rep);
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = run_store_ready(r, &e);
-	ret = ret ? ret : run_store_backlog(r, &e);
-	if (ret == 0)
-		ret = store_record_report(r->store, &rep, &e);
-	r->health.store_seconds = run_ms_since(&t0) / 1e3;
-	/* With a store the metrics are its totals: they take what it took (a
-	 * replay it had already, or a report it could not write, would
-	 * otherwise make them go backwards at the next start). */
-	if (ret == 0)
-		run_add_metrics(r, &rep);
-	if (ret < 0) {
-		r->health.store_errors++;
-		if (r->nbacklog < RUN_BACKLOG_MAX && store_report_own(&rep) == 0) {
-			run_error("report %llu is not in the store yet (%s); it waits in memory "
-				  "and is retried with the next report",
-				  (unsigned long long)next->seq, e.msg);
-			r->backlog[r->nbacklog++] = rep;
-			return;
-		}
-		run_error("report %llu is not in the store: %s (%d reports wait already)",
-			  (unsigned long long)next->seq, e.msg, RUN_BACKLOG_MAX);
-	}
-	store_report_free(&rep);
-	if (ret >= 0 && store_rollup(r->store, next->time, &e) < 0)
-		run_error("rollup: %s", e.msg);
-}
-
-static int run_record_cb(const struct state *done, const struct state *next, void *data)
-{
-	run_record(data, done, next); /* a failed write waits in memory */
-	return 0;
-}
-
-/* The metrics of what is reported now: to the textfile and the listener. */
-static void run_publish(struct run *r)
-{
-	struct app *a = r->a;
-	char *buf = NULL;
-	size_t len = 0;
-	struct err e;
-
-	if (!r->metrics)
-		return;
-	if (metrics_render(r->metrics, &r->done, &r->health, &buf, &len) < 0) {
-		run_error("metrics: out of memory");
-		return;
-	}
-	if (a->cfg.prom_file[0] && metrics_write_file(a->cfg.prom_file, buf, len, &e) < 0)
-		run_error("%s", e.msg);
 	if (r->http)
 		http_set_body(r->http, buf, len); /* takes buf */
 	else
@@ -295,9 +102,9 @@ static void run_publish(struct run *r)
 }
 
 /* Report: persist `next` as pending, print its lines, then make it the
- * reported state.  A crash before the rename replays the same lines on the
- * next start (same time, same values); a crash before the pending file is
- * complete reports nothing twice. */
+ * reported state (sinks_commit).  A crash before the rename replays the
+ * same lines on the next start (same time, same values); a crash before
+ * the pending file is complete reports nothing twice. */
 static int run_report(struct run *r, struct state *next)
 {
 	struct app *a = r->a;
@@ -309,24 +116,11 @@ static int run_report(struct run *r, struct state *next)
 	next->overhead = a->cfg.overhead;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
-	ret = state_save(next, r->dirfd, a->cfg.state_dir, r->names.pending, &a->e);
-	if (ret < 0)
-		goto fail;
-	report_print(&r->done, next);
-	run_record(r, &r->done, next);
-	/* Printed is reported, whether or not the rename works: if it does
-	 * not, the pending file replays these very lines after a restart. */
-	ret = state_rename(r->dirfd, a->cfg.state_dir, r->names.pending, r->names.state, &a->e);
-	state_finish(&r->done);
-	r->done = *next;
-	state_init(next);
-	run_publish(r);
-	if (ret < 0)
-		goto fail;
-	return 0;
-fail:
-	run_error("%s", a->e.msg);
-	state_finish(next);
+	ret = sinks_commit(r->sinks, &r->done, next, &a->e);
+	if (ret < 0) {
+		run_error(r, "%s", a->e.msg);
+		state_finish(next);
+	}
 	return ret;
 }
 
@@ -441,7 +235,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 		snprintf(also, sizeof(also), ", nor the last traffic of %zu removed addresses "
 			 "waiting for their report (their counters went with the table)",
 			 r->draining.n);
-	output_event_lost(stdout, until, "table_missing", since, until,
+	output_event_lost(r->out, until, "table_missing", since, until,
 			  "table %s %s; traffic from %s to %s could not be counted%s",
 			  nl_table_desc(r->a->nl, r->a->cfg.table).s, why, output_time(since, t0),
 			  output_time(until, t1), also);
@@ -451,7 +245,7 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 	r->handle = handle;
 	r->done.base_time = until;
 	run_save_done(r);
-	fflush(stdout);
+	output_flush(r->out);
 }
 
 /* Reinstall a table someone deleted. */
@@ -461,16 +255,16 @@ static int run_reinstall(struct run *r)
 	struct table_result res;
 
 	if (app_apply(a, NULL, 0, NULL, NULL, &res) != 0) {
-		output_event(stdout, output_now(), "error", NULL, "reinstalling table %s: %s",
+		output_event(r->out, output_now(), "error", NULL, "reinstalling table %s: %s",
 			     nl_table_desc(a->nl, a->cfg.table).s, a->e.msg);
-		fflush(stdout);
+		output_flush(r->out);
 		return -1;
 	}
 	free(res.gone);
 	run_table_new(r, res.handle, "was deleted outside nftally");
-	output_event(stdout, output_now(), "table_reinstalled", NULL,
+	output_event(r->out, output_now(), "table_reinstalled", NULL,
 		     "table %s reinstalled with %zu addresses", nl_table_desc(a->nl, a->cfg.table).s, a->tg.n);
-	fflush(stdout);
+	output_flush(r->out);
 	return 0;
 }
 
@@ -653,7 +447,7 @@ static int run_add_draining(struct run *r, struct state *next)
 	if (ret < 0) {
 		if (ret == -ENOMEM)
 			err_setn(&a->e, ret, "out of memory");
-		run_error("reading the counters of removed addresses: %s", a->e.msg);
+		run_error(r, "reading the counters of removed addresses: %s", a->e.msg);
 		goto out;
 	}
 	free(r->dgone);
@@ -683,7 +477,7 @@ static void run_delete_draining(struct run *r)
 		return;
 	if (table_delete_counters(a->nl, a->cfg.table, &r->draining.v[0].addr,
 				  sizeof(r->draining.v[0]), r->draining.n, r->dgone, &a->e) < 0) {
-		run_error("deleting the counters of removed addresses: %s", a->e.msg);
+		run_error(r, "deleting the counters of removed addresses: %s", a->e.msg);
 		/* they stay, and count on if their address comes back: no
 		 * longer a last report to count from zero after */
 		for (size_t i = 0; i < r->draining.n; i++) {
@@ -717,18 +511,18 @@ static int run_tick(struct run *r)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ret == 0)
 		ret = run_read(r, cur, h, miss, &missing);
-	r->health.read_seconds = run_ms_since(&t0) / 1e3;
+	sinks_health(r->sinks)->read_seconds = run_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
 								   NULL, &a->e) == 0)) {
 		ret = run_reinstall(r);
 		goto out;
 	}
 	if (ret < 0) {
-		run_error("%s", a->e.msg);
+		run_error(r, "%s", a->e.msg);
 		goto out;
 	}
 	next.time = next.base_time = output_now();
-	r->health.last_read = (double)next.time;
+	sinks_health(r->sinks)->last_read = (double)next.time;
 	ret = run_add_targets(r, &next, cur, h, miss, true);
 	now = next.time;
 	if (ret == 0 && r->draining.n)
@@ -737,7 +531,7 @@ static int run_tick(struct run *r)
 	if (ret == 0)
 		run_delete_draining(r);
 	if (missing) {
-		output_event(stdout, now, "counter_missing", NULL,
+		output_event(r->out, now, "counter_missing", NULL,
 			     "%zu addresses have no counter in table %s; what they "
 			     "counted since the last report is lost; repairing the table",
 			     missing, nl_table_desc(a->nl, a->cfg.table).s);
@@ -749,7 +543,7 @@ out:
 	free(cur);
 	free(h);
 	free(miss);
-	fflush(stdout);
+	output_flush(r->out);
 	return ret;
 }
 
@@ -905,7 +699,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (app_load_targets(a, &nt) < 0) {
-		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
+		output_event(r->out, now, "targets_rejected", NULL, "%s", a->e.msg);
 		log_msg(LOG_PRIO_WARNING, "%s; the running table stays as it was", a->e.msg);
 		goto out;
 	}
@@ -920,14 +714,14 @@ static void run_reload(struct run *r, const char *why, bool full)
 	a->defer = NULL;
 	r->leaving = NULL;
 	if (ret != 0) {
-		output_event(stdout, now, "targets_rejected", NULL, "%s", a->e.msg);
+		output_event(r->out, now, "targets_rejected", NULL, "%s", a->e.msg);
 		nt = a->tg;
 		a->tg = old;
 		run_undrain(r); /* deferred before the failure, still targets */
 		goto out;
 	}
 	run_undrain(r);
-	output_event(stdout, now, "reloaded", NULL,
+	output_event(r->out, now, "reloaded", NULL,
 		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
 		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
 	/* Someone deleted or replaced the table just before: this apply made
@@ -936,7 +730,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 		run_table_new(r, res.handle, res.created ? "was deleted outside nftally" :
 			      "was recreated outside nftally");
 		if (res.created)
-			output_event(stdout, output_now(), "table_reinstalled", NULL,
+			output_event(r->out, output_now(), "table_reinstalled", NULL,
 				     "table %s reinstalled with %zu addresses",
 				     nl_table_desc(a->nl, a->cfg.table).s, a->tg.n);
 	}
@@ -944,7 +738,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 	nt = old; /* what is left to free */
 out:
 	targets_finish(&nt);
-	fflush(stdout);
+	output_flush(r->out);
 }
 
 /* ---- start and loop ---- */
@@ -986,7 +780,7 @@ static int run_timer(struct run *r)
 	due = interval_wake(now.tv_sec, r->tnext, n > 0, r->a->cfg.interval, &next);
 	ret = run_arm(r, next);
 	if (ret < 0)
-		run_error("timer: %s", strerror(-ret));
+		run_error(r, "timer: %s", strerror(-ret));
 	return due;
 }
 
@@ -1170,8 +964,7 @@ static int run_loop(struct run *r)
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	report_replay(r->dirfd, r->a->cfg.state_dir, r->names.state, r->names.pending, &r->done,
-		      run_record_cb, r);
+	sinks_replay(r->sinks, &r->done, &r->a->e); /* a failed write waits in memory */
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting
@@ -1189,7 +982,7 @@ static int run_load_state(struct run *r, bool *damaged)
 	}
 	if (ret == -EINVAL) {
 		snprintf(aside, sizeof(aside), "%s.damaged", r->names.state);
-		output_event(stdout, output_now(), "state_damaged", NULL,
+		output_event(r->out, output_now(), "state_damaged", NULL,
 			     "%s; kept as %s/%s; traffic since the last report before it "
 			     "is not reported", a->e.msg, a->cfg.state_dir, aside);
 		renameat(r->dirfd, r->names.state, r->dirfd, aside);
@@ -1260,30 +1053,24 @@ static int run_baseline_now(struct run *r)
 static int run_open_outputs(struct run *r)
 {
 	struct app *a = r->a;
-	char path[PATH_MAX];
-	int ret = 0;
+	struct sinks_conf c = {
+		.out = r->out, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
+		.pending = r->names.pending, .state = r->names.state,
+		.store_path = app_store_path(a, r->store_path, sizeof(r->store_path)),
+		.store_create = true,
+		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days,
+			  RUN_STORE_BUSY_MS },
+		.backlog = RUN_BACKLOG_MAX,
+		.metrics = a->cfg.prom_file[0] || a->cfg.listen[0],
+		.prom_file = a->cfg.prom_file,
+		.publish = run_serve, .publish_data = r,
+	};
+	int ret;
 
-	r->store_on = app_store_path(a, path, sizeof(path)) != NULL;
-	if (a->cfg.prom_file[0] || a->cfg.listen[0]) {
-		r->metrics = metrics_new();
-		if (!r->metrics)
-			return err_setn(&a->e, -ENOMEM, "out of memory");
-		if (!r->store_on)
-			metrics_set_seeded(r->metrics); /* from 0 */
-	}
-	if (r->store_on)
-		ret = run_store_open(r, &a->e);
-	if (ret == 0 && r->store)
-		ret = run_store_seed(r, &a->e);
-	if (ret < 0 && ret != -ENOSPC && ret != -EBUSY && ret != -EIO && ret != -EDQUOT)
+	sinks_origin_here(&c.origin, a->cfg.table);
+	ret = sinks_open(&r->sinks, &c, &a->e);
+	if (ret < 0)
 		return ret;
-	if (ret < 0) {
-		run_error("%s; the reports wait in memory, and the next one opens the store "
-			  "again", a->e.msg);
-		store_close(r->store);
-		r->store = NULL;
-		a->e.msg[0] = '\0';
-	}
 	if (a->cfg.listen[0]) {
 		ret = http_start(&r->http, a->cfg.listen, &a->e);
 		if (ret < 0)
@@ -1352,7 +1139,7 @@ static int run_start(struct run *r)
 
 int run_main(struct app *a)
 {
-	struct run r = { .a = a, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
+	struct run r = { .a = a, .out = &a->out, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
 			 .claimfd = -1 };
 	int ret;
 
@@ -1365,29 +1152,21 @@ int run_main(struct app *a)
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
-		r.health.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-		run_publish(&r);
+		sinks_health(r.sinks)->start_time = (double)now.tv_sec +
+						    (double)now.tv_nsec / 1e9;
+		sinks_publish(r.sinks, &r.done);
 		run_watch(&r);
 		run_watch_table(&r);
-		output_event(stdout, output_now(), "start", NULL,
+		output_event(r.out, output_now(), "start", NULL,
 			     "accounting %zu addresses from %s in table %s every %u s",
 			     a->tg.n, a->targets_name, nl_table_desc(a->nl, a->cfg.table).s, a->cfg.interval);
-		fflush(stdout);
+		output_flush(r.out);
 		ret = run_loop(&r);
 	}
-	/* Reports still waiting for the store go in before the lock and the
-	 * claim are let go: a run started next must not write beside us. */
-	if (r.nbacklog) {
-		struct err e = { "" };
-
-		if ((r.store_on && run_store_ready(&r, &e) < 0) || run_store_backlog(&r, &e) < 0)
-			for (size_t i = 0; i < r.nbacklog; i++)
-				output_event(stdout, output_now(), "error", NULL,
-					     "report %llu is not in the store: %s",
-					     (unsigned long long)r.backlog[i].seq, e.msg);
-	}
-	for (size_t i = 0; i < r.nbacklog; i++)
-		store_report_free(&r.backlog[i]);
+	/* Reports still waiting for the store go in (sinks_close tries the
+	 * backlog a last time) before the lock and the claim are let go: a
+	 * run started next must not write beside us. */
+	sinks_close(r.sinks);
 	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd, r.claimfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -1397,9 +1176,6 @@ int run_main(struct app *a)
 	state_finish(&r.draining);
 	free(r.dgone);
 	watch_destroy(r.watch);
-	store_close(r.store);
-	store_saved_free(&r.carry);
-	metrics_free(r.metrics);
 	http_stop(r.http);
 	if (ret == -ECANCELED)
 		return r.exit_code;

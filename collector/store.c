@@ -321,67 +321,6 @@ void store_close(struct store *s)
 
 /* ---- recording ---- */
 
-/* ---- a report's rows ---- */
-
-static int make_one(const struct report_delta *d, void *data)
-{
-	struct store_report *r = data;
-	struct store_delta *x;
-
-	if (!(d->d.in_bytes | d->d.in_packets | d->d.out_bytes | d->d.out_packets))
-		return 0; /* no traffic, no row */
-	if ((r->n & (r->n - 1)) == 0) { /* grows at powers of two */
-		x = realloc(r->v, (r->n ? 2 * r->n : 1) * sizeof(*x));
-		if (!x)
-			return -ENOMEM;
-		r->v = x;
-	}
-	r->v[r->n++] = (struct store_delta){ d->x->addr, d->x->label, d->d };
-	return 0;
-}
-
-int store_report_own(struct store_report *r)
-{
-	for (size_t i = 0; i < r->n && !r->owned; i++) {
-		char *l = strdup(r->v[i].label);
-
-		if (!l) {
-			for (size_t k = 0; k < i; k++)
-				free((char *)r->v[k].label);
-			for (size_t k = 0; k < i; k++)
-				r->v[k].label = ""; /* lost: the report cannot be kept */
-			return -ENOMEM;
-		}
-		r->v[i].label = l;
-	}
-	r->owned = true;
-	return 0;
-}
-
-int store_report_make(struct store_report *r, const struct state *done,
-		      const struct state *next)
-{
-	int ret;
-
-	memset(r, 0, sizeof(*r));
-	r->seq = next->seq;
-	r->time = next->time;
-	ret = report_each(done, next, make_one, r);
-	if (ret < 0)
-		store_report_free(r);
-	return ret;
-}
-
-void store_report_free(struct store_report *r)
-{
-	for (size_t i = 0; r->owned && i < r->n; i++)
-		free((char *)r->v[i].label);
-	free(r->v);
-	memset(r, 0, sizeof(*r));
-}
-
-/* ---- recording ---- */
-
 static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
 {
 	sqlite3_bind_int64(st, first, (sqlite3_int64)c->in_bytes);
@@ -418,7 +357,7 @@ static int store_series(struct store *s, const char *addr, const char *label,
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
 }
 
-static int record_one(struct store *s, int64_t t, const struct store_delta *d, struct err *e)
+static int record_one(struct store *s, int64_t t, const struct report_row *d, struct err *e)
 {
 	const char *cls = addr_class_label(d->a.cls);
 	char addr[ADDR_STRLEN];
@@ -452,7 +391,7 @@ static int store_has_report(struct store *s, uint64_t seq, int64_t t, struct err
 	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "reports");
 }
 
-int store_record_report(struct store *s, const struct store_report *r, struct err *e)
+int store_record_report(struct store *s, const struct report *r, struct err *e)
 {
 	int ret = store_exec(s, "BEGIN IMMEDIATE", e);
 
@@ -487,15 +426,15 @@ int store_record_report(struct store *s, const struct store_report *r, struct er
 int store_record(struct store *s, const struct state *done, const struct state *next,
 		 size_t *rows, struct err *e)
 {
-	struct store_report r;
-	int ret = store_report_make(&r, done, next);
+	struct report r;
+	int ret = report_make(&r, NULL, done, next);
 
 	if (ret < 0)
 		return err_setn(e, ret, "store: out of memory");
 	if (rows)
 		*rows = r.n;
 	ret = store_record_report(s, &r, e);
-	store_report_free(&r);
+	report_free(&r);
 	return ret;
 }
 

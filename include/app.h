@@ -10,6 +10,7 @@
 #include "config.h"
 #include "err.h"
 #include "nl.h"
+#include "output.h"
 #include "table.h"
 #include "targets.h"
 
@@ -38,6 +39,7 @@ struct app {
 	const char *family;  /* of the template's table: "inet" or "bridge" */
 	struct nl *nl;
 	struct err e;
+	struct output out;   /* the JSON lines, on stdout */
 	/* addresses reported before (from the state), for table_apply */
 	struct addr *known;
 	size_t nknown;
@@ -45,7 +47,6 @@ struct app {
 	table_drained_cb defer; /* the next apply's table_apply_opts.defer */
 	struct report_opts ro;
 	struct classes cls;  /* network classes (config `classes`), or none */
-	struct store *store; /* remove: the run's store, if it has one */
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
 };
@@ -53,11 +54,6 @@ struct app {
 /* The store's path for a's table (STATE_DIR/TABLE.db unless configured),
  * or NULL when the store is off. */
 const char *app_store_path(const struct app *a, char *buf, size_t size);
-/* Open the store with the configured retention: 0 with *s NULL when the
- * store is off, or (unless create) when its database does not exist yet;
- * else store_open's result. */
-struct store;
-int app_store_open(struct app *a, bool create, struct store **s);
 
 /* What identifies the targets in the lock file: the real path of the
  * targets file, or "host addresses".  Returns buf. */

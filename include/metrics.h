@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "counts.h"
 #include "err.h"
-#include "output.h"
+#include "report.h"
 #include "state.h"
-#include "store.h"
 
 struct metrics;
 
@@ -25,6 +25,8 @@ struct metrics_health {
 	uint64_t reports;          /* reports made by this process */
 	uint64_t store_errors;     /* reports the store could not record */
 	double start_time;         /* when this process started */
+	/* the events printed on the JSON lines (output.h; NULL: none) */
+	const struct output_tally *events;
 };
 
 /* New totals, unseeded: metrics_render shows no byte or packet counter
@@ -40,7 +42,7 @@ void metrics_free(struct metrics *m);
 int metrics_add(struct metrics *m, const char *addr, const char *label, const char *cls,
 		const struct counts *c);
 /* Add the rows of a report.  0 or -ENOMEM. */
-int metrics_add_report(struct metrics *m, const struct store_report *r);
+int metrics_add_report(struct metrics *m, const struct report *r);
 
 /* The exposition text for the addresses of `current` (every accounted
  * address, with traffic or not) in a malloc'ed buffer. */

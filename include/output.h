@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* JSON lines on a stdio stream: counter lines and event lines (see
- * docs/json.md for the schema). */
+/* The JSON lines sink: counter lines and event lines on the stdio stream
+ * it is given (see docs/json.md for the schema), and how many events of
+ * each type it printed. */
 #ifndef NFTALLY_OUTPUT_H
 #define NFTALLY_OUTPUT_H
 
@@ -8,16 +9,29 @@
 #include <stdio.h>
 #include <time.h>
 
-struct counts {
-	uint64_t in_bytes, in_packets, out_bytes, out_packets;
+#include "counts.h"
+#include "state.h"
+
+/* Events printed, per type (the types are string literals of the program,
+ * so a small table suffices; more types than fit are not counted). */
+#define OUTPUT_EVENT_TYPES_MAX 32
+struct output_tally {
+	struct {
+		const char *type;
+		uint64_t n;
+	} v[OUTPUT_EVENT_TYPES_MAX];
 };
 
-/* c with `overhead` bytes added per packet (config `overhead`). */
-static inline struct counts output_wire(const struct counts *c, unsigned overhead)
-{
-	return (struct counts){ c->in_bytes + c->in_packets * overhead, c->in_packets,
-				c->out_bytes + c->out_packets * overhead, c->out_packets };
-}
+/* One stream of JSON lines and what was printed on it. */
+struct output {
+	FILE *f;
+	struct output_tally events;
+};
+
+/* o prints on f (not owned), no event counted yet. */
+void output_init(struct output *o, FILE *f);
+/* Flush the stream: 0 or -EIO. */
+int output_flush(struct output *o);
 
 /* The current time for reports, from the precise realtime clock. */
 time_t output_now(void);
@@ -27,20 +41,30 @@ char *output_time(time_t t, char *buf);
 
 /* One counter line.  since < 0 leaves out "since", seq 0 leaves out "seq"
  * (cumulative dumps), and cls NULL leaves out "class" (no classes).  Returns 0 or -EIO if the stream failed. */
-int output_counter(FILE *f, time_t t, time_t since, uint64_t seq, const char *label,
+int output_counter(struct output *o, time_t t, time_t since, uint64_t seq, const char *label,
 		   const char *addr, const char *cls, const struct counts *c);
 
 /* One event line: {"time", "event", "message"} plus "addr" if addr is not
  * NULL (then it is "event_addr" to keep counter lines recognisable). */
-int output_event(FILE *f, time_t t, const char *event, const char *addr,
+int output_event(struct output *o, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* An event about traffic that could not be counted, with the window:
  * "lost_since" and "lost_until" (whole seconds, like "time"). */
-int output_event_lost(FILE *f, time_t t, const char *event, time_t since, time_t until,
+int output_event_lost(struct output *o, time_t t, const char *event, time_t since, time_t until,
 		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* How many events of each type this process printed. */
-void output_event_counts(void (*cb)(const char *event, uint64_t n, void *data), void *data);
+/* Call cb with how many events of each type t counted, in the order of
+ * their first. */
+void output_tally_each(const struct output_tally *t,
+		       void (*cb)(const char *event, uint64_t n, void *data), void *data);
+
+/* The lines of report next against the reported state done: per entry of
+ * next marked rep (report_each) a counter_reset event when its counter
+ * counts from zero for a reason to tell, then its counter line, with
+ * "since" the time done's values were read (left out when never) and
+ * next's seq.  A pure function of the two states, so a report replayed
+ * after a crash prints the very same lines.  Flushes; 0 or -EIO. */
+int output_report(struct output *o, const struct state *done, const struct state *next);
 
 #endif

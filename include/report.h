@@ -1,10 +1,30 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The lines of one report, computed from the reported state before it and
- * the state it closes with. */
+/* The report model every sink shares: where a report comes from (host,
+ * network namespace, table), its deltas, and its rows, all computed from
+ * the reported state before it and the state it closes with.  Pure: no
+ * clock, no stream, no socket; the times are the states'. */
 #ifndef NFTALLY_REPORT_H
 #define NFTALLY_REPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "counts.h"
 #include "state.h"
+
+/* Where a report comes from: one table in one network namespace of one
+ * host.  Copies, so a report that waits outlives whatever named them. */
+struct report_origin {
+	char host[256];  /* the host's name */
+	char netns[256]; /* the network namespace's name; "" the one nftally started in */
+	char table[40];
+};
+
+/* Fill o with copies of the three names (truncated to fit; NULL is ""). */
+void report_origin_init(struct report_origin *o, const char *host, const char *netns,
+			const char *table);
 
 /* One delta of a report: entry x of next, its address as text, the delta
  * against the reported state, and, if a counter of the address counts from
@@ -17,31 +37,42 @@ struct report_delta {
 	enum state_from reset;
 };
 
-/* Call cb for every entry of next marked rep, in order: the deltas that
- * report_print prints.  Stops at and returns the first non-zero return of
+/* Call cb for every entry of next marked rep, in order: its delta against
+ * done (an entry done does not know counts from zero; a counter that went
+ * backwards or was recreated outside nftally counts from zero; see
+ * state_delta_from), with next->overhead bytes added per packet.  A pure
+ * function of the two states, so a report replayed after a crash has the
+ * very same deltas.  Stops at and returns the first non-zero return of
  * cb. */
 int report_each(const struct state *done, const struct state *next,
 		int (*cb)(const struct report_delta *d, void *data), void *data);
 
-/* Print on stdout one counter line per entry of next marked rep: its delta
- * against done (an entry done does not know counts from zero; a counter
- * that went backwards or was recreated outside nftally counts from zero,
- * after a counter_reset event; see state_delta_from).  A pure function of
- * the two states, so a report replayed after a crash prints the very same
- * lines.  Flushes stdout. */
-void report_print(const struct state *done, const struct state *next);
+/* One row of a report: an address with traffic. */
+struct report_row {
+	struct addr a;
+	const char *label; /* borrowed from the state, or owned (report_own) */
+	struct counts d;
+};
 
-/* A report printed (or about to be) when nftally stopped, in file
- * `pending` of the state directory: if it follows done, print it again
- * (same lines, same seq; after a `replay` event) and make it the reported
- * state (renamed to `file`, and *done replaced).  printed (if not NULL) is
- * called after printing and before the rename, as for a new report; if
- * it fails (returns a negative errno) the pending file stays, and so does
- * *done, and report_replay returns that error.  Otherwise 0.  A stale or damaged pending
- * file is deleted. */
-int report_replay(int dirfd, const char *dirpath, const char *file,
-		  const char *pending, struct state *done,
-		  int (*printed)(const struct state *done, const struct state *p, void *data),
-		  void *data);
+/* A report as the sinks that keep it take it: the deltas that are not
+ * zero, with the report's seq and time and its origin. */
+struct report {
+	struct report_origin origin;
+	uint64_t seq;
+	int64_t time;
+	struct report_row *v;
+	size_t n;
+	bool owned; /* the labels are copies */
+};
+
+/* The rows of report next (closing done), from origin o (NULL: all
+ * names ""); the labels are next's.  0 or -ENOMEM. */
+int report_make(struct report *r, const struct report_origin *o, const struct state *done,
+		const struct state *next);
+/* Copy the labels, so the report outlives the state.  0 or -ENOMEM (then
+ * the labels are "": the report cannot be kept). */
+int report_own(struct report *r);
+/* Free what r holds (harmless on a zeroed or freed report). */
+void report_free(struct report *r);
 
 #endif

@@ -11,11 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "addr.h"
+#include "counts.h"
 #include "err.h"
-#include "output.h"
 
 struct state_entry {
 	struct addr addr;

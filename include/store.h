@@ -10,8 +10,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "counts.h"
 #include "err.h"
-#include "output.h"
+#include "report.h"
 #include "state.h"
 
 /* The tiers of the usage table. */
@@ -40,35 +41,12 @@ int store_check(struct store *s);
 int store_open_readonly(struct store **s, const char *path, struct err *e);
 void store_close(struct store *s);
 
-/* One report as the store takes it: the deltas that are not zero. */
-struct store_delta {
-	struct addr a;
-	const char *label; /* borrowed from the state, or owned (store_report_own) */
-	struct counts d;
-};
-
-struct store_report {
-	uint64_t seq;
-	int64_t time;
-	struct store_delta *v;
-	size_t n;
-	bool owned; /* the labels are copies */
-};
-
-/* The rows of report next (closing done); the labels are next's.
- * 0 or -ENOMEM. */
-int store_report_make(struct store_report *r, const struct state *done,
-		      const struct state *next);
-/* Copy the labels, so the report outlives the state.  0 or -ENOMEM. */
-int store_report_own(struct store_report *r);
-void store_report_free(struct store_report *r);
-
 /* Record a report in one transaction with its seq and time: its rows, the
  * totals, and the report itself (table reports).  Returns 0; 1 when that
  * very report (same seq, same time: a replay) is recorded already and
  * nothing was written; or a negative errno (nothing written). */
-int store_record_report(struct store *s, const struct store_report *r, struct err *e);
-/* store_report_make and store_record_report; *rows gets the rows. */
+int store_record_report(struct store *s, const struct report *r, struct err *e);
+/* report_make and store_record_report; *rows gets the rows. */
 int store_record(struct store *s, const struct state *done, const struct state *next,
 		 size_t *rows, struct err *e);
 

@@ -7,9 +7,9 @@
 
 #include <stdbool.h>
 
+#include "counts.h"
 #include "err.h"
 #include "nl.h"
-#include "output.h"
 #include "targets.h"
 
 /* An address that left the targets: its last values, read after its map

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The report path shared by run and remove: the pending file, the sinks in
+ * their fixed order, the rename that says "reported"; the failure policy,
+ * and the store's life under a run (lost, replaced, reopened, its backlog). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backlog.h"
+#include "log.h"
+#include "sinks.h"
+
+struct sinks {
+	struct sinks_conf c;
+	/* the store: on (configured), and open or not (lost, or failed) */
+	bool store_on;
+	struct store *store;
+	struct store_saved carry; /* totals of a lost database, until a new one has them */
+	struct backlog backlog;
+	struct metrics *metrics; /* NULL: no metrics */
+	struct metrics_health health;
+};
+
+/* What one record hands every sink. */
+struct sink_input {
+	const struct state *done, *next;
+	/* the rows; NULL when no sink needs them.  Not const: a durable sink
+	 * may take it into its backlog (then it is emptied). */
+	struct report *rep;
+};
+
+/* One sink: open (0 and nothing to do when c does not ask for it),
+ * record one report (a negative errno: the commit must not pass it by),
+ * close. */
+struct sink_ops {
+	const char *name;
+	bool rows; /* records the rows (struct report), not only the states */
+	int (*open)(struct sinks *s, struct err *e);
+	int (*record)(struct sinks *s, const struct sink_input *in, struct err *e);
+	void (*close)(struct sinks *s);
+};
+
+static double sinks_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* An error event; a daemon (with a backlog) also logs it. */
+static void sinks_error(struct sinks *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sinks_error(struct sinks *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_event(s->c.out, output_now(), "error", NULL, "%s", msg);
+	if (s->c.backlog)
+		log_msg(LOG_PRIO_ERR, "%s", msg);
+	output_flush(s->c.out);
+}
+
+void sinks_origin_here(struct report_origin *o, const char *table)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	report_origin_init(o, host, "", table);
+}
+
+/* ---- the JSON lines ---- */
+
+static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	output_report(s->c.out, in->done, in->next); /* a closed stdout stops no one */
+	return 0;
+}
+
+/* ---- the metrics ---- */
+
+static void sink_metrics_took(struct sinks *s, const struct report *rep)
+{
+	if (s->metrics && metrics_add_report(s->metrics, rep) < 0)
+		sinks_error(s, "metrics: out of memory");
+}
+
+static void sink_metrics_seed_one(const char *addr, const char *label, const char *cls,
+			     const struct counts *c, void *data)
+{
+	metrics_add(data, addr, label, cls, c);
+}
+
+/* The metrics start again from the store's all-time totals (which never
+ * fall below the values shown before: a lost database's were carried
+ * over).  On failure the old values stay. */
+static int sink_metrics_seed(struct sinks *s, struct err *e)
+{
+	struct metrics *m;
+	int ret;
+
+	if (!s->metrics)
+		return 0;
+	m = metrics_new();
+	if (!m)
+		return err_setn(e, -ENOMEM, "out of memory");
+	ret = store_totals(s->store, sink_metrics_seed_one, m, e);
+	if (ret < 0) {
+		metrics_free(m);
+		return ret;
+	}
+	metrics_set_seeded(m);
+	metrics_free(s->metrics);
+	s->metrics = m;
+	return 0;
+}
+
+/* Before the store: unseeded until the store's totals are loaded (its
+ * open seeds them), or from 0 without a store. */
+static int sink_metrics_open(struct sinks *s, struct err *e)
+{
+	if (!s->c.metrics)
+		return 0;
+	s->metrics = metrics_new();
+	if (!s->metrics)
+		return err_setn(e, -ENOMEM, "out of memory");
+	if (!s->store_on)
+		metrics_set_seeded(s->metrics);
+	return 0;
+}
+
+/* With a store the metrics are its totals: they take what it took (a
+ * replay it had already, or a report it could not write, would otherwise
+ * make them go backwards at the next start); sink_store_record hands them
+ * that.  Without one, every report. */
+static int sink_metrics_record(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	if (!s->store_on && in->rep)
+		sink_metrics_took(s, in->rep);
+	return 0;
+}
+
+static void sink_metrics_close(struct sinks *s)
+{
+	metrics_free(s->metrics);
+	s->metrics = NULL;
+}
+
+/* ---- the store ---- */
+
+static int sink_store_open_now(struct sinks *s, struct err *e)
+{
+	if (!s->c.store_create && access(s->c.store_path, F_OK) < 0) {
+		s->store_on = false; /* remove: no database, nothing to record into */
+		return 0;
+	}
+	return store_open(&s->store, s->c.store_path, s->c.origin.table, &s->c.keep, e);
+}
+
+static int sink_store_open(struct sinks *s, struct err *e)
+{
+	int ret;
+
+	if (!s->store_on)
+		return 0;
+	ret = sink_store_open_now(s, e);
+	if (ret == 0 && s->store)
+		ret = sink_metrics_seed(s, e);
+	if (ret == 0)
+		return 0;
+	store_close(s->store);
+	s->store = NULL;
+	if (!s->c.backlog)
+		return -EIO; /* remove stops before any change */
+	if (ret != -ENOSPC && ret != -EBUSY && ret != -EIO && ret != -EDQUOT)
+		return ret;
+	sinks_error(s, "%s; the reports wait in memory, and the next one opens the store "
+		    "again", e->msg);
+	e->msg[0] = '\0';
+	return 0;
+}
+
+/* A database deleted or replaced under the run: say so, keep its all-time
+ * totals (the open connection still reads the file) and close it. */
+static void sink_store_lost(struct sinks *s, int why)
+{
+	struct err e;
+
+	sinks_error(s, "%s: the database %s while nftally was running; reports went on into "
+		    "the file it had open until now; it is opened again, with the all-time "
+		    "totals carried over", s->c.store_path,
+		    why == -ENOENT ? "was deleted" : why == -ESTALE ? "was replaced by another file" :
+		    "can no longer be checked");
+	if (!s->carry.n && store_totals_save(s->store, &s->carry, &e) < 0)
+		sinks_error(s, "%s: the all-time totals cannot be carried over: %s",
+			    s->c.store_path, e.msg);
+	store_close(s->store);
+	s->store = NULL;
+}
+
+/* The store to record in is the database the path names: one lost is
+ * closed, and one not open (lost, or not opened since the start) is
+ * opened, with the lost one's totals carried over, and the metrics seeded
+ * from it.  0, or a negative errno with s->store NULL. */
+static int sink_store_ready(struct sinks *s, struct err *e)
+{
+	int ret;
+
+	if (s->store && (ret = store_check(s->store)) != 0)
+		sink_store_lost(s, ret);
+	if (s->store)
+		return 0;
+	ret = sink_store_open_now(s, e);
+	if (ret == 0 && s->carry.n)
+		ret = store_carry(s->store, &s->carry, e);
+	ret = ret ? ret : sink_metrics_seed(s, e);
+	if (ret < 0) {
+		store_close(s->store);
+		s->store = NULL;
+		return ret;
+	}
+	output_event(s->c.out, output_now(), "store_recovered", NULL,
+		     "the database is open again%s", s->carry.n ?
+		     "; the all-time totals of the lost one are carried over" : "");
+	store_saved_free(&s->carry);
+	return 0;
+}
+
+struct take_ctx {
+	struct sinks *s;
+	struct err *e;
+};
+
+/* One waiting report into the store. */
+static int sink_store_take(const struct report *rep, void *data)
+{
+	struct take_ctx *t = data;
+	int ret;
+
+	if (!t->s->store)
+		return err_setn(t->e, -EIO, "the store is not open");
+	ret = store_record_report(t->s->store, rep, t->e);
+	if (ret < 0)
+		return ret;
+	if (ret == 0) /* 1: it was there already */
+		sink_metrics_took(t->s, rep);
+	output_event(t->s->c.out, output_now(), "store_recovered", NULL,
+		     "report %llu is in the store now", (unsigned long long)rep->seq);
+	return 0;
+}
+
+/* Without a backlog (remove): in the store, or the commit stops. */
+static int sink_store_strict(struct sinks *s, const struct report *rep, struct err *e)
+{
+	int ret = store_record_report(s->store, rep, e);
+
+	if (ret >= 0)
+		return 0;
+	sinks_error(s, "report %llu is not in the store: %s", (unsigned long long)rep->seq,
+		    e->msg);
+	return -EIO;
+}
+
+/* A report printed: into the store (in one transaction with its seq and
+ * time, so that a replay of it records nothing) and into the metrics'
+ * totals.  If the store cannot take it, it waits in the backlog and goes
+ * in, in order, as soon as the store works again; only a stop or an
+ * overflow before that loses it from the store (an error event says so;
+ * the JSON lines have it). */
+static int sink_store_record(struct sinks *s, const struct sink_input *in, struct err *err)
+{
+	struct take_ctx t = { s, err };
+	struct report *rep = in->rep;
+	struct timespec t0;
+	int ret;
+
+	if (!s->store_on || !rep)
+		return 0;
+	if (!s->c.backlog)
+		return sink_store_strict(s, rep, err);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = sink_store_ready(s, err);
+	ret = ret ? ret : backlog_drain(&s->backlog, sink_store_take, &t);
+	if (ret == 0)
+		ret = store_record_report(s->store, rep, err);
+	s->health.store_seconds = sinks_ms_since(&t0) / 1e3;
+	if (ret == 0)
+		sink_metrics_took(s, rep);
+	if (ret < 0) {
+		s->health.store_errors++;
+		if (backlog_push(&s->backlog, rep) == 0) {
+			sinks_error(s, "report %llu is not in the store yet (%s); it waits in "
+				    "memory and is retried with the next report",
+				    (unsigned long long)in->next->seq, err->msg);
+			return 0;
+		}
+		sinks_error(s, "report %llu is not in the store: %s (%zu reports wait already)",
+			    (unsigned long long)in->next->seq, err->msg, s->backlog.max);
+		return 0;
+	}
+	if (store_rollup(s->store, in->next->time, err) < 0)
+		sinks_error(s, "rollup: %s", err->msg);
+	return 0;
+}
+
+static void sink_store_close(struct sinks *s)
+{
+	struct take_ctx t;
+	struct err e = { "" };
+
+	t = (struct take_ctx){ s, &e };
+	if (backlog_drain(&s->backlog, sink_store_take, &t) < 0)
+		for (size_t i = 0; i < s->backlog.n; i++)
+			output_event(s->c.out, output_now(), "error", NULL,
+				     "report %llu is not in the store: %s",
+				     (unsigned long long)s->backlog.v[i].seq, e.msg);
+	backlog_finish(&s->backlog);
+	store_close(s->store);
+	s->store = NULL;
+	store_saved_free(&s->carry);
+}
+
+/* ---- the sinks in their order ---- */
+
+static const struct sink_ops jsonl_sink = { "json lines", false, NULL, sink_jsonl_record, NULL };
+static const struct sink_ops store_sink = { "store", true, sink_store_open, sink_store_record,
+					    sink_store_close };
+static const struct sink_ops metrics_sink = { "metrics", true, sink_metrics_open, sink_metrics_record,
+					      sink_metrics_close };
+
+/* Opened in this order (the metrics first: the store's open seeds them),
+ * records in the order of sinks_record, closed in reverse. */
+static const struct sink_ops *const sinks_open_order[] = { &jsonl_sink, &metrics_sink,
+							   &store_sink };
+/* The JSON lines first: what is printed is reported; the store before the
+ * metrics, which take what it took. */
+static const struct sink_ops *const sinks_record_order[] = { &jsonl_sink, &store_sink,
+							     &metrics_sink };
+#define NSINKS (sizeof(sinks_record_order) / sizeof(sinks_record_order[0]))
+
+int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
+{
+	struct sinks *s = calloc(1, sizeof(*s));
+	int ret = 0;
+
+	*out = NULL;
+	if (!s)
+		return err_setn(e, -ENOMEM, "out of memory");
+	s->c = *c;
+	s->store_on = c->store_path != NULL;
+	s->health.events = &c->out->events;
+	backlog_init(&s->backlog, c->backlog);
+	for (size_t i = 0; i < NSINKS && ret == 0; i++)
+		if (sinks_open_order[i]->open)
+			ret = sinks_open_order[i]->open(s, e);
+	if (ret < 0) {
+		sinks_close(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+void sinks_close(struct sinks *s)
+{
+	if (!s)
+		return;
+	for (size_t i = NSINKS; i-- > 0;)
+		if (sinks_open_order[i]->close)
+			sinks_open_order[i]->close(s);
+	free(s);
+}
+
+/* Every sink records the report next (closing done), in order; a sink's
+ * failure stops the others only when it must stop the commit. */
+static int sinks_record(struct sinks *s, const struct state *done, const struct state *next,
+			struct err *e)
+{
+	struct report rep = { .seq = 0 };
+	struct sink_input in = { done, next, NULL };
+	bool made = false;
+	int ret = 0;
+
+	s->health.reports++;
+	for (size_t i = 0; i < NSINKS && ret == 0; i++) {
+		const struct sink_ops *k = sinks_record_order[i];
+
+		/* the rows, once, for the first sink that needs them */
+		if (k->rows && !made && (s->store_on || s->metrics)) {
+			made = true;
+			if (report_make(&rep, &s->c.origin, done, next) == 0)
+				in.rep = &rep;
+			else if (s->c.backlog)
+				sinks_error(s, "report %llu: out of memory for the store and the "
+					    "metrics", (unsigned long long)next->seq);
+			else
+				ret = err_setn(e, -ENOMEM, "store: out of memory");
+		}
+		if (ret == 0 && (!k->rows || in.rep))
+			ret = k->record(s, &in, e);
+	}
+	if (ret < 0 && ret != -EIO)
+		sinks_error(s, "report %llu is not in the store: %s",
+			    (unsigned long long)next->seq, e->msg);
+	report_free(&rep);
+	return ret < 0 ? -EIO : 0;
+}
+
+int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e)
+{
+	int ret = state_save(next, s->c.dirfd, s->c.dir, s->c.pending, e);
+
+	if (ret < 0)
+		return ret;
+	ret = sinks_record(s, done, next, e);
+	if (ret < 0)
+		return ret; /* the pending file replays it */
+	/* Printed is reported, whether or not the rename works: if it does
+	 * not, the pending file replays these very lines after a restart. */
+	ret = state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
+	state_finish(done);
+	*done = *next;
+	state_init(next);
+	sinks_publish(s, done);
+	return ret;
+}
+
+int sinks_replay(struct sinks *s, struct state *done, struct err *e)
+{
+	struct state p;
+	struct err le;
+	int ret, kept = 0;
+
+	state_init(&p);
+	ret = state_load(&p, s->c.dirfd, s->c.dir, s->c.pending, &le);
+	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
+		output_event(s->c.out, (time_t)p.time, "replay", NULL,
+			     "report %llu may not have been delivered before nftally "
+			     "stopped; printing it again", (unsigned long long)p.seq);
+		kept = sinks_record(s, done, &p, e);
+		if (kept == 0 && state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
+					      &le) == 0) {
+			state_finish(done);
+			*done = p;
+			state_init(&p);
+		}
+	} else if (ret != -ENOENT) {
+		unlinkat(s->c.dirfd, s->c.pending, 0); /* stale or incomplete */
+	}
+	state_finish(&p);
+	return kept;
+}
+
+struct metrics_health *sinks_health(struct sinks *s)
+{
+	return &s->health;
+}
+
+void sinks_publish(struct sinks *s, const struct state *current)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct err e;
+
+	if (!s->metrics)
+		return;
+	if (metrics_render(s->metrics, current, &s->health, &buf, &len) < 0) {
+		sinks_error(s, "metrics: out of memory");
+		return;
+	}
+	if (s->c.prom_file && s->c.prom_file[0] &&
+	    metrics_write_file(s->c.prom_file, buf, len, &e) < 0)
+		sinks_error(s, "%s", e.msg);
+	if (s->c.publish)
+		s->c.publish(buf, len, s->c.publish_data); /* takes buf */
+	else
+		free(buf);
+}
