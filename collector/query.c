@@ -14,7 +14,6 @@
 
 #include "addr.h"
 #include "cell.h"
-#include "log.h"
 #include "query.h"
 #include "store.h"
 
