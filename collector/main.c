@@ -12,22 +12,42 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "app.h"
+#include "account.h"
 #include "build-config.h"
 #include "claim.h"
 #include "config.h"
 #include "classes.h"
 #include "file.h"
-#include "hostaddrs.h"
 #include "ipset.h"
 #include "log.h"
 #include "output.h"
+#include "query.h"
 #include "render.h"
+#include "run.h"
 #include "sinks.h"
 #include "state.h"
 #include "store.h"
 #include "table.h"
 #include "targets.h"
+
+enum {
+	EXIT_INPUT = 1,  /* bad config, targets, template; a foreign or busy table */
+	EXIT_USAGE = 2,
+	EXIT_SYSTEM = 3, /* kernel, netlink, permissions */
+};
+
+/* What one invocation holds: the account it works on, and the command's
+ * own options.  Only this file knows exit codes: the modules below return
+ * negative errnos with a message in e, which cli_fail prints once. */
+struct cli {
+	struct account acct;
+	const char *command;
+	struct err e;
+	struct output out;   /* the JSON lines, on stdout */
+	struct report_opts ro;
+	const char *const *args; /* import-ipset's set names */
+	size_t nargs;
+};
 
 static const char usage_text[] =
 "Usage: nftally [OPTIONS] COMMAND\n"
@@ -62,30 +82,6 @@ static const char usage_text[] =
 "template, a foreign table, a table another run holds), 2 usage error,\n"
 "3 kernel or system error.\n"
 "See nftally(8), nftally.conf(5), nftally-targets(5), and docs/ of the source.\n";
-
-const char *app_store_path(const struct app *a, char *buf, size_t size)
-{
-	if (strcmp(a->cfg.store, "off") == 0)
-		return NULL;
-	if (a->cfg.store[0])
-		snprintf(buf, size, "%s", a->cfg.store);
-	else
-		snprintf(buf, size, "%s/%s.db", a->cfg.state_dir, a->cfg.table);
-	return buf;
-}
-
-const char *app_targets_id(const struct app *a, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-
-	/* The same file however it is named (relative paths, links). */
-	if (a->targets_name == a->cfg.targets && realpath(a->cfg.targets, path)) {
-		snprintf(buf, size, "%s", path);
-		return buf;
-	}
-	snprintf(buf, size, "%s", a->targets_name);
-	return buf;
-}
 
 struct command_help {
 	const char *name, *text;
@@ -168,19 +164,23 @@ static int print_help(const char *command)
 	return 0;
 }
 
-int app_fail(struct app *a, int code)
+/* Print a->e as "nftally: MESSAGE" on stderr (if it says something);
+ * returns code. */
+static int cli_fail(struct cli *a, int code)
 {
-	log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
+	if (a->e.msg[0])
+		log_msg(LOG_PRIO_ERR, "%s", a->e.msg);
 	return code;
 }
 
-int app_code_for(int err)
+/* Exit code for a negative errno from the modules. */
+static int cli_code_for(int err)
 {
 	return err == -EINVAL || err == -EEXIST || err == -EBUSY ? EXIT_INPUT : EXIT_SYSTEM;
 }
 
 /* Config first, then command-line overrides on top of it. */
-static int parse_args(struct app *a, int argc, char **argv)
+static int parse_args(struct cli *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -261,180 +261,34 @@ static int parse_args(struct app *a, int argc, char **argv)
 			"--until, --utc, --format and --human are options of report\n");
 		exit(EXIT_USAGE);
 	}
-	config_defaults(&a->cfg);
+	config_defaults(&a->acct.cfg);
 	if (strcmp(a->command, "import-ipset") == 0)
 		return 0; /* needs no configuration */
-	ret = config_load(&a->cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
+	ret = config_load(&a->acct.cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
 	if (ret == 0 && over[0])
-		ret = config_set_path(&a->cfg, "targets", over[0], "--targets", &a->e);
+		ret = config_set_path(&a->acct.cfg, "targets", over[0], "--targets", &a->e);
 	if (ret == 0 && over[1])
-		ret = config_set_table(&a->cfg, over[1], "--table", &a->e);
+		ret = config_set_table(&a->acct.cfg, over[1], "--table", &a->e);
 	if (ret == 0 && over[2])
-		ret = config_set_path(&a->cfg, "template", over[2], "--template", &a->e);
+		ret = config_set_path(&a->acct.cfg, "template", over[2], "--template", &a->e);
 	if (ret == 0 && over[3])
-		ret = config_set_interval(&a->cfg, over[3], "--interval", &a->e);
+		ret = config_set_interval(&a->acct.cfg, over[3], "--interval", &a->e);
 	if (ret == 0 && over[4])
-		ret = config_set_path(&a->cfg, "state_dir", over[4], "--state-dir", &a->e);
+		ret = config_set_path(&a->acct.cfg, "state_dir", over[4], "--state-dir", &a->e);
 	if (ret == 0 && over[5])
-		ret = config_set_path(&a->cfg, "store", over[5], "--store", &a->e);
+		ret = config_set_path(&a->acct.cfg, "store", over[5], "--store", &a->e);
 	if (ret == 0 && over[6])
-		ret = config_set_path(&a->cfg, "prom_file", over[6], "--prom-file", &a->e);
+		ret = config_set_path(&a->acct.cfg, "prom_file", over[6], "--prom-file", &a->e);
 	if (ret == 0 && over[7])
-		ret = config_set_listen(&a->cfg, over[7], "--listen", &a->e);
+		ret = config_set_listen(&a->acct.cfg, over[7], "--listen", &a->e);
 	return ret;
 }
 
-/* The targets file, or without one, the host's own addresses. */
-int app_load_targets(struct app *a, struct targets *t)
+static int cmd_render(struct cli *a)
 {
-	struct stat st;
-
-	targets_init(t);
-	/* Only a default file that does not exist means "no targets file": a
-	 * dangling link or an unreadable file is an error, not a fallback. */
-	int ret;
-
-	if (!a->cfg.targets_explicit && lstat(a->cfg.targets, &st) != 0 && errno == ENOENT) {
-		a->targets_name = "host addresses";
-		ret = hostaddrs_collect(t, &a->e);
-	} else {
-		a->targets_name = a->cfg.targets;
-		ret = targets_parse_file(t, a->cfg.targets, &a->e);
-	}
-	if (ret == 0 && targets_expand_classes(t, a->cls.ids, a->cls.n) < 0)
-		ret = err_setn(&a->e, -ENOMEM, "out of memory");
-	return ret;
-}
-
-/* The classes file, if the config names one. */
-static int load_classes(struct app *a)
-{
-	if (!a->cfg.classes[0])
-		return 0;
-	return classes_parse_file(&a->cls, addr_names_process(), a->cfg.classes,
-				  a->cfg.default_class, &a->e);
-}
-
-static int render_now(struct app *a)
-{
-	struct render_policy p = {
-		.exclude = a->cfg.exclude, .nexclude = a->cfg.nexclude,
-		.ifaces = a->cfg.ifaces, .nifaces = a->cfg.nifaces, .groups = &a->tg,
-		.classes = &a->cls,
-	};
-	char *sk = NULL;
-	int ret = render_skeleton(a->tmpl_text, a->tmpl_len, a->tmpl_path, a->cfg.table, &p,
-				  &sk, &a->family, &a->e);
-
-	if (ret == 0) {
-		free(a->skeleton);
-		a->skeleton = sk;
-		if (a->nl)
-			nl_set_family(a->nl, a->family);
-	}
-	return ret;
-}
-
-int app_render(struct app *a)
-{
-	return render_now(a) < 0 ? app_fail(a, EXIT_INPUT) : 0;
-}
-
-static int load_skeleton(struct app *a)
-{
-	int ret = render_load_template(a->cfg.template_name, a->cfg.template_dir,
-				       &a->tmpl_path, &a->tmpl_text, &a->tmpl_len, &a->e);
-
-	return ret < 0 ? ret : render_now(a);
-}
-
-/* dump and remove do not need the template: the table's family is the
- * template's if the table exists in it, else the other family in which it
- * exists (a table made under another template). */
-static void choose_family(struct app *a)
-{
-	char *path = NULL, *text = NULL;
-	const char *fam = NULL;
-	size_t len;
-	struct err e;
-
-	if (render_load_template(a->cfg.template_name, a->cfg.template_dir, &path, &text,
-				 &len, &e) == 0)
-		fam = render_template_family(text);
-	fam = fam ? fam : "inet";
-	free(path);
-	free(text);
-	nl_set_family(a->nl, fam);
-	if (nl_table_exists(a->nl, a->cfg.table, NULL) == 1)
-		return;
-	nl_set_family(a->nl, strcmp(fam, "inet") == 0 ? "bridge" : "inet");
-	if (nl_table_exists(a->nl, a->cfg.table, NULL) != 1)
-		nl_set_family(a->nl, fam);
-}
-
-static int open_nl(struct app *a)
-{
-	/* the template's family, when it is rendered already (choose_family
-	 * picks it for dump and remove) */
-	a->nl = nl_create(a->family, addr_names_process());
-	if (!a->nl)
-		return err_setn(&a->e, -errno, "cannot open a netlink socket: %s",
-				table_strerror(-errno));
-	return 0;
-}
-
-static int cmd_render(struct app *a)
-{
-	fputs(a->skeleton, stdout);
-	render_data(stdout, addr_names_process(), a->family, a->cfg.table, &a->tg);
+	fputs(a->acct.skeleton, stdout);
+	render_data(stdout, a->acct.names, a->acct.family, a->acct.cfg.table, &a->acct.tg);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
-}
-
-/* Map elements someone edited by hand, mended by this apply: an event for
- * a run's consumers, a warning for a person at `apply`. */
-static void report_fixes(struct app *a, struct table_result *res)
-{
-	bool run = strcmp(a->command, "run") == 0;
-
-	for (size_t i = 0; i < res->nfixed; i++) {
-		const struct table_fix *f = &res->fixed[i];
-		char msg[512];
-
-		if (f->target)
-			snprintf(msg, sizeof(msg), "the element of %s in map %s of table %s pointed "
-				 "at counter %s; it points at %s's own counter again (its "
-				 "traffic until now was counted there)", f->addr, f->map,
-				 nl_table_desc(a->nl, a->cfg.table).s, f->ref, f->addr);
-		else
-			snprintf(msg, sizeof(msg), "map %s of table %s had an element %s, which is "
-				 "not a target, pointing at counter %s; it was deleted", f->map,
-				 nl_table_desc(a->nl, a->cfg.table).s, f->addr, f->ref);
-		if (run)
-			output_event(&a->out, output_now(), "element_repaired", f->addr, "%s", msg);
-		log_msg(LOG_PRIO_WARNING, "%s", msg);
-	}
-	free(res->fixed);
-	res->fixed = NULL;
-	res->nfixed = 0;
-}
-
-int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
-	      table_drained_cb drained, void *data, struct table_result *res)
-{
-	struct table_apply_opts o = {
-		.known = a->known, .nknown = a->nknown,
-		.prev = prev, .prev_handle = prev_handle,
-		.drained = drained, .defer = a->defer, .data = data,
-		.force_skeleton = a->force_skeleton,
-	};
-	int ret = app_render(a);
-
-	if (ret)
-		return ret;
-	ret = table_apply(a->nl, a->cfg.table, a->skeleton, a->tmpl_path, &a->tg, &o, res,
-			  &a->e);
-	report_fixes(a, res);
-	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
 }
 
 /* The run accounting the table: the holder of its claim in this network
@@ -442,27 +296,27 @@ int app_apply(struct app *a, const struct targets *prev, uint64_t prev_handle,
  * ours (a run in another namespace with our state directory).  0 if none,
  * -1 if a run holds the claim but its PID cannot be seen.  what (if not
  * NULL) gets its targets, or "" if they cannot be read. */
-static int run_holder(struct app *a, int dirfd, char *what, size_t size)
+static int run_holder(struct cli *a, int dirfd, char *what, size_t size)
 {
-	int pid = claim_holder(nl_family_name(a->nl), a->cfg.table);
+	int pid = claim_holder(nl_family_name(a->acct.nl), a->acct.cfg.table);
 
 	if (what && size)
 		what[0] = '\0';
-	if (pid > 0 && what && claim_holder_what(pid, a->cfg.table, what, size) < 0 &&
-	    dirfd >= 0 && state_lock_holder(dirfd, a->cfg.table, what, size) != pid)
+	if (pid > 0 && what && claim_holder_what(pid, a->acct.cfg.table, what, size) < 0 &&
+	    dirfd >= 0 && state_lock_holder(dirfd, a->acct.cfg.table, what, size) != pid)
 		what[0] = '\0';
 	if (pid != 0 || dirfd < 0)
 		return pid;
-	return state_lock_holder(dirfd, a->cfg.table, what, size);
+	return state_lock_holder(dirfd, a->acct.cfg.table, what, size);
 }
 
 /* A running `nftally run` owns the table's reports: removed addresses must
  * be drained through it, so apply asks it to reload instead of applying
  * behind its back.  Returns -1 if no run holds the table. */
-static int apply_via_run(struct app *a)
+static int apply_via_run(struct cli *a)
 {
 	char what[PATH_MAX], mine[PATH_MAX];
-	int dirfd = state_dir_open_existing(a->cfg.state_dir);
+	int dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
 	int pid = run_holder(a, dirfd, what, sizeof(what));
 
 	if (dirfd >= 0)
@@ -476,22 +330,22 @@ static int apply_via_run(struct app *a)
 			snprintf(who, sizeof(who), " (pid %d)", pid);
 		err_set(&a->e, "nftally run%s accounts table %s, but which targets file it "
 			"follows cannot be read from here; stop it first", who,
-			nl_table_desc(a->nl, a->cfg.table).s);
-		return app_fail(a, EXIT_INPUT);
+			nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
+		return cli_fail(a, EXIT_INPUT);
 	}
-	if (strcmp(what, app_targets_id(a, mine, sizeof(mine))) != 0) {
+	if (strcmp(what, account_targets_id(&a->acct, mine, sizeof(mine))) != 0) {
 		err_set(&a->e, "nftally run (pid %d) accounts table %s from %s, not %s; "
-			"change that file, or stop the run first", pid, nl_table_desc(a->nl, a->cfg.table).s, what,
-			a->targets_name);
-		return app_fail(a, EXIT_INPUT);
+			"change that file, or stop the run first", pid, nl_table_desc(a->acct.nl, a->acct.cfg.table).s, what,
+			a->acct.targets_name);
+		return cli_fail(a, EXIT_INPUT);
 	}
 	if (kill(pid, SIGHUP) < 0) {
 		err_set(&a->e, "cannot signal nftally run (pid %d): %s", pid, strerror(errno));
-		return app_fail(a, EXIT_SYSTEM);
+		return cli_fail(a, EXIT_SYSTEM);
 	}
 	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table %s "
-		"and was asked to apply it (see its output)", a->targets_name, pid,
-		nl_table_desc(a->nl, a->cfg.table).s);
+		"and was asked to apply it (see its output)", a->acct.targets_name, pid,
+		nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 	return 0;
 }
 
@@ -501,44 +355,52 @@ static int keep_counters(const struct table_result *res, void *data)
 }
 
 /* Has a run reported this table before?  Then it must drain what leaves,
- * and what it reported tells apply which counters to look for. */
-static bool run_has_state(struct app *a)
+ * and what it reported (into o->known, the caller's to free) tells apply
+ * which counters to look for. */
+static bool run_has_state(struct cli *a, struct table_apply_opts *o)
 {
+	struct addr *known = NULL;
 	struct state_names names;
 	struct state st;
 	struct err e;
-	int dirfd = state_dir_open_existing(a->cfg.state_dir);
+	int dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
 	bool found = false;
 
 	if (dirfd < 0)
 		return false;
-	state_names_init(&names, a->cfg.table);
+	state_names_init(&names, a->acct.cfg.table);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && state_load(&st, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
-		a->known = calloc(st.n, sizeof(*a->known));
-		for (size_t i = 0; a->known && i < st.n; i++)
-			a->known[a->nknown++] = st.v[i].addr;
+	if (found && state_load(&st, dirfd, a->acct.cfg.state_dir, names.state, &e) == 0 && st.n) {
+		known = calloc(st.n, sizeof(*known));
+		for (size_t i = 0; known && i < st.n; i++)
+			known[o->nknown++] = st.v[i].addr;
 	}
+	o->known = known;
 	state_finish(&st);
 	close(dirfd);
 	return found;
 }
 
-static int cmd_apply(struct app *a)
+static int cmd_apply(struct cli *a)
 {
+	struct table_apply_opts o = { 0 };
 	struct table_result res;
-	bool keep = run_has_state(a);
+	bool keep = run_has_state(a, &o);
 	int ret = apply_via_run(a);
 
-	if (ret >= 0)
+	if (ret >= 0) {
+		free((void *)o.known);
 		return ret;
-	ret = app_apply(a, NULL, 0, keep ? keep_counters : NULL, NULL, &res);
-	if (ret)
-		return ret;
+	}
+	o.drained = keep ? keep_counters : NULL;
+	ret = account_apply(&a->acct, &o, NULL, &res, &a->e);
+	free((void *)o.known);
+	if (ret < 0)
+		return cli_fail(a, cli_code_for(ret));
 	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",
-		nl_table_desc(a->nl, a->cfg.table).s, res.created ? "installed" : "updated",
-		a->tg.n, res.added, res.ngone);
+		nl_table_desc(a->acct.nl, a->acct.cfg.table).s, res.created ? "installed" : "updated",
+		a->acct.tg.n, res.added, res.ngone);
 	if (keep && res.ngone)
 		log_msg(LOG_PRIO_INFO, "the removed addresses stopped counting; the next "
 			"nftally run reports their last bytes and deletes their counters");
@@ -547,51 +409,51 @@ static int cmd_apply(struct app *a)
 }
 
 /* Cumulative lines for every target; shared by dump and remove. */
-static int print_cumulative(struct app *a)
+static int print_cumulative(struct cli *a)
 {
-	struct counts *c = calloc(a->tg.n + 1, sizeof(*c));
-	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
+	struct counts *c = calloc(a->acct.tg.n + 1, sizeof(*c));
+	bool *miss = calloc(a->acct.tg.n + 1, sizeof(*miss));
 	time_t now = output_now();
 	char text[ADDR_STRLEN];
 	size_t missing;
 	int ret = -ENOMEM;
 
 	if (c && miss)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, c, NULL, miss, &missing, &a->e);
+		ret = table_read(a->acct.nl, a->acct.cfg.table, &a->acct.tg, c, NULL, miss, &missing, &a->e);
 	else
 		err_setn(&a->e, ret, "out of memory");
-	for (size_t i = 0; ret == 0 && i < a->tg.n; i++) {
-		const struct target *x = &a->tg.v[i];
+	for (size_t i = 0; ret == 0 && i < a->acct.tg.n; i++) {
+		const struct target *x = &a->acct.tg.v[i];
 
 		addr_format(&x->addr, text);
 		if (miss[i])
 			output_event(&a->out, now, "counter_missing", text,
 				     "no counter for %s in table %s; run nftally apply",
-				     text, nl_table_desc(a->nl, a->cfg.table).s);
+				     text, nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 		else
-			c[i] = counts_wire(&c[i], a->cfg.overhead);
+			c[i] = counts_wire(&c[i], a->acct.cfg.overhead);
 		if (!miss[i])
-			output_counter(&a->out, now, -1, 0, targets_label(&a->tg, x), text,
+			output_counter(&a->out, now, -1, 0, targets_label(&a->acct.tg, x), text,
 				       addr_class_label(x->addr.cls), &c[i]);
 	}
 	free(c);
 	free(miss);
 	if (ret < 0)
-		return app_fail(a, app_code_for(ret));
+		return cli_fail(a, cli_code_for(ret));
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
-static int require_table(struct app *a)
+static int require_table(struct cli *a)
 {
-	int ret = table_owned(a->nl, a->cfg.table, NULL, &a->e);
+	int ret = table_owned(a->acct.nl, a->acct.cfg.table, NULL, &a->e);
 
 	if (ret == 0)
 		err_set(&a->e, "table %s does not exist; run nftally apply first",
-			nl_table_desc(a->nl, a->cfg.table).s);
-	return ret <= 0 ? app_fail(a, ret == 0 ? EXIT_INPUT : app_code_for(ret)) : 0;
+			nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
+	return ret <= 0 ? cli_fail(a, ret == 0 ? EXIT_INPUT : cli_code_for(ret)) : 0;
 }
 
-static int cmd_dump(struct app *a)
+static int cmd_dump(struct cli *a)
 {
 	return require_table(a) ?: print_cumulative(a);
 }
@@ -625,7 +487,7 @@ static int stray_cb(const char *name, void *data)
 /* The values of the counters of t (and their handles, so that remove's
  * last report knows a recreated counter as run does) into all, labelled
  * by label(i, data); targets without counters are left out. */
-static int add_read(struct app *a, const struct targets *t,
+static int add_read(struct cli *a, const struct targets *t,
 		    const char *(*label)(size_t i, const void *data), const void *data,
 		    struct state *all)
 {
@@ -636,7 +498,7 @@ static int add_read(struct app *a, const struct targets *t,
 	int ret = c && h && miss ? 0 : -ENOMEM;
 
 	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, t, c, h, miss, &missing, &a->e);
+		ret = table_read(a->acct.nl, a->acct.cfg.table, t, c, h, miss, &missing, &a->e);
 	for (size_t i = 0; ret == 0 && i < t->n; i++) {
 		struct state_entry x = { .addr = t->v[i].addr, .c = c[i], .rep = true,
 					 .h = { h[2 * i], h[2 * i + 1] } };
@@ -673,7 +535,7 @@ static const char *stray_label(size_t i, const void *data)
 }
 
 /* The strays' values, read in one pipelined exchange, into all. */
-static int add_strays(struct app *a, const struct strays *s, const struct state *done,
+static int add_strays(struct cli *a, const struct strays *s, const struct state *done,
 		      const struct state *waiting, struct state *all)
 {
 	struct targets t = { .v = calloc(s->n + 1, sizeof(*t.v)), .n = s->n };
@@ -691,20 +553,20 @@ static int add_strays(struct app *a, const struct strays *s, const struct state 
 /* Every address with counters in the table, with its values and label
  * (from the targets, else from the last report, else from the addresses a
  * stopped run left waiting for their last report, else "(unknown)"). */
-static int read_everything(struct app *a, const struct state *done,
+static int read_everything(struct cli *a, const struct state *done,
 			   const struct state *waiting, struct state *all)
 {
-	struct strays s = { .an = nl_names(a->nl), .tg = &a->tg };
-	int ret = add_read(a, &a->tg, target_label, &a->tg, all);
+	struct strays s = { .an = nl_names(a->acct.nl), .tg = &a->acct.tg };
+	int ret = add_read(a, &a->acct.tg, target_label, &a->acct.tg, all);
 
 	if (ret == 0)
-		ret = nl_list_counters(a->nl, a->cfg.table, stray_cb, &s);
+		ret = nl_list_counters(a->acct.nl, a->acct.cfg.table, stray_cb, &s);
 	if (ret == 0)
 		ret = add_strays(a, &s, done, waiting, all);
 	free(s.v);
 	state_sort(all);
 	if (ret < 0 && !a->e.msg[0])
-		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->nl, a->cfg.table).s, table_strerror(ret));
+		err_setn(&a->e, ret, "reading table %s: %s", nl_table_desc(a->acct.nl, a->acct.cfg.table).s, table_strerror(ret));
 	return ret;
 }
 
@@ -713,17 +575,17 @@ static int read_everything(struct app *a, const struct state *done,
  * table and the pending report kept, so that the next remove (or run)
  * replays it; so does a store that exists but cannot be opened, before
  * any change. */
-static int remove_sinks_open(struct app *a, int dirfd, const struct state_names *names,
+static int remove_sinks_open(struct cli *a, int dirfd, const struct state_names *names,
 			     char *path, struct sinks **s)
 {
 	struct sinks_conf c = {
-		.out = &a->out, .dirfd = dirfd, .dir = a->cfg.state_dir,
+		.out = &a->out, .dirfd = dirfd, .dir = a->acct.cfg.state_dir,
 		.pending = names->pending, .state = names->state,
-		.store_path = app_store_path(a, path, PATH_MAX),
-		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days },
+		.store_path = account_store_path(&a->acct.cfg, path, PATH_MAX),
+		.keep = { a->acct.cfg.keep_intervals, a->acct.cfg.keep_hours, a->acct.cfg.keep_days },
 	};
 
-	sinks_origin_here(&c.origin, a->cfg.table);
+	sinks_origin_here(&c.origin, a->acct.cfg.table);
 	return sinks_open(s, &c, &a->e);
 }
 
@@ -731,38 +593,38 @@ static int remove_sinks_open(struct app *a, int dirfd, const struct state_names 
  * table, the last report is the deltas since its last report (with the next
  * seq), through the run's report path (sinks_commit), and its state files
  * go with the table; otherwise the cumulative values. */
-static int cmd_remove(struct app *a)
+static int cmd_remove(struct cli *a)
 {
 	struct state_names names;
 	struct state done, all, waiting;
 	struct sinks *sinks = NULL;
 	char store_path[PATH_MAX];
 	uint64_t handle = 0;
-	int dirfd = -1, pid, ret = table_owned(a->nl, a->cfg.table, &handle, &a->e);
+	int dirfd = -1, pid, ret = table_owned(a->acct.nl, a->acct.cfg.table, &handle, &a->e);
 	bool have_state = false, stale = false;
 
 	if (ret == 0) {
 		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
-			nl_table_desc(a->nl, a->cfg.table).s);
+			nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 		return 0;
 	}
 	if (ret < 0)
-		return app_fail(a, app_code_for(ret));
+		return cli_fail(a, cli_code_for(ret));
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
-	state_names_init(&names, a->cfg.table);
-	dirfd = state_dir_open_existing(a->cfg.state_dir);
+	state_names_init(&names, a->acct.cfg.table);
+	dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
 	pid = run_holder(a, dirfd, NULL, 0);
 	if (pid != 0) {
 		ret = pid > 0 ? err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
-					 "stop it first", pid, nl_table_desc(a->nl, a->cfg.table).s)
+					 "stop it first", pid, nl_table_desc(a->acct.nl, a->acct.cfg.table).s)
 			      : err_setn(&a->e, -EBUSY, "an nftally run accounts table %s; "
-					 "stop it first", nl_table_desc(a->nl, a->cfg.table).s);
+					 "stop it first", nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 		goto out;
 	}
-	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
-	    strcmp(done.table, a->cfg.table) == 0)
+	if (dirfd >= 0 && state_load(&done, dirfd, a->acct.cfg.state_dir, names.state, &a->e) == 0 &&
+	    strcmp(done.table, a->acct.cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
 	 * again since): its values say nothing about these counters. */
@@ -775,7 +637,7 @@ static int cmd_remove(struct app *a)
 		stale = true;
 		output_event(&a->out, output_now(), "state_stale", NULL,
 			     "%s/%s belongs to an earlier table %s; printing the "
-			     "cumulative counters", a->cfg.state_dir, names.state, nl_table_desc(a->nl, a->cfg.table).s);
+			     "cumulative counters", a->acct.cfg.state_dir, names.state, nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 	}
 	if (have_state) {
 		/* the last report goes into the run's store too */
@@ -787,7 +649,7 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 	}
-	if (have_state && state_load(&waiting, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
+	if (have_state && state_load(&waiting, dirfd, a->acct.cfg.state_dir, names.draining, &a->e) < 0) {
 		state_finish(&waiting); /* only labels are lost */
 		state_init(&waiting);
 	}
@@ -796,12 +658,12 @@ static int cmd_remove(struct app *a)
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
-	all.overhead = a->cfg.overhead;
+	all.overhead = a->acct.cfg.overhead;
 	if (have_state) {
 		/* the run's report path: pending, sinks, rename; then the table.
 		 * Not in the store: the table and the pending report stay. */
 		all.seq = done.seq + 1;
-		snprintf(all.table, sizeof(all.table), "%s", a->cfg.table);
+		snprintf(all.table, sizeof(all.table), "%s", a->acct.cfg.table);
 		ret = sinks_commit(sinks, &done, &all, &a->e);
 		if (ret < 0)
 			goto out;
@@ -816,7 +678,7 @@ static int cmd_remove(struct app *a)
 		}
 		fflush(stdout);
 	}
-	ret = table_remove(a->nl, a->cfg.table, &a->e);
+	ret = table_remove(a->acct.nl, a->acct.cfg.table, &a->e);
 	if (ret == 0 && (have_state || stale)) {
 		unlinkat(dirfd, names.state, 0);
 		unlinkat(dirfd, names.pending, 0);
@@ -829,11 +691,38 @@ out:
 	state_finish(&all);
 	state_finish(&waiting);
 	sinks_close(sinks);
-	return ret < 0 ? app_fail(a, app_code_for(ret)) : 0;
+	return ret < 0 ? cli_fail(a, cli_code_for(ret)) : 0;
+}
+
+/* `nftally run`: its errors are said here, once. */
+static int cmd_run(struct cli *a)
+{
+	int ret = run_account(&a->acct, &a->out, &a->e);
+
+	return ret < 0 ? cli_fail(a, cli_code_for(ret)) : 0;
+}
+
+/* `nftally report`: bad options are a usage error; no store (off, or no
+ * database yet) is bad input. */
+static int cmd_report(struct cli *a)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (query_check(&a->ro, &a->e) < 0)
+		return cli_fail(a, EXIT_USAGE);
+	if (!account_store_path(&a->acct.cfg, path, sizeof(path))) {
+		err_set(&a->e, "the store is off (store = off): nothing to report");
+		return cli_fail(a, EXIT_INPUT);
+	}
+	ret = query_report(&a->ro, path, a->acct.cfg.classes[0] != '\0', &a->e);
+	if (ret < 0)
+		return cli_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
+	return 0;
 }
 
 /* `ipset save | nftally import-ipset [SET...] > targets` */
-static int cmd_import_ipset(struct app *a)
+static int cmd_import_ipset(struct cli *a)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -841,24 +730,26 @@ static int cmd_import_ipset(struct app *a)
 
 	if (ret < 0) {
 		err_setn(&a->e, ret, "stdin: cannot read: %s", strerror(-ret));
-		return app_fail(a, EXIT_SYSTEM);
+		return cli_fail(a, EXIT_SYSTEM);
 	}
 	ret = ipset_import(buf, len, "stdin", a->args, a->nargs, stdout, stderr, &a->e);
 	free(buf);
 	if (ret < 0)
-		return app_fail(a, ret == -EIO ? EXIT_SYSTEM : EXIT_INPUT);
+		return cli_fail(a, ret == -EIO ? EXIT_SYSTEM : EXIT_INPUT);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
 int main(int argc, char **argv)
 {
-	struct app a = { 0 };
+	struct cli a = { 0 };
 	int ret, code = 0;
 
 	output_init(&a.out, stdout);
+	/* the one registry of class names this process has (addr.h) */
+	a.acct.names = addr_names_process();
 	ret = parse_args(&a, argc, argv);
 	if (ret < 0)
-		return app_fail(&a, EXIT_INPUT);
+		return cli_fail(&a, EXIT_INPUT);
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
 	    strcmp(a.command, "remove") && strcmp(a.command, "report") &&
@@ -867,54 +758,46 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(a.command, "report")) {
-		code = query_main(&a);
+		code = cmd_report(&a);
 		goto out;
 	}
 	if (!strcmp(a.command, "import-ipset")) {
 		code = cmd_import_ipset(&a);
 		goto out;
 	}
-	ret = load_classes(&a);
+	ret = account_load_classes(&a.acct, &a.e);
 	if (ret == 0)
-		ret = app_load_targets(&a, &a.tg);
+		ret = account_load_targets(&a.acct, &a.acct.tg, &a.e);
 	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
 			 !strcmp(a.command, "run")))
-		ret = load_skeleton(&a);
+		ret = account_load_template(&a.acct, &a.e);
 	if (ret == 0 && strcmp(a.command, "dump") && strcmp(a.command, "remove")) {
 		struct err w;
 
-		if (config_exclude_warning(&a.cfg, a.tg.v, a.tg.n, &w))
+		if (config_exclude_warning(&a.acct.cfg, a.acct.tg.v, a.acct.tg.n, &w))
 			log_msg(LOG_PRIO_WARNING, "%s", w.msg);
 	}
 	if (ret < 0) { /* every file problem is bad input, even a missing file */
-		code = app_fail(&a, EXIT_INPUT);
+		code = cli_fail(&a, EXIT_INPUT);
 		goto out;
 	}
 	if (!strcmp(a.command, "render")) {
 		code = cmd_render(&a);
 		goto out;
 	}
-	if (open_nl(&a) < 0) {
-		code = app_fail(&a, EXIT_SYSTEM);
+	if (account_open(&a.acct, &a.e) < 0) {
+		code = cli_fail(&a, EXIT_SYSTEM);
 		goto out;
 	}
-	if (!a.skeleton)
-		choose_family(&a);
 	if (!strcmp(a.command, "apply"))
 		code = cmd_apply(&a);
 	else if (!strcmp(a.command, "dump"))
 		code = cmd_dump(&a);
 	else if (!strcmp(a.command, "run"))
-		code = run_main(&a);
+		code = cmd_run(&a);
 	else
 		code = cmd_remove(&a);
 out:
-	nl_destroy(a.nl);
-	targets_finish(&a.tg);
-	free(a.tmpl_path);
-	free(a.skeleton);
-	free(a.tmpl_text);
-	classes_finish(&a.cls);
-	free(a.known);
+	account_finish(&a.acct);
 	return code;
 }

@@ -13,9 +13,8 @@
 #include <json-c/json.h>
 
 #include "addr.h"
-#include "app.h"
 #include "cell.h"
-#include "log.h"
+#include "query.h"
 #include "store.h"
 
 /* Rows are collected for the table format (column widths) and printed
@@ -323,13 +322,12 @@ static void query_free(struct query *q)
 	free(q->v);
 }
 
-/* Check the options into sq and q.  Returns 0 or -EINVAL with a->e set. */
-static int query_options(struct app *a, struct store_query *sq, struct query *q,
-			 struct report_opts *eff, char canon[ADDR_STRLEN])
+/* Check the options into sq and q.  Returns 0 or -EINVAL with e set. */
+static int query_options(const struct report_opts *o, struct store_query *sq, struct query *q,
+			 struct report_opts *eff, char canon[ADDR_STRLEN], struct err *e)
 {
 	static const char when[] = "bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], "
 				   "YYYY-MM or @SECONDS)";
-	const struct report_opts *o = &a->ro;
 
 	*eff = *o;
 	q->o = eff;
@@ -338,7 +336,7 @@ static int query_options(struct app *a, struct store_query *sq, struct query *q,
 	else if (o->by && strcmp(o->by, "month") == 0)
 		sq->by = TIER_MONTH;
 	else if (o->by && strcmp(o->by, "day") != 0)
-		return err_set(&a->e, "--by: use hour, day or month");
+		return err_set(e, "--by: use hour, day or month");
 	if (!o->format || strcmp(o->format, "table") == 0)
 		q->fmt = FMT_TABLE;
 	else if (strcmp(o->format, "json") == 0)
@@ -346,17 +344,17 @@ static int query_options(struct app *a, struct store_query *sq, struct query *q,
 	else if (strcmp(o->format, "csv") == 0)
 		q->fmt = FMT_CSV;
 	else
-		return err_set(&a->e, "--format: use table, json or csv");
+		return err_set(e, "--format: use table, json or csv");
 	if (o->since && parse_when(o->since, o->utc, &sq->since) < 0)
-		return err_set(&a->e, "--since: %s", when);
+		return err_set(e, "--since: %s", when);
 	if (o->until && parse_when(o->until, o->utc, &sq->until) < 0)
-		return err_set(&a->e, "--until: %s", when);
+		return err_set(e, "--until: %s", when);
 	if (o->addr) {
 		struct addr ad;
 		const char *why;
 
 		if (addr_parse(o->addr, &ad, &why) < 0)
-			return err_set(&a->e, "--addr: %s", why);
+			return err_set(e, "--addr: %s", why);
 		sq->addr = addr_format(&ad, canon);
 		eff->per_addr = true;
 	}
@@ -364,35 +362,42 @@ static int query_options(struct app *a, struct store_query *sq, struct query *q,
 	return 0;
 }
 
-int query_main(struct app *a)
+int query_check(const struct report_opts *o, struct err *e)
 {
-	struct store_query sq = { .by = TIER_DAY, .utc = a->ro.utc, .label = a->ro.label,
-				  .since = INT64_MIN, .until = INT64_MAX };
+	struct store_query sq = { .by = TIER_DAY };
 	struct query q = { 0 };
 	struct report_opts eff;
-	char path[PATH_MAX], canon[ADDR_STRLEN];
-	struct store *s = NULL;
-	int ret;
+	char canon[ADDR_STRLEN];
 
-	if (query_options(a, &sq, &q, &eff, canon) < 0)
-		return app_fail(a, EXIT_USAGE);
-	q.classes = a->cfg.classes[0] != '\0';
-	sq.cls = a->ro.cls;
-	if (!app_store_path(a, path, sizeof(path))) {
-		err_set(&a->e, "the store is off (store = off): nothing to report");
-		return app_fail(a, EXIT_INPUT);
-	}
-	ret = store_open_readonly(&s, path, &a->e);
+	return query_options(o, &sq, &q, &eff, canon, e);
+}
+
+int query_report(const struct report_opts *o, const char *store_path, bool classes,
+		 struct err *e)
+{
+	struct store_query sq = { .by = TIER_DAY, .utc = o->utc, .label = o->label,
+				  .since = INT64_MIN, .until = INT64_MAX, .cls = o->cls };
+	struct query q = { .classes = classes };
+	struct report_opts eff;
+	char canon[ADDR_STRLEN];
+	struct store *s = NULL;
+	int ret = query_options(o, &sq, &q, &eff, canon, e);
+
 	if (ret < 0)
-		return app_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
-	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, &a->e);
+		return ret;
+	ret = store_open_readonly(&s, store_path, e);
+	if (ret < 0)
+		return ret;
+	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, e);
 	if (ret == 0 && q.fmt == FMT_TABLE)
 		print_table(&q);
 	if (ret == 0 && q.fmt == FMT_CSV && print_csv_rows(&q) < 0)
-		ret = err_setn(&a->e, -ENOMEM, "out of memory");
+		ret = err_setn(e, -ENOMEM, "out of memory");
 	store_close(s);
 	query_free(&q);
-	if (ret < 0)
-		return app_fail(a, EXIT_SYSTEM);
-	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+	if (ret == 0 && fflush(stdout) != 0) {
+		e->msg[0] = '\0'; /* as for every command: exit 3, nothing said */
+		return -EIO;
+	}
+	return ret == -ENOENT ? -EIO : ret; /* -ENOENT says "no database" */
 }

@@ -19,7 +19,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
-#include "app.h"
+#include "account.h"
 #include "backlog.h"
 #include "claim.h"
 #include "http.h"
@@ -27,6 +27,7 @@
 #include "log.h"
 #include "output.h"
 #include "report.h"
+#include "run.h"
 #include "sinks.h"
 #include "state.h"
 #include "watch.h"
@@ -38,8 +39,12 @@
 #define RUN_STORE_BUSY_MS 50
 
 struct run {
-	struct app *a;
-	struct output *out;   /* a's JSON lines */
+	struct account *a;    /* the table this run accounts */
+	struct output *out;   /* the JSON lines */
+	struct err *e;        /* the caller's: why the start failed */
+	/* addresses of the reported state, for table_apply to look for */
+	struct addr *known;
+	size_t nknown;
 	struct state done;    /* what has been reported, as persisted */
 	/* Addresses that left the targets file in an incremental reload:
 	 * their elements are gone, their counters stay until the next report
@@ -57,7 +62,6 @@ struct run {
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
 	int claimfd; /* the table's name in this network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
-	int exit_code;          /* when start failed with the error printed */
 	struct sinks *sinks;    /* the JSON lines, the store, the metrics */
 	struct http *http;
 	/* nf_tables notifications: a deleted table is reinstalled at once
@@ -107,7 +111,7 @@ static void run_serve(char *buf, size_t len, void *data)
  * the pending file is complete reports nothing twice. */
 static int run_report(struct run *r, struct state *next)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	int ret;
 
 	next->seq = r->done.seq + 1;
@@ -116,9 +120,9 @@ static int run_report(struct run *r, struct state *next)
 	next->overhead = a->cfg.overhead;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
-	ret = sinks_commit(r->sinks, &r->done, next, &a->e);
+	ret = sinks_commit(r->sinks, &r->done, next, r->e);
 	if (ret < 0) {
-		run_error(r, "%s", a->e.msg);
+		run_error(r, "%s", r->e->msg);
 		state_finish(next);
 	}
 	return ret;
@@ -129,19 +133,18 @@ static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
 	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
+	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, r->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
 static void run_known(struct run *r)
 {
-	struct app *a = r->a;
-	struct addr *k = realloc(a->known, (r->done.n + r->draining.n + 1) * sizeof(*k));
+	struct addr *k = realloc(r->known, (r->done.n + r->draining.n + 1) * sizeof(*k));
 
 	if (!k)
-		return; /* a->known stays as it was: only a hint */
-	a->known = k;
-	a->nknown = r->done.n + r->draining.n;
+		return; /* r->known stays as it was: only a hint */
+	r->known = k;
+	r->nknown = r->done.n + r->draining.n;
 	for (size_t i = 0; i < r->done.n; i++)
 		k[i] = r->done.v[i].addr;
 	for (size_t i = 0; i < r->draining.n; i++)
@@ -248,15 +251,27 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 	output_flush(r->out);
 }
 
+/* account_apply with what this run reported (o->known), its repairs as
+ * events.  On failure the reason is in r->e: the loop says it on stderr
+ * itself, the start leaves it to its caller. */
+static int run_apply(struct run *r, struct table_apply_opts *o, struct table_result *res)
+{
+	o->known = r->known;
+	o->nknown = r->nknown;
+	return account_apply(r->a, o, r->out, res, r->e);
+}
+
 /* Reinstall a table someone deleted. */
 static int run_reinstall(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
+	struct table_apply_opts o = { 0 };
 	struct table_result res;
 
-	if (app_apply(a, NULL, 0, NULL, NULL, &res) != 0) {
+	if (run_apply(r, &o, &res) < 0) {
+		log_msg(LOG_PRIO_ERR, "%s", r->e->msg);
 		output_event(r->out, output_now(), "error", NULL, "reinstalling table %s: %s",
-			     nl_table_desc(a->nl, a->cfg.table).s, a->e.msg);
+			     nl_table_desc(a->nl, a->cfg.table).s, r->e->msg);
 		output_flush(r->out);
 		return -1;
 	}
@@ -292,7 +307,7 @@ static void run_quiet(struct run *r, bool on)
  * boundary.  Recreated by someone else: count the new one from zero. */
 static void run_check_table(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	uint64_t h = 0;
 	int ret = nl_table_exists(a->nl, a->cfg.table, &h);
 
@@ -353,14 +368,14 @@ static void run_reload(struct run *r, const char *why, bool full);
 static int run_read(struct run *r, struct counts *cur, uint64_t *h, bool *miss,
 		    size_t *missing)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	uint64_t h1 = 0, h2 = 0;
 	int ret;
 
 	for (int tries = 0; tries < 3; tries++) {
 		if (nl_table_exists(a->nl, a->cfg.table, &h1) == 0)
 			return -ENOENT;
-		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, miss, missing, &a->e);
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, miss, missing, r->e);
 		if (ret < 0)
 			return ret;
 		nl_table_exists(a->nl, a->cfg.table, &h2);
@@ -407,7 +422,7 @@ static bool run_flagged(const struct run *r, size_t i, const void *ctx)
 
 static int run_add_draining(struct run *r, struct state *next)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	size_t n = r->draining.n;
 	struct nl_counter *c = malloc(2 * n * sizeof(*c) + 1);
 	bool *del = calloc(2 * n + 1, sizeof(*del)), *gone = calloc(n + 1, sizeof(*gone));
@@ -415,7 +430,7 @@ static int run_add_draining(struct run *r, struct state *next)
 
 	if (ret == 0 && n)
 		ret = table_read_counters_of(a->nl, a->cfg.table, &r->draining.v[0].addr,
-					     sizeof(r->draining.v[0]), n, c, &a->e);
+					     sizeof(r->draining.v[0]), n, c, r->e);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		const struct state_entry *w = &r->draining.v[i];
 		const struct state_entry *d = state_find(&r->done, &w->addr);
@@ -446,8 +461,8 @@ static int run_add_draining(struct run *r, struct state *next)
 	}
 	if (ret < 0) {
 		if (ret == -ENOMEM)
-			err_setn(&a->e, ret, "out of memory");
-		run_error(r, "reading the counters of removed addresses: %s", a->e.msg);
+			err_setn(r->e, ret, "out of memory");
+		run_error(r, "reading the counters of removed addresses: %s", r->e->msg);
 		goto out;
 	}
 	free(r->dgone);
@@ -471,13 +486,13 @@ static bool run_deleted(const struct run *r, size_t i, const void *ctx)
 
 static void run_delete_draining(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 
 	if (!r->draining.n || !r->dgone)
 		return;
 	if (table_delete_counters(a->nl, a->cfg.table, &r->draining.v[0].addr,
-				  sizeof(r->draining.v[0]), r->draining.n, r->dgone, &a->e) < 0) {
-		run_error(r, "deleting the counters of removed addresses: %s", a->e.msg);
+				  sizeof(r->draining.v[0]), r->draining.n, r->dgone, r->e) < 0) {
+		run_error(r, "deleting the counters of removed addresses: %s", r->e->msg);
 		/* they stay, and count on if their address comes back: no
 		 * longer a last report to count from zero after */
 		for (size_t i = 0; i < r->draining.n; i++) {
@@ -496,7 +511,7 @@ static void run_delete_draining(struct run *r)
 
 static int run_tick(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
 	uint64_t *h = calloc(2 * a->tg.n + 1, sizeof(*h));
 	bool *miss = calloc(a->tg.n + 1, sizeof(*miss));
@@ -513,12 +528,12 @@ static int run_tick(struct run *r)
 		ret = run_read(r, cur, h, miss, &missing);
 	sinks_health(r->sinks)->read_seconds = run_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
-								   NULL, &a->e) == 0)) {
+								   NULL, r->e) == 0)) {
 		ret = run_reinstall(r);
 		goto out;
 	}
 	if (ret < 0) {
-		run_error(r, "%s", a->e.msg);
+		run_error(r, "%s", r->e->msg);
 		goto out;
 	}
 	next.time = next.base_time = output_now();
@@ -642,7 +657,7 @@ static int run_drained(const struct table_result *res, void *data)
 static int run_defer(const struct table_result *res, void *data)
 {
 	struct run *r = data;
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct state next;
 	bool unknown = false;
 	struct err e;
@@ -690,7 +705,7 @@ static int run_defer(const struct table_result *res, void *data)
  * mends what someone changed by hand. */
 static void run_reload(struct run *r, const char *why, bool full)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct targets nt, old = a->tg;
 	struct table_result res;
 	time_t now = output_now();
@@ -698,23 +713,25 @@ static void run_reload(struct run *r, const char *why, bool full)
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (app_load_targets(a, &nt) < 0) {
-		output_event(r->out, now, "targets_rejected", NULL, "%s", a->e.msg);
-		log_msg(LOG_PRIO_WARNING, "%s; the running table stays as it was", a->e.msg);
+	if (account_load_targets(a, &nt, r->e) < 0) {
+		output_event(r->out, now, "targets_rejected", NULL, "%s", r->e->msg);
+		log_msg(LOG_PRIO_WARNING, "%s; the running table stays as it was", r->e->msg);
 		goto out;
 	}
 	a->tg = nt;
 	run_known(r);
-	/* old is what this run installed in the table it knows */
-	a->force_skeleton = full;
-	a->defer = full ? NULL : run_defer;
+	/* old is what this run installed in the table it knows; a full
+	 * resync looks at the kernel's table instead, and drains at once */
+	struct table_apply_opts o = { .prev = &old, .prev_handle = r->handle,
+				      .drained = run_drained, .defer = run_defer, .data = r,
+				      .full = full };
+
 	r->leaving = &old;
-	ret = app_apply(a, full ? NULL : &old, r->handle, run_drained, r, &res);
-	a->force_skeleton = false;
-	a->defer = NULL;
+	ret = run_apply(r, &o, &res);
 	r->leaving = NULL;
-	if (ret != 0) {
-		output_event(r->out, now, "targets_rejected", NULL, "%s", a->e.msg);
+	if (ret < 0) {
+		log_msg(LOG_PRIO_ERR, "%s", r->e->msg);
+		output_event(r->out, now, "targets_rejected", NULL, "%s", r->e->msg);
 		nt = a->tg;
 		a->tg = old;
 		run_undrain(r); /* deferred before the failure, still targets */
@@ -820,7 +837,7 @@ static int run_setup_fds(struct run *r, unsigned interval)
  * replace files by renaming, which a watch on the file itself would miss. */
 static void run_watch(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	char dir[PATH_MAX];
 	const char *slash;
 
@@ -964,16 +981,16 @@ static int run_loop(struct run *r)
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	sinks_replay(r->sinks, &r->done, &r->a->e); /* a failed write waits in memory */
+	sinks_replay(r->sinks, &r->done, r->e); /* a failed write waits in memory */
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting
  * starts from the current values (nothing reported twice). */
 static int run_load_state(struct run *r, bool *damaged)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	char aside[80];
-	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
+	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, r->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -984,14 +1001,14 @@ static int run_load_state(struct run *r, bool *damaged)
 		snprintf(aside, sizeof(aside), "%s.damaged", r->names.state);
 		output_event(r->out, output_now(), "state_damaged", NULL,
 			     "%s; kept as %s/%s; traffic since the last report before it "
-			     "is not reported", a->e.msg, a->cfg.state_dir, aside);
+			     "is not reported", r->e->msg, a->cfg.state_dir, aside);
 		renameat(r->dirfd, r->names.state, r->dirfd, aside);
 		state_init(&r->done);
 		*damaged = true;
 		return 0;
 	}
 	if (ret == 0 && strcmp(r->done.table, a->cfg.table) != 0)
-		return err_setn(&a->e, -EINVAL, "%s/%s belongs to table %s", a->cfg.state_dir,
+		return err_setn(r->e, -EINVAL, "%s/%s belongs to table %s", a->cfg.state_dir,
 				r->names.state, r->done.table);
 	return ret;
 }
@@ -1001,7 +1018,7 @@ static int run_load_state(struct run *r, bool *damaged)
  * damaged list is only a hint lost (the counters stay, not counting). */
 static void run_load_draining(struct run *r, bool damaged)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct err e;
 	int ret = state_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 
@@ -1027,14 +1044,14 @@ static void run_load_draining(struct run *r, bool damaged)
 /* A damaged state: take the current values as reported. */
 static int run_baseline_now(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
 	uint64_t *h = calloc(2 * a->tg.n + 1, sizeof(*h));
 	size_t missing;
 	int ret = cur && h ? 0 : -ENOMEM;
 
 	if (ret == 0)
-		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, NULL, &missing, &a->e);
+		ret = table_read(a->nl, a->cfg.table, &a->tg, cur, h, NULL, &missing, r->e);
 	if (ret == 0)
 		ret = run_add_targets(r, &r->done, cur, h, NULL, false);
 	free(cur);
@@ -1052,11 +1069,11 @@ static int run_baseline_now(struct run *r)
  * and the next one opens it again. */
 static int run_open_outputs(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct sinks_conf c = {
 		.out = r->out, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
 		.pending = r->names.pending, .state = r->names.state,
-		.store_path = app_store_path(a, r->store_path, sizeof(r->store_path)),
+		.store_path = account_store_path(&a->cfg, r->store_path, sizeof(r->store_path)),
 		.store_create = true,
 		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days,
 			  RUN_STORE_BUSY_MS },
@@ -1068,11 +1085,11 @@ static int run_open_outputs(struct run *r)
 	int ret;
 
 	sinks_origin_here(&c.origin, a->cfg.table);
-	ret = sinks_open(&r->sinks, &c, &a->e);
+	ret = sinks_open(&r->sinks, &c, r->e);
 	if (ret < 0)
 		return ret;
 	if (a->cfg.listen[0]) {
-		ret = http_start(&r->http, a->cfg.listen, &a->e);
+		ret = http_start(&r->http, a->cfg.listen, r->e);
 		if (ret < 0)
 			return ret == -EINVAL || ret == -ENOTSUP ? -EINVAL : ret;
 	}
@@ -1081,29 +1098,29 @@ static int run_open_outputs(struct run *r)
 
 static int run_start(struct run *r)
 {
-	struct app *a = r->a;
+	struct account *a = r->a;
 	struct table_result res;
 	bool damaged;
 	int ret;
 
 	state_names_init(&r->names, a->cfg.table);
 	state_boot_id(r->boot, sizeof(r->boot));
-	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
+	r->dirfd = state_dir_open(a->cfg.state_dir, r->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
 	char id[PATH_MAX];
 
 	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
-			       app_targets_id(a, id, sizeof(id)), &a->e);
+			       account_targets_id(a, id, sizeof(id)), r->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
 	/* the lock first: whoever sees the claim finds the lock file open */
-	ret = claim_take(nl_family_name(a->nl), a->cfg.table, &r->claimfd, &a->e);
+	ret = claim_take(nl_family_name(a->nl), a->cfg.table, &r->claimfd, r->e);
 	if (ret < 0)
 		return ret;
 	if (r->claimfd < 0) {
-		log_msg(LOG_PRIO_WARNING, "%s", a->e.msg);
-		a->e.msg[0] = 0; /* said; not the text of a later failure */
+		log_msg(LOG_PRIO_WARNING, "%s", r->e->msg);
+		r->e->msg[0] = 0; /* said; not the text of a later failure */
 	}
 	ret = run_load_state(r, &damaged);
 	if (ret < 0)
@@ -1119,9 +1136,11 @@ static int run_start(struct run *r)
 		run_replay(r);
 	run_load_draining(r, damaged);
 	run_known(r);
-	r->exit_code = app_apply(a, NULL, 0, run_drained, r, &res);
-	if (r->exit_code)
-		return -ECANCELED; /* printed */
+	struct table_apply_opts o = { .drained = run_drained, .data = r };
+
+	ret = run_apply(r, &o, &res);
+	if (ret < 0)
+		return ret;
 	free(res.gone);
 	if (damaged)
 		ret = run_baseline_now(r);
@@ -1137,9 +1156,9 @@ static int run_start(struct run *r)
 	return ret ? ret : run_save_done(r);
 }
 
-int run_main(struct app *a)
+int run_account(struct account *a, struct output *out, struct err *e)
 {
-	struct run r = { .a = a, .out = &a->out, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
+	struct run r = { .a = a, .out = out, .e = e, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
 			 .claimfd = -1 };
 	int ret;
 
@@ -1177,12 +1196,8 @@ int run_main(struct app *a)
 	free(r.dgone);
 	watch_destroy(r.watch);
 	http_stop(r.http);
-	if (ret == -ECANCELED)
-		return r.exit_code;
-	if (ret < 0) {
-		if (!a->e.msg[0])
-			err_setn(&a->e, ret, "%s", strerror(-ret));
-		return app_fail(a, app_code_for(ret));
-	}
-	return 0;
+	free(r.known);
+	if (ret < 0 && !e->msg[0])
+		err_setn(e, ret, "%s", strerror(-ret));
+	return ret < 0 ? ret : 0;
 }

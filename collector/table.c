@@ -562,7 +562,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
-	if (sk.apply || o->force_skeleton || o->full)
+	if (sk.apply || o->full)
 		ret = apply_skeleton(nl, table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);

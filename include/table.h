@@ -74,13 +74,10 @@ struct table_apply_opts {
 	 * table_apply's return.  May be NULL. */
 	table_drained_cb defer;
 	void *data;
-	/* rebuild the skeleton even if its hash says it is unchanged (mends
-	 * rules deleted by hand) */
-	bool force_skeleton;
 	/* A full resync (SIGHUP, a repair): list the kernel's table whatever
-	 * prev says, rebuild the skeleton, and drain the addresses that leave
-	 * at once (defer is not asked).  The explicit form of what a caller
-	 * now says with prev = NULL, force_skeleton and defer = NULL. */
+	 * prev says, rebuild the skeleton even if its hash says it is
+	 * unchanged (mends rules deleted by hand), and drain the addresses
+	 * that leave at once (defer is not asked). */
 	bool full;
 };
 

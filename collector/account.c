@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* An account: one table in one network namespace.  Loads its classes,
+ * targets and template, renders its skeleton and applies it; errors travel
+ * in the caller's struct err, and their meaning for the process is the
+ * command line's (main.c) to decide. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "account.h"
+#include "hostaddrs.h"
+#include "log.h"
+#include "render.h"
+
+void account_finish(struct account *acct)
+{
+	nl_destroy(acct->nl);
+	acct->nl = NULL;
+	targets_finish(&acct->tg);
+	classes_finish(&acct->cls);
+	free(acct->tmpl_path);
+	free(acct->tmpl_text);
+	free(acct->skeleton);
+	acct->tmpl_path = acct->tmpl_text = acct->skeleton = NULL;
+}
+
+const char *account_store_path(const struct config *cfg, char *buf, size_t size)
+{
+	if (strcmp(cfg->store, "off") == 0)
+		return NULL;
+	if (cfg->store[0])
+		snprintf(buf, size, "%s", cfg->store);
+	else
+		snprintf(buf, size, "%s/%s.db", cfg->state_dir, cfg->table);
+	return buf;
+}
+
+bool account_uses_host_addrs(const struct config *cfg, int lstat_errno)
+{
+	return !cfg->targets_explicit && lstat_errno == ENOENT;
+}
+
+const char *account_targets_id(const struct account *acct, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+
+	if (acct->targets_name == acct->cfg.targets && realpath(acct->cfg.targets, path)) {
+		snprintf(buf, size, "%s", path);
+		return buf;
+	}
+	snprintf(buf, size, "%s", acct->targets_name);
+	return buf;
+}
+
+int account_load_classes(struct account *acct, struct err *e)
+{
+	if (!acct->cfg.classes[0])
+		return 0;
+	return classes_parse_file(&acct->cls, acct->names, acct->cfg.classes,
+				  acct->cfg.default_class, e);
+}
+
+int account_load_targets(struct account *acct, struct targets *t, struct err *e)
+{
+	struct stat st;
+	int ret;
+
+	targets_init(t);
+	if (account_uses_host_addrs(&acct->cfg, lstat(acct->cfg.targets, &st) == 0 ? 0 : errno)) {
+		acct->targets_name = "host addresses";
+		ret = hostaddrs_collect(t, e);
+	} else {
+		acct->targets_name = acct->cfg.targets;
+		ret = targets_parse_file(t, acct->cfg.targets, e);
+	}
+	if (ret == 0 && targets_expand_classes(t, acct->cls.ids, acct->cls.n) < 0)
+		ret = err_setn(e, -ENOMEM, "out of memory");
+	return ret;
+}
+
+int account_render(struct account *acct, struct err *e)
+{
+	struct render_policy p = {
+		.exclude = acct->cfg.exclude, .nexclude = acct->cfg.nexclude,
+		.ifaces = acct->cfg.ifaces, .nifaces = acct->cfg.nifaces, .groups = &acct->tg,
+		.classes = &acct->cls,
+	};
+	char *sk = NULL;
+	int ret = render_skeleton(acct->tmpl_text, acct->tmpl_len, acct->tmpl_path,
+				  acct->cfg.table, &p, &sk, &acct->family, e);
+
+	if (ret == 0) {
+		free(acct->skeleton);
+		acct->skeleton = sk;
+		if (acct->nl)
+			nl_set_family(acct->nl, acct->family);
+	}
+	return ret;
+}
+
+int account_load_template(struct account *acct, struct err *e)
+{
+	int ret = render_load_template(acct->cfg.template_name, acct->cfg.template_dir,
+				       &acct->tmpl_path, &acct->tmpl_text, &acct->tmpl_len, e);
+
+	return ret < 0 ? ret : account_render(acct, e);
+}
+
+/* dump and remove do not need the template: the table's family is the
+ * template's if the table exists in it, else the other family in which it
+ * exists (a table made under another template). */
+static void account_choose_family(struct account *acct)
+{
+	char *path = NULL, *text = NULL;
+	const char *fam = NULL;
+	size_t len;
+	struct err e;
+
+	if (render_load_template(acct->cfg.template_name, acct->cfg.template_dir, &path, &text,
+				 &len, &e) == 0)
+		fam = render_template_family(text);
+	fam = fam ? fam : "inet";
+	free(path);
+	free(text);
+	nl_set_family(acct->nl, fam);
+	if (nl_table_exists(acct->nl, acct->cfg.table, NULL) == 1)
+		return;
+	nl_set_family(acct->nl, strcmp(fam, "inet") == 0 ? "bridge" : "inet");
+	if (nl_table_exists(acct->nl, acct->cfg.table, NULL) != 1)
+		nl_set_family(acct->nl, fam);
+}
+
+int account_open(struct account *acct, struct err *e)
+{
+	/* the template's family, when it is rendered already */
+	acct->nl = nl_create(acct->family, acct->names);
+	if (!acct->nl)
+		return err_setn(e, -errno, "cannot open a netlink socket: %s",
+				table_strerror(-errno));
+	if (!acct->skeleton)
+		account_choose_family(acct);
+	return 0;
+}
+
+/* Map elements someone edited by hand, mended by this apply: a warning for
+ * a person, and an event for a run's consumers. */
+static void account_report_fixes(struct account *acct, struct output *events,
+				 struct table_result *res)
+{
+	for (size_t i = 0; i < res->nfixed; i++) {
+		const struct table_fix *f = &res->fixed[i];
+		char msg[512];
+
+		if (f->target)
+			snprintf(msg, sizeof(msg), "the element of %s in map %s of table %s pointed "
+				 "at counter %s; it points at %s's own counter again (its "
+				 "traffic until now was counted there)", f->addr, f->map,
+				 nl_table_desc(acct->nl, acct->cfg.table).s, f->ref, f->addr);
+		else
+			snprintf(msg, sizeof(msg), "map %s of table %s had an element %s, which is "
+				 "not a target, pointing at counter %s; it was deleted", f->map,
+				 nl_table_desc(acct->nl, acct->cfg.table).s, f->addr, f->ref);
+		if (events)
+			output_event(events, output_now(), "element_repaired", f->addr, "%s", msg);
+		log_msg(LOG_PRIO_WARNING, "%s", msg);
+	}
+	free(res->fixed);
+	res->fixed = NULL;
+	res->nfixed = 0;
+}
+
+int account_apply(struct account *acct, const struct table_apply_opts *o,
+		  struct output *events, struct table_result *res, struct err *e)
+{
+	int ret = account_render(acct, e);
+
+	if (ret < 0)
+		return ret;
+	ret = table_apply(acct->nl, acct->cfg.table, acct->skeleton, acct->tmpl_path, &acct->tg,
+			  o, res, e);
+	account_report_fixes(acct, events, res);
+	return ret;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* An account: one nftables table in one network namespace, with what it is
+ * made of (its config, its classes, its targets and where they come from,
+ * the template and the skeleton rendered from it, its netlink handle).  It
+ * loads, renders and applies; every function returns 0 or a negative errno
+ * with the message in the caller's struct err, and prints nothing: what an
+ * error means for the process (an exit code) is the command line's call. */
+#ifndef NFTALLY_ACCOUNT_H
+#define NFTALLY_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "classes.h"
+#include "config.h"
+#include "err.h"
+#include "nl.h"
+#include "output.h"
+#include "table.h"
+#include "targets.h"
+
+struct account {
+	struct config cfg;
+	struct addr_names *names; /* the class names of its counters; set by its owner */
+	struct classes cls;       /* network classes (config `classes`), or none */
+	struct targets tg;
+	const char *targets_name; /* cfg.targets, or "host addresses" */
+	char *tmpl_path;
+	char *tmpl_text;          /* the template as read */
+	size_t tmpl_len;
+	char *skeleton;           /* rendered for tg (account_render) */
+	const char *family;       /* of the template's table: "inet" or "bridge" */
+	struct nl *nl;            /* NULL until account_open */
+};
+
+/* Everything the account holds (cfg stays as it is); harmless twice. */
+void account_finish(struct account *acct);
+
+/* The store's path for cfg's table: cfg->store if set, STATE_DIR/TABLE.db
+ * if not, NULL if the store is "off".  Pure. */
+const char *account_store_path(const struct config *cfg, char *buf, size_t size);
+
+/* Do the targets come from the host's own addresses?  Only when no file
+ * was named (the default one) and lstat of the default said ENOENT
+ * (lstat_errno; 0 if it succeeded): a dangling link or an unreadable file
+ * is an error, not a fallback.  Pure. */
+bool account_uses_host_addrs(const struct config *cfg, int lstat_errno);
+
+/* What identifies the targets in the lock file: the real path of the
+ * targets file (the same file however it is named), or targets_name.
+ * Returns buf. */
+const char *account_targets_id(const struct account *acct, char *buf, size_t size);
+
+/* The classes file, if the config names one, into acct->cls. */
+int account_load_classes(struct account *acct, struct err *e);
+
+/* The targets file, or without one the host's own addresses, into t
+ * (initialised here), with the classes expanded; sets acct->targets_name. */
+int account_load_targets(struct account *acct, struct targets *t, struct err *e);
+
+/* Read the template and render the skeleton for acct->tg. */
+int account_load_template(struct account *acct, struct err *e);
+
+/* Render the skeleton again for acct->tg (groups are part of it); the
+ * netlink handle, if open, takes the template's family. */
+int account_render(struct account *acct, struct err *e);
+
+/* Open the netlink handle in the template's family; without a rendered
+ * skeleton (dump, remove), the family in which the table exists (the
+ * template's first, then the other). */
+int account_open(struct account *acct, struct err *e);
+
+/* Render, then table_apply acct->tg with o as given (the caller says what
+ * was installed before, what it knows, its drain and defer callbacks, and
+ * whether this is a full resync).  Map elements the apply mended are said
+ * on stderr, and as element_repaired events on events if not NULL. */
+int account_apply(struct account *acct, const struct table_apply_opts *o,
+		  struct output *events, struct table_result *res, struct err *e);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* `nftally report`: totals per period from the store, on stdout. */
+#ifndef NFTALLY_QUERY_H
+#define NFTALLY_QUERY_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+/* Options of `nftally report`, as given (checked by query_check). */
+struct report_opts {
+	const char *by, *label, *addr, *since, *until, *format, *cls;
+	bool utc, human, per_addr;
+	bool any; /* one of them was given */
+};
+
+/* Are the options well formed?  0, or -EINVAL with e set. */
+int query_check(const struct report_opts *o, struct err *e);
+
+/* The totals o asks for from the store at store_path, on stdout (with a
+ * class column in CSV if classes are configured).  0; -EINVAL with e set
+ * for options query_check refuses; -ENOENT if there is no database at
+ * store_path; another negative errno (the store, out of memory) with e
+ * set, or -EIO with e->msg "" when stdout cannot be written. */
+int query_report(const struct report_opts *o, const char *store_path, bool classes,
+		 struct err *e);
+
+#endif
