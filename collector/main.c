@@ -25,6 +25,7 @@
 #include "render.h"
 #include "sinks.h"
 #include "state.h"
+#include "statedir.h"
 #include "store.h"
 #include "table.h"
 #include "targets.h"
@@ -449,11 +450,11 @@ static int run_holder(struct app *a, int dirfd, char *what, size_t size)
 	if (what && size)
 		what[0] = '\0';
 	if (pid > 0 && what && claim_holder_what(pid, a->cfg.table, what, size) < 0 &&
-	    dirfd >= 0 && state_lock_holder(dirfd, a->cfg.table, what, size) != pid)
+	    dirfd >= 0 && statedir_lock_holder(dirfd, a->cfg.table, what, size) != pid)
 		what[0] = '\0';
 	if (pid != 0 || dirfd < 0)
 		return pid;
-	return state_lock_holder(dirfd, a->cfg.table, what, size);
+	return statedir_lock_holder(dirfd, a->cfg.table, what, size);
 }
 
 /* A running `nftally run` owns the table's reports: removed addresses must
@@ -462,7 +463,7 @@ static int run_holder(struct app *a, int dirfd, char *what, size_t size)
 static int apply_via_run(struct app *a)
 {
 	char what[PATH_MAX], mine[PATH_MAX];
-	int dirfd = state_dir_open_existing(a->cfg.state_dir);
+	int dirfd = statedir_open_existing(a->cfg.state_dir);
 	int pid = run_holder(a, dirfd, what, sizeof(what));
 
 	if (dirfd >= 0)
@@ -504,18 +505,18 @@ static int keep_counters(const struct table_result *res, void *data)
  * and what it reported tells apply which counters to look for. */
 static bool run_has_state(struct app *a)
 {
-	struct state_names names;
+	struct statedir_names names;
 	struct state st;
 	struct err e;
-	int dirfd = state_dir_open_existing(a->cfg.state_dir);
+	int dirfd = statedir_open_existing(a->cfg.state_dir);
 	bool found = false;
 
 	if (dirfd < 0)
 		return false;
-	state_names_init(&names, a->cfg.table);
+	statedir_names_init(&names, a->cfg.table);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && state_load(&st, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
+	if (found && statedir_load(&st, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
 		a->known = calloc(st.n, sizeof(*a->known));
 		for (size_t i = 0; a->known && i < st.n; i++)
 			a->known[a->nknown++] = st.v[i].addr;
@@ -713,7 +714,7 @@ static int read_everything(struct app *a, const struct state *done,
  * table and the pending report kept, so that the next remove (or run)
  * replays it; so does a store that exists but cannot be opened, before
  * any change. */
-static int remove_sinks_open(struct app *a, int dirfd, const struct state_names *names,
+static int remove_sinks_open(struct app *a, int dirfd, const struct statedir_names *names,
 			     char *path, struct sinks **s)
 {
 	struct sinks_conf c = {
@@ -733,7 +734,7 @@ static int remove_sinks_open(struct app *a, int dirfd, const struct state_names 
  * go with the table; otherwise the cumulative values. */
 static int cmd_remove(struct app *a)
 {
-	struct state_names names;
+	struct statedir_names names;
 	struct state done, all, waiting;
 	struct sinks *sinks = NULL;
 	char store_path[PATH_MAX];
@@ -751,8 +752,8 @@ static int cmd_remove(struct app *a)
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
-	state_names_init(&names, a->cfg.table);
-	dirfd = state_dir_open_existing(a->cfg.state_dir);
+	statedir_names_init(&names, a->cfg.table);
+	dirfd = statedir_open_existing(a->cfg.state_dir);
 	pid = run_holder(a, dirfd, NULL, 0);
 	if (pid != 0) {
 		ret = pid > 0 ? err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
@@ -761,14 +762,14 @@ static int cmd_remove(struct app *a)
 					 "stop it first", nl_table_desc(a->nl, a->cfg.table).s);
 		goto out;
 	}
-	if (dirfd >= 0 && state_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
+	if (dirfd >= 0 && statedir_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
 	 * again since): its values say nothing about these counters. */
 	char boot[40];
 
-	state_boot_id(boot, sizeof(boot));
+	statedir_boot_id(boot, sizeof(boot));
 	if (have_state && ((done.handle && handle && done.handle != handle) ||
 			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
 		have_state = false;
@@ -787,7 +788,7 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 	}
-	if (have_state && state_load(&waiting, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
+	if (have_state && statedir_load(&waiting, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
 		state_finish(&waiting); /* only labels are lost */
 		state_init(&waiting);
 	}

@@ -29,6 +29,7 @@
 #include "report.h"
 #include "sinks.h"
 #include "state.h"
+#include "statedir.h"
 #include "watch.h"
 
 /* Reports that may wait in memory for the store. */
@@ -51,7 +52,7 @@ struct run {
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
 	char boot[40];        /* this boot's id: the handle means nothing in another */
-	struct state_names names; /* of our files in the state directory */
+	struct statedir_names names; /* of our files in the state directory */
 	char store_path[PATH_MAX]; /* "" with the store off */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
@@ -129,7 +130,7 @@ static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
 	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
+	return statedir_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -667,7 +668,7 @@ static int run_defer(const struct table_result *res, void *data)
 	state_sort(&next);
 	if (ret == 0 && unknown) {
 		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
-		ret = state_save(&next, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		ret = statedir_save(&next, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 		if (ret == 0)
 			r->journal = true;
 		else
@@ -973,7 +974,7 @@ static int run_load_state(struct run *r, bool *damaged)
 {
 	struct app *a = r->a;
 	char aside[80];
-	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
+	int ret = statedir_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -1003,7 +1004,7 @@ static void run_load_draining(struct run *r, bool damaged)
 {
 	struct app *a = r->a;
 	struct err e;
-	int ret = state_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+	int ret = statedir_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 
 	if (ret == -ENOENT)
 		return;
@@ -1086,15 +1087,15 @@ static int run_start(struct run *r)
 	bool damaged;
 	int ret;
 
-	state_names_init(&r->names, a->cfg.table);
-	state_boot_id(r->boot, sizeof(r->boot));
-	r->dirfd = state_dir_open(a->cfg.state_dir, &a->e);
+	statedir_names_init(&r->names, a->cfg.table);
+	statedir_boot_id(r->boot, sizeof(r->boot));
+	r->dirfd = statedir_open(a->cfg.state_dir, &a->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
 	char id[PATH_MAX];
 
-	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
-			       app_targets_id(a, id, sizeof(id)), &a->e);
+	r->lockfd = statedir_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
+				  app_targets_id(a, id, sizeof(id)), &a->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
 	/* the lock first: whoever sees the claim finds the lock file open */

@@ -13,6 +13,7 @@
 #include "backlog.h"
 #include "log.h"
 #include "sinks.h"
+#include "statedir.h"
 
 struct sinks {
 	struct sinks_conf c;
@@ -415,7 +416,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 
 int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e)
 {
-	int ret = state_save(next, s->c.dirfd, s->c.dir, s->c.pending, e);
+	int ret = statedir_save(next, s->c.dirfd, s->c.dir, s->c.pending, e);
 
 	if (ret < 0)
 		return ret;
@@ -424,7 +425,7 @@ int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct
 		return ret; /* the pending file replays it */
 	/* Printed is reported, whether or not the rename works: if it does
 	 * not, the pending file replays these very lines after a restart. */
-	ret = state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
+	ret = statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
 	state_finish(done);
 	*done = *next;
 	state_init(next);
@@ -439,14 +440,14 @@ int sinks_replay(struct sinks *s, struct state *done, struct err *e)
 	int ret, kept = 0;
 
 	state_init(&p);
-	ret = state_load(&p, s->c.dirfd, s->c.dir, s->c.pending, &le);
+	ret = statedir_load(&p, s->c.dirfd, s->c.dir, s->c.pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
 		kept = sinks_record(s, done, &p, e);
-		if (kept == 0 && state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
-					      &le) == 0) {
+		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
+						 &le) == 0) {
 			state_finish(done);
 			*done = p;
 			state_init(&p);

@@ -26,7 +26,7 @@ struct sinks_conf {
 	struct output *out;          /* the JSON lines (not owned) */
 	int dirfd;                   /* the state directory */
 	const char *dir;             /* its path, for messages */
-	const char *pending, *state; /* the table's files in it (state_names) */
+	const char *pending, *state; /* the table's files in it (statedir_names) */
 	const char *store_path;      /* NULL: no store */
 	bool store_create;           /* create a missing database (run), or
 				      * record only into an existing one (remove) */
