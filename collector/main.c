@@ -312,7 +312,7 @@ static int load_classes(struct app *a)
 {
 	if (!a->cfg.classes[0])
 		return 0;
-	return classes_parse_file(&a->cls, addr_names_process(), a->cfg.classes,
+	return classes_parse_file(&a->cls, &a->names, a->cfg.classes,
 				  a->cfg.default_class, &a->e);
 }
 
@@ -377,7 +377,7 @@ static int open_nl(struct app *a)
 {
 	/* the template's family, when it is rendered already (choose_family
 	 * picks it for dump and remove) */
-	a->nl = nl_create(a->family, addr_names_process());
+	a->nl = nl_create(a->family, &a->names);
 	if (!a->nl)
 		return err_setn(&a->e, -errno, "cannot open a netlink socket: %s",
 				table_strerror(-errno));
@@ -387,7 +387,7 @@ static int open_nl(struct app *a)
 static int cmd_render(struct app *a)
 {
 	fputs(a->skeleton, stdout);
-	render_data(stdout, addr_names_process(), a->family, a->cfg.table, &a->tg);
+	render_data(stdout, &a->names, a->family, a->cfg.table, &a->tg);
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
@@ -516,7 +516,7 @@ static bool run_has_state(struct app *a)
 	statedir_names_init(&names, a->cfg.table);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && statedir_load(&st, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
+	if (found && statedir_load(&st, &a->names, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
 		a->known = calloc(st.n, sizeof(*a->known));
 		for (size_t i = 0; a->known && i < st.n; i++)
 			a->known[a->nknown++] = st.v[i].addr;
@@ -573,7 +573,7 @@ static int print_cumulative(struct app *a)
 			c[i] = counts_wire(&c[i], a->cfg.overhead);
 		if (!miss[i])
 			output_counter(&a->out, now, -1, 0, targets_label(&a->tg, x), text,
-				       addr_class_label(x->addr.cls), &c[i]);
+				       addr_names_label(&a->names, x->addr.cls), &c[i]);
 	}
 	free(c);
 	free(miss);
@@ -718,7 +718,7 @@ static int remove_sinks_open(struct app *a, int dirfd, const struct statedir_nam
 			     char *path, struct sinks **s)
 {
 	struct sinks_conf c = {
-		.out = &a->out, .dirfd = dirfd, .dir = a->cfg.state_dir,
+		.out = &a->out, .names = &a->names, .dirfd = dirfd, .dir = a->cfg.state_dir,
 		.pending = names->pending, .state = names->state,
 		.store_path = app_store_path(a, path, PATH_MAX),
 		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days },
@@ -762,7 +762,7 @@ static int cmd_remove(struct app *a)
 					 "stop it first", nl_table_desc(a->nl, a->cfg.table).s);
 		goto out;
 	}
-	if (dirfd >= 0 && statedir_load(&done, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
+	if (dirfd >= 0 && statedir_load(&done, &a->names, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
@@ -788,7 +788,7 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 	}
-	if (have_state && statedir_load(&waiting, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
+	if (have_state && statedir_load(&waiting, &a->names, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
 		state_finish(&waiting); /* only labels are lost */
 		state_init(&waiting);
 	}
@@ -813,7 +813,7 @@ static int cmd_remove(struct app *a)
 
 			output_counter(&a->out, all.time, -1, 0, all.v[i].label,
 				       addr_format(&all.v[i].addr, text),
-				       addr_class_label(all.v[i].addr.cls), &w);
+				       addr_names_label(&a->names, all.v[i].addr.cls), &w);
 		}
 		fflush(stdout);
 	}
@@ -857,6 +857,7 @@ int main(int argc, char **argv)
 	int ret, code = 0;
 
 	output_init(&a.out, stdout);
+	addr_names_init(&a.names);
 	ret = parse_args(&a, argc, argv);
 	if (ret < 0)
 		return app_fail(&a, EXIT_INPUT);

@@ -130,7 +130,7 @@ static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
 	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return statedir_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
+	return statedir_save(&r->done, &r->a->names, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -668,7 +668,7 @@ static int run_defer(const struct table_result *res, void *data)
 	state_sort(&next);
 	if (ret == 0 && unknown) {
 		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
-		ret = statedir_save(&next, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		ret = statedir_save(&next, &a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 		if (ret == 0)
 			r->journal = true;
 		else
@@ -974,7 +974,7 @@ static int run_load_state(struct run *r, bool *damaged)
 {
 	struct app *a = r->a;
 	char aside[80];
-	int ret = statedir_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
+	int ret = statedir_load(&r->done, &a->names, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -1004,7 +1004,7 @@ static void run_load_draining(struct run *r, bool damaged)
 {
 	struct app *a = r->a;
 	struct err e;
-	int ret = statedir_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+	int ret = statedir_load(&r->draining, &a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 
 	if (ret == -ENOENT)
 		return;
@@ -1055,7 +1055,7 @@ static int run_open_outputs(struct run *r)
 {
 	struct app *a = r->a;
 	struct sinks_conf c = {
-		.out = r->out, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
+		.out = r->out, .names = &a->names, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
 		.pending = r->names.pending, .state = r->names.state,
 		.store_path = app_store_path(a, r->store_path, sizeof(r->store_path)),
 		.store_create = true,

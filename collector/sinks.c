@@ -81,7 +81,7 @@ void sinks_origin_here(struct report_origin *o, const char *table)
 
 static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
 {
-	output_report(s->c.out, in->done, in->next); /* a closed stdout stops no one */
+	output_report(s->c.out, s->c.names, in->done, in->next); /* a closed stdout stops no one */
 	return 0;
 }
 
@@ -396,7 +396,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 		/* the rows, once, for the first sink that needs them */
 		if (k->rows && !made && (s->store_on || s->metrics)) {
 			made = true;
-			if (report_make(&rep, &s->c.origin, done, next) == 0)
+			if (report_make(&rep, &s->c.origin, s->c.names, done, next) == 0)
 				in.rep = &rep;
 			else if (s->c.backlog)
 				sinks_error(s, "report %llu: out of memory for the store and the "
@@ -416,7 +416,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 
 int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e)
 {
-	int ret = statedir_save(next, s->c.dirfd, s->c.dir, s->c.pending, e);
+	int ret = statedir_save(next, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, e);
 
 	if (ret < 0)
 		return ret;
@@ -440,7 +440,7 @@ int sinks_replay(struct sinks *s, struct state *done, struct err *e)
 	int ret, kept = 0;
 
 	state_init(&p);
-	ret = statedir_load(&p, s->c.dirfd, s->c.dir, s->c.pending, &le);
+	ret = statedir_load(&p, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
@@ -472,7 +472,7 @@ void sinks_publish(struct sinks *s, const struct state *current)
 
 	if (!s->metrics)
 		return;
-	if (metrics_render(s->metrics, current, &s->health, &buf, &len) < 0) {
+	if (metrics_render(s->metrics, s->c.names, current, &s->health, &buf, &len) < 0) {
 		sinks_error(s, "metrics: out of memory");
 		return;
 	}

@@ -108,7 +108,7 @@ static char *u64_text(uint64_t v, char *end)
 	return end;
 }
 
-static void put_entry(FILE *f, const struct state_entry *x)
+static void put_entry(FILE *f, const struct addr_names *an, const struct state_entry *x)
 {
 	const uint64_t v[6] = { x->c.in_bytes, x->c.in_packets, x->c.out_bytes, x->c.out_packets,
 				x->h[0], x->h[1] };
@@ -121,7 +121,7 @@ static void put_entry(FILE *f, const struct state_entry *x)
 	n += strlen(line + n);
 	if (x->addr.cls)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "@%s",
-				      addr_class_name(x->addr.cls));
+				      addr_names_name(an, x->addr.cls));
 	line[n++] = ' ';
 	line[n++] = x->last ? '2' : x->rep ? '1' : '0';
 	for (int i = 0; i < 6; i++) {
@@ -138,7 +138,7 @@ static void put_entry(FILE *f, const struct state_entry *x)
 	fputc('\n', f);
 }
 
-int state_format(const struct state *s, FILE *f)
+int state_format(const struct state *s, const struct addr_names *an, FILE *f)
 {
 	fprintf(f, "%s\n# written by nftally; do not edit\ntable %s\nhandle %" PRIu64
 		"\nseq %" PRIu64 "\ntime %" PRId64 "\nbase_time %" PRId64 "\n", STATE_MAGIC,
@@ -148,7 +148,7 @@ int state_format(const struct state *s, FILE *f)
 	if (s->boot[0])
 		fprintf(f, "boot %s\n", s->boot);
 	for (size_t i = 0; i < s->n; i++)
-		put_entry(f, &s->v[i]);
+		put_entry(f, an, &s->v[i]);
 	fprintf(f, "end\n");
 	return ferror(f) ? -EIO : 0;
 }
@@ -178,7 +178,7 @@ static const char *parse_field(const char *p, uint64_t *v)
 
 /* ADDR[@CLASS] REP IB IP OB OP [HIN HOUT] LABEL: version 1 has no handles
  * and REP 0 or 1; version 2 has them, and REP 2 for "last". */
-static int parse_entry(struct state *s, const char *p, bool v1)
+static int parse_entry(struct state *s, struct addr_names *an, const char *p, bool v1)
 {
 	const char *sp = strchr(p, ' ');
 	char text[ADDR_STRLEN + ADDR_CLASS_NAMELEN + 2];
@@ -195,7 +195,7 @@ static int parse_entry(struct state *s, const char *p, bool v1)
 	at = strchr(text, '@');
 	if (at) {
 		*at++ = '\0';
-		cls = addr_class_id(at);
+		cls = addr_names_id(an, at);
 		if (cls <= 0)
 			return -EINVAL;
 	}
@@ -218,8 +218,8 @@ static int parse_entry(struct state *s, const char *p, bool v1)
 	return state_add_entry(s, &x, p + 1);
 }
 
-static int parse_line(struct state *s, const char *line, unsigned lineno, bool *end,
-		      bool *v1)
+static int parse_line(struct state *s, struct addr_names *an, const char *line,
+		      unsigned lineno, bool *end, bool *v1)
 {
 	uint64_t v;
 	const char *p;
@@ -237,7 +237,7 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 		return 0;
 	}
 	if (strncmp(line, "entry ", 6) == 0)
-		return parse_entry(s, line + 6, *v1);
+		return parse_entry(s, an, line + 6, *v1);
 	if (strncmp(line, "table ", 6) == 0 && strlen(line + 6) < sizeof(s->table)) {
 		strcpy(s->table, line + 6);
 		return 0;
@@ -273,8 +273,8 @@ static int parse_line(struct state *s, const char *line, unsigned lineno, bool *
 	return -EINVAL;
 }
 
-int state_parse_buffer(struct state *s, const char *name, const char *buf,
-		       size_t len, struct err *e)
+int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
+		       const char *buf, size_t len, struct err *e)
 {
 	char *copy = malloc(len + 1), *line, *next;
 	unsigned lineno = 0;
@@ -297,7 +297,7 @@ int state_parse_buffer(struct state *s, const char *name, const char *buf,
 			break;
 		}
 		*next++ = '\0';
-		ret = parse_line(s, line, ++lineno, &end, &v1);
+		ret = parse_line(s, an, line, ++lineno, &end, &v1);
 	}
 	free(copy);
 	if (ret == -ENOMEM)

@@ -157,8 +157,8 @@ int statedir_lock(int dirfd, const char *dirpath, const char *table, const char 
 	return fd;
 }
 
-int statedir_load(struct state *s, int dirfd, const char *dirpath, const char *file,
-		  struct err *e)
+int statedir_load(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
+		  const char *file, struct err *e)
 {
 	int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	char name[4200], *buf = NULL;
@@ -177,7 +177,7 @@ int statedir_load(struct state *s, int dirfd, const char *dirpath, const char *f
 	if (ret < 0)
 		return err_setn(e, ret == -EFBIG ? -EINVAL : ret, "%s: %s", name,
 				strerror(-ret));
-	ret = state_parse_buffer(s, name, buf, len, e);
+	ret = state_parse_buffer(s, an, name, buf, len, e);
 	free(buf);
 	if (ret < 0)
 		state_finish(s);
@@ -191,8 +191,8 @@ static int sync_dir(int dirfd, const char *dirpath, struct err *e)
 	return 0;
 }
 
-int statedir_save(const struct state *s, int dirfd, const char *dirpath,
-		  const char *file, struct err *e)
+int statedir_save(const struct state *s, const struct addr_names *an, int dirfd,
+		  const char *dirpath, const char *file, struct err *e)
 {
 	char tmp[300];
 	FILE *f;
@@ -210,7 +210,7 @@ int statedir_save(const struct state *s, int dirfd, const char *dirpath,
 		close(fd);
 		return err_setn(e, -ENOMEM, "out of memory");
 	}
-	ret = state_format(s, f);
+	ret = state_format(s, an, f);
 	if (fflush(f) != 0 || fsync(fd) < 0)
 		ret = errno ? -errno : -EIO;
 	if (fclose(f) != 0 && ret == 0)

@@ -47,6 +47,9 @@ struct app {
 	table_drained_cb defer; /* the next apply's table_apply_opts.defer */
 	struct report_opts ro;
 	struct classes cls;  /* network classes (config `classes`), or none */
+	/* the one registry of class names: the nl, the state files and the
+	 * sinks number classes alike */
+	struct addr_names names;
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
 };

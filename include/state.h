@@ -88,10 +88,13 @@ struct state_reading {
 enum state_from state_delta_from(const struct state_reading *cur,
 				 const struct state_reading *base, bool base_last);
 
-/* Text form (see docs/design.md).  Returns 0 or -EIO. */
-int state_format(const struct state *s, FILE *f);
-/* Parse the text form; errors "NAME:LINE: ..." with -EINVAL. */
-int state_parse_buffer(struct state *s, const char *name, const char *buf,
-		       size_t len, struct err *e);
+/* Text form (see docs/design.md), with the class names of an: the text
+ * names classes, an numbers them.  Returns 0 or -EIO. */
+int state_format(const struct state *s, const struct addr_names *an, FILE *f);
+/* Parse the text form, numbering its classes in an (a class new to an, one
+ * removed from the config, is registered); errors "NAME:LINE: ..." with
+ * -EINVAL. */
+int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
+		       const char *buf, size_t len, struct err *e);
 
 #endif

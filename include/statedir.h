@@ -44,13 +44,15 @@ int statedir_lock_holder(int dirfd, const char *table, char *what, size_t size);
 /* The same for a lock file open as fd (read from its start). */
 int statedir_lock_read(int fd, char *what, size_t size);
 
-/* Load file (relative to dirfd, never through a symlink): 0, -ENOENT when
- * it does not exist, -EINVAL when it is corrupt (e says where). */
-int statedir_load(struct state *s, int dirfd, const char *dirpath, const char *file,
-		  struct err *e);
-/* Write file atomically: FILE.tmp, fsync, rename, fsync the directory. */
-int statedir_save(const struct state *s, int dirfd, const char *dirpath,
+/* Load file (relative to dirfd, never through a symlink), its classes
+ * numbered in an (state_parse_buffer): 0, -ENOENT when it does not exist,
+ * -EINVAL when it is corrupt (e says where). */
+int statedir_load(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
 		  const char *file, struct err *e);
+/* Write file atomically (state_format with an's class names): FILE.tmp,
+ * fsync, rename, fsync the directory. */
+int statedir_save(const struct state *s, const struct addr_names *an, int dirfd,
+		  const char *dirpath, const char *file, struct err *e);
 /* Rename from -> to and fsync the directory. */
 int statedir_rename(int dirfd, const char *dirpath, const char *from, const char *to,
 		    struct err *e);

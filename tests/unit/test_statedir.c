@@ -18,6 +18,7 @@ static void test_files(void)
 {
 	char dir[] = "/tmp/nftally-state-test.XXXXXX", sub[128], target[160];
 	struct state s, t;
+	struct addr_names an = { 0 };
 	struct addr a;
 	struct err e = { "" };
 	struct stat st;
@@ -34,12 +35,12 @@ static void test_files(void)
 	strcpy(s.table, "t");
 	test_assert(addr_parse("198.18.2.2", &a, NULL) == 0);
 	test_assert(state_add(&s, &a, "a", &(struct counts){ 10, 1, 20, 2 }, true) == 0);
-	test_assert(statedir_load(&t, dfd, sub, "t.state", &e) == -ENOENT);
-	test_assert(statedir_save(&s, dfd, sub, "t.state", &e) == 0);
+	test_assert(statedir_load(&t, &an, dfd, sub, "t.state", &e) == -ENOENT);
+	test_assert(statedir_save(&s, &an, dfd, sub, "t.state", &e) == 0);
 	snprintf(target, sizeof(target), "%s/t.state", sub);
 	test_assert(stat(target, &st) == 0 && (st.st_mode & 0777) == 0600);
 	state_init(&t);
-	test_assert(statedir_load(&t, dfd, sub, "t.state", &e) == 0);
+	test_assert(statedir_load(&t, &an, dfd, sub, "t.state", &e) == 0);
 	test_assert(t.n == 1 && t.v[0].c.out_bytes == 20);
 	state_finish(&t);
 
@@ -47,13 +48,13 @@ static void test_files(void)
 	snprintf(target, sizeof(target), "%s/victim", dir);
 	test_assert(close(open(target, O_CREAT | O_WRONLY, 0600)) == 0);
 	test_assert(symlinkat(target, dfd, "t.state.tmp") == 0);
-	test_assert(statedir_save(&s, dfd, sub, "t.state", &e) == 0);
+	test_assert(statedir_save(&s, &an, dfd, sub, "t.state", &e) == 0);
 	test_assert(stat(target, &st) == 0 && st.st_size == 0);
 
 	/* A symlink planted at the state file is refused on load. */
 	test_assert(unlinkat(dfd, "t.state", 0) == 0);
 	test_assert(symlinkat(target, dfd, "t.state") == 0);
-	test_assert(statedir_load(&t, dfd, sub, "t.state", &e) == -EINVAL);
+	test_assert(statedir_load(&t, &an, dfd, sub, "t.state", &e) == -EINVAL);
 	test_assert(strstr(e.msg, "is a symlink; refusing to follow it"));
 
 	/* One lock holder at a time; the holder and its targets are known. */
