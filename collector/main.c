@@ -516,7 +516,8 @@ static bool run_has_state(struct app *a)
 	statedir_names_init(&names, a->cfg.table);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && statedir_load(&st, &a->names, dirfd, a->cfg.state_dir, names.state, &e) == 0 && st.n) {
+	if (found && statedir_load(&st, &a->names, dirfd, a->cfg.state_dir, names.state, &e) == 0 &&
+	    st.n) {
 		a->known = calloc(st.n, sizeof(*a->known));
 		for (size_t i = 0; a->known && i < st.n; i++)
 			a->known[a->nknown++] = st.v[i].addr;
@@ -762,7 +763,8 @@ static int cmd_remove(struct app *a)
 					 "stop it first", nl_table_desc(a->nl, a->cfg.table).s);
 		goto out;
 	}
-	if (dirfd >= 0 && statedir_load(&done, &a->names, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
+	if (dirfd >= 0 &&
+	    statedir_load(&done, &a->names, dirfd, a->cfg.state_dir, names.state, &a->e) == 0 &&
 	    strcmp(done.table, a->cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
@@ -788,7 +790,8 @@ static int cmd_remove(struct app *a)
 		if (ret < 0)
 			goto out;
 	}
-	if (have_state && statedir_load(&waiting, &a->names, dirfd, a->cfg.state_dir, names.draining, &a->e) < 0) {
+	if (have_state && statedir_load(&waiting, &a->names, dirfd, a->cfg.state_dir,
+				       names.draining, &a->e) < 0) {
 		state_finish(&waiting); /* only labels are lost */
 		state_init(&waiting);
 	}

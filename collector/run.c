@@ -130,7 +130,8 @@ static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
 	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return statedir_save(&r->done, &r->a->names, r->dirfd, r->a->cfg.state_dir, r->names.state, &r->a->e);
+	return statedir_save(&r->done, &r->a->names, r->dirfd, r->a->cfg.state_dir, r->names.state,
+			     &r->a->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -668,7 +669,8 @@ static int run_defer(const struct table_result *res, void *data)
 	state_sort(&next);
 	if (ret == 0 && unknown) {
 		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
-		ret = statedir_save(&next, &a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		ret = statedir_save(&next, &a->names, r->dirfd, a->cfg.state_dir, r->names.draining,
+				    &e);
 		if (ret == 0)
 			r->journal = true;
 		else
@@ -974,7 +976,8 @@ static int run_load_state(struct run *r, bool *damaged)
 {
 	struct app *a = r->a;
 	char aside[80];
-	int ret = statedir_load(&r->done, &a->names, r->dirfd, a->cfg.state_dir, r->names.state, &a->e);
+	int ret = statedir_load(&r->done, &a->names, r->dirfd, a->cfg.state_dir, r->names.state,
+				&a->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -1004,7 +1007,8 @@ static void run_load_draining(struct run *r, bool damaged)
 {
 	struct app *a = r->a;
 	struct err e;
-	int ret = statedir_load(&r->draining, &a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+	int ret = statedir_load(&r->draining, &a->names, r->dirfd, a->cfg.state_dir,
+				r->names.draining, &e);
 
 	if (ret == -ENOENT)
 		return;
