@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		next->seq = r + 1;
 		next->time = base + (time_t)(r + 1) * 60;
 		t0 = now_ms();
-		if (store_record(s, done, next, &rows, &e) < 0) {
+		if (store_record(s, &(struct addr_names){ 0 }, done, next, &rows, &e) < 0) {
 			fprintf(stderr, "store-bench: %s\n", e.msg);
 			return 1;
 		}

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Addresses and prefixes: parsing, canonical text, ordering, containment and
  * the nft object names derived from them.  Pure: no sockets, no allocation,
- * no state of its own but the process's class registry that the state file
- * and the sinks still use (addr_names_process). */
+ * no state of its own: class names live in the registry the caller passes. */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
@@ -177,28 +176,6 @@ const char *addr_names_label(const struct addr_names *an, unsigned cls)
 	if (!an->dflt[0])
 		return NULL;
 	return cls ? addr_names_name(an, cls) : an->dflt;
-}
-
-struct addr_names *addr_names_process(void)
-{
-	static struct addr_names process;
-
-	return &process;
-}
-
-int addr_class_id(const char *name)
-{
-	return addr_names_id(addr_names_process(), name);
-}
-
-const char *addr_class_name(unsigned cls)
-{
-	return addr_names_name(addr_names_process(), cls);
-}
-
-const char *addr_class_label(unsigned cls)
-{
-	return addr_names_label(addr_names_process(), cls);
 }
 
 int addr_cmp(const struct addr *a, const struct addr *b)

@@ -17,7 +17,7 @@
 #include <sys/un.h>
 
 #include "claim.h"
-#include "state.h"
+#include "statedir.h"
 
 /* sun_path[0] = '\0': abstract; the length given to bind/connect ends it. */
 static socklen_t claim_addr(struct sockaddr_un *sa, const char *family, const char *table)
@@ -166,7 +166,7 @@ int claim_holder_what(int pid, const char *table, char *what, size_t size)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (state_lock_read(fd, what, size) == pid)
+		if (statedir_lock_read(fd, what, size) == pid)
 			ret = 0;
 		close(fd);
 	}

@@ -26,6 +26,7 @@
 #include "run.h"
 #include "sinks.h"
 #include "state.h"
+#include "statedir.h"
 #include "store.h"
 #include "table.h"
 #include "targets.h"
@@ -44,6 +45,7 @@ struct cli {
 	const char *command;
 	struct err e;
 	struct output out;   /* the JSON lines, on stdout */
+	struct addr_names names; /* the account's class names (acct.names) */
 	struct report_opts ro;
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
@@ -303,11 +305,11 @@ static int run_holder(struct cli *a, int dirfd, char *what, size_t size)
 	if (what && size)
 		what[0] = '\0';
 	if (pid > 0 && what && claim_holder_what(pid, a->acct.cfg.table, what, size) < 0 &&
-	    dirfd >= 0 && state_lock_holder(dirfd, a->acct.cfg.table, what, size) != pid)
+	    dirfd >= 0 && statedir_lock_holder(dirfd, a->acct.cfg.table, what, size) != pid)
 		what[0] = '\0';
 	if (pid != 0 || dirfd < 0)
 		return pid;
-	return state_lock_holder(dirfd, a->acct.cfg.table, what, size);
+	return statedir_lock_holder(dirfd, a->acct.cfg.table, what, size);
 }
 
 /* A running `nftally run` owns the table's reports: removed addresses must
@@ -316,7 +318,7 @@ static int run_holder(struct cli *a, int dirfd, char *what, size_t size)
 static int apply_via_run(struct cli *a)
 {
 	char what[PATH_MAX], mine[PATH_MAX];
-	int dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
+	int dirfd = statedir_open_existing(a->acct.cfg.state_dir);
 	int pid = run_holder(a, dirfd, what, sizeof(what));
 
 	if (dirfd >= 0)
@@ -360,18 +362,18 @@ static int keep_counters(const struct table_result *res, void *data)
 static bool run_has_state(struct cli *a, struct table_apply_opts *o)
 {
 	struct addr *known = NULL;
-	struct state_names names;
+	struct statedir_names names;
 	struct state st;
 	struct err e;
-	int dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
+	int dirfd = statedir_open_existing(a->acct.cfg.state_dir);
 	bool found = false;
 
 	if (dirfd < 0)
 		return false;
-	state_names_init(&names, a->acct.cfg.table);
+	statedir_names_init(&names, a->acct.cfg.table);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (found && state_load(&st, dirfd, a->acct.cfg.state_dir, names.state, &e) == 0 && st.n) {
+	if (found && statedir_load(&st, a->acct.names, dirfd, a->acct.cfg.state_dir, names.state, &e) == 0 && st.n) {
 		known = calloc(st.n, sizeof(*known));
 		for (size_t i = 0; known && i < st.n; i++)
 			known[o->nknown++] = st.v[i].addr;
@@ -434,7 +436,7 @@ static int print_cumulative(struct cli *a)
 			c[i] = counts_wire(&c[i], a->acct.cfg.overhead);
 		if (!miss[i])
 			output_counter(&a->out, now, -1, 0, targets_label(&a->acct.tg, x), text,
-				       addr_class_label(x->addr.cls), &c[i]);
+				       addr_names_label(a->acct.names, x->addr.cls), &c[i]);
 	}
 	free(c);
 	free(miss);
@@ -575,11 +577,11 @@ static int read_everything(struct cli *a, const struct state *done,
  * table and the pending report kept, so that the next remove (or run)
  * replays it; so does a store that exists but cannot be opened, before
  * any change. */
-static int remove_sinks_open(struct cli *a, int dirfd, const struct state_names *names,
+static int remove_sinks_open(struct cli *a, int dirfd, const struct statedir_names *names,
 			     char *path, struct sinks **s)
 {
 	struct sinks_conf c = {
-		.out = &a->out, .dirfd = dirfd, .dir = a->acct.cfg.state_dir,
+		.out = &a->out, .names = a->acct.names, .dirfd = dirfd, .dir = a->acct.cfg.state_dir,
 		.pending = names->pending, .state = names->state,
 		.store_path = account_store_path(&a->acct.cfg, path, PATH_MAX),
 		.keep = { a->acct.cfg.keep_intervals, a->acct.cfg.keep_hours, a->acct.cfg.keep_days },
@@ -595,7 +597,7 @@ static int remove_sinks_open(struct cli *a, int dirfd, const struct state_names 
  * go with the table; otherwise the cumulative values. */
 static int cmd_remove(struct cli *a)
 {
-	struct state_names names;
+	struct statedir_names names;
 	struct state done, all, waiting;
 	struct sinks *sinks = NULL;
 	char store_path[PATH_MAX];
@@ -613,8 +615,8 @@ static int cmd_remove(struct cli *a)
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
-	state_names_init(&names, a->acct.cfg.table);
-	dirfd = state_dir_open_existing(a->acct.cfg.state_dir);
+	statedir_names_init(&names, a->acct.cfg.table);
+	dirfd = statedir_open_existing(a->acct.cfg.state_dir);
 	pid = run_holder(a, dirfd, NULL, 0);
 	if (pid != 0) {
 		ret = pid > 0 ? err_setn(&a->e, -EBUSY, "nftally run (pid %d) accounts table %s; "
@@ -623,14 +625,14 @@ static int cmd_remove(struct cli *a)
 					 "stop it first", nl_table_desc(a->acct.nl, a->acct.cfg.table).s);
 		goto out;
 	}
-	if (dirfd >= 0 && state_load(&done, dirfd, a->acct.cfg.state_dir, names.state, &a->e) == 0 &&
+	if (dirfd >= 0 && statedir_load(&done, a->acct.names, dirfd, a->acct.cfg.state_dir, names.state, &a->e) == 0 &&
 	    strcmp(done.table, a->acct.cfg.table) == 0)
 		have_state = true;
 	/* A state of an earlier table of this name (flushed and installed
 	 * again since): its values say nothing about these counters. */
 	char boot[40];
 
-	state_boot_id(boot, sizeof(boot));
+	statedir_boot_id(boot, sizeof(boot));
 	if (have_state && ((done.handle && handle && done.handle != handle) ||
 			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
 		have_state = false;
@@ -649,7 +651,7 @@ static int cmd_remove(struct cli *a)
 		if (ret < 0)
 			goto out;
 	}
-	if (have_state && state_load(&waiting, dirfd, a->acct.cfg.state_dir, names.draining, &a->e) < 0) {
+	if (have_state && statedir_load(&waiting, a->acct.names, dirfd, a->acct.cfg.state_dir, names.draining, &a->e) < 0) {
 		state_finish(&waiting); /* only labels are lost */
 		state_init(&waiting);
 	}
@@ -674,7 +676,7 @@ static int cmd_remove(struct cli *a)
 
 			output_counter(&a->out, all.time, -1, 0, all.v[i].label,
 				       addr_format(&all.v[i].addr, text),
-				       addr_class_label(all.v[i].addr.cls), &w);
+				       addr_names_label(a->acct.names, all.v[i].addr.cls), &w);
 		}
 		fflush(stdout);
 	}
@@ -745,8 +747,10 @@ int main(int argc, char **argv)
 	int ret, code = 0;
 
 	output_init(&a.out, stdout);
-	/* the one registry of class names this process has (addr.h) */
-	a.acct.names = addr_names_process();
+	/* the account's one registry of class names: its nl, its state and
+	 * its sinks number classes alike */
+	addr_names_init(&a.names);
+	a.acct.names = &a.names;
 	ret = parse_args(&a, argc, argv);
 	if (ret < 0)
 		return cli_fail(&a, EXIT_INPUT);

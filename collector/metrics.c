@@ -136,8 +136,8 @@ int metrics_add_report(struct metrics *m, const struct report *r)
 	int ret = 0;
 
 	for (size_t i = 0; i < r->n && ret == 0; i++)
-		ret = metrics_add(m, addr_format(&r->v[i].a, addr), r->v[i].label,
-				  addr_class_label(r->v[i].a.cls), &r->v[i].d);
+		ret = metrics_add(m, addr_format(&r->v[i].a, addr), r->v[i].label, r->v[i].cls,
+				  &r->v[i].d);
 	return ret;
 }
 
@@ -205,7 +205,7 @@ static void put_health(FILE *f, size_t addresses, const struct metrics_health *h
 		"nftally_store_errors_total %llu\n", (unsigned long long)h->store_errors);
 }
 
-int metrics_render(struct metrics *m, const struct state *current,
+int metrics_render(struct metrics *m, const struct addr_names *an, const struct state *current,
 		   const struct metrics_health *h, char **buf, size_t *len)
 {
 	static const char *const dirs[2] = { "in", "out" };
@@ -225,7 +225,7 @@ int metrics_render(struct metrics *m, const struct state *current,
 		 * below the ones shown before: none is better than less. */
 		for (size_t i = 0; m->seeded && i < current->n; i++) {
 			const struct state_entry *x = &current->v[i];
-			const char *cls = addr_class_label(x->addr.cls);
+			const char *cls = addr_names_label(an, x->addr.cls);
 			const struct total *t;
 
 			addr_format(&x->addr, addr);

@@ -167,6 +167,7 @@ int output_event_lost(struct output *out, time_t t, const char *event, time_t si
 
 struct report_ctx {
 	struct output *o;
+	const struct addr_names *an;
 	const struct state *done, *next;
 	int ret;
 };
@@ -188,15 +189,16 @@ static int report_one(const struct report_delta *d, void *data)
 	 * report from no state counts from the counters' creation */
 	ret |= output_counter(p->o, p->next->time,
 			      p->done->base_time ? p->done->base_time : -1, p->next->seq,
-			      d->x->label, d->addr, addr_class_label(d->x->addr.cls), &d->d);
+			      d->x->label, d->addr, addr_names_label(p->an, d->x->addr.cls), &d->d);
 	if (ret && !p->ret)
 		p->ret = -EIO;
 	return 0; /* a failed line does not hold up the others */
 }
 
-int output_report(struct output *o, const struct state *done, const struct state *next)
+int output_report(struct output *o, const struct addr_names *an, const struct state *done,
+		  const struct state *next)
 {
-	struct report_ctx p = { o, done, next, 0 };
+	struct report_ctx p = { o, an, done, next, 0 };
 
 	report_each(done, next, report_one, &p);
 	return output_flush(o) < 0 ? -EIO : p.ret;

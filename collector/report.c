@@ -74,9 +74,15 @@ void report_origin_init(struct report_origin *o, const char *host, const char *n
 	snprintf(o->table, sizeof(o->table), "%s", table ? table : "");
 }
 
+struct make_ctx {
+	struct report *r;
+	const struct addr_names *an;
+};
+
 static int make_one(const struct report_delta *d, void *data)
 {
-	struct report *r = data;
+	const struct make_ctx *m = data;
+	struct report *r = m->r;
 	struct report_row *x;
 
 	if (!counts_any(&d->d))
@@ -87,13 +93,15 @@ static int make_one(const struct report_delta *d, void *data)
 			return -ENOMEM;
 		r->v = x;
 	}
-	r->v[r->n++] = (struct report_row){ d->x->addr, d->x->label, d->d };
+	r->v[r->n++] = (struct report_row){ d->x->addr, d->x->label,
+					    addr_names_label(m->an, d->x->addr.cls), d->d };
 	return 0;
 }
 
-int report_make(struct report *r, const struct report_origin *o, const struct state *done,
-		const struct state *next)
+int report_make(struct report *r, const struct report_origin *o, const struct addr_names *an,
+		const struct state *done, const struct state *next)
 {
+	struct make_ctx m = { r, an };
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -101,7 +109,7 @@ int report_make(struct report *r, const struct report_origin *o, const struct st
 		r->origin = *o;
 	r->seq = next->seq;
 	r->time = next->time;
-	ret = report_each(done, next, make_one, r);
+	ret = report_each(done, next, make_one, &m);
 	if (ret < 0)
 		report_free(r);
 	return ret;

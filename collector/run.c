@@ -30,6 +30,7 @@
 #include "run.h"
 #include "sinks.h"
 #include "state.h"
+#include "statedir.h"
 #include "watch.h"
 
 /* Reports that may wait in memory for the store. */
@@ -56,7 +57,7 @@ struct run {
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
 	char boot[40];        /* this boot's id: the handle means nothing in another */
-	struct state_names names; /* of our files in the state directory */
+	struct statedir_names names; /* of our files in the state directory */
 	char store_path[PATH_MAX]; /* "" with the store off */
 	int sfd, tfd, ifd, dirfd, lockfd;
 	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
@@ -133,7 +134,7 @@ static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
 	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return state_save(&r->done, r->dirfd, r->a->cfg.state_dir, r->names.state, r->e);
+	return statedir_save(&r->done, r->a->names, r->dirfd, r->a->cfg.state_dir, r->names.state, r->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -682,7 +683,7 @@ static int run_defer(const struct table_result *res, void *data)
 	state_sort(&next);
 	if (ret == 0 && unknown) {
 		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
-		ret = state_save(&next, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		ret = statedir_save(&next, a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 		if (ret == 0)
 			r->journal = true;
 		else
@@ -990,7 +991,7 @@ static int run_load_state(struct run *r, bool *damaged)
 {
 	struct account *a = r->a;
 	char aside[80];
-	int ret = state_load(&r->done, r->dirfd, a->cfg.state_dir, r->names.state, r->e);
+	int ret = statedir_load(&r->done, a->names, r->dirfd, a->cfg.state_dir, r->names.state, r->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -1020,7 +1021,7 @@ static void run_load_draining(struct run *r, bool damaged)
 {
 	struct account *a = r->a;
 	struct err e;
-	int ret = state_load(&r->draining, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+	int ret = statedir_load(&r->draining, a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
 
 	if (ret == -ENOENT)
 		return;
@@ -1071,7 +1072,7 @@ static int run_open_outputs(struct run *r)
 {
 	struct account *a = r->a;
 	struct sinks_conf c = {
-		.out = r->out, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
+		.out = r->out, .names = a->names, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
 		.pending = r->names.pending, .state = r->names.state,
 		.store_path = account_store_path(&a->cfg, r->store_path, sizeof(r->store_path)),
 		.store_create = true,
@@ -1103,14 +1104,14 @@ static int run_start(struct run *r)
 	bool damaged;
 	int ret;
 
-	state_names_init(&r->names, a->cfg.table);
-	state_boot_id(r->boot, sizeof(r->boot));
-	r->dirfd = state_dir_open(a->cfg.state_dir, r->e);
+	statedir_names_init(&r->names, a->cfg.table);
+	statedir_boot_id(r->boot, sizeof(r->boot));
+	r->dirfd = statedir_open(a->cfg.state_dir, r->e);
 	if (r->dirfd < 0)
 		return r->dirfd;
 	char id[PATH_MAX];
 
-	r->lockfd = state_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
+	r->lockfd = statedir_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
 			       account_targets_id(a, id, sizeof(id)), r->e);
 	if (r->lockfd < 0)
 		return r->lockfd;

@@ -13,6 +13,7 @@
 #include "backlog.h"
 #include "log.h"
 #include "sinks.h"
+#include "statedir.h"
 
 struct sinks {
 	struct sinks_conf c;
@@ -80,7 +81,7 @@ void sinks_origin_here(struct report_origin *o, const char *table)
 
 static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
 {
-	output_report(s->c.out, in->done, in->next); /* a closed stdout stops no one */
+	output_report(s->c.out, s->c.names, in->done, in->next); /* a closed stdout stops no one */
 	return 0;
 }
 
@@ -395,7 +396,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 		/* the rows, once, for the first sink that needs them */
 		if (k->rows && !made && (s->store_on || s->metrics)) {
 			made = true;
-			if (report_make(&rep, &s->c.origin, done, next) == 0)
+			if (report_make(&rep, &s->c.origin, s->c.names, done, next) == 0)
 				in.rep = &rep;
 			else if (s->c.backlog)
 				sinks_error(s, "report %llu: out of memory for the store and the "
@@ -415,7 +416,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 
 int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e)
 {
-	int ret = state_save(next, s->c.dirfd, s->c.dir, s->c.pending, e);
+	int ret = statedir_save(next, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, e);
 
 	if (ret < 0)
 		return ret;
@@ -424,7 +425,7 @@ int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct
 		return ret; /* the pending file replays it */
 	/* Printed is reported, whether or not the rename works: if it does
 	 * not, the pending file replays these very lines after a restart. */
-	ret = state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
+	ret = statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
 	state_finish(done);
 	*done = *next;
 	state_init(next);
@@ -439,14 +440,14 @@ int sinks_replay(struct sinks *s, struct state *done, struct err *e)
 	int ret, kept = 0;
 
 	state_init(&p);
-	ret = state_load(&p, s->c.dirfd, s->c.dir, s->c.pending, &le);
+	ret = statedir_load(&p, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
 		kept = sinks_record(s, done, &p, e);
-		if (kept == 0 && state_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
-					      &le) == 0) {
+		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
+						 &le) == 0) {
 			state_finish(done);
 			*done = p;
 			state_init(&p);
@@ -471,7 +472,7 @@ void sinks_publish(struct sinks *s, const struct state *current)
 
 	if (!s->metrics)
 		return;
-	if (metrics_render(s->metrics, current, &s->health, &buf, &len) < 0) {
+	if (metrics_render(s->metrics, s->c.names, current, &s->health, &buf, &len) < 0) {
 		sinks_error(s, "metrics: out of memory");
 		return;
 	}

@@ -359,10 +359,10 @@ static int store_series(struct store *s, const char *addr, const char *label,
 
 static int record_one(struct store *s, int64_t t, const struct report_row *d, struct err *e)
 {
-	const char *cls = addr_class_label(d->a.cls);
 	char addr[ADDR_STRLEN];
 	int64_t id = 0;
-	int ret = store_series(s, addr_format(&d->a, addr), d->label, cls ? cls : "", &id, e);
+	int ret = store_series(s, addr_format(&d->a, addr), d->label, d->cls ? d->cls : "", &id,
+			       e);
 
 	if (ret < 0)
 		return ret;
@@ -423,11 +423,11 @@ int store_record_report(struct store *s, const struct report *r, struct err *e)
 	return 0;
 }
 
-int store_record(struct store *s, const struct state *done, const struct state *next,
-		 size_t *rows, struct err *e)
+int store_record(struct store *s, const struct addr_names *an, const struct state *done,
+		 const struct state *next, size_t *rows, struct err *e)
 {
 	struct report r;
-	int ret = report_make(&r, NULL, done, next);
+	int ret = report_make(&r, NULL, an, done, next);
 
 	if (ret < 0)
 		return err_setn(e, ret, "store: out of memory");

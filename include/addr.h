@@ -76,14 +76,6 @@ void addr_names_on(struct addr_names *an, const char *default_name);
  * else the class's name (the default class's for 0). */
 const char *addr_names_label(const struct addr_names *an, unsigned cls);
 
-/* The process's one registry, for the modules that do not take one yet
- * (the state file's text and the sinks: their reports are to carry the
- * class labels); the functions below use it.  To go when they do. */
-struct addr_names *addr_names_process(void);
-int addr_class_id(const char *name);
-const char *addr_class_name(unsigned cls);
-const char *addr_class_label(unsigned cls);
-
 /* Total order: family, then address bytes, then plen, then class.
  * memcmp-like result. */
 int addr_cmp(const struct addr *a, const struct addr *b);

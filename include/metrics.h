@@ -45,8 +45,9 @@ int metrics_add(struct metrics *m, const char *addr, const char *label, const ch
 int metrics_add_report(struct metrics *m, const struct report *r);
 
 /* The exposition text for the addresses of `current` (every accounted
- * address, with traffic or not) in a malloc'ed buffer. */
-int metrics_render(struct metrics *m, const struct state *current,
+ * address, with traffic or not; class labels an's) in a malloc'ed
+ * buffer. */
+int metrics_render(struct metrics *m, const struct addr_names *an, const struct state *current,
 		   const struct metrics_health *h, char **buf, size_t *len);
 
 /* Write buf to path atomically, mode 0644: into a new file of a random

@@ -64,7 +64,9 @@ void output_tally_each(const struct output_tally *t,
  * counts from zero for a reason to tell, then its counter line, with
  * "since" the time done's values were read (left out when never) and
  * next's seq.  A pure function of the two states, so a report replayed
- * after a crash prints the very same lines.  Flushes; 0 or -EIO. */
-int output_report(struct output *o, const struct state *done, const struct state *next);
+ * after a crash prints the very same lines; "class" is an's label of the
+ * entry's class (addr_names_label).  Flushes; 0 or -EIO. */
+int output_report(struct output *o, const struct addr_names *an, const struct state *done,
+		  const struct state *next);
 
 #endif

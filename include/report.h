@@ -51,6 +51,9 @@ int report_each(const struct state *done, const struct state *next,
 struct report_row {
 	struct addr a;
 	const char *label; /* borrowed from the state, or owned (report_own) */
+	/* the class's label (addr_names_label), NULL without classes:
+	 * borrowed from the account's registry, which outlives its reports */
+	const char *cls;
 	struct counts d;
 };
 
@@ -66,9 +69,10 @@ struct report {
 };
 
 /* The rows of report next (closing done), from origin o (NULL: all
- * names ""); the labels are next's.  0 or -ENOMEM. */
-int report_make(struct report *r, const struct report_origin *o, const struct state *done,
-		const struct state *next);
+ * names ""); the labels are next's, the class labels an's.  0 or
+ * -ENOMEM. */
+int report_make(struct report *r, const struct report_origin *o, const struct addr_names *an,
+		const struct state *done, const struct state *next);
 /* Copy the labels, so the report outlives the state.  0 or -ENOMEM (then
  * the labels are "": the report cannot be kept). */
 int report_own(struct report *r);

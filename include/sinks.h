@@ -24,9 +24,12 @@
 struct sinks_conf {
 	struct report_origin origin; /* of every report (sinks_origin_here) */
 	struct output *out;          /* the JSON lines (not owned) */
+	/* the account's class names, which number the classes of every
+	 * state and report (not owned; a pending file may add to them) */
+	struct addr_names *names;
 	int dirfd;                   /* the state directory */
 	const char *dir;             /* its path, for messages */
-	const char *pending, *state; /* the table's files in it (state_names) */
+	const char *pending, *state; /* the table's files in it (statedir_names) */
 	const char *store_path;      /* NULL: no store */
 	bool store_create;           /* create a missing database (run), or
 				      * record only into an existing one (remove) */

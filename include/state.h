@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What nftally has reported, persisted so that a restart (clean or kill -9)
+/* What nftally has reported, kept so that a restart (clean or kill -9)
  * continues exactly where the last report ended: per address the counter
  * values up to which deltas were reported, the report sequence number, and
- * the kernel handle of the table those values came from.  Files are written
- * to a temporary name, fsynced and renamed, so a crash at any instant leaves
- * either the old or the new file. */
+ * the kernel handle of the table those values came from; and its text
+ * form.  Pure: no files, no paths (statedir.h keeps them on disk). */
 #ifndef NFTALLY_STATE_H
 #define NFTALLY_STATE_H
 
@@ -50,10 +49,6 @@ struct state {
 	size_t n, cap;
 };
 
-/* The kernel's boot id (/proc/sys/kernel/random/boot_id) into buf (40
- * bytes), "" when it cannot be read. */
-void state_boot_id(char *buf, size_t size);
-
 void state_init(struct state *s);
 void state_finish(struct state *s);
 
@@ -93,50 +88,13 @@ struct state_reading {
 enum state_from state_delta_from(const struct state_reading *cur,
 				 const struct state_reading *base, bool base_last);
 
-/* Text form (see docs/design.md).  Returns 0 or -EIO. */
-int state_format(const struct state *s, FILE *f);
-/* Parse the text form; errors "NAME:LINE: ..." with -EINVAL. */
-int state_parse_buffer(struct state *s, const char *name, const char *buf,
-		       size_t len, struct err *e);
-
-/* Open (creating with mode 0700 if missing) the state directory without
- * following a symlink at its last component.  Returns a directory fd. */
-int state_dir_open(const char *path, struct err *e);
-/* The same for commands that only look: never creates; -1 if there is no
- * state directory (or it is a symlink). */
-int state_dir_open_existing(const char *path);
-
-/* The names of table's files in the state directory. */
-#define STATE_NAME_MAX 64
-struct state_names {
-	char state[STATE_NAME_MAX];   /* TABLE.state: what was reported */
-	char pending[STATE_NAME_MAX]; /* TABLE.pending: a report being made */
-	/* TABLE.draining: addresses that left the targets file before any
-	 * report had them, whose counters wait for the next report (so that
-	 * a restart finds the counters and drains them) */
-	char draining[STATE_NAME_MAX];
-};
-void state_names_init(struct state_names *n, const char *table);
-/* Take the exclusive lock of `table` in dirfd (file TABLE.lock, holding the
- * PID and, on a second line, `what`: the targets file of the run).  Returns
- * the lock fd, -EBUSY with e naming the holder, or another negative errno. */
-int state_lock(int dirfd, const char *dirpath, const char *table, const char *what,
-	       struct err *e);
-/* PID holding the lock of table, 0 if none; what (if not NULL) gets the
- * second line of the lock file. */
-int state_lock_holder(int dirfd, const char *table, char *what, size_t size);
-/* The same for a lock file open as fd (read from its start). */
-int state_lock_read(int fd, char *what, size_t size);
-
-/* Load file (relative to dirfd, never through a symlink): 0, -ENOENT when
- * it does not exist, -EINVAL when it is corrupt (e says where). */
-int state_load(struct state *s, int dirfd, const char *dirpath, const char *file,
-	       struct err *e);
-/* Write file atomically: FILE.tmp, fsync, rename, fsync the directory. */
-int state_save(const struct state *s, int dirfd, const char *dirpath,
-	       const char *file, struct err *e);
-/* Rename from -> to and fsync the directory. */
-int state_rename(int dirfd, const char *dirpath, const char *from, const char *to,
-		 struct err *e);
+/* Text form (see docs/design.md), with the class names of an: the text
+ * names classes, an numbers them.  Returns 0 or -EIO. */
+int state_format(const struct state *s, const struct addr_names *an, FILE *f);
+/* Parse the text form, numbering its classes in an (a class new to an, one
+ * removed from the config, is registered); errors "NAME:LINE: ..." with
+ * -EINVAL. */
+int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
+		       const char *buf, size_t len, struct err *e);
 
 #endif

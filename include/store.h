@@ -47,8 +47,8 @@ void store_close(struct store *s);
  * nothing was written; or a negative errno (nothing written). */
 int store_record_report(struct store *s, const struct report *r, struct err *e);
 /* report_make and store_record_report; *rows gets the rows. */
-int store_record(struct store *s, const struct state *done, const struct state *next,
-		 size_t *rows, struct err *e);
+int store_record(struct store *s, const struct addr_names *an, const struct state *done,
+		 const struct state *next, size_t *rows, struct err *e);
 
 /* Move rows older than the retention into the next tier (each in one
  * transaction, sums unchanged).  Cheap when there is nothing to move. */

@@ -37,14 +37,14 @@ static bool same_state(const struct state *a, const struct state *b)
 }
 
 /* The text form of s in a malloc'd string; aborts if formatting fails. */
-static char *format(const struct state *s, size_t *len)
+static char *format(const struct state *s, const struct addr_names *an, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 
 	if (!f)
 		abort();
-	if (state_format(s, f) < 0)
+	if (state_format(s, an, f) < 0)
 		abort();
 	if (fclose(f) != 0)
 		abort();
@@ -54,22 +54,24 @@ static char *format(const struct state *s, size_t *len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state s, t;
+	struct addr_names an;
 	struct err e = { "" };
 	char *text, *again;
 	size_t len, len2;
 
+	addr_names_init(&an);
 	state_init(&s);
-	if (state_parse_buffer(&s, "fuzz", (const char *)data, size, &e) < 0) {
+	if (state_parse_buffer(&s, &an, "fuzz", (const char *)data, size, &e) < 0) {
 		if (!e.msg[0] || strchr(e.msg, '\n'))
 			abort();
 		state_finish(&s); /* entries parsed before the error are ours */
 		return 0;
 	}
-	text = format(&s, &len);
+	text = format(&s, &an, &len);
 	state_init(&t);
-	if (state_parse_buffer(&t, "again", text, len, &e) < 0)
+	if (state_parse_buffer(&t, &an, "again", text, len, &e) < 0)
 		abort(); /* our own output was refused */
-	again = format(&t, &len2);
+	again = format(&t, &an, &len2);
 	if (len != len2 || memcmp(text, again, len) != 0 || !same_state(&s, &t))
 		abort();
 	free(text);

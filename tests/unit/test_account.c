@@ -46,6 +46,7 @@ static void test_load(void)
 {
 	char dir[] = "/tmp/nftally-account.XXXXXX", cwd[PATH_MAX], buf[PATH_MAX], want[PATH_MAX];
 	struct account a = { 0 };
+	struct addr_names names;
 	struct targets t;
 	struct err e = { "" };
 	FILE *f;
@@ -58,7 +59,8 @@ static void test_load(void)
 	fputs("alpha 198.18.0.1\nbeta 198.18.1.0/24\n", f);
 	fclose(f);
 	config_defaults(&a.cfg);
-	a.names = addr_names_process();
+	addr_names_init(&names);
+	a.names = &names;
 	a.cfg.targets_explicit = true;
 	snprintf(a.cfg.targets, sizeof(a.cfg.targets), "targets");
 	test_assert(account_load_targets(&a, &a.tg, &e) == 0);

@@ -43,13 +43,16 @@
 	"not record.\n# TYPE nftally_store_errors_total counter\n"                      \
 	"nftally_store_errors_total 1\n"
 
+/* No classes: an empty registry. */
+static const struct addr_names no_classes;
+
 static char *render(struct metrics *m, const struct state *current,
 		    const struct metrics_health *h)
 {
 	char *buf = NULL;
 	size_t len = 0;
 
-	test_assert(metrics_render(m, current, h, &buf, &len) == 0);
+	test_assert(metrics_render(m, &no_classes, current, h, &buf, &len) == 0);
 	test_assert(len == strlen(buf));
 	return buf;
 }
@@ -71,7 +74,7 @@ static void test_text(void)
 	output_event(&o, 0, "counter_reset", NULL, "z");
 	h.events = &o.events;
 	make_states(&done, &next, 0);
-	test_assert(report_make(&r, NULL, &done, &next) == 0);
+	test_assert(report_make(&r, NULL, &no_classes, &done, &next) == 0);
 	/* the same report twice: the totals are sums */
 	test_assert(metrics_add_report(m, &r) == 0);
 	test_assert(metrics_add_report(m, &r) == 0);

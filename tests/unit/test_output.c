@@ -15,6 +15,9 @@
 	"\"addr\":\"" addr "\",\"in_bytes\":" #ib ",\"in_packets\":" #ip ","            \
 	"\"out_bytes\":" #ob ",\"out_packets\":" #op "}\n"
 
+/* No classes: an empty registry. */
+static const struct addr_names no_classes;
+
 /* The lines of report (done, next) on a fresh stream; *o keeps the count
  * of its events. */
 static char *lines(struct output *o, const struct state *done, const struct state *next)
@@ -25,7 +28,7 @@ static char *lines(struct output *o, const struct state *done, const struct stat
 
 	test_assert(f);
 	output_init(o, f);
-	test_assert(output_report(o, done, next) == 0);
+	test_assert(output_report(o, &no_classes, done, next) == 0);
 	fclose(f);
 	return buf;
 }
@@ -80,7 +83,7 @@ static void test_first_and_cumulative(void)
 	next.seq = 1;
 	next.time = 1767225660;
 	add(&next, "198.18.0.9", "q\"\\", (struct counts){ 7, 1, 0, 0 }, 0, 0, true, false);
-	test_assert(output_report(&o, &done, &next) == 0);
+	test_assert(output_report(&o, &no_classes, &done, &next) == 0);
 	/* a cumulative line (dump, remove without a state): no since, no seq */
 	test_assert(output_counter(&o, 1767225660, -1, 0, "x", "198.18.0.9", NULL,
 				   &next.v[0].c) == 0);

@@ -86,7 +86,7 @@ static void test_make(void)
 
 	make_states(&done, &next, 0);
 	report_origin_init(&o, "gw1", "", "nftally");
-	test_assert(report_make(&r, &o, &done, &next) == 0);
+	test_assert(report_make(&r, &o, &(struct addr_names){ 0 }, &done, &next) == 0);
 	test_streq(r.origin.host, "gw1");
 	test_streq(r.origin.netns, "");
 	test_streq(r.origin.table, "nftally");
@@ -134,14 +134,54 @@ static void test_empty(void)
 	state_init(&next);
 	next.seq = 1;
 	next.time = 60;
-	test_assert(report_make(&r, NULL, &done, &next) == 0);
+	test_assert(report_make(&r, NULL, &(struct addr_names){ 0 }, &done, &next) == 0);
 	test_assert(r.n == 0 && r.seq == 1 && r.time == 60);
 	test_streq(r.origin.host, "");
 	report_free(&r);
 }
 
+/* A row carries its class's label from the account's registry: the same
+ * class number is another label in two registries that number classes
+ * differently; without classes configured there is no label. */
+static void test_class_labels(void)
+{
+	struct addr_names a, b;
+	struct state done, next;
+	struct report r;
+	struct addr x;
+
+	addr_names_init(&a);
+	addr_names_init(&b);
+	test_assert(addr_names_id(&a, "local") == 1 && addr_names_id(&a, "national") == 2);
+	test_assert(addr_names_id(&b, "national") == 1 && addr_names_id(&b, "local") == 2);
+	state_init(&done);
+	state_init(&next);
+	next.seq = 1;
+	test_assert(addr_parse("198.18.0.1", &x, NULL) == 0);
+	x.cls = 1;
+	test_assert(state_add(&next, &x, "h", &(struct counts){ 1, 1, 0, 0 }, true) == 0);
+	test_assert(report_make(&r, NULL, &a, &done, &next) == 0);
+	test_assert(r.n == 1 && r.v[0].cls == NULL);
+	report_free(&r);
+	addr_names_on(&a, "other");
+	addr_names_on(&b, "other");
+	test_assert(report_make(&r, NULL, &a, &done, &next) == 0);
+	test_streq(r.v[0].cls, "local");
+	report_free(&r);
+	test_assert(report_make(&r, NULL, &b, &done, &next) == 0);
+	test_streq(r.v[0].cls, "national");
+	report_free(&r);
+	next.v[0].addr.cls = 0;
+	test_assert(report_make(&r, NULL, &b, &done, &next) == 0);
+	test_streq(r.v[0].cls, "other");
+	report_free(&r);
+	state_finish(&done);
+	state_finish(&next);
+}
+
 int main(void)
 {
+	test_class_labels();
 	test_each();
 	test_overhead();
 	test_stop();

@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The persisted report state: exact round trip, version 1 files still read,
- * strict rejection of damaged files, where a delta starts (handles), atomic
- * save that never writes through a planted symlink, and the lock. */
+ * strict rejection of damaged files, and where a delta starts (handles).
+ * The files and the lock are test_statedir.c's. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "state.h"
 #include "test.h"
@@ -22,13 +19,13 @@ static void add(struct state *s, const char *text, const char *label,
 	test_assert(state_add(s, &a, label, &(struct counts){ ib, ip, ob, op }, rep) == 0);
 }
 
-static char *format(const struct state *s)
+static char *format(const struct state *s, const struct addr_names *an)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	test_assert(f && state_format(s, f) == 0);
+	test_assert(f && state_format(s, an, f) == 0);
 	fclose(f);
 	return buf;
 }
@@ -37,6 +34,7 @@ static void test_round_trip(void)
 {
 	struct state s, t;
 	struct err e = { "" };
+	struct addr_names an = { 0 };
 	struct addr a;
 	char *text, *again;
 
@@ -56,7 +54,7 @@ static void test_round_trip(void)
 	s.v[2].h[1] = 13;
 	s.v[2].last = true;
 	state_sort(&s);
-	text = format(&s);
+	text = format(&s, &an);
 	test_streq(text, "nftally-state 2\n# written by nftally; do not edit\n"
 		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
 		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\n"
@@ -65,8 +63,8 @@ static void test_round_trip(void)
 		   "entry 198.18.2.3 2 9 1 0 0 12 13 left\n"
 		   "entry 2001:db8:4::/64 1 1 2 3 4 0 0 vm-net\nend\n");
 	state_init(&t);
-	test_assert(state_parse_buffer(&t, "st", text, strlen(text), &e) == 0);
-	again = format(&t);
+	test_assert(state_parse_buffer(&t, &an, "st", text, strlen(text), &e) == 0);
+	again = format(&t, &an);
 	test_streq(again, text);
 	test_assert(addr_parse("2001:db8:4::/64", &a, NULL) == 0);
 	test_assert(state_find(&t, &a) && state_find(&t, &a)->c.out_packets == 4);
@@ -91,15 +89,16 @@ static void test_version1(void)
 		"entry 198.18.2.2 1 10 1 20 2 a-b\nend\n";
 	struct state s;
 	struct err e = { "" };
+	struct addr_names an = { 0 };
 	char *text;
 
 	state_init(&s);
-	test_assert(state_parse_buffer(&s, "st", v1, strlen(v1), &e) == 0);
+	test_assert(state_parse_buffer(&s, &an, "st", v1, strlen(v1), &e) == 0);
 	test_assert(s.n == 1 && s.v[0].rep && !s.v[0].last);
 	test_assert(s.v[0].h[0] == 0 && s.v[0].h[1] == 0);
 	test_assert(s.v[0].c.in_bytes == 10 && s.v[0].c.out_packets == 2);
 	test_streq(s.v[0].label, "a-b");
-	text = format(&s);
+	text = format(&s, &an);
 	test_assert(strstr(text, "nftally-state 2\n") == text);
 	test_assert(strstr(text, "\nentry 198.18.2.2 1 10 1 20 2 0 0 a-b\n"));
 	free(text);
@@ -153,9 +152,10 @@ static void rejects(const char *text, const char *msg)
 {
 	struct state s;
 	struct err e = { "" };
+	struct addr_names an = { 0 };
 
 	state_init(&s);
-	test_assert(state_parse_buffer(&s, "st", text, strlen(text), &e) == -EINVAL);
+	test_assert(state_parse_buffer(&s, &an, "st", text, strlen(text), &e) == -EINVAL);
 	test_streq(e.msg, msg);
 	state_finish(&s);
 }
@@ -209,79 +209,69 @@ static void test_damaged(void)
 	static const char nul[] = "nftally-state 1\n\0end\n";
 
 	state_init(&s);
-	test_assert(state_parse_buffer(&s, "st", nul, sizeof(nul) - 1, &e) == -EINVAL);
+	test_assert(state_parse_buffer(&s, &(struct addr_names){ 0 }, "st", nul, sizeof(nul) - 1,
+				       &e) == -EINVAL);
 	test_streq(e.msg, "st: NUL byte in state file");
 }
 
-static void test_files(void)
+/* Two accounts in one process number their classes each in its own
+ * registry: the same text parses to different numbers and formats back
+ * the same, and a class the config no longer has is registered. */
+static void test_two_registries(void)
 {
-	char dir[] = "/tmp/nftally-state-test.XXXXXX", sub[128], target[160];
+	static const char text[] = "nftally-state 2\n# written by nftally; do not edit\n"
+		"table t\nhandle 1\nseq 3\ntime 100\nbase_time 90\n"
+		"entry 198.18.2.2 1 10 1 20 2 0 0 a\n"
+		"entry 198.18.2.2@local 1 11 1 21 2 0 0 a\n"
+		"entry 198.18.2.2@national 1 12 1 22 2 0 0 a\n"
+		"entry 2001:db8::/64@gone 0 1 1 1 1 0 0 n\nend\n";
+	struct addr_names a, b;
 	struct state s, t;
 	struct err e = { "" };
-	struct stat st;
-	char what[64];
-	int dfd, lock, lock2;
+	char *ta, *tb;
 
-	test_assert(mkdtemp(dir));
-	snprintf(sub, sizeof(sub), "%s/state", dir);
-	dfd = state_dir_open(sub, &e);
-	test_assert(dfd >= 0);
-	test_assert(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0700);
-
+	addr_names_init(&a);
+	addr_names_init(&b);
+	test_assert(addr_names_id(&a, "local") == 1 && addr_names_id(&a, "national") == 2);
+	test_assert(addr_names_id(&b, "national") == 1 && addr_names_id(&b, "local") == 2);
 	state_init(&s);
-	strcpy(s.table, "t");
-	add(&s, "198.18.2.2", "a", 10, 1, 20, 2, true);
-	test_assert(state_load(&t, dfd, sub, "t.state", &e) == -ENOENT);
-	test_assert(state_save(&s, dfd, sub, "t.state", &e) == 0);
-	snprintf(target, sizeof(target), "%s/t.state", sub);
-	test_assert(stat(target, &st) == 0 && (st.st_mode & 0777) == 0600);
 	state_init(&t);
-	test_assert(state_load(&t, dfd, sub, "t.state", &e) == 0);
-	test_assert(t.n == 1 && t.v[0].c.out_bytes == 20);
-	state_finish(&t);
-
-	/* A symlink planted at the temporary name is replaced, not followed. */
-	snprintf(target, sizeof(target), "%s/victim", dir);
-	test_assert(close(open(target, O_CREAT | O_WRONLY, 0600)) == 0);
-	test_assert(symlinkat(target, dfd, "t.state.tmp") == 0);
-	test_assert(state_save(&s, dfd, sub, "t.state", &e) == 0);
-	test_assert(stat(target, &st) == 0 && st.st_size == 0);
-
-	/* A symlink planted at the state file is refused on load. */
-	test_assert(unlinkat(dfd, "t.state", 0) == 0);
-	test_assert(symlinkat(target, dfd, "t.state") == 0);
-	test_assert(state_load(&t, dfd, sub, "t.state", &e) == -EINVAL);
-	test_assert(strstr(e.msg, "is a symlink; refusing to follow it"));
-
-	/* One lock holder at a time; the holder and its targets are known. */
-	lock = state_lock(dfd, sub, "t", "/etc/nftally/targets", &e);
-	test_assert(lock >= 0);
-	test_assert(state_lock_holder(dfd, "t", what, sizeof(what)) == getpid());
-	test_streq(what, "/etc/nftally/targets");
-	lock2 = state_lock(dfd, sub, "t", "x", &e);
-	test_assert(lock2 == -EBUSY);
-	test_assert(strstr(e.msg, "another nftally run (pid "));
-	close(lock);
-	test_assert(state_lock_holder(dfd, "t", what, sizeof(what)) == 0);
-
-	/* The state directory itself must not be a symlink. */
-	snprintf(target, sizeof(target), "%s/link", dir);
-	test_assert(symlink(sub, target) == 0);
-	test_assert(state_dir_open(target, &e) < 0);
-	test_assert(strstr(e.msg, "it is a symlink"));
-
-	close(dfd);
+	test_assert(state_parse_buffer(&s, &a, "a", text, strlen(text), &e) == 0);
+	test_assert(state_parse_buffer(&t, &b, "b", text, strlen(text), &e) == 0);
+	/* sorted by class number within an address: the numbering shows */
+	test_assert(s.n == 4 && t.n == 4);
+	test_assert(s.v[1].addr.cls == 1 && s.v[1].c.in_bytes == 11);
+	test_assert(s.v[2].addr.cls == 2 && s.v[2].c.in_bytes == 12);
+	test_assert(t.v[1].addr.cls == 1 && t.v[1].c.in_bytes == 12);
+	test_assert(t.v[2].addr.cls == 2 && t.v[2].c.in_bytes == 11);
+	test_assert(s.v[3].addr.cls == 3 && addr_names_count(&a) == 4);
+	test_streq(addr_names_name(&b, t.v[3].addr.cls), "gone");
+	ta = format(&s, &a);
+	tb = format(&t, &b);
+	test_streq(ta, text);
+	test_streq(tb, "nftally-state 2\n# written by nftally; do not edit\n"
+		   "table t\nhandle 1\nseq 3\ntime 100\nbase_time 90\n"
+		   "entry 198.18.2.2 1 10 1 20 2 0 0 a\n"
+		   "entry 198.18.2.2@national 1 12 1 22 2 0 0 a\n"
+		   "entry 198.18.2.2@local 1 11 1 21 2 0 0 a\n"
+		   "entry 2001:db8::/64@gone 0 1 1 1 1 0 0 n\nend\n");
+	/* a state formatted with the other account's registry names the
+	 * other classes: the registry must be the account's own */
+	free(ta);
+	ta = format(&s, &b);
+	test_assert(strstr(ta, "\nentry 198.18.2.2@national 1 11 "));
+	free(ta);
+	free(tb);
 	state_finish(&s);
-	snprintf(target, sizeof(target), "rm -rf '%s'", dir);
-	test_assert(system(target) == 0);
+	state_finish(&t);
 }
 
 int main(void)
 {
+	test_two_registries();
 	test_round_trip();
 	test_version1();
 	test_delta_from();
 	test_damaged();
-	test_files();
 	return 0;
 }

@@ -49,7 +49,7 @@ static void test_once_and_sums(void)
 	snprintf(path, sizeof(path), "%s/t.db", dir);
 	test_assert(store_open(&s, path, "nftally", &keep, &e) == 0);
 	make_states(&done, &next, 0);
-	test_assert(report_make(&r, NULL, &done, &next) == 0);
+	test_assert(report_make(&r, NULL, &(struct addr_names){ 0 }, &done, &next) == 0);
 	test_assert(store_record_report(s, &r, &e) == 0);
 	/* the same report again (same seq, same time): a replay, nothing written */
 	test_assert(store_record_report(s, &r, &e) == 1);
