@@ -22,10 +22,10 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/nftables"
 cp "$hdr" "$tmp/nftables/"
 n=0
-for f in "$src"/collector/*.c; do
+for f in "$src"/collector/*/*.c; do
 	grep -q 'nftables/libnftables.h' "$f" || continue
 	# shellcheck disable=SC2086 # cc is a command and its arguments
-	$cc -std=c11 -Werror -I"$tmp" -I"$src/include" -I"$build" "$@" -fsyntax-only "$f"
+	$cc -std=c11 -Werror -I"$tmp" -I"$src/include/core" -I"$src/include/kernel" -I"$src/include/sinks" -I"$src/include/daemon" -I"$build" "$@" -fsyntax-only "$f"
 	echo "ok - $f"
 	n=$((n + 1))
 done

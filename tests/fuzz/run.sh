@@ -28,8 +28,8 @@ tmp=$(mktemp -d /tmp/nftally-fuzz.XXXXXX) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Iinclude"
-common="collector/err.c collector/file.c"
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Iinclude/core"
+common="collector/core/err.c collector/core/file.c"
 out=${FUZZ_OUT:-tests/fuzz/out}
 passed=0
 failed=0
@@ -38,11 +38,11 @@ failed=0
 # referenced by every parser's *_parse_file/_load)
 srcs() {
 	case $1 in
-	targets) echo "collector/addr.c collector/targets.c" ;;
-	config) echo "collector/addr.c collector/config.c" ;;
-	state) echo "collector/addr.c collector/state.c" ;;
-	classes) echo "collector/addr.c collector/classes.c" ;;
-	ipset) echo "collector/addr.c collector/targets.c collector/ipset.c" ;;
+	targets) echo "collector/core/addr.c collector/core/targets.c" ;;
+	config) echo "collector/core/addr.c collector/core/config.c" ;;
+	state) echo "collector/core/addr.c collector/core/state.c" ;;
+	classes) echo "collector/core/addr.c collector/core/classes.c" ;;
+	ipset) echo "collector/core/addr.c collector/core/targets.c collector/core/ipset.c" ;;
 	esac
 }
 
