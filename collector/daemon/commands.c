@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The daemon's side of the one-shot commands on an account: apply (or
+ * handing it over to the run that accounts the table), dump, and remove's
+ * last report.  Errors travel in struct err; the command line prints them
+ * and chooses the exit code. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "claim.h"
+#include "commands.h"
+#include "log.h"
+#include "sinks.h"
+#include "state.h"
+#include "statedir.h"
+#include "table.h"
+
+/* The run accounting the table: the holder of its claim in this network
+ * namespace, whatever its state directory, else the holder of the lock in
+ * ours (a run in another namespace with our state directory).  0 if none,
+ * -1 if a run holds the claim but its PID cannot be seen.  what (if not
+ * NULL) gets its targets, or "" if they cannot be read. */
+static int run_holder(struct account *acct, int dirfd, char *what, size_t size)
+{
+	int pid = claim_holder(nl_family_name(acct->nl), acct->cfg.table);
+
+	if (what && size)
+		what[0] = '\0';
+	if (pid > 0 && what && claim_holder_what(pid, acct->cfg.table, what, size) < 0 &&
+	    dirfd >= 0 && statedir_lock_holder(dirfd, acct->cfg.table, what, size) != pid)
+		what[0] = '\0';
+	if (pid != 0 || dirfd < 0)
+		return pid;
+	return statedir_lock_holder(dirfd, acct->cfg.table, what, size);
+}
+
+/* A running `nftally run` owns the table's reports: removed addresses must
+ * be drained through it, so apply asks it to reload instead of applying
+ * behind its back.  Returns 1 if no run holds the table, 0 once it was
+ * asked, or a negative errno (-EBUSY if it cannot be asked). */
+static int apply_via_run(struct account *acct, struct err *e)
+{
+	char what[PATH_MAX], mine[PATH_MAX];
+	int dirfd = statedir_open_existing(acct->cfg.state_dir);
+	int pid = run_holder(acct, dirfd, what, sizeof(what));
+
+	if (dirfd >= 0)
+		close(dirfd);
+	if (pid == 0)
+		return 1;
+	if (pid < 0 || !what[0]) {
+		char who[32] = "";
+
+		if (pid > 0)
+			snprintf(who, sizeof(who), " (pid %d)", pid);
+		return err_setn(e, -EBUSY, "nftally run%s accounts table %s, but which "
+				"targets file it follows cannot be read from here; stop it first",
+				who, nl_table_desc(acct->nl, acct->cfg.table).s);
+	}
+	if (strcmp(what, account_targets_id(acct, mine, sizeof(mine))) != 0) {
+		return err_setn(e, -EBUSY, "nftally run (pid %d) accounts table %s from %s, "
+				"not %s; change that file, or stop the run first", pid,
+				nl_table_desc(acct->nl, acct->cfg.table).s, what, acct->targets_name);
+	}
+	if (kill(pid, SIGHUP) < 0) {
+		int err = errno;
+
+		return err_setn(e, -err, "cannot signal nftally run (pid %d): %s", pid,
+				strerror(err));
+	}
+	log_msg(LOG_PRIO_INFO, "%s is valid; nftally run (pid %d) accounts table %s "
+		"and was asked to apply it (see its output)", acct->targets_name, pid,
+		nl_table_desc(acct->nl, acct->cfg.table).s);
+	return 0;
+}
+
+static int keep_counters(const struct table_result *res, void *data)
+{
+	return 1;
+}
+
+/* Has a run reported this table before?  Then it must drain what leaves,
+ * and what it reported (into o->known, the caller's to free) tells apply
+ * which counters to look for. */
+static bool run_has_state(struct account *acct, struct table_apply_opts *o)
+{
+	struct addr *known = NULL;
+	struct statedir_names names;
+	struct state st;
+	struct err e;
+	int dirfd = statedir_open_existing(acct->cfg.state_dir);
+	bool found = false;
+
+	if (dirfd < 0)
+		return false;
+	statedir_names_init(&names, acct->cfg.table);
+	state_init(&st);
+	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (found && statedir_load(&st, acct->names, dirfd, acct->cfg.state_dir, names.state, &e) == 0 && st.n) {
+		known = calloc(st.n, sizeof(*known));
+		for (size_t i = 0; known && i < st.n; i++)
+			known[o->nknown++] = st.v[i].addr;
+	}
+	o->known = known;
+	state_finish(&st);
+	close(dirfd);
+	return found;
+}
+
+int commands_apply(struct account *acct, struct err *e)
+{
+	struct table_apply_opts o = { 0 };
+	struct table_result res;
+	bool keep = run_has_state(acct, &o);
+	int ret = apply_via_run(acct, e);
+
+	if (ret <= 0) {
+		free((void *)o.known);
+		return ret;
+	}
+	o.drained = keep ? keep_counters : NULL;
+	ret = account_apply(acct, &o, NULL, &res, e);
+	free((void *)o.known);
+	if (ret < 0)
+		return ret;
+	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",
+		nl_table_desc(acct->nl, acct->cfg.table).s, res.created ? "installed" : "updated",
+		acct->tg.n, res.added, res.ngone);
+	if (keep && res.ngone)
+		log_msg(LOG_PRIO_INFO, "the removed addresses stopped counting; the next "
+			"nftally run reports their last bytes and deletes their counters");
+	free(res.gone);
+	return 0;
+}
+
+/* dump: cumulative lines for every target. */
+static int print_cumulative(struct account *acct, struct output *out, struct err *e)
+{
+	struct counts *c = calloc(acct->tg.n + 1, sizeof(*c));
+	bool *miss = calloc(acct->tg.n + 1, sizeof(*miss));
+	time_t now = output_now();
+	char text[ADDR_STRLEN];
+	size_t missing;
+	int ret = -ENOMEM;
+
+	if (c && miss)
+		ret = table_read(acct->nl, acct->cfg.table, &acct->tg, c, NULL, miss, &missing, e);
+	else
+		err_setn(e, ret, "out of memory");
+	for (size_t i = 0; ret == 0 && i < acct->tg.n; i++) {
+		const struct target *x = &acct->tg.v[i];
+
+		addr_format(&x->addr, text);
+		if (miss[i])
+			output_event(out, now, "counter_missing", text,
+				     "no counter for %s in table %s; run nftally apply",
+				     text, nl_table_desc(acct->nl, acct->cfg.table).s);
+		else
+			c[i] = counts_wire(&c[i], acct->cfg.overhead);
+		if (!miss[i])
+			output_counter(out, now, -1, 0, targets_label(&acct->tg, x), text,
+				       addr_names_label(acct->names, x->addr.cls), &c[i]);
+	}
+	free(c);
+	free(miss);
+	if (ret < 0)
+		return ret;
+	ret = output_flush(out);
+	if (ret < 0)
+		e->msg[0] = '\0'; /* a failed write of the lines exits 3 silently */
+	return ret;
+}
+
+static int require_table(struct account *acct, struct err *e)
+{
+	int ret = table_owned(acct->nl, acct->cfg.table, NULL, e);
+
+	if (ret == 0)
+		return err_set(e, "table %s does not exist; run nftally apply first",
+			       nl_table_desc(acct->nl, acct->cfg.table).s);
+	return ret < 0 ? ret : 0;
+}
+
+int commands_dump(struct account *acct, struct output *out, struct err *e)
+{
+	return require_table(acct, e) ?: print_cumulative(acct, out, e);
+}
+
+/* Counters of ours in the table for addresses the targets no longer name
+ * (removed from the file but not yet drained): remove reports them too. */
+struct strays {
+	struct addr_names *an;
+	const struct targets *tg;
+	struct addr *v;
+	size_t n;
+};
+
+static int stray_cb(const char *name, void *data)
+{
+	struct strays *s = data;
+	enum addr_dir d;
+	struct addr a, *p;
+
+	if (addr_from_counter_name(s->an, name, &a, &d) < 0 || d != ADDR_IN ||
+	    targets_find(s->tg, &a))
+		return 0;
+	p = realloc(s->v, (s->n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	s->v = p;
+	s->v[s->n++] = a;
+	return 0;
+}
+
+/* The values of the counters of t (and their handles, so that remove's
+ * last report knows a recreated counter as run does) into all, labelled
+ * by label(i, data); targets without counters are left out. */
+static int add_read(struct account *acct, struct err *e, const struct targets *t,
+		    const char *(*label)(size_t i, const void *data), const void *data,
+		    struct state *all)
+{
+	struct counts *c = calloc(t->n + 1, sizeof(*c));
+	uint64_t *h = calloc(2 * t->n + 1, sizeof(*h));
+	bool *miss = calloc(t->n + 1, sizeof(*miss));
+	size_t missing;
+	int ret = c && h && miss ? 0 : -ENOMEM;
+
+	if (ret == 0)
+		ret = table_read(acct->nl, acct->cfg.table, t, c, h, miss, &missing, e);
+	for (size_t i = 0; ret == 0 && i < t->n; i++) {
+		struct state_entry x = { .addr = t->v[i].addr, .c = c[i], .rep = true,
+					 .h = { h[2 * i], h[2 * i + 1] } };
+
+		if (!miss[i])
+			ret = state_add_entry(all, &x, label(i, data));
+	}
+	free(c);
+	free(h);
+	free(miss);
+	return ret;
+}
+
+static const char *target_label(size_t i, const void *data)
+{
+	const struct targets *t = data;
+
+	return targets_label(t, &t->v[i]);
+}
+
+struct stray_labels {
+	const struct strays *s;
+	const struct state *done, *waiting;
+};
+
+static const char *stray_label(size_t i, const void *data)
+{
+	const struct stray_labels *l = data;
+	const struct state_entry *x = state_find(l->done, &l->s->v[i]);
+
+	if (!x)
+		x = state_find(l->waiting, &l->s->v[i]);
+	return x ? x->label : "(unknown)";
+}
+
+/* The strays' values, read in one pipelined exchange, into all. */
+static int add_strays(struct account *acct, struct err *e, const struct strays *s, const struct state *done,
+		      const struct state *waiting, struct state *all)
+{
+	struct targets t = { .v = calloc(s->n + 1, sizeof(*t.v)), .n = s->n };
+	struct stray_labels l = { s, done, waiting };
+	int ret = t.v ? 0 : -ENOMEM;
+
+	for (size_t i = 0; ret == 0 && i < s->n; i++)
+		t.v[i].addr = s->v[i];
+	if (ret == 0)
+		ret = add_read(acct, e, &t, stray_label, &l, all);
+	free(t.v);
+	return ret;
+}
+
+/* Every address with counters in the table, with its values and label
+ * (from the targets, else from the last report, else from the addresses a
+ * stopped run left waiting for their last report, else "(unknown)"). */
+static int read_everything(struct account *acct, struct err *e, const struct state *done,
+			   const struct state *waiting, struct state *all)
+{
+	struct strays s = { .an = nl_names(acct->nl), .tg = &acct->tg };
+	int ret = add_read(acct, e, &acct->tg, target_label, &acct->tg, all);
+
+	if (ret == 0)
+		ret = nl_list_counters(acct->nl, acct->cfg.table, stray_cb, &s);
+	if (ret == 0)
+		ret = add_strays(acct, e, &s, done, waiting, all);
+	free(s.v);
+	state_sort(all);
+	if (ret < 0 && !e->msg[0])
+		err_setn(e, ret, "reading table %s: %s", nl_table_desc(acct->nl, acct->cfg.table).s, table_strerror(ret));
+	return ret;
+}
+
+/* remove's sinks: the JSON lines, and the run's store if it has one.  No
+ * backlog: a report the store cannot take stops remove (exit 3) with the
+ * table and the pending report kept, so that the next remove (or run)
+ * replays it; so does a store that exists but cannot be opened, before
+ * any change. */
+static int remove_sinks_open(struct account *acct, struct output *out,
+			     struct err *e, int dirfd, const struct statedir_names *names,
+			     char *path, struct sinks **s)
+{
+	struct sinks_conf c = {
+		.out = out, .names = acct->names, .dirfd = dirfd, .dir = acct->cfg.state_dir,
+		.pending = names->pending, .state = names->state,
+		.store_path = account_store_path(&acct->cfg, path, PATH_MAX),
+		.keep = { acct->cfg.keep_intervals, acct->cfg.keep_hours, acct->cfg.keep_days },
+	};
+
+	sinks_origin_here(&c.origin, acct->cfg.table);
+	return sinks_open(s, &c, e);
+}
+
+/* remove: a last report, then the table goes.  If a run reported this
+ * table, the last report is the deltas since its last report (with the next
+ * seq), through the run's report path (sinks_commit), and its state files
+ * go with the table; otherwise the cumulative values. */
+int commands_remove(struct account *acct, struct output *out, struct err *e)
+{
+	struct statedir_names names;
+	struct state done, all, waiting;
+	struct sinks *sinks = NULL;
+	char store_path[PATH_MAX];
+	uint64_t handle = 0;
+	int dirfd = -1, pid, ret = table_owned(acct->nl, acct->cfg.table, &handle, e);
+	bool have_state = false, stale = false;
+
+	if (ret == 0) {
+		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
+			nl_table_desc(acct->nl, acct->cfg.table).s);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	state_init(&done);
+	state_init(&all);
+	state_init(&waiting);
+	statedir_names_init(&names, acct->cfg.table);
+	dirfd = statedir_open_existing(acct->cfg.state_dir);
+	pid = run_holder(acct, dirfd, NULL, 0);
+	if (pid != 0) {
+		ret = pid > 0 ? err_setn(e, -EBUSY, "nftally run (pid %d) accounts table %s; "
+					 "stop it first", pid, nl_table_desc(acct->nl, acct->cfg.table).s)
+			      : err_setn(e, -EBUSY, "an nftally run accounts table %s; "
+					 "stop it first", nl_table_desc(acct->nl, acct->cfg.table).s);
+		goto out;
+	}
+	if (dirfd >= 0 && statedir_load(&done, acct->names, dirfd, acct->cfg.state_dir, names.state, e) == 0 &&
+	    strcmp(done.table, acct->cfg.table) == 0)
+		have_state = true;
+	/* A state of an earlier table of this name (flushed and installed
+	 * again since): its values say nothing about these counters. */
+	char boot[40];
+
+	statedir_boot_id(boot, sizeof(boot));
+	if (have_state && ((done.handle && handle && done.handle != handle) ||
+			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
+		have_state = false;
+		stale = true;
+		output_event(out, output_now(), "state_stale", NULL,
+			     "%s/%s belongs to an earlier table %s; printing the "
+			     "cumulative counters", acct->cfg.state_dir, names.state, nl_table_desc(acct->nl, acct->cfg.table).s);
+	}
+	if (have_state) {
+		/* the last report goes into the run's store too */
+		ret = remove_sinks_open(acct, out, e, dirfd, &names, store_path, &sinks);
+		if (ret < 0)
+			goto out;
+		/* a replay the store cannot take stops remove as its own report does */
+		ret = sinks_replay(sinks, &done, e);
+		if (ret < 0)
+			goto out;
+	}
+	if (have_state && statedir_load(&waiting, acct->names, dirfd, acct->cfg.state_dir, names.draining, e) < 0) {
+		state_finish(&waiting); /* only labels are lost */
+		state_init(&waiting);
+	}
+	e->msg[0] = '\0';
+	ret = read_everything(acct, e, &done, &waiting, &all);
+	if (ret < 0)
+		goto out;
+	all.time = all.base_time = output_now();
+	all.overhead = acct->cfg.overhead;
+	if (have_state) {
+		/* the run's report path: pending, sinks, rename; then the table.
+		 * Not in the store: the table and the pending report stay. */
+		all.seq = done.seq + 1;
+		snprintf(all.table, sizeof(all.table), "%s", acct->cfg.table);
+		ret = sinks_commit(sinks, &done, &all, e);
+		if (ret < 0)
+			goto out;
+	} else {
+		for (size_t i = 0; i < all.n; i++) {
+			char text[ADDR_STRLEN];
+			struct counts w = counts_wire(&all.v[i].c, all.overhead);
+
+			output_counter(out, all.time, -1, 0, all.v[i].label,
+				       addr_format(&all.v[i].addr, text),
+				       addr_names_label(acct->names, all.v[i].addr.cls), &w);
+		}
+		fflush(out->f);
+	}
+	ret = table_remove(acct->nl, acct->cfg.table, e);
+	if (ret == 0 && (have_state || stale)) {
+		unlinkat(dirfd, names.state, 0);
+		unlinkat(dirfd, names.pending, 0);
+		unlinkat(dirfd, names.draining, 0);
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	state_finish(&done);
+	state_finish(&all);
+	state_finish(&waiting);
+	sinks_close(sinks);
+	return ret < 0 ? ret : 0;
+}
