@@ -231,6 +231,25 @@ sum_field() { # FILE ADDR FIELD
 		'[.[] | select(.addr == $a) | .[$f]] | add // 0' "$1"
 }
 
+# Sum of a field for an address over run outputs; a report replayed after
+# a crash (same seq) counts once.
+total() { # ADDR FIELD FILES...
+	local a=$1 f=$2; shift 2
+	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
+		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
+}
+
+# Wait (at most 5 s) until FILE holds a report that began after this call.
+wait_seq_after() { # FILE
+	local t0; t0=$(date +%s)
+	for _ in $(seq 50); do
+		jq -e --argjson t "$t0" 'select(.seq and (.time | fromdate) > $t)' "$1" \
+			>/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	bad "no report in $1 after $t0"
+}
+
 finish() {
 	if [ "$FAILS" -ne 0 ]; then
 		echo "$FAILS assertion(s) failed"

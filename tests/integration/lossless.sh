@@ -14,13 +14,6 @@ base_targets() {
 }
 base_targets "gone-c 198.18.4.1" "net 2001:db8:4::/64" > "$T"
 
-# Sum of a field for an address over several run outputs; a report replayed
-# after a crash (same seq) counts once.
-total() { # ADDR FIELD FILES...
-	local a=$1 f=$2; shift 2
-	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
-		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
-}
 bg_send() { # NS DST PAYLOAD COUNT SRC GAP_US
 	inns "$1" "$UDPSEND" "$2" 9999 "$3" "$4" "$5" "$6" & SENDERS="$SENDERS $!"
 }

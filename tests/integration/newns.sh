@@ -11,11 +11,6 @@ setup_topology
 write_config 1
 T="$WORK/targets"
 echo "vm-a 198.18.2.2" > "$T"
-total() { # ADDR FIELD FILES...
-	local a=$1 f=$2; shift 2
-	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
-		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
-}
 wait_line() { # FILE ADDR: a counter line for ADDR
 	for _ in $(seq 60); do
 		grep -q "\"addr\":\"$2\"" "$1" && return 0

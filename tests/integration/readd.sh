@@ -11,13 +11,6 @@ setup_topology
 write_config 4
 T="$WORK/targets"
 
-# Sum of a field for an address over several run outputs; a report replayed
-# after a crash (same seq) counts once.
-total() { # ADDR FIELD FILES...
-	local a=$1 f=$2; shift 2
-	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
-		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
-}
 lines() { grep -c "\"addr\":\"$2\"" "$1"; } # FILE ADDR
 # Wait (at most 12 s: three intervals) until FILE has N lines for ADDR.
 wait_lines() { # FILE ADDR N

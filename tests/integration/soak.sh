@@ -58,16 +58,6 @@ wait_events() { # EVENT N
 	bad "no $2 $1 events in $OUT: $(tail -3 "$OUT")"
 }
 reloads() { grep -c '"event":"reloaded"' "$OUT"; }
-# A report that began after this moment has been printed.
-wait_report() {
-	local t0; t0=$(date +%s)
-	for _ in $(seq 100); do
-		jq -e --argjson t "$t0" 'select(.seq and (.time | fromdate) > $t)' "$OUT" \
-			>/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	bad "no report after $t0 in $OUT"
-}
 
 # Known traffic to (in) and from (out) every target; all are targets now.
 burst() {
@@ -128,7 +118,7 @@ a_readd() { # one address leaves and comes back within an interval
 	local x=${ADDRS[$((RANDOM % 4))]} n
 	n=$(reloads); targets_but "$x" > "$T.new"; mv "$T.new" "$T"
 	wait_events reloaded $((n + 1))
-	[ $((RANDOM % 2)) = 0 ] && wait_report # its drain report
+	[ $((RANDOM % 2)) = 0 ] && wait_seq_after "$OUT" # its drain report
 	n=$(reloads); targets_but > "$T.new"; mv "$T.new" "$T"
 	wait_events reloaded $((n + 1))
 }
@@ -136,14 +126,14 @@ a_readd_kill() { # it leaves, kill -9 before or after its drain, back at restart
 	local x=${ADDRS[$((RANDOM % 4))]} n
 	n=$(reloads); targets_but "$x" > "$T.new"; mv "$T.new" "$T"
 	wait_events reloaded $((n + 1))
-	[ $((RANDOM % 2)) = 0 ] && wait_report
+	[ $((RANDOM % 2)) = 0 ] && wait_seq_after "$OUT"
 	# traffic only once it is a target again: without its element the
 	# kernel does not count it, by design
 	run_kill; targets_but > "$T"; run_up
 }
 a_flush() { # everything the kernel held was reported first
 	local n; n=$(grep -c '"event":"table_reinstalled"' "$OUT")
-	wait_report
+	wait_seq_after "$OUT"
 	if [ $((RANDOM % 2)) = 0 ]; then inns "$R" nft flush ruleset
 	else inns "$R" nft delete table inet nftally; fi
 	wait_events table_reinstalled $((n + 1))

@@ -25,27 +25,13 @@ vm-net  198.18.4.0/24
 T
 DB="$WORK/state/nftally.db"
 RUNS=""
-# Sum of a field for an address over the run outputs, a replayed report
-# (same seq) once.
-printed() { # ADDR FIELD
-	cat $RUNS | jq -rs --arg a "$1" --arg f "$2" \
-		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
-}
+printed() { total "$1" "$2" $RUNS; } # ADDR FIELD: what the runs printed
 report() { nftally_r report "$@"; }
 # The one JSON report line's field for a label (0 when absent).
 rfield() { # FIELD LABEL REPORT-ARGS...
 	local f=$1 l=$2; shift 2
 	report --format json "$@" | jq -rs --arg l "$l" --arg f "$f" \
 		'[.[] | select(.label == $l) | .[$f]] | add // 0'
-}
-wait_seq_after() { # FILE: a report that began after now has been printed
-	local t0; t0=$(date +%s)
-	for _ in $(seq 50); do
-		jq -e --argjson t "$t0" 'select(.seq and (.time | fromdate) > $t)' "$1" \
-			>/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	bad "no report in $1 after $t0"
 }
 SA_IB=0 SA_IP=0 SB_OB=0 SB_OP=0 SN_IB=0
 traffic() { # K
