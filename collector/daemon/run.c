@@ -71,29 +71,9 @@ struct run {
 	int quiet; /* depth of run_quiet: out of the group while > 0 */
 };
 
-static double run_ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* ---- reports ---- */
 
-static void run_error(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void run_error(struct run *r, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	output_event(r->out, output_now(), "error", NULL, "%s", msg);
-	log_msg(LOG_PRIO_ERR, "%s", msg);
-	output_flush(r->out);
-}
+#define run_error(r, ...) output_error((r)->out, true, __VA_ARGS__)
 
 /* The listener serves what the metrics sink renders. */
 static void run_serve(char *buf, size_t len, void *data)
@@ -527,7 +507,7 @@ static int run_tick(struct run *r)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ret == 0)
 		ret = run_read(r, cur, h, miss, &missing);
-	sinks_health(r->sinks)->read_seconds = run_ms_since(&t0) / 1e3;
+	sinks_health(r->sinks)->read_seconds = output_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
 								   NULL, r->e) == 0)) {
 		ret = run_reinstall(r);
@@ -741,7 +721,7 @@ static void run_reload(struct run *r, const char *why, bool full)
 	run_undrain(r);
 	output_event(r->out, now, "reloaded", NULL,
 		     "%s (%s): %zu addresses (%zu new, %zu removed) in %.1f ms",
-		     a->targets_name, why, nt.n, res.added, res.ngone, run_ms_since(&t0));
+		     a->targets_name, why, nt.n, res.added, res.ngone, output_ms_since(&t0));
 	/* Someone deleted or replaced the table just before: this apply made
 	 * or found a new one, whose counters count from zero. */
 	if (r->handle && res.handle && res.handle != r->handle) {
@@ -1149,8 +1129,7 @@ static int run_start(struct run *r)
 	 * a table this apply had to create, or one of another boot, is new
 	 * whatever its handle (the same number as the state's is likely). */
 	if (ret == 0 && !damaged && (r->done.handle || r->done.n) &&
-	    (res.created || (r->done.boot[0] && strcmp(r->done.boot, r->boot) != 0) ||
-	     (r->done.handle && r->done.handle != res.handle)))
+	    (res.created || state_of_other_table(&r->done, res.handle, r->boot)))
 		run_table_new(r, res.handle, res.created ? "was gone while nftally was not running"
 				: "was recreated while nftally was not running");
 	r->handle = res.handle;

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "log.h"
 #include "output.h"
 #include "report.h"
 
@@ -36,6 +37,28 @@ time_t output_now(void)
 	 * a whole second; the precise clock does not. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec;
+}
+
+double output_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+void output_error(struct output *o, bool log, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_event(o, output_now(), "error", NULL, "%s", msg);
+	if (log)
+		log_msg(LOG_PRIO_ERR, "%s", msg);
+	output_flush(o);
 }
 
 char *output_time(time_t t, char *buf)

@@ -45,29 +45,8 @@ struct sink_ops {
 	void (*close)(struct sinks *s);
 };
 
-static double sinks_ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* An error event; a daemon (with a backlog) also logs it. */
-static void sinks_error(struct sinks *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sinks_error(struct sinks *s, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	output_event(s->c.out, output_now(), "error", NULL, "%s", msg);
-	if (s->c.backlog)
-		log_msg(LOG_PRIO_ERR, "%s", msg);
-	output_flush(s->c.out);
-}
+#define sinks_error(s, ...) output_error((s)->c.out, (s)->c.backlog != 0, __VA_ARGS__)
 
 void sinks_origin_here(struct report_origin *o, const char *table)
 {
@@ -291,7 +270,7 @@ static int sink_store_record(struct sinks *s, const struct sink_input *in, struc
 	ret = ret ? ret : backlog_drain(&s->backlog, sink_store_take, &t);
 	if (ret == 0)
 		ret = store_record_report(s->store, rep, err);
-	s->health.store_seconds = sinks_ms_since(&t0) / 1e3;
+	s->health.store_seconds = output_ms_since(&t0) / 1e3;
 	if (ret == 0)
 		sink_metrics_took(s, rep);
 	if (ret < 0) {

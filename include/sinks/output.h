@@ -5,6 +5,7 @@
 #ifndef NFTALLY_OUTPUT_H
 #define NFTALLY_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -35,6 +36,8 @@ int output_flush(struct output *o);
 
 /* The current time for reports, from the precise realtime clock. */
 time_t output_now(void);
+/* Milliseconds since t0 (CLOCK_MONOTONIC), for the durations reported. */
+double output_ms_since(const struct timespec *t0);
 
 /* RFC 3339 UTC with seconds ("2026-11-22T02:51:04Z"); buf holds 32 bytes. */
 char *output_time(time_t t, char *buf);
@@ -48,6 +51,11 @@ int output_counter(struct output *o, time_t t, time_t since, uint64_t seq, const
  * NULL (then it is "event_addr" to keep counter lines recognisable). */
 int output_event(struct output *o, time_t t, const char *event, const char *addr,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An `error` event now, also on stderr (log_msg) when log is true, and
+ * the stream flushed: what a daemon says of a failure it goes on after. */
+void output_error(struct output *o, bool log, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* An event about traffic that could not be counted, with the window:
  * "lost_since" and "lost_until" (whole seconds, like "time"). */
