@@ -97,6 +97,12 @@ enum state_from state_delta_from(const struct state_reading *cur,
 	return STATE_FROM_REPORTED;
 }
 
+bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot)
+{
+	return (s->boot[0] && strcmp(s->boot, boot) != 0) ||
+	       (s->handle && handle && s->handle != handle);
+}
+
 /* Decimal digits of v at the end of buf[0..24); returns where they start.
  * A state of 100,000 entries is written at every report: printf's
  * generality is most of that cost. */

@@ -365,8 +365,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	char boot[40];
 
 	statedir_boot_id(boot, sizeof(boot));
-	if (have_state && ((done.handle && handle && done.handle != handle) ||
-			   (done.boot[0] && strcmp(done.boot, boot) != 0))) {
+	if (have_state && state_of_other_table(&done, handle, boot)) {
 		have_state = false;
 		stale = true;
 		output_event(out, output_now(), "state_stale", NULL,

@@ -88,6 +88,12 @@ struct state_reading {
 enum state_from state_delta_from(const struct state_reading *cur,
 				 const struct state_reading *base, bool base_last);
 
+/* Whether the values of s were read from another table than the one with
+ * this handle, in the boot with this boot id: a state of another boot (a
+ * new boot or network namespace gives the same handles again), or one
+ * whose table handle differs (both known). */
+bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot);
+
 /* Text form (see docs/design.md), with the class names of an: the text
  * names classes, an numbers them.  Returns 0 or -EIO. */
 int state_format(const struct state *s, const struct addr_names *an, FILE *f);

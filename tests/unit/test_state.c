@@ -107,6 +107,34 @@ static void test_version1(void)
 
 /* Where a delta starts: the handle says which counter, the values going
  * backwards say a reset (or, handles unknown, a recreation). */
+/* Which table a state's values came from: another boot, or (both known)
+ * another handle. */
+static void test_other_table(void)
+{
+	static const char b1[] = "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10";
+	static const char b2[] = "fe25aa99-6981-4ab2-8ea5-65ca2b1ca98e";
+	struct state s;
+
+	state_init(&s);
+	s.handle = 7;
+	strcpy(s.boot, b1);
+	test_assert(!state_of_other_table(&s, 7, b1));
+	test_assert(state_of_other_table(&s, 8, b1));
+	/* the same handle after a reboot is another table */
+	test_assert(state_of_other_table(&s, 7, b2));
+	test_assert(state_of_other_table(&s, 7, ""));
+	/* a handle unknown on either side says nothing */
+	test_assert(!state_of_other_table(&s, 0, b1));
+	s.handle = 0;
+	test_assert(!state_of_other_table(&s, 8, b1));
+	/* a state written before the boot id was kept */
+	s.handle = 7;
+	s.boot[0] = 0;
+	test_assert(!state_of_other_table(&s, 7, b2));
+	test_assert(state_of_other_table(&s, 8, b2));
+	state_finish(&s);
+}
+
 static void test_delta_from(void)
 {
 	static const struct {
@@ -270,6 +298,7 @@ int main(void)
 {
 	test_two_registries();
 	test_round_trip();
+	test_other_table();
 	test_version1();
 	test_delta_from();
 	test_damaged();
