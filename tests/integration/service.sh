@@ -33,6 +33,12 @@ chmod 755 "$WORK"
 chmod 644 "$WORK/nftally.conf" "$WORK/targets"
 install -d -m 0700 -o $USR -g $USR "$WORK/state"
 install -d -m 0755 -o $USR -g $USR "$WORK/prom"
+# The user must reach the binary and the templates wherever the checkout
+# is (a clone in a directory of mode 0700 hides them): copies in $WORK.
+install -m 0755 "$NFTALLY" "$WORK/nftally"
+install -d -m 0755 "$WORK/templates"
+install -m 0644 "${SRCDIR:-$(dirname "$0")/../..}"/nft-templates/*.nft "$WORK/templates/"
+echo "template_dir = $WORK/templates" >> "$WORK/nftally.conf"
 
 OUT=$WORK/run.json
 # LeakSanitizer cannot work under ptrace (sanitizer builds): the other
@@ -41,7 +47,7 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 ip netns exec "$R" strace -f -qq -o "$WORK/trace" \
 	setpriv --reuid=$USR --regid=$USR --clear-groups \
 	--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin \
-	"$NFTALLY" -c "$WORK/nftally.conf" run > "$OUT" 2> "$OUT.err" &
+	"$WORK/nftally" -c "$WORK/nftally.conf" run > "$OUT" 2> "$OUT.err" &
 TRACER=$!; PIDS="$PIDS $TRACER"
 RUN=""
 for _ in $(seq 100); do
@@ -107,7 +113,7 @@ assert_eq "" "$owners" "state, store and textfile written by uid $USR"
 
 # --- what the run did, against the unit's lists ---
 # Only nftally's calls: from its execve on (setpriv's come before).
-start=$(grep -n "execve(\"$NFTALLY\"" "$WORK/trace" | head -1 | cut -d: -f1)
+start=$(grep -n "execve(\"$WORK/nftally\"" "$WORK/trace" | head -1 | cut -d: -f1)
 [ -n "$start" ] || { bad "no execve of nftally in the trace"; finish; }
 tail -n +"$start" "$WORK/trace" > "$WORK/trace.run"
 # expand GROUP|CALL...: the system calls, groups expanded by systemd-analyze.
