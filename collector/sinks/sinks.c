@@ -53,7 +53,7 @@ void sinks_origin_here(struct report_origin *o, const char *table)
 	char host[256] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	report_origin_init(o, host, "", table);
+	report_origin_init(o, host, "", "", table);
 }
 
 /* ---- the JSON lines ---- */

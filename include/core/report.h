@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The report model every sink shares: where a report comes from (host,
- * network namespace, table), its deltas, and its rows, all computed from
+ * network namespace, account, table), its deltas, and its rows, all computed from
  * the reported state before it and the state it closes with.  Pure: no
  * clock, no stream, no socket; the times are the states'. */
 #ifndef NFTALLY_REPORT_H
@@ -14,17 +14,19 @@
 #include "counts.h"
 #include "state.h"
 
-/* Where a report comes from: one table in one network namespace of one
- * host.  Copies, so a report that waits outlives whatever named them. */
+/* Where a report comes from: one table of one account in one network
+ * namespace of one host.  Copies, so a report that waits outlives whatever
+ * named them. */
 struct report_origin {
-	char host[256];  /* the host's name */
-	char netns[256]; /* the network namespace's name; "" the one nftally started in */
+	char host[256];   /* the host's name */
+	char netns[256];  /* the network namespace's name; "" the one nftally started in */
+	char account[33]; /* the account's name; "" for a config without sections */
 	char table[40];
 };
 
-/* Fill o with copies of the three names (truncated to fit; NULL is ""). */
+/* Fill o with copies of the four names (truncated to fit; NULL is ""). */
 void report_origin_init(struct report_origin *o, const char *host, const char *netns,
-			const char *table);
+			const char *account, const char *table);
 
 /* One delta of a report: entry x of next, its address as text, the delta
  * against the reported state, and, if a counter of the address counts from
