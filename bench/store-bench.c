@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	}
 	ms = calloc(k + 1, sizeof(*ms));
 	unlink(argv[3]);
-	if (!ms || store_open(&s, argv[3], "bench", &keep, &e) < 0) {
+	if (!ms || store_open(&s, argv[3], "bench", "bench", &keep, &e) < 0) {
 		fprintf(stderr, "store-bench: %s\n", e.msg);
 		return 1;
 	}
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	printf("store_wal_bytes_after_records=%lld\n", wal_bytes(argv[3]));
 	store_close(s); /* checkpoints the WAL into the file */
 	stat(argv[3], &st);
-	if (store_open(&s, argv[3], "bench", &keep, &e) < 0) {
+	if (store_open(&s, argv[3], "bench", "bench", &keep, &e) < 0) {
 		fprintf(stderr, "store-bench: %s\n", e.msg);
 		return 1;
 	}
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 	/* everything older than the retention: one rollup moves it all */
 	keep.intervals = 3600;
 	store_close(s);
-	if (store_open(&s, argv[3], "bench", &keep, &e) < 0) {
+	if (store_open(&s, argv[3], "bench", "bench", &keep, &e) < 0) {
 		fprintf(stderr, "store-bench: %s\n", e.msg);
 		return 1;
 	}

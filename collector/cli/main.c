@@ -115,13 +115,15 @@ static const struct command_help command_help[] = {
 	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n" },
 	{ "report",
 	  "Usage: nftally [OPTIONS] report [--by hour|day|month] [--label L] [--addr A]\n"
-	  "                       [--class C]\n"
+	  "                       [--class C] [--host H] [--netns N] [--account A]\n"
 	  "                       [--per-addr] [--since T] [--until T] [--utc]\n"
 	  "                       [--format table|json|csv] [--human]\n"
-	  "Totals of in and out bytes and packets per period and label (and per\n"
-	  "address with --per-addr or --addr, and per network class when classes\n"
-	  "are configured) from the store that `nftally run`\n"
-	  "writes.  --by defaults to day.  Periods are in local time unless --utc;\n"
+	  "Totals of in and out bytes and packets per period, host, network\n"
+	  "namespace and label (and per address with --per-addr or --addr, and per\n"
+	  "network class when classes are configured) from the store that\n"
+	  "`nftally run` writes; the accounts of one host and namespace add up.\n"
+	  "--host, --netns and --account keep only what was counted there (--netns ''\n"
+	  "is the namespace nftally started in).  --by defaults to day.  Periods are in local time unless --utc;\n"
 	  "a month is a calendar month.  T is YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS],\n"
 	  "YYYY-MM or @UNIXSECONDS; --since includes, --until excludes.  Data rolled\n"
 	  "up to days or months is shown at that resolution.  Reads only; safe\n"
@@ -196,6 +198,9 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "format", required_argument, NULL, 'o' },
 		{ "human", no_argument, NULL, 'H' },
 		{ "class", required_argument, NULL, 'K' },
+		{ "host", required_argument, NULL, 'O' },
+		{ "netns", required_argument, NULL, 'N' },
+		{ "account", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -226,6 +231,9 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'o': ro->format = optarg; ro->any = true; break;
 		case 'H': ro->human = ro->any = true; break;
 		case 'K': ro->cls = optarg; ro->any = true; break;
+		case 'O': ro->host = optarg; ro->any = true; break;
+		case 'N': ro->netns = optarg; ro->any = true; break;
+		case 'A': ro->account = optarg; ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -251,8 +259,9 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		exit(EXIT_SYSTEM);
 	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
-		fprintf(stderr, "nftally: --by, --label, --addr, --class, --per-addr, --since, "
-			"--until, --utc, --format and --human are options of report\n");
+		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
+			"--account, --per-addr, --since, --until, --utc, --format and --human are "
+			"options of report\n");
 		exit(EXIT_USAGE);
 	}
 	config_defaults(&a->acct.cfg);
@@ -286,7 +295,7 @@ static int cmd_render(struct cli *a)
 }
 
 /* `nftally report`: bad options are a usage error; no store (off, or no
- * database yet) is bad input. */
+ * database yet) or one of a newer nftally is bad input. */
 static int cmd_report(struct cli *a)
 {
 	char path[PATH_MAX];
@@ -298,9 +307,9 @@ static int cmd_report(struct cli *a)
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return cli_fail(a, EXIT_INPUT);
 	}
-	ret = query_report(&a->ro, path, a->acct.cfg.classes[0] != '\0', &a->e);
+	ret = query_report(&a->ro, path, NULL, a->acct.cfg.classes[0] != '\0', &a->e);
 	if (ret < 0)
-		return cli_fail(a, ret == -ENOENT ? EXIT_INPUT : EXIT_SYSTEM);
+		return cli_fail(a, ret == -ENOENT || ret == -EINVAL ? EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
 }
 

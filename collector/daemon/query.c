@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* `nftally report`: totals per period from the store, as an aligned table,
- * JSON lines or CSV.  Reads only (the database is in WAL mode, so this
+/* `nftally report`: totals per period, host, namespace and label from the
+ * store, as an aligned table, JSON lines or CSV.  Reads only (the database is in WAL mode, so this
  * works while run writes). */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 /* Rows are collected for the table format (column widths) and printed
  * directly for the others. */
 struct qrow {
-	char *period, *label, *addr, *cls;
+	char *period, *host, *netns, *label, *addr, *cls;
 	struct counts c;
 };
 
@@ -87,6 +87,16 @@ static int parse_when(const char *s, bool utc, int64_t *out)
 	return 0;
 }
 
+static void qrow_free(struct qrow *x)
+{
+	free(x->period);
+	free(x->host);
+	free(x->netns);
+	free(x->label);
+	free(x->addr);
+	free(x->cls);
+}
+
 static int keep_row(const struct store_row *r, void *data)
 {
 	struct query *q = data;
@@ -106,16 +116,16 @@ static int keep_row(const struct store_row *r, void *data)
 		q->cap = cap;
 	}
 	x = &q->v[q->n];
-	x->period = strdup(r->period ? r->period : "");
-	x->label = strdup(r->label ? r->label : "");
+	x->period = strdup(r->period);
+	x->host = strdup(r->host);
+	x->netns = strdup(r->netns);
+	x->label = strdup(r->label);
 	x->addr = r->addr ? strdup(r->addr) : NULL;
-	x->cls = strdup(r->cls ? r->cls : "");
+	x->cls = strdup(r->cls);
 	x->c = r->c;
-	if (!x->period || !x->label || (r->addr && !x->addr) || !x->cls) {
-		free(x->period);
-		free(x->label);
-		free(x->addr);
-		free(x->cls);
+	if (!x->period || !x->host || !x->netns || !x->label || (r->addr && !x->addr) ||
+	    !x->cls) {
+		qrow_free(x);
 		return -ENOMEM;
 	}
 	q->n++;
@@ -138,6 +148,8 @@ static int print_json(const struct store_row *r, void *data)
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "period", json_object_new_string(r->period));
+	json_object_object_add(o, "host", json_object_new_string(r->host));
+	json_object_object_add(o, "netns", json_object_new_string(r->netns));
 	json_object_object_add(o, "label", json_object_new_string(r->label));
 	if (r->addr)
 		json_object_object_add(o, "addr", json_object_new_string(r->addr));
@@ -171,6 +183,10 @@ static int print_csv(const struct query *q, const struct qrow *r)
 	int ret = csv_field(r->period);
 
 	putchar(',');
+	ret |= csv_field(r->host);
+	putchar(',');
+	ret |= csv_field(r->netns);
+	putchar(',');
 	ret |= csv_field(r->label);
 	if (q->o->per_addr) {
 		putchar(',');
@@ -191,7 +207,7 @@ static int print_csv_rows(struct query *q)
 {
 	for (size_t i = 0; i < q->n; i++)
 		q->classes |= q->v[i].cls && *q->v[i].cls;
-	printf("period,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
+	printf("period,host,netns,label%s%s,in_bytes,in_packets,out_bytes,out_packets\n",
 	       q->o->per_addr ? ",addr" : "", q->classes ? ",class" : "");
 	for (size_t i = 0; i < q->n; i++)
 		if (print_csv(q, &q->v[i]) < 0)
@@ -248,14 +264,18 @@ static void put_cell(const char *s, size_t width, bool right)
 			putchar(' ');
 }
 
-#define COLS 8
+#define COLS 10
+#define COL_NETNS 2
+#define COL_ADDR 4
+#define COL_CLASS 5
+#define COL_COUNTS 6 /* the first of the four counts, right-aligned */
 
 /* The cells of one line: the header (i == 0), a row, or the total. */
 static void row_cells(const struct query *q, size_t i, const char *cells[COLS],
 		      char b[4][32])
 {
-	static const char *const head[COLS] = { "PERIOD", "LABEL", "ADDR", "CLASS", "IN",
-						"IN_PKTS", "OUT", "OUT_PKTS" };
+	static const char *const head[COLS] = { "PERIOD", "HOST", "NETNS", "LABEL", "ADDR",
+						"CLASS", "IN", "IN_PKTS", "OUT", "OUT_PKTS" };
 	const struct qrow *r = i && i <= q->n ? &q->v[i - 1] : NULL;
 	const struct counts *c = r ? &r->c : &q->total;
 	const bool human = q->o->human;
@@ -264,25 +284,34 @@ static void row_cells(const struct query *q, size_t i, const char *cells[COLS],
 	if (!i)
 		return;
 	cells[0] = r ? r->period : "TOTAL";
-	cells[1] = r ? r->label : "";
-	cells[2] = r && r->addr ? r->addr : "";
-	cells[3] = r && r->cls ? r->cls : "";
-	cells[4] = amount(c->in_bytes, human, true, b[0]);
-	cells[5] = amount(c->in_packets, human, false, b[1]);
-	cells[6] = amount(c->out_bytes, human, true, b[2]);
-	cells[7] = amount(c->out_packets, human, false, b[3]);
+	cells[1] = r ? r->host : "";
+	cells[2] = r ? r->netns : "";
+	cells[3] = r ? r->label : "";
+	cells[COL_ADDR] = r && r->addr ? r->addr : "";
+	cells[COL_CLASS] = r ? r->cls : "";
+	cells[COL_COUNTS] = amount(c->in_bytes, human, true, b[0]);
+	cells[COL_COUNTS + 1] = amount(c->in_packets, human, false, b[1]);
+	cells[COL_COUNTS + 2] = amount(c->out_bytes, human, true, b[2]);
+	cells[COL_COUNTS + 3] = amount(c->out_packets, human, false, b[3]);
 }
 
+/* The table shows the columns that say something: NETNS when a row is
+ * from another namespace than the one nftally started in, CLASS when a
+ * row has a class.  (CSV and JSON keep theirs for every row.) */
 static void print_table(struct query *q)
 {
-	bool show[COLS] = { true, true, q->o->per_addr, false, true, true, true, true };
+	bool show[COLS] = { true, true, false, true, q->o->per_addr, false,
+			    true, true, true, true };
 	const char *cells[COLS];
 	size_t wid[COLS] = { 0 };
 	char b[4][32];
 
 	for (size_t i = 0; i < q->n; i++) {
-		show[3] |= q->v[i].cls && *q->v[i].cls;
-		/* a label must not reorder what the terminal shows after it */
+		show[COL_NETNS] |= *q->v[i].netns != '\0';
+		show[COL_CLASS] |= *q->v[i].cls != '\0';
+		/* a name must not reorder what the terminal shows after it */
+		cell_strip_bidi(q->v[i].host);
+		cell_strip_bidi(q->v[i].netns);
 		cell_strip_bidi(q->v[i].label);
 		if (q->v[i].addr)
 			cell_strip_bidi(q->v[i].addr);
@@ -304,7 +333,7 @@ static void print_table(struct query *q)
 				continue;
 			if (!first)
 				fputs("  ", stdout);
-			put_cell(cells[k], wid[k], k >= 4);
+			put_cell(cells[k], wid[k], k >= COL_COUNTS);
 			first = false;
 		}
 		putchar('\n');
@@ -313,12 +342,8 @@ static void print_table(struct query *q)
 
 static void query_free(struct query *q)
 {
-	for (size_t i = 0; i < q->n; i++) {
-		free(q->v[i].period);
-		free(q->v[i].label);
-		free(q->v[i].addr);
-		free(q->v[i].cls);
-	}
+	for (size_t i = 0; i < q->n; i++)
+		qrow_free(&q->v[i]);
 	free(q->v);
 }
 
@@ -372,11 +397,12 @@ int query_check(const struct report_opts *o, struct err *e)
 	return query_options(o, &sq, &q, &eff, canon, e);
 }
 
-int query_report(const struct report_opts *o, const char *store_path, bool classes,
-		 struct err *e)
+int query_report(const struct report_opts *o, const char *store_path, const char *here,
+		 bool classes, struct err *e)
 {
 	struct store_query sq = { .by = TIER_DAY, .utc = o->utc, .label = o->label,
-				  .since = INT64_MIN, .until = INT64_MAX, .cls = o->cls };
+				  .since = INT64_MIN, .until = INT64_MAX, .cls = o->cls,
+				  .host = o->host, .netns = o->netns, .account = o->account };
 	struct query q = { .classes = classes };
 	struct report_opts eff;
 	char canon[ADDR_STRLEN];
@@ -385,7 +411,7 @@ int query_report(const struct report_opts *o, const char *store_path, bool class
 
 	if (ret < 0)
 		return ret;
-	ret = store_open_readonly(&s, store_path, e);
+	ret = store_open_readonly(&s, store_path, here, e);
 	if (ret < 0)
 		return ret;
 	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, e);

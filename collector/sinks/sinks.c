@@ -72,8 +72,9 @@ static void sink_metrics_took(struct sinks *s, const struct report *rep)
 		sinks_error(s, "metrics: out of memory");
 }
 
-static void sink_metrics_seed_one(const char *addr, const char *label, const char *cls,
-			     const struct counts *c, void *data)
+static void sink_metrics_seed_one(const struct report_origin *o, const char *addr,
+				  const char *label, const char *cls, const struct counts *c,
+				  void *data)
 {
 	metrics_add(data, addr, label, cls, c);
 }
@@ -141,7 +142,8 @@ static int sink_store_open_now(struct sinks *s, struct err *e)
 		s->store_on = false; /* remove: no database, nothing to record into */
 		return 0;
 	}
-	return store_open(&s->store, s->c.store_path, s->c.origin.table, &s->c.keep, e);
+	return store_open(&s->store, s->c.store_path, s->c.origin.host, s->c.origin.table,
+			  &s->c.keep, e);
 }
 
 static int sink_store_open(struct sinks *s, struct err *e)

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The embedded store (SQLite).  One row per address with traffic per
- * report in tier 0; rollups move whole hours, local days and local months
- * of old rows into the next tier inside one transaction, so every sum over
- * any window of whole stored periods is the same before and after.  The
- * report's seq and time are written in the transaction that records it,
- * which is what makes a replayed report a no-op here. */
+/* The embedded store (SQLite).  One row per series (origin, address,
+ * label, class) with traffic per report in tier 0; rollups move whole
+ * hours, local days and local months of old rows into the next tier
+ * inside one transaction, so every sum over any window of whole stored
+ * periods is the same before and after.  The report's origin, seq and time
+ * are written in the transaction that records it, which is what makes a
+ * replayed report a no-op here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,7 +20,8 @@
 #include "report.h"
 #include "store.h"
 
-#define STORE_SCHEMA 1
+/* 2: series and reports carry their origin (host, netns, account) */
+#define STORE_SCHEMA 2
 
 struct store {
 	sqlite3 *db;
@@ -34,18 +36,27 @@ struct store {
 	int64_t next_rollup;
 };
 
+static const char meta_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+
+/* Every table of the current schema (IF NOT EXISTS: a store of this
+ * schema gets nothing new, one of schema 1 its new series and reports
+ * while the migration has the old ones renamed). */
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS series("
-	"  id INTEGER PRIMARY KEY, addr TEXT NOT NULL, label TEXT NOT NULL,"
-	"  class TEXT NOT NULL DEFAULT '', UNIQUE(addr, label, class));"
+	"  id INTEGER PRIMARY KEY, host TEXT NOT NULL, netns TEXT NOT NULL,"
+	"  account TEXT NOT NULL, addr TEXT NOT NULL, label TEXT NOT NULL,"
+	"  class TEXT NOT NULL DEFAULT '', UNIQUE(host, netns, account, addr, label, class));"
 	"CREATE TABLE IF NOT EXISTS usage("
 	"  tier INTEGER NOT NULL, t INTEGER NOT NULL, series INTEGER NOT NULL,"
 	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
 	"  out_bytes INTEGER NOT NULL, out_packets INTEGER NOT NULL,"
 	"  PRIMARY KEY(tier, t, series)) WITHOUT ROWID;"
+	/* every account numbers its own reports */
 	"CREATE TABLE IF NOT EXISTS reports("
-	"  seq INTEGER NOT NULL, t INTEGER NOT NULL, PRIMARY KEY(seq, t)) WITHOUT ROWID;"
+	"  host TEXT NOT NULL, netns TEXT NOT NULL, account TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL, t INTEGER NOT NULL,"
+	"  PRIMARY KEY(host, netns, account, seq, t)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS totals("
 	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
 	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
@@ -141,6 +152,14 @@ static int store_meta_set(struct store *s, const char *key, sqlite3_int64 v, str
 	return store_step(s->meta_set) == SQLITE_DONE ? 0 : store_fail(s, e, "meta");
 }
 
+static int store_meta_set_text(struct store *s, const char *key, const char *v,
+			       struct err *e)
+{
+	sqlite3_bind_text(s->meta_set, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->meta_set, 2, v, -1, SQLITE_STATIC);
+	return store_step(s->meta_set) == SQLITE_DONE ? 0 : store_fail(s, e, "meta");
+}
+
 static int store_open_db(struct store **out, const char *path, int flags, struct err *e)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -195,11 +214,120 @@ int store_check(struct store *s)
 	return st.st_dev == s->dev && st.st_ino == s->ino ? 0 : -ESTALE;
 }
 
-int store_open(struct store **out, const char *path, const char *table,
+/* host, or this host's name for NULL. */
+static const char *store_host(const char *host, char buf[256])
+{
+	if (host)
+		return host;
+	buf[0] = '\0';
+	gethostname(buf, 255);
+	buf[255] = '\0';
+	return buf;
+}
+
+/* meta's text for key, copied into *v (NULL if there is none): 0 or a
+ * negative errno. */
+static int store_meta_text(struct store *s, const char *key, char **v, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc, ret = store_prepare(s, &st, "SELECT value FROM meta WHERE key = ?", e);
+
+	*v = NULL;
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		*v = strdup(t ? t : "");
+		if (!*v)
+			ret = err_setn(e, -ENOMEM, "store: out of memory");
+	} else if (rc != SQLITE_DONE) {
+		ret = store_fail(s, e, "meta");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Schema 1 to 2, in the open's transaction: series and reports gain the
+ * origin, their rows host's in the namespace nftally started in, account
+ * '' (what a run of schema 1 counted).  Series keep their ids, so usage,
+ * totals and carried need nothing.  The schema-1 reports table is made
+ * first where a store from before it lacks one. */
+static int store_migrate_v1(struct store *s, const char *host, struct err *e)
+{
+	static const char *const copy[] = {
+		"INSERT INTO series(id, host, netns, account, addr, label, class)"
+		" SELECT id, ?1, '', '', addr, label, class FROM series_v1",
+		"INSERT INTO reports(host, netns, account, seq, t)"
+		" SELECT ?1, '', '', seq, t FROM reports_v1",
+	};
+	int ret = store_exec(s, "CREATE TABLE IF NOT EXISTS reports(seq INTEGER NOT NULL,"
+			     " t INTEGER NOT NULL, PRIMARY KEY(seq, t)) WITHOUT ROWID;"
+			     "ALTER TABLE series RENAME TO series_v1;"
+			     "ALTER TABLE reports RENAME TO reports_v1;", e);
+
+	ret = ret ? ret : store_exec(s, schema_sql, e);
+	for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]) && ret == 0; i++) {
+		sqlite3_stmt *st;
+
+		ret = store_prepare(s, &st, copy[i], e);
+		if (ret < 0)
+			break;
+		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			ret = store_fail(s, e, "migration");
+		sqlite3_finalize(st);
+	}
+	return ret ? ret : store_exec(s, "DROP TABLE series_v1; DROP TABLE reports_v1;", e);
+}
+
+/* The schema, made, migrated from 1, or refused (another version). */
+static int store_schema(struct store *s, const char *path, const char *host, struct err *e)
+{
+	int64_t v = store_meta_int(s, "schema", 0);
+	int ret;
+
+	if (v == 1)
+		ret = store_migrate_v1(s, host, e);
+	else if (v == 0 || v == STORE_SCHEMA)
+		ret = store_exec(s, schema_sql, e);
+	else
+		return err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
+				"another version of nftally)", path, (long long)v, STORE_SCHEMA);
+	return ret ? ret : store_meta_set(s, "schema", STORE_SCHEMA, e);
+}
+
+/* A store of one table (meta 'table', set by its first opener of one
+ * table) refuses another table.  One opened as shared by accounts (table
+ * NULL) is marked so (meta 'shared' 1) and is checked no more: its rows
+ * say their account.  A store of one table may become shared; its rows
+ * are then account ''. */
+static int store_check_table(struct store *s, const char *path, const char *table,
+			     struct err *e)
+{
+	bool shared = store_meta_int(s, "shared", 0) == 1;
+	char *t = NULL;
+	int ret = store_meta_text(s, "table", &t, e);
+
+	if (ret < 0)
+		return ret;
+	if (!table && !shared)
+		ret = store_meta_set(s, "shared", 1, e);
+	else if (table && t && !shared && strcmp(t, table) != 0)
+		ret = err_setn(e, -EINVAL, "%s: database of table %s, not %s", path, t, table);
+	else if (table && !t && !shared)
+		ret = store_meta_set_text(s, "table", table, e);
+	free(t);
+	return ret;
+}
+
+int store_open(struct store **out, const char *path, const char *host, const char *table,
 	       const struct store_keep *keep, struct err *e)
 {
+	char hbuf[256];
 	struct store *s;
-	sqlite3_stmt *st = NULL;
 	int fd, ret;
 
 	/* created here so that it is 0600 and never a symlink we follow */
@@ -217,60 +345,37 @@ int store_open(struct store **out, const char *path, const char *table,
 		sqlite3_busy_timeout(s->db, keep->busy_ms);
 	/* FULL: a commit is on disk before the state file says "reported" */
 	ret = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", e);
+	/* The schema's check, its migration and the table's check in one
+	 * write transaction: another process opening at the same time waits
+	 * for it (the busy timeout) and finds the schema made and migrated. */
 	ret = ret ? ret : store_exec(s, "BEGIN IMMEDIATE", e);
-	ret = ret ? ret : store_exec(s, schema_sql, e);
+	ret = ret ? ret : store_exec(s, meta_sql, e);
 	ret = ret ? ret : store_prepare(s, &s->meta_set,
 					"INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", e);
-	if (ret == 0) {
-		int64_t v = store_meta_int(s, "schema", 0);
-
-		if (v == 0)
-			ret = store_meta_set(s, "schema", STORE_SCHEMA, e);
-		else if (v != STORE_SCHEMA)
-			ret = err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written "
-				       "by another version of nftally)", path, (long long)v,
-				       STORE_SCHEMA);
-	}
-	if (ret == 0 && store_prepare(s, &st, "SELECT value FROM meta WHERE key = 'table'",
-				      e) == 0) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			const char *t = (const char *)sqlite3_column_text(st, 0);
-
-			if (!t || strcmp(t, table) != 0)
-				ret = err_setn(e, -EINVAL, "%s: database of table %s, not %s",
-					       path, t ? t : "?", table);
-		} else {
-			sqlite3_stmt *ins;
-
-			ret = store_prepare(s, &ins, "INSERT INTO meta VALUES('table', ?)", e);
-			if (ret == 0) {
-				sqlite3_bind_text(ins, 1, table, -1, SQLITE_STATIC);
-				if (sqlite3_step(ins) != SQLITE_DONE)
-					ret = store_fail(s, e, "meta");
-				sqlite3_finalize(ins);
-			}
-		}
-		sqlite3_finalize(st);
-	}
+	ret = ret ? ret : store_schema(s, path, store_host(host, hbuf), e);
+	ret = ret ? ret : store_check_table(s, path, table, e);
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
 	ret = ret ? ret : store_prepare(s, &s->series_add,
-					"INSERT OR IGNORE INTO series(addr, label, class) VALUES(?, ?, ?)",
-					e);
+					"INSERT OR IGNORE INTO series(host, netns, account, addr,"
+					" label, class) VALUES(?, ?, ?, ?, ?, ?)", e);
 	ret = ret ? ret : store_prepare(s, &s->series_get,
-					"SELECT id FROM series WHERE addr = ? AND label = ? AND class = ?",
-					e);
+					"SELECT id FROM series WHERE host = ? AND netns = ? AND"
+					" account = ? AND addr = ? AND label = ? AND class = ?", e);
 	ret = ret ? ret : store_prepare(s, &s->usage_add,
 					"INSERT INTO usage VALUES(0, ?, ?, ?, ?, ?, ?)"
 					ADD_COUNTS("tier, t, series"), e);
 	ret = ret ? ret : store_prepare(s, &s->report_get,
-					"SELECT 1 FROM reports WHERE seq = ? AND t = ?", e);
+					"SELECT 1 FROM reports WHERE host = ? AND netns = ? AND"
+					" account = ? AND seq = ? AND t = ?", e);
 	ret = ret ? ret : store_prepare(s, &s->report_add,
-					"INSERT INTO reports VALUES(?, ?)", e);
+					"INSERT INTO reports VALUES(?, ?, ?, ?, ?)", e);
 	ret = ret ? ret : store_prepare(s, &s->total_add,
 					"INSERT INTO totals VALUES(?, ?, ?, ?, ?)"
 					ADD_COUNTS("series"), e);
 	ret = ret ? ret : store_identify(s, path, e);
 	if (ret < 0) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		store_close(s);
 		*out = NULL;
 		return ret;
@@ -278,12 +383,49 @@ int store_open(struct store **out, const char *path, const char *table,
 	return 0;
 }
 
-int store_open_readonly(struct store **out, const char *path, struct err *e)
+/* A store of schema 1 read as one of 2: a view of its series with the
+ * origin's columns, in the connection's temp schema (a read-only
+ * connection may write there), which comes first in name lookups. */
+static int store_read_v1(struct store *s, const char *host, struct err *e)
 {
+	char hbuf[256];
+	char *sql = sqlite3_mprintf("CREATE TEMP VIEW series AS SELECT id, %Q AS host,"
+				    " '' AS netns, '' AS account, addr, label, class"
+				    " FROM main.series", store_host(host, hbuf));
+	int ret;
+
+	if (!sql)
+		return err_setn(e, -ENOMEM, "store: out of memory");
+	ret = store_exec(s, sql, e);
+	sqlite3_free(sql);
+	return ret;
+}
+
+int store_open_readonly(struct store **out, const char *path, const char *host,
+			struct err *e)
+{
+	int64_t v;
+	int ret;
+
 	if (access(path, F_OK) < 0)
 		return err_setn(e, -errno, "%s: cannot open database: %s", path,
 				strerror(errno));
-	return store_open_db(out, path, SQLITE_OPEN_READONLY, e);
+	ret = store_open_db(out, path, SQLITE_OPEN_READONLY, e);
+	if (ret < 0)
+		return ret;
+	/* a meta that cannot be read (no database, a damaged one): the
+	 * query says what is wrong */
+	v = store_meta_int(*out, "schema", STORE_SCHEMA);
+	if (v == 1)
+		ret = store_read_v1(*out, host, e);
+	else if (v != STORE_SCHEMA)
+		ret = err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
+			       "another version of nftally)", path, (long long)v, STORE_SCHEMA);
+	if (ret < 0) {
+		store_close(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 /* Is PATH-wal still the log this connection writes?  Closing the last
@@ -329,27 +471,33 @@ static void bind_counts(sqlite3_stmt *st, int first, const struct counts *c)
 	sqlite3_bind_int64(st, first + 3, (sqlite3_int64)c->out_packets);
 }
 
-static void bind_series(sqlite3_stmt *st, const char *addr, const char *label,
-			const char *cls)
+/* What names a series: where it was counted, and what. */
+struct series_key {
+	const char *host, *netns, *account, *addr, *label, *cls;
+};
+
+/* Bind the key's six texts as parameters 1 to 6. */
+static void bind_series(sqlite3_stmt *st, const struct series_key *k)
 {
-	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, cls, -1, SQLITE_STATIC);
+	const char *v[] = { k->host, k->netns, k->account, k->addr, k->label, k->cls };
+
+	for (int i = 0; i < 6; i++)
+		sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
 }
 
-static int store_series(struct store *s, const char *addr, const char *label,
-			const char *cls, int64_t *id, struct err *e)
+static int store_series(struct store *s, const struct series_key *k, int64_t *id,
+			struct err *e)
 {
 	int rc;
 
-	bind_series(s->series_add, addr, label, cls);
+	bind_series(s->series_add, k);
 	if (store_step(s->series_add) != SQLITE_DONE)
 		return store_fail(s, e, "series");
 	if (sqlite3_changes(s->db) == 1) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		return 0;
 	}
-	bind_series(s->series_get, addr, label, cls);
+	bind_series(s->series_get, k);
 	rc = sqlite3_step(s->series_get);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s->series_get, 0);
@@ -357,12 +505,14 @@ static int store_series(struct store *s, const char *addr, const char *label,
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
 }
 
-static int record_one(struct store *s, int64_t t, const struct report_row *d, struct err *e)
+static int record_one(struct store *s, const struct report_origin *o, int64_t t,
+		      const struct report_row *d, struct err *e)
 {
 	char addr[ADDR_STRLEN];
+	const struct series_key k = { o->host, o->netns, o->account, addr_format(&d->a, addr),
+				      d->label, d->cls ? d->cls : "" };
 	int64_t id = 0;
-	int ret = store_series(s, addr_format(&d->a, addr), d->label, d->cls ? d->cls : "", &id,
-			       e);
+	int ret = store_series(s, &k, &id, e);
 
 	if (ret < 0)
 		return ret;
@@ -378,13 +528,23 @@ static int record_one(struct store *s, int64_t t, const struct report_row *d, st
 	return 0;
 }
 
-/* Is report (seq, t) recorded already?  1 yes, 0 no, or a negative errno. */
-static int store_has_report(struct store *s, uint64_t seq, int64_t t, struct err *e)
+/* Bind report r's key (origin, seq, time) from parameter 1 on. */
+static void bind_report(sqlite3_stmt *st, const struct report *r)
+{
+	sqlite3_bind_text(st, 1, r->origin.host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->origin.netns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->origin.account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->seq);
+	sqlite3_bind_int64(st, 5, r->time);
+}
+
+/* Is report r (its origin, seq, time) recorded already?  1 yes, 0 no, or a
+ * negative errno. */
+static int store_has_report(struct store *s, const struct report *r, struct err *e)
 {
 	int rc;
 
-	sqlite3_bind_int64(s->report_get, 1, (sqlite3_int64)seq);
-	sqlite3_bind_int64(s->report_get, 2, t);
+	bind_report(s->report_get, r);
 	rc = store_step(s->report_get);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -397,22 +557,21 @@ int store_record_report(struct store *s, const struct report *r, struct err *e)
 
 	if (ret < 0)
 		return ret;
-	/* A replay prints the very report it printed before, same seq and
-	 * same time: recorded once.  A state started afresh counts seq from 1
-	 * again, at other times. */
-	ret = store_has_report(s, r->seq, r->time, e);
+	/* A replay prints the very report it printed before, same origin, seq
+	 * and time: recorded once.  A state started afresh counts seq from 1
+	 * again, at other times; every account counts its own. */
+	ret = store_has_report(s, r, e);
 	if (ret == 1) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
 	}
 	if (ret == 0) {
-		sqlite3_bind_int64(s->report_add, 1, (sqlite3_int64)r->seq);
-		sqlite3_bind_int64(s->report_add, 2, r->time);
+		bind_report(s->report_add, r);
 		if (store_step(s->report_add) != SQLITE_DONE)
 			ret = store_fail(s, e, "reports");
 	}
 	for (size_t i = 0; i < r->n && ret == 0; i++)
-		ret = record_one(s, r->time, &r->v[i], e);
+		ret = record_one(s, &r->origin, r->time, &r->v[i], e);
 	ret = ret ? ret : store_meta_set(s, "last_seq", (sqlite3_int64)r->seq, e);
 	ret = ret ? ret : store_meta_set(s, "last_time", r->time, e);
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
@@ -511,28 +670,44 @@ int store_rollup(struct store *s, time_t now, struct err *e)
 
 /* ---- reading ---- */
 
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return t ? t : "";
+}
+
+static struct counts column_counts(sqlite3_stmt *st, int first)
+{
+	return (struct counts){
+		(uint64_t)sqlite3_column_int64(st, first),
+		(uint64_t)sqlite3_column_int64(st, first + 1),
+		(uint64_t)sqlite3_column_int64(st, first + 2),
+		(uint64_t)sqlite3_column_int64(st, first + 3),
+	};
+}
+
 int store_totals(struct store *s,
-		 void (*cb)(const char *addr, const char *label, const char *cls,
-			    const struct counts *c, void *data),
+		 void (*cb)(const struct report_origin *o, const char *addr, const char *label,
+			    const char *cls, const struct counts *c, void *data),
 		 void *data, struct err *e)
 {
+	struct report_origin o;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, &st, "SELECT addr, label, class, sum(t.in_bytes), sum(t.in_packets),"
-			  " sum(t.out_bytes), sum(t.out_packets) FROM (SELECT * FROM totals UNION ALL"
+	if (store_prepare(s, &st, "SELECT host, netns, account, addr, label, class,"
+			  " sum(t.in_bytes), sum(t.in_packets), sum(t.out_bytes),"
+			  " sum(t.out_packets) FROM (SELECT * FROM totals UNION ALL"
 			  " SELECT * FROM carried) t JOIN series s ON s.id = t.series"
 			  " GROUP BY t.series", e) < 0)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct counts c = {
-			(uint64_t)sqlite3_column_int64(st, 3), (uint64_t)sqlite3_column_int64(st, 4),
-			(uint64_t)sqlite3_column_int64(st, 5), (uint64_t)sqlite3_column_int64(st, 6),
-		};
+		struct counts c = column_counts(st, 6);
 
-		cb((const char *)sqlite3_column_text(st, 0),
-		   (const char *)sqlite3_column_text(st, 1),
-		   (const char *)sqlite3_column_text(st, 2), &c, data);
+		report_origin_init(&o, column_text(st, 0), column_text(st, 1),
+				   column_text(st, 2), "");
+		cb(&o, column_text(st, 3), column_text(st, 4), column_text(st, 5), &c, data);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "totals");
@@ -548,13 +723,17 @@ int store_query(struct store *s, const struct store_query *q,
 		"SELECT strftime(CASE max(?1, tier) WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
 		"  WHEN 2 THEN '%%Y-%%m-%%d' ELSE '%%Y-%%m' END,"
 		"  start, 'unixepoch', CASE WHEN ?2 AND tier < 2 THEN '+0 seconds'"
-		"  ELSE 'localtime' END) AS period, label, %s, class,"
+		"  ELSE 'localtime' END) AS period, host, netns, label, %s, class,"
 		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
 		" FROM (SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start"
 		"  FROM usage u) JOIN series s ON s.id = series"
 		" WHERE start >= ?3 AND start < ?4 AND (?5 IS NULL OR label = ?5)"
 		"  AND (?6 IS NULL OR addr = ?6) AND (?7 IS NULL OR class = ?7)"
-		" GROUP BY period, label%s, class ORDER BY period, label%s, class";
+		"  AND (?8 IS NULL OR host = ?8) AND (?9 IS NULL OR netns = ?9)"
+		"  AND (?10 IS NULL OR account = ?10)"
+		" GROUP BY period, host, netns, label%s, class"
+		" ORDER BY period, host, netns, label%s, class";
+	const char *filter[6] = { q->label, q->addr, q->cls, q->host, q->netns, q->account };
 	char sql[1024];
 	sqlite3_stmt *st;
 	int rc, ret = 0;
@@ -567,22 +746,18 @@ int store_query(struct store *s, const struct store_query *q,
 	sqlite3_bind_int(st, 2, q->utc);
 	sqlite3_bind_int64(st, 3, q->since);
 	sqlite3_bind_int64(st, 4, q->until);
-	if (q->label)
-		sqlite3_bind_text(st, 5, q->label, -1, SQLITE_STATIC);
-	if (q->addr)
-		sqlite3_bind_text(st, 6, q->addr, -1, SQLITE_STATIC);
-	if (q->cls)
-		sqlite3_bind_text(st, 7, q->cls, -1, SQLITE_STATIC);
+	/* the filters ?5 to ?10; a NULL pointer binds SQL NULL: no filter */
+	for (int i = 0; i < 6; i++)
+		sqlite3_bind_text(st, 5 + i, filter[i], -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
 		struct store_row row = {
-			.period = (const char *)sqlite3_column_text(st, 0),
-			.label = (const char *)sqlite3_column_text(st, 1),
-			.addr = (const char *)sqlite3_column_text(st, 2),
-			.cls = (const char *)sqlite3_column_text(st, 3),
-			.c = { (uint64_t)sqlite3_column_int64(st, 4),
-			       (uint64_t)sqlite3_column_int64(st, 5),
-			       (uint64_t)sqlite3_column_int64(st, 6),
-			       (uint64_t)sqlite3_column_int64(st, 7) },
+			.period = column_text(st, 0),
+			.host = column_text(st, 1),
+			.netns = column_text(st, 2),
+			.label = column_text(st, 3),
+			.addr = (const char *)sqlite3_column_text(st, 4),
+			.cls = column_text(st, 5),
+			.c = column_counts(st, 6),
 		};
 
 		ret = cb(&row, data);
@@ -600,8 +775,8 @@ struct saved_ctx {
 	int ret;
 };
 
-static void save_one(const char *addr, const char *label, const char *cls,
-		     const struct counts *c, void *data)
+static void save_one(const struct report_origin *o, const char *addr, const char *label,
+		     const char *cls, const struct counts *c, void *data)
 {
 	struct saved_ctx *x = data;
 	struct store_saved *sv = x->sv;
@@ -618,12 +793,15 @@ static void save_one(const char *addr, const char *label, const char *cls,
 		sv->v = t;
 	}
 	t = &sv->v[sv->n];
+	t->host = strdup(o->host);
+	t->netns = strdup(o->netns);
+	t->account = strdup(o->account);
 	t->addr = strdup(addr);
 	t->label = strdup(label);
 	t->cls = strdup(cls ? cls : "");
 	t->c = *c;
 	sv->n++;
-	if (!t->addr || !t->label || !t->cls)
+	if (!t->host || !t->netns || !t->account || !t->addr || !t->label || !t->cls)
 		x->ret = -ENOMEM;
 }
 
@@ -644,6 +822,9 @@ int store_totals_save(struct store *s, struct store_saved *sv, struct err *e)
 void store_saved_free(struct store_saved *sv)
 {
 	for (size_t i = 0; i < sv->n; i++) {
+		free(sv->v[i].host);
+		free(sv->v[i].netns);
+		free(sv->v[i].account);
 		free(sv->v[i].addr);
 		free(sv->v[i].label);
 		free(sv->v[i].cls);
@@ -662,19 +843,17 @@ static uint64_t store_short(uint64_t saved, uint64_t now)
 static int carry_one(struct store *s, sqlite3_stmt *get, sqlite3_stmt *add,
 		     const struct store_total *t, struct err *e)
 {
+	const struct series_key k = { t->host, t->netns, t->account, t->addr, t->label, t->cls };
 	struct counts cur = { 0 }, d;
 	int64_t id = 0;
-	int rc, ret = store_series(s, t->addr, t->label, t->cls, &id, e);
+	int rc, ret = store_series(s, &k, &id, e);
 
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(get, 1, id);
 	rc = sqlite3_step(get);
 	if (rc == SQLITE_ROW)
-		cur = (struct counts){
-			(uint64_t)sqlite3_column_int64(get, 0), (uint64_t)sqlite3_column_int64(get, 1),
-			(uint64_t)sqlite3_column_int64(get, 2), (uint64_t)sqlite3_column_int64(get, 3),
-		};
+		cur = column_counts(get, 0);
 	sqlite3_reset(get);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(s, e, "carried");

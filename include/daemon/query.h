@@ -10,6 +10,9 @@
 /* Options of `nftally report`, as given (checked by query_check). */
 struct report_opts {
 	const char *by, *label, *addr, *since, *until, *format, *cls;
+	/* where the rows were counted (NULL: anywhere; netns "": the
+	 * namespace nftally started in) */
+	const char *host, *netns, *account;
 	bool utc, human, per_addr;
 	bool any; /* one of them was given */
 };
@@ -17,12 +20,16 @@ struct report_opts {
 /* Are the options well formed?  0, or -EINVAL with e set. */
 int query_check(const struct report_opts *o, struct err *e);
 
-/* The totals o asks for from the store at store_path, on stdout (with a
- * class column in CSV if classes are configured).  0; -EINVAL with e set
- * for options query_check refuses; -ENOENT if there is no database at
- * store_path; another negative errno (the store, out of memory) with e
- * set, or -EIO with e->msg "" when stdout cannot be written. */
-int query_report(const struct report_opts *o, const char *store_path, bool classes,
-		 struct err *e);
+/* The totals o asks for from the store at store_path, on stdout, per
+ * period, host, netns and label (and address, and class: a class column
+ * in CSV if classes are configured).  here: this host's name as run
+ * records it (NULL: gethostname), which the rows of a store of schema 1
+ * are read as from.  0; -EINVAL with e set for options query_check
+ * refuses or a database of a newer schema; -ENOENT if there is no
+ * database at store_path; another negative errno (the store, out of
+ * memory) with e set, or -EIO with e->msg "" when stdout cannot be
+ * written. */
+int query_report(const struct report_opts *o, const char *store_path, const char *here,
+		 bool classes, struct err *e);
 
 #endif

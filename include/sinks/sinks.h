@@ -47,8 +47,8 @@ struct sinks_conf {
 
 struct sinks;
 
-/* This host's name, the network namespace nftally started in (""), and
- * table. */
+/* This host's name, the network namespace nftally started in (""), the
+ * account of a config without sections (""), and table. */
 void sinks_origin_here(struct report_origin *o, const char *table);
 
 /* Open the sinks of c (copied; its strings are borrowed): the store, if

@@ -29,39 +29,55 @@ struct store_keep {
 struct store;
 
 /* Open (creating with mode 0600 and the schema if missing) the database at
- * path for writing, as table's store.  A database of another table or of a
- * newer schema is refused. */
-int store_open(struct store **s, const char *path, const char *table,
+ * path for writing.  table: the one table whose store it is (a database of
+ * another table is refused), or NULL for a store shared by accounts (no
+ * table check; meta records it as shared).  host: this host's name as the
+ * reports' origins say it (NULL: gethostname), which the rows of a store
+ * of schema 1 (from before origins) are attributed to when this open
+ * migrates it, in the transaction that checks the schema (netns and
+ * account ''); a database of a newer schema is refused. */
+int store_open(struct store **s, const char *path, const char *host, const char *table,
 	       const struct store_keep *keep, struct err *e);
 /* Does the path store_open opened still name the database it opened (no
  * symlink followed)?  0 yes; -ENOENT it is gone; -ESTALE another file
  * (or a symlink) is there now; another negative errno if lstat fails. */
 int store_check(struct store *s);
-/* Open an existing database read-only (reports); -ENOENT if missing. */
-int store_open_readonly(struct store **s, const char *path, struct err *e);
+/* Open an existing database read-only (reports); -ENOENT if missing,
+ * -EINVAL (e set) for a newer schema.  A store of schema 1 is read as if
+ * migrated: its rows as from host (NULL: gethostname), netns and account
+ * ''. */
+int store_open_readonly(struct store **s, const char *path, const char *host, struct err *e);
 void store_close(struct store *s);
 
-/* Record a report in one transaction with its seq and time: its rows, the
- * totals, and the report itself (table reports).  Returns 0; 1 when that
- * very report (same seq, same time: a replay) is recorded already and
- * nothing was written; or a negative errno (nothing written). */
+/* Record a report in one transaction with its origin, seq and time: its
+ * rows (series of r->origin's host, netns and account), the totals, and
+ * the report itself (table reports).  Returns 0; 1 when that very report
+ * (same origin, seq and time: a replay) is recorded already and nothing
+ * was written; or a negative errno (nothing written).  Every account
+ * numbers its own seqs: the same seq of another origin is another
+ * report. */
 int store_record_report(struct store *s, const struct report *r, struct err *e);
-/* report_make and store_record_report; *rows gets the rows. */
+/* report_make (origin all "") and store_record_report; *rows gets the
+ * rows. */
 int store_record(struct store *s, const struct addr_names *an, const struct state *done,
 		 const struct state *next, size_t *rows, struct err *e);
 
 /* Move rows older than the retention into the next tier (each in one
- * transaction, sums unchanged).  Cheap when there is nothing to move. */
+ * transaction, sums unchanged, series and so origins kept).  Cheap when
+ * there is nothing to move. */
 int store_rollup(struct store *s, time_t now, struct err *e);
 
-/* Call cb with the all-time totals of every address and label recorded. */
+/* Call cb with the all-time totals of every series recorded: its origin
+ * (host, netns, account; table "", which the store does not keep, and
+ * borrowed for the call), address, label and class. */
 int store_totals(struct store *s,
-		 void (*cb)(const char *addr, const char *label, const char *cls,
-			    const struct counts *c, void *data),
+		 void (*cb)(const struct report_origin *o, const char *addr, const char *label,
+			    const char *cls, const struct counts *c, void *data),
 		 void *data, struct err *e);
 
 /* A copy of the all-time totals (store_totals) of a database. */
 struct store_total {
+	char *host, *netns, *account;
 	char *addr, *label, *cls; /* cls "" without network classes */
 	struct counts c;
 };
@@ -88,17 +104,21 @@ struct store_query {
 	const char *label;  /* NULL: all */
 	const char *addr;   /* NULL: all; canonical text */
 	const char *cls;    /* NULL: all classes */
+	/* NULL: all; "" is a value (netns "": the namespace nftally started in) */
+	const char *host, *netns, *account;
 	int64_t since, until; /* [since, until) on the start of each row */
 };
 
 struct store_row {
-	const char *period, *label, *addr; /* addr NULL unless per_addr */
+	const char *period, *host, *netns, *label;
+	const char *addr; /* NULL unless per_addr */
 	const char *cls; /* "" without network classes */
 	struct counts c;
 };
 
-/* Totals per period and label (and address), ordered by period, label,
- * address.  Returns 0 or a negative errno. */
+/* Totals per period, host, netns and label (and address), and class:
+ * the accounts of one host and namespace add up.  Ordered by period,
+ * host, netns, label, address, class.  Returns 0 or a negative errno. */
 int store_query(struct store *s, const struct store_query *q,
 		int (*cb)(const struct store_row *row, void *data), void *data,
 		struct err *e);

@@ -100,15 +100,27 @@ assert_eq "0" "$(rfield in_bytes vm-a --since "$(date -d tomorrow +%Y-%m-%d)")" 
 assert_eq "$SA_IB" "$(rfield in_bytes vm-a --until "$(date -d tomorrow +%Y-%m-%d)")" \
 	"--until tomorrow: all"
 CSV=$(report --format csv --per-addr --label vm-net)
-assert_eq "period,label,addr,in_bytes,in_packets,out_bytes,out_packets" "$(echo "$CSV" | head -1)" \
-	"csv header"
-assert_eq "$SN_IB" "$(echo "$CSV" | tail -n +2 | cut -d, -f4 | paste -sd+ | bc)" "csv in_bytes"
+assert_eq "period,host,netns,label,addr,in_bytes,in_packets,out_bytes,out_packets" \
+	"$(echo "$CSV" | head -1)" "csv header"
+assert_eq "$SN_IB" "$(echo "$CSV" | tail -n +2 | cut -d, -f6 | paste -sd+ | bc)" "csv in_bytes"
+# every row says where it was counted: this host, the namespace run started in
+HOST=$(uname -n)
+assert_eq "$HOST," "$(echo "$CSV" | tail -n +2 | cut -d, -f2,3 | sort -u)" "csv host and netns"
+assert_eq "$HOST " "$(report --format json | jq -r '"\(.host) \(.netns)"' | sort -u)" \
+	"json host and netns"
+assert_eq "$SA_IB" "$(rfield in_bytes vm-a --host "$HOST" --netns '' --account '')" \
+	"--host, --netns '' and --account '' keep this run's rows"
+assert_eq "0" "$(report --format json --host "other-$HOST" | wc -l)" "--host of another: nothing"
+assert_eq "0" "$(report --format json --netns qrouter-1 | wc -l)" "--netns of another: nothing"
+assert_eq "0" "$(report --format json --account routers | wc -l)" "--account of another: nothing"
 TABLE=$(report --human)
-echo "$TABLE" | head -1 | grep -q '^PERIOD *LABEL *IN *IN_PKTS *OUT *OUT_PKTS$' &&
-	ok "table header" || bad "table header: $(echo "$TABLE" | head -1)"
+echo "$TABLE" | head -1 | grep -q '^PERIOD *HOST *LABEL *IN *IN_PKTS *OUT *OUT_PKTS$' &&
+	ok "table header (no NETNS column: every row is from run's own)" ||
+	bad "table header: $(echo "$TABLE" | head -1)"
 echo "$TABLE" | grep -q '^TOTAL ' && ok "table total line" || bad "no total line: $TABLE"
 # one row, today's: 8960 bytes are 8.75 KiB, shown with one decimal
-assert_eq "8.8 KiB 70" "$(report --human --label vm-a | awk 'NR == 2 { print $3, $4, $5 }')" \
+assert_eq "$HOST vm-a 8.8 KiB 70" \
+	"$(report --human --label vm-a | awk 'NR == 2 { print $2, $3, $4, $5, $6 }')" \
 	"--human: binary units for bytes, plain packet counts"
 assert_eq "$((SA_IB + SN_IB)) $((SA_IP + SN_IB / 328))" \
 	"$(report | awk '$1 == "TOTAL" { print $2, $3 }')" "the TOTAL line sums the rows"
@@ -220,6 +232,21 @@ assert_eq "1 nftally: the store is off (store = off): nothing to report" \
 nftally_r --table other --store "$DB" run >/dev/null 2>"$WORK/err"
 assert_eq "1 nftally: $DB: database of table nftally, not other" "$? $(cat "$WORK/err")" \
 	"a database of another table is refused"
+# a store of schema 1 (the nftally before origins): report reads it as this
+# host's, and a newer schema is refused
+sqlite3 "$WORK/v1.db" < "$SRCDIR/tests/unit/store-v1.sql"
+assert_eq "period,host,netns,label,class,in_bytes,in_packets,out_bytes,out_packets
+2026-01,$HOST,,a,,1107,12,550,6
+2026-01,$HOST,,b,national,300,3,30,3
+2026-01,$HOST,,e,,200,2,0,0" \
+	"$(nftally_r --store "$WORK/v1.db" report --by month --utc --format csv 2>&1)" \
+	"report of a store of schema 1"
+assert_eq 1 "$(sqlite3 "$WORK/v1.db" "SELECT value FROM meta WHERE key = 'schema'")" \
+	"report does not migrate it"
+sqlite3 "$WORK/v1.db" "UPDATE meta SET value = 3 WHERE key = 'schema'"
+nftally_r --store "$WORK/v1.db" report >/dev/null 2>"$WORK/err"
+assert_eq "1 nftally: $WORK/v1.db: database schema 3 is not 2 (written by another version of nftally)" \
+	"$? $(cat "$WORK/err")" "report of a newer schema"
 nftally_r report --by week >/dev/null 2>"$WORK/err"
 assert_eq "2 nftally: --by: use hour, day or month" "$? $(cat "$WORK/err")" "--by week"
 nftally_r report --since yesterday >/dev/null 2>"$WORK/err"
