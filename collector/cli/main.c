@@ -123,11 +123,11 @@ static const struct command_help command_help[] = {
 	  "network class when classes are configured) from the store that\n"
 	  "`nftally run` writes; the accounts of one host and namespace add up.\n"
 	  "--host, --netns and --account keep only what was counted there (--netns ''\n"
-	  "is the namespace nftally started in).  --by defaults to day.  Periods are in local time unless --utc;\n"
-	  "a month is a calendar month.  T is YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS],\n"
-	  "YYYY-MM or @UNIXSECONDS; --since includes, --until excludes.  Data rolled\n"
-	  "up to days or months is shown at that resolution.  Reads only; safe\n"
-	  "while run writes.\n" },
+	  "is the namespace run started in).  --by defaults to day.  Periods are in\n"
+	  "local time unless --utc; a month is a calendar month.  T is YYYY-MM-DD,\n"
+	  "YYYY-MM-DDTHH:MM[:SS], YYYY-MM or @UNIXSECONDS; --since includes, --until\n"
+	  "excludes.  Data rolled up to days or months is shown at that resolution.\n"
+	  "Reads only; safe while run writes.\n" },
 	{ "import-ipset",
 	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
 	  "Write a targets file with one line per member of the named sets (default:\n"

@@ -336,11 +336,13 @@ static void test_migration_race(void)
 		test_assert(pid[i] >= 0);
 		if (pid[i] == 0) {
 			char c;
+			int ret;
 
 			close(go[1]);
 			(void)!read(go[0], &c, 1); /* both start when the pipe closes */
-			_exit(store_open(&s, path, "node1", i ? NULL : "nftally", &keep, &e) == 0 ?
-			      0 : 1);
+			ret = store_open(&s, path, "node1", i ? NULL : "nftally", &keep, &e);
+			store_close(s);
+			_exit(ret == 0 ? 0 : 1);
 		}
 	}
 	close(go[0]);
