@@ -67,10 +67,11 @@ int report_each(const struct state *done, const struct state *next,
 }
 
 void report_origin_init(struct report_origin *o, const char *host, const char *netns,
-			const char *table)
+			const char *account, const char *table)
 {
 	snprintf(o->host, sizeof(o->host), "%s", host ? host : "");
 	snprintf(o->netns, sizeof(o->netns), "%s", netns ? netns : "");
+	snprintf(o->account, sizeof(o->account), "%s", account ? account : "");
 	snprintf(o->table, sizeof(o->table), "%s", table ? table : "");
 }
 

@@ -53,14 +53,16 @@ void sinks_origin_here(struct report_origin *o, const char *table)
 	char host[256] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	report_origin_init(o, host, "", table);
+	report_origin_init(o, host, "", "", table);
 }
 
 /* ---- the JSON lines ---- */
 
 static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
 {
+	output_set_origin(s->c.out, &s->c.origin);
 	output_report(s->c.out, s->c.names, in->done, in->next); /* a closed stdout stops no one */
+	output_set_origin(s->c.out, NULL);
 	return 0;
 }
 
@@ -421,9 +423,11 @@ int sinks_replay(struct sinks *s, struct state *done, struct err *e)
 	state_init(&p);
 	ret = statedir_load(&p, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
+		output_set_origin(s->c.out, &s->c.origin);
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
+		output_set_origin(s->c.out, NULL);
 		kept = sinks_record(s, done, &p, e);
 		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
 						 &le) == 0) {

@@ -17,14 +17,15 @@
 /* Where a report comes from: one table in one network namespace of one
  * host.  Copies, so a report that waits outlives whatever named them. */
 struct report_origin {
-	char host[256];  /* the host's name */
-	char netns[256]; /* the network namespace's name; "" the one nftally started in */
+	char host[256];   /* the host's name */
+	char netns[256];  /* the network namespace's name; "" the one nftally started in */
+	char account[33]; /* the account's name; "" without [account] sections */
 	char table[40];
 };
 
-/* Fill o with copies of the three names (truncated to fit; NULL is ""). */
+/* Fill o with copies of the four names (truncated to fit; NULL is ""). */
 void report_origin_init(struct report_origin *o, const char *host, const char *netns,
-			const char *table);
+			const char *account, const char *table);
 
 /* One delta of a report: entry x of next, its address as text, the delta
  * against the reported state, and, if a counter of the address counts from

@@ -85,10 +85,11 @@ static void test_make(void)
 	char text[ADDR_STRLEN];
 
 	make_states(&done, &next, 0);
-	report_origin_init(&o, "gw1", "", "nftally");
+	report_origin_init(&o, "gw1", "", "routers", "nftally");
 	test_assert(report_make(&r, &o, &(struct addr_names){ 0 }, &done, &next) == 0);
 	test_streq(r.origin.host, "gw1");
 	test_streq(r.origin.netns, "");
+	test_streq(r.origin.account, "routers");
 	test_streq(r.origin.table, "nftally");
 	test_assert(r.seq == 5 && r.time == 1767225660);
 	/* 198.18.0.6 had no traffic: no row */
@@ -120,9 +121,10 @@ static void test_origin_truncated(void)
 
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	report_origin_init(&o, longname, NULL, "t");
+	report_origin_init(&o, longname, NULL, longname, "t");
 	test_assert(strlen(o.host) == sizeof(o.host) - 1);
 	test_streq(o.netns, "");
+	test_assert(strlen(o.account) == sizeof(o.account) - 1);
 }
 
 static void test_empty(void)
