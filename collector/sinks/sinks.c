@@ -74,10 +74,17 @@ static void sink_metrics_took(struct sinks *s, const struct report *rep)
 		sinks_error(s, "metrics: out of memory");
 }
 
+struct seed_ctx {
+	struct metrics *m;
+	const struct report_origin *origin;
+};
+
 static void sink_metrics_seed_one(const char *addr, const char *label, const char *cls,
 			     const struct counts *c, void *data)
 {
-	metrics_add(data, addr, label, cls, c);
+	const struct seed_ctx *x = data;
+
+	metrics_add(x->m, x->origin, addr, label, cls, c);
 }
 
 /* The metrics start again from the store's all-time totals (which never
@@ -93,7 +100,8 @@ static int sink_metrics_seed(struct sinks *s, struct err *e)
 	m = metrics_new();
 	if (!m)
 		return err_setn(e, -ENOMEM, "out of memory");
-	ret = store_totals(s->store, sink_metrics_seed_one, m, e);
+	ret = store_totals(s->store, sink_metrics_seed_one,
+			   &(struct seed_ctx){ m, &s->c.origin }, e);
 	if (ret < 0) {
 		metrics_free(m);
 		return ret;
@@ -338,6 +346,7 @@ int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
 	s->c = *c;
 	s->store_on = c->store_path != NULL;
 	s->health.events = &c->out->events;
+	s->health.host = s->c.origin.host;
 	backlog_init(&s->backlog, c->backlog);
 	for (size_t i = 0; i < NSINKS && ret == 0; i++)
 		if (sinks_open_order[i]->open)
@@ -455,7 +464,8 @@ void sinks_publish(struct sinks *s, const struct state *current)
 
 	if (!s->metrics)
 		return;
-	if (metrics_render(s->metrics, s->c.names, current, &s->health, &buf, &len) < 0) {
+	if (metrics_render(s->metrics, &(struct metrics_src){ &s->c.origin, s->c.names, current },
+			   1, &s->health, &buf, &len) < 0) {
 		sinks_error(s, "metrics: out of memory");
 		return;
 	}
