@@ -15,6 +15,7 @@
 
 #include "file.h"
 #include "targets.h"
+#include "utf8.h"
 
 /* A file this large is a mistake (or /dev/zero), not a targets list. */
 #define TARGETS_FILE_MAX ((size_t)1 << 30)
@@ -303,39 +304,6 @@ int targets_finalize(struct targets *t, const char *name, struct err *e)
 
 /* ---- parsing lines ---- */
 
-/* Length of the UTF-8 sequence at s (n bytes left) and its code point, or 0
- * if it is invalid: overlong forms, surrogates and values past U+10FFFF. */
-static size_t targets_utf8(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len, i;
-	uint32_t v;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc0 && s[0] < 0xe0)
-		len = 2, v = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] < 0xf0)
-		len = 3, v = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] < 0xf5)
-		len = 4, v = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 /* NULL if the label is acceptable, else why not.  Labels only ever reach
  * JSON and databases, never nft syntax, so quotes and braces are fine; what
  * is refused is what would garble a terminal or a log line. */
@@ -347,7 +315,7 @@ static const char *targets_label_problem(const char *s, size_t n)
 	if (n > TARGETS_LABEL_MAX)
 		return "label is longer than 128 bytes";
 	while (i < n) {
-		k = targets_utf8((const unsigned char *)s + i, n - i, &cp);
+		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 		if (k == 0)
 			return "label is not valid UTF-8";
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* JSON lines through json-c: labels are arbitrary UTF-8 and json-c escapes
- * them; one line per object, flushed by the caller at interval ends. */
+/* JSON lines through json-c: json-c escapes quotes, backslashes and
+ * control characters, and every string is made valid UTF-8 first (json-c
+ * passes any byte above 0x7f as it is, and a namespace's name can be any
+ * bytes); one line per object, flushed by the caller at interval ends. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "log.h"
 #include "output.h"
 #include "report.h"
+#include "utf8.h"
 
 #ifndef JSON_C_TO_STRING_NOSLASHESCAPE
 #define JSON_C_TO_STRING_NOSLASHESCAPE 0
@@ -22,6 +26,20 @@ void output_init(struct output *o, FILE *f)
 {
 	memset(o, 0, sizeof(*o));
 	o->f = f;
+	/* never a line without its host, even before the daemon names it */
+	if (gethostname(o->origin.host, sizeof(o->origin.host) - 1) < 0)
+		o->origin.host[0] = '\0';
+}
+
+void output_set_origin(struct output *o, const struct report_origin *org)
+{
+	if (org) {
+		o->origin = *org;
+		return;
+	}
+	o->origin.netns[0] = '\0';
+	o->origin.account[0] = '\0';
+	o->origin.table[0] = '\0';
 }
 
 int output_flush(struct output *o)
@@ -70,9 +88,32 @@ char *output_time(time_t t, char *buf)
 	return buf;
 }
 
+/* v as a JSON string, invalid UTF-8 replaced by U+FFFD (out of memory:
+ * the key is left out). */
 static void add_str(json_object *o, const char *k, const char *v)
 {
+	char *fixed = NULL;
+
+	if (!utf8_valid(v)) {
+		fixed = utf8_repair(v);
+		if (!fixed)
+			return;
+		v = fixed;
+	}
 	json_object_object_add(o, k, json_object_new_string(v));
+	free(fixed);
+}
+
+/* "time", then where the line was counted: every line begins alike. */
+static void add_head(json_object *o, const struct output *out, time_t t)
+{
+	char tb[32];
+
+	add_str(o, "time", output_time(t, tb));
+	add_str(o, "host", out->origin.host);
+	add_str(o, "netns", out->origin.netns);
+	if (out->origin.account[0])
+		add_str(o, "account", out->origin.account);
 }
 
 static void add_u64(json_object *o, const char *k, uint64_t v)
@@ -103,7 +144,7 @@ int output_counter(struct output *out, time_t t, time_t since, uint64_t seq, con
 
 	if (!o)
 		return -ENOMEM;
-	add_str(o, "time", output_time(t, tb));
+	add_head(o, out, t);
 	if (since >= 0)
 		add_str(o, "since", output_time(since, tb));
 	if (seq)
@@ -143,14 +184,14 @@ static json_object *event_new(struct output *out, time_t t, const char *event,
 			      const char *addr, const char *fmt, va_list ap)
 {
 	json_object *o = json_object_new_object();
-	char tb[32], *msg = NULL;
+	char *msg = NULL;
 	int n;
 
 	count_event(&out->events, event);
 	if (!o)
 		return NULL;
 	n = vasprintf(&msg, fmt, ap);
-	add_str(o, "time", output_time(t, tb));
+	add_head(o, out, t);
 	add_str(o, "event", event);
 	if (addr)
 		add_str(o, "event_addr", addr);

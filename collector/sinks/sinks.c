@@ -60,7 +60,9 @@ void sinks_origin_here(struct report_origin *o, const char *table)
 
 static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
 {
+	output_set_origin(s->c.out, &s->c.origin);
 	output_report(s->c.out, s->c.names, in->done, in->next); /* a closed stdout stops no one */
+	output_set_origin(s->c.out, NULL);
 	return 0;
 }
 
@@ -76,7 +78,7 @@ static void sink_metrics_seed_one(const struct report_origin *o, const char *add
 				  const char *label, const char *cls, const struct counts *c,
 				  void *data)
 {
-	metrics_add(data, addr, label, cls, c);
+	metrics_add(data, o, addr, label, cls, c);
 }
 
 /* The metrics start again from the store's all-time totals (which never
@@ -338,6 +340,7 @@ int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
 	s->c = *c;
 	s->store_on = c->store_path != NULL;
 	s->health.events = &c->out->events;
+	s->health.host = s->c.origin.host;
 	backlog_init(&s->backlog, c->backlog);
 	for (size_t i = 0; i < NSINKS && ret == 0; i++)
 		if (sinks_open_order[i]->open)
@@ -423,9 +426,11 @@ int sinks_replay(struct sinks *s, struct state *done, struct err *e)
 	state_init(&p);
 	ret = statedir_load(&p, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
+		output_set_origin(s->c.out, &s->c.origin);
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
+		output_set_origin(s->c.out, NULL);
 		kept = sinks_record(s, done, &p, e);
 		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
 						 &le) == 0) {
@@ -453,7 +458,8 @@ void sinks_publish(struct sinks *s, const struct state *current)
 
 	if (!s->metrics)
 		return;
-	if (metrics_render(s->metrics, s->c.names, current, &s->health, &buf, &len) < 0) {
+	if (metrics_render(s->metrics, &(struct metrics_src){ &s->c.origin, s->c.names, current },
+			   1, &s->health, &buf, &len) < 0) {
 		sinks_error(s, "metrics: out of memory");
 		return;
 	}

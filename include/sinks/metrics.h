@@ -27,6 +27,9 @@ struct metrics_health {
 	double start_time;         /* when this process started */
 	/* the events printed on the JSON lines (output.h; NULL: none) */
 	const struct output_tally *events;
+	/* the daemon's host name, the one label of the health metrics
+	 * (NULL: "") */
+	const char *host;
 };
 
 /* New totals, unseeded: metrics_render shows no byte or packet counter
@@ -36,18 +39,30 @@ struct metrics *metrics_new(void);
 void metrics_set_seeded(struct metrics *m);
 void metrics_free(struct metrics *m);
 
-/* Add c to the totals of (addr, label, class; cls NULL or "" without
- * classes): loading them from the store, and at every report (through
- * metrics_add_report). */
-int metrics_add(struct metrics *m, const char *addr, const char *label, const char *cls,
-		const struct counts *c);
-/* Add the rows of a report.  0 or -ENOMEM. */
+/* Add c to the totals of the series (origin o's host, netns and account;
+ * addr, label, class; o NULL: all ""; cls NULL or "" without classes):
+ * loading them from the store, and at every report (through
+ * metrics_add_report).  Names that differ only in bytes that are not
+ * UTF-8 (shown as U+FFFD) are one series.  0 or -ENOMEM. */
+int metrics_add(struct metrics *m, const struct report_origin *o, const char *addr,
+		const char *label, const char *cls, const struct counts *c);
+/* Add the rows of a report, from its origin.  0 or -ENOMEM. */
 int metrics_add_report(struct metrics *m, const struct report *r);
 
-/* The exposition text for the addresses of `current` (every accounted
- * address, with traffic or not; class labels an's) in a malloc'ed
- * buffer. */
-int metrics_render(struct metrics *m, const struct addr_names *an, const struct state *current,
+/* One source of accounted addresses: an account in one namespace. */
+struct metrics_src {
+	const struct report_origin *origin; /* NULL: all "" */
+	const struct addr_names *an;        /* its class labels */
+	const struct state *current;        /* its addresses, reported now */
+};
+
+/* The exposition text for the addresses of every source (every
+ * accounted address, with traffic or not; 0 for one never added) in a
+ * malloc'ed buffer.  Each series once, whatever the sources: the same
+ * (origin, address, label, class) twice is shown once, and sources that
+ * differ in host, netns or account are different series.  Time and
+ * memory linear in the series.  0, or -ENOMEM (*buf NULL). */
+int metrics_render(struct metrics *m, const struct metrics_src *src, size_t n,
 		   const struct metrics_health *h, char **buf, size_t *len);
 
 /* Write buf to path atomically, mode 0644: into a new file of a random

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "counts.h"
+#include "report.h"
 #include "state.h"
 
 /* Events printed, per type (the types are string literals of the program,
@@ -23,14 +24,24 @@ struct output_tally {
 	} v[OUTPUT_EVENT_TYPES_MAX];
 };
 
-/* One stream of JSON lines and what was printed on it. */
+/* One stream of JSON lines, where its lines say they were counted, and
+ * what was printed on it. */
 struct output {
 	FILE *f;
+	struct report_origin origin;
 	struct output_tally events;
 };
 
-/* o prints on f (not owned), no event counted yet. */
+/* o prints on f (not owned), no event counted yet, daemon-wide lines
+ * (see output_set_origin) of this host: gethostname(), until the caller
+ * names another (output_set_origin with the configured `host`). */
 void output_init(struct output *o, FILE *f);
+/* Every line printed from now on says it was counted at org (copied):
+ * "host", "netns", and "account" unless it is "", right after "time".
+ * NULL: daemon-wide lines (the daemon's own events), "netns" "" and no
+ * "account", the host kept.  An account's lines are printed between its
+ * origin and NULL. */
+void output_set_origin(struct output *o, const struct report_origin *org);
 /* Flush the stream: 0 or -EIO. */
 int output_flush(struct output *o);
 

@@ -61,7 +61,7 @@ assert_eq "$((7 * 128))" "$(nftally_r report --format json --class national | jq
 assert_eq "local national other" "$(nftally_r report --format json | jq -r .class | sort -u | xargs)" \
 	"report rows per class"
 assert_eq "$((11 * 128))" \
-	"$(grep '^nftally_bytes_total{label="vm",addr="198.18.2.2",direction="in",class="other"}' "$WORK/prom" | awk '{print $2}')" \
+	"$(grep -F "nftally_bytes_total{host=\"$(uname -n)\",netns=\"\",label=\"vm\",addr=\"198.18.2.2\",class=\"other\",direction=\"in\"} " "$WORK/prom" | awk '{print $2}')" \
 	"metrics carry the class"
 D=$(nftally_r dump)
 assert_eq "$((8 * 128))" "$(echo "$D" | jq -r 'select(.addr == "198.18.2.2" and .class == "local") | .in_bytes')" \

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The metrics against other local users and greedy clients: the textfile is
-# never written through a file or symlink someone prepared next to it, is
+# never written through a file or symlink someone prepared next to it (and
+# says where each value was counted: host and netns), is
 # published by nftally with mode 0644, and is refused in a world-writable
 # directory without the sticky bit; /metrics keeps answering another
 # address while one address holds 1,000 slow connections, and slow or idle
@@ -28,6 +29,13 @@ assert_eq "0 644 regular file" "$(stat -c '%u %a %F' "$WORK/a/nftally.prom")" \
 	"published file: owner, mode, type"
 assert_eq 1 "$(grep -c '^# TYPE nftally_addresses gauge$' "$WORK/a/nftally.prom")" "published file has the text"
 assert_eq "nobody 0" "$(stat -c '%U %s' "$WORK/a/nftally.prom.tmp")" "prepared PATH.tmp untouched"
+# where it was counted: this host, the daemon's own namespace, no account
+H=$(uname -n)
+assert_eq "nftally_accounts{host=\"$H\"} 1" "$(grep '^nftally_accounts{' "$WORK/a/nftally.prom")" \
+	"one account, labelled by host"
+assert_eq "[true,0]" "$(jq -sc --arg h "$H" \
+	'[length > 0, (map(select(.host != $h or .netns != "" or has("account"))) | length)]' \
+	"$WORK/r1.json")" "every JSON line says host and netns, no account"
 assert_eq "nftally.prom nftally.prom.tmp " "$(listing "$WORK/a")" "no temporary file left"
 stop_run
 
@@ -42,6 +50,9 @@ assert_eq "symbolic link" "$(stat -c '%F' "$WORK/b/nftally.prom.tmp")" "symlink 
 assert_eq "0 644 regular file" "$(stat -c '%u %a %F' "$WORK/b/nftally.prom")" \
 	"published file in a sticky directory"
 assert_eq 1 "$(grep -c '^# TYPE nftally_addresses gauge$' "$WORK/b/nftally.prom")" "its text"
+# the addresses of the last report (r1's, on its way out), with their origin
+assert_eq "nftally_bytes_total{host=\"$H\",netns=\"\",label=\"vm-a\",addr=\"198.18.2.2\",direction=\"in\"} 0" \
+	"$(grep '^nftally_bytes_total{.*direction="in"}' "$WORK/b/nftally.prom")" "a series with its origin"
 stop_run
 
 # --- 3. a world-writable directory without the sticky bit is refused ---

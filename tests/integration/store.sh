@@ -222,7 +222,7 @@ sed -i '/^store_keep_intervals/d' "$WORK/nftally.conf"
 assert_eq "0" "$(sqlite3 "$DB" "SELECT count(*) FROM usage WHERE tier = 0 AND t < strftime('%s','now') - 2 * 3600")" \
 	"interval rows older than store_keep_intervals were rolled up"
 assert_eq "$SA_IB" "$(rfield in_bytes vm-a --by month)" "the sums did not change"
-assert_eq 3 "$(awk '$1 == "nftally_addresses" { print $2 }' "$WORK/nftally.prom")" \
+assert_eq 3 "$(awk 'index($1, "nftally_addresses{") == 1 { print $2 }' "$WORK/nftally.prom")" \
 	"nftally_addresses in the textfile"
 
 # --- 7. store = off, a database of another table, bad options ---

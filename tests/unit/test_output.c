@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The JSON lines sink: the exact lines of a report (counter_reset events
  * before their counter lines, "since", "seq"), of a first report and of a
- * cumulative line, escaping, and the events it counted. */
+ * cumulative line, escaping, the events it counted, and where every line
+ * says it was counted (host, netns, account), also for hostile names,
+ * checked by parsing the lines back with json-c. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "output.h"
 #include "states.h"
 #include "test.h"
+#include "utf8.h"
 
-#define T1 "\"time\":\"2026-01-01T00:01:00Z\""
+/* "time" and the origin of an account's lines */
+#define T1 "\"time\":\"2026-01-01T00:01:00Z\",\"host\":\"gw1\",\"netns\":\"qrouter-1\"," \
+	"\"account\":\"routers\""
+/* of daemon-wide lines */
+#define T1D "\"time\":\"2026-01-01T00:01:00Z\",\"host\":\"gw1\",\"netns\":\"\""
 #define LINE(label, addr, ib, ip, ob, op)                                              \
 	"{" T1 ",\"since\":\"2026-01-01T00:00:00Z\",\"seq\":5,\"label\":\"" label "\","  \
 	"\"addr\":\"" addr "\",\"in_bytes\":" #ib ",\"in_packets\":" #ip ","            \
@@ -18,16 +28,29 @@
 /* No classes: an empty registry. */
 static const struct addr_names no_classes;
 
+static struct report_origin routers;
+
+/* A fresh stream into *buf for o, its lines from org (NULL: as
+ * output_init leaves them). */
+static FILE *stream(struct output *o, char **buf, size_t *len, const struct report_origin *org)
+{
+	FILE *f = open_memstream(buf, len);
+
+	test_assert(f);
+	output_init(o, f);
+	if (org)
+		output_set_origin(o, org);
+	return f;
+}
+
 /* The lines of report (done, next) on a fresh stream; *o keeps the count
  * of its events. */
 static char *lines(struct output *o, const struct state *done, const struct state *next)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f = stream(o, &buf, &len, &routers);
 
-	test_assert(f);
-	output_init(o, f);
 	test_assert(output_report(o, &no_classes, done, next) == 0);
 	fclose(f);
 	return buf;
@@ -74,16 +97,16 @@ static void test_first_and_cumulative(void)
 	struct output o;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f = stream(&o, &buf, &len, &routers);
 
-	test_assert(f);
-	output_init(&o, f);
 	state_init(&done); /* no state: counts from the counters' creation */
 	state_init(&next);
 	next.seq = 1;
 	next.time = 1767225660;
 	add(&next, "198.18.0.9", "q\"\\", (struct counts){ 7, 1, 0, 0 }, 0, 0, true, false);
 	test_assert(output_report(&o, &no_classes, &done, &next) == 0);
+	/* back to daemon-wide: the host stays, netns "", no account */
+	output_set_origin(&o, NULL);
 	/* a cumulative line (dump, remove without a state): no since, no seq */
 	test_assert(output_counter(&o, 1767225660, -1, 0, "x", "198.18.0.9", NULL,
 				   &next.v[0].c) == 0);
@@ -93,9 +116,9 @@ static void test_first_and_cumulative(void)
 	test_streq(buf,
 		   "{" T1 ",\"seq\":1,\"label\":\"q\\\"\\\\\",\"addr\":\"198.18.0.9\","
 		   "\"in_bytes\":7,\"in_packets\":1,\"out_bytes\":0,\"out_packets\":0}\n"
-		   "{" T1 ",\"label\":\"x\",\"addr\":\"198.18.0.9\","
+		   "{" T1D ",\"label\":\"x\",\"addr\":\"198.18.0.9\","
 		   "\"in_bytes\":7,\"in_packets\":1,\"out_bytes\":0,\"out_packets\":0}\n"
-		   "{" T1 ",\"event\":\"table_missing\",\"message\":\"gone 1\","
+		   "{" T1D ",\"event\":\"table_missing\",\"message\":\"gone 1\","
 		   "\"lost_since\":\"2026-01-01T00:00:00Z\",\"lost_until\":\"2026-01-01T00:01:00Z\"}\n");
 	test_streq(o.events.v[0].type, "table_missing");
 	test_assert(o.events.v[0].n == 1);
@@ -126,10 +149,140 @@ static void test_tally(void)
 	fclose(f);
 }
 
+/* The value of key in the JSON object of line (one line, strict JSON,
+ * valid UTF-8), or NULL if it has none; *keys its keys in order. */
+static char *field(const char *line, const char *key, char *keys, size_t size)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o, *v;
+	char *r = NULL;
+	int flags = JSON_TOKENER_STRICT;
+
+	test_assert(tok);
+#ifdef JSON_TOKENER_VALIDATE_UTF8
+	flags |= JSON_TOKENER_VALIDATE_UTF8;
+#endif
+	json_tokener_set_flags(tok, flags);
+	o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+	test_assert(o && json_tokener_get_error(tok) == json_tokener_success);
+	test_assert(json_object_is_type(o, json_type_object));
+	keys[0] = '\0';
+	json_object_object_foreach(o, k, val) {
+		(void)val;
+		snprintf(keys + strlen(keys), size - strlen(keys), "%s,", k);
+	}
+	if (json_object_object_get_ex(o, key, &v))
+		r = strdup(json_object_get_string(v));
+	json_object_put(o);
+	json_tokener_free(tok);
+	return r;
+}
+
+/* Every line of buf (lines of one origin) carries host, netns and
+ * account exactly, right after "time". */
+static void check_lines(const char *buf, const char *host, const char *netns,
+			const char *account, const char *order, size_t want_lines)
+{
+	const char *l = buf;
+	size_t n = 0;
+
+	test_assert(utf8_valid(buf));
+	while (*l) {
+		const char *nl = strchr(l, '\n');
+		char *line, keys[512], *h, *ns, *a;
+
+		test_assert(nl);
+		line = strndup(l, (size_t)(nl - l));
+		test_assert(!strchr(line, '\r') && !strchr(line, '\t')); /* escaped */
+		h = field(line, "host", keys, sizeof(keys));
+		ns = field(line, "netns", keys, sizeof(keys));
+		a = field(line, "account", keys, sizeof(keys));
+		test_assert(h && ns);
+		test_streq(h, host);
+		test_streq(ns, netns);
+		if (account)
+			test_streq(a, account);
+		else
+			test_assert(a == NULL);
+		test_assert(strncmp(keys, order, strlen(order)) == 0);
+		free(h);
+		free(ns);
+		free(a);
+		free(line);
+		n++;
+		l = nl + 1;
+	}
+	test_assert(n == want_lines);
+}
+
+/* Names as hostile as a namespace's can be: quotes, backslashes, control
+ * characters, bytes that are not UTF-8 (replaced by U+FFFD). */
+static void test_hostile_origin(void)
+{
+	static const char netns[] = "q\"b\\n\nt\tr\rc\x01\x1f\x7f-\xff\xfe-\xc3\xa9-\xe2\x82";
+	static const char netns_shown[] = "q\"b\\n\nt\tr\rc\x01\x1f\x7f-" UTF8_REPLACEMENT
+		UTF8_REPLACEMENT "-\xc3\xa9-" UTF8_REPLACEMENT UTF8_REPLACEMENT;
+	struct report_origin hostile;
+	struct state done, next;
+	struct output o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	report_origin_init(&hostile, "h\xc0\x80\"", netns, "acc\\", "t");
+	f = stream(&o, &buf, &len, &hostile);
+	make_states(&done, &next, 0);
+	test_assert(output_report(&o, &no_classes, &done, &next) == 0);
+	/* a message naming the namespace is repaired too */
+	test_assert(output_event(&o, 1767225660, "netns_added", NULL, "namespace %s", netns) == 0);
+	test_assert(output_event_lost(&o, 1767225660, "table_missing", 1767225600, 1767225660,
+				      "x") == 0);
+	fclose(f);
+	check_lines(buf, "h" UTF8_REPLACEMENT UTF8_REPLACEMENT "\"", netns_shown, "acc\\",
+		    "time,host,netns,account,", 7 + 2 + 2);
+	test_assert(strstr(buf, "\"message\":\"namespace q\\\"b\\\\n\\nt\\tr\\rc\\u0001"));
+	free(buf);
+
+	/* daemon-wide after it: host kept, netns "", no account */
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	test_assert(f);
+	o.f = f;
+	output_set_origin(&o, NULL);
+	test_assert(output_event(&o, 1767225660, "start", NULL, "s") == 0);
+	test_assert(output_counter(&o, 1767225660, -1, 0, "x", "198.18.0.9", NULL,
+				   &(struct counts){ 1, 1, 1, 1 }) == 0);
+	fclose(f);
+	check_lines(buf, "h" UTF8_REPLACEMENT UTF8_REPLACEMENT "\"", "", NULL,
+		    "time,host,netns,", 2);
+	free(buf);
+	state_finish(&done);
+	state_finish(&next);
+}
+
+/* Before any origin is set, the lines name this host. */
+static void test_default_host(void)
+{
+	char host[256] = "";
+	char *buf = NULL;
+	size_t len = 0;
+	struct output o;
+	FILE *f = stream(&o, &buf, &len, NULL);
+
+	test_assert(gethostname(host, sizeof(host) - 1) == 0 && host[0]);
+	test_assert(output_event(&o, 1767225660, "start", NULL, "s") == 0);
+	fclose(f);
+	check_lines(buf, host, "", NULL, "time,host,netns,event,message,", 1);
+	free(buf);
+}
+
 int main(void)
 {
+	report_origin_init(&routers, "gw1", "qrouter-1", "routers", "nftally");
 	test_report_lines();
 	test_first_and_cumulative();
 	test_tally();
+	test_hostile_origin();
+	test_default_host();
 	return 0;
 }

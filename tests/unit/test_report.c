@@ -125,6 +125,7 @@ static void test_origin_truncated(void)
 	test_assert(strlen(o.host) == sizeof(o.host) - 1);
 	test_assert(strlen(o.account) == sizeof(o.account) - 1);
 	test_streq(o.netns, "");
+	test_assert(strlen(o.account) == sizeof(o.account) - 1);
 }
 
 static void test_empty(void)
