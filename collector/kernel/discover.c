@@ -23,6 +23,7 @@
 #include <libmnl/libmnl.h>
 
 #include "discover.h"
+#include "watch.h"
 
 /* A dump's datagrams are at most 32 KiB, whatever the page size. */
 #define DISC_BUF 32768
@@ -426,19 +427,20 @@ static int disc_dump(struct disc *d, uint16_t type, size_t hdrlen, mnl_cb_t cb, 
 	}
 }
 
+static bool disc_ignore(const struct nlmsghdr *nlh, const void *data)
+{
+	return false;
+}
+
 /* Throw away the notifications that wait: a scan starting now shows what
- * they said.  ENOBUFS included: the scan is the recovery. */
+ * they said (ENOBUFS included: the scan is the recovery).  What a storm
+ * leaves beyond DISC_BURST only costs one more scan. */
 static int disc_discard(struct disc *d)
 {
-	int fd = mnl_socket_get_fd(d->ev);
+	int ret = watch_read(mnl_socket_get_fd(d->ev), d->buf, DISC_BUF, DISC_BURST, disc_ignore,
+			     NULL);
 
-	for (;;) {
-		ssize_t n = recv(fd, d->buf, DISC_BUF, MSG_TRUNC);
-
-		if (n >= 0 || errno == EINTR || errno == ENOBUFS)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	}
+	return ret < 0 ? ret : 0;
 }
 
 int disc_scan(struct disc *d, struct disc_addr **v, size_t *n, struct err *e)
@@ -511,8 +513,9 @@ static bool disc_link_concerns(const struct disc *d, const struct nlmsghdr *nlh)
 }
 
 /* Could this notification change what a scan returns? */
-static bool disc_concerns(const struct disc *d, const struct nlmsghdr *nlh)
+static bool disc_concerns(const struct nlmsghdr *nlh, const void *data)
 {
+	const struct disc *d = data;
 	struct disc_addr a;
 
 	switch (nlh->nlmsg_type) {
@@ -532,30 +535,5 @@ static bool disc_concerns(const struct disc *d, const struct nlmsghdr *nlh)
 
 int disc_drain(struct disc *d)
 {
-	int fd = mnl_socket_get_fd(d->ev), hit = 0;
-
-	for (int i = 0; i < DISC_BURST; i++) {
-		ssize_t n = recv(fd, d->buf, DISC_BUF, MSG_TRUNC);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return hit;
-		if (n < 0 && errno == ENOBUFS) {
-			hit = 1; /* some were dropped: scan again */
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		if (n > DISC_BUF) {
-			hit = 1; /* truncated: cannot tell */
-			continue;
-		}
-		int len = (int)n;
-
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)d->buf;
-		     !hit && mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			hit = disc_concerns(d, nlh);
-	}
-	return hit;
+	return watch_read(mnl_socket_get_fd(d->ev), d->buf, DISC_BUF, DISC_BURST, disc_concerns, d);
 }

@@ -55,8 +55,9 @@ int netns_leave(int back);
 int netns_identity(int fd, struct netns_id *id, struct err *e);
 
 /* List the names in dir (NULL: NETNS_RUN_DIR): cb is called for every
- * entry netns_name_ok accepts, in no particular order, whatever kind of
- * file it is (netns_open tells).  A missing dir has no names.  A non-zero
+ * entry netns_name_ok accepts but directories (a namespace is bound onto a
+ * file), in no particular order; whether it is a namespace, netns_open
+ * tells.  A missing dir has no names.  A non-zero
  * return of cb stops the listing and is returned; else 0 or a negative
  * errno. */
 int netns_dir_list(const char *dir, int (*cb)(const char *name, void *data), void *data);
@@ -74,7 +75,8 @@ int netns_dir_fd(const struct netns_dir *d);
 
 /* Read the changes that wait, without blocking, and report each:
  * cb(name, true) for a name created or moved in, cb(name, false) for one
- * deleted or moved away; names netns_name_ok refuses are not reported.
+ * deleted or moved away; directories and names netns_name_ok refuses are
+ * not reported.
  * cb(NULL, false) means "changes were not reported one by one" (the queue
  * overflowed, or the directory itself appeared, went or was replaced):
  * the caller lists the directory again with netns_dir_list and compares

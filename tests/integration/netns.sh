@@ -145,7 +145,7 @@ PIDS=$(echo "$PIDS" | sed "s/ $WPID//")
 assert_eq "+$W|open $W|-$W|" "$(grep -E "^([+-]|open )" "$WORK/w3" | tr '\n' '|')" \
 	"ip netns add: created, then a namespace; ip netns del: removed"
 
-# --- 6. under valgrind: open, identity, enter and leave ---
+# --- 6. under valgrind: open, identity, enter and leave, the watcher ---
 if command -v valgrind >/dev/null; then
 	VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 	ip netns add "$X"
@@ -159,6 +159,21 @@ if command -v valgrind >/dev/null; then
 	vg "nsdisc id" id /run/netns "$X"
 	vg "nsdisc open (EAGAIN)" open "$T" plain
 	vg "nsdisc open (a hostile name)" open "$T" ..
+	# The watcher through a directory's creation, names and removal.
+	$VG "$NSDISC" watch "$D" > "$WORK/w4" 2> "$WORK/vg.err" &
+	WPID=$!; PIDS="$PIDS $WPID"
+	wait_lines "$WORK/w4" 1
+	mkdir "$D"; wait_lines "$WORK/w4" 3
+	touch "$D/v"; wait_lines "$WORK/w4" 4
+	rm "$D/v"; wait_lines "$WORK/w4" 5
+	rmdir "$D"; wait_lines "$WORK/w4" 7
+	kill "$WPID"; wait "$WPID"
+	rc=$?
+	PIDS=$(echo "$PIDS" | sed "s/ $WPID//")
+	assert_eq 0 "$rc" "valgrind exit code of nsdisc watch"
+	[ "$rc" = 0 ] || cat "$WORK/vg.err"
+	assert_eq "watching|rescan|list|+v|-v|rescan|list|" "$(tr '\n' '|' < "$WORK/w4")" \
+		"the watcher's reports under valgrind"
 	ip netns del "$X"
 else
 	echo "# no valgrind: part 6 skipped"

@@ -68,6 +68,21 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Wait until fd is readable: true, or false once a signal said stop. */
+static bool wait_readable(int fd)
+{
+	while (!stop) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, -1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		test_assert(r == 1);
+		return true;
+	}
+	return false;
+}
+
 /* The line for one scan, in a buffer the caller frees. */
 static char *scan_line(const struct disc_addr *v, size_t n)
 {
@@ -148,14 +163,9 @@ static int do_disc(int argc, char **argv)
 	free(rg);
 	catch_signals();
 	scan_print(d, &last);
-	while (!stop) {
-		struct pollfd p = { .fd = disc_fd(d), .events = POLLIN };
-		int r = poll(&p, 1, -1);
+	while (wait_readable(disc_fd(d))) {
+		int r = disc_drain(d);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		test_assert(r == 1);
-		r = disc_drain(d);
 		test_assert(r >= 0);
 		if (r == 1) {
 			rescans++;
@@ -309,15 +319,8 @@ static int do_watch(int argc, char **argv)
 	}
 	catch_signals();
 	puts("watching");
-	while (!stop) {
-		struct pollfd p = { .fd = netns_dir_fd(d), .events = POLLIN };
-		int r = poll(&p, 1, -1);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		test_assert(r == 1);
+	while (wait_readable(netns_dir_fd(d)))
 		test_assert(netns_dir_drain(d, watch_cb, &w) == 0);
-	}
 	netns_dir_destroy(d);
 	return 0;
 }
