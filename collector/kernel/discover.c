@@ -15,7 +15,6 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#if defined(__has_include) && __has_include(<linux/nsfs.h>)
 #include <linux/nsfs.h>
+#endif
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -31,6 +33,10 @@
 #endif
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
+#endif
+/* Kernel 4.11; headers before it lack linux/nsfs.h. */
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE _IO(0xb7, 0x3)
 #endif
 
 bool netns_name_ok(const char *name)
