@@ -96,8 +96,9 @@ static int watch_name_cb(const struct nlattr *attr, void *data)
 }
 
 /* Does this notification create or delete our table? */
-static bool watch_concerns(const struct watch *w, const struct nlmsghdr *nlh)
+static bool watch_concerns(const struct nlmsghdr *nlh, const void *data)
 {
+	const struct watch *w = data;
 	const struct nfgenmsg *g;
 	const char *name = NULL;
 	unsigned msg;
@@ -116,34 +117,41 @@ static bool watch_concerns(const struct watch *w, const struct nlmsghdr *nlh)
 	return !name || strcmp(name, w->table) == 0;
 }
 
-int watch_drain(struct watch *w)
+int watch_read(int fd, char *buf, size_t len, unsigned burst,
+	       bool (*concerns)(const struct nlmsghdr *nlh, const void *data), const void *data)
 {
-	int fd = mnl_socket_get_fd(w->sock), hit = 0;
+	int hit = 0;
 
-	for (int i = 0; i < WATCH_BURST; i++) {
-		ssize_t n = recv(fd, w->buf, WATCH_BUF, MSG_TRUNC);
+	for (unsigned i = 0; i < burst; i++) {
+		ssize_t n = recv(fd, buf, len, MSG_TRUNC);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return hit;
 		if (n < 0 && errno == ENOBUFS) {
-			hit = 1; /* some were dropped: ours may be among them */
+			hit = 1; /* some were dropped: the caller's may be among them */
 			continue;
 		}
 		if (n < 0)
 			return -errno;
-		if (n > WATCH_BUF) {
+		if ((size_t)n > len) {
 			hit = 1; /* truncated: cannot tell */
 			continue;
 		}
-		int len = (int)n;
+		int left = (int)n;
 
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)w->buf;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			hit |= watch_concerns(w, nlh);
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)(void *)buf;
+		     !hit && mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			hit = concerns(nlh, data);
 	}
 	return hit;
+}
+
+int watch_drain(struct watch *w)
+{
+	return watch_read(mnl_socket_get_fd(w->sock), w->buf, WATCH_BUF, WATCH_BURST,
+			  watch_concerns, w);
 }
 
 int watch_pause(struct watch *w)

@@ -6,6 +6,9 @@
 #ifndef NFTALLY_WATCH_H
 #define NFTALLY_WATCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct watch;
 
 /* Subscribe in the current network namespace to the notifications about
@@ -24,6 +27,18 @@ int watch_fd(const struct watch *w);
  * flush of a big ruleset): then the caller must look at the table.  0 if
  * nothing concerned us, negative errno if the socket failed. */
 int watch_drain(struct watch *w);
+
+/* The read loop of a notification socket, shared with discover.c: read
+ * every datagram that waits on the non-blocking netlink socket fd (at most
+ * burst of them, so that a storm never keeps the caller's loop from its
+ * timer; the socket stays readable) into buf (len bytes), and ask
+ * concerns about each message until one concerns the caller.  Returns 1
+ * if one did, or if the kernel dropped some (ENOBUFS) or one was truncated
+ * (either may have been the one), 0 if none did, negative errno if the
+ * socket failed. */
+struct nlmsghdr;
+int watch_read(int fd, char *buf, size_t len, unsigned burst,
+	       bool (*concerns)(const struct nlmsghdr *nlh, const void *data), const void *data);
 
 /* Leave the group while we change the table ourselves, so that our own
  * batches neither make the kernel build a notification per element for us
