@@ -14,14 +14,20 @@
 #include "commands.h"
 #include "config.h"
 #include "classes.h"
+#include "discover.h"
 #include "file.h"
 #include "ipset.h"
 #include "log.h"
+#include "netns.h"
 #include "output.h"
 #include "query.h"
 #include "render.h"
 #include "run.h"
+#include "sinks.h"
 #include "targets.h"
+
+#include <fnmatch.h>
+#include <unistd.h>
 
 enum {
 	EXIT_INPUT = 1,  /* bad config, targets, template; a foreign or busy table */
@@ -29,10 +35,13 @@ enum {
 	EXIT_SYSTEM = 3, /* kernel, netlink, permissions */
 };
 
-/* What one invocation holds: the account it works on, and the command's
- * own options.  Only this file knows exit codes: the modules below return
- * negative errnos with a message in e, which cli_fail prints once. */
+/* What one invocation holds: the config with its accounts, the account
+ * it works on now, and the command's own options.  Only this file knows
+ * exit codes: the modules below return negative errnos with a message in
+ * e, which cli_fail prints once. */
 struct cli {
+	struct config_set cs;
+	const char *only;    /* --account NAME: that account only */
 	struct account acct;
 	const char *command;
 	struct err e;
@@ -60,6 +69,7 @@ static const char usage_text[] =
 "\n"
 "Options:\n"
 "  -c, --config FILE      config file (default " CONFIG_DEFAULT_PATH ")\n"
+"      --account NAME     the [account NAME] of the config only (default: all)\n"
 "  -t, --targets FILE     targets file (default /etc/nftally/targets; without\n"
 "                         one, this host's own addresses are accounted)\n"
 "      --table NAME       nftables table name (default nftally)\n"
@@ -175,11 +185,36 @@ static int cli_code_for(int err)
 	return err == -EINVAL || err == -EEXIST || err == -EBUSY ? EXIT_INPUT : EXIT_SYSTEM;
 }
 
+/* The command-line options over the config's values in c. */
+static int apply_overrides(struct config *c, const char *const over[8], struct err *e)
+{
+	int ret = 0;
+
+	if (ret == 0 && over[0])
+		ret = config_set_path(c, "targets", over[0], "--targets", e);
+	if (ret == 0 && over[1])
+		ret = config_set_table(c, over[1], "--table", e);
+	if (ret == 0 && over[2])
+		ret = config_set_path(c, "template", over[2], "--template", e);
+	if (ret == 0 && over[3])
+		ret = config_set_interval(c, over[3], "--interval", e);
+	if (ret == 0 && over[4])
+		ret = config_set_path(c, "state_dir", over[4], "--state-dir", e);
+	if (ret == 0 && over[5])
+		ret = config_set_path(c, "store", over[5], "--store", e);
+	if (ret == 0 && over[6])
+		ret = config_set_path(c, "prom_file", over[6], "--prom-file", e);
+	if (ret == 0 && over[7])
+		ret = config_set_listen(c, over[7], "--listen", e);
+	return ret;
+}
+
 /* Config first, then command-line overrides on top of it. */
 static int parse_args(struct cli *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "account", required_argument, NULL, 'A' },
 		{ "targets", required_argument, NULL, 't' },
 		{ "table", required_argument, NULL, 'T' },
 		{ "template", required_argument, NULL, 'P' },
@@ -200,7 +235,6 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "class", required_argument, NULL, 'K' },
 		{ "host", required_argument, NULL, 'O' },
 		{ "netns", required_argument, NULL, 'N' },
-		{ "account", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -213,6 +247,7 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'A': a->only = ro->account = optarg; break;
 		case 't': over[0] = optarg; break;
 		case 'T': over[1] = optarg; break;
 		case 'P': over[2] = optarg; break;
@@ -233,7 +268,6 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'K': ro->cls = optarg; ro->any = true; break;
 		case 'O': ro->host = optarg; ro->any = true; break;
 		case 'N': ro->netns = optarg; ro->any = true; break;
-		case 'A': ro->account = optarg; ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -260,30 +294,24 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
-			"--account, --per-addr, --since, --until, --utc, --format and --human are "
+			"--per-addr, --since, --until, --utc, --format and --human are "
 			"options of report\n");
 		exit(EXIT_USAGE);
 	}
-	config_defaults(&a->acct.cfg);
+	config_set_init(&a->cs);
 	if (strcmp(a->command, "import-ipset") == 0)
 		return 0; /* needs no configuration */
-	ret = config_load(&a->acct.cfg, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
-	if (ret == 0 && over[0])
-		ret = config_set_path(&a->acct.cfg, "targets", over[0], "--targets", &a->e);
-	if (ret == 0 && over[1])
-		ret = config_set_table(&a->acct.cfg, over[1], "--table", &a->e);
-	if (ret == 0 && over[2])
-		ret = config_set_path(&a->acct.cfg, "template", over[2], "--template", &a->e);
-	if (ret == 0 && over[3])
-		ret = config_set_interval(&a->acct.cfg, over[3], "--interval", &a->e);
-	if (ret == 0 && over[4])
-		ret = config_set_path(&a->acct.cfg, "state_dir", over[4], "--state-dir", &a->e);
-	if (ret == 0 && over[5])
-		ret = config_set_path(&a->acct.cfg, "store", over[5], "--store", &a->e);
-	if (ret == 0 && over[6])
-		ret = config_set_path(&a->acct.cfg, "prom_file", over[6], "--prom-file", &a->e);
-	if (ret == 0 && over[7])
-		ret = config_set_listen(&a->acct.cfg, over[7], "--listen", &a->e);
+	ret = config_set_load(&a->cs, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
+	if (ret == 0 && a->only && !config_set_find(&a->cs, a->only))
+		ret = err_setn(&a->e, -EINVAL, "--account %s: %s has no [account %s]", a->only,
+			       config ? config : CONFIG_DEFAULT_PATH, a->only);
+	if (ret == 0 && a->cs.sections && !a->only && (over[0] || over[1] || over[2]))
+		ret = err_setn(&a->e, -EINVAL, "--targets, --table and --template set one "
+			       "account's keys: name it with --account");
+	/* the defaults and every account the same way: the daemon-wide keys
+	 * are equal in all of them */
+	for (size_t i = 0; ret == 0 && i <= a->cs.n; i++)
+		ret = apply_overrides(i < a->cs.n ? &a->cs.v[i] : &a->cs.dflt, over, &a->e);
 	return ret;
 }
 
@@ -303,11 +331,15 @@ static int cmd_report(struct cli *a)
 
 	if (query_check(&a->ro, &a->e) < 0)
 		return cli_fail(a, EXIT_USAGE);
-	if (!account_store_path(&a->acct.cfg, path, sizeof(path))) {
+	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
+				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
+
+	if (!account_store_path(cfg, path, sizeof(path))) {
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return cli_fail(a, EXIT_INPUT);
 	}
-	ret = query_report(&a->ro, path, NULL, a->acct.cfg.classes[0] != '\0', &a->e);
+	ret = query_report(&a->ro, path, cfg->host[0] ? cfg->host : NULL, cfg->classes[0] != '\0',
+			   &a->e);
 	if (ret < 0)
 		return cli_fail(a, ret == -ENOENT || ret == -EINVAL ? EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
@@ -331,69 +363,159 @@ static int cmd_import_ipset(struct cli *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
+/* The addresses on the account's interfaces and routes, as the kernel of
+ * the current namespace has them now. */
+static int cli_discover(struct account *acct, struct err *e)
+{
+	struct disc *d = disc_create(acct->cfg.disc_addrs, acct->cfg.ndisc_addrs,
+				     acct->cfg.disc_routes, acct->cfg.ndisc_routes, e);
+	int ret;
+
+	if (!d)
+		return -errno;
+	ret = disc_scan(d, &acct->disc, &acct->ndisc, e);
+	disc_destroy(d);
+	return ret;
+}
+
+/* One command on the account in a->acct (its cfg, netns and key set), in
+ * the current network namespace: the exit code. */
+static int cli_account_command(struct cli *a)
+{
+	int ret = account_load_classes(&a->acct, &a->e);
+
+	if (ret == 0 && account_discovers(&a->acct) && cli_discover(&a->acct, &a->e) < 0)
+		return cli_fail(a, EXIT_SYSTEM);
+	if (ret == 0)
+		ret = account_load_targets(&a->acct, &a->acct.tg, &a->e);
+	if (ret == 0 && (!strcmp(a->command, "render") || !strcmp(a->command, "apply") ||
+			 !strcmp(a->command, "run")))
+		ret = account_load_template(&a->acct, &a->e);
+	if (ret == 0 && strcmp(a->command, "dump") && strcmp(a->command, "remove")) {
+		struct err w;
+
+		if (config_exclude_warning(&a->acct.cfg, a->acct.tg.v, a->acct.tg.n, &w))
+			log_msg(LOG_PRIO_WARNING, "%s", w.msg);
+	}
+	if (ret < 0) /* every file problem is bad input, even a missing file */
+		return cli_fail(a, EXIT_INPUT);
+	if (!strcmp(a->command, "render"))
+		return cmd_render(a);
+	if (account_open(&a->acct, &a->e) < 0)
+		return cli_fail(a, EXIT_SYSTEM);
+	/* the daemon's work; its errors are said here, once */
+	if (!strcmp(a->command, "apply"))
+		ret = commands_apply(&a->acct, &a->e);
+	else if (!strcmp(a->command, "dump"))
+		ret = commands_dump(&a->acct, &a->out, &a->e);
+	else
+		ret = commands_remove(&a->acct, &a->out, &a->e);
+	return ret < 0 ? cli_fail(a, cli_code_for(ret)) : 0;
+}
+
+/* The command on account cfg in namespace netns ("": this one). */
+static int cli_account(struct cli *a, const struct config *cfg, const char *netns)
+{
+	struct report_origin org;
+	int nsfd = -1, back = -1, code;
+
+	a->acct = (struct account){ .cfg = *cfg, .names = &a->names };
+	addr_names_init(&a->names);
+	snprintf(a->acct.netns, sizeof(a->acct.netns), "%s", netns);
+	account_key(&a->acct);
+	if (netns[0] && (netns_open(NETNS_RUN_DIR, netns, &nsfd, &a->e) < 0 ||
+			 netns_enter(nsfd, &back, &a->e) < 0)) {
+		code = cli_fail(a, EXIT_SYSTEM);
+		goto out;
+	}
+	sinks_origin_here(&org, cfg->host, netns, cfg->account, cfg->table);
+	output_set_origin(&a->out, &org);
+	code = cli_account_command(a);
+out:
+	if (back >= 0)
+		netns_leave(back);
+	if (nsfd >= 0)
+		close(nsfd);
+	account_finish(&a->acct);
+	a->e.msg[0] = '\0';
+	return code;
+}
+
+struct cli_ns {
+	struct cli *a;
+	const struct config *cfg;
+	int code;
+	size_t n;
+};
+
+static int cli_ns_cb(const char *name, void *data)
+{
+	struct cli_ns *c = data;
+	int code;
+
+	if (name[0] == '.' || fnmatch(c->cfg->netns, name, 0) != 0)
+		return 0;
+	c->n++;
+	code = cli_account(c->a, c->cfg, name);
+	if (code > c->code)
+		c->code = code;
+	return 0;
+}
+
+/* The command on every account (or --account's), in every namespace it
+ * names: the worst exit code. */
+static int cli_accounts(struct cli *a)
+{
+	int code = 0;
+
+	for (size_t i = 0; i < a->cs.n; i++) {
+		const struct config *cfg = &a->cs.v[i];
+		struct cli_ns c = { a, cfg, 0, 0 };
+
+		if (a->only && strcmp(a->only, cfg->account) != 0)
+			continue;
+		if (!cfg->netns[0]) {
+			c.code = cli_account(a, cfg, "");
+		} else {
+			netns_dir_list(NETNS_RUN_DIR, cli_ns_cb, &c);
+			if (!c.n)
+				log_msg(LOG_PRIO_INFO, "account %s: no network namespace matches %s",
+					cfg->account, cfg->netns);
+		}
+		if (c.code > code)
+			code = c.code;
+	}
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli a = { 0 };
 	int ret, code = 0;
 
 	output_init(&a.out, stdout);
-	/* the account's one registry of class names: its nl, its state and
-	 * its sinks number classes alike */
-	addr_names_init(&a.names);
-	a.acct.names = &a.names;
 	ret = parse_args(&a, argc, argv);
-	if (ret < 0)
-		return cli_fail(&a, EXIT_INPUT);
+	if (ret < 0) {
+		code = cli_fail(&a, EXIT_INPUT);
+		goto out;
+	}
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
 	    strcmp(a.command, "remove") && strcmp(a.command, "report") &&
 	    strcmp(a.command, "import-ipset")) {
 		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(a.command, "report")) {
+		code = EXIT_USAGE;
+	} else if (!strcmp(a.command, "report")) {
 		code = cmd_report(&a);
-		goto out;
-	}
-	if (!strcmp(a.command, "import-ipset")) {
+	} else if (!strcmp(a.command, "import-ipset")) {
 		code = cmd_import_ipset(&a);
-		goto out;
+	} else if (!strcmp(a.command, "run")) {
+		ret = run_daemon(&a.cs, a.only, &a.out, &a.e);
+		code = ret < 0 ? cli_fail(&a, cli_code_for(ret)) : 0;
+	} else {
+		code = cli_accounts(&a);
 	}
-	ret = account_load_classes(&a.acct, &a.e);
-	if (ret == 0)
-		ret = account_load_targets(&a.acct, &a.acct.tg, &a.e);
-	if (ret == 0 && (!strcmp(a.command, "render") || !strcmp(a.command, "apply") ||
-			 !strcmp(a.command, "run")))
-		ret = account_load_template(&a.acct, &a.e);
-	if (ret == 0 && strcmp(a.command, "dump") && strcmp(a.command, "remove")) {
-		struct err w;
-
-		if (config_exclude_warning(&a.acct.cfg, a.acct.tg.v, a.acct.tg.n, &w))
-			log_msg(LOG_PRIO_WARNING, "%s", w.msg);
-	}
-	if (ret < 0) { /* every file problem is bad input, even a missing file */
-		code = cli_fail(&a, EXIT_INPUT);
-		goto out;
-	}
-	if (!strcmp(a.command, "render")) {
-		code = cmd_render(&a);
-		goto out;
-	}
-	if (account_open(&a.acct, &a.e) < 0) {
-		code = cli_fail(&a, EXIT_SYSTEM);
-		goto out;
-	}
-	/* the daemon's work; its errors are said here, once */
-	if (!strcmp(a.command, "apply"))
-		ret = commands_apply(&a.acct, &a.e);
-	else if (!strcmp(a.command, "dump"))
-		ret = commands_dump(&a.acct, &a.out, &a.e);
-	else if (!strcmp(a.command, "run"))
-		ret = run_account(&a.acct, &a.out, &a.e);
-	else
-		ret = commands_remove(&a.acct, &a.out, &a.e);
-	code = ret < 0 ? cli_fail(&a, cli_code_for(ret)) : 0;
 out:
-	account_finish(&a.acct);
+	config_set_finish(&a.cs);
 	return code;
 }

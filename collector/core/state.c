@@ -97,9 +97,11 @@ enum state_from state_delta_from(const struct state_reading *cur,
 	return STATE_FROM_REPORTED;
 }
 
-bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot)
+bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot,
+			  const char *netns)
 {
 	return (s->boot[0] && strcmp(s->boot, boot) != 0) ||
+	       (s->netns[0] && netns && netns[0] && strcmp(s->netns, netns) != 0) ||
 	       (s->handle && handle && s->handle != handle);
 }
 
@@ -153,6 +155,10 @@ int state_format(const struct state *s, const struct addr_names *an, FILE *f)
 		fprintf(f, "overhead %u\n", s->overhead);
 	if (s->boot[0])
 		fprintf(f, "boot %s\n", s->boot);
+	if (s->netns[0])
+		fprintf(f, "netns %s\n", s->netns);
+	if (s->closed)
+		fprintf(f, "closed\n");
 	for (size_t i = 0; i < s->n; i++)
 		put_entry(f, an, &s->v[i]);
 	fprintf(f, "end\n");
@@ -255,6 +261,15 @@ static int parse_line(struct state *s, struct addr_names *an, const char *line,
 	if (strncmp(line, "boot ", 5) == 0 && strlen(line + 5) < sizeof(s->boot) &&
 	    strspn(line + 5, "0123456789abcdef-") == strlen(line + 5)) {
 		strcpy(s->boot, line + 5);
+		return 0;
+	}
+	if (strncmp(line, "netns ", 6) == 0 && strlen(line + 6) < sizeof(s->netns) &&
+	    strspn(line + 6, "ci:0123456789") == strlen(line + 6)) {
+		strcpy(s->netns, line + 6);
+		return 0;
+	}
+	if (strcmp(line, "closed") == 0) {
+		s->closed = true;
 		return 0;
 	}
 	if (strncmp(line, "seq ", 4) == 0 && (p = parse_u64(line + 4, &v)) && !*p) {

@@ -7,16 +7,74 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "hostaddrs.h"
 #include "log.h"
+#include "netns.h"
 #include "render.h"
+
+void account_key(struct account *acct)
+{
+	char buf[1024];
+	size_t n;
+
+	if (!acct->cfg.account[0]) {
+		snprintf(acct->key, sizeof(acct->key), "%s", acct->cfg.table);
+		return;
+	}
+	n = (size_t)snprintf(buf, sizeof(buf), "account.%s", acct->cfg.account);
+	if (acct->netns[0]) {
+		buf[n++] = '@';
+		for (const unsigned char *p = (const unsigned char *)acct->netns;
+		     *p && n + 4 < sizeof(buf); p++) {
+			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789._-", *p))
+				buf[n++] = (char)*p;
+			else
+				n += (size_t)snprintf(buf + n, 4, "%%%02X", *p);
+		}
+		buf[n] = '\0';
+	}
+	if (n > ACCOUNT_KEY_MAX) { /* FNV-1a of the whole keeps long names apart */
+		uint64_t h = 14695981039346656037ULL;
+
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+		snprintf(buf + ACCOUNT_KEY_MAX - 17, 18, "~%016llx", (unsigned long long)h);
+	}
+	snprintf(acct->key, sizeof(acct->key), "%s", buf);
+}
+
+void account_netns_id(char *buf, size_t size)
+{
+	struct netns_id id;
+	struct err e;
+	int fd;
+
+	buf[0] = '\0';
+	if (netns_open_self(&fd, &e) < 0)
+		return;
+	if (netns_identity(fd, &id, &e) == 0)
+		netns_id_format(&id, buf, size);
+	close(fd);
+}
+
+bool account_discovers(const struct account *acct)
+{
+	return acct->cfg.ndisc_addrs || acct->cfg.ndisc_routes;
+}
 
 void account_finish(struct account *acct)
 {
+	free(acct->disc);
+	acct->disc = NULL;
+	acct->ndisc = 0;
+	labels_finish(&acct->labels);
 	nl_destroy(acct->nl);
 	acct->nl = NULL;
 	targets_finish(&acct->tg);
@@ -33,6 +91,8 @@ const char *account_store_path(const struct config *cfg, char *buf, size_t size)
 		return NULL;
 	if (cfg->store[0])
 		snprintf(buf, size, "%s", cfg->store);
+	else if (cfg->account[0]) /* one store for all accounts */
+		snprintf(buf, size, "%s/nftally.db", cfg->state_dir);
 	else
 		snprintf(buf, size, "%s/%s.db", cfg->state_dir, cfg->table);
 	return buf;
@@ -57,10 +117,43 @@ const char *account_targets_id(const struct account *acct, char *buf, size_t siz
 
 int account_load_classes(struct account *acct, struct err *e)
 {
-	if (!acct->cfg.classes[0])
-		return 0;
-	return classes_parse_file(&acct->cls, acct->names, acct->cfg.classes,
-				  acct->cfg.default_class, e);
+	int ret = 0;
+
+	if (acct->cfg.classes[0])
+		ret = classes_parse_file(&acct->cls, acct->names, acct->cfg.classes,
+					 acct->cfg.default_class, e);
+	if (ret == 0 && acct->cfg.labels[0])
+		ret = labels_load(&acct->labels, acct->cfg.labels, e);
+	return ret;
+}
+
+/* A namespace's name as the label of its addresses, if it makes a valid
+ * one; else the interface's. */
+static const char *account_disc_label(const struct account *acct, const struct disc_addr *d)
+{
+	const char *l = labels_lookup(&acct->labels, &d->a);
+
+	if (l)
+		return l;
+	if (acct->netns[0] && strlen(acct->netns) <= TARGETS_LABEL_MAX) {
+		bool ok = true;
+
+		for (const unsigned char *p = (const unsigned char *)acct->netns; *p; p++)
+			ok &= *p >= 0x20 && *p != 0x7f;
+		if (ok)
+			return acct->netns;
+	}
+	return d->ifname;
+}
+
+/* The discovered addresses into t: one the targets file lists already
+ * keeps the file's label. */
+static int account_add_discovered(struct account *acct, struct targets *t, struct err *e)
+{
+	for (size_t i = 0; i < acct->ndisc; i++)
+		if (targets_add(t, account_disc_label(acct, &acct->disc[i]), &acct->disc[i].a) < 0)
+			return err_setn(e, -ENOMEM, "out of memory");
+	return targets_finalize(t, acct->targets_name, e);
 }
 
 int account_load_targets(struct account *acct, struct targets *t, struct err *e)
@@ -69,13 +162,19 @@ int account_load_targets(struct account *acct, struct targets *t, struct err *e)
 	int ret;
 
 	targets_init(t);
-	if (account_uses_host_addrs(&acct->cfg, lstat(acct->cfg.targets, &st) == 0 ? 0 : errno)) {
+	if (!acct->cfg.targets_file) {
+		acct->targets_name = "discovered addresses";
+		ret = 0;
+	} else if (!account_discovers(acct) &&
+		   account_uses_host_addrs(&acct->cfg, lstat(acct->cfg.targets, &st) == 0 ? 0 : errno)) {
 		acct->targets_name = "host addresses";
 		ret = hostaddrs_collect(t, e);
 	} else {
 		acct->targets_name = acct->cfg.targets;
 		ret = targets_parse_file(t, acct->cfg.targets, e);
 	}
+	if (ret == 0 && account_discovers(acct))
+		ret = account_add_discovered(acct, t, e);
 	if (ret == 0 && targets_expand_classes(t, acct->cls.ids, acct->cls.n) < 0)
 		ret = err_setn(e, -ENOMEM, "out of memory");
 	return ret;

@@ -31,12 +31,12 @@ static int run_holder(struct account *acct, int dirfd, char *what, size_t size)
 
 	if (what && size)
 		what[0] = '\0';
-	if (pid > 0 && what && claim_holder_what(pid, acct->cfg.table, what, size) < 0 &&
-	    dirfd >= 0 && statedir_lock_holder(dirfd, acct->cfg.table, what, size) != pid)
+	if (pid > 0 && what && claim_holder_what(pid, acct->key, what, size) < 0 &&
+	    dirfd >= 0 && statedir_lock_holder(dirfd, acct->key, what, size) != pid)
 		what[0] = '\0';
 	if (pid != 0 || dirfd < 0)
 		return pid;
-	return statedir_lock_holder(dirfd, acct->cfg.table, what, size);
+	return statedir_lock_holder(dirfd, acct->key, what, size);
 }
 
 /* A running `nftally run` owns the table's reports: removed addresses must
@@ -98,7 +98,7 @@ static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 
 	if (dirfd < 0)
 		return false;
-	statedir_names_init(&names, acct->cfg.table);
+	statedir_names_init(&names, acct->key);
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	if (found && statedir_load(&st, acct->names, dirfd, acct->cfg.state_dir, names.state, &e) == 0 && st.n) {
@@ -310,16 +310,21 @@ static int read_everything(struct account *acct, struct err *e, const struct sta
  * any change. */
 static int remove_sinks_open(struct account *acct, struct output *out,
 			     struct err *e, int dirfd, const struct statedir_names *names,
-			     char *path, struct sinks **s)
+			     char *path, struct sinks **s, struct sinks_acct *sa)
 {
 	struct sinks_conf c = {
-		.out = out, .names = acct->names, .dirfd = dirfd, .dir = acct->cfg.state_dir,
-		.pending = names->pending, .state = names->state,
+		.out = out, .dirfd = dirfd, .dir = acct->cfg.state_dir,
 		.store_path = account_store_path(&acct->cfg, path, PATH_MAX),
+		.store_table = acct->cfg.account[0] ? NULL : acct->cfg.table,
+		.host = acct->cfg.host[0] ? acct->cfg.host : NULL,
 		.keep = { acct->cfg.keep_intervals, acct->cfg.keep_hours, acct->cfg.keep_days },
 	};
 
-	sinks_origin_here(&c.origin, acct->cfg.table);
+	*sa = (struct sinks_acct){ .names = acct->names, .pending = names->pending,
+				   .state = names->state };
+	sinks_origin_here(&sa->origin, acct->cfg.host, acct->netns, acct->cfg.account,
+			  acct->cfg.table);
+	output_set_origin(out, &sa->origin);
 	return sinks_open(s, &c, e);
 }
 
@@ -332,6 +337,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	struct statedir_names names;
 	struct state done, all, waiting;
 	struct sinks *sinks = NULL;
+	struct sinks_acct sa;
 	char store_path[PATH_MAX];
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(acct->nl, acct->cfg.table, &handle, e);
@@ -347,7 +353,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
-	statedir_names_init(&names, acct->cfg.table);
+	statedir_names_init(&names, acct->key);
 	dirfd = statedir_open_existing(acct->cfg.state_dir);
 	pid = run_holder(acct, dirfd, NULL, 0);
 	if (pid != 0) {
@@ -364,8 +370,11 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	 * again since): its values say nothing about these counters. */
 	char boot[40];
 
+	char nsid[48] = "";
+
 	statedir_boot_id(boot, sizeof(boot));
-	if (have_state && state_of_other_table(&done, handle, boot)) {
+	account_netns_id(nsid, sizeof(nsid));
+	if (have_state && state_of_other_table(&done, handle, boot, nsid)) {
 		have_state = false;
 		stale = true;
 		output_event(out, output_now(), "state_stale", NULL,
@@ -374,11 +383,11 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	}
 	if (have_state) {
 		/* the last report goes into the run's store too */
-		ret = remove_sinks_open(acct, out, e, dirfd, &names, store_path, &sinks);
+		ret = remove_sinks_open(acct, out, e, dirfd, &names, store_path, &sinks, &sa);
 		if (ret < 0)
 			goto out;
 		/* a replay the store cannot take stops remove as its own report does */
-		ret = sinks_replay(sinks, &done, e);
+		ret = sinks_replay(sinks, &sa, &done, e);
 		if (ret < 0)
 			goto out;
 	}
@@ -397,7 +406,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		 * Not in the store: the table and the pending report stay. */
 		all.seq = done.seq + 1;
 		snprintf(all.table, sizeof(all.table), "%s", acct->cfg.table);
-		ret = sinks_commit(sinks, &done, &all, e);
+		ret = sinks_commit(sinks, &sa, &done, &all, e);
 		if (ret < 0)
 			goto out;
 	} else {

@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* `nftally run`: apply, then at every interval boundary read all counters and
- * report the deltas since the previous report.  Every report goes through
- * the state directory (pending file, print, rename), so a restart after a
- * clean stop or a kill -9 continues exactly where the last report ended.
- * Signals, the interval and changes of the targets file all arrive as file
- * descriptors, so the loop is one poll. */
+/* `nftally run`: one daemon for every account of the config.  An account
+ * is one table in one network namespace; an account whose `netns` is a
+ * glob has one instance (a struct run) per namespace in /run/netns that
+ * matches, made and let go as namespaces come and go.  At every interval
+ * boundary every instance reads its counters and reports the deltas since
+ * its previous report.  Every report goes through the state directory
+ * (pending file, print, rename), so a restart after a clean stop or a
+ * kill -9 continues exactly where the last report ended.  Signals, the
+ * interval, changes of targets files, addresses and routes, and
+ * namespaces all arrive as file descriptors, so the loop is one poll. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,14 +23,17 @@
 #include <unistd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 
 #include "account.h"
 #include "backlog.h"
 #include "claim.h"
+#include "discover.h"
 #include "http.h"
 #include "interval.h"
 #include "log.h"
+#include "netns.h"
 #include "output.h"
 #include "report.h"
 #include "run.h"
@@ -38,11 +47,57 @@
 /* How long a write waits for another writer's lock: a locked store must
  * not hold up reports, signals or /metrics; the report waits instead. */
 #define RUN_STORE_BUSY_MS 50
+/* A namespace whose name appeared is tried this often until its bind
+ * mount is there (`ip netns add` creates the file, then mounts on it),
+ * for at most RUN_NETNS_WAIT_MS. */
+#define RUN_NETNS_RETRY_MS 10
+#define RUN_NETNS_WAIT_MS 3000
 
+struct run;
+
+/* What every account shares: the config, the JSON lines, the state
+ * directory, the sinks, the timer, the signals, the listener, and the
+ * namespaces' directory. */
+struct daemon {
+	const struct config_set *cs;
+	const char *only;      /* --account: the one account to run, or NULL */
+	struct output *out;
+	struct err *e;         /* the caller's: why the start failed */
+	char boot[40];         /* this boot's id: handles mean nothing in another */
+	char host[256];
+	struct report_origin origin; /* of its own lines: the host only */
+	int dirfd;             /* the state directory */
+	int selffd;            /* the network namespace nftally started in */
+	char selfid[48];       /* its identity (netns_id_format) */
+	int sfd, tfd;
+	int64_t tnext;         /* the wall-clock boundary tfd is armed for */
+	unsigned interval;
+	char store_path[PATH_MAX];
+	struct sinks *sinks;   /* the JSON lines, the store, the metrics */
+	struct http *http;
+	struct netns_dir *nsdir; /* NULL: no account follows namespaces */
+	struct run **v;        /* the instances */
+	size_t n;
+	/* namespaces named but not mounted yet, tried again until a deadline */
+	struct run_wait {
+		char name[256];
+		struct timespec until;
+	} *wait;
+	size_t nwait;
+	bool stopping;
+};
+
+/* One account in one namespace. */
 struct run {
-	struct account *a;    /* the table this run accounts */
-	struct output *out;   /* the JSON lines */
-	struct err *e;        /* the caller's: why the start failed */
+	struct daemon *d;
+	struct account *a;    /* the table this instance accounts (owned) */
+	struct addr_names names; /* its class names (a->names) */
+	struct output *out;   /* d->out */
+	struct err *e;        /* its own: what failed, for the event */
+	struct err ebuf;
+	int nsfd;             /* its namespace (-1: the daemon's own) */
+	char nsid[48];        /* the namespace's identity (netns_id_format) */
+	struct sinks_acct sa; /* its side of the report path */
 	/* addresses of the reported state, for table_apply to look for */
 	struct addr *known;
 	size_t nknown;
@@ -56,19 +111,15 @@ struct run {
 	bool journal; /* names.draining exists: draining has addresses done has not */
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
-	char boot[40];        /* this boot's id: the handle means nothing in another */
-	struct statedir_names names; /* of our files in the state directory */
-	char store_path[PATH_MAX]; /* "" with the store off */
-	int sfd, tfd, ifd, dirfd, lockfd;
-	int64_t tnext;          /* the wall-clock boundary tfd is armed for */
-	int claimfd; /* the table's name in this network namespace (claim.h) */
+	struct statedir_names names_f; /* of our files in the state directory */
+	int ifd, lockfd;
+	int claimfd; /* the table's name in its network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
-	struct sinks *sinks;    /* the JSON lines, the store, the metrics */
-	struct http *http;
 	/* nf_tables notifications: a deleted table is reinstalled at once
 	 * (NULL: noticed at the next interval boundary only) */
 	struct watch *watch;
 	int quiet; /* depth of run_quiet: out of the group while > 0 */
+	struct disc *disc; /* its interfaces' addresses and routes (NULL: none) */
 };
 
 /* ---- reports ---- */
@@ -78,10 +129,10 @@ struct run {
 /* The listener serves what the metrics sink renders. */
 static void run_serve(char *buf, size_t len, void *data)
 {
-	struct run *r = data;
+	struct daemon *d = data;
 
-	if (r->http)
-		http_set_body(r->http, buf, len); /* takes buf */
+	if (d->http)
+		http_set_body(d->http, buf, len); /* takes buf */
 	else
 		free(buf);
 }
@@ -97,11 +148,12 @@ static int run_report(struct run *r, struct state *next)
 
 	next->seq = r->done.seq + 1;
 	next->handle = r->handle;
-	memcpy(next->boot, r->boot, sizeof(next->boot));
+	memcpy(next->boot, r->d->boot, sizeof(next->boot));
+	memcpy(next->netns, r->nsid, sizeof(next->netns));
 	next->overhead = a->cfg.overhead;
 	snprintf(next->table, sizeof(next->table), "%s", a->cfg.table);
 	state_sort(next);
-	ret = sinks_commit(r->sinks, &r->done, next, r->e);
+	ret = sinks_commit(r->d->sinks, &r->sa, &r->done, next, r->e);
 	if (ret < 0) {
 		run_error(r, "%s", r->e->msg);
 		state_finish(next);
@@ -113,8 +165,9 @@ static int run_report(struct run *r, struct state *next)
 static int run_save_done(struct run *r)
 {
 	r->done.handle = r->handle;
-	memcpy(r->done.boot, r->boot, sizeof(r->done.boot));
-	return statedir_save(&r->done, r->a->names, r->dirfd, r->a->cfg.state_dir, r->names.state, r->e);
+	memcpy(r->done.boot, r->d->boot, sizeof(r->done.boot));
+	memcpy(r->done.netns, r->nsid, sizeof(r->done.netns));
+	return statedir_save(&r->done, r->a->names, r->d->dirfd, r->a->cfg.state_dir, r->names_f.state, r->e);
 }
 
 /* Addresses of the reported state, for table_apply to look for. */
@@ -140,7 +193,7 @@ static void run_forget_draining(struct run *r)
 	state_init(&r->draining);
 	free(r->dgone);
 	r->dgone = NULL;
-	if (r->journal && unlinkat(r->dirfd, r->names.draining, 0) == 0)
+	if (r->journal && unlinkat(r->d->dirfd, r->names_f.draining, 0) == 0)
 		r->journal = false;
 }
 
@@ -490,7 +543,7 @@ static void run_delete_draining(struct run *r)
 	r->dgone = NULL;
 }
 
-static int run_tick(struct run *r)
+static int run_tick(struct run *r, time_t t)
 {
 	struct account *a = r->a;
 	struct counts *cur = calloc(a->tg.n + 1, sizeof(*cur));
@@ -507,7 +560,7 @@ static int run_tick(struct run *r)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ret == 0)
 		ret = run_read(r, cur, h, miss, &missing);
-	sinks_health(r->sinks)->read_seconds = output_ms_since(&t0) / 1e3;
+	sinks_health(r->d->sinks)->read_seconds = output_ms_since(&t0) / 1e3;
 	if (ret == -ENOENT || (ret == 0 && missing && table_owned(a->nl, a->cfg.table,
 								   NULL, r->e) == 0)) {
 		ret = run_reinstall(r);
@@ -517,8 +570,8 @@ static int run_tick(struct run *r)
 		run_error(r, "%s", r->e->msg);
 		goto out;
 	}
-	next.time = next.base_time = output_now();
-	sinks_health(r->sinks)->last_read = (double)next.time;
+	next.time = next.base_time = t;
+	sinks_health(r->d->sinks)->last_read = (double)next.time;
 	ret = run_add_targets(r, &next, cur, h, miss, true);
 	now = next.time;
 	if (ret == 0 && r->draining.n)
@@ -663,7 +716,7 @@ static int run_defer(const struct table_result *res, void *data)
 	state_sort(&next);
 	if (ret == 0 && unknown) {
 		snprintf(next.table, sizeof(next.table), "%s", a->cfg.table);
-		ret = statedir_save(&next, a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+		ret = statedir_save(&next, a->names, r->d->dirfd, a->cfg.state_dir, r->names_f.draining, &e);
 		if (ret == 0)
 			r->journal = true;
 		else
@@ -739,7 +792,36 @@ out:
 	output_flush(r->out);
 }
 
-/* ---- start and loop ---- */
+/* ---- namespaces ---- */
+
+/* Work in r's namespace (its sockets were made there; libnftables and the
+ * claim make theirs when called), with its origin on the JSON lines.
+ * 0, or -1 when the namespace cannot be entered: nothing may be done then,
+ * since the daemon's own namespace may hold a table of that name. */
+static int run_in(struct run *r)
+{
+	if (r->nsfd >= 0 && setns(r->nsfd, CLONE_NEWNET) < 0) {
+		output_error(r->out, true, "cannot enter network namespace %s: %s", r->a->netns,
+			     strerror(errno));
+		return -1;
+	}
+	output_set_origin(r->out, &r->sa.origin);
+	return 0;
+}
+
+/* Back to the daemon's own namespace.  Failing that, nothing done next
+ * could be trusted: stop. */
+static void run_out(struct run *r)
+{
+	output_set_origin(r->out, &r->d->origin);
+	if (r->nsfd >= 0 && setns(r->d->selffd, CLONE_NEWNET) < 0) {
+		log_msg(LOG_PRIO_ERR, "cannot return to nftally's own network namespace: %s",
+			strerror(errno));
+		abort();
+	}
+}
+
+/* ---- the timer and the signals ---- */
 
 #ifndef TFD_TIMER_CANCEL_ON_SET
 #define TFD_TIMER_CANCEL_ON_SET (1 << 1)
@@ -750,23 +832,23 @@ out:
  * CANCEL_ON_SET a step of the clock wakes us (ECANCELED) rather than
  * leaving the timer on the old clock's boundary: an hour away after a step
  * back by an hour. */
-static int run_arm(struct run *r, int64_t next)
+static int run_arm(struct daemon *d, int64_t next)
 {
 	struct itimerspec its = { .it_value = { .tv_sec = next },
-				  .it_interval = { .tv_sec = r->a->cfg.interval } };
+				  .it_interval = { .tv_sec = d->interval } };
 
-	r->tnext = next;
-	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
+	d->tnext = next;
+	if (timerfd_settime(d->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
 		return -errno;
 	return 0;
 }
 
 /* The timer woke: re-armed for the next boundary of the clock as it is
  * now; 1 if a report is due (see interval_wake). */
-static int run_timer(struct run *r)
+static int run_timer(struct daemon *d)
 {
 	uint64_t ticks;
-	ssize_t n = read(r->tfd, &ticks, sizeof(ticks));
+	ssize_t n = read(d->tfd, &ticks, sizeof(ticks));
 	struct timespec now;
 	int64_t next;
 	bool due;
@@ -775,10 +857,10 @@ static int run_timer(struct run *r)
 	if (n < 0 && errno != ECANCELED)
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &now);
-	due = interval_wake(now.tv_sec, r->tnext, n > 0, r->a->cfg.interval, &next);
-	ret = run_arm(r, next);
+	due = interval_wake(now.tv_sec, d->tnext, n > 0, d->interval, &next);
+	ret = run_arm(d, next);
 	if (ret < 0)
-		run_error(r, "timer: %s", strerror(-ret));
+		output_error(d->out, true, "timer: %s", strerror(-ret));
 	return due;
 }
 
@@ -798,7 +880,7 @@ int run_block_signals(void)
 	return sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -errno : 0;
 }
 
-static int run_setup_fds(struct run *r, unsigned interval)
+static int run_setup_fds(struct daemon *d)
 {
 	struct timespec now;
 	sigset_t set;
@@ -806,13 +888,15 @@ static int run_setup_fds(struct run *r, unsigned interval)
 	/* blocked since main() knew the command (run_block_signals): what
 	 * came during the start waits here */
 	run_signal_set(&set);
-	r->sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	r->tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
-	if (r->sfd < 0 || r->tfd < 0)
+	d->sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
+	if (d->sfd < 0 || d->tfd < 0)
 		return -errno;
 	clock_gettime(CLOCK_REALTIME, &now);
-	return run_arm(r, interval_next(now.tv_sec, interval));
+	return run_arm(d, interval_next(now.tv_sec, d->interval));
 }
+
+/* ---- one instance's file descriptors ---- */
 
 /* Watch the directory of the targets file: editors and config management
  * replace files by renaming, which a watch on the file itself would miss. */
@@ -822,8 +906,9 @@ static void run_watch(struct run *r)
 	char dir[PATH_MAX];
 	const char *slash;
 
-	if (!a->cfg.targets_explicit && strcmp(a->targets_name, a->cfg.targets) != 0)
-		return; /* host addresses: no file */
+	if (!a->cfg.targets_file ||
+	    (!a->cfg.targets_explicit && strcmp(a->targets_name, a->cfg.targets) != 0))
+		return; /* host or discovered addresses: no file */
 	slash = strrchr(a->cfg.targets, '/');
 	r->watch_name = slash ? slash + 1 : a->cfg.targets;
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - a->cfg.targets) : 1,
@@ -868,20 +953,6 @@ static void run_settle(struct run *r)
 		run_watch_hit(r);
 }
 
-/* One signal: 1 to stop, 0 to go on. */
-static int run_signal(struct run *r)
-{
-	struct signalfd_siginfo si;
-
-	if (read(r->sfd, &si, sizeof(si)) != sizeof(si))
-		return 0;
-	if (si.ssi_signo == SIGHUP) {
-		run_reload(r, "SIGHUP", true);
-		return 0;
-	}
-	return 1;
-}
-
 /* Subscribe to nf_tables' notifications, then look once: the table may
  * have gone between the start's apply and the subscription.  Without
  * them (an error is unlikely: the group exists since Linux 3.13), a
@@ -897,7 +968,7 @@ static void run_watch_table(struct run *r)
 }
 
 /* The notifications waiting: 1 if the table must be looked at. */
-static bool run_watch_wake(struct run *r, struct pollfd *p)
+static bool run_watch_wake(struct run *r)
 {
 	int ret = watch_drain(r->watch);
 
@@ -908,61 +979,44 @@ static bool run_watch_wake(struct run *r, struct pollfd *p)
 	watch_destroy(r->watch);
 	r->watch = NULL;
 	r->quiet = 0;
-	p->fd = -1;
 	return true;
 }
 
-static int run_loop(struct run *r)
+/* The addresses on its interfaces and through its routes, as the kernel
+ * has them now, into r->a->disc: 1 if they changed, 0 if not, -1 if they
+ * cannot be read (said as an error event). */
+static int run_discover(struct run *r)
 {
-	struct pollfd p[6] = { { .fd = r->sfd, .events = POLLIN },
-			       { .fd = r->tfd, .events = POLLIN },
-			       { .fd = r->ifd, .events = POLLIN },
-			       { .fd = r->http ? http_fd(r->http) : -1, .events = POLLIN },
-			       { .fd = r->watch ? watch_fd(r->watch) : -1, .events = POLLIN },
-			       { .fd = r->claimfd, .events = POLLIN } };
+	struct disc_addr *v = NULL;
+	size_t n = 0;
+	bool same;
 
-	for (;;) {
-		bool check;
-
-		p[4].fd = r->watch ? watch_fd(r->watch) : -1; /* it may have failed */
-		if (r->http)
-			http_run(r->http);
-		if (poll(p, 6, r->http ? http_timeout_ms(r->http) : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		check = r->watch && (p[4].revents & (POLLIN | POLLERR)) && run_watch_wake(r, &p[4]);
-		if (p[5].revents & POLLIN)
-			claim_drain(r->claimfd); /* someone looked who holds the table */
-		if (!check && !((p[0].revents | p[1].revents | p[2].revents) & POLLIN))
-			continue; /* HTTP or claim only */
-		/* Our own changes below are not notified to us; what others
-		 * did meanwhile is looked for once, after. */
-		run_quiet(r, true);
-		if (check)
-			run_check_table(r);
-		if ((p[0].revents & POLLIN) && run_signal(r)) {
-			run_tick(r); /* the last deltas before exiting */
-			return 0;
-		}
-		if ((p[1].revents & POLLIN) && run_timer(r))
-			run_tick(r);
-		if (r->ifd >= 0 && (p[2].revents & POLLIN) && run_watch_hit(r)) {
-			run_settle(r);
-			run_reload(r, "file changed", false);
-		}
-		run_quiet(r, false);
-		if (r->watch)
-			run_check_table(r);
+	if (disc_scan(r->disc, &v, &n, r->e) < 0) {
+		output_error(r->out, true, "reading the addresses of network namespace %s: %s",
+			     r->a->netns[0] ? r->a->netns : "(nftally's own)", r->e->msg);
+		return -1;
 	}
+	same = n == r->a->ndisc;
+	for (size_t i = 0; same && i < n; i++)
+		same = addr_cmp(&v[i].a, &r->a->disc[i].a) == 0 &&
+		       strcmp(v[i].ifname, r->a->disc[i].ifname) == 0;
+	if (same) {
+		free(v);
+		return 0;
+	}
+	free(r->a->disc);
+	r->a->disc = v;
+	r->a->ndisc = n;
+	return 1;
 }
+
+/* ---- start ---- */
 
 /* A report printed but not yet marked as done when nftally stopped: print
  * the same lines again (same time, same values) and mark it done. */
 static void run_replay(struct run *r)
 {
-	sinks_replay(r->sinks, &r->done, r->e); /* a failed write waits in memory */
+	sinks_replay(r->d->sinks, &r->sa, &r->done, r->e); /* a failed write waits in memory */
 }
 
 /* Load what was reported before; a damaged file is kept aside and counting
@@ -970,8 +1024,8 @@ static void run_replay(struct run *r)
 static int run_load_state(struct run *r, bool *damaged)
 {
 	struct account *a = r->a;
-	char aside[80];
-	int ret = statedir_load(&r->done, a->names, r->dirfd, a->cfg.state_dir, r->names.state, r->e);
+	char aside[STATEDIR_NAME_MAX + 16];
+	int ret = statedir_load(&r->done, a->names, r->d->dirfd, a->cfg.state_dir, r->names_f.state, r->e);
 
 	*damaged = false;
 	if (ret == -ENOENT) {
@@ -979,18 +1033,18 @@ static int run_load_state(struct run *r, bool *damaged)
 		return 0;
 	}
 	if (ret == -EINVAL) {
-		snprintf(aside, sizeof(aside), "%s.damaged", r->names.state);
+		snprintf(aside, sizeof(aside), "%s.damaged", r->names_f.state);
 		output_event(r->out, output_now(), "state_damaged", NULL,
 			     "%s; kept as %s/%s; traffic since the last report before it "
 			     "is not reported", r->e->msg, a->cfg.state_dir, aside);
-		renameat(r->dirfd, r->names.state, r->dirfd, aside);
+		renameat(r->d->dirfd, r->names_f.state, r->d->dirfd, aside);
 		state_init(&r->done);
 		*damaged = true;
 		return 0;
 	}
 	if (ret == 0 && strcmp(r->done.table, a->cfg.table) != 0)
 		return err_setn(r->e, -EINVAL, "%s/%s belongs to table %s", a->cfg.state_dir,
-				r->names.state, r->done.table);
+				r->names_f.state, r->done.table);
 	return ret;
 }
 
@@ -1001,13 +1055,13 @@ static void run_load_draining(struct run *r, bool damaged)
 {
 	struct account *a = r->a;
 	struct err e;
-	int ret = statedir_load(&r->draining, a->names, r->dirfd, a->cfg.state_dir, r->names.draining, &e);
+	int ret = statedir_load(&r->draining, a->names, r->d->dirfd, a->cfg.state_dir, r->names_f.draining, &e);
 
 	if (ret == -ENOENT)
 		return;
 	r->journal = true;
 	if (ret < 0 || strcmp(r->draining.table, a->cfg.table) != 0) {
-		log_msg(LOG_PRIO_WARNING, "%s: ignored (%s)", r->names.draining,
+		log_msg(LOG_PRIO_WARNING, "%s: ignored (%s)", r->names_f.draining,
 			ret < 0 ? e.msg : "another table's");
 		run_forget_draining(r);
 		return;
@@ -1042,57 +1096,38 @@ static int run_baseline_now(struct run *r)
 	return ret;
 }
 
-/* The store (NULL if it cannot be opened now), the metrics seeded with its
- * totals (so they continue across restarts), and the listener.  Only
- * what a person must fix stops the start: a database of another table or
- * version, or a path that cannot be opened or written.  A full disk, a
- * lock or an I/O error only delays the store: the reports wait in memory
- * and the next one opens it again. */
-static int run_open_outputs(struct run *r)
+/* The state's last report closed a namespace that went away (its last
+ * traffic is reported): a namespace of that name now is a new one, whose
+ * table counts from zero, and nothing was lost. */
+static void run_reopened(struct run *r)
 {
-	struct account *a = r->a;
-	struct sinks_conf c = {
-		.out = r->out, .names = a->names, .dirfd = r->dirfd, .dir = a->cfg.state_dir,
-		.pending = r->names.pending, .state = r->names.state,
-		.store_path = account_store_path(&a->cfg, r->store_path, sizeof(r->store_path)),
-		.store_create = true,
-		.keep = { a->cfg.keep_intervals, a->cfg.keep_hours, a->cfg.keep_days,
-			  RUN_STORE_BUSY_MS },
-		.backlog = RUN_BACKLOG_MAX,
-		.metrics = a->cfg.prom_file[0] || a->cfg.listen[0],
-		.prom_file = a->cfg.prom_file,
-		.publish = run_serve, .publish_data = r,
-	};
-	int ret;
-
-	sinks_origin_here(&c.origin, a->cfg.table);
-	ret = sinks_open(&r->sinks, &c, r->e);
-	if (ret < 0)
-		return ret;
-	if (a->cfg.listen[0]) {
-		ret = http_start(&r->http, a->cfg.listen, r->e);
-		if (ret < 0)
-			return ret == -EINVAL || ret == -ENOTSUP ? -EINVAL : ret;
+	if (strcmp(r->done.netns, r->nsid) != 0) {
+		output_event(r->out, output_now(), "netns_new", NULL,
+			     "network namespace %s is a new one (the one of that name before "
+			     "went away, and its last traffic was reported); its addresses "
+			     "count from zero", r->a->netns);
+		for (size_t i = 0; i < r->done.n; i++)
+			run_zero(&r->done.v[i]);
+		run_forget_draining(r);
 	}
-	return 0;
+	r->done.closed = false;
 }
 
+/* The account's files, its state, its table: what the one-account run
+ * did at its start, in r's namespace. */
 static int run_start(struct run *r)
 {
 	struct account *a = r->a;
 	struct table_result res;
-	bool damaged;
+	char id[PATH_MAX];
+	bool damaged, closed;
 	int ret;
 
-	statedir_names_init(&r->names, a->cfg.table);
-	statedir_boot_id(r->boot, sizeof(r->boot));
-	r->dirfd = statedir_open(a->cfg.state_dir, r->e);
-	if (r->dirfd < 0)
-		return r->dirfd;
-	char id[PATH_MAX];
-
-	r->lockfd = statedir_lock(r->dirfd, a->cfg.state_dir, a->cfg.table,
-			       account_targets_id(a, id, sizeof(id)), r->e);
+	statedir_names_init(&r->names_f, a->key);
+	r->sa.pending = r->names_f.pending;
+	r->sa.state = r->names_f.state;
+	r->lockfd = statedir_lock(r->d->dirfd, a->cfg.state_dir, a->key,
+				  account_targets_id(a, id, sizeof(id)), r->e);
 	if (r->lockfd < 0)
 		return r->lockfd;
 	/* the lock first: whoever sees the claim finds the lock file open */
@@ -1106,13 +1141,11 @@ static int run_start(struct run *r)
 	ret = run_load_state(r, &damaged);
 	if (ret < 0)
 		return ret;
-	ret = run_open_outputs(r);
-	if (ret < 0)
-		return ret;
 	snprintf(r->done.table, sizeof(r->done.table), "%s", a->cfg.table);
 	r->handle = r->done.handle;
-	if (damaged)
-		unlinkat(r->dirfd, r->names.pending, 0); /* nothing to replay it against */
+	closed = !damaged && r->done.closed;
+	if (damaged || closed)
+		unlinkat(r->d->dirfd, r->names_f.pending, 0); /* nothing to replay it against */
 	else
 		run_replay(r);
 	run_load_draining(r, damaged);
@@ -1126,57 +1159,607 @@ static int run_start(struct run *r)
 	if (damaged)
 		ret = run_baseline_now(r);
 	/* Handles start again in every boot and every new network namespace:
-	 * a table this apply had to create, or one of another boot, is new
-	 * whatever its handle (the same number as the state's is likely). */
-	if (ret == 0 && !damaged && (r->done.handle || r->done.n) &&
-	    (res.created || state_of_other_table(&r->done, res.handle, r->boot)))
+	 * a table this apply had to create, or one of another boot or
+	 * namespace, is new whatever its handle (the same number as the
+	 * state's is likely). */
+	if (ret == 0 && closed)
+		run_reopened(r);
+	else if (ret == 0 && !damaged && (r->done.handle || r->done.n) &&
+		 (res.created || state_of_other_table(&r->done, res.handle, r->d->boot, r->nsid)))
 		run_table_new(r, res.handle, res.created ? "was gone while nftally was not running"
 				: "was recreated while nftally was not running");
 	r->handle = res.handle;
 	return ret ? ret : run_save_done(r);
 }
 
-int run_account(struct account *a, struct output *out, struct err *e)
+/* Let go of everything r holds (its namespace too: the kernel may free
+ * it now). */
+static void run_destroy(struct run *r)
 {
-	struct run r = { .a = a, .out = out, .e = e, .sfd = -1, .tfd = -1, .ifd = -1, .dirfd = -1, .lockfd = -1,
-			 .claimfd = -1 };
+	const int fds[] = { r->ifd, r->lockfd, r->claimfd, r->nsfd };
+
+	if (!r)
+		return;
+	sinks_detach(r->d->sinks, &r->sa);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	state_finish(&r->done);
+	state_finish(&r->draining);
+	free(r->dgone);
+	watch_destroy(r->watch);
+	disc_destroy(r->disc);
+	free(r->known);
+	account_finish(r->a);
+	free(r->a);
+	free(r);
+}
+
+/* Load, render and open account cfg in r's namespace (entered), then
+ * start it. */
+static int run_open_account(struct run *r)
+{
+	struct account *a = r->a;
+	struct err w;
+	int ret = account_load_classes(a, r->e);
+
+	if (ret == 0 && account_discovers(a)) {
+		r->disc = disc_create(a->cfg.disc_addrs, a->cfg.ndisc_addrs, a->cfg.disc_routes,
+				      a->cfg.ndisc_routes, r->e);
+		ret = r->disc ? 0 : -errno;
+		if (ret == 0 && run_discover(r) < 0)
+			ret = -EIO;
+	}
+	if (ret == 0)
+		ret = account_load_targets(a, &a->tg, r->e);
+	if (ret == 0)
+		ret = account_load_template(a, r->e);
+	if (ret == 0 && config_exclude_warning(&a->cfg, a->tg.v, a->tg.n, &w))
+		log_msg(LOG_PRIO_WARNING, "%s", w.msg);
+	if (ret < 0)
+		return ret == -EIO || ret == -ENOMEM || ret == -EPERM ? ret : -EINVAL;
+	ret = account_open(a, r->e);
+	if (ret < 0)
+		return ret;
+	return run_start(r);
+}
+
+/* Account cfg in namespace netns ("": the daemon's own) from now on:
+ * *out the new instance, or a negative errno with the reason in d->e
+ * (-EAGAIN: the namespace's name is there, its mount not yet). */
+static int run_create(struct daemon *d, const struct config *cfg, const char *netns,
+		      struct run **out)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	struct netns_id id;
 	int ret;
 
-	state_init(&r.done);
-	state_init(&r.draining);
-	ret = run_start(&r);
+	*out = NULL;
+	if (!r || !(r->a = calloc(1, sizeof(*r->a)))) {
+		free(r);
+		return err_setn(d->e, -ENOMEM, "out of memory");
+	}
+	*r = (struct run){ .d = d, .a = r->a, .out = d->out, .e = &r->ebuf, .ifd = -1,
+			   .lockfd = -1, .claimfd = -1, .nsfd = -1 };
+	state_init(&r->done);
+	state_init(&r->draining);
+	addr_names_init(&r->names);
+	r->a->cfg = *cfg;
+	r->a->names = &r->names;
+	snprintf(r->a->netns, sizeof(r->a->netns), "%s", netns);
+	account_key(r->a);
+	sinks_origin_here(&r->sa.origin, d->host, netns, cfg->account, cfg->table);
+	r->sa.names = &r->names;
+	ret = netns[0] ? netns_open(NETNS_RUN_DIR, netns, &r->nsfd, r->e) : 0;
 	if (ret == 0)
-		ret = run_setup_fds(&r, a->cfg.interval);
+		ret = netns_identity(r->nsfd >= 0 ? r->nsfd : d->selffd, &id, r->e);
+	if (ret == 0)
+		netns_id_format(&id, r->nsid, sizeof(r->nsid));
+	if (ret == 0 && run_in(r) < 0)
+		ret = err_setn(r->e, -EIO, "cannot enter network namespace %s", netns);
+	else if (ret == 0) {
+		ret = run_open_account(r);
+		if (ret == 0) {
+			run_watch(r);
+			run_watch_table(r);
+			output_event(r->out, output_now(), "start", NULL,
+				     "accounting %zu addresses from %s in table %s every %u s",
+				     r->a->tg.n, r->a->targets_name,
+				     nl_table_desc(r->a->nl, r->a->cfg.table).s, d->interval);
+			output_flush(r->out);
+		}
+		run_out(r);
+	}
+	if (ret < 0) {
+		if (cfg->account[0])
+			err_setn(d->e, ret, "account %s%s%s: %s", cfg->account, netns[0] ? " in network namespace " : "",
+				 netns, r->e->msg[0] ? r->e->msg : strerror(-ret));
+		else
+			err_setn(d->e, ret, "%s", r->e->msg[0] ? r->e->msg : strerror(-ret));
+		run_destroy(r);
+		return ret;
+	}
+	r->sa.current = &r->done;
+	sinks_attach(d->sinks, &r->sa);
+	*out = r;
+	return 0;
+}
+
+static int run_add(struct daemon *d, struct run *r)
+{
+	struct run **v = realloc(d->v, (d->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	d->v = v;
+	d->v[d->n++] = r;
+	return 0;
+}
+
+/* ---- namespaces coming and going ---- */
+
+static bool run_account_wanted(const struct daemon *d, const struct config *cfg)
+{
+	return !d->only || strcmp(d->only, cfg->account) == 0;
+}
+
+static struct run *run_find(const struct daemon *d, const char *account, const char *netns)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i]->a->cfg.account, account) == 0 &&
+		    strcmp(d->v[i]->a->netns, netns) == 0)
+			return d->v[i];
+	return NULL;
+}
+
+static void run_wait_add(struct daemon *d, const char *name)
+{
+	struct run_wait *w;
+
+	for (size_t i = 0; i < d->nwait; i++)
+		if (strcmp(d->wait[i].name, name) == 0)
+			return;
+	w = realloc(d->wait, (d->nwait + 1) * sizeof(*w));
+	if (!w)
+		return; /* the next interval boundary looks again */
+	d->wait = w;
+	w = &d->wait[d->nwait++];
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	clock_gettime(CLOCK_MONOTONIC, &w->until);
+	w->until.tv_sec += RUN_NETNS_WAIT_MS / 1000;
+	w->until.tv_nsec += (RUN_NETNS_WAIT_MS % 1000) * 1000000L;
+	if (w->until.tv_nsec >= 1000000000L) {
+		w->until.tv_sec++;
+		w->until.tv_nsec -= 1000000000L;
+	}
+}
+
+/* Namespace `name` is there: every account whose netns matches it and has
+ * no instance there gets one.  1 if it must be tried again (not mounted
+ * yet), else 0. */
+static int run_ns_added(struct daemon *d, const char *name)
+{
+	const struct config_set *cs = d->cs;
+	int again = 0;
+
+	if (name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct config *cfg = &cs->v[i];
+		struct run *r;
+		int ret;
+
+		if (!cfg->netns[0] || !run_account_wanted(d, cfg) ||
+		    fnmatch(cfg->netns, name, 0) != 0 || run_find(d, cfg->account, name))
+			continue;
+		ret = run_create(d, cfg, name, &r);
+		if (ret == -EAGAIN || ret == -ENOENT) {
+			again = ret == -EAGAIN;
+			continue;
+		}
+		if (ret < 0) {
+			output_error(d->out, true, "%s", d->e->msg);
+			continue;
+		}
+		if (run_add(d, r) < 0) {
+			output_error(d->out, true, "out of memory");
+			run_destroy(r);
+		}
+	}
+	d->e->msg[0] = '\0';
+	return again;
+}
+
+/* r's namespace went away (its name is gone, or names another one now):
+ * its last report, read while r still holds the namespace, then r lets
+ * go of it so that the kernel can free it. */
+static void run_ns_close(struct daemon *d, size_t k, time_t t)
+{
+	struct run *r = d->v[k];
+
+	if (run_in(r) == 0) {
+		run_quiet(r, true);
+		run_tick(r, t);
+		run_quiet(r, false);
+		r->done.closed = true;
+		run_save_done(r);
+		output_event(r->out, output_now(), "netns_gone", NULL,
+			     "network namespace %s went away; report %llu was its last",
+			     r->a->netns, (unsigned long long)r->done.seq);
+		output_flush(r->out);
+		run_out(r);
+	}
+	run_destroy(r);
+	memmove(&d->v[k], &d->v[k + 1], (d->n - k - 1) * sizeof(*d->v));
+	d->n--;
+}
+
+static void run_ns_removed(struct daemon *d, const char *name)
+{
+	time_t t = output_now();
+
+	for (size_t k = d->n; k-- > 0;)
+		if (d->v[k]->a->netns[0] && strcmp(d->v[k]->a->netns, name) == 0)
+			run_ns_close(d, k, t);
+}
+
+static int run_ns_list_cb(const char *name, void *data)
+{
+	if (run_ns_added(data, name) > 0)
+		run_wait_add(data, name);
+	return 0;
+}
+
+/* Does r's name still name r's namespace? */
+static bool run_ns_current(const struct run *r)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, r->a->netns);
+	return stat(path, &a) == 0 && fstat(r->nsfd, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* Look at /run/netns as it is (at the start, at every interval boundary,
+ * and after an overflow of its events): namespaces gone or replaced are
+ * closed, new ones get their instances. */
+static void run_ns_rescan(struct daemon *d)
+{
+	time_t t = output_now();
+
+	if (!d->nsdir)
+		return;
+	for (size_t k = d->n; k-- > 0;)
+		if (d->v[k]->a->netns[0] && !run_ns_current(d->v[k]))
+			run_ns_close(d, k, t);
+	netns_dir_list(NETNS_RUN_DIR, run_ns_list_cb, d);
+}
+
+static void run_ns_event(const char *name, bool added, void *data)
+{
+	struct daemon *d = data;
+
+	if (!name)
+		run_ns_rescan(d);
+	else if (!added)
+		run_ns_removed(d, name);
+	else if (run_ns_added(d, name) > 0)
+		run_wait_add(d, name);
+}
+
+/* Names whose mount was not there yet: tried again; given up on (an
+ * error event) after RUN_NETNS_WAIT_MS. */
+static void run_ns_retry(struct daemon *d)
+{
+	struct timespec now;
+	size_t k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < d->nwait; i++) {
+		struct run_wait w = d->wait[i];
+		bool late = now.tv_sec > w.until.tv_sec ||
+			    (now.tv_sec == w.until.tv_sec && now.tv_nsec >= w.until.tv_nsec);
+
+		if (run_ns_added(d, w.name) == 0)
+			continue;
+		if (late) {
+			output_error(d->out, true, "%s/%s did not become a network namespace within "
+				     "%d ms; it is looked at again at the next interval boundary",
+				     NETNS_RUN_DIR, w.name, RUN_NETNS_WAIT_MS);
+			continue;
+		}
+		d->wait[k++] = w;
+	}
+	d->nwait = k;
+}
+
+/* ---- the loop ---- */
+
+/* What one poll found for one instance. */
+enum { RUN_FD_FILE, RUN_FD_WATCH, RUN_FD_CLAIM, RUN_FD_DISC, RUN_FDS };
+
+/* The instance's work after a poll: a notification, a due report, a
+ * signal's resync, a changed targets file, changed addresses. */
+static void run_work(struct run *r, const struct pollfd *p, bool due, bool hup, time_t t)
+{
+	bool check = false, file, disc, any;
+
+	if (p[RUN_FD_CLAIM].revents & POLLIN)
+		claim_drain(r->claimfd); /* someone looked who holds the table */
+	if (r->watch && (p[RUN_FD_WATCH].revents & (POLLIN | POLLERR)))
+		check = run_watch_wake(r);
+	file = r->ifd >= 0 && (p[RUN_FD_FILE].revents & POLLIN);
+	disc = r->disc && (p[RUN_FD_DISC].revents & (POLLIN | POLLERR));
+	any = check || due || hup || file || disc;
+	if (!any || run_in(r) < 0)
+		return;
+	/* Our own changes below are not notified to us; what others did
+	 * meanwhile is looked for once, after. */
+	run_quiet(r, true);
+	if (check)
+		run_check_table(r);
+	if (hup)
+		run_reload(r, "SIGHUP", true);
+	if (due)
+		run_tick(r, t);
+	if (file && run_watch_hit(r)) {
+		run_settle(r);
+		run_reload(r, "file changed", false);
+	}
+	if (disc && disc_drain(r->disc) != 0 && run_discover(r) > 0)
+		run_reload(r, "addresses changed", false);
+	run_quiet(r, false);
+	if (r->watch)
+		run_check_table(r);
+	run_out(r);
+}
+
+/* The last deltas of every instance before exiting. */
+static void run_stop(struct daemon *d)
+{
+	time_t t = output_now();
+
+	sinks_batch(d->sinks, true);
+	for (size_t i = 0; i < d->n; i++) {
+		struct run *r = d->v[i];
+
+		if (run_in(r) < 0)
+			continue;
+		run_quiet(r, true);
+		run_tick(r, t);
+		run_quiet(r, false);
+		run_out(r);
+	}
+	sinks_batch(d->sinks, false);
+}
+
+/* One signal: 1 to stop, 0 to go on; *hup for a resync. */
+static int run_signal(struct daemon *d, bool *hup)
+{
+	struct signalfd_siginfo si;
+
+	if (read(d->sfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	if (si.ssi_signo == SIGHUP) {
+		*hup = true;
+		return 0;
+	}
+	return 1;
+}
+
+enum { RUN_P_SIG, RUN_P_TIMER, RUN_P_HTTP, RUN_P_NSDIR, RUN_P_FIXED };
+
+static int run_loop(struct daemon *d)
+{
+	struct pollfd *p = NULL;
+	size_t cap = 0;
+
+	for (;;) {
+		size_t np = RUN_P_FIXED + RUN_FDS * d->n;
+		int timeout = d->http ? http_timeout_ms(d->http) : -1;
+		bool due = false, hup = false;
+		time_t t;
+
+		if (np > cap) {
+			struct pollfd *q = realloc(p, np * sizeof(*p));
+
+			if (!q) {
+				free(p);
+				return -ENOMEM;
+			}
+			p = q;
+			cap = np;
+		}
+		p[RUN_P_SIG] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
+		p[RUN_P_TIMER] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
+		p[RUN_P_HTTP] = (struct pollfd){ .fd = d->http ? http_fd(d->http) : -1, .events = POLLIN };
+		p[RUN_P_NSDIR] = (struct pollfd){ .fd = d->nsdir ? netns_dir_fd(d->nsdir) : -1,
+						  .events = POLLIN };
+		for (size_t i = 0; i < d->n; i++) {
+			struct run *r = d->v[i];
+			struct pollfd *q = &p[RUN_P_FIXED + RUN_FDS * i];
+
+			q[RUN_FD_FILE] = (struct pollfd){ .fd = r->ifd, .events = POLLIN };
+			q[RUN_FD_WATCH] = (struct pollfd){ .fd = r->watch ? watch_fd(r->watch) : -1,
+							   .events = POLLIN };
+			q[RUN_FD_CLAIM] = (struct pollfd){ .fd = r->claimfd, .events = POLLIN };
+			q[RUN_FD_DISC] = (struct pollfd){ .fd = r->disc ? disc_fd(r->disc) : -1,
+							  .events = POLLIN };
+		}
+		if (d->nwait && (timeout < 0 || timeout > RUN_NETNS_RETRY_MS))
+			timeout = RUN_NETNS_RETRY_MS;
+		if (d->http)
+			http_run(d->http);
+		if (poll(p, np, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			free(p);
+			return -errno;
+		}
+		if ((p[RUN_P_SIG].revents & POLLIN) && run_signal(d, &hup)) {
+			free(p);
+			run_stop(d);
+			return 0;
+		}
+		if (p[RUN_P_TIMER].revents & POLLIN)
+			due = run_timer(d) > 0;
+		t = output_now();
+		/* the instances as they were polled; namespaces change after */
+		sinks_batch(d->sinks, true);
+		for (size_t i = 0; i < d->n; i++)
+			run_work(d->v[i], &p[RUN_P_FIXED + RUN_FDS * i], due, hup, t);
+		sinks_batch(d->sinks, false);
+		if (d->nsdir && (p[RUN_P_NSDIR].revents & POLLIN))
+			netns_dir_drain(d->nsdir, run_ns_event, d);
+		if (d->nwait)
+			run_ns_retry(d);
+		if (due)
+			run_ns_rescan(d);
+	}
+}
+
+/* ---- the daemon ---- */
+
+/* The store (NULL if it cannot be opened now), the metrics seeded with its
+ * totals (so they continue across restarts), and the listener.  Only
+ * what a person must fix stops the start: a database of another table or
+ * version, or a path that cannot be opened or written.  A full disk, a
+ * lock or an I/O error only delays the store: the reports wait in memory
+ * and the next one opens it again.  The daemon-wide keys are the same in
+ * every account (only allowed outside sections). */
+static int run_open_outputs(struct daemon *d, const struct config *cfg)
+{
+	struct sinks_conf c = {
+		.out = d->out, .dirfd = d->dirfd, .dir = cfg->state_dir,
+		.store_path = account_store_path(cfg, d->store_path, sizeof(d->store_path)),
+		.store_table = d->cs->sections ? NULL : cfg->table,
+		.host = d->host,
+		.store_create = true,
+		.keep = { cfg->keep_intervals, cfg->keep_hours, cfg->keep_days,
+			  RUN_STORE_BUSY_MS },
+		.backlog = RUN_BACKLOG_MAX,
+		.metrics = cfg->prom_file[0] || cfg->listen[0],
+		.prom_file = cfg->prom_file,
+		.publish = run_serve, .publish_data = d,
+	};
+	int ret = sinks_open(&d->sinks, &c, d->e);
+
+	if (ret < 0)
+		return ret;
+	if (cfg->listen[0]) {
+		ret = http_start(&d->http, cfg->listen, d->e);
+		if (ret < 0)
+			return ret == -EINVAL || ret == -ENOTSUP ? -EINVAL : ret;
+	}
+	return 0;
+}
+
+/* Every account of the daemon's own namespace now (any failure fails the
+ * start), and the namespaces' directory followed if an account names
+ * namespaces. */
+static int run_start_all(struct daemon *d)
+{
+	const struct config_set *cs = d->cs;
+	bool follow = false;
+	int ret;
+
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct config *cfg = &cs->v[i];
+		struct run *r;
+
+		if (!run_account_wanted(d, cfg))
+			continue;
+		if (cfg->netns[0]) {
+			follow = true;
+			continue;
+		}
+		ret = run_create(d, cfg, "", &r);
+		if (ret < 0)
+			return ret;
+		if (run_add(d, r) < 0) {
+			run_destroy(r);
+			return err_setn(d->e, -ENOMEM, "out of memory");
+		}
+	}
+	if (d->only && !follow && !d->n)
+		return err_setn(d->e, -EINVAL, "no account %s in the config", d->only);
+	if (!follow)
+		return 0;
+	d->nsdir = netns_dir_create(NETNS_RUN_DIR);
+	if (!d->nsdir)
+		return err_setn(d->e, -errno, "cannot follow %s: %s", NETNS_RUN_DIR,
+				strerror(errno));
+	netns_dir_list(NETNS_RUN_DIR, run_ns_list_cb, d);
+	return 0;
+}
+
+static int run_daemon_start(struct daemon *d)
+{
+	const struct config *cfg = d->cs->n ? &d->cs->v[0] : &d->cs->dflt;
+	struct netns_id id;
+	int ret;
+
+	statedir_boot_id(d->boot, sizeof(d->boot));
+	if (cfg->host[0])
+		snprintf(d->host, sizeof(d->host), "%s", cfg->host);
+	else
+		gethostname(d->host, sizeof(d->host) - 1);
+	report_origin_init(&d->origin, d->host, "", "", "");
+	output_set_origin(d->out, &d->origin);
+	d->interval = cfg->interval;
+	d->dirfd = statedir_open(cfg->state_dir, d->e);
+	if (d->dirfd < 0)
+		return d->dirfd;
+	ret = netns_open_self(&d->selffd, d->e);
+	if (ret == 0)
+		ret = netns_identity(d->selffd, &id, d->e);
+	if (ret < 0)
+		return ret;
+	netns_id_format(&id, d->selfid, sizeof(d->selfid));
+	ret = run_open_outputs(d, cfg);
+	if (ret == 0)
+		ret = run_start_all(d);
+	if (ret == 0)
+		ret = run_setup_fds(d);
+	return ret;
+}
+
+int run_daemon(const struct config_set *cs, const char *only, struct output *out, struct err *e)
+{
+	struct daemon d = { .cs = cs, .only = only, .out = out, .e = e, .dirfd = -1,
+			    .selffd = -1, .sfd = -1, .tfd = -1 };
+	int ret = run_daemon_start(&d);
+
 	if (ret == 0) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
-		sinks_health(r.sinks)->start_time = (double)now.tv_sec +
+		sinks_health(d.sinks)->start_time = (double)now.tv_sec +
 						    (double)now.tv_nsec / 1e9;
-		sinks_publish(r.sinks, &r.done);
-		run_watch(&r);
-		run_watch_table(&r);
-		output_event(r.out, output_now(), "start", NULL,
-			     "accounting %zu addresses from %s in table %s every %u s",
-			     a->tg.n, a->targets_name, nl_table_desc(a->nl, a->cfg.table).s, a->cfg.interval);
-		output_flush(r.out);
-		ret = run_loop(&r);
+		sinks_publish(d.sinks);
+		ret = run_loop(&d);
 	}
 	/* Reports still waiting for the store go in (sinks_close tries the
-	 * backlog a last time) before the lock and the claim are let go: a
-	 * run started next must not write beside us. */
-	sinks_close(r.sinks);
-	const int fds[] = { r.sfd, r.tfd, r.ifd, r.dirfd, r.lockfd, r.claimfd };
+	 * backlog a last time) before the locks and the claims are let go:
+	 * a run started next must not write beside us. */
+	for (size_t i = 0; d.sinks && i < d.n; i++)
+		sinks_detach(d.sinks, &d.v[i]->sa);
+	sinks_close(d.sinks);
+	d.sinks = NULL;
+	for (size_t i = 0; i < d.n; i++) {
+		d.v[i]->d = &d;
+		run_destroy(d.v[i]);
+	}
+	free(d.v);
+	free(d.wait);
+	netns_dir_destroy(d.nsdir);
+	const int fds[] = { d.sfd, d.tfd, d.dirfd, d.selffd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	state_finish(&r.done);
-	state_finish(&r.draining);
-	free(r.dgone);
-	watch_destroy(r.watch);
-	http_stop(r.http);
-	free(r.known);
+	http_stop(d.http);
 	if (ret < 0 && !e->msg[0])
 		err_setn(e, ret, "%s", strerror(-ret));
 	return ret < 0 ? ret : 0;

@@ -24,10 +24,13 @@ struct sinks {
 	struct backlog backlog;
 	struct metrics *metrics; /* NULL: no metrics */
 	struct metrics_health health;
+	struct sinks_acct *accts; /* attached: the metrics list their addresses */
+	bool batch, unpublished;  /* sinks_batch */
 };
 
 /* What one record hands every sink. */
 struct sink_input {
+	struct sinks_acct *a;
 	const struct state *done, *next;
 	/* the rows; NULL when no sink needs them.  Not const: a durable sink
 	 * may take it into its backlog (then it is emptied). */
@@ -48,21 +51,51 @@ struct sink_ops {
 /* An error event; a daemon (with a backlog) also logs it. */
 #define sinks_error(s, ...) output_error((s)->c.out, (s)->c.backlog != 0, __VA_ARGS__)
 
-void sinks_origin_here(struct report_origin *o, const char *table)
+void sinks_origin_here(struct report_origin *o, const char *host, const char *netns,
+		       const char *account, const char *table)
 {
-	char host[256] = "";
+	char name[256] = "";
 
-	gethostname(host, sizeof(host) - 1);
-	report_origin_init(o, host, "", "", table);
+	if (!host || !host[0])
+		gethostname(name, sizeof(name) - 1);
+	report_origin_init(o, host && host[0] ? host : name, netns, account, table);
+}
+
+void sinks_attach(struct sinks *s, struct sinks_acct *a)
+{
+	struct sinks_acct **p = &s->accts;
+
+	while (*p) /* in order: the metrics list the accounts as they came */
+		p = &(*p)->next;
+	a->next = NULL;
+	*p = a;
+}
+
+void sinks_detach(struct sinks *s, struct sinks_acct *a)
+{
+	if (!s)
+		return;
+	for (struct sinks_acct **p = &s->accts; *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			a->next = NULL;
+			return;
+		}
+}
+
+void sinks_batch(struct sinks *s, bool on)
+{
+	s->batch = on;
+	if (!on && s->unpublished)
+		sinks_publish(s);
 }
 
 /* ---- the JSON lines ---- */
 
 static int sink_jsonl_record(struct sinks *s, const struct sink_input *in, struct err *e)
 {
-	output_set_origin(s->c.out, &s->c.origin);
-	output_report(s->c.out, s->c.names, in->done, in->next); /* a closed stdout stops no one */
-	output_set_origin(s->c.out, NULL);
+	output_set_origin(s->c.out, &in->a->origin);
+	output_report(s->c.out, in->a->names, in->done, in->next); /* a closed stdout stops no one */
 	return 0;
 }
 
@@ -144,8 +177,7 @@ static int sink_store_open_now(struct sinks *s, struct err *e)
 		s->store_on = false; /* remove: no database, nothing to record into */
 		return 0;
 	}
-	return store_open(&s->store, s->c.store_path, s->c.origin.host, s->c.origin.table,
-			  &s->c.keep, e);
+	return store_open(&s->store, s->c.store_path, s->c.host, s->c.store_table, &s->c.keep, e);
 }
 
 static int sink_store_open(struct sinks *s, struct err *e)
@@ -340,7 +372,7 @@ int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
 	s->c = *c;
 	s->store_on = c->store_path != NULL;
 	s->health.events = &c->out->events;
-	s->health.host = s->c.origin.host;
+	s->health.host = s->c.host;
 	backlog_init(&s->backlog, c->backlog);
 	for (size_t i = 0; i < NSINKS && ret == 0; i++)
 		if (sinks_open_order[i]->open)
@@ -365,11 +397,11 @@ void sinks_close(struct sinks *s)
 
 /* Every sink records the report next (closing done), in order; a sink's
  * failure stops the others only when it must stop the commit. */
-static int sinks_record(struct sinks *s, const struct state *done, const struct state *next,
-			struct err *e)
+static int sinks_record(struct sinks *s, struct sinks_acct *a, const struct state *done,
+			const struct state *next, struct err *e)
 {
 	struct report rep = { .seq = 0 };
-	struct sink_input in = { done, next, NULL };
+	struct sink_input in = { a, done, next, NULL };
 	bool made = false;
 	int ret = 0;
 
@@ -380,7 +412,7 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 		/* the rows, once, for the first sink that needs them */
 		if (k->rows && !made && (s->store_on || s->metrics)) {
 			made = true;
-			if (report_make(&rep, &s->c.origin, s->c.names, done, next) == 0)
+			if (report_make(&rep, &a->origin, a->names, done, next) == 0)
 				in.rep = &rep;
 			else if (s->c.backlog)
 				sinks_error(s, "report %llu: out of memory for the store and the "
@@ -398,48 +430,51 @@ static int sinks_record(struct sinks *s, const struct state *done, const struct 
 	return ret < 0 ? -EIO : 0;
 }
 
-int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e)
+int sinks_commit(struct sinks *s, struct sinks_acct *a, struct state *done, struct state *next,
+		 struct err *e)
 {
-	int ret = statedir_save(next, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, e);
+	int ret = statedir_save(next, a->names, s->c.dirfd, s->c.dir, a->pending, e);
 
 	if (ret < 0)
 		return ret;
-	ret = sinks_record(s, done, next, e);
+	ret = sinks_record(s, a, done, next, e);
 	if (ret < 0)
 		return ret; /* the pending file replays it */
 	/* Printed is reported, whether or not the rename works: if it does
 	 * not, the pending file replays these very lines after a restart. */
-	ret = statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state, e);
+	ret = statedir_rename(s->c.dirfd, s->c.dir, a->pending, a->state, e);
 	state_finish(done);
 	*done = *next;
 	state_init(next);
-	sinks_publish(s, done);
+	if (s->batch)
+		s->unpublished = true;
+	else
+		sinks_publish(s);
 	return ret;
 }
 
-int sinks_replay(struct sinks *s, struct state *done, struct err *e)
+int sinks_replay(struct sinks *s, struct sinks_acct *a, struct state *done, struct err *e)
 {
 	struct state p;
 	struct err le;
 	int ret, kept = 0;
 
 	state_init(&p);
-	ret = statedir_load(&p, s->c.names, s->c.dirfd, s->c.dir, s->c.pending, &le);
+	ret = statedir_load(&p, a->names, s->c.dirfd, s->c.dir, a->pending, &le);
 	if (ret == 0 && p.seq == done->seq + 1 && strcmp(p.table, done->table) == 0) {
-		output_set_origin(s->c.out, &s->c.origin);
+		output_set_origin(s->c.out, &a->origin);
 		output_event(s->c.out, (time_t)p.time, "replay", NULL,
 			     "report %llu may not have been delivered before nftally "
 			     "stopped; printing it again", (unsigned long long)p.seq);
-		output_set_origin(s->c.out, NULL);
-		kept = sinks_record(s, done, &p, e);
-		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, s->c.pending, s->c.state,
+		kept = sinks_record(s, a, done, &p, e);
+		if (kept == 0 && statedir_rename(s->c.dirfd, s->c.dir, a->pending, a->state,
 						 &le) == 0) {
 			state_finish(done);
 			*done = p;
 			state_init(&p);
 		}
 	} else if (ret != -ENOENT) {
-		unlinkat(s->c.dirfd, s->c.pending, 0); /* stale or incomplete */
+		unlinkat(s->c.dirfd, a->pending, 0); /* stale or incomplete */
 	}
 	state_finish(&p);
 	return kept;
@@ -450,16 +485,27 @@ struct metrics_health *sinks_health(struct sinks *s)
 	return &s->health;
 }
 
-void sinks_publish(struct sinks *s, const struct state *current)
+void sinks_publish(struct sinks *s)
 {
+	struct metrics_src *src;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, n = 0;
 	struct err e;
+	int ret;
 
+	s->unpublished = false;
 	if (!s->metrics)
 		return;
-	if (metrics_render(s->metrics, &(struct metrics_src){ &s->c.origin, s->c.names, current },
-			   1, &s->health, &buf, &len) < 0) {
+	for (const struct sinks_acct *a = s->accts; a; a = a->next)
+		n++;
+	src = calloc(n + 1, sizeof(*src));
+	n = 0;
+	for (const struct sinks_acct *a = s->accts; src && a; a = a->next)
+		if (a->current)
+			src[n++] = (struct metrics_src){ &a->origin, a->names, a->current };
+	ret = src ? metrics_render(s->metrics, src, n, &s->health, &buf, &len) : -ENOMEM;
+	free(src);
+	if (ret < 0) {
 		sinks_error(s, "metrics: out of memory");
 		return;
 	}

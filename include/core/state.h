@@ -39,6 +39,12 @@ struct state {
 	 * start again in every boot and every new network namespace, so a
 	 * handle of another boot says nothing */
 	char boot[40];
+	/* the network namespace the table is in (netns_id_format: "c:COOKIE"
+	 * or "i:DEV:INO"; "" = unknown): handles start again in a new one */
+	char netns[48];
+	/* this was the last report of a namespace that went away: nothing
+	 * counted in it is left unreported */
+	bool closed;
 	uint64_t seq;      /* number of the report these values close */
 	int64_t time;      /* when this report was made (Unix seconds) */
 	int64_t base_time; /* when the values of the addresses that stay were
@@ -89,10 +95,12 @@ enum state_from state_delta_from(const struct state_reading *cur,
 				 const struct state_reading *base, bool base_last);
 
 /* Whether the values of s were read from another table than the one with
- * this handle, in the boot with this boot id: a state of another boot (a
- * new boot or network namespace gives the same handles again), or one
- * whose table handle differs (both known). */
-bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot);
+ * this handle, in the boot with this boot id and the network namespace
+ * netns (its identity; "" or NULL = unknown): a state of another boot or
+ * another namespace (both give the same handles again), or one whose table
+ * handle differs (both known).  A handle alone never says "the same". */
+bool state_of_other_table(const struct state *s, uint64_t handle, const char *boot,
+			  const char *netns);
 
 /* Text form (see docs/design.md), with the class names of an: the text
  * names classes, an numbers them.  Returns 0 or -EIO. */

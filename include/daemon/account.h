@@ -14,14 +14,31 @@
 #include "addr.h"
 #include "classes.h"
 #include "config.h"
+#include "discover.h"
 #include "err.h"
+#include "labels.h"
 #include "nl.h"
 #include "output.h"
 #include "table.h"
 #include "targets.h"
 
+/* The longest name of an account's files in the state directory. */
+#define ACCOUNT_KEY_MAX 200
+
 struct account {
 	struct config cfg;
+	/* the network namespace it is in: "" the one nftally started in, else
+	 * its name in /run/netns */
+	char netns[256];
+	/* its files in the state directory are KEY.state, ...: the table for
+	 * a config without accounts, else "account.NAME" and for a named
+	 * namespace "@NETNS" (escaped: account_key) */
+	char key[ACCOUNT_KEY_MAX + 1];
+	struct labels labels;     /* cfg.labels, for discovered addresses */
+	/* the addresses found on its interfaces and routes (targets =
+	 * interfaces ..., routes ...), as the last disc_scan saw them */
+	struct disc_addr *disc;
+	size_t ndisc;
 	struct addr_names *names; /* the class names of its counters; set by its owner */
 	struct classes cls;       /* network classes (config `classes`), or none */
 	struct targets tg;
@@ -34,11 +51,25 @@ struct account {
 	struct nl *nl;            /* NULL until account_open */
 };
 
+/* The name of its files (acct->key) for account name `account` (""
+ * without sections: the table) in namespace netns: characters other than
+ * [A-Za-z0-9._-] are escaped as %XX, and a name too long ends in a hash
+ * of the whole.  Pure. */
+void account_key(struct account *acct);
+
+/* The identity of the calling thread's network namespace
+ * (netns_id_format), or "" if it cannot be read. */
+void account_netns_id(char *buf, size_t size);
+
+/* Does it take addresses from its interfaces or routes? */
+bool account_discovers(const struct account *acct);
+
 /* Everything the account holds (cfg stays as it is); harmless twice. */
 void account_finish(struct account *acct);
 
-/* The store's path for cfg's table: cfg->store if set, STATE_DIR/TABLE.db
- * if not, NULL if the store is "off".  Pure. */
+/* The store's path for cfg's table: cfg->store if set, else
+ * STATE_DIR/TABLE.db for a config without accounts and STATE_DIR/nftally.db
+ * (one store for all) for an account; NULL if the store is "off".  Pure. */
 const char *account_store_path(const struct config *cfg, char *buf, size_t size);
 
 /* Do the targets come from the host's own addresses?  Only when no file
@@ -52,11 +83,15 @@ bool account_uses_host_addrs(const struct config *cfg, int lstat_errno);
  * Returns buf. */
 const char *account_targets_id(const struct account *acct, char *buf, size_t size);
 
-/* The classes file, if the config names one, into acct->cls. */
+/* The classes file, if the config names one, into acct->cls, and the
+ * labels file, if it names one, into acct->labels. */
 int account_load_classes(struct account *acct, struct err *e);
 
-/* The targets file, or without one the host's own addresses, into t
- * (initialised here), with the classes expanded; sets acct->targets_name. */
+/* The targets file, or without one (and without discovery) the host's
+ * own addresses, and the discovered addresses (acct->disc) labelled from
+ * the labels file, else the namespace's name, else the interface's, into
+ * t (initialised here), with the classes expanded; sets
+ * acct->targets_name. */
 int account_load_targets(struct account *acct, struct targets *t, struct err *e);
 
 /* Read the template and render the skeleton for acct->tg. */

@@ -21,16 +21,17 @@
 #include "state.h"
 #include "store.h"
 
+/* What all accounts share: one JSON stream, one state directory, one
+ * store, one set of metrics. */
 struct sinks_conf {
-	struct report_origin origin; /* of every report (sinks_origin_here) */
 	struct output *out;          /* the JSON lines (not owned) */
-	/* the account's class names, which number the classes of every
-	 * state and report (not owned; a pending file may add to them) */
-	struct addr_names *names;
 	int dirfd;                   /* the state directory */
 	const char *dir;             /* its path, for messages */
-	const char *pending, *state; /* the table's files in it (statedir_names) */
 	const char *store_path;      /* NULL: no store */
+	/* the store's table: a database of another table is refused; NULL
+	 * for a store shared by the accounts of one daemon */
+	const char *store_table;
+	const char *host;            /* this host's name (the store's migration) */
 	bool store_create;           /* create a missing database (run), or
 				      * record only into an existing one (remove) */
 	struct store_keep keep;
@@ -47,9 +48,32 @@ struct sinks_conf {
 
 struct sinks;
 
-/* This host's name, the network namespace nftally started in (""), the
- * account of a config without sections (""), and table. */
-void sinks_origin_here(struct report_origin *o, const char *table);
+/* One account's side of the report path (many share one struct sinks):
+ * where its reports come from, the class names that number its states
+ * (not owned; a pending file may add to them), its files in the state
+ * directory (statedir_names), and, once attached, what it reported last
+ * for the metrics to list. */
+struct sinks_acct {
+	struct report_origin origin;
+	struct addr_names *names;
+	const char *pending, *state;
+	const struct state *current; /* NULL: not listed in the metrics */
+	struct sinks_acct *next;     /* sinks_attach's list */
+};
+
+/* This host's name (host, or gethostname() if host is NULL or ""), the
+ * network namespace netns ("" the one nftally started in), account and
+ * table. */
+void sinks_origin_here(struct report_origin *o, const char *host, const char *netns,
+		       const char *account, const char *table);
+
+/* The metrics list a's addresses (a->current) from now on, until
+ * sinks_detach; a stays the caller's. */
+void sinks_attach(struct sinks *s, struct sinks_acct *a);
+void sinks_detach(struct sinks *s, struct sinks_acct *a);
+/* While batched, commits do not publish the metrics; the end of the batch
+ * publishes once if any did (a tick of many accounts renders once). */
+void sinks_batch(struct sinks *s, bool on);
 
 /* Open the sinks of c (copied; its strings are borrowed): the store, if
  * any, and the metrics, seeded with its all-time totals.  What a person
@@ -69,7 +93,8 @@ void sinks_close(struct sinks *s);
  * printed, *done unchanged), a report the store refused without a backlog
  * (printed, pending kept, *done unchanged), or a failed rename (printed
  * and reported: the pending file replays it after a restart). */
-int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct err *e);
+int sinks_commit(struct sinks *s, struct sinks_acct *a, struct state *done, struct state *next,
+		 struct err *e);
 
 /* A report printed (or about to be) when nftally stopped: if the pending
  * file follows done, every sink records it again (the JSON lines after a
@@ -77,11 +102,11 @@ int sinks_commit(struct sinks *s, struct state *done, struct state *next, struct
  * records it once) and it becomes the reported state.  A stale or damaged
  * pending file is deleted.  0, or the negative errno of a report the
  * store refused without a backlog (the pending file stays). */
-int sinks_replay(struct sinks *s, struct state *done, struct err *e);
+int sinks_replay(struct sinks *s, struct sinks_acct *a, struct state *done, struct err *e);
 
-/* The metrics of current (what is reported now), with the health, to the
- * textfile and publish. */
-void sinks_publish(struct sinks *s, const struct state *current);
+/* The metrics of every attached account (what each reported last), with
+ * the health, to the textfile and publish. */
+void sinks_publish(struct sinks *s);
 /* The health the metrics show: the caller fills in its reads and start. */
 struct metrics_health *sinks_health(struct sinks *s);
 

@@ -23,7 +23,7 @@ int statedir_open(const char *path, struct err *e);
 int statedir_open_existing(const char *path);
 
 /* The names of table's files in the state directory. */
-#define STATEDIR_NAME_MAX 64
+#define STATEDIR_NAME_MAX 256
 struct statedir_names {
 	char state[STATEDIR_NAME_MAX];   /* TABLE.state: what was reported */
 	char pending[STATEDIR_NAME_MAX]; /* TABLE.pending: a report being made */

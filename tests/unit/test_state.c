@@ -45,6 +45,8 @@ static void test_round_trip(void)
 	s.time = 1795316785;
 	s.base_time = 1795316780;
 	strcpy(s.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
+	strcpy(s.netns, "c:4097");
+	s.closed = true;
 	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
 	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
 	add(&s, "198.18.2.3", "left", 9, 1, 0, 0, true);
@@ -57,7 +59,7 @@ static void test_round_trip(void)
 	text = format(&s, &an);
 	test_streq(text, "nftally-state 2\n# written by nftally; do not edit\n"
 		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
-		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\n"
+		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\nnetns c:4097\nclosed\n"
 		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 7 "
 		   "18446744073709551615 \";flush{}\n"
 		   "entry 198.18.2.3 2 9 1 0 0 12 13 left\n"
@@ -74,6 +76,8 @@ static void test_round_trip(void)
 	test_assert(t.v[1].h[0] == 12 && t.v[1].h[1] == 13 && t.v[1].last && t.v[1].rep);
 	test_assert(!t.v[2].last && t.v[2].rep);
 	test_streq(t.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
+	test_streq(t.netns, "c:4097");
+	test_assert(t.closed);
 	free(text);
 	free(again);
 	state_finish(&s);
@@ -118,20 +122,31 @@ static void test_other_table(void)
 	state_init(&s);
 	s.handle = 7;
 	strcpy(s.boot, b1);
-	test_assert(!state_of_other_table(&s, 7, b1));
-	test_assert(state_of_other_table(&s, 8, b1));
+	test_assert(!state_of_other_table(&s, 7, b1, NULL));
+	test_assert(state_of_other_table(&s, 8, b1, NULL));
 	/* the same handle after a reboot is another table */
-	test_assert(state_of_other_table(&s, 7, b2));
-	test_assert(state_of_other_table(&s, 7, ""));
+	test_assert(state_of_other_table(&s, 7, b2, NULL));
+	test_assert(state_of_other_table(&s, 7, "", NULL));
 	/* a handle unknown on either side says nothing */
-	test_assert(!state_of_other_table(&s, 0, b1));
+	test_assert(!state_of_other_table(&s, 0, b1, NULL));
 	s.handle = 0;
-	test_assert(!state_of_other_table(&s, 8, b1));
+	test_assert(!state_of_other_table(&s, 8, b1, NULL));
 	/* a state written before the boot id was kept */
 	s.handle = 7;
 	s.boot[0] = 0;
-	test_assert(!state_of_other_table(&s, 7, b2));
-	test_assert(state_of_other_table(&s, 8, b2));
+	test_assert(!state_of_other_table(&s, 7, b2, NULL));
+	test_assert(state_of_other_table(&s, 8, b2, NULL));
+	/* the same handle and boot in another network namespace (handles
+	 * start again at 1 in every new one) is another table */
+	strcpy(s.boot, b1);
+	strcpy(s.netns, "c:4097");
+	test_assert(!state_of_other_table(&s, 7, b1, "c:4097"));
+	test_assert(state_of_other_table(&s, 7, b1, "c:4098"));
+	test_assert(state_of_other_table(&s, 7, b1, "i:4:4026532008"));
+	/* unknown on either side: the boot and handle decide */
+	test_assert(!state_of_other_table(&s, 7, b1, ""));
+	s.netns[0] = 0;
+	test_assert(!state_of_other_table(&s, 7, b1, "c:4098"));
 	state_finish(&s);
 }
 
