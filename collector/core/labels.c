@@ -140,6 +140,8 @@ static int labels_sort_check(struct lparse *p)
 	const struct labels_entry *later = NULL, *earlier = NULL;
 	char text[ADDR_STRLEN];
 
+	if (l->n < 2)
+		return 0; /* and qsort is not given NULL */
 	qsort(l->v, l->n, sizeof(*l->v), labels_cmp);
 	for (size_t i = 1; i < l->n; i++)
 		if (labels_same(&l->v[i - 1], &l->v[i]) &&
