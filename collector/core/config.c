@@ -20,13 +20,23 @@
 enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
-		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_COUNT };
+		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
+		  KEY_NETNS, KEY_LABELS, KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
-	"default_class",
+	"default_class", "host", "netns", "labels",
+};
+
+/* What one daemon has once, whatever its accounts: one timer, one state
+ * directory, one store, one set of metrics, one name.  Refused inside an
+ * [account] section rather than silently taken from the defaults. */
+static const bool config_daemon_wide[KEY_COUNT] = {
+	[KEY_INTERVAL] = true, [KEY_STATE_DIR] = true, [KEY_STORE] = true,
+	[KEY_KEEP_INTERVALS] = true, [KEY_KEEP_HOURS] = true, [KEY_KEEP_DAYS] = true,
+	[KEY_PROM_FILE] = true, [KEY_LISTEN] = true, [KEY_HOST] = true,
 };
 
 void config_defaults(struct config *c)
@@ -36,6 +46,7 @@ void config_defaults(struct config *c)
 	strcpy(c->template_name, "host");
 	strcpy(c->targets, "/etc/nftally/targets");
 	c->targets_explicit = false;
+	c->targets_file = true;
 	c->interval = 60;
 	strcpy(c->state_dir, "/var/lib/nftally");
 	c->keep_intervals = 2 * 86400;
@@ -248,29 +259,77 @@ static bool config_ifname_ok(const char *w, size_t len)
 	return true;
 }
 
+bool config_iface_match(const char *glob, const char *ifname)
+{
+	size_t n = strlen(glob);
+
+	if (n && glob[n - 1] == '*')
+		return strncmp(glob, ifname, n - 1) == 0;
+	return strcmp(glob, ifname) == 0;
+}
+
+/* A list of interface names or prefix wildcards being built, for
+ * `interfaces` and the discovery sources of `targets`; pfx starts the
+ * messages ("" or "targets: "). */
+struct config_iflist {
+	char v[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
+	size_t n;
+	const char *pfx;
+};
+
+static int config_iflist_add(struct config_iflist *l, const char *w, size_t len,
+			     const char *where, struct err *e)
+{
+	size_t stem = len - (len > 1 && w[len - 1] == '*');
+	char shown[80];
+
+	if (l->n == CONFIG_IFACES_MAX)
+		return err_set(e, "%s: %smore than %d interfaces", where, l->pfx,
+			       CONFIG_IFACES_MAX);
+	err_printable(shown, sizeof(shown), w, len);
+	if (len <= CONFIG_IFNAME_MAX && stem && memchr(w, '*', stem) &&
+	    !(len == 1 && w[0] == '*'))
+		return err_set(e, "%s: %sbad interface name '%s' ('*' only at the end)", where,
+			       l->pfx, shown);
+	if (!(len == 1 && w[0] == '*') && (len > CONFIG_IFNAME_MAX || !config_ifname_ok(w, stem)))
+		return err_set(e, "%s: %sbad interface name '%s' (1 to %d of a-z, A-Z, 0-9, _ . "
+			       "@ + -)", where, l->pfx, shown, CONFIG_IFNAME_MAX);
+	snprintf(l->v[l->n], sizeof(l->v[l->n]), "%.*s", (int)len, w);
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], l->v[l->n]) == 0)
+			return err_set(e, "%s: %sinterface %s named twice", where, l->pfx,
+				       l->v[l->n]);
+	l->n++;
+	return 0;
+}
+
+/* "*" next to other names is a mistake: whatever they meant, "*" takes
+ * every interface. */
+static int config_iflist_check(const struct config_iflist *l, const char *where,
+			       struct err *e)
+{
+	for (size_t i = 0; l->n > 1 && i < l->n; i++)
+		if (strcmp(l->v[i], "*") == 0)
+			return err_set(e, "%s: %s'*' is every interface: name no other with it",
+				       where, l->pfx);
+	return 0;
+}
+
 int config_set_interfaces(struct config *c, const char *v, const char *where,
 			  struct err *e)
 {
-	char names[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1], shown[80];
+	struct config_iflist l = { .n = 0, .pfx = "" };
 	const char *w;
-	size_t n = 0, len, pos = 0, vlen = strlen(v);
+	size_t len, pos = 0, vlen = strlen(v);
+	int r;
 
-	while (file_field(v, vlen, &pos, &w, &len)) {
-		if (n == CONFIG_IFACES_MAX)
-			return err_set(e, "%s: more than %d interfaces", where, CONFIG_IFACES_MAX);
-		if (!config_ifname_ok(w, len))
-			return err_set(e, "%s: bad interface name '%s' (1 to %d of a-z, A-Z, "
-				       "0-9, _ . @ + -)", where,
-				       err_printable(shown, sizeof(shown), w, len),
-				       CONFIG_IFNAME_MAX);
-		snprintf(names[n], sizeof(names[n]), "%.*s", (int)len, w);
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(names[i], names[n]) == 0)
-				return err_set(e, "%s: interface %s named twice", where, names[n]);
-		n++;
-	}
-	memcpy(c->ifaces, names, sizeof(names)); /* none: every interface */
-	c->nifaces = n;
+	while (file_field(v, vlen, &pos, &w, &len))
+		if ((r = config_iflist_add(&l, w, len, where, e)) < 0)
+			return r;
+	if ((r = config_iflist_check(&l, where, e)) < 0)
+		return r;
+	memcpy(c->ifaces, l.v, sizeof(l.v)); /* none: every interface */
+	c->nifaces = l.n;
 	return 0;
 }
 
@@ -315,29 +374,164 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->prom_file;
 	if (strcmp(key, "classes") == 0)
 		return c->classes;
+	if (strcmp(key, "labels") == 0)
+		return c->labels;
 	return NULL;
+}
+
+static int config_check_path(const char *key, const char *v, size_t n, const char *where,
+			     struct err *e)
+{
+	if (n == 0)
+		return err_set(e, "%s: empty path for '%s'", where, key);
+	if (n >= PATH_MAX)
+		return err_set(e, "%s: path for '%s' is longer than %d bytes",
+			       where, key, PATH_MAX - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return err_set(e, "%s: path for '%s' contains a control character",
+				       where, key);
+	return 0;
 }
 
 int config_set_path(struct config *c, const char *key, const char *v,
 		    const char *where, struct err *e)
 {
 	char *dst = config_path_field(c, key);
-	size_t n = strlen(v), i;
+	size_t n = strlen(v);
+	int r;
 
 	if (!dst)
 		return -EINVAL;
-	if (n == 0)
-		return err_set(e, "%s: empty path for '%s'", where, key);
-	if (n >= PATH_MAX)
-		return err_set(e, "%s: path for '%s' is longer than %d bytes",
-			       where, key, PATH_MAX - 1);
-	for (i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return err_set(e, "%s: path for '%s' contains a control character",
-				       where, key);
+	if ((r = config_check_path(key, v, n, where, e)) < 0)
+		return r;
 	memcpy(dst, v, n + 1);
-	if (dst == c->targets)
+	if (dst == c->targets) {
 		c->targets_explicit = true;
+		c->targets_file = true;
+		c->ndisc_addrs = c->ndisc_routes = 0;
+	}
+	return 0;
+}
+
+/* ---- targets as sources ---- */
+
+enum config_source { SRC_NONE, SRC_ADDRS, SRC_ROUTES, SRC_FILE, SRC_COUNT };
+
+static const char *const config_sources[SRC_COUNT] = { "", "interfaces", "routes", "file" };
+
+static enum config_source config_source_kind(const char *w, size_t len)
+{
+	for (int k = SRC_ADDRS; k < SRC_COUNT; k++)
+		if (strlen(config_sources[k]) == len && memcmp(config_sources[k], w, len) == 0)
+			return (enum config_source)k;
+	return SRC_NONE;
+}
+
+/* The sources of one `targets` value while it is read. */
+struct config_targets {
+	struct config_iflist l[SRC_FILE]; /* [SRC_ADDRS], [SRC_ROUTES] */
+	const char *path;
+	size_t plen;
+	bool seen[SRC_COUNT];
+	enum config_source cur;
+};
+
+/* The source that just ended (at a keyword or the end) has its operands. */
+static int config_source_done(const struct config_targets *t, const char *where,
+			      struct err *e)
+{
+	if (t->cur == SRC_FILE && !t->path)
+		return err_set(e, "%s: targets: 'file' needs a path", where);
+	if (t->cur != SRC_NONE && t->cur != SRC_FILE && t->l[t->cur].n == 0)
+		return err_set(e, "%s: targets: '%s' needs at least one interface name", where,
+			       config_sources[t->cur]);
+	if (t->cur != SRC_NONE && t->cur != SRC_FILE)
+		return config_iflist_check(&t->l[t->cur], where, e);
+	return 0;
+}
+
+static int config_source_word(struct config_targets *t, const char *w, size_t len,
+			      const char *where, struct err *e)
+{
+	enum config_source k = config_source_kind(w, len);
+	char shown[80];
+	int r;
+
+	if (k != SRC_NONE) {
+		if ((r = config_source_done(t, where, e)) < 0)
+			return r;
+		if (t->seen[k])
+			return err_set(e, "%s: targets: '%s' named twice", where,
+				       config_sources[k]);
+		t->seen[k] = true;
+		t->cur = k;
+		return 0;
+	}
+	if (t->cur != SRC_FILE)
+		return config_iflist_add(&t->l[t->cur], w, len, where, e);
+	if (t->path)
+		return err_set(e, "%s: targets: 'file' takes one path ('%s' follows it)", where,
+			       err_printable(shown, sizeof(shown), w, len));
+	t->path = w;
+	t->plen = len;
+	return config_check_path("targets", w, len, where, e);
+}
+
+int config_set_targets(struct config *c, const char *v, const char *where, struct err *e)
+{
+	struct config_targets t = { .path = NULL };
+	size_t vlen = strlen(v), pos = 0, len;
+	const char *w;
+	int r;
+
+	if (!file_field(v, vlen, &pos, &w, &len) || config_source_kind(w, len) == SRC_NONE)
+		return config_set_path(c, "targets", v, where, e);
+	for (int k = 0; k < SRC_FILE; k++)
+		t.l[k].pfx = "targets: ";
+	pos = 0;
+	while (file_field(v, vlen, &pos, &w, &len))
+		if ((r = config_source_word(&t, w, len, where, e)) < 0)
+			return r;
+	if ((r = config_source_done(&t, where, e)) < 0)
+		return r;
+	snprintf(c->targets, sizeof(c->targets), "%.*s", t.path ? (int)t.plen : 0,
+		 t.path ? t.path : "");
+	c->targets_explicit = true;
+	c->targets_file = t.path != NULL;
+	memcpy(c->disc_addrs, t.l[SRC_ADDRS].v, sizeof(c->disc_addrs));
+	c->ndisc_addrs = t.l[SRC_ADDRS].n;
+	memcpy(c->disc_routes, t.l[SRC_ROUTES].v, sizeof(c->disc_routes));
+	c->ndisc_routes = t.l[SRC_ROUTES].n;
+	return 0;
+}
+
+/* ---- names of namespaces and of the host ---- */
+
+int config_set_netns(struct config *c, const char *v, const char *where, struct err *e)
+{
+	size_t n = strlen(v);
+	char shown[80];
+
+	/* a name is a file in /run/netns, and both go into every output line */
+	if (n > CONFIG_NETNS_MAX || strchr(v, '/') || strcmp(v, ".") == 0 ||
+	    strcmp(v, "..") == 0 || !targets_text_ok(v, n))
+		return err_set(e, "%s: bad netns '%s' (a name in /run/netns or a glob: no '/', "
+			       "not . or .., no control characters, at most %d bytes)", where,
+			       config_show(shown, v), CONFIG_NETNS_MAX);
+	memcpy(c->netns, v, n + 1);
+	return 0;
+}
+
+int config_set_host(struct config *c, const char *v, const char *where, struct err *e)
+{
+	size_t n = strlen(v);
+	char shown[80];
+
+	if (n > CONFIG_HOST_MAX || strpbrk(v, " \t") || !targets_text_ok(v, n))
+		return err_set(e, "%s: bad host name '%s' (no blanks or control characters, "
+			       "at most %d bytes)", where, config_show(shown, v), CONFIG_HOST_MAX);
+	memcpy(c->host, v, n + 1);
 	return 0;
 }
 
@@ -354,14 +548,17 @@ static size_t config_skip_blanks(const char *s, size_t len, size_t i)
 struct config_line {
 	const char *key, *value;
 	size_t klen, vlen;
+	int index; /* of the key, -1 if unknown */
 };
 
-/* The value starting at s[i]: quoted or a single blank-free word, then only
- * blanks and an optional comment.  Returns NULL or what is wrong. */
-static const char *config_split_value(const char *s, size_t len, size_t i,
+/* The value starting at s[i]: quoted, or a single blank-free word (a list,
+ * the words up to a comment), then only blanks and an optional comment.
+ * Returns NULL or what is wrong. */
+static const char *config_split_value(const char *s, size_t len, size_t i, bool list,
 				      struct config_line *l)
 {
 	const char *close;
+	size_t end;
 
 	if (i < len && s[i] == '"') {
 		close = memchr(s + i + 1, '"', len - i - 1);
@@ -374,9 +571,13 @@ static const char *config_split_value(const char *s, size_t len, size_t i,
 			return "text after closing quote";
 	} else {
 		l->value = s + i;
-		while (i < len && !file_blank(s[i]))
-			i++;
-		l->vlen = (size_t)(s + i - l->value);
+		do {
+			while (i < len && !file_blank(s[i]))
+				i++;
+			end = i;
+			i = config_skip_blanks(s, len, i);
+		} while (list && i < len && s[i] != '#');
+		l->vlen = (size_t)(s + end - l->value);
 		if (l->vlen == 0 || l->value[0] == '#')
 			return "missing value";
 	}
@@ -384,6 +585,31 @@ static const char *config_split_value(const char *s, size_t len, size_t i,
 	if (i < len && s[i] != '#')
 		return "value contains blanks (quote it)";
 	return NULL;
+}
+
+static int config_key_index(const char *key, size_t klen)
+{
+	int k;
+
+	for (k = 0; k < KEY_COUNT; k++)
+		if (strlen(config_keys[k]) == klen &&
+		    memcmp(config_keys[k], key, klen) == 0)
+			return k;
+	return -1;
+}
+
+/* Lists may go unquoted: `exclude`, `interfaces`, and `targets` written as
+ * sources (a path keeps the one-word rule, so a stray blank in it is still
+ * caught). */
+static bool config_list_value(int key, const char *s, size_t len)
+{
+	size_t pos = 0, flen;
+	const char *f;
+
+	if (key == KEY_EXCLUDE || key == KEY_INTERFACES)
+		return true;
+	return key == KEY_TARGETS && len && s[0] != '"' && file_field(s, len, &pos, &f, &flen) &&
+	       config_source_kind(f, flen) != SRC_NONE;
 }
 
 /* Split `key = value # comment`.  Returns NULL or what is wrong. */
@@ -399,49 +625,135 @@ static const char *config_split(const char *s, size_t len, struct config_line *l
 	if (i == len || s[i] != '=')
 		return "expected 'key = value'";
 	i = config_skip_blanks(s, len, i + 1);
-	return config_split_value(s, len, i, l);
-}
-
-static int config_key_index(const char *key, size_t klen)
-{
-	int k;
-
-	for (k = 0; k < KEY_COUNT; k++)
-		if (strlen(config_keys[k]) == klen &&
-		    memcmp(config_keys[k], key, klen) == 0)
-			return k;
-	return -1;
+	l->index = config_key_index(l->key, l->klen);
+	return config_split_value(s, len, i, config_list_value(l->index, s + i, len - i), l);
 }
 
 static int config_apply(struct config *c, int key, const char *v,
 			const char *where, struct err *e)
 {
-	if (key == KEY_TABLE)
+	switch (key) {
+	case KEY_TABLE:
 		return config_set_table(c, v, where, e);
-	if (key == KEY_INTERVAL)
+	case KEY_INTERVAL:
 		return config_set_interval(c, v, where, e);
-	if (key == KEY_KEEP_INTERVALS || key == KEY_KEEP_HOURS || key == KEY_KEEP_DAYS)
+	case KEY_KEEP_INTERVALS:
+	case KEY_KEEP_HOURS:
+	case KEY_KEEP_DAYS:
 		return config_set_keep(c, config_keys[key], v, where, e);
-	if (key == KEY_LISTEN)
+	case KEY_LISTEN:
 		return config_set_listen(c, v, where, e);
-	if (key == KEY_EXCLUDE)
+	case KEY_EXCLUDE:
 		return config_set_exclude(c, v, where, e);
-	if (key == KEY_INTERFACES)
+	case KEY_INTERFACES:
 		return config_set_interfaces(c, v, where, e);
-	if (key == KEY_OVERHEAD)
+	case KEY_OVERHEAD:
 		return config_set_overhead(c, v, where, e);
-	if (key == KEY_DEFAULT_CLASS)
+	case KEY_DEFAULT_CLASS:
 		return config_set_default_class(c, v, where, e);
+	case KEY_TARGETS:
+		return config_set_targets(c, v, where, e);
+	case KEY_HOST:
+		return config_set_host(c, v, where, e);
+	case KEY_NETNS:
+		return config_set_netns(c, v, where, e);
+	}
 	return config_set_path(c, config_keys[key], v, where, e);
 }
 
-/* Per-buffer parse state: where each key was first set, for duplicates. */
+/* Per-buffer parse state.  Keys go to c: the set's defaults until the
+ * first section, then the section's account. */
 struct config_parse {
+	struct config_set *cs;
 	struct config *c;
+	unsigned *lines;      /* of each account's section header */
+	bool allow_sections;
 	const char *name;
-	unsigned seen[KEY_COUNT];
+	unsigned seen[KEY_COUNT]; /* line of each key in this section, for duplicates */
 	struct err *e;
 };
+
+static bool config_account_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n > CONFIG_ACCOUNT_MAX || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* A new account, starting as a copy of the finished defaults. */
+static int config_add_account(struct config_parse *p, const char *nm, size_t n,
+			      unsigned line)
+{
+	struct config_set *cs = p->cs;
+	struct config *v;
+	unsigned *lines;
+
+	for (size_t i = 0; i < cs->n; i++)
+		if (strlen(cs->v[i].account) == n && memcmp(cs->v[i].account, nm, n) == 0)
+			return err_set(p->e, "%s:%u: duplicate account '%s' (line %u)", p->name,
+				       line, cs->v[i].account, p->lines[i]);
+	if (cs->n == CONFIG_ACCOUNTS_MAX)
+		return err_set(p->e, "%s:%u: more than %d accounts", p->name, line,
+			       CONFIG_ACCOUNTS_MAX);
+	v = reallocarray(cs->v, cs->n + 1, sizeof(*v));
+	if (v)
+		cs->v = v;
+	lines = reallocarray(p->lines, cs->n + 1, sizeof(*lines));
+	if (lines)
+		p->lines = lines;
+	if (!v || !lines)
+		return err_setn(p->e, -ENOMEM, "%s:%u: out of memory", p->name, line);
+	v[cs->n] = cs->dflt;
+	memcpy(v[cs->n].account, nm, n);
+	v[cs->n].account[n] = '\0';
+	lines[cs->n] = line;
+	p->c = &v[cs->n++];
+	cs->sections = true;
+	memset(p->seen, 0, sizeof(p->seen));
+	return 0;
+}
+
+/* `[account NAME]` at s[0], with optional blanks inside the brackets and a
+ * comment after them. */
+static int config_parse_section(struct config_parse *p, const char *s, size_t len,
+				unsigned line)
+{
+	const char *close = memchr(s, ']', len), *kind, *nm, *more;
+	size_t pos = 0, klen, nlen, mlen, inner, i;
+	char shown[80];
+
+	if (!close)
+		return err_set(p->e, "%s:%u: unterminated section header (no ']')", p->name,
+			       line);
+	i = config_skip_blanks(s, len, (size_t)(close - s) + 1);
+	if (i < len && s[i] != '#')
+		return err_set(p->e, "%s:%u: text after section header", p->name, line);
+	inner = (size_t)(close - s) - 1;
+	if (!file_field(s + 1, inner, &pos, &kind, &klen))
+		return err_set(p->e, "%s:%u: empty section header (use [account NAME])",
+			       p->name, line);
+	if (klen != 7 || memcmp(kind, "account", 7) != 0)
+		return err_set(p->e, "%s:%u: unknown section kind '%s' (use [account NAME])",
+			       p->name, line, err_printable(shown, sizeof(shown), kind, klen));
+	if (!file_field(s + 1, inner, &pos, &nm, &nlen))
+		return err_set(p->e, "%s:%u: missing account name (use [account NAME])",
+			       p->name, line);
+	if (file_field(s + 1, inner, &pos, &more, &mlen))
+		return err_set(p->e, "%s:%u: text after the account name (use [account NAME])",
+			       p->name, line);
+	if (!p->allow_sections)
+		return err_set(p->e, "%s:%u: [account] sections are not allowed here", p->name,
+			       line);
+	if (!config_account_name_ok(nm, nlen))
+		return err_set(p->e, "%s:%u: bad account name '%s' (a-z first, then a-z, 0-9, "
+			       "_, -; at most %d)", p->name, line,
+			       err_printable(shown, sizeof(shown), nm, nlen), CONFIG_ACCOUNT_MAX);
+	return config_add_account(p, nm, nlen, line);
+}
 
 static int config_parse_line(struct config_parse *p, const char *s, size_t len,
 			     unsigned line)
@@ -456,12 +768,17 @@ static int config_parse_line(struct config_parse *p, const char *s, size_t len,
 		return err_set(p->e, "%s:%u: NUL byte in line", p->name, line);
 	if (i == len || s[i] == '#')
 		return 0;
+	if (s[i] == '[')
+		return config_parse_section(p, s + i, len - i, line);
 	if ((problem = config_split(s, len, &l)))
 		return err_set(p->e, "%s:%u: %s", p->name, line, problem);
-	key = config_key_index(l.key, l.klen);
+	key = l.index;
 	if (key < 0)
 		return err_set(p->e, "%s:%u: unknown key '%s'", p->name, line,
 			       err_printable(shown, sizeof(shown), l.key, l.klen));
+	if (p->cs->sections && config_daemon_wide[key])
+		return err_set(p->e, "%s:%u: '%s' is daemon-wide: set it before the first "
+			       "[account] section", p->name, line, config_keys[key]);
 	if (p->seen[key])
 		return err_set(p->e, "%s:%u: duplicate key '%s' (line %u)", p->name,
 			       line, config_keys[key], p->seen[key]);
@@ -479,18 +796,139 @@ static int config_line_cb(const char *s, size_t n, unsigned line, void *data)
 	return config_parse_line(data, s, n, line);
 }
 
+/* After the last line: the one account of a file without sections, and no
+ * two accounts on one table in one namespace (they would fight over it). */
+static int config_parse_end(struct config_parse *p)
+{
+	struct config_set *cs = p->cs;
+
+	if (!cs->sections) {
+		if (!(cs->v = malloc(sizeof(*cs->v))))
+			return err_setn(p->e, -ENOMEM, "%s: out of memory", p->name);
+		cs->v[0] = cs->dflt;
+		cs->n = 1;
+		return 0;
+	}
+	for (size_t i = 1; i < cs->n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cs->v[i].netns, cs->v[j].netns) == 0 &&
+			    strcmp(cs->v[i].table, cs->v[j].table) == 0)
+				return err_set(p->e, "%s:%u: account '%s' uses table '%s' in the "
+					       "same netns as account '%s' (line %u)", p->name,
+					       p->lines[i], cs->v[i].account, cs->v[i].table,
+					       cs->v[j].account, p->lines[j]);
+	return 0;
+}
+
+void config_set_init(struct config_set *cs)
+{
+	config_defaults(&cs->dflt);
+	cs->v = NULL;
+	cs->n = 0;
+	cs->sections = false;
+}
+
+void config_set_finish(struct config_set *cs)
+{
+	free(cs->v);
+	cs->v = NULL;
+	cs->n = 0;
+	cs->sections = false;
+}
+
+static int config_set_parse(struct config_set *cs, const char *name, const char *buf,
+			    size_t len, bool allow_sections, struct err *e)
+{
+	/* Built aside (the defaults alone are some 40 kB) so a bad file changes
+	 * nothing. */
+	struct config_set *tmp = malloc(sizeof(*tmp));
+	struct config_parse p = { .name = name, .allow_sections = allow_sections, .e = e };
+	int r;
+
+	if (!tmp)
+		return err_setn(e, -ENOMEM, "%s: out of memory", name);
+	config_set_init(tmp);
+	tmp->dflt = cs->dflt;
+	p.cs = tmp;
+	p.c = &tmp->dflt;
+	r = file_each_line(buf, len, config_line_cb, &p);
+	if (r == 0)
+		r = config_parse_end(&p);
+	free(p.lines);
+	if (r == 0) {
+		config_set_finish(cs);
+		*cs = *tmp;
+	} else {
+		config_set_finish(tmp);
+	}
+	free(tmp);
+	return r;
+}
+
+int config_set_parse_buffer(struct config_set *cs, const char *name, const char *buf,
+			    size_t len, struct err *e)
+{
+	return config_set_parse(cs, name, buf, len, true, e);
+}
+
+const struct config *config_set_find(const struct config_set *cs, const char *account)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (strcmp(cs->v[i].account, account) == 0)
+			return &cs->v[i];
+	return NULL;
+}
+
 int config_parse_buffer(struct config *c, const char *name,
 			const char *buf, size_t len, struct err *e)
 {
-	/* Work on a copy so a bad file changes nothing. */
-	struct config tmp = *c;
-	struct config_parse p = { .c = &tmp, .name = name, .e = e };
-	int r = file_each_line(buf, len, config_line_cb, &p);
+	struct config_set *cs = malloc(sizeof(*cs));
+	int r;
 
+	if (!cs)
+		return err_setn(e, -ENOMEM, "%s: out of memory", name);
+	config_set_init(cs);
+	cs->dflt = *c;
+	r = config_set_parse(cs, name, buf, len, false, e);
+	if (r == 0)
+		*c = cs->v[0];
+	config_set_finish(cs);
+	free(cs);
+	return r;
+}
+
+/* The file's text in *buf (malloc'd), or *buf NULL when it is missing and
+ * may be. */
+static int config_read(const char *path, bool must_exist, char **buf, size_t *len,
+		       struct err *e)
+{
+	int fd, r;
+
+	*buf = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !must_exist)
+		return 0;
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open: %s", path,
+				strerror(errno));
+	r = file_read_all(fd, CONFIG_FILE_MAX, buf, len);
+	close(fd);
 	if (r < 0)
-		return r;
-	*c = tmp;
+		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
 	return 0;
+}
+
+int config_set_load(struct config_set *cs, const char *path, bool must_exist,
+		    struct err *e)
+{
+	char *buf;
+	size_t len = 0;
+	int r = config_read(path, must_exist, &buf, &len, e);
+
+	if (r == 0)
+		r = config_set_parse_buffer(cs, path, buf ? buf : "", len, e);
+	free(buf);
+	return r;
 }
 
 int config_load(struct config *c, const char *path, bool must_exist,
@@ -498,19 +936,10 @@ int config_load(struct config *c, const char *path, bool must_exist,
 {
 	char *buf;
 	size_t len;
-	int fd, r;
+	int r = config_read(path, must_exist, &buf, &len, e);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && !must_exist)
-		return 0;
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open: %s", path,
-				strerror(errno));
-	r = file_read_all(fd, CONFIG_FILE_MAX, &buf, &len);
-	close(fd);
-	if (r < 0)
-		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
-	r = config_parse_buffer(c, path, buf, len, e);
+	if (r == 0 && buf)
+		r = config_parse_buffer(c, path, buf, len, e);
 	free(buf);
 	return r;
 }

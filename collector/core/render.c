@@ -128,6 +128,39 @@ struct gen {
 
 static void put_counts(const struct gen *g, bool in, unsigned cls);
 
+/* A configured name ending in '*' matches every interface it begins (nft's
+ * own wildcard); "*" alone is every interface. */
+static bool iface_wildcard(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n && name[n - 1] == '*';
+}
+
+/* The early return for packets on none of the configured interfaces.
+ * Exact names are looked up in the set ifaces; wildcards cannot be set
+ * elements before nft 0.9.4 (Rocky 8 has 0.9.3), so each is one more
+ * condition of the rule.  No interfaces, or "*": no rule. */
+static void put_iface_rule(FILE *f, const struct render_policy *p, bool in)
+{
+	const char *key = in ? "iifname" : "oifname";
+	size_t exact = 0;
+
+	for (size_t i = 0; i < p->nifaces; i++) {
+		if (strcmp(p->ifaces[i], "*") == 0)
+			return;
+		exact += !iface_wildcard(p->ifaces[i]);
+	}
+	if (!p->nifaces)
+		return;
+	if (exact)
+		fprintf(f, "%s != @ifaces ", key);
+	for (size_t i = 0; i < p->nifaces; i++)
+		if (iface_wildcard(p->ifaces[i]))
+			fprintf(f, "%s != \"%s\" ", key, p->ifaces[i]);
+	fputs("return; ", f);
+}
+
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
 static void put_chain(const struct gen *g, bool in)
@@ -137,8 +170,7 @@ static void put_chain(const struct gen *g, bool in)
 	const char *peer = in ? "saddr" : "daddr";
 
 	fprintf(f, "chain account_%s { ", in ? "in" : "out");
-	if (p->nifaces)
-		fprintf(f, "%s != @ifaces return; ", in ? "iifname" : "oifname");
+	put_iface_rule(f, p, in);
 	for (int fam = 0; fam < 2; fam++) {
 		if (count_fam(p->exclude, p->nexclude, fam))
 			fprintf(f, "%s %s @exclude%c return; ", fam_proto[fam], peer,
@@ -221,6 +253,25 @@ static void put_class_ranges(FILE *f, const char *family, const char *table,
 		fputs(" }; ", f);
 }
 
+/* The exact interface names, the set's elements. */
+static void put_iface_elements(FILE *f, const char *family, const char *table,
+			       const struct render_policy *p)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->nifaces; i++) {
+		if (iface_wildcard(p->ifaces[i]))
+			continue;
+		if (k++)
+			fputc(',', f);
+		else
+			fprintf(f, "add element %s %s ifaces {", family, table);
+		fprintf(f, " \"%s\"", p->ifaces[i]);
+	}
+	if (k)
+		fputs(" }; ", f);
+}
+
 static int render_generated(FILE *f, const char *family, const char *table,
 			    const struct render_policy *p)
 {
@@ -275,12 +326,7 @@ static int render_generated(FILE *f, const char *family, const char *table,
 		}
 	}
 	fprintf(f, "flush set %s %s ifaces; ", family, table);
-	if (p->nifaces) {
-		fprintf(f, "add element %s %s ifaces {", family, table);
-		for (size_t i = 0; i < p->nifaces; i++)
-			fprintf(f, "%s \"%s\"", i ? "," : "", p->ifaces[i]);
-		fputs(" }; ", f);
-	}
+	put_iface_elements(f, family, table, p);
 	return ferror(f) ? -ENOMEM : 0;
 }
 

@@ -304,25 +304,41 @@ int targets_finalize(struct targets *t, const char *name, struct err *e)
 
 /* ---- parsing lines ---- */
 
-/* NULL if the label is acceptable, else why not.  Labels only ever reach
- * JSON and databases, never nft syntax, so quotes and braces are fine; what
- * is refused is what would garble a terminal or a log line. */
-static const char *targets_label_problem(const char *s, size_t n)
+/* 0 if s[0..n) is valid UTF-8 without control characters (C0, DEL, C1),
+ * 1 if it is not UTF-8, 2 if it holds a control character. */
+static int targets_text_check(const char *s, size_t n)
 {
 	size_t i = 0, k;
 	uint32_t cp;
 
-	if (n > TARGETS_LABEL_MAX)
-		return "label is longer than 128 bytes";
 	while (i < n) {
 		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 		if (k == 0)
-			return "label is not valid UTF-8";
+			return 1;
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			return "label contains a control character";
+			return 2;
 		i += k;
 	}
-	return NULL;
+	return 0;
+}
+
+bool targets_text_ok(const char *s, size_t n)
+{
+	return targets_text_check(s, n) == 0;
+}
+
+/* Labels only ever reach JSON and databases, never nft syntax, so quotes
+ * and braces are fine; what is refused is what would garble a terminal or
+ * a log line. */
+const char *targets_label_problem(const char *s, size_t n)
+{
+	static const char *const why[3] = {
+		NULL, "label is not valid UTF-8", "label contains a control character",
+	};
+
+	if (n > TARGETS_LABEL_MAX)
+		return "label is longer than 128 bytes";
+	return why[targets_text_check(s, n)];
 }
 
 /* Parse one address field and add it. */

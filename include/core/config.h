@@ -17,13 +17,30 @@
 #define CONFIG_IFACES_MAX 16
 #define CONFIG_IFNAME_MAX 15
 #define CONFIG_OVERHEAD_MAX 1000
+#define CONFIG_ACCOUNT_MAX 32    /* bytes of an account name */
+#define CONFIG_ACCOUNTS_MAX 128  /* [account] sections in one file */
+#define CONFIG_NETNS_MAX 255     /* bytes of a netns name or glob */
+#define CONFIG_HOST_MAX 255
 
 struct config {
+	char account[CONFIG_ACCOUNT_MAX + 1]; /* "" without sections */
+	char netns[CONFIG_NETNS_MAX + 1]; /* "" = the daemon's own namespace; a name
+					   * or an fnmatch(3) glob over /run/netns */
+	char host[CONFIG_HOST_MAX + 1]; /* daemon-wide; "" = gethostname() */
 	char table[CONFIG_TABLE_MAX + 1]; /* default "nftally" */
 	char template_name[PATH_MAX];   /* default "host"; a name or a path with '/' */
 	char template_dir[PATH_MAX];    /* "" = built-in search path */
-	char targets[PATH_MAX];         /* default "/etc/nftally/targets" */
+	char targets[PATH_MAX];         /* default "/etc/nftally/targets"; "" when
+					 * the targets are discovered only */
 	bool targets_explicit;          /* set by config file or -t: missing file is an error */
+	bool targets_file;              /* a file source: explicit or the default path */
+	/* discovery sources (targets = interfaces GLOB... routes GLOB...):
+	 * interface names, a trailing '*' a prefix wildcard, "*" alone any */
+	char disc_addrs[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
+	size_t ndisc_addrs;             /* the addresses on interfaces matching */
+	char disc_routes[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
+	size_t ndisc_routes;            /* host routes through interfaces matching */
+	char labels[PATH_MAX];          /* "" = no labels file */
 	unsigned interval;              /* seconds, default 60, 1..86400 */
 	char state_dir[PATH_MAX];       /* default "/var/lib/nftally" */
 	char store[PATH_MAX];           /* "" = STATE_DIR/TABLE.db; "off" = none */
@@ -36,7 +53,8 @@ struct config {
 	struct addr exclude[CONFIG_EXCLUDE_MAX];
 	size_t nexclude;
 	char exclude_where[PATH_MAX + 16]; /* "FILE:LINE" of exclude, for warnings */
-	/* count only packets entering (in) and leaving (out) through these */
+	/* count only packets entering (in) and leaving (out) through these;
+	 * a trailing '*' is a prefix wildcard (config_iface_match) */
 	char ifaces[CONFIG_IFACES_MAX][CONFIG_IFNAME_MAX + 1];
 	size_t nifaces;
 	unsigned overhead;              /* bytes added per packet in reports */
@@ -46,12 +64,58 @@ struct config {
 
 void config_defaults(struct config *c);
 
-/* Parse config text.  Syntax: `key = value` per line, '#' comments, blank
- * lines; keys: table, template, template_dir, targets, interval, state_dir,
- * store, store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
- * listen, exclude, interfaces, overhead, classes, default_class.
- * Values may be double-quoted (no escapes).  Unknown keys, duplicate keys,
- * bad values are errors "NAME:LINE: ...".  Returns 0 or negative errno. */
+/* A whole config file: the defaults (keys outside any section, over the
+ * built-in ones) and the accounts.  Without sections n == 1 and v[0] is
+ * dflt (account ""); with sections v[i] is dflt overlaid with the keys of
+ * section i, and dflt is not an account.  Daemon-wide keys (interval,
+ * state_dir, store, store_keep_*, prom_file, listen, host) are dflt's, and
+ * every v[i] holds a copy. */
+struct config_set {
+	struct config dflt;
+	struct config *v; /* malloc'd, n of them */
+	size_t n;
+	bool sections;    /* the file had [account NAME] sections */
+};
+
+/* dflt = config_defaults, no accounts.  config_set_finish frees v; safe
+ * twice. */
+void config_set_init(struct config_set *cs);
+void config_set_finish(struct config_set *cs);
+
+/* Parse config text over cs->dflt (as it is: callers may change it first),
+ * replacing cs's accounts.  Syntax: `key = value` per line, '#' comments,
+ * blank lines, `[account NAME]` section headers (NAME: [a-z][a-z0-9_-]*, at
+ * most CONFIG_ACCOUNT_MAX bytes, unique; at most CONFIG_ACCOUNTS_MAX);
+ * keys: table, template, template_dir, targets, interval, state_dir, store,
+ * store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
+ * listen, exclude, interfaces, overhead, classes, default_class, host,
+ * netns, labels.  Values may be double-quoted (no escapes); the list keys
+ * (exclude, interfaces, and targets given as sources) may also be written
+ * unquoted, up to a '#' that starts a word.  Unknown keys, duplicate keys
+ * (in one section), bad values, bad section headers, duplicate accounts, a
+ * daemon-wide key inside a section, and two accounts with the same netns
+ * value and table are errors "NAME:LINE: ...".  Returns 0 or a negative
+ * errno; on error cs is unchanged. */
+int config_set_parse_buffer(struct config_set *cs, const char *name, const char *buf,
+			    size_t len, struct err *e);
+
+/* Load a file into cs.  A missing file is an error only if must_exist;
+ * else cs gets the one account of the defaults. */
+int config_set_load(struct config_set *cs, const char *path, bool must_exist,
+		    struct err *e);
+
+/* The account named `account` ("" for a config without sections), or NULL. */
+const struct config *config_set_find(const struct config_set *cs, const char *account);
+
+/* Does interface ifname match glob: equal, or glob ends in '*' and ifname
+ * starts with what precedes it ("*" matches every name), as nft's iifname
+ * "qg-*" does. */
+bool config_iface_match(const char *glob, const char *ifname);
+
+/* One config of one account, for callers that handle one: the syntax of
+ * config_set_parse_buffer, over *c; an [account] section is an error
+ * "NAME:LINE: [account] sections are not allowed here".  On error *c is
+ * unchanged. */
 int config_parse_buffer(struct config *c, const char *name,
 			const char *buf, size_t len, struct err *e);
 
@@ -80,9 +144,25 @@ int config_set_exclude(struct config *c, const char *v, const char *where, struc
 struct target;
 int config_exclude_warning(const struct config *c, const struct target *v, size_t n,
 			   struct err *w);
-/* Blank-separated interface names ([A-Za-z0-9_.@+-], 1 to 15 bytes). */
+/* Blank-separated interface names ([A-Za-z0-9_.@+-], 1 to 15 bytes, of
+ * which the last may be '*': a prefix wildcard), at most
+ * CONFIG_IFACES_MAX, none twice; "*" (every interface) stands alone. */
 int config_set_interfaces(struct config *c, const char *v, const char *where,
 			  struct err *e);
+/* The targets: a path (as config_set_path "targets"), or sources,
+ * blank-separated: `interfaces GLOB...`, `routes GLOB...`, `file PATH`, each
+ * at most once (GLOBs as config_set_interfaces).  A value whose first word
+ * is one of the three is sources; a path that is one of them needs a '/'
+ * ("./file").  Sets targets, targets_explicit, targets_file and the
+ * discovery lists, all of them: without `file`, targets is "". */
+int config_set_targets(struct config *c, const char *v, const char *where, struct err *e);
+/* "" (the daemon's own namespace), a name in /run/netns or an fnmatch(3)
+ * glob over them: no '/', not "." or "..", valid UTF-8 without control
+ * characters, at most CONFIG_NETNS_MAX bytes. */
+int config_set_netns(struct config *c, const char *v, const char *where, struct err *e);
+/* The host name every output carries: "" (gethostname) or valid UTF-8
+ * without blanks or control characters, at most CONFIG_HOST_MAX bytes. */
+int config_set_host(struct config *c, const char *v, const char *where, struct err *e);
 /* A class name ([a-z][a-z0-9_]*, at most ADDR_CLASS_NAMELEN). */
 int config_set_default_class(struct config *c, const char *v, const char *where,
 			     struct err *e);
@@ -92,9 +172,12 @@ struct sockaddr_storage;
 bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 
 /* Set one of the path keys ("template", "template_dir", "targets",
- * "state_dir", "store", "prom_file", "classes"), e.g. from a command-line option.  The value must be non-empty,
- * shorter than PATH_MAX and free of control characters.  Setting "targets"
- * also sets targets_explicit.  Errors as above; -EINVAL for another key. */
+ * "state_dir", "store", "prom_file", "classes", "labels"), e.g. from a
+ * command-line option.  The value must be non-empty, shorter than PATH_MAX
+ * and free of control characters.  Setting "targets" also sets
+ * targets_explicit and targets_file and clears the discovery sources (it
+ * replaces the whole targets value).  Errors as above; -EINVAL for another
+ * key. */
 int config_set_path(struct config *c, const char *key, const char *v,
 		    const char *where, struct err *e);
 

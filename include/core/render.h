@@ -17,7 +17,10 @@
 struct render_policy {
 	const struct addr *exclude;  /* peers never counted */
 	size_t nexclude;
-	const char (*ifaces)[CONFIG_IFNAME_MAX + 1]; /* count only through these */
+	/* count only through these: exact names go into the set ifaces, a
+	 * name ending in '*' (a prefix wildcard) becomes a condition of the
+	 * rule, as nft 0.9.3 has no wildcards in sets; "*" is any interface */
+	const char (*ifaces)[CONFIG_IFNAME_MAX + 1];
 	size_t nifaces;
 	const struct targets *groups; /* the targets: their groups (members do not
 				       * count traffic among themselves), and the

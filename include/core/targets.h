@@ -69,6 +69,15 @@ int targets_expand_classes(struct targets *t, const int *ids, size_t n);
 /* The target whose address (and class) equals a exactly, or NULL. */
 const struct target *targets_find(const struct targets *t, const struct addr *a);
 
+/* NULL if s[0..n) is acceptable as a label (here, in the labels file and
+ * wherever labels come from), else why not: "label is longer than 128
+ * bytes", "label is not valid UTF-8", "label contains a control character". */
+const char *targets_label_problem(const char *s, size_t n);
+
+/* s[0..n) is valid UTF-8 without control characters (C0, DEL, C1): text
+ * that may go into a log line, JSON or a metric label as it is. */
+bool targets_text_ok(const char *s, size_t n);
+
 /* Label text of a target. */
 static inline const char *targets_label(const struct targets *t,
 					const struct target *x)

@@ -168,6 +168,70 @@ static void test_policy(void)
 	targets_finish(&t);
 }
 
+/* Interfaces ending in '*' are nft wildcards, conditions of the early
+ * return (no wildcards in sets: nft 0.9.3); exact names stay in the set;
+ * "*" is every interface.  The golden file is a whole ruleset, loaded by
+ * tests/integration/gateway.sh into a kernel. */
+static void test_policy_wildcards(void)
+{
+	static const char tmpl[] = "table inet @TABLE@ {\ncounter nftally_owner { }\n"
+				   "chain c { jump account_in; jump account_out }\n}\n";
+	char mixed[3][CONFIG_IFNAME_MAX + 1] = { "qg-*", "eth0", "tap*" };
+	char wild[1][CONFIG_IFNAME_MAX + 1] = { "qg-*" };
+	char any[1][CONFIG_IFNAME_MAX + 1] = { "*" };
+	char path[512], *text, *out = NULL, *mem;
+	const char *tg = "fip 198.18.9.1 2001:db8:9::1\n";
+	struct render_policy p = { 0 };
+	struct targets t;
+	struct err e = { "" };
+	const char *fam;
+	size_t len, mlen;
+	FILE *f;
+
+	targets_init(&t);
+	test_assert(targets_parse_buffer(&t, "targets", tg, strlen(tg), &e) == 0);
+	p.groups = &t;
+	p.ifaces = mixed;
+	p.nifaces = 3;
+	snprintf(path, sizeof(path), "%s/nft-templates/gateway.nft", SRCDIR);
+	text = slurp(path, &len);
+	test_assert(render_skeleton(text, len, "gateway.nft", "acct", &p, &out, &fam, &e) == 0);
+	test_assert(strstr(out, "chain account_in { iifname != @ifaces iifname != \"qg-*\" "
+			   "iifname != \"tap*\" return; counter name ip daddr map @in4; "));
+	test_assert(strstr(out, "chain account_out { oifname != @ifaces oifname != \"qg-*\" "
+			   "oifname != \"tap*\" return; counter name ip saddr map @out4; "));
+	test_assert(strstr(out, "flush set inet acct ifaces; add element inet acct ifaces "
+			   "{ \"eth0\" }; "));
+	f = open_memstream(&mem, &mlen);
+	test_assert(f);
+	fputs(out, f);
+	render_data(f, NULL, fam, "acct", &t);
+	fclose(f);
+	check_golden(mem, "gateway-wild.nft");
+	free(mem);
+	free(out);
+	free(text);
+
+	/* wildcards only: the set stays empty and unused */
+	p.ifaces = wild;
+	p.nifaces = 1;
+	test_assert(render_skeleton(tmpl, strlen(tmpl), "t.nft", "x", &p, &out, &fam, &e) == 0);
+	test_assert(strstr(out, "chain account_in { iifname != \"qg-*\" return; counter "));
+	test_assert(strstr(out, "chain account_out { oifname != \"qg-*\" return; counter "));
+	test_assert(!strstr(out, "@ifaces") && !strstr(out, "add element inet x ifaces"));
+	test_assert(strstr(out, "set ifaces { type ifname; }; "));
+	test_assert(strstr(out, "flush set inet x ifaces; table inet x {\n"));
+	free(out);
+	/* "*": every interface, as without the key */
+	p.ifaces = any;
+	test_assert(render_skeleton(tmpl, strlen(tmpl), "t.nft", "x", &p, &out, &fam, &e) == 0);
+	test_assert(!strstr(out, "iifname") && !strstr(out, "oifname"));
+	test_assert(!strstr(out, "add element inet x ifaces"));
+	test_assert(strstr(out, "chain account_in { counter name ip daddr map @in4; "));
+	free(out);
+	targets_finish(&t);
+}
+
 static void test_load_template(void)
 {
 	struct err e = { "" };
@@ -218,6 +282,7 @@ int main(void)
 	test_host_template();
 	test_placeholders();
 	test_policy();
+	test_policy_wildcards();
 	test_shipped_templates();
 	test_load_template();
 	return 0;
