@@ -146,9 +146,9 @@ static int labels_sort_check(struct lparse *p)
 		    (!later || l->v[i].line < later->line)) {
 			later = &l->v[i];
 			/* the first of a run of equal ones, which sorts first */
-			for (earlier = &l->v[i - 1]; earlier > l->v && labels_same(earlier - 1, later);
-			     earlier--)
-				;
+			earlier = &l->v[i - 1];
+			while (earlier > l->v && labels_same(earlier - 1, later))
+				earlier--;
 		}
 	if (!later)
 		return 0;
