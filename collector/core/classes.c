@@ -6,11 +6,9 @@
  * in address order with a stack of open prefixes finds, for every stretch,
  * the best (lowest) class among the prefixes that cover it.  Pure. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
 
 #include "classes.h"
@@ -246,15 +244,12 @@ int classes_parse_file(struct classes *c, struct addr_names *an, const char *pat
 {
 	char *buf;
 	size_t len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	int ret;
 
 	classes_init(c);
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open: %s", path, strerror(errno));
-	ret = file_read_all(fd, CLASSES_FILE_MAX, &buf, &len);
-	close(fd);
+	ret = file_load(path, CLASSES_FILE_MAX, &buf, &len, e);
 	if (ret < 0)
-		return err_setn(e, ret, "%s: cannot read: %s", path, strerror(-ret));
+		return ret;
 	ret = classes_parse_buffer(c, an, path, buf, len, dflt, e);
 	free(buf);
 	return ret;

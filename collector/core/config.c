@@ -3,12 +3,10 @@
  * checks that command-line options share.  Pure apart from reading the file. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "file.h"
@@ -902,20 +900,16 @@ int config_parse_buffer(struct config *c, const char *name,
 static int config_read(const char *path, bool must_exist, char **buf, size_t *len,
 		       struct err *e)
 {
-	int fd, r;
+	struct err quiet;
+	int r;
 
 	*buf = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && !must_exist)
-		return 0;
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open: %s", path,
-				strerror(errno));
-	r = file_read_all(fd, CONFIG_FILE_MAX, buf, len);
-	close(fd);
-	if (r < 0)
-		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
-	return 0;
+	r = file_load(path, CONFIG_FILE_MAX, buf, len, &quiet);
+	if (r == -ENOENT && !must_exist)
+		return 0; /* and the caller's message stays as it was */
+	if (r < 0 && e)
+		*e = quiet;
+	return r;
 }
 
 int config_set_load(struct config_set *cs, const char *path, bool must_exist,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Whole-file reads for the targets, config, template and state files. */
+/* Whole-file reads for the targets, config, labels, classes, template and
+ * state files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,19 @@ int file_read_all(int fd, size_t max, char **out, size_t *len)
 fail_errno:
 	free(buf);
 	return -errno;
+}
+
+int file_load(const char *path, size_t max, char **out, size_t *len, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return err_setn(e, -errno, "%s: cannot open: %s", path, strerror(errno));
+	r = file_read_all(fd, max, out, len);
+	close(fd);
+	if (r < 0)
+		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
+	return 0;
 }
 
 int file_each_line(const char *buf, size_t len,

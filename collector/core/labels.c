@@ -4,13 +4,11 @@
  * vzlist.  One sort after reading; a lookup is a binary search per prefix
  * length present, so files of 100,000 lines cost little either way. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "file.h"
 #include "labels.h"
@@ -148,9 +146,9 @@ static int labels_sort_check(struct lparse *p)
 		    (!later || l->v[i].line < later->line)) {
 			later = &l->v[i];
 			/* the first of a run of equal ones, which sorts first */
-			for (earlier = &l->v[i - 1]; earlier > l->v && labels_same(earlier - 1, later);
-			     earlier--)
-				;
+			earlier = &l->v[i - 1];
+			while (earlier > l->v && labels_same(earlier - 1, later))
+				earlier--;
 		}
 	if (!later)
 		return 0;
@@ -205,15 +203,10 @@ int labels_load(struct labels *l, const char *path, struct err *e)
 {
 	char *buf;
 	size_t len;
-	int fd, r;
+	int r = file_load(path, LABELS_FILE_MAX, &buf, &len, e);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open: %s", path, strerror(errno));
-	r = file_read_all(fd, LABELS_FILE_MAX, &buf, &len);
-	close(fd);
 	if (r < 0)
-		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
+		return r;
 	r = labels_parse_buffer(l, path, buf, len, e);
 	free(buf);
 	return r;

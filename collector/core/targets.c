@@ -3,7 +3,6 @@
  * validated into a sorted set of non-overlapping addresses, each billed to a
  * label.  Linear apart from one sort, so million-line files are fine. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "file.h"
 #include "targets.h"
@@ -558,16 +556,10 @@ int targets_parse_file(struct targets *t, const char *path, struct err *e)
 {
 	char *buf;
 	size_t len;
-	int fd, r;
+	int r = file_load(path, TARGETS_FILE_MAX, &buf, &len, e);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_setn(e, -errno, "%s: cannot open: %s", path,
-				strerror(errno));
-	r = file_read_all(fd, TARGETS_FILE_MAX, &buf, &len);
-	close(fd);
 	if (r < 0)
-		return err_setn(e, r, "%s: cannot read: %s", path, strerror(-r));
+		return r;
 	r = targets_parse_buffer(t, path, buf, len, e);
 	free(buf);
 	return r;

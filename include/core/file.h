@@ -7,11 +7,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "err.h"
+
 /* Read fd to its end into a malloc'd buffer (*out, *len; the caller frees
  * it; one spare byte after the data lets callers NUL-terminate).  st_size
  * is only a hint (procfs, pipes).  Returns 0, -EFBIG past max bytes,
  * -ENOMEM, or the negative errno of read. */
 int file_read_all(int fd, size_t max, char **out, size_t *len);
+
+/* Open path and read it whole (file_read_all, at most max bytes) into
+ * *out and *len.  Errors as every input file reports them: "PATH: cannot
+ * open: ..." with the negative errno of open (-ENOENT for a missing file),
+ * "PATH: cannot read: ..." with that of file_read_all. */
+int file_load(const char *path, size_t max, char **out, size_t *len, struct err *e);
 
 /* Call cb for every line of buf[0..len) without its line end (LF, or CRLF
  * from Windows editors; the last line may lack one), numbered from 1.

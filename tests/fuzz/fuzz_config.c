@@ -50,7 +50,8 @@ static void check_set(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < cs.n; i++) {
 		const struct config *c = &cs.v[i];
 
-		if (cs.sections && (!account_ok(c->account) || config_set_find(&cs, c->account) != c))
+		if (cs.sections && (!account_ok(c->account) ||
+				    config_set_find(&cs, c->account) != c))
 			abort();
 		if (c->interval != cs.dflt.interval || strcmp(c->host, cs.dflt.host) != 0 ||
 		    strcmp(c->state_dir, cs.dflt.state_dir) != 0 ||
@@ -62,7 +63,8 @@ static void check_set(const uint8_t *data, size_t size)
 		    c->ndisc_routes > CONFIG_IFACES_MAX || c->nifaces > CONFIG_IFACES_MAX)
 			abort();
 		for (size_t j = 0; cs.sections && j < i; j++)
-			if (strcmp(c->netns, cs.v[j].netns) == 0 && strcmp(c->table, cs.v[j].table) == 0)
+			if (strcmp(c->netns, cs.v[j].netns) == 0 &&
+			    strcmp(c->table, cs.v[j].table) == 0)
 				abort();
 	}
 	config_set_finish(&cs);

@@ -495,7 +495,8 @@ static void test_set_errors(void)
 
 		test_assert(big);
 		for (int i = 0; i < 129; i++)
-			n += (size_t)snprintf(big + n, len - n, "[account a%d]\ntable = t%d\n", i, i);
+			n += (size_t)snprintf(big + n, len - n, "[account a%d]\ntable = t%d\n",
+					      i, i);
 		set_err(big, "nftally.conf:257: more than 128 accounts");
 		big[strstr(big, "[account a128]") - big] = '\0';
 		set_ok(big);
@@ -581,7 +582,8 @@ static void test_targets_sources(void)
 		"follows it)");
 	set_err("targets = interfaces a routes b interfaces c\n",
 		"nftally.conf:1: targets: 'interfaces' named twice");
-	set_err("targets = interfaces a* a*\n", "nftally.conf:1: targets: interface a* named twice");
+	set_err("targets = interfaces a* a*\n",
+		"nftally.conf:1: targets: interface a* named twice");
 	set_err("targets = interfaces * eth0\n", "nftally.conf:1: targets: '*' is every "
 		"interface: name no other with it");
 	set_err("targets = routes e;th\n", "nftally.conf:1: targets: bad interface name 'e;th' "
