@@ -47,7 +47,8 @@ void account_key(struct account *acct)
 			h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
 		snprintf(buf + ACCOUNT_KEY_MAX - 17, 18, "~%016llx", (unsigned long long)h);
 	}
-	snprintf(acct->key, sizeof(acct->key), "%s", buf);
+	buf[ACCOUNT_KEY_MAX] = '\0';
+	memcpy(acct->key, buf, strlen(buf) + 1);
 }
 
 void account_netns_id(char *buf, size_t size)
