@@ -115,6 +115,7 @@ struct run {
 	int ifd, lockfd;
 	int claimfd; /* the table's name in its network namespace (claim.h) */
 	const char *watch_name; /* basename of the targets file, for inotify */
+	const char *labels_name; /* and of the labels file */
 	/* nf_tables notifications: a deleted table is reinstalled at once
 	 * (NULL: noticed at the next interval boundary only) */
 	struct watch *watch;
@@ -747,7 +748,10 @@ static void run_reload(struct run *r, const char *why, bool full)
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (account_load_targets(a, &nt, r->e) < 0) {
+	targets_init(&nt);
+	/* a bad labels file changes nothing either: the labels stay */
+	if ((a->cfg.labels[0] && labels_load(&a->labels, a->cfg.labels, r->e) < 0) ||
+	    account_load_targets(a, &nt, r->e) < 0) {
 		output_event(r->out, now, "targets_rejected", NULL, "%s", r->e->msg);
 		log_msg(LOG_PRIO_WARNING, "%s; the running table stays as it was", r->e->msg);
 		goto out;
@@ -898,31 +902,38 @@ static int run_setup_fds(struct daemon *d)
 
 /* ---- one instance's file descriptors ---- */
 
-/* Watch the directory of the targets file: editors and config management
- * replace files by renaming, which a watch on the file itself would miss. */
+/* Watch the directory of path: editors and config management replace
+ * files by renaming, which a watch on the file itself would miss.  The
+ * file's name in it, or NULL if it cannot be watched. */
+static const char *run_watch_dir(struct run *r, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (slash == path)
+		strcpy(dir, "/");
+	if (r->ifd < 0)
+		r->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (r->ifd < 0 || inotify_add_watch(r->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+					    IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
+		log_msg(LOG_PRIO_WARNING, "cannot watch %s (%s); reload with SIGHUP", dir,
+			strerror(errno));
+		return NULL;
+	}
+	return slash ? slash + 1 : path;
+}
+
+/* The targets file and the labels file, followed as they change. */
 static void run_watch(struct run *r)
 {
 	struct account *a = r->a;
-	char dir[PATH_MAX];
-	const char *slash;
 
-	if (!a->cfg.targets_file ||
-	    (!a->cfg.targets_explicit && strcmp(a->targets_name, a->cfg.targets) != 0))
-		return; /* host or discovered addresses: no file */
-	slash = strrchr(a->cfg.targets, '/');
-	r->watch_name = slash ? slash + 1 : a->cfg.targets;
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - a->cfg.targets) : 1,
-		 slash ? a->cfg.targets : ".");
-	if (slash == a->cfg.targets)
-		strcpy(dir, "/");
-	r->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (r->ifd >= 0 && inotify_add_watch(r->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-					     IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0) {
-		log_msg(LOG_PRIO_WARNING, "cannot watch %s (%s); reload with SIGHUP", dir,
-			strerror(errno));
-		close(r->ifd);
-		r->ifd = -1;
-	}
+	if (a->cfg.targets_file &&
+	    (a->cfg.targets_explicit || strcmp(a->targets_name, a->cfg.targets) == 0))
+		r->watch_name = run_watch_dir(r, a->cfg.targets); /* not host addresses */
+	if (a->cfg.labels[0])
+		r->labels_name = run_watch_dir(r, a->cfg.labels);
 }
 
 /* Did the inotify events name our file?  Drains the queue. */
@@ -936,7 +947,8 @@ static bool run_watch_hit(struct run *r)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->len && strcmp(ev->name, r->watch_name) == 0)
+			if (ev->len && ((r->watch_name && strcmp(ev->name, r->watch_name) == 0) ||
+					(r->labels_name && strcmp(ev->name, r->labels_name) == 0)))
 				hit = true;
 			p += sizeof(*ev) + ev->len;
 		}
