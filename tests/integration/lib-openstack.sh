@@ -86,13 +86,18 @@ os_ext_addr_del() { # IP
 	return 0
 }
 # Every address answered by MAC is gone (its router was deleted): the
-# neighbours forget it, so nothing is sent to the new router before it
-# announces its addresses (else conntrack would bind the first packets to
-# a FIP to "no NAT" before the DNAT rule exists).
+# neighbours send to it into the void (a MAC no port has; the bridge floods
+# and every port drops it) until it is announced again. Not forgetting it
+# would let ARP resolve it at a moment of the new router's choosing, and
+# the queued packets would arrive before anyone expected the address;
+# keeping the old MAC would bind the first packets to a FIP to "no NAT" in
+# conntrack before the new router has the DNAT rule.
+OS_VOID_MAC=02:00:00:00:de:ad
 os_ext_forget() { # MAC
-	local ip mac
-	grep " $1\$" "$OS_DIR/ext-addrs" | while read -r ip mac; do os_ext_addr_del "$ip"; done
-	return 0
+	local ip
+	for ip in $(awk -v m="$1" '$2 == m {print $1}' "$OS_DIR/ext-addrs"); do
+		os_ext_addr "$ip" "$OS_VOID_MAC"
+	done
 }
 
 # A veth from NS (IFACE, MAC) to bridge BR of the node (port PORT), its MAC
@@ -255,13 +260,16 @@ os_router_del() { # N
 }
 
 # The rules first, then the address, then the neighbours learn it (the
-# gratuitous ARP): the order of router_info.process_external.
+# gratuitous ARP): the order of router_info.process_external. OS_GARP_DELAY
+# (seconds, default 0) between the address and the announcement gives an
+# accounting daemon the time its contract allows to see the address.
 os_fip_apply() { # N FIP FIXED
 	local ns; ns=$(os_ns "$1")
 	ipt "$ns" -t nat -A neutron-l3-agent-PREROUTING -d "$2/32" -j DNAT --to-destination "$3"
 	ipt "$ns" -t nat -A neutron-l3-agent-OUTPUT -d "$2/32" -j DNAT --to-destination "$3"
 	ipt "$ns" -t nat -A neutron-l3-agent-float-snat -s "$3/32" -j SNAT --to-source "$2"
 	inns "$ns" ip addr add "$2/32" dev "$(os_qg "$1")"
+	sleep "${OS_GARP_DELAY:-0}"
 	os_ext_addr "$2" "$(os_qg_mac "$1")"
 }
 

@@ -9,9 +9,7 @@ so this helper has two halves:
   udpflow.py echo ADDR PORT REPLY SECONDS
       bind ADDR:PORT (ADDR "::" also takes IPv4) and answer every datagram
       with one of REPLY bytes of payload, back to its sender, from the
-      address the kernel picks for it (bind ADDR itself on a host with
-      several addresses, so the answer leaves from the address that was
-      asked); exit after SECONDS (bounded) or on SIGTERM.
+      address it was sent to; exit after SECONDS (bounded) or on SIGTERM.
   udpflow.py ask SRC SPORT DST PORT PAYLOAD COUNT [GAP_US]
       from SRC:SPORT (SPORT 0: any) send COUNT datagrams of PAYLOAD bytes
       to DST:PORT, GAP_US microseconds apart, read the answers while
@@ -30,10 +28,20 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+# Linux values, for Pythons whose socket module lacks the names.
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+
+
 def echo(addr, port, reply, seconds):
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
-    if addr == "::":
+    wildcard = addr == "::"
+    if wildcard:
+        # One socket for both families, answering from the address each
+        # datagram was sent to (IPv4 arrives as ::ffff:a.b.c.d): a host
+        # with several addresses must not answer from its first one.
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -44,9 +52,19 @@ def echo(addr, port, reply, seconds):
         if left <= 0:
             return 0
         ready, _, _ = select.select([s], [], [], min(left, 1.0))
-        if ready:
+        if not ready:
+            continue
+        if not wildcard:
             _, peer = s.recvfrom(65536)
             s.sendto(payload, peer)
+            continue
+        _, anc, _, peer = s.recvmsg(65536, socket.CMSG_SPACE(20))
+        info = [d for lvl, typ, d in anc
+                if lvl == socket.IPPROTO_IPV6 and typ == IPV6_PKTINFO]
+        # in6_pktinfo: the address (16 bytes), then the interface index,
+        # left 0 so routing picks the way out.
+        cmsg = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, info[0][:16] + bytes(4))] if info else []
+        s.sendmsg([payload], cmsg, 0, peer)
 
 
 def ask(src, sport, dst, port, size, count, gap_us):
