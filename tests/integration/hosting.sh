@@ -105,6 +105,8 @@ targets = file $WORK/guests
 CONF
 	out="$WORK/run.json"
 	RUN_NS=$N start_run "$out"
+	assert_eq "1 1" "$(inns "$N" nft list tables | grep -c '^table inet nftally_ct$') $(inns "$N" nft list tables | grep -c '^table bridge nftally_br$')" \
+		"both accounts' tables are installed when the run has started"
 fi
 
 watch_src "$UP" 198.18.65.101 198.18.65.102 198.18.64.50 198.18.64.51 2001:db8:65::101 2001:db8:64::50 198.18.65.111
@@ -179,12 +181,7 @@ else
 	echo "# br_netfilter is not loaded: its double count is not shown"
 fi
 
-if [ -z "$READY" ]; then
-	[ "$FAILS" -eq 0 ] && echo "network model ok"
-	finish
-fi
-sleep 1.2
-stop_run; assert_eq 0 $? "run exits 0"
+network_part_done
 for k in "${!BYTES[@]}"; do
 	IFS='|' read -r acc a d <<< "$k"
 	assert_eq "${BYTES[$k]} ${PKTS[$k]}" \

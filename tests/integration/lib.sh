@@ -308,6 +308,31 @@ total() { # ADDR FIELD FILES...
 		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
 }
 
+# Wait (at most 3 s) until NS has table FAMILY NAME; print the
+# milliseconds it took, fail if it never came.
+wait_table() { # NS FAMILY NAME
+	local t0; t0=$(date +%s%N)
+	for _ in $(seq 30); do
+		inns "$1" nft list table "$2" "$3" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+	inns "$1" nft list table "$2" "$3" >/dev/null 2>&1
+}
+
+# The end of a topology test's network part: without
+# NFTALLY_ACCOUNTS_READY (the daemon with accounts, issue 14) the test ends
+# here; with it, the run is stopped (after its next report) for the
+# nftally assertions that follow.
+network_part_done() {
+	if [ -z "${NFTALLY_ACCOUNTS_READY:-}" ]; then
+		[ "$FAILS" -eq 0 ] && echo "network model ok"
+		finish
+	fi
+	sleep 1.2
+	stop_run; assert_eq 0 $? "run exits 0"
+}
+
 # Sum of a field for an address counted in namespace NETNS (the "netns" of
 # the lines of a run with accounts), over every namespace of that name
 # (one deleted and created again included). Only identical lines (a
