@@ -204,7 +204,8 @@ assert_eq "1024 8" "$(probe_get "$R1" probe_gw in "$FIPX")" "the probe counted t
 # FIP2 moved from vm-2-1 to vm-2-2 on the same router: still FIP2's.
 watch_src "$VM22" "$FIP1"
 flow "FIP2 before the move" "$EXT" 198.18.0.1 41001 "$FIP2" 120 5
-os_fip_move "$FIP2" 198.19.2.11
+os_fip_move "$FIP2" 198.19.2.11   # the address leaves qg- and comes back
+sleep 0.1
 flow "FIP2 after the move" "$EXT" 198.18.0.1 41002 "$FIP2" 120 5
 bill 2 "$FIP2" in 10 148; bill 2 "$FIP2" out 10 68
 assert_eq "5 5" "$(rx_from "$VM21" 198.18.0.1) $(rx_from "$VM22" 198.18.0.1)" \
@@ -213,6 +214,7 @@ assert_eq "5 5" "$(rx_from "$VM21" 198.18.0.1) $(rx_from "$VM22" 198.18.0.1)" \
 # The new FIP moved to a VM behind router 2: the address leaves router 1's
 # qg- for router 2's.
 os_fip_move "$FIPX" 198.19.2.10
+sleep 0.1
 flow "the FIP moved across routers" "$EXT" 198.18.0.1 41003 "$FIPX" 130 4
 bill 2 "$FIPX" in 4 158; bill 2 "$FIPX" out 4 68
 assert_eq 9 "$(rx_from "$VM21" 198.18.0.1)" "vm-2-1 got 4 more through the moved FIP"
