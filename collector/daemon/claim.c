@@ -136,7 +136,7 @@ int claim_take(const char *family, const char *table, int *fd, struct err *e)
  * again, whatever the run's state directory, mount namespace or path. */
 int claim_holder_what(int pid, const char *table, char *what, size_t size)
 {
-	char dir[64], link[PATH_MAX], suffix[80], path[PATH_MAX];
+	char dir[64], link[PATH_MAX], suffix[320], path[PATH_MAX];
 	struct dirent *d;
 	size_t ls;
 	int ret = -ENOENT, n = 0;

@@ -89,7 +89,7 @@ static bool lock_held(int fd)
 
 int statedir_lock_holder(int dirfd, const char *table, char *what, size_t size)
 {
-	char name[64];
+	char name[STATEDIR_NAME_MAX];
 	int fd, pid;
 
 	if (what && size)
@@ -131,7 +131,7 @@ int statedir_lock_read(int fd, char *what, size_t size)
 int statedir_lock(int dirfd, const char *dirpath, const char *table, const char *what,
 		  struct err *e)
 {
-	char name[64], pid[PATH_MAX + 32];
+	char name[STATEDIR_NAME_MAX], pid[PATH_MAX + 32];
 	int fd, holder;
 
 	if (lock_name(name, sizeof(name), table) < 0)

@@ -9,9 +9,9 @@
 # added) counted 100 ms later; a removed IP drained exactly; one report
 # with the per-label totals of both accounts.
 #
-# Without NFTALLY_ACCOUNTS_READY=1 only the network is checked, with probe
+# With NFTALLY_NETWORK_ONLY=1 only the network is checked, with probe
 # tables that mirror the two templates, and the script prints "network
-# model ok". With it, nftally's accounts are checked too.
+# model ok"; by default nftally's accounts are checked too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-hosting.sh"
 hz_setup
@@ -26,7 +26,8 @@ hz_ct_create 102 198.18.65.102 2001:db8:65::102
 hz_guest_create 50 vnet0
 hz_guest_create 51 vnet1
 N=$HZ_NODE UP=$HZ_UP CT101=$(hz_ct 101) CT102=$(hz_ct 102) G50=$(hz_guest 50) G51=$(hz_guest 51)
-READY=${NFTALLY_ACCOUNTS_READY:-}
+READY=1
+[ -n "${NFTALLY_NETWORK_ONLY:-}" ] && READY=
 
 # What nftally must report, per account, address and direction, and per
 # label (the report).

@@ -9,9 +9,9 @@
 # FIPs moved, a router namespace deleted and created again under traffic,
 # and a third router appearing.
 #
-# Without NFTALLY_ACCOUNTS_READY=1 only the network is checked (and the
-# hook finding below) and the script prints "network model ok". With it,
-# nftally's accounts are checked too (needs issue 14's daemon).
+# With NFTALLY_NETWORK_ONLY=1 only the network is checked (and the hook
+# finding below) and the script prints "network model ok"; by default
+# nftally's accounts are checked too.
 #
 # Where FIP traffic can be counted (the probes below show it every run):
 # Neutron DNATs in nat PREROUTING (hook prerouting, priority -100) and
@@ -34,7 +34,8 @@ FIP1=$(os_fip 1) FIP2=$(os_fip 2) FIP3=$(os_fip 3) FIPX=198.18.0.111
 GW1=$(os_gw 1) GW2=$(os_gw 2) GW3=$(os_gw 3) GW16=$(os_gw6 1)
 VM11=$(os_vm 1 1) VM12=$(os_vm 1 2) VM21=$(os_vm 2 1) VM22=$(os_vm 2 2)
 EXT=$OS_EXT MD=169.254.169.254
-READY=${NFTALLY_ACCOUNTS_READY:-}
+READY=1
+[ -n "${NFTALLY_NETWORK_ONLY:-}" ] && READY=
 
 # --- What nftally must report: per router N, address, direction. -------
 declare -A BYTES PKTS
