@@ -14,9 +14,13 @@
 #     xr1 198.18.11.1 2001:db8:11::1 --- qg-1 198.18.11.2 2001:db8:11::2  R1
 #     xr2 198.18.12.1 2001:db8:12::1 --- qg-2 198.18.12.2 2001:db8:12::2  R2
 #     xr3 198.18.13.1 2001:db8:13::1 --- qg-3 198.18.13.2 2001:db8:13::2  R3
-#     vethk --- vk 198.18.60.2 2001:db8:60::2 (K, a routed container)
+#     vethk --- vk 198.18.60.2 198.18.60.3 2001:db8:60::2  K, a routed
+#                   container (host routes in H from part 3; .3 is also
+#                   in the targets file)
 #   R1 and R2 also hold 198.18.20.1 and 2001:db8:20::1 (same address, same
 #   label): two metric series, told apart by netns.
+# The parts: 1 the run, 2 namespaces coming and going, 3 addresses and
+# routes, 4 labels, 5 metrics, 6 kill -9, 7 commands on one account.
 . "$(dirname "$0")/lib.sh"
 need
 command -v promtool >/dev/null || skip_or_fail "accounts.sh needs promtool"
@@ -58,28 +62,18 @@ mkrouter() { # N: namespace R<N> with qg-N, wired to xrN in H
 }
 
 mkns "$H"
-# H's own sink drops after nftally's input chain (priority 20): what a
-# filter drops before it is not billed.
-inns "$H" nft -f - <<'NFT'
-table inet sink {
-	counter rx4 { }
-	counter rx6 { }
-	chain input {
-		type filter hook input priority 100; policy accept;
-		meta nfproto ipv4 udp dport 9999 counter name rx4 drop
-		meta nfproto ipv6 udp dport 9999 counter name rx6 drop
-	}
-}
-NFT
+add_sink "$H" 100
 mkns "$K"
 ip link add vethk netns "$H" type veth peer name vk netns "$K"
 ip -n "$K" addr add 198.18.60.2/32 dev vk
+ip -n "$K" addr add 198.18.60.3/32 dev vk
 ip -n "$K" addr add 2001:db8:60::2/128 dev vk nodad
 ip -n "$H" link set vethk up
 ip -n "$K" link set vk up
 ip -n "$K" route add default dev vk
 ip -n "$K" -6 route add default dev vk
 pin "$H" 198.18.60.2 "$(mac "$K" vk)" vethk
+pin "$H" 198.18.60.3 "$(mac "$K" vk)" vethk
 pin "$H" 2001:db8:60::2 "$(mac "$K" vk)" vethk
 add_sink "$K"
 mkrouter 1
@@ -90,6 +84,7 @@ cat > "$WORK/tg/targets" <<T
 h-r1 198.18.11.1 2001:db8:11::1
 h-r2 198.18.12.1 2001:db8:12::1
 h-r3 198.18.13.1 2001:db8:13::1
+k-file 198.18.60.3
 T
 cat > "$WORK/lab/routers" <<L
 198.18.11.0/24   fip-r1
@@ -184,6 +179,16 @@ wait_ev() { # FILE NETNS ACCOUNT EV N
 	bad "no $4 event ($5) for $3 in '$2' in $1"
 	return 1
 }
+# Line number in OUT1 of the Nth event EV of NETNS and ACCOUNT.
+ev_at() { # NETNS ACCOUNT N EV
+	grep -n "\"netns\":\"$1\",\"account\":\"$2\",\"event\":\"$4\"" "$OUT1" | sed -n "$3{s/:.*//;p}"
+}
+# Lines for ADDR of NETNS after the Nth reloaded event of NETNS and ACCOUNT.
+after_ev() { # NETNS ACCOUNT N ADDR
+	local at
+	at=$(ev_at "$1" "$2" "$3" reloaded)
+	tail -n +"${at:-999999}" "$OUT1" | grep "\"netns\":\"$1\"" | grep -c "\"addr\":\"$4\""
+}
 # Wait (at most 3 intervals) until every instance named (NETNS|ACCOUNT)
 # has reported at a boundary after this call; sets REP_T to the latest
 # boundary reported.
@@ -254,7 +259,7 @@ assert_eq "198.18.11.2 198.18.20.1 2001:db8:11::2 2001:db8:20::1" \
 assert_eq "198.18.12.2 198.18.20.1 2001:db8:12::2 2001:db8:20::1" \
 	"$(jq -rs --arg n "$R2" '[.[] | select(.addr and .netns == $n and .account == "routers") | .addr] | unique | join(" ")' "$OUT1")" \
 	"1: the lines of $R2 are its qg-2 addresses"
-assert_eq "198.18.11.1 198.18.12.1 198.18.13.1 2001:db8:11::1 2001:db8:12::1 2001:db8:13::1" \
+assert_eq "198.18.11.1 198.18.12.1 198.18.13.1 198.18.60.3 2001:db8:11::1 2001:db8:12::1 2001:db8:13::1" \
 	"$(jq -rs '[.[] | select(.addr and .netns == "" and .account == "host") | .addr] | unique | join(" ")' "$OUT1")" \
 	"1: the lines of account host are its file's addresses, in the run's namespace"
 assert_eq "0 0" "$(jq -s --arg h "$NODE" '[map(select(.host != $h)), map(select(.addr and (.account | not)))] | map(length) | join(" ")' -r "$OUT1")" \
@@ -326,7 +331,7 @@ assert_eq "$FD0" "$(fds)" "2: the run's fds as before $R3 existed (one router le
 mkrouter 2
 wait_ev "$OUT1" "$R2" routers netns_new 1
 wait_ev "$OUT1" "$R2" routers start 2
-NEWAT=$(grep -n "\"netns\":\"$R2\".*\"event\":\"netns_new\"" "$OUT1" | head -1 | cut -d: -f1)
+NEWAT=$(ev_at "$R2" routers 1 netns_new)
 h2r 2 198.18.12.2 198.18.12.1 100 15
 r2h 2 198.18.20.1 198.18.12.1 40 4
 wait_rep "$OUT1" "$RK2"
@@ -349,6 +354,7 @@ sleep 0.1
 h2r 1 198.18.11.5 198.18.11.1 100 12
 h2r 1 2001:db8:11::5 2001:db8:11::1 100 6
 ip -n "$H" route add 198.18.60.2/32 dev vethk
+ip -n "$H" route add 198.18.60.3/32 dev vethk
 ip -n "$H" -6 route add 2001:db8:60::2/128 dev vethk
 sleep 0.1
 send "$H" 198.18.60.2 100 11 198.18.11.1
@@ -357,6 +363,9 @@ exp "" host 198.18.11.1 out 100 11
 send "$H" 2001:db8:60::2 100 3 2001:db8:11::1
 exp "" host 2001:db8:60::2 in 100 3
 exp "" host 2001:db8:11::1 out 100 3
+send "$H" 198.18.60.3 200 2 198.18.11.1
+exp "" host 198.18.60.3 in 200 2
+exp "" host 198.18.11.1 out 200 2
 wait_rep "$OUT1" "$HOSTK" "$RK1"
 assert_eq "$((12 * 128)) 12 $((6 * 148)) 6" \
 	"$(tot "$R1" routers 198.18.11.5 in_bytes "$OUT1") $(tot "$R1" routers 198.18.11.5 in_packets "$OUT1") $(tot "$R1" routers 2001:db8:11::5 in_bytes "$OUT1") $(tot "$R1" routers 2001:db8:11::5 in_packets "$OUT1")" \
@@ -367,21 +376,34 @@ assert_eq "$((12 * 128)) 12 $((6 * 148)) 6" \
 assert_eq "$((11 * 128)) 11 $((3 * 148)) 3" \
 	"$(tot "" host 198.18.60.2 in_bytes "$OUT1") $(tot "" host 198.18.60.2 in_packets "$OUT1") $(tot "" host 2001:db8:60::2 in_bytes "$OUT1") $(tot "" host 2001:db8:60::2 in_packets "$OUT1")" \
 	"3: host routes via vethk, used 100 ms later: counted from the first packet"
-assert_eq "11 3" "$(rx_packets "$K" rx4) $(rx_packets "$K" rx6)" "3: the container received them"
+assert_eq "13 3" "$(rx_packets "$K" rx4) $(rx_packets "$K" rx6)" "3: the container received them"
 assert_eq "vethk" "$(jq -rs '[.[] | select(.addr == "198.18.60.2") | .label] | unique | join(" ")' "$OUT1")" \
 	"3: a route's label without a labels file: its interface"
-# The address leaves right after its last datagrams: drained exactly.
-RL1=$(nev "$OUT1" "$R1" routers reloaded)
+assert_eq "$((2 * 228)) 2 k-file 1" \
+	"$(tot "" host 198.18.60.3 in_bytes "$OUT1") $(tot "" host 198.18.60.3 in_packets "$OUT1") $(jq -rs '[.[] | select(.addr == "198.18.60.3")] | "\(map(.label) | unique | join(" ")) \(group_by(.seq) | map(length) | max)"' "$OUT1")" \
+	"3: an address in the file and routed: the file's label, one line per report"
+# The address and the routes leave right after their last datagrams:
+# drained exactly, in the report after the reload; an address the file
+# names stays.
+RL1=$(nev "$OUT1" "$R1" routers reloaded) RLH=$(nev "$OUT1" "" host reloaded)
 h2r 1 198.18.11.5 198.18.11.1 100 8
+send "$H" 198.18.60.2 100 4 198.18.11.1
+exp "" host 198.18.60.2 in 100 4
+exp "" host 198.18.11.1 out 100 4
 ip -n "$R1" addr del 198.18.11.5/32 dev qg-1
+ip -n "$H" route del 198.18.60.2/32 dev vethk
+ip -n "$H" route del 198.18.60.3/32 dev vethk
 wait_ev "$OUT1" "$R1" routers reloaded $((RL1 + 1))
-DELAT=$(wc -l < "$OUT1")
-wait_rep "$OUT1" "$RK1"
-wait_rep "$OUT1" "$RK1"
-assert_eq "$((20 * 128)) 20" "$(tot "$R1" routers 198.18.11.5 in_bytes "$OUT1") $(tot "$R1" routers 198.18.11.5 in_packets "$OUT1")" \
-	"3: the removed address drained exactly"
-assert_eq 1 "$(tail -n +"$DELAT" "$OUT1" | grep -c '"addr":"198.18.11.5"')" \
-	"3: one last line for it after its removal, none after"
+wait_ev "$OUT1" "" host reloaded $((RLH + 1))
+wait_rep "$OUT1" "$HOSTK" "$RK1"
+wait_rep "$OUT1" "$HOSTK" "$RK1"
+assert_eq "$((20 * 128)) 20 $((15 * 128)) 15" \
+	"$(tot "$R1" routers 198.18.11.5 in_bytes "$OUT1") $(tot "$R1" routers 198.18.11.5 in_packets "$OUT1") $(tot "" host 198.18.60.2 in_bytes "$OUT1") $(tot "" host 198.18.60.2 in_packets "$OUT1")" \
+	"3: the removed address and route drained exactly"
+assert_eq "1 1" "$(after_ev "$R1" routers $((RL1 + 1)) 198.18.11.5) $(after_ev "" host $((RLH + 1)) 198.18.60.2)" \
+	"3: one last line for each after its removal, none after"
+[ "$(after_ev "" host $((RLH + 1)) 198.18.60.3)" -ge 2 ] && ok "3: the file's address, routed no more, reported on" ||
+	bad "3: the file's address left with its route"
 
 # ==== 4. labels ====
 assert_eq "fip-r1" "$(jq -rs --arg n "$R1" '[.[] | select(.netns == $n and .addr == "198.18.11.2") | .label] | unique | join(" ")' "$OUT1")" \
@@ -394,7 +416,7 @@ RL1=$(nev "$OUT1" "$R1" routers reloaded)
 sed 's/fip-r1$/fip-r1-new/' "$WORK/lab/routers" > "$WORK/lab/routers.tmp"
 mv "$WORK/lab/routers.tmp" "$WORK/lab/routers"
 wait_ev "$OUT1" "$R1" routers reloaded $((RL1 + 1))
-RENAT=$(wc -l < "$OUT1")
+RENAT=$(ev_at "$R1" routers $((RL1 + 1)) reloaded)
 h2r 1 198.18.11.2 198.18.11.1 100 5
 wait_rep "$OUT1" "$RK1"
 assert_eq "fip-r1-new" "$(tail -n +"$RENAT" "$OUT1" | jq -rs --arg n "$R1" '[.[] | select(.netns == $n and .addr == "198.18.11.2") | .label] | unique | join(" ")')" \
