@@ -27,6 +27,11 @@ command -v promtool >/dev/null || skip_or_fail "accounts.sh needs promtool"
 H="${PFX}h" K="${PFX}k" R1="${PFX}r1" R2="${PFX}r2" R3="${PFX}r3"
 NODE=acct-node
 IVL=2
+# The glob must match only what this test makes: a namespace left behind by
+# an earlier test of the same PID would be counted too.
+for n in /run/netns/"${PFX}"r*; do
+	[ -e "$n" ] && { echo "FAIL: $n exists already and matches ${PFX}r*" >&2; exit 1; }
+done
 delns() { for ns in "$H" "$K" "$R1" "$R2" "$R3"; do ip netns del "$ns" 2>/dev/null; done; }
 trap 'cleanup; delns' EXIT
 
