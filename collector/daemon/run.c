@@ -9,6 +9,7 @@
  * kill -9 continues exactly where the last report ended.  Signals, the
  * interval, changes of targets files, addresses and routes, and
  * namespaces all arrive as file descriptors, so the loop is one poll. */
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -262,8 +263,11 @@ static void run_zero(struct state_entry *e)
  * reinstall) to now, when the new table is there.  The base time moves to
  * now, so the next report's `since` and the next loss start where this
  * window ends: two quick deletions give adjacent windows, never
- * overlapping ones. */
-static void run_table_new(struct run *r, uint64_t handle, const char *why)
+ * overlapping ones.  A table someone else made while nftally was not
+ * running was made at a moment nothing tells: the window ends at the
+ * latest now, its counters hold what they counted since, and the next
+ * report has no `since` (its values count from the table's creation). */
+static void run_table_new_at(struct run *r, uint64_t handle, const char *why, bool now)
 {
 	time_t since = (time_t)(r->done.base_time ? r->done.base_time : r->done.time);
 	time_t until = output_now();
@@ -274,16 +278,22 @@ static void run_table_new(struct run *r, uint64_t handle, const char *why)
 			 "waiting for their report (their counters went with the table)",
 			 r->draining.n);
 	output_event_lost(r->out, until, "table_missing", since, until,
-			  "table %s %s; traffic from %s to %s could not be counted%s",
+			  "table %s %s; traffic from %s to %s%s%s could not be counted%s",
 			  nl_table_desc(r->a->nl, r->a->cfg.table).s, why, output_time(since, t0),
-			  output_time(until, t1), also);
+			  now ? "" : "the new table's creation (at the latest ", output_time(until, t1),
+			  now ? "" : ")", also);
 	for (size_t i = 0; i < r->done.n; i++)
 		run_zero(&r->done.v[i]);
 	run_forget_draining(r); /* their counters went with the table */
 	r->handle = handle;
-	r->done.base_time = until;
+	r->done.base_time = now ? until : 0;
 	run_save_done(r);
 	output_flush(r->out);
+}
+
+static void run_table_new(struct run *r, uint64_t handle, const char *why)
+{
+	run_table_new_at(r, handle, why, true);
 }
 
 /* account_apply with what this run reported (o->known), its repairs as
@@ -1178,8 +1188,8 @@ static int run_start(struct run *r)
 		run_reopened(r);
 	else if (ret == 0 && !damaged && (r->done.handle || r->done.n) &&
 		 (res.created || state_of_other_table(&r->done, res.handle, r->d->boot, r->nsid)))
-		run_table_new(r, res.handle, res.created ? "was gone while nftally was not running"
-				: "was recreated while nftally was not running");
+		run_table_new_at(r, res.handle, res.created ? "was gone while nftally was not running"
+				 : "was recreated while nftally was not running", res.created);
 	r->handle = res.handle;
 	return ret ? ret : run_save_done(r);
 }
@@ -1433,9 +1443,128 @@ static bool run_ns_current(const struct run *r)
 	       a.st_ino == b.st_ino;
 }
 
+/* Is key (a state file's name without ".state") one of an instance, or
+ * of a namespace waiting for its mount? */
+static bool run_key_live(const struct daemon *d, const struct config *cfg, const char *key)
+{
+	struct account tmp = { .cfg = *cfg };
+
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i]->a->key, key) == 0)
+			return true;
+	for (size_t i = 0; i < d->nwait; i++) {
+		snprintf(tmp.netns, sizeof(tmp.netns), "%s", d->wait[i].name);
+		account_key(&tmp);
+		if (strcmp(tmp.key, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The namespace's name in key, "account.NAME@NETNS" with NETNS escaped;
+ * a name too long for a key (ending in a hash) is shown as the key. */
+static void run_key_netns(const char *key, char *buf, size_t size)
+{
+	const char *p = strchr(key, '@');
+	size_t n = 0;
+
+	p = p ? p + 1 : key;
+	if (strchr(p, '~'))
+		p = key;
+	for (; *p && n + 1 < size; p++) {
+		unsigned v;
+
+		if (p[0] == '%' && sscanf(p + 1, "%2x", &v) == 1 && p[1] && p[2]) {
+			buf[n++] = (char)v;
+			p += 2;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	buf[n] = '\0';
+}
+
+/* One orphan: its state not closed says its namespace's traffic since
+ * that report was never read; it is said once (the state is marked
+ * closed, so a namespace of that name later is a new one). */
+static void run_ns_orphan(struct daemon *d, const struct config *cfg, const char *key)
+{
+	struct statedir_names names;
+	struct addr_names an;
+	struct report_origin org;
+	struct state st;
+	char netns[256], t0[32], t1[32];
+	struct err e;
+	time_t since, until = output_now();
+	int lock;
+
+	statedir_names_init(&names, key);
+	lock = statedir_lock(d->dirfd, cfg->state_dir, key, "", &e);
+	if (lock < 0)
+		return; /* another run holds it: its business */
+	addr_names_init(&an);
+	state_init(&st);
+	if (statedir_load(&st, &an, d->dirfd, cfg->state_dir, names.state, &e) == 0 &&
+	    !st.closed) {
+		run_key_netns(key, netns, sizeof(netns));
+		sinks_origin_here(&org, d->host, netns, cfg->account, st.table);
+		since = (time_t)(st.base_time ? st.base_time : st.time);
+		output_set_origin(d->out, &org);
+		output_event_lost(d->out, until, "netns_gone", since, until,
+				  "network namespace %s went away (or is no longer accounted) while "
+				  "no run held it: what its table counted from %s on, until it went "
+				  "(at the latest %s), could not be read", netns,
+				  output_time(since, t0), output_time(until, t1));
+		output_set_origin(d->out, &d->origin);
+		output_flush(d->out);
+		st.closed = true;
+		statedir_save(&st, &an, d->dirfd, cfg->state_dir, names.state, &e);
+		unlinkat(d->dirfd, names.pending, 0);
+		unlinkat(d->dirfd, names.draining, 0);
+	}
+	state_finish(&st);
+	close(lock);
+}
+
+/* State files of an account's namespaces that no instance holds: the
+ * namespace went away (or stopped matching netns) while no run held it. */
+static void run_ns_orphans(struct daemon *d)
+{
+	DIR *dp;
+	struct dirent *de;
+	int fd = dup(d->dirfd);
+
+	if (fd < 0 || !(dp = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dp))) {
+		size_t len = strlen(de->d_name);
+		char key[STATEDIR_NAME_MAX];
+
+		if (len <= 6 || len >= sizeof(key) || strcmp(de->d_name + len - 6, ".state") != 0 ||
+		    strncmp(de->d_name, "account.", 8) != 0 || !strchr(de->d_name, '@'))
+			continue;
+		memcpy(key, de->d_name, len - 6);
+		key[len - 6] = '\0';
+		for (size_t i = 0; i < d->cs->n; i++) {
+			const struct config *cfg = &d->cs->v[i];
+			size_t an = strlen(cfg->account);
+
+			if (cfg->netns[0] && run_account_wanted(d, cfg) &&
+			    strncmp(key + 8, cfg->account, an) == 0 && key[8 + an] == '@' &&
+			    !run_key_live(d, cfg, key))
+				run_ns_orphan(d, cfg, key);
+		}
+	}
+	closedir(dp);
+}
+
 /* Look at /run/netns as it is (at the start, at every interval boundary,
  * and after an overflow of its events): namespaces gone or replaced are
- * closed, new ones get their instances. */
+ * closed, new ones get their instances, and the states of namespaces that
+ * went while no run held them are said. */
 static void run_ns_rescan(struct daemon *d)
 {
 	time_t t = output_now();
@@ -1446,6 +1575,7 @@ static void run_ns_rescan(struct daemon *d)
 		if (d->v[k]->a->netns[0] && !run_ns_current(d->v[k]))
 			run_ns_close(d, k, t);
 	netns_dir_list(NETNS_RUN_DIR, run_ns_list_cb, d);
+	run_ns_orphans(d);
 }
 
 static void run_ns_event(const char *name, bool added, void *data)
@@ -1702,7 +1832,7 @@ static int run_start_all(struct daemon *d)
 	if (!d->nsdir)
 		return err_setn(d->e, -errno, "cannot follow %s: %s", NETNS_RUN_DIR,
 				strerror(errno));
-	netns_dir_list(NETNS_RUN_DIR, run_ns_list_cb, d);
+	run_ns_rescan(d);
 	return 0;
 }
 
