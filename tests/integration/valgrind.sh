@@ -63,4 +63,59 @@ printf 'create a hash:ip family inet comment\nadd a 198.18.2.2 comment "x y"\ncr
 $VG "$NFTALLY" import-ipset < "$WORK/save" > "$WORK/out" 2> "$WORK/vg.err"
 assert_eq "0 2" "$? $(grep -c nftally: "$WORK/vg.err")" "valgrind: import-ipset (with its two notes)"
 vg remove 0 remove; cat "$WORK/vg.err"
+
+# Accounts: a glob over named namespaces (entered with setns), discovery
+# and a labels file, in every command and in a run that sees a namespace
+# come and go.
+VR="${PFX}vr"
+TOPO_NS="$TOPO_NS ${VR}1 ${VR}2"
+mkvr() { # N: namespace VR$N with 198.18.9.N on qg-N
+	ip netns add "$VR$1"
+	ip -n "$VR$1" link add "qg-$1" type veth peer name "qx-$1"
+	ip -n "$VR$1" link set "qg-$1" up
+	ip -n "$VR$1" addr add "198.18.9.$1/32" dev "qg-$1"
+}
+mkvr 1
+printf '198.18.9.0/24 customer-a\n' > "$WORK/labels"
+cat > "$WORK/acct.conf" <<C
+interval = 1
+state_dir = $WORK/acct-state
+host = vg1
+[account routers]
+netns = ${VR}*
+template = gateway
+interfaces = qg-*
+targets = interfaces qg-*
+labels = $WORK/labels
+[account own]
+targets = $WORK/targets
+table = own
+C
+vga() { # WHAT EXPECTED-EXIT ARGS...: with the accounts config
+	local what=$1 want=$2; shift 2
+	inns "$R" $VG "$NFTALLY" -c "$WORK/acct.conf" "$@" > "$WORK/out" 2> "$WORK/vg.err"
+	assert_eq "$want" "$?" "valgrind exit code of $what"
+}
+vga "render of accounts" 0 render
+vga "apply of accounts" 0 apply
+vga "dump of one account" 0 --account routers dump
+assert_eq 1 "$(grep -c "\"netns\":\"${VR}1\"" "$WORK/out")" "its line names the namespace"
+vga "an unknown account" 1 --account nosuch dump
+ip netns exec "$R" $VG "$NFTALLY" -c "$WORK/acct.conf" run > "$WORK/arun.json" 2> "$WORK/arun.err" &
+RUN=$!; PIDS="$PIDS $RUN"
+for _ in $(seq 100); do [ "$(grep -c '"event":"start"' "$WORK/arun.json")" -ge 2 ] && break; sleep 0.1; done
+mkvr 2
+for _ in $(seq 100); do [ "$(grep -c '"event":"start"' "$WORK/arun.json")" -ge 3 ] && break; sleep 0.1; done
+ip -n "${VR}2" addr add 198.18.9.12/32 dev qg-2; sleep 1.5
+printf '198.18.9.0/24 customer-b\n' > "$WORK/labels.new"; mv "$WORK/labels.new" "$WORK/labels"
+ip netns del "${VR}2"
+wait_event "$WORK/arun.json" netns_gone 1
+stop_run; assert_eq 0 $? "valgrind exit code of a run of accounts"
+# valgrind does not know NS_GET_NSTYPE (ioctl 0xb703, which netns_open
+# uses to check a namespace's type) and says so: a note, not an error
+assert_eq "" "$(grep -v -e 'unhandled ioctl 0xb703' -e 'could cause spurious value errors' \
+	-e 'README_MISSING_SYSCALL_OR_IOCTL' "$WORK/arun.err")" "valgrind reports nothing for a run of accounts"
+assert_eq 1 "$(grep -c '"event":"netns_gone"' "$WORK/arun.json")" "the namespace went under valgrind"
+vga "report of one account" 0 report --account routers --format json
+vga "remove of one account" 0 --account routers remove
 finish
