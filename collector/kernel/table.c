@@ -613,7 +613,9 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 	       struct counts *out, uint64_t *h, bool *miss, size_t *missing, struct err *e)
 {
 	struct nl_counter *c = malloc(2 * t->n * sizeof(*c) + 1);
-	int ret = c ? table_read_counters_of(nl, table, &t->v[0].addr, sizeof(t->v[0]), t->n, c, e)
+	/* no targets (a namespace with no address yet): nothing to point at */
+	int ret = c ? table_read_counters_of(nl, table, t->n ? &t->v[0].addr : NULL,
+					     sizeof(*t->v), t->n, c, e)
 		    : err_setn(e, -ENOMEM, "out of memory");
 
 	*missing = 0;

@@ -36,6 +36,7 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	for ns in "$C" "$R" "$S" $TOPO_NS; do ip netns del "$ns" 2>/dev/null; done
+	[ -n "${NFTALLY_KEEP_WORK:-}" ] && cp -r "$WORK" "$NFTALLY_KEEP_WORK"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -146,7 +146,7 @@ assert_eq "+$W|open $W|-$W|" "$(grep -E "^([+-]|open )" "$WORK/w3" | tr '\n' '|'
 	"ip netns add: created, then a namespace; ip netns del: removed"
 
 # --- 6. under valgrind: open, identity, enter and leave, the watcher ---
-if command -v valgrind >/dev/null; then
+if command -v valgrind >/dev/null && [ -z "${NFTALLY_SANITIZED:-}" ]; then
 	VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 	ip netns add "$X"
 	vg() { # WHAT ARGS...
@@ -176,6 +176,6 @@ if command -v valgrind >/dev/null; then
 		"the watcher's reports under valgrind"
 	ip netns del "$X"
 else
-	echo "# no valgrind: part 6 skipped"
+	echo "# no valgrind, or a sanitizer build: part 6 skipped"
 fi
 finish
