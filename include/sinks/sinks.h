@@ -39,6 +39,9 @@ struct sinks_conf {
 	 * store refuses fails the commit (errors then reach the caller's err
 	 * only, not the log). */
 	size_t backlog;
+	/* the central database's conninfo (NULL or "": none); its reports
+	 * wait in STATE_DIR/pg-outbox.db until sinks_tick sends them */
+	const char *postgresql;
 	bool metrics;                /* keep the Prometheus totals */
 	const char *prom_file;       /* write them there (NULL or "": not) */
 	/* Also hand them to publish (NULL: not), which takes buf. */
@@ -103,6 +106,12 @@ int sinks_commit(struct sinks *s, struct sinks_acct *a, struct state *done, stru
  * pending file is deleted.  0, or the negative errno of a report the
  * store refused without a backlog (the pending file stays). */
 int sinks_replay(struct sinks *s, struct sinks_acct *a, struct state *done, struct err *e);
+
+/* Send what waits for PostgreSQL: at most one batch, not before a retry
+ * after a failure is due (the delay doubles from 1 to 60 s).  The
+ * milliseconds until it wants to be called again (-1: nothing waits).
+ * Never holds the caller longer than libpq's timeouts (docs/fleet.md). */
+int sinks_tick(struct sinks *s);
 
 /* The metrics of every attached account (what each reported last), with
  * the health, to the textfile and publish. */
