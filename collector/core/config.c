@@ -673,15 +673,16 @@ static int config_key_index(const char *key, size_t klen)
 	return -1;
 }
 
-/* Lists may go unquoted: `exclude`, `interfaces`, and `targets` written as
+/* Lists may go unquoted: `exclude`, `interfaces`, `targets` written as
  * sources (a path keeps the one-word rule, so a stray blank in it is still
- * caught). */
+ * caught), and `postgresql`'s keyword = value pairs (quoted, a '#' in a
+ * password is not a comment). */
 static bool config_list_value(int key, const char *s, size_t len)
 {
 	size_t pos = 0, flen;
 	const char *f;
 
-	if (key == KEY_EXCLUDE || key == KEY_INTERFACES)
+	if (key == KEY_EXCLUDE || key == KEY_INTERFACES || key == KEY_POSTGRESQL)
 		return true;
 	return key == KEY_TARGETS && len && s[0] != '"' && file_field(s, len, &pos, &f, &flen) &&
 	       config_source_kind(f, flen) != SRC_NONE;

@@ -116,12 +116,10 @@ static int pg_exec(struct pg *p, const char *sql, const char *what, struct err *
 	return 0;
 }
 
-/* The schema's version: 0 when there is none yet, -1 on failure. */
-static int pg_schema_version(struct pg *p, struct err *e)
+/* The one value of sql as an int (NULL: 0), or -1 on failure. */
+static int pg_int(struct pg *p, const char *sql, struct err *e)
 {
-	PGresult *res = PQexec(p->conn, "SELECT CASE WHEN to_regclass('nftally_schema')"
-			       " IS NULL THEN 0 ELSE (SELECT max(version) FROM"
-			       " nftally_schema) END");
+	PGresult *res = PQexec(p->conn, sql);
 	int v;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
@@ -129,6 +127,15 @@ static int pg_schema_version(struct pg *p, struct err *e)
 	v = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
+}
+
+/* The schema's version: 0 when there is none yet, -1 on failure.  (A
+ * query naming a table that is not there fails as a whole: asked in two.) */
+static int pg_schema_version(struct pg *p, struct err *e)
+{
+	int v = pg_int(p, "SELECT (to_regclass('nftally_schema') IS NOT NULL)::int", e);
+
+	return v <= 0 ? v : pg_int(p, "SELECT max(version) FROM nftally_schema", e);
 }
 
 /* Make the schema unless it is there: under the advisory lock, so that

@@ -394,8 +394,15 @@ static int sink_pg_record(struct sinks *s, const struct sink_input *in, struct e
 	return 0;
 }
 
+/* The last reports (the stop's own) go now if the server works: a few
+ * batches at most, so that a stop is not held up by a long backlog. */
 static void sink_pg_close(struct sinks *s)
 {
+	struct err e;
+
+	for (int i = 0; i < 4 && s->pg && !s->pg_down; i++)
+		if (pg_send(s->pg, s->outbox, &e) <= 0)
+			break;
 	pg_destroy(s->pg);
 	s->pg = NULL;
 	outbox_close(s->outbox);
