@@ -27,13 +27,18 @@ struct pg {
 };
 
 /* Version 1 of the schema, made in one transaction under the lock. */
+/* nftally_raw's columns, also those of the batch's temporary table
+ * (not LIKE nftally_raw: that would need SELECT on it, which the nodes'
+ * role does not have). */
+#define PG_RAW_COLUMNS \
+	"  host text NOT NULL, netns text NOT NULL, account text NOT NULL," \
+	"  tbl text NOT NULL, label text NOT NULL, addr text NOT NULL," \
+	"  class text NOT NULL, since timestamptz, time timestamptz NOT NULL," \
+	"  seq bigint NOT NULL, in_bytes bigint NOT NULL, in_packets bigint NOT NULL," \
+	"  out_bytes bigint NOT NULL, out_packets bigint NOT NULL"
+
 static const char pg_schema_v1[] =
-	"CREATE TABLE nftally_raw("
-	"  host text NOT NULL, netns text NOT NULL, account text NOT NULL,"
-	"  tbl text NOT NULL, label text NOT NULL, addr text NOT NULL,"
-	"  class text NOT NULL, since timestamptz, time timestamptz NOT NULL,"
-	"  seq bigint NOT NULL, in_bytes bigint NOT NULL, in_packets bigint NOT NULL,"
-	"  out_bytes bigint NOT NULL, out_packets bigint NOT NULL,"
+	"CREATE TABLE nftally_raw(" PG_RAW_COLUMNS ","
 	"  PRIMARY KEY (host, netns, account, seq, time, addr, class))"
 	"  PARTITION BY RANGE (time);"
 	/* Nodes need not create tables: this one does, as its owner.  The
@@ -245,8 +250,8 @@ static int pg_batch(struct pg *p, struct outbox *o, int64_t *last, struct err *e
 {
 	struct pg_copy c = { p, 0 };
 	PGresult *res;
-	int ret = pg_exec(p, "BEGIN; CREATE TEMP TABLE IF NOT EXISTS nftally_in"
-			  " (LIKE nftally_raw) ON COMMIT DELETE ROWS", "begin", e);
+	int ret = pg_exec(p, "BEGIN; CREATE TEMP TABLE IF NOT EXISTS nftally_in("
+			  PG_RAW_COLUMNS ") ON COMMIT DELETE ROWS", "begin", e);
 
 	if (ret < 0)
 		return ret;

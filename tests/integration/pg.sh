@@ -126,6 +126,35 @@ wait "$LOCKER"
 check "(d) backend killed mid-transaction"
 stop_run; assert_eq 0 $? "(d) run exit code"
 
+# --- (e) the least-privilege roles of fleet.md: a node inserts through
+#     them, reads nothing; billing reads ---
+sql "CREATE ROLE nftally_node LOGIN; CREATE ROLE nftally_read LOGIN;
+     GRANT USAGE ON SCHEMA public TO nftally_node, nftally_read;
+     GRANT SELECT ON nftally_schema TO nftally_node;
+     GRANT INSERT ON nftally_raw TO nftally_node;
+     GRANT EXECUTE ON FUNCTION nftally_partition(timestamp) TO nftally_node;
+     GRANT TEMPORARY ON DATABASE postgres TO nftally_node;
+     GRANT SELECT ON nftally_raw, nftally_usage TO nftally_read;"
+as() { psql -h "$PGDIR" -U "$1" -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1; }
+sed -i "s/^postgresql = .*/& user=nftally_node/" "$WORK/nftally.conf"
+start_run "$WORK/e.json"
+traffic 90 13
+check "(e) sent as the node role"
+stop_run; assert_eq 0 $? "(e) run exit code"
+as nftally_node "SELECT nftally_partition('2031-01-01')" >/dev/null &&
+	ok "(e) the node role makes a month's partition through nftally_partition" ||
+	bad "(e) the node role cannot make a partition"
+case $(as nftally_node "SELECT count(*) FROM nftally_raw") in
+*"permission denied"*) ok "(e) the node role reads nothing" ;;
+*) bad "(e) the node role can read nftally_raw" ;;
+esac
+case $(as nftally_node "CREATE TABLE x(i int)") in
+*"permission denied"*) ok "(e) the node role creates no table" ;;
+*) bad "(e) the node role can create a table" ;;
+esac
+assert_eq "$W4" "$(as nftally_read "SELECT sum(in_bytes) FROM nftally_usage WHERE addr = '198.18.4.1'")" \
+	"(e) the read role reads nftally_usage"
+
 # Lost 0, doubled 0 for the raw rows too: one row per report and address.
 assert_eq 0 "$(sql "SELECT count(*) FROM (SELECT 1 FROM nftally_raw GROUP BY host, netns,
 		    account, seq, time, addr, class HAVING count(*) > 1) d")" "no row twice"
