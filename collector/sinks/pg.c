@@ -168,12 +168,34 @@ static int pg_schema(struct pg *p, struct err *e)
 	return ret;
 }
 
+/* Does this libpq know keyword kw?  (tcp_user_timeout came in 12; an
+ * unknown keyword fails the connection.) */
+static bool pg_knows(const char *kw)
+{
+	PQconninfoOption *o = PQconndefaults();
+	bool found = false;
+
+	for (PQconninfoOption *i = o; i && i->keyword; i++)
+		found |= strcmp(i->keyword, kw) == 0;
+	PQconninfoFree(o);
+	return found;
+}
+
 static int pg_connect(struct pg *p, struct err *e)
 {
-	/* later keywords win: the user's conninfo may set its own timeout */
-	const char *const kw[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *const val[] = { "2", "nftally", p->conninfo, NULL };
+	/* Later keywords win: the user's conninfo may set its own.  Over TCP,
+	 * a path that goes silent is noticed in seconds (keepalives while
+	 * waiting for an answer, tcp_user_timeout while sending), not after
+	 * the kernel's minutes. */
+	const char *kw[] = { "connect_timeout", "application_name", "keepalives_idle",
+			     "keepalives_interval", "keepalives_count", "dbname", NULL, NULL };
+	const char *val[] = { "2", "nftally", "2", "1", "2", p->conninfo, NULL, NULL };
 	int ret;
+
+	if (pg_knows("tcp_user_timeout")) { /* before dbname: the user's wins */
+		kw[6] = kw[5], val[6] = val[5];
+		kw[5] = "tcp_user_timeout", val[5] = "4000";
+	}
 
 	if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
 		return 0;
