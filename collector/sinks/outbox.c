@@ -117,7 +117,7 @@ static int outbox_add_row(struct outbox *o, int64_t id, const struct report_row 
 	return rc == SQLITE_DONE ? 0 : outbox_fail(o, e, "rows");
 }
 
-int outbox_add(struct outbox *o, const struct report *r, int64_t since, struct err *e)
+int outbox_add(struct outbox *o, const struct report *r, struct err *e)
 {
 	const struct report_origin *g = &r->origin;
 	int64_t id;
@@ -131,7 +131,7 @@ int outbox_add(struct outbox *o, const struct report *r, int64_t since, struct e
 	sqlite3_bind_text(o->add, 4, g->table, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(o->add, 5, (sqlite3_int64)r->seq);
 	sqlite3_bind_int64(o->add, 6, r->time);
-	sqlite3_bind_int64(o->add, 7, since);
+	sqlite3_bind_int64(o->add, 7, r->since);
 	rc = sqlite3_step(o->add);
 	sqlite3_reset(o->add);
 	if (rc != SQLITE_DONE)

@@ -32,6 +32,7 @@ struct sinks {
 	 * failure (CLOCK_MONOTONIC ms) and the delay, whether it is down (said
 	 * once) and whether the outbox is past SINKS_PG_WARN (said once) */
 	struct outbox *outbox;
+	struct backlog pg_backlog; /* reports the outbox could not take yet */
 	struct pg *pg;
 	int64_t pg_retry_at, pg_delay;
 	bool pg_down, pg_warned;
@@ -378,17 +379,55 @@ static int sink_pg_open(struct sinks *s, struct err *e)
 	return 0;
 }
 
-/* Into the outbox, in its own transaction: a crash between the store's
- * and this one replays the pending report, which the outbox then takes
- * (or has already: it keeps each report once). */
-static int sink_pg_record(struct sinks *s, const struct sink_input *in, struct err *e)
+static int sink_pg_take(const struct report *rep, void *data)
 {
+	struct take_ctx *t = data;
+	int ret = outbox_add(t->s->outbox, rep, t->e);
+
+	return ret < 0 ? ret : 0;
+}
+
+/* A copy of rep into the outbox's backlog: rep itself goes on to the
+ * store and the metrics.  0 or a negative errno. */
+static int sink_pg_keep(struct sinks *s, const struct report *rep)
+{
+	struct report c = *rep;
 	int ret;
 
-	if (!s->outbox || !in->rep)
-		return 0;
-	ret = outbox_add(s->outbox, in->rep, in->done->base_time, e);
+	c.owned = false;
+	c.v = malloc((rep->n ? rep->n : 1) * sizeof(*c.v));
+	if (!c.v)
+		return -ENOMEM;
+	memcpy(c.v, rep->v, rep->n * sizeof(*c.v));
+	ret = backlog_push(&s->pg_backlog, &c);
 	if (ret < 0)
+		report_free(&c); /* labels still rep's: not owned, not freed */
+	return ret;
+}
+
+/* Into the outbox, in its own transaction: a crash between the store's
+ * and this one replays the pending report, which the outbox then takes
+ * (or has already: it keeps each report once).  One the outbox cannot
+ * take (a full disk) waits in memory, like the store's, and goes in
+ * first at the next report; only a stop or an overflow before that loses
+ * it from PostgreSQL (an error event says so). */
+static int sink_pg_record(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	struct take_ctx t = { s, e };
+	struct report *rep = in->rep;
+	int ret;
+
+	if (!s->outbox || !rep)
+		return 0;
+	ret = backlog_drain(&s->pg_backlog, sink_pg_take, &t);
+	ret = ret ? ret : outbox_add(s->outbox, rep, e);
+	if (ret >= 0)
+		return 0;
+	if (sink_pg_keep(s, rep) == 0)
+		sinks_error(s, "report %llu is not in the PostgreSQL outbox yet (%s); it waits "
+			    "in memory and is retried with the next report",
+			    (unsigned long long)in->next->seq, e->msg);
+	else
 		sinks_error(s, "report %llu is not in the PostgreSQL outbox: %s",
 			    (unsigned long long)in->next->seq, e->msg);
 	return 0;
@@ -400,6 +439,14 @@ static void sink_pg_close(struct sinks *s)
 {
 	struct err e;
 
+	struct take_ctx t = { s, &e };
+
+	if (s->outbox && backlog_drain(&s->pg_backlog, sink_pg_take, &t) < 0)
+		for (size_t i = 0; i < s->pg_backlog.n; i++)
+			output_event(s->c.out, output_now(), "error", NULL,
+				     "report %llu is not in the PostgreSQL outbox: %s",
+				     (unsigned long long)s->pg_backlog.v[i].seq, e.msg);
+	backlog_finish(&s->pg_backlog);
 	for (int i = 0; i < 4 && s->pg && !s->pg_down; i++)
 		if (pg_send(s->pg, s->outbox, &e) <= 0)
 			break;
@@ -485,11 +532,12 @@ static const struct sink_ops metrics_sink = { "metrics", true, sink_metrics_open
  * records in the order of sinks_record, closed in reverse. */
 static const struct sink_ops *const sinks_open_order[] = { &jsonl_sink, &metrics_sink,
 							   &store_sink, &pg_sink };
-/* The JSON lines first: what is printed is reported; the store before the
- * metrics, which take what it took; PostgreSQL's outbox after the store
- * (the server itself is sent to in sinks_tick, never here). */
-static const struct sink_ops *const sinks_record_order[] = { &jsonl_sink, &store_sink,
-							     &pg_sink, &metrics_sink };
+/* The JSON lines first: what is printed is reported; PostgreSQL's outbox
+ * before the store, which may take the report itself into its backlog
+ * (the outbox keeps a copy; the server is sent to in sinks_tick, never
+ * here); the store before the metrics, which take what it took. */
+static const struct sink_ops *const sinks_record_order[] = { &jsonl_sink, &pg_sink,
+							     &store_sink, &metrics_sink };
 #define NSINKS (sizeof(sinks_record_order) / sizeof(sinks_record_order[0]))
 
 int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
@@ -505,6 +553,7 @@ int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
 	s->health.events = &c->out->events;
 	s->health.host = s->c.host;
 	backlog_init(&s->backlog, c->backlog);
+	backlog_init(&s->pg_backlog, c->backlog);
 	for (size_t i = 0; i < NSINKS && ret == 0; i++)
 		if (sinks_open_order[i]->open)
 			ret = sinks_open_order[i]->open(s, e);

@@ -30,10 +30,9 @@ int outbox_open(struct outbox **o, const char *path, struct err *e);
 /* Close it (NULL is harmless). */
 void outbox_close(struct outbox *o);
 
-/* Keep report r (reported since `since`, 0 unknown) in one transaction.
- * 0; 1 when it is there already (a replay: nothing written); a negative
- * errno (nothing written). */
-int outbox_add(struct outbox *o, const struct report *r, int64_t since, struct err *e);
+/* Keep report r in one transaction.  0; 1 when it is there already (a
+ * replay: nothing written); a negative errno (nothing written). */
+int outbox_add(struct outbox *o, const struct report *r, struct err *e);
 
 /* Hand cb the rows of the oldest reports, whole reports only, until more
  * than max_rows were handed (at least one report, however large); *last

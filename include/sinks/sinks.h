@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Where reports go.  One report path for run and remove: the report is
  * saved as pending in the state directory, every sink records it in a
- * fixed order (the JSON lines, the store, the metrics), then the pending
- * file is renamed to the state: the commit point.  The failure policy is
- * here too: a sink that fails is reported in an error event and stops
+ * fixed order (the JSON lines, PostgreSQL's outbox, the store, the
+ * metrics), then the pending file is renamed to the state: the commit
+ * point.  The failure policy is here too: a sink that fails is reported in an error event and stops
  * neither the others nor the counting; a report the store cannot take
  * waits in a backlog (backlog.h), or, without one (remove), keeps the
  * pending file for a replay and fails the commit.  To add a sink, see

@@ -36,7 +36,7 @@ int main(void)
 {
 	char dir[] = "/tmp/nftally-test-outbox-XXXXXX", path[64];
 	struct report_row v[2];
-	struct report r = { .seq = 7, .time = 1000, .v = v, .n = 2 };
+	struct report r = { .seq = 7, .time = 1000, .v = v, .n = 2, .since = 940 };
 	struct outbox *o;
 	struct err e = { "" };
 	uint64_t n;
@@ -49,12 +49,12 @@ int main(void)
 	row(&v[1], "2001:db8::1", "b", 300);
 	test_assert(outbox_open(&o, path, &e) == 0);
 	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 0 && oldest == 0);
-	test_assert(outbox_add(o, &r, 940, &e) == 0);
-	test_assert(outbox_add(o, &r, 940, &e) == 1); /* a replay: kept once */
-	r.seq = 8, r.time = 1060, r.n = 1;
-	test_assert(outbox_add(o, &r, 1000, &e) == 0);
-	r.seq = 9, r.time = 1120, r.n = 0; /* no traffic: nothing to send, still in order */
-	test_assert(outbox_add(o, &r, 1060, &e) == 0);
+	test_assert(outbox_add(o, &r, &e) == 0);
+	test_assert(outbox_add(o, &r, &e) == 1); /* a replay: kept once */
+	r.seq = 8, r.time = 1060, r.n = 1, r.since = 1000;
+	test_assert(outbox_add(o, &r, &e) == 0);
+	r.seq = 9, r.time = 1120, r.n = 0, r.since = 1060; /* no traffic: in order */
+	test_assert(outbox_add(o, &r, &e) == 0);
 	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 3 && oldest == 1000);
 	outbox_close(o);
 
