@@ -5,7 +5,9 @@
 # temporary directory): per-address totals in nftally_usage equal what was
 # sent, lost 0 and doubled 0, after the server is stopped during traffic
 # and started again, after a kill -9 of nftally while the server is down,
-# and after its backend is killed in the middle of a batch's transaction.
+# after its backend is killed in the middle of a batch's transaction,
+# through the least-privilege roles of fleet.md, and with the local store
+# locked by another writer.
 . "$(dirname "$0")/lib.sh"
 need
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -154,6 +156,26 @@ case $(as nftally_node "CREATE TABLE x(i int)") in
 esac
 assert_eq "$W4" "$(as nftally_read "SELECT sum(in_bytes) FROM nftally_usage WHERE addr = '198.18.4.1'")" \
 	"(e) the read role reads nftally_usage"
+
+# --- (f) the local store locked by another writer: its reports wait in
+#     its memory backlog, and PostgreSQL still gets each one, whole ---
+DB="$WORK/state/nftally.db"
+start_run "$WORK/f.json"
+mkfifo "$WORK/lockin"
+sqlite3 "$DB" < "$WORK/lockin" > /dev/null 2>&1 &
+LOCKER=$!; PIDS="$PIDS $LOCKER"
+exec 7> "$WORK/lockin"
+echo "BEGIN EXCLUSIVE;" >&7
+traffic 70 9
+sleep 3
+echo "COMMIT;" >&7; exec 7>&-
+wait "$LOCKER"; PIDS=$(echo "$PIDS" | sed "s/ $LOCKER//")
+grep -q "is not in the store yet" "$WORK/f.json" && ok "(f) reports waited for the store" ||
+	bad "(f) no report waited for the store"
+check "(f) the store locked"
+stop_run; assert_eq 0 $? "(f) run exit code"
+assert_eq 0 "$(sql "SELECT count(*) FROM nftally_raw WHERE host <> 'node1' OR seq = 0")" \
+	"(f) no row without its origin"
 
 # Lost 0, doubled 0 for the raw rows too: one row per report and address.
 assert_eq 0 "$(sql "SELECT count(*) FROM (SELECT 1 FROM nftally_raw GROUP BY host, netns,
