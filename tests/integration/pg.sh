@@ -16,7 +16,6 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 	skip_or_fail "the PostgreSQL test needs initdb and pg_ctl (postgresql)"
 command -v psql >/dev/null || skip_or_fail "the PostgreSQL test needs psql"
 id postgres >/dev/null 2>&1 || skip_or_fail "the PostgreSQL test needs a postgres user"
-"$NFTALLY" --version 2>/dev/null | grep -q . || true
 
 PGDIR=$(mktemp -d /tmp/nftally-pg.XXXXXX)
 chown postgres "$PGDIR"
@@ -137,24 +136,24 @@ sql "CREATE ROLE nftally_node LOGIN; CREATE ROLE nftally_read LOGIN;
      GRANT EXECUTE ON FUNCTION nftally_partition(timestamp) TO nftally_node;
      GRANT TEMPORARY ON DATABASE postgres TO nftally_node;
      GRANT SELECT ON nftally_raw, nftally_usage TO nftally_read;"
-as() { psql -h "$PGDIR" -U "$1" -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1; }
+sql_as() { psql -h "$PGDIR" -U "$1" -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1; }
 sed -i "s/^postgresql = .*/& user=nftally_node/" "$WORK/nftally.conf"
 start_run "$WORK/e.json"
 traffic 90 13
 check "(e) sent as the node role"
 stop_run; assert_eq 0 $? "(e) run exit code"
-as nftally_node "SELECT nftally_partition('2031-01-01')" >/dev/null &&
+sql_as nftally_node "SELECT nftally_partition('2031-01-01')" >/dev/null &&
 	ok "(e) the node role makes a month's partition through nftally_partition" ||
 	bad "(e) the node role cannot make a partition"
-case $(as nftally_node "SELECT count(*) FROM nftally_raw") in
+case $(sql_as nftally_node "SELECT count(*) FROM nftally_raw") in
 *"permission denied"*) ok "(e) the node role reads nothing" ;;
 *) bad "(e) the node role can read nftally_raw" ;;
 esac
-case $(as nftally_node "CREATE TABLE x(i int)") in
+case $(sql_as nftally_node "CREATE TABLE x(i int)") in
 *"permission denied"*) ok "(e) the node role creates no table" ;;
 *) bad "(e) the node role can create a table" ;;
 esac
-assert_eq "$W4" "$(as nftally_read "SELECT sum(in_bytes) FROM nftally_usage WHERE addr = '198.18.4.1'")" \
+assert_eq "$W4" "$(sql_as nftally_read "SELECT sum(in_bytes) FROM nftally_usage WHERE addr = '198.18.4.1'")" \
 	"(e) the read role reads nftally_usage"
 
 # --- (f) the local store locked by another writer: its reports wait in
