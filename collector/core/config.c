@@ -19,13 +19,13 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
 		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
-		  KEY_NETNS, KEY_LABELS, KEY_COUNT };
+		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL, KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
-	"default_class", "host", "netns", "labels",
+	"default_class", "host", "netns", "labels", "postgresql",
 };
 
 /* What one daemon has once, whatever its accounts: one timer, one state
@@ -35,6 +35,7 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_INTERVAL] = true, [KEY_STATE_DIR] = true, [KEY_STORE] = true,
 	[KEY_KEEP_INTERVALS] = true, [KEY_KEEP_HOURS] = true, [KEY_KEEP_DAYS] = true,
 	[KEY_PROM_FILE] = true, [KEY_LISTEN] = true, [KEY_HOST] = true,
+	[KEY_POSTGRESQL] = true,
 };
 
 void config_defaults(struct config *c)
@@ -533,6 +534,82 @@ int config_set_host(struct config *c, const char *v, const char *where, struct e
 	return 0;
 }
 
+/* What libpq parses is its own business (a bad conninfo is said when it
+ * connects); what is refused here is what no conninfo holds.  The value
+ * is never shown: it may hold a password. */
+int config_set_postgresql(struct config *c, const char *v, const char *where,
+			  struct err *e)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > CONFIG_CONNINFO_MAX)
+		return err_set(e, "%s: 'postgresql' needs a conninfo of 1 to %d bytes", where,
+			       CONFIG_CONNINFO_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return err_set(e, "%s: 'postgresql' contains a control character", where);
+	memcpy(c->postgresql, v, n + 1);
+	return 0;
+}
+
+/* A URI's user:PASSWORD@ as user:***@ into out. */
+static void conninfo_uri_redact(const char *in, char *out, size_t size)
+{
+	const char *p = strstr(in, "://") + 3;
+	const char *at = p + strcspn(p, "@/?");
+	const char *colon = memchr(p, ':', (size_t)(at - p));
+
+	if (*at != '@' || !colon)
+		snprintf(out, size, "%s", in);
+	else
+		snprintf(out, size, "%.*s:***%s", (int)(colon - in), in, at);
+}
+
+/* Where the value at q (after "password") ends: a word, or '...' with
+ * backslash escapes; NULL when no '=' follows. */
+static const char *conninfo_value_end(const char *q)
+{
+	q += strspn(q, " ");
+	if (*q != '=')
+		return NULL;
+	q++;
+	q += strspn(q, " ");
+	if (*q != '\'')
+		return q + strcspn(q, " &");
+	for (q++; *q && *q != '\''; q++)
+		if (*q == '\\' && q[1])
+			q++;
+	return *q ? q + 1 : q;
+}
+
+char *config_conninfo_redact(const char *in, char *out, size_t size)
+{
+	char uri[2 * CONFIG_CONNINFO_MAX + 64];
+	const char *src = in, *p, *end;
+	size_t o = 0;
+
+	if (!size)
+		return out;
+	if (strstr(in, "://")) {
+		conninfo_uri_redact(in, uri, sizeof(uri));
+		src = uri;
+	}
+	for (p = src; *p && o + 1 < size;) {
+		/* a keyword starts the text or follows a blank, '?' or '&' */
+		bool start = p == src || p[-1] == ' ' || p[-1] == '?' || p[-1] == '&';
+
+		end = start && strncmp(p, "password", 8) == 0 ? conninfo_value_end(p + 8) : NULL;
+		if (!end) {
+			out[o++] = *p++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, size - o, "password=***");
+		p = end;
+	}
+	out[o < size ? o : size - 1] = '\0';
+	return out;
+}
+
 /* ---- parsing ---- */
 
 static size_t config_skip_blanks(const char *s, size_t len, size_t i)
@@ -596,15 +673,16 @@ static int config_key_index(const char *key, size_t klen)
 	return -1;
 }
 
-/* Lists may go unquoted: `exclude`, `interfaces`, and `targets` written as
+/* Lists may go unquoted: `exclude`, `interfaces`, `targets` written as
  * sources (a path keeps the one-word rule, so a stray blank in it is still
- * caught). */
+ * caught), and `postgresql`'s keyword = value pairs (quoted, a '#' in a
+ * password is not a comment). */
 static bool config_list_value(int key, const char *s, size_t len)
 {
 	size_t pos = 0, flen;
 	const char *f;
 
-	if (key == KEY_EXCLUDE || key == KEY_INTERFACES)
+	if (key == KEY_EXCLUDE || key == KEY_INTERFACES || key == KEY_POSTGRESQL)
 		return true;
 	return key == KEY_TARGETS && len && s[0] != '"' && file_field(s, len, &pos, &f, &flen) &&
 	       config_source_kind(f, flen) != SRC_NONE;
@@ -653,6 +731,8 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_targets(c, v, where, e);
 	case KEY_HOST:
 		return config_set_host(c, v, where, e);
+	case KEY_POSTGRESQL:
+		return config_set_postgresql(c, v, where, e);
 	case KEY_NETNS:
 		return config_set_netns(c, v, where, e);
 	}

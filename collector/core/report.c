@@ -110,6 +110,7 @@ int report_make(struct report *r, const struct report_origin *o, const struct ad
 		r->origin = *o;
 	r->seq = next->seq;
 	r->time = next->time;
+	r->since = done->base_time;
 	ret = report_each(done, next, make_one, &m);
 	if (ret < 0)
 		report_free(r);

@@ -1699,7 +1699,7 @@ static int run_loop(struct daemon *d)
 
 	for (;;) {
 		size_t np = RUN_P_FIXED + RUN_FDS * d->n;
-		int timeout = d->http ? http_timeout_ms(d->http) : -1;
+		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait;
 		bool due = false, hup = false;
 		time_t t;
 
@@ -1731,6 +1731,10 @@ static int run_loop(struct daemon *d)
 		}
 		if (d->nwait && (timeout < 0 || timeout > RUN_NETNS_RETRY_MS))
 			timeout = RUN_NETNS_RETRY_MS;
+		/* one batch for PostgreSQL, and when the next is due */
+		pgwait = sinks_tick(d->sinks);
+		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
+			timeout = pgwait;
 		if (d->http)
 			http_run(d->http);
 		if (poll(p, np, timeout) < 0) {
@@ -1783,6 +1787,7 @@ static int run_open_outputs(struct daemon *d, const struct config *cfg)
 		.backlog = RUN_BACKLOG_MAX,
 		.metrics = cfg->prom_file[0] || cfg->listen[0],
 		.prom_file = cfg->prom_file,
+		.postgresql = cfg->postgresql,
 		.publish = run_serve, .publish_data = d,
 	};
 	int ret = sinks_open(&d->sinks, &c, d->e);

@@ -385,6 +385,16 @@ static void put_health(FILE *f, size_t addresses, size_t accounts,
 		"could not record.\n# TYPE nftally_store_errors_total counter\n"
 		"nftally_store_errors_total%s%s\"} %llu\n", H, host,
 		(unsigned long long)h->store_errors);
+	if (!h->pg)
+		return;
+	fprintf(f, "# HELP nftally_pg_outbox_reports Reports waiting for PostgreSQL.\n"
+		"# TYPE nftally_pg_outbox_reports gauge\n"
+		"nftally_pg_outbox_reports%s%s\"} %llu\n", H, host,
+		(unsigned long long)h->pg_outbox_reports);
+	fprintf(f, "# HELP nftally_pg_outbox_age_seconds How long the oldest report waiting "
+		"for PostgreSQL has waited (0: none).\n"
+		"# TYPE nftally_pg_outbox_age_seconds gauge\n"
+		"nftally_pg_outbox_age_seconds%s%s\"} %.0f\n", H, host, h->pg_outbox_age);
 }
 
 /* A new render pass: no series and no origin is listed in it yet. */

@@ -12,6 +12,8 @@
 
 #include "backlog.h"
 #include "log.h"
+#include "outbox.h"
+#include "pg.h"
 #include "sinks.h"
 #include "statedir.h"
 
@@ -26,7 +28,20 @@ struct sinks {
 	struct metrics_health health;
 	struct sinks_acct *accts; /* attached: the metrics list their addresses */
 	bool batch, unpublished;  /* sinks_batch */
+	/* PostgreSQL: its outbox, the connection, when to try again after a
+	 * failure (CLOCK_MONOTONIC ms) and the delay, whether it is down (said
+	 * once) and whether the outbox is past SINKS_PG_WARN (said once) */
+	struct outbox *outbox;
+	struct backlog pg_backlog; /* reports the outbox could not take yet */
+	struct pg *pg;
+	int64_t pg_retry_at, pg_delay;
+	bool pg_down, pg_warned;
 };
+
+/* Reports waiting for PostgreSQL past which a pg_backlog event is said:
+ * an hour of reports at the default interval. */
+#define SINKS_PG_WARN 60
+#define SINKS_PG_RETRY_MAX 60000
 
 /* What one record hands every sink. */
 struct sink_input {
@@ -343,22 +358,186 @@ static void sink_store_close(struct sinks *s)
 	store_saved_free(&s->carry);
 }
 
+/* ---- PostgreSQL: the outbox now, the server in sinks_tick ---- */
+
+static int sink_pg_open(struct sinks *s, struct err *e)
+{
+	char path[4096];
+	int ret;
+
+	if (!s->c.postgresql || !s->c.postgresql[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/pg-outbox.db", s->c.dir);
+	ret = outbox_open(&s->outbox, path, e);
+	if (ret < 0)
+		return ret;
+	s->pg = pg_create(s->c.postgresql);
+	if (!s->pg)
+		return err_setn(e, -errno, "postgresql: %s", errno == ENOTSUP ?
+				"this nftally was built without libpq" : "out of memory");
+	s->health.pg = true;
+	return 0;
+}
+
+static int sink_pg_take(const struct report *rep, void *data)
+{
+	struct take_ctx *t = data;
+	int ret = outbox_add(t->s->outbox, rep, t->e);
+
+	return ret < 0 ? ret : 0;
+}
+
+/* A copy of rep into the outbox's backlog: rep itself goes on to the
+ * store and the metrics.  0 or a negative errno. */
+static int sink_pg_keep(struct sinks *s, const struct report *rep)
+{
+	struct report c = *rep;
+	int ret;
+
+	c.owned = false;
+	c.v = malloc((rep->n ? rep->n : 1) * sizeof(*c.v));
+	if (!c.v)
+		return -ENOMEM;
+	memcpy(c.v, rep->v, rep->n * sizeof(*c.v));
+	ret = backlog_push(&s->pg_backlog, &c);
+	if (ret < 0)
+		report_free(&c); /* labels still rep's: not owned, not freed */
+	return ret;
+}
+
+/* Into the outbox, in its own transaction: a crash between the store's
+ * and this one replays the pending report, which the outbox then takes
+ * (or has already: it keeps each report once).  One the outbox cannot
+ * take (a full disk) waits in memory, like the store's, and goes in
+ * first at the next report; only a stop or an overflow before that loses
+ * it from PostgreSQL (an error event says so). */
+static int sink_pg_record(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	struct take_ctx t = { s, e };
+	struct report *rep = in->rep;
+	int ret;
+
+	if (!s->outbox || !rep)
+		return 0;
+	ret = backlog_drain(&s->pg_backlog, sink_pg_take, &t);
+	ret = ret ? ret : outbox_add(s->outbox, rep, e);
+	if (ret >= 0)
+		return 0;
+	if (sink_pg_keep(s, rep) == 0)
+		sinks_error(s, "report %llu is not in the PostgreSQL outbox yet (%s); it waits "
+			    "in memory and is retried with the next report",
+			    (unsigned long long)in->next->seq, e->msg);
+	else
+		sinks_error(s, "report %llu is not in the PostgreSQL outbox: %s",
+			    (unsigned long long)in->next->seq, e->msg);
+	return 0;
+}
+
+/* The last reports (the stop's own) go now if the server works: a few
+ * batches at most, so that a stop is not held up by a long backlog. */
+static void sink_pg_close(struct sinks *s)
+{
+	struct err e;
+
+	struct take_ctx t = { s, &e };
+
+	if (s->outbox && backlog_drain(&s->pg_backlog, sink_pg_take, &t) < 0)
+		for (size_t i = 0; i < s->pg_backlog.n; i++)
+			output_event(s->c.out, output_now(), "error", NULL,
+				     "report %llu is not in the PostgreSQL outbox: %s",
+				     (unsigned long long)s->pg_backlog.v[i].seq, e.msg);
+	backlog_finish(&s->pg_backlog);
+	for (int i = 0; i < 4 && s->pg && !s->pg_down; i++)
+		if (pg_send(s->pg, s->outbox, &e) <= 0)
+			break;
+	pg_destroy(s->pg);
+	s->pg = NULL;
+	outbox_close(s->outbox);
+	s->outbox = NULL;
+}
+
+static int64_t sinks_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The outbox's size and age into the health; an event when it passes
+ * SINKS_PG_WARN reports (again once it fell back under it). */
+static void sinks_pg_measure(struct sinks *s)
+{
+	uint64_t n = 0;
+	int64_t oldest = 0;
+	struct err e;
+
+	if (outbox_size(s->outbox, &n, &oldest, &e) < 0)
+		return;
+	s->health.pg_outbox_reports = n;
+	s->health.pg_outbox_age = oldest ? (double)(output_now() - oldest) : 0;
+	if (n > SINKS_PG_WARN && !s->pg_warned)
+		output_event(s->c.out, output_now(), "pg_backlog", NULL,
+			     "%llu reports wait for PostgreSQL, the oldest since %.0f s",
+			     (unsigned long long)n, s->health.pg_outbox_age);
+	s->pg_warned = n > SINKS_PG_WARN;
+}
+
+int sinks_tick(struct sinks *s)
+{
+	int64_t now = sinks_ms();
+	struct err e = { "" };
+	int ret;
+
+	if (!s || !s->pg)
+		return -1;
+	if (now < s->pg_retry_at)
+		return (int)(s->pg_retry_at - now);
+	ret = pg_send(s->pg, s->outbox, &e);
+	if (ret < 0) {
+		if (!s->pg_down)
+			sinks_error(s, "%s; the reports wait in the outbox and are sent when "
+				    "it works again", e.msg);
+		s->pg_down = true;
+		s->pg_delay = s->pg_delay ? s->pg_delay * 2 : 1000;
+		if (s->pg_delay > SINKS_PG_RETRY_MAX)
+			s->pg_delay = SINKS_PG_RETRY_MAX;
+		s->pg_retry_at = sinks_ms() + s->pg_delay;
+	} else {
+		if (s->pg_down && ret > 0)
+			output_event(s->c.out, output_now(), "pg_recovered", NULL,
+				     "PostgreSQL takes reports again");
+		if (ret > 0)
+			s->pg_down = false;
+		s->pg_delay = 0;
+		s->pg_retry_at = 0;
+	}
+	sinks_pg_measure(s);
+	if (ret < 0)
+		return (int)s->pg_delay;
+	return ret > 0 ? 0 : -1; /* more may wait: at once */
+}
+
 /* ---- the sinks in their order ---- */
 
 static const struct sink_ops jsonl_sink = { "json lines", false, NULL, sink_jsonl_record, NULL };
 static const struct sink_ops store_sink = { "store", true, sink_store_open, sink_store_record,
 					    sink_store_close };
+static const struct sink_ops pg_sink = { "postgresql", true, sink_pg_open, sink_pg_record,
+				       sink_pg_close };
 static const struct sink_ops metrics_sink = { "metrics", true, sink_metrics_open, sink_metrics_record,
 					      sink_metrics_close };
 
 /* Opened in this order (the metrics first: the store's open seeds them),
  * records in the order of sinks_record, closed in reverse. */
 static const struct sink_ops *const sinks_open_order[] = { &jsonl_sink, &metrics_sink,
-							   &store_sink };
-/* The JSON lines first: what is printed is reported; the store before the
- * metrics, which take what it took. */
-static const struct sink_ops *const sinks_record_order[] = { &jsonl_sink, &store_sink,
-							     &metrics_sink };
+							   &store_sink, &pg_sink };
+/* The JSON lines first: what is printed is reported; PostgreSQL's outbox
+ * before the store, which may take the report itself into its backlog
+ * (the outbox keeps a copy; the server is sent to in sinks_tick, never
+ * here); the store before the metrics, which take what it took. */
+static const struct sink_ops *const sinks_record_order[] = { &jsonl_sink, &pg_sink,
+							     &store_sink, &metrics_sink };
 #define NSINKS (sizeof(sinks_record_order) / sizeof(sinks_record_order[0]))
 
 int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
@@ -374,6 +553,7 @@ int sinks_open(struct sinks **out, const struct sinks_conf *c, struct err *e)
 	s->health.events = &c->out->events;
 	s->health.host = s->c.host;
 	backlog_init(&s->backlog, c->backlog);
+	backlog_init(&s->pg_backlog, c->backlog);
 	for (size_t i = 0; i < NSINKS && ret == 0; i++)
 		if (sinks_open_order[i]->open)
 			ret = sinks_open_order[i]->open(s, e);
@@ -410,7 +590,7 @@ static int sinks_record(struct sinks *s, struct sinks_acct *a, const struct stat
 		const struct sink_ops *k = sinks_record_order[i];
 
 		/* the rows, once, for the first sink that needs them */
-		if (k->rows && !made && (s->store_on || s->metrics)) {
+		if (k->rows && !made && (s->store_on || s->metrics || s->outbox)) {
 			made = true;
 			if (report_make(&rep, &a->origin, a->names, done, next) == 0)
 				in.rep = &rep;

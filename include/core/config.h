@@ -13,6 +13,7 @@
 #define CONFIG_DEFAULT_PATH "/etc/nftally/nftally.conf"
 #define CONFIG_TABLE_MAX 32
 #define CONFIG_LISTEN_MAX 63
+#define CONFIG_CONNINFO_MAX 1023 /* postgresql = CONNINFO */
 #define CONFIG_EXCLUDE_MAX 256
 #define CONFIG_IFACES_MAX 16
 #define CONFIG_IFNAME_MAX 15
@@ -49,6 +50,9 @@ struct config {
 	long long keep_days;            /* default 800 days */
 	char prom_file[PATH_MAX];       /* "" = no textfile */
 	char listen[CONFIG_LISTEN_MAX + 1]; /* "" = no HTTP listener */
+	/* daemon-wide; "" = no PostgreSQL sink.  May hold a password: shown
+	 * only through config_conninfo_redact */
+	char postgresql[CONFIG_CONNINFO_MAX + 1];
 	/* peers whose traffic with a target is never counted */
 	struct addr exclude[CONFIG_EXCLUDE_MAX];
 	size_t nexclude;
@@ -134,6 +138,14 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 		    struct err *e);
 /* "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (every address, IPv6 and IPv4). */
 int config_set_listen(struct config *c, const char *v, const char *where, struct err *e);
+/* postgresql = CONNINFO: 1 to CONFIG_CONNINFO_MAX bytes, no control
+ * characters (the message never shows it). */
+int config_set_postgresql(struct config *c, const char *v, const char *where,
+			  struct err *e);
+/* conninfo (keyword/value or URI) into out with every password (a
+ * password= value, quoted or not, and a URI's user:PASSWORD@) as ***,
+ * for messages.  Returns out, always terminated. */
+char *config_conninfo_redact(const char *in, char *out, size_t size);
 /* Blank-separated prefixes, at most CONFIG_EXCLUDE_MAX, none overlapping. */
 int config_set_exclude(struct config *c, const char *v, const char *where, struct err *e);
 /* An exclusion that is legal but most likely a mistake: one of a whole

@@ -68,6 +68,9 @@ struct report {
 	struct report_row *v;
 	size_t n;
 	bool owned; /* the labels are copies */
+	/* when the values its deltas start from were read (the closed
+	 * state's base_time; 0: counted from the counters' creation) */
+	int64_t since;
 };
 
 /* The rows of report next (closing done), from origin o (NULL: all

@@ -7,6 +7,7 @@
 #ifndef NFTALLY_METRICS_H
 #define NFTALLY_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -30,6 +31,11 @@ struct metrics_health {
 	/* the daemon's host name, the one label of the health metrics
 	 * (NULL: "") */
 	const char *host;
+	/* the PostgreSQL sink's outbox (shown only with pg on): reports
+	 * waiting, and the age of the oldest (0: none waits) */
+	bool pg;
+	uint64_t pg_outbox_reports;
+	double pg_outbox_age;
 };
 
 /* New totals, unseeded: metrics_render shows no byte or packet counter

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Where reports go.  One report path for run and remove: the report is
  * saved as pending in the state directory, every sink records it in a
- * fixed order (the JSON lines, the store, the metrics), then the pending
- * file is renamed to the state: the commit point.  The failure policy is
- * here too: a sink that fails is reported in an error event and stops
+ * fixed order (the JSON lines, PostgreSQL's outbox, the store, the
+ * metrics), then the pending file is renamed to the state: the commit
+ * point.  The failure policy is here too: a sink that fails is reported in an error event and stops
  * neither the others nor the counting; a report the store cannot take
  * waits in a backlog (backlog.h), or, without one (remove), keeps the
  * pending file for a replay and fails the commit.  To add a sink, see
@@ -39,6 +39,9 @@ struct sinks_conf {
 	 * store refuses fails the commit (errors then reach the caller's err
 	 * only, not the log). */
 	size_t backlog;
+	/* the central database's conninfo (NULL or "": none); its reports
+	 * wait in STATE_DIR/pg-outbox.db until sinks_tick sends them */
+	const char *postgresql;
 	bool metrics;                /* keep the Prometheus totals */
 	const char *prom_file;       /* write them there (NULL or "": not) */
 	/* Also hand them to publish (NULL: not), which takes buf. */
@@ -103,6 +106,12 @@ int sinks_commit(struct sinks *s, struct sinks_acct *a, struct state *done, stru
  * pending file is deleted.  0, or the negative errno of a report the
  * store refused without a backlog (the pending file stays). */
 int sinks_replay(struct sinks *s, struct sinks_acct *a, struct state *done, struct err *e);
+
+/* Send what waits for PostgreSQL: at most one batch, not before a retry
+ * after a failure is due (the delay doubles from 1 to 60 s).  The
+ * milliseconds until it wants to be called again (-1: nothing waits).
+ * Never holds the caller longer than libpq's timeouts (docs/fleet.md). */
+int sinks_tick(struct sinks *s);
 
 /* The metrics of every attached account (what each reported last), with
  * the health, to the textfile and publish. */

@@ -438,7 +438,8 @@ static void test_set_errors(void)
 	static const char *const wide[] = { "interval = 5", "state_dir = /x", "store = off",
 					     "store_keep_intervals = 2d",
 					     "store_keep_hours = 2d", "store_keep_days = 2d",
-					     "prom_file = /x", "listen = :1", "host = h" };
+					     "prom_file = /x", "listen = :1", "host = h",
+					     "postgresql = dbname=x" };
 	char text[512], want[512];
 
 	set_err("[foo bar]\n", "nftally.conf:1: unknown section kind 'foo' (use [account NAME])");
@@ -672,8 +673,47 @@ static void test_set_load(void)
 	test_assert(set.n == 0 && set.v == NULL);
 }
 
+/* postgresql = CONNINFO: unquoted words or quoted, never shown; its
+ * passwords redacted for messages. */
+static void test_postgresql(void)
+{
+	struct config c;
+	char big[CONFIG_CONNINFO_MAX + 40], out[256];
+
+	parse_ok(&c, "interval = 5\n");
+	test_streq(c.postgresql, "");
+	parse_ok(&c, "postgresql = host=/run/pg dbname=acct # a comment\n");
+	test_streq(c.postgresql, "host=/run/pg dbname=acct");
+	parse_ok(&c, "postgresql = \"host=db password=a#b\"\n");
+	test_streq(c.postgresql, "host=db password=a#b");
+	parse_err("postgresql = \"a\tb\"\n",
+		  "nftally.conf:1: 'postgresql' contains a control character");
+	snprintf(big, sizeof(big), "postgresql = %0*d\n", CONFIG_CONNINFO_MAX + 1, 0);
+	parse_err(big, "nftally.conf:1: 'postgresql' needs a conninfo of 1 to 1023 bytes");
+
+	test_streq(config_conninfo_redact("host=db password=s3cret user=n", out, sizeof(out)),
+		   "host=db password=*** user=n");
+	test_streq(config_conninfo_redact("password = 'a b\\' c' host=x", out, sizeof(out)),
+		   "password=*** host=x");
+	test_streq(config_conninfo_redact("host=x password=", out, sizeof(out)),
+		   "host=x password=***");
+	/* not a password keyword: left alone */
+	test_streq(config_conninfo_redact("host=x passwordless=1 user=password", out,
+					  sizeof(out)), "host=x passwordless=1 user=password");
+	test_streq(config_conninfo_redact("postgresql://node:pw@db.example/acct?sslmode=require",
+					  out, sizeof(out)),
+		   "postgresql://node:***@db.example/acct?sslmode=require");
+	test_streq(config_conninfo_redact("postgres://node@db/acct?password=pw&sslmode=verify-full",
+					  out, sizeof(out)),
+		   "postgres://node@db/acct?password=***&sslmode=verify-full");
+	test_streq(config_conninfo_redact("postgresql://db/acct", out, sizeof(out)),
+		   "postgresql://db/acct");
+	test_streq(config_conninfo_redact("host=x password=s3cret", out, 12), "host=x pass");
+}
+
 int main(void)
 {
+	test_postgresql();
 	test_exclude_warning();
 	test_defaults();
 	test_store_keys();

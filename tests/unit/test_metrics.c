@@ -110,6 +110,24 @@ static void test_text(void)
 			  "nftally_events_total{host=\"gw1\",event=\"error\"} 1\n", "1"));
 	free(text);
 
+	/* with PostgreSQL on: its outbox's size and age after the health */
+	h.pg = true;
+	h.pg_outbox_reports = 3;
+	h.pg_outbox_age = 120.4;
+	text = render(m, &src, 1, &h);
+	test_streq(text, BYTES_HEAD PACKETS_HEAD
+		   HEALTH("1", "4", "nftally_events_total{host=\"gw1\",event=\"counter_reset\"} 2\n"
+			  "nftally_events_total{host=\"gw1\",event=\"error\"} 1\n", "1")
+		   "# HELP nftally_pg_outbox_reports Reports waiting for PostgreSQL.\n"
+		   "# TYPE nftally_pg_outbox_reports gauge\n"
+		   "nftally_pg_outbox_reports{host=\"gw1\"} 3\n"
+		   "# HELP nftally_pg_outbox_age_seconds How long the oldest report waiting for "
+		   "PostgreSQL has waited (0: none).\n"
+		   "# TYPE nftally_pg_outbox_age_seconds gauge\n"
+		   "nftally_pg_outbox_age_seconds{host=\"gw1\"} 120\n");
+	free(text);
+	h.pg = false;
+
 	metrics_set_seeded(m);
 	text = render(m, &src, 1, &h);
 	test_streq(text, BYTES_HEAD

@@ -91,7 +91,7 @@ static void test_make(void)
 	test_streq(r.origin.netns, "");
 	test_streq(r.origin.account, "routers");
 	test_streq(r.origin.table, "nftally");
-	test_assert(r.seq == 5 && r.time == 1767225660);
+	test_assert(r.seq == 5 && r.time == 1767225660 && r.since == 1767225600);
 	/* 198.18.0.6 had no traffic: no row */
 	test_assert(r.n == 6);
 	test_streq(addr_format(&r.v[0].a, text), "198.18.0.1");

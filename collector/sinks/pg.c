@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The PostgreSQL sink through libpq.  A batch is one transaction: the
+ * outbox's rows are copied into a temporary table, the month partitions
+ * they need are made, and they are inserted with ON CONFLICT DO NOTHING
+ * on the rows' key (origin, seq, time, address, class), so a batch the
+ * server committed but nftally did not hear of is harmless when sent
+ * again. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "pg.h"
+
+#if HAVE_LIBPQ
+#include <libpq-fe.h>
+
+/* The advisory lock of the schema's changes: "nftally" in ASCII. */
+#define PG_LOCK "110116116097108"
+#define PG_SCHEMA 1
+
+struct pg {
+	char *conninfo;
+	PGconn *conn;
+};
+
+/* Version 1 of the schema, made in one transaction under the lock. */
+/* nftally_raw's columns, also those of the batch's temporary table
+ * (not LIKE nftally_raw: that would need SELECT on it, which the nodes'
+ * role does not have). */
+#define PG_RAW_COLUMNS \
+	"  host text NOT NULL, netns text NOT NULL, account text NOT NULL," \
+	"  tbl text NOT NULL, label text NOT NULL, addr text NOT NULL," \
+	"  class text NOT NULL, since timestamptz, time timestamptz NOT NULL," \
+	"  seq bigint NOT NULL, in_bytes bigint NOT NULL, in_packets bigint NOT NULL," \
+	"  out_bytes bigint NOT NULL, out_packets bigint NOT NULL"
+
+static const char pg_schema_v1[] =
+	"CREATE TABLE nftally_raw(" PG_RAW_COLUMNS ","
+	"  PRIMARY KEY (host, netns, account, seq, time, addr, class))"
+	"  PARTITION BY RANGE (time);"
+	/* Nodes need not create tables: this one does, as its owner.  The
+	 * lock is taken only when the partition is missing, so the fleet's
+	 * batches do not queue on it. */
+	"CREATE FUNCTION nftally_partition(m timestamp) RETURNS void"
+	"  LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $f$"
+	" DECLARE n text := 'nftally_raw_' || to_char(m, 'YYYYMM');"
+	" BEGIN"
+	"  IF to_regclass(n) IS NOT NULL THEN RETURN; END IF;"
+	"  PERFORM pg_advisory_xact_lock(" PG_LOCK ");"
+	"  IF to_regclass(n) IS NULL THEN"
+	"   EXECUTE format('CREATE TABLE %I PARTITION OF nftally_raw FOR VALUES"
+	"    FROM (%L) TO (%L)', n, m AT TIME ZONE 'UTC',"
+	"    (m + interval '1 month') AT TIME ZONE 'UTC');"
+	"  END IF;"
+	" END $f$;"
+	"CREATE VIEW nftally_usage AS SELECT host, netns, label, addr, class,"
+	"  since AS period_start, time AS period_end,"
+	"  sum(in_bytes)::bigint AS in_bytes, sum(in_packets)::bigint AS in_packets,"
+	"  sum(out_bytes)::bigint AS out_bytes, sum(out_packets)::bigint AS out_packets"
+	"  FROM nftally_raw GROUP BY host, netns, label, addr, class, since, time;"
+	"INSERT INTO nftally_schema VALUES (1);";
+
+struct pg *pg_create(const char *conninfo)
+{
+	struct pg *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->conninfo = strdup(conninfo);
+	if (!p->conninfo) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void pg_disconnect(struct pg *p)
+{
+	PQfinish(p->conn);
+	p->conn = NULL;
+}
+
+void pg_destroy(struct pg *p)
+{
+	if (!p)
+		return;
+	pg_disconnect(p);
+	free(p->conninfo);
+	free(p);
+}
+
+/* The server's message, one line, for e. */
+static int pg_fail(struct pg *p, PGresult *res, const char *what, struct err *e)
+{
+	const char *m = res ? PQresultErrorMessage(res) : "";
+	char msg[256];
+	size_t n;
+
+	if (!m[0])
+		m = p->conn ? PQerrorMessage(p->conn) : "out of memory";
+	snprintf(msg, sizeof(msg), "%s", m);
+	n = strcspn(msg, "\n");
+	msg[n] = '\0';
+	err_setn(e, -EIO, "postgresql: %s: %s", what, msg);
+	PQclear(res);
+	return -EIO;
+}
+
+/* Run sql (no rows expected back unless want_rows). */
+static int pg_exec(struct pg *p, const char *sql, const char *what, struct err *e)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return pg_fail(p, res, what, e);
+	PQclear(res);
+	return 0;
+}
+
+/* The one value of sql as an int (NULL: 0), or -1 on failure. */
+static int pg_int(struct pg *p, const char *sql, struct err *e)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	int v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return pg_fail(p, res, "schema", e), -1;
+	v = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* The schema's version: 0 when there is none yet, -1 on failure.  (A
+ * query naming a table that is not there fails as a whole: asked in two.) */
+static int pg_schema_version(struct pg *p, struct err *e)
+{
+	int v = pg_int(p, "SELECT (to_regclass('nftally_schema') IS NOT NULL)::int", e);
+
+	return v <= 0 ? v : pg_int(p, "SELECT max(version) FROM nftally_schema", e);
+}
+
+/* Make the schema unless it is there: under the advisory lock, so that
+ * hosts starting together make it once. */
+static int pg_schema(struct pg *p, struct err *e)
+{
+	int v = pg_schema_version(p, e), ret;
+
+	if (v < 0)
+		return -EIO;
+	if (v == PG_SCHEMA)
+		return 0;
+	if (v > PG_SCHEMA)
+		return err_setn(e, -EINVAL, "postgresql: schema %d is newer than this "
+				"nftally's (%d)", v, PG_SCHEMA);
+	ret = pg_exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK ");"
+		      "CREATE TABLE IF NOT EXISTS nftally_schema(version integer NOT NULL)",
+		      "schema", e);
+	v = ret ? -1 : pg_schema_version(p, e);
+	if (v == 0)
+		ret = pg_exec(p, pg_schema_v1, "schema", e);
+	else if (v != PG_SCHEMA)
+		ret = -EIO;
+	ret = ret ? ret : pg_exec(p, "COMMIT", "schema", e);
+	return ret;
+}
+
+/* Does this libpq know keyword kw?  (tcp_user_timeout came in 12; an
+ * unknown keyword fails the connection.) */
+static bool pg_knows(const char *kw)
+{
+	PQconninfoOption *o = PQconndefaults();
+	bool found = false;
+
+	for (PQconninfoOption *i = o; i && i->keyword; i++)
+		found |= strcmp(i->keyword, kw) == 0;
+	PQconninfoFree(o);
+	return found;
+}
+
+static int pg_connect(struct pg *p, struct err *e)
+{
+	/* Later keywords win: the user's conninfo may set its own.  Over TCP,
+	 * a path that goes silent is noticed in seconds (keepalives while
+	 * waiting for an answer, tcp_user_timeout while sending), not after
+	 * the kernel's minutes. */
+	const char *kw[] = { "connect_timeout", "application_name", "keepalives_idle",
+			     "keepalives_interval", "keepalives_count", "dbname", NULL, NULL };
+	const char *val[] = { "2", "nftally", "2", "1", "2", p->conninfo, NULL, NULL };
+	int ret;
+
+	if (pg_knows("tcp_user_timeout")) { /* before dbname: the user's wins */
+		kw[6] = kw[5], val[6] = val[5];
+		kw[5] = "tcp_user_timeout", val[5] = "4000";
+	}
+
+	if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+		return 0;
+	pg_disconnect(p);
+	p->conn = PQconnectdbParams(kw, val, 1);
+	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK)
+		ret = pg_fail(p, NULL, "connect", e); /* libpq's message names no password */
+	else
+		ret = pg_exec(p, "SET statement_timeout = 2000; SET TimeZone = 'UTC'",
+			      "connect", e);
+	ret = ret ? ret : pg_schema(p, e);
+	if (ret < 0)
+		pg_disconnect(p);
+	return ret;
+}
+
+/* Append s to b as a field of COPY's text format. */
+static void pg_copy_text(char **b, char *end, const char *s)
+{
+	for (; *s && *b < end - 2; s++) {
+		char c = *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' :
+			 *s == '\\' ? '\\' : 0;
+
+		if (c) {
+			*(*b)++ = '\\';
+			*(*b)++ = c;
+		} else {
+			*(*b)++ = *s;
+		}
+	}
+}
+
+static void pg_copy_time(char **b, char *end, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	*b += strftime(*b, (size_t)(end - *b), "%Y-%m-%d %H:%M:%S+00", &tm);
+}
+
+struct pg_copy {
+	struct pg *p;
+	size_t rows;
+};
+
+/* One row into the COPY: the columns of nftally_raw, in order. */
+static int pg_copy_row(const struct outbox_row *r, void *data)
+{
+	struct pg_copy *c = data;
+	const char *text[] = { r->host, r->netns, r->account, r->table, r->label, r->addr,
+			       r->cls };
+	char line[4096], *b = line, *end = line + sizeof(line) - 128;
+
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		pg_copy_text(&b, end, text[i]);
+		*b++ = '\t';
+	}
+	if (r->since)
+		pg_copy_time(&b, end, r->since);
+	else
+		b += sprintf(b, "\\N");
+	*b++ = '\t';
+	pg_copy_time(&b, end, r->time);
+	b += sprintf(b, "\t%llu\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)r->seq,
+		     (unsigned long long)r->c.in_bytes, (unsigned long long)r->c.in_packets,
+		     (unsigned long long)r->c.out_bytes, (unsigned long long)r->c.out_packets);
+	c->rows++;
+	return PQputCopyData(c->p->conn, line, (int)(b - line)) == 1 ? 0 : -EIO;
+}
+
+/* The batch's transaction up to its COMMIT. */
+static int pg_batch(struct pg *p, struct outbox *o, int64_t *last, struct err *e)
+{
+	struct pg_copy c = { p, 0 };
+	PGresult *res;
+	int ret = pg_exec(p, "BEGIN; CREATE TEMP TABLE IF NOT EXISTS nftally_in("
+			  PG_RAW_COLUMNS ") ON COMMIT DELETE ROWS", "begin", e);
+
+	if (ret < 0)
+		return ret;
+	res = PQexec(p->conn, "COPY nftally_in FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return pg_fail(p, res, "copy", e);
+	PQclear(res);
+	ret = outbox_peek(o, PG_BATCH_ROWS, pg_copy_row, &c, last, e);
+	if (PQputCopyEnd(p->conn, ret ? "outbox" : NULL) != 1)
+		return pg_fail(p, NULL, "copy", e);
+	res = PQgetResult(p->conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return ret ? ret : pg_fail(p, res, "copy", e);
+	PQclear(res);
+	while ((res = PQgetResult(p->conn)))
+		PQclear(res);
+	if (ret)
+		return ret;
+	ret = pg_exec(p, "SELECT nftally_partition(m) FROM (SELECT DISTINCT"
+		      " date_trunc('month', time AT TIME ZONE 'UTC') AS m FROM nftally_in) x",
+		      "partition", e);
+	ret = ret ? ret : pg_exec(p, "INSERT INTO nftally_raw SELECT * FROM nftally_in"
+				  " ON CONFLICT DO NOTHING", "insert", e);
+	return ret ? ret : pg_exec(p, "COMMIT", "commit", e);
+}
+
+int pg_send(struct pg *p, struct outbox *o, struct err *e)
+{
+	uint64_t n;
+	int64_t oldest, last = 0;
+	int ret = outbox_size(o, &n, &oldest, e);
+
+	if (ret < 0 || n == 0)
+		return ret;
+	ret = pg_connect(p, e);
+	ret = ret ? ret : pg_batch(p, o, &last, e);
+	if (ret < 0) {
+		pg_disconnect(p); /* also rolls the transaction back */
+		return ret;
+	}
+	/* committed: a failure from here on only sends the batch again */
+	ret = outbox_drop(o, last, e);
+	return ret < 0 ? ret : 1;
+}
+
+#else
+
+struct pg *pg_create(const char *conninfo)
+{
+	errno = ENOTSUP;
+	return NULL;
+}
+
+void pg_destroy(struct pg *p)
+{
+}
+
+int pg_send(struct pg *p, struct outbox *o, struct err *e)
+{
+	return err_setn(e, -ENOTSUP, "postgresql: built without libpq");
+}
+
+#endif

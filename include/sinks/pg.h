@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The PostgreSQL sink: reports from the outbox (outbox.h) into the
+ * central database, a batch at a time, exactly once (an idempotent key:
+ * a batch sent again inserts nothing twice).  nftally creates and
+ * migrates the schema (nftally_schema, the partitioned nftally_raw, the
+ * view nftally_usage) under an advisory lock.  Blocking libpq with short
+ * timeouts (connect 2 s, each statement 2 s): one batch holds the loop
+ * for a few seconds at the very worst.  See docs/fleet.md. */
+#ifndef NFTALLY_PG_H
+#define NFTALLY_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "err.h"
+#include "outbox.h"
+
+#define PG_BATCH_ROWS 10000 /* rows per transaction (whole reports) */
+
+struct pg;
+
+/* A sink for the database conninfo names (keyword/value or URI; copied).
+ * Connects at the first pg_send.  NULL with errno set: ENOTSUP when
+ * nftally was built without libpq, ENOMEM. */
+struct pg *pg_create(const char *conninfo);
+void pg_destroy(struct pg *p);
+
+/* Send the oldest batch of o (connecting, and making the schema, first if
+ * need be) and drop it from o once the server committed it.  The number
+ * of reports sent (0: none waited), or a negative errno with e set (the
+ * connection is closed; the batch stays in o). */
+int pg_send(struct pg *p, struct outbox *o, struct err *e);
+
+#endif
