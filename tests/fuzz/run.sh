@@ -29,12 +29,12 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Iinclude/core"
-common="collector/core/err.c collector/core/file.c"
+common="collector/core/err.c collector/core/file.c collector/core/utf8.c"
 out=${FUZZ_OUT:-tests/fuzz/out}
 passed=0
 failed=0
 
-# sources for each fuzzer beyond err.c and file.c (file_read_all is
+# sources for each fuzzer beyond err.c, file.c and utf8.c (file_read_all is
 # referenced by every parser's *_parse_file/_load)
 srcs() {
 	case $1 in
