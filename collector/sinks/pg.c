@@ -43,7 +43,10 @@ static const char pg_schema_v1[] =
 	"  PARTITION BY RANGE (time);"
 	/* Nodes need not create tables: this one does, as its owner.  The
 	 * lock is taken only when the partition is missing, so the fleet's
-	 * batches do not queue on it. */
+	 * batches do not queue on it.  A host that waited for the lock while
+	 * another made the partition may still not see it (an advisory lock
+	 * does not refresh the catalog cache to_regclass reads): its CREATE
+	 * then finds the table there, which is what it wanted. */
 	"CREATE FUNCTION nftally_partition(m timestamp) RETURNS void"
 	"  LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $f$"
 	" DECLARE n text := 'nftally_raw_' || to_char(m, 'YYYYMM');"
@@ -55,6 +58,7 @@ static const char pg_schema_v1[] =
 	"    FROM (%L) TO (%L)', n, m AT TIME ZONE 'UTC',"
 	"    (m + interval '1 month') AT TIME ZONE 'UTC');"
 	"  END IF;"
+	" EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;"
 	" END $f$;"
 	"CREATE VIEW nftally_usage AS SELECT host, netns, label, addr, class,"
 	"  since AS period_start, time AS period_end,"
