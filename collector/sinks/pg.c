@@ -190,7 +190,8 @@ static int pg_connect(struct pg *p, struct err *e)
 	/* Later keywords win: the user's conninfo may set its own.  Over TCP,
 	 * a path that goes silent is noticed in seconds (keepalives while
 	 * waiting for an answer, tcp_user_timeout while sending), not after
-	 * the kernel's minutes. */
+	 * the kernel's minutes; 2 s like the connect and statement bounds, so
+	 * a cut path holds the loop no longer than a server that is down. */
 	const char *kw[] = { "connect_timeout", "application_name", "keepalives_idle",
 			     "keepalives_interval", "keepalives_count", "dbname", NULL, NULL };
 	const char *val[] = { "2", "nftally", "2", "1", "2", p->conninfo, NULL, NULL };
@@ -198,7 +199,7 @@ static int pg_connect(struct pg *p, struct err *e)
 
 	if (pg_knows("tcp_user_timeout")) { /* before dbname: the user's wins */
 		kw[6] = kw[5], val[6] = val[5];
-		kw[5] = "tcp_user_timeout", val[5] = "4000";
+		kw[5] = "tcp_user_timeout", val[5] = "2000";
 	}
 
 	if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
