@@ -10,28 +10,8 @@
 # locked by another writer.
 . "$(dirname "$0")/lib.sh"
 need
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -z "$PGBIN" ] && PGBIN=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /x/x)")
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
-	skip_or_fail "the PostgreSQL test needs initdb and pg_ctl (postgresql)"
-command -v psql >/dev/null || skip_or_fail "the PostgreSQL test needs psql"
-id postgres >/dev/null 2>&1 || skip_or_fail "the PostgreSQL test needs a postgres user"
-
-PGDIR=$(mktemp -d /tmp/nftally-pg.XXXXXX)
-chown postgres "$PGDIR"
-chmod 755 "$PGDIR"
-pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" "$@" >/dev/null; }
-pg_cleanup() {
-	pgctl stop -m immediate 2>/dev/null
-	cleanup
-	rm -rf "$PGDIR"
-}
-trap pg_cleanup EXIT
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync \
-	>/dev/null || skip_or_fail "initdb failed"
-pg_start() { pgctl start -w -o "-k $PGDIR -c listen_addresses='' -c fsync=off"; }
+. "$(dirname "$0")/lib-pg.sh"
 pg_start || { cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not start"; }
-sql() { psql -h "$PGDIR" -U postgres -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
 setup_topology
 write_config 1
