@@ -349,7 +349,8 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 	 * (time - 1 s), which --since and --until bound too; texts sort as
 	 * bytes (COLLATE "C"), as SQLite's do. */
 	static const char sql[] =
-		"SELECT to_char((time - interval '1 second') AT TIME ZONE $1, $2) AS period,"
+		"SELECT * FROM (SELECT to_char((time - interval '1 second') AT TIME ZONE $1, $2)"
+		"  AS period,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE host END AS h,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE netns END AS n, label,"
 		"  CASE WHEN $4::boolean THEN addr END AS a, class,"
@@ -361,9 +362,9 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 		"  AND ($7::text IS NULL OR label = $7) AND ($8::text IS NULL OR addr = $8)"
 		"  AND ($9::text IS NULL OR class = $9) AND ($10::text IS NULL OR host = $10)"
 		"  AND ($11::text IS NULL OR netns = $11) AND ($12::text IS NULL OR account = $12)"
-		" GROUP BY 1, 2, 3, 4, 5, 6"
-		" ORDER BY 1, 2 COLLATE \"C\", 3 COLLATE \"C\", 4 COLLATE \"C\", 5 COLLATE \"C\","
-		"  6 COLLATE \"C\"";
+		" GROUP BY 1, 2, 3, 4, 5, 6) r"
+		" ORDER BY period COLLATE \"C\", h COLLATE \"C\", n COLLATE \"C\","
+		"  label COLLATE \"C\", a COLLATE \"C\", class COLLATE \"C\"";
 	static const char *const fmt[] = { [TIER_HOUR] = "YYYY-MM-DD\"T\"HH24:00",
 					   [TIER_DAY] = "YYYY-MM-DD", [TIER_MONTH] = "YYYY-MM" };
 	char since[24], until[24];
