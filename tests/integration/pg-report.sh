@@ -136,6 +136,14 @@ assert_eq "PERIOD   HOST  NETNS  LABEL   CLASS      IN  IN_PKTS   OUT  OUT_PKTS
 TOTAL                                  3112       33  1264        15" \
 	"$(rep --by month --utc --merge-hosts --until 2026-12-01)" "table, merged"
 
+# the read role of fleet.md is enough
+sql -c "CREATE ROLE nftally_read LOGIN; GRANT USAGE ON SCHEMA public TO nftally_read;
+	GRANT SELECT ON nftally_raw, nftally_usage TO nftally_read;"
+assert_eq "$H0
+2026-11,*,*,cust-a,3107,32,1258,14" \
+	"$(rep --postgresql "$CONN user=nftally_read" --by month --utc --format csv --merge-hosts \
+	   --label cust-a)" "as the read role"
+
 # errors: a server that is not there; a database without the schema
 case $(rep --postgresql "host=$PGDIR port=1 dbname=postgres user=postgres"; echo "rc=$?") in
 *"postgresql: connect:"*rc=3) ok "no server: a message, exit 3" ;;
