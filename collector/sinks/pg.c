@@ -205,7 +205,9 @@ static int pg_connect(struct pg *p, struct err *e)
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK)
 		ret = pg_fail(p, NULL, "connect", e); /* libpq's message names no password */
 	else
-		ret = pg_exec(p, "SET statement_timeout = 2000; SET TimeZone = 'UTC'",
+		/* no NOTICE on stderr for each batch ("nftally_in already exists") */
+		ret = pg_exec(p, "SET statement_timeout = 2000; SET TimeZone = 'UTC';"
+			      " SET client_min_messages = warning",
 			      "connect", e);
 	ret = ret ? ret : pg_schema(p, e);
 	if (ret < 0)
