@@ -127,7 +127,8 @@ static const struct command_help command_help[] = {
 	  "Usage: nftally [OPTIONS] report [--by hour|day|month] [--label L] [--addr A]\n"
 	  "                       [--class C] [--host H] [--netns N] [--account A]\n"
 	  "                       [--per-addr] [--since T] [--until T] [--utc]\n"
-	  "                       [--format table|json|csv] [--human]\n"
+	  "                       [--format table|json|csv] [--human] [--merge-hosts]\n"
+	  "                       [--postgresql CONNINFO]\n"
 	  "Totals of in and out bytes and packets per period, host, network\n"
 	  "namespace and label (and per address with --per-addr or --addr, and per\n"
 	  "network class when classes are configured) from the store that\n"
@@ -137,6 +138,9 @@ static const struct command_help command_help[] = {
 	  "local time unless --utc; a month is a calendar month.  T is YYYY-MM-DD,\n"
 	  "YYYY-MM-DDTHH:MM[:SS], YYYY-MM or @UNIXSECONDS; --since includes, --until\n"
 	  "excludes.  Data rolled up to days or months is shown at that resolution.\n"
+	  "--merge-hosts sums over hosts and namespaces (shown as *): a label's\n"
+	  "total wherever it was counted.  --postgresql CONNINFO reads the central\n"
+	  "database that `postgresql =` sends to (docs/fleet.md) instead of the store.\n"
 	  "Reads only; safe while run writes.\n" },
 	{ "import-ipset",
 	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
@@ -234,6 +238,8 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "human", no_argument, NULL, 'H' },
 		{ "class", required_argument, NULL, 'K' },
 		{ "host", required_argument, NULL, 'O' },
+		{ "postgresql", required_argument, NULL, 'Q' },
+		{ "merge-hosts", no_argument, NULL, 'M' },
 		{ "netns", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -268,6 +274,8 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'K': ro->cls = optarg; ro->any = true; break;
 		case 'O': ro->host = optarg; ro->any = true; break;
 		case 'N': ro->netns = optarg; ro->any = true; break;
+		case 'Q': ro->postgresql = optarg; ro->any = true; break;
+		case 'M': ro->merge_hosts = ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -294,10 +302,13 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
-			"--per-addr, --since, --until, --utc, --format and --human are "
-			"options of report\n");
+			"--per-addr, --since, --until, --utc, --format, --human, "
+			"--merge-hosts and --postgresql are options of report\n");
 		exit(EXIT_USAGE);
 	}
+	/* the central database's accounts need not be this host's */
+	if (ro->postgresql)
+		a->only = NULL;
 	config_set_init(&a->cs);
 	if (strcmp(a->command, "import-ipset") == 0)
 		return 0; /* needs no configuration */
@@ -334,14 +345,16 @@ static int cmd_report(struct cli *a)
 	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
 				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
 
-	if (!account_store_path(cfg, path, sizeof(path))) {
+	if (a->ro.postgresql)
+		path[0] = '\0'; /* not read */
+	else if (!account_store_path(cfg, path, sizeof(path))) {
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return cli_fail(a, EXIT_INPUT);
 	}
 	ret = query_report(&a->ro, path, cfg->host[0] ? cfg->host : NULL, cfg->classes[0] != '\0',
 			   &a->e);
 	if (ret < 0)
-		return cli_fail(a, ret == -ENOENT || ret == -EINVAL ? EXIT_INPUT : EXIT_SYSTEM);
+		return cli_fail(a, ret == -ENOENT || ret == -EINVAL || ret == -ENOTSUP ? EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
 }
 

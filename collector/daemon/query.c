@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "addr.h"
 #include "cell.h"
+#include "pg.h"
 #include "query.h"
 #include "store.h"
 
@@ -397,6 +399,46 @@ int query_check(const struct report_opts *o, struct err *e)
 	return query_options(o, &sq, &q, &eff, canon, e);
 }
 
+/* This host's time zone as an IANA name, for the central database's
+ * periods in local time: $TZ, else the zone /etc/localtime links to, else
+ * /etc/timezone, else UTC (a zone PostgreSQL cannot name otherwise). */
+static const char *local_zone(char *buf, size_t size)
+{
+	const char *tz = getenv("TZ"), *z;
+	char link[PATH_MAX];
+	ssize_t n;
+	FILE *f;
+
+	if (tz && *tz == ':')
+		tz++;
+	if (tz && *tz && *tz != '/') {
+		snprintf(buf, size, "%s", tz);
+		return buf;
+	}
+	n = tz && *tz ? -1 : readlink("/etc/localtime", link, sizeof(link) - 1);
+	if (tz && *tz)
+		snprintf(link, sizeof(link), "%s", tz), n = (ssize_t)strlen(link);
+	if (n > 0) {
+		link[n] = '\0';
+		z = strstr(link, "zoneinfo/");
+		if (z) {
+			snprintf(buf, size, "%s", z + strlen("zoneinfo/"));
+			return buf;
+		}
+	}
+	f = fopen("/etc/timezone", "r");
+	if (f && fgets(buf, (int)size, f)) {
+		buf[strcspn(buf, " \n")] = '\0';
+		fclose(f);
+		if (*buf)
+			return buf;
+	} else if (f) {
+		fclose(f);
+	}
+	snprintf(buf, size, "UTC");
+	return buf;
+}
+
 int query_report(const struct report_opts *o, const char *store_path, const char *here,
 		 bool classes, struct err *e)
 {
@@ -411,10 +453,19 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 
 	if (ret < 0)
 		return ret;
-	ret = store_open_readonly(&s, store_path, here, e);
-	if (ret < 0)
-		return ret;
-	ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, e);
+	sq.merge_hosts = o->merge_hosts;
+	/* both sources give the same rows to the same printers */
+	if (o->postgresql) {
+		char tz[256];
+
+		ret = pg_report(o->postgresql, &sq, o->utc ? "UTC" : local_zone(tz, sizeof(tz)),
+				q.fmt == FMT_JSON ? print_json : keep_row, &q, e);
+	} else {
+		ret = store_open_readonly(&s, store_path, here, e);
+		if (ret < 0)
+			return ret;
+		ret = store_query(s, &sq, q.fmt == FMT_JSON ? print_json : keep_row, &q, e);
+	}
 	if (ret == 0 && q.fmt == FMT_TABLE)
 		print_table(&q);
 	if (ret == 0 && q.fmt == FMT_CSV && print_csv_rows(&q) < 0)

@@ -6,6 +6,7 @@
  * server committed but nftally did not hear of is harmless when sent
  * again. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,7 +210,9 @@ static int pg_connect(struct pg *p, struct err *e)
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK)
 		ret = pg_fail(p, NULL, "connect", e); /* libpq's message names no password */
 	else
-		ret = pg_exec(p, "SET statement_timeout = 2000; SET TimeZone = 'UTC'",
+		/* no NOTICE on stderr for each batch ("nftally_in already exists") */
+		ret = pg_exec(p, "SET statement_timeout = 2000; SET TimeZone = 'UTC';"
+			      " SET client_min_messages = warning",
 			      "connect", e);
 	ret = ret ? ret : pg_schema(p, e);
 	if (ret < 0)
@@ -324,6 +327,102 @@ int pg_send(struct pg *p, struct outbox *o, struct err *e)
 	return ret < 0 ? ret : 1;
 }
 
+/* Read only: no schema made, no statement bound (a year of a fleet may
+ * take a while); the conninfo's own keywords win. */
+static PGconn *pg_connect_read(const char *conninfo, struct err *e)
+{
+	const char *kw[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *val[] = { "10", "nftally-report", conninfo, NULL };
+	PGconn *c = PQconnectdbParams(kw, val, 1);
+	struct pg p = { .conn = c };
+
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		pg_fail(&p, NULL, "connect", e);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static uint64_t pg_u64(const PGresult *res, int row, int col)
+{
+	return strtoull(PQgetvalue(res, row, col), NULL, 10);
+}
+
+int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
+	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
+{
+	/* As store_query: a report belongs to the period of its last second
+	 * (time - 1 s), which --since and --until bound too; texts sort as
+	 * bytes (COLLATE "C"), as SQLite's do. */
+	static const char sql[] =
+		"SELECT * FROM (SELECT to_char((time - interval '1 second') AT TIME ZONE $1, $2)"
+		"  AS period,"
+		"  CASE WHEN $3::boolean THEN '*' ELSE host END AS h,"
+		"  CASE WHEN $3::boolean THEN '*' ELSE netns END AS n, label,"
+		"  CASE WHEN $4::boolean THEN addr END AS a, class,"
+		"  sum(in_bytes)::text, sum(in_packets)::text, sum(out_bytes)::text,"
+		"  sum(out_packets)::text"
+		" FROM nftally_raw"
+		" WHERE ($5::bigint IS NULL OR time - interval '1 second' >= to_timestamp($5::bigint))"
+		"  AND ($6::bigint IS NULL OR time - interval '1 second' < to_timestamp($6::bigint))"
+		"  AND ($7::text IS NULL OR label = $7) AND ($8::text IS NULL OR addr = $8)"
+		"  AND ($9::text IS NULL OR class = $9) AND ($10::text IS NULL OR host = $10)"
+		"  AND ($11::text IS NULL OR netns = $11) AND ($12::text IS NULL OR account = $12)"
+		" GROUP BY 1, 2, 3, 4, 5, 6) r"
+		" ORDER BY period COLLATE \"C\", h COLLATE \"C\", n COLLATE \"C\","
+		"  label COLLATE \"C\", a COLLATE \"C\", class COLLATE \"C\"";
+	static const char *const fmt[] = { [TIER_HOUR] = "YYYY-MM-DD\"T\"HH24:00",
+					   [TIER_DAY] = "YYYY-MM-DD", [TIER_MONTH] = "YYYY-MM" };
+	char since[24], until[24];
+	const char *param[12] = {
+		tz, fmt[q->by == TIER_HOUR || q->by == TIER_MONTH ? q->by : TIER_DAY],
+		q->merge_hosts ? "t" : "f", q->per_addr ? "t" : "f",
+		q->since == INT64_MIN ? NULL : since, q->until == INT64_MAX ? NULL : until,
+		q->label, q->addr, q->cls, q->host, q->netns, q->account,
+	};
+	PGconn *c = pg_connect_read(conninfo, e);
+	PGresult *res;
+	int ret = 0;
+
+	if (!c)
+		return -EIO;
+	snprintf(since, sizeof(since), "%lld", (long long)q->since);
+	snprintf(until, sizeof(until), "%lld", (long long)q->until);
+	res = PQexecParams(c, sql, 12, NULL, param, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		struct pg p = { .conn = c };
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state && strcmp(state, "42P01") == 0) { /* undefined_table */
+			err_setn(e, -EIO, "postgresql: no nftally schema in this database "
+				 "(no nftally has sent to it yet)");
+			PQclear(res);
+		} else {
+			pg_fail(&p, res, "report", e);
+		}
+		PQfinish(c);
+		return -EIO;
+	}
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
+		struct store_row row = {
+			.period = PQgetvalue(res, i, 0),
+			.host = PQgetvalue(res, i, 1),
+			.netns = PQgetvalue(res, i, 2),
+			.label = PQgetvalue(res, i, 3),
+			.addr = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+			.cls = PQgetvalue(res, i, 5),
+			.c = { pg_u64(res, i, 6), pg_u64(res, i, 7), pg_u64(res, i, 8),
+			       pg_u64(res, i, 9) },
+		};
+
+		ret = cb(&row, data);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return ret;
+}
+
 #else
 
 struct pg *pg_create(const char *conninfo)
@@ -339,6 +438,12 @@ void pg_destroy(struct pg *p)
 int pg_send(struct pg *p, struct outbox *o, struct err *e)
 {
 	return err_setn(e, -ENOTSUP, "postgresql: built without libpq");
+}
+
+int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
+	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
+{
+	return err_setn(e, -ENOTSUP, "--postgresql: nftally was built without libpq");
 }
 
 #endif

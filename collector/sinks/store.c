@@ -723,7 +723,8 @@ int store_query(struct store *s, const struct store_query *q,
 		"SELECT strftime(CASE max(?1, tier) WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
 		"  WHEN 2 THEN '%%Y-%%m-%%d' ELSE '%%Y-%%m' END,"
 		"  start, 'unixepoch', CASE WHEN ?2 AND tier < 2 THEN '+0 seconds'"
-		"  ELSE 'localtime' END) AS period, host, netns, label, %s, class,"
+		"  ELSE 'localtime' END) AS period, CASE WHEN ?11 THEN '*' ELSE host END AS h,"
+		"  CASE WHEN ?11 THEN '*' ELSE netns END AS n, label, %s, class,"
 		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
 		" FROM (SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start"
 		"  FROM usage u) JOIN series s ON s.id = series"
@@ -731,10 +732,10 @@ int store_query(struct store *s, const struct store_query *q,
 		"  AND (?6 IS NULL OR addr = ?6) AND (?7 IS NULL OR class = ?7)"
 		"  AND (?8 IS NULL OR host = ?8) AND (?9 IS NULL OR netns = ?9)"
 		"  AND (?10 IS NULL OR account = ?10)"
-		" GROUP BY period, host, netns, label%s, class"
-		" ORDER BY period, host, netns, label%s, class";
+		" GROUP BY period, h, n, label%s, class"
+		" ORDER BY period, h, n, label%s, class";
 	const char *filter[6] = { q->label, q->addr, q->cls, q->host, q->netns, q->account };
-	char sql[1024];
+	char sql[2048];
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
@@ -746,6 +747,7 @@ int store_query(struct store *s, const struct store_query *q,
 	sqlite3_bind_int(st, 2, q->utc);
 	sqlite3_bind_int64(st, 3, q->since);
 	sqlite3_bind_int64(st, 4, q->until);
+	sqlite3_bind_int(st, 11, q->merge_hosts);
 	/* the filters ?5 to ?10; a NULL pointer binds SQL NULL: no filter */
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_text(st, 5 + i, filter[i], -1, SQLITE_STATIC);

@@ -13,7 +13,11 @@ struct report_opts {
 	/* where the rows were counted (NULL: anywhere; netns "": the
 	 * namespace nftally started in) */
 	const char *host, *netns, *account;
+	/* libpq conninfo: read the central database's nftally_raw instead of
+	 * the store (NULL: the store) */
+	const char *postgresql;
 	bool utc, human, per_addr;
+	bool merge_hosts; /* sum over hosts and namespaces (shown as "*") */
 	bool any; /* one of them was given */
 };
 
@@ -28,7 +32,9 @@ int query_check(const struct report_opts *o, struct err *e);
  * refuses or a database of a newer schema; -ENOENT if there is no
  * database at store_path; another negative errno (the store, out of
  * memory) with e set, or -EIO with e->msg "" when stdout cannot be
- * written. */
+ * written.  With o->postgresql, the same from the central database
+ * (store_path and here unused): -ENOTSUP with e set when built without
+ * libpq, -EIO with e set when the server fails. */
 int query_report(const struct report_opts *o, const char *store_path, const char *here,
 		 bool classes, struct err *e);
 

@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "outbox.h"
+#include "store.h"
 
 #define PG_BATCH_ROWS 10000 /* rows per transaction (whole reports) */
 
@@ -31,5 +32,16 @@ void pg_destroy(struct pg *p);
  * of reports sent (0: none waited), or a negative errno with e set (the
  * connection is closed; the batch stays in o). */
 int pg_send(struct pg *p, struct outbox *o, struct err *e);
+
+/* `nftally report --postgresql`: the totals q asks for from nftally_raw
+ * of the database conninfo names, as store_query gives them from the
+ * store (the same rows, periods, filters and order), each through cb.
+ * Periods are in the time zone tz (an IANA name, "UTC" for --utc); no
+ * tier: the central rows are all report intervals.  Every value is a
+ * parameter of one PQexecParams.  0, cb's nonzero return, -ENOTSUP with
+ * e set when built without libpq, or -EIO with e set (the server's
+ * message; "no nftally schema" when nftally_raw is not there). */
+int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
+	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e);
 
 #endif

@@ -101,6 +101,7 @@ struct store_query {
 	enum store_tier by; /* TIER_HOUR, TIER_DAY or TIER_MONTH */
 	bool utc;           /* periods in UTC instead of local time */
 	bool per_addr;
+	bool merge_hosts;   /* sum over hosts and namespaces (both shown as "*") */
 	const char *label;  /* NULL: all */
 	const char *addr;   /* NULL: all; canonical text */
 	const char *cls;    /* NULL: all classes */

@@ -2,7 +2,8 @@
 /* Unit tests for query's options (a refusal is the cli's usage error), a
  * report from a store that is not there (the cli's bad input), and the
  * report's table, CSV and JSON with the origin's columns, from a store of
- * three origins in a temporary directory. */
+ * three origins in a temporary directory, and a fourth summed with them
+ * over hosts (--merge-hosts). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -123,6 +124,14 @@ static void test_origin_columns(void)
 	report_to(&o, path, buf, sizeof(buf));
 	test_streq(buf, "PERIOD      HOST  LABEL   IN  IN_PKTS  OUT  OUT_PKTS\n"
 		   "2026-01-01  h1    cust   300        3   30         3\n");
+	/* --merge-hosts: the label wherever it was counted, one row */
+	test_assert(store_open(&s, path, "h1", NULL, &keep, &e) == 0);
+	record(s, "h2", "", "", "198.18.0.9", "cust", (struct counts){ 5, 1, 7, 1 });
+	store_close(s);
+	o = (struct report_opts){ .utc = true, .format = "csv", .merge_hosts = true };
+	report_to(&o, path, buf, sizeof(buf));
+	test_streq(buf, "period,host,netns,label,in_bytes,in_packets,out_bytes,out_packets\n"
+		   "2026-01-01,*,*,cust,1305,14,37,4\n");
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/q.db-wal", dir);
 	unlink(path);

@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `nftally report --postgresql` against a real server this test starts
+# itself (as pg.sh does): a run with `postgresql =` makes the schema, then
+# known rows of two hosts go into nftally_raw through psql, and the
+# report's CSV and JSON are asserted exactly: periods (a report at
+# midnight belongs to the day before; UTC and a named local zone), the
+# host, netns, account, label, class and address filters, a label summed
+# over both hosts (--merge-hosts), and a hostile label (quotes, ';',
+# unicode) that goes in and out as text, never as SQL.  The billing SQL of
+# docs/fleet.md is taken from the page and must give report's numbers.
+. "$(dirname "$0")/lib.sh"
+need
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -z "$PGBIN" ] && PGBIN=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /x/x)")
+[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
+	skip_or_fail "the PostgreSQL test needs initdb and pg_ctl (postgresql)"
+command -v psql >/dev/null || skip_or_fail "the PostgreSQL test needs psql"
+id postgres >/dev/null 2>&1 || skip_or_fail "the PostgreSQL test needs a postgres user"
+FLEET_MD="$(dirname "$0")/../../docs/fleet.md"
+
+PGDIR=$(mktemp -d /tmp/nftally-pg.XXXXXX)
+chown postgres "$PGDIR"
+chmod 755 "$PGDIR"
+pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" "$@" >/dev/null; }
+pg_cleanup() {
+	pgctl stop -m immediate 2>/dev/null
+	cleanup
+	rm -rf "$PGDIR"
+}
+trap pg_cleanup EXIT
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync \
+	>/dev/null || skip_or_fail "initdb failed"
+pgctl start -w -o "-k $PGDIR -c listen_addresses='' -c fsync=off" ||
+	{ cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not start"; }
+sql() { psql -h "$PGDIR" -U postgres -d postgres -XAtq -v ON_ERROR_STOP=1 "$@"; }
+CONN="host=$PGDIR dbname=postgres user=postgres"
+
+# --- the schema, made by a run (with one report of real traffic) ---
+setup_topology
+write_config 1
+printf '%s\n' "host = node1" "postgresql = $CONN" >> "$WORK/nftally.conf"
+printf '%s\n' "a 198.18.4.1" > "$WORK/targets"
+start_run "$WORK/a.json"
+send "$C" 198.18.4.1 100 3 198.18.1.2
+for _ in $(seq 100); do
+	[ "$(sql -c "SELECT count(*) FROM nftally_raw" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+stop_run; assert_eq 0 $? "run exit code"
+assert_eq 1 "$(sql -c 'SELECT max(version) FROM nftally_schema')" "the run made the schema"
+
+# --- known rows, from two hosts ---
+HOSTILE="x'); DROP TABLE nftally_raw;--\"é€ 𝄞"
+sql -v lab="$HOSTILE" <<'SQL'
+TRUNCATE nftally_raw;
+SELECT nftally_partition('2026-11-01'), nftally_partition('2026-12-01');
+INSERT INTO nftally_raw VALUES
+ ('node1', '',    '',   'nftally', 'cust-a', '198.18.4.1', '', '2026-11-05 10:00+00', '2026-11-05 10:01+00', 1, 1000, 10, 500, 5),
+ -- at midnight: the last second of 30 November
+ ('node1', '',    '',   'nftally', 'cust-a', '198.18.4.1', '', '2026-11-30 23:59+00', '2026-12-01 00:00+00', 2, 100, 1, 50, 1),
+ ('node1', 'ns1', 'a2', 'nftally', 'cust-a', '198.18.4.4', '', NULL, '2026-11-05 10:01+00', 1, 7, 1, 8, 1),
+ ('node2', '',    '',   'nftally', 'cust-a', '198.18.4.2', '', NULL, '2026-11-10 12:00+00', 1, 2000, 20, 700, 7),
+ ('node2', '',    '',   'nftally', 'cust-b', '198.18.4.3', 'peering', NULL, '2026-11-10 12:00+00', 1, 5, 1, 6, 1),
+ ('node2', '',    '',   'nftally', :'lab',   '2001:db8:4::1', '', '2026-12-02 07:59+00', '2026-12-02 08:00+00', 2, 30, 1, 40, 2);
+SQL
+assert_eq 6 "$(sql -c 'SELECT count(*) FROM nftally_raw')" "six known rows"
+
+rep() { "$NFTALLY" -c "$WORK/nftally.conf" report --postgresql "$CONN" "$@" 2>&1; }
+# (CSV has a class column when classes are configured or a row has one)
+H="period,host,netns,label,class,in_bytes,in_packets,out_bytes,out_packets"
+H0="period,host,netns,label,in_bytes,in_packets,out_bytes,out_packets"
+
+assert_eq "$H
+2026-11,node1,,cust-a,,1100,11,550,6
+2026-11,node1,ns1,cust-a,,7,1,8,1
+2026-11,node2,,cust-a,,2000,20,700,7
+2026-11,node2,,cust-b,peering,5,1,6,1
+2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",,30,1,40,2" \
+	"$(rep --by month --utc --format csv)" "monthly CSV, UTC"
+
+assert_eq "$H0
+2026-11,*,*,cust-a,3107,32,1258,14" \
+	"$(rep --by month --utc --format csv --merge-hosts --label cust-a)" \
+	"cust-a summed over both hosts"
+
+assert_eq "$H
+2026-11,node2,,cust-a,,2000,20,700,7
+2026-11,node2,,cust-b,peering,5,1,6,1
+2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",,30,1,40,2" \
+	"$(rep --by month --utc --format csv --host node2)" "--host node2"
+
+assert_eq "$H0
+2026-11,node1,ns1,cust-a,7,1,8,1" \
+	"$(rep --by month --utc --format csv --netns ns1)" "--netns ns1"
+assert_eq "$H0
+2026-11,node1,ns1,cust-a,7,1,8,1" \
+	"$(rep --by month --utc --format csv --account a2)" "--account a2 (not this host's)"
+assert_eq "$H
+2026-11,node2,,cust-b,peering,5,1,6,1" \
+	"$(rep --by month --utc --format csv --class peering)" "--class peering"
+
+# days: the report at midnight is the 30th's; in Tokyo (UTC+9) the 1st's
+assert_eq "period,host,netns,label,addr,in_bytes,in_packets,out_bytes,out_packets
+2026-11-05,node1,,cust-a,198.18.4.1,1000,10,500,5
+2026-11-30,node1,,cust-a,198.18.4.1,100,1,50,1" \
+	"$(rep --by day --utc --format csv --addr 198.18.4.1)" "--addr, by day, UTC"
+assert_eq "period,host,netns,label,addr,in_bytes,in_packets,out_bytes,out_packets
+2026-11-05,node1,,cust-a,198.18.4.1,1000,10,500,5
+2026-12-01,node1,,cust-a,198.18.4.1,100,1,50,1" \
+	"$(TZ=Asia/Tokyo rep --by day --format csv --addr 198.18.4.1)" "--addr, by day, Asia/Tokyo"
+assert_eq "2026-11-05T10:00,node1,,cust-a,1000,10,500,5" \
+	"$(rep --by hour --utc --format csv --host node1 --netns '' --until 2026-11-30 | sed 1d)" \
+	"by hour, --until"
+assert_eq "$H
+2026-11,node1,,cust-a,,100,1,50,1
+2026-11,node2,,cust-a,,2000,20,700,7
+2026-11,node2,,cust-b,peering,5,1,6,1" \
+	"$(rep --by month --utc --format csv --since 2026-11-06 --until 2026-12-01)" \
+	"--since and --until on the report's last second"
+
+# JSON, and the hostile label as a filter: a parameter, matched as text
+assert_eq '{"period":"2026-12","host":"node2","netns":"","label":"x'"'"'); DROP TABLE nftally_raw;--\"é€ 𝄞","in_bytes":30,"in_packets":1,"out_bytes":40,"out_packets":2}' \
+	"$(rep --by month --utc --format json --label "$HOSTILE")" "hostile label: JSON round trip"
+assert_eq '{"period":"2026-11","host":"*","netns":"*","label":"cust-b","addr":"198.18.4.3","class":"peering","in_bytes":5,"in_packets":1,"out_bytes":6,"out_packets":1}' \
+	"$(rep --by month --utc --format json --merge-hosts --per-addr --label cust-b)" \
+	"JSON per address, merged"
+assert_eq "$H0" "$(rep --by month --utc --format csv --label "cust-a' OR '1'='1")" \
+	"a label that is SQL matches nothing"
+assert_eq 6 "$(sql -c 'SELECT count(*) FROM nftally_raw')" "nftally_raw is still there"
+
+# the table: the same rows, aligned, with a total
+assert_eq "PERIOD   HOST  NETNS  LABEL   CLASS      IN  IN_PKTS   OUT  OUT_PKTS
+2026-11  *     *      cust-a           3107       32  1258        14
+2026-11  *     *      cust-b  peering     5        1     6         1
+TOTAL                                  3112       33  1264        15" \
+	"$(rep --by month --utc --merge-hosts --until 2026-12-01)" "table, merged"
+
+# the read role of fleet.md is enough
+sql -c "CREATE ROLE nftally_read LOGIN; GRANT USAGE ON SCHEMA public TO nftally_read;
+	GRANT SELECT ON nftally_raw, nftally_usage TO nftally_read;"
+assert_eq "$H0
+2026-11,*,*,cust-a,3107,32,1258,14" \
+	"$(rep --postgresql "$CONN user=nftally_read" --by month --utc --format csv --merge-hosts \
+	   --label cust-a)" "as the read role"
+
+# errors: a server that is not there; a database without the schema
+case $(rep --postgresql "host=$PGDIR port=1 dbname=postgres user=postgres"; echo "rc=$?") in
+*"postgresql: connect:"*rc=3) ok "no server: a message, exit 3" ;;
+*) bad "no server: $(rep --postgresql "host=$PGDIR port=1 dbname=postgres")" ;;
+esac
+sql -c "CREATE DATABASE empty"
+case $(rep --postgresql "host=$PGDIR dbname=empty user=postgres"; echo "rc=$?") in
+*"no nftally schema"*rc=3) ok "no schema: a message, exit 3" ;;
+*) bad "no schema: $(rep --postgresql "host=$PGDIR dbname=empty user=postgres")" ;;
+esac
+
+# --- the billing SQL of docs/fleet.md gives report's numbers ---
+# (each query is the ```sql block after a line <!-- billing:NAME -->)
+doc_sql() { awk -v n="<!-- billing:$1 -->" '$0 == n { f = 1; next }
+	f && /^```sql/ { s = 1; next } s && /^```/ { exit } s' "$FLEET_MD"; }
+NOV="--by month --utc --since 2026-11 --until 2026-12 --format csv"
+for q in per-label per-host per-class; do
+	[ -n "$(doc_sql $q)" ] && ok "fleet.md has the $q query" || bad "fleet.md has no $q query"
+done
+# report's CSV summed to the query's columns (awk: COLUMNS of report's CSV)
+sum_by() { awk -F, -v k="$1" 'NR > 1 { n = split(k, c, " "); key = "";
+	for (i = 1; i <= n; i++) key = key (i > 1 ? "|" : "") $c[i];
+	ib[key] += $(NF-3); ip[key] += $(NF-2); ob[key] += $(NF-1); op[key] += $NF }
+	END { for (x in ib) print x "|" ib[x] "|" ip[x] "|" ob[x] "|" op[x] }' | LC_ALL=C sort; }
+assert_eq "$(rep $NOV --merge-hosts | sum_by "4")" \
+	"$(doc_sql per-label | sql | LC_ALL=C sort)" "fleet.md per label = report --merge-hosts"
+assert_eq "$(rep $NOV | sum_by "2 4")" \
+	"$(doc_sql per-host | sql | LC_ALL=C sort)" "fleet.md per host = report"
+assert_eq "$(rep $NOV --merge-hosts | sum_by "4 5")" \
+	"$(doc_sql per-class | sql | LC_ALL=C sort)" "fleet.md per class = report --merge-hosts"
+assert_eq "cust-a|3107|32|1258|14" "$(doc_sql per-label | sql | grep '^cust-a')" \
+	"fleet.md per label: cust-a's November"
+finish
