@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A PostgreSQL server of the test's own for the PostgreSQL sink's tests
-# (pg.sh, pg-faults.sh): initdb and pg_ctl as the unprivileged postgres
+# (pg.sh, pg-faults.sh, pg-report.sh): initdb and pg_ctl as the unprivileged postgres
 # user in a temporary directory, a unix socket there, stopped and removed
 # with the test's namespaces.  Source after lib.sh and need.
 

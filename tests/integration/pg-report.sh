@@ -11,28 +11,11 @@
 # docs/fleet.md is taken from the page and must give report's numbers.
 . "$(dirname "$0")/lib.sh"
 need
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -z "$PGBIN" ] && PGBIN=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /x/x)")
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
-	skip_or_fail "the PostgreSQL test needs initdb and pg_ctl (postgresql)"
-command -v psql >/dev/null || skip_or_fail "the PostgreSQL test needs psql"
-id postgres >/dev/null 2>&1 || skip_or_fail "the PostgreSQL test needs a postgres user"
 FLEET_MD="$(dirname "$0")/../../docs/fleet.md"
-
-PGDIR=$(mktemp -d /tmp/nftally-pg.XXXXXX)
-chown postgres "$PGDIR"
-chmod 755 "$PGDIR"
-pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" "$@" >/dev/null; }
-pg_cleanup() {
-	pgctl stop -m immediate 2>/dev/null
-	cleanup
-	rm -rf "$PGDIR"
-}
-trap pg_cleanup EXIT
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync \
-	>/dev/null || skip_or_fail "initdb failed"
-pgctl start -w -o "-k $PGDIR -c listen_addresses='' -c fsync=off" ||
-	{ cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not start"; }
+. "$(dirname "$0")/lib-pg.sh"
+pg_start || { cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not start"; }
+# psql with the caller's arguments (-c, -v, a script on stdin), unlike
+# lib-pg.sh's sql, which takes one statement
 sql() { psql -h "$PGDIR" -U postgres -d postgres -XAtq -v ON_ERROR_STOP=1 "$@"; }
 CONN="host=$PGDIR dbname=postgres user=postgres"
 
