@@ -2,7 +2,8 @@
 /* The PostgreSQL sink's cost for one report of N addresses that all had
  * traffic, against a bare COPY of the same rows into the same table in
  * the same run: per round, the report goes into an outbox and pg_send
- * sends it (temporary table, COPY, ON CONFLICT insert, one transaction);
+ * sends it (temporary table, COPY, ON CONFLICT insert, one transaction
+ * per PG_BATCH_ROWS rows);
  * then the rows the server got are copied out, nftally_raw emptied, and
  * the same text is COPYed straight into nftally_raw.  Prints key=value
  * lines for bench/pg.sh.
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
 	double *send_ms, *copy_ms, *add_ms;
 	char (*labels)[24];
 	int64_t base = time(NULL) / 60 * 60;
+	int sent;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: pg-bench N ROUNDS CONNINFO OUTBOXFILE\n");
@@ -190,7 +192,10 @@ int main(int argc, char **argv)
 		if (k)
 			run_sql(c, "TRUNCATE nftally_raw");
 		t0 = now_ms();
-		if (pg_send(p, o, &e) != 1)
+		/* batches of PG_BATCH_ROWS rows until the outbox is empty */
+		while ((sent = pg_send(p, o, &e)) > 0)
+			;
+		if (sent < 0)
 			die("pg_send", e.msg);
 		if (!k)
 			continue;

@@ -156,18 +156,24 @@ static const char *col(sqlite3_stmt *st, int i)
 }
 
 int outbox_peek(struct outbox *o, size_t max_rows,
-		int (*cb)(const struct outbox_row *r, void *data), void *data, int64_t *last,
-		struct err *e)
+		int (*cb)(const struct outbox_row *r, void *data), void *data,
+		struct outbox_mark *m, struct err *e)
 {
+	/* Rows in the order they were added: a report's rows are added in
+	 * one transaction after every earlier report's, so (report, rowid)
+	 * is the order of rowids too, and the index on report gives them
+	 * without a sort. */
 	static const char sql[] =
 		"SELECT o.id, host, netns, account, tbl, seq, t, since, addr, label, class,"
-		" in_bytes, in_packets, out_bytes, out_packets FROM outbox o"
-		" LEFT JOIN outbox_rows r ON r.report = o.id ORDER BY o.id";
+		" in_bytes, in_packets, out_bytes, out_packets, r.rowid FROM outbox o"
+		" LEFT JOIN outbox_rows r ON r.report = o.id ORDER BY o.id, r.rowid";
 	sqlite3_stmt *st;
+	int64_t last = 0;
 	size_t n = 0;
 	int rc, ret = 0;
 
-	*last = 0;
+	m->whole = 0;
+	m->row = 0;
 	if (sqlite3_prepare_v2(o->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return outbox_fail(o, e, "prepare");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -182,29 +188,37 @@ int outbox_peek(struct outbox *o, size_t max_rows,
 			  (uint64_t)sqlite3_column_int64(st, 14) },
 		};
 
-		if (id != *last && n >= max_rows)
-			break; /* whole reports only */
-		*last = id;
-		if (sqlite3_column_type(st, 8) == SQLITE_NULL)
-			continue; /* a report without traffic: nothing to send */
+		if (sqlite3_column_type(st, 8) == SQLITE_NULL) {
+			last = id; /* a report without traffic: nothing to send */
+			continue;
+		}
+		if (n >= max_rows) {
+			m->whole = id - 1; /* every report before this row's was handed */
+			break;
+		}
 		n++;
 		ret = cb(&r, data);
 		if (ret)
 			break;
+		last = id;
+		m->row = sqlite3_column_int64(st, 15);
 	}
+	if (!ret && rc == SQLITE_DONE)
+		m->whole = last;
 	if (!ret && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ret = outbox_fail(o, e, "read");
 	sqlite3_finalize(st);
 	return ret;
 }
 
-int outbox_drop(struct outbox *o, int64_t last, struct err *e)
+int outbox_drop(struct outbox *o, const struct outbox_mark *m, struct err *e)
 {
 	char sql[256];
 	int ret = outbox_exec(o, "BEGIN IMMEDIATE", e);
 
-	sqlite3_snprintf(sizeof(sql), sql, "DELETE FROM outbox_rows WHERE report <= %lld;"
-			 "DELETE FROM outbox WHERE id <= %lld;", (long long)last, (long long)last);
+	sqlite3_snprintf(sizeof(sql), sql, "DELETE FROM outbox_rows WHERE rowid <= %lld;"
+			 "DELETE FROM outbox WHERE id <= %lld;", (long long)m->row,
+			 (long long)m->whole);
 	ret = ret ? ret : outbox_exec(o, sql, e);
 	ret = ret ? ret : outbox_exec(o, "COMMIT", e);
 	if (ret < 0)

@@ -276,7 +276,7 @@ static int pg_copy_row(const struct outbox_row *r, void *data)
 }
 
 /* The batch's transaction up to its COMMIT. */
-static int pg_batch(struct pg *p, struct outbox *o, int64_t *last, struct err *e)
+static int pg_batch(struct pg *p, struct outbox *o, struct outbox_mark *m, struct err *e)
 {
 	struct pg_copy c = { p, 0 };
 	PGresult *res;
@@ -289,7 +289,7 @@ static int pg_batch(struct pg *p, struct outbox *o, int64_t *last, struct err *e
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return pg_fail(p, res, "copy", e);
 	PQclear(res);
-	ret = outbox_peek(o, PG_BATCH_ROWS, pg_copy_row, &c, last, e);
+	ret = outbox_peek(o, PG_BATCH_ROWS, pg_copy_row, &c, m, e);
 	if (PQputCopyEnd(p->conn, ret ? "outbox" : NULL) != 1)
 		return pg_fail(p, NULL, "copy", e);
 	res = PQgetResult(p->conn);
@@ -311,19 +311,20 @@ static int pg_batch(struct pg *p, struct outbox *o, int64_t *last, struct err *e
 int pg_send(struct pg *p, struct outbox *o, struct err *e)
 {
 	uint64_t n;
-	int64_t oldest, last = 0;
+	int64_t oldest;
+	struct outbox_mark m = { 0, 0 };
 	int ret = outbox_size(o, &n, &oldest, e);
 
 	if (ret < 0 || n == 0)
 		return ret;
 	ret = pg_connect(p, e);
-	ret = ret ? ret : pg_batch(p, o, &last, e);
+	ret = ret ? ret : pg_batch(p, o, &m, e);
 	if (ret < 0) {
 		pg_disconnect(p); /* also rolls the transaction back */
 		return ret;
 	}
 	/* committed: a failure from here on only sends the batch again */
-	ret = outbox_drop(o, last, e);
+	ret = outbox_drop(o, &m, e);
 	return ret < 0 ? ret : 1;
 }
 

@@ -34,15 +34,22 @@ void outbox_close(struct outbox *o);
  * replay: nothing written); a negative errno (nothing written). */
 int outbox_add(struct outbox *o, const struct report *r, struct err *e);
 
-/* Hand cb the rows of the oldest reports, whole reports only, until more
- * than max_rows were handed (at least one report, however large); *last
- * gets the id of the last report handed (0: none waits).  A non-zero
- * return of cb stops and is returned. */
+/* How far outbox_peek handed the outbox: every report up to id whole was
+ * handed whole, and every row up to rowid row (the oldest report after
+ * whole may have been handed in part: the rest of it comes next). */
+struct outbox_mark {
+	int64_t whole, row;
+};
+
+/* Hand cb the oldest rows, in the order they were added, at most max_rows
+ * of them: a report larger than that is handed over several calls (each
+ * row once its batch is dropped).  *m says how far (both 0: nothing
+ * waits).  A non-zero return of cb stops and is returned. */
 int outbox_peek(struct outbox *o, size_t max_rows,
-		int (*cb)(const struct outbox_row *r, void *data), void *data, int64_t *last,
-		struct err *e);
-/* Forget the reports up to id last (the server committed them). */
-int outbox_drop(struct outbox *o, int64_t last, struct err *e);
+		int (*cb)(const struct outbox_row *r, void *data), void *data,
+		struct outbox_mark *m, struct err *e);
+/* Forget what outbox_peek handed up to m (the server committed it). */
+int outbox_drop(struct outbox *o, const struct outbox_mark *m, struct err *e);
 
 /* How many reports wait, and the time of the oldest (0: none). */
 int outbox_size(struct outbox *o, uint64_t *reports, int64_t *oldest, struct err *e);

@@ -17,7 +17,7 @@
 #include "outbox.h"
 #include "store.h"
 
-#define PG_BATCH_ROWS 10000 /* rows per transaction (whole reports) */
+#define PG_BATCH_ROWS 10000 /* rows per transaction (a larger report spans several) */
 
 struct pg;
 

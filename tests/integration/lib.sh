@@ -214,10 +214,11 @@ start_run() { # OUTFILE [ARGS...]
 	wait_started "$out"
 }
 
-# Wait until the run $RUN has printed its start event to OUTFILE.
+# Wait until the run $RUN has printed its start event to OUTFILE (for at
+# most START_WAIT tenths of a second, default 100).
 wait_started() { # OUTFILE
 	local out=$1
-	for _ in $(seq 100); do
+	for _ in $(seq "${START_WAIT:-100}"); do
 		grep -q '"event":"start"' "$out" 2>/dev/null && return 0
 		kill -0 "$RUN" 2>/dev/null || break
 		sleep 0.1

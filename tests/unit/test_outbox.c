@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The PostgreSQL outbox on a file in a temporary directory: each report
- * kept once, handed out oldest first in whole reports, dropped only up to
- * what was sent, and still there after a close and an open. */
+ * kept once, handed out oldest first, a report larger than a batch over
+ * several batches, dropped only up to what was sent, and still there
+ * after a close and an open. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -40,7 +41,8 @@ int main(void)
 	struct outbox *o;
 	struct err e = { "" };
 	uint64_t n;
-	int64_t oldest, last;
+	int64_t oldest;
+	struct outbox_mark last;
 
 	test_assert(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/pg-outbox.db", dir);
@@ -58,19 +60,41 @@ int main(void)
 	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 3 && oldest == 1000);
 	outbox_close(o);
 
-	/* still there after a close; a batch of 1 row is the whole first report */
+	/* still there after a close; a batch of 1 row is half the first report */
 	test_assert(outbox_open(&o, path, &e) == 0);
 	test_assert(outbox_peek(o, 1, collect, NULL, &last, &e) == 0);
-	test_streq(seen, "h1/acc/nftally/7/940/1000/198.18.4.1/a//100/200;"
-		   "h1/acc/nftally/7/940/1000/2001:db8::1/b//300/600;");
-	test_assert(outbox_drop(o, last, &e) == 0);
+	test_streq(seen, "h1/acc/nftally/7/940/1000/198.18.4.1/a//100/200;");
+	test_assert(last.whole == 0 && last.row > 0);
+	test_assert(outbox_drop(o, &last, &e) == 0);
+	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 3 && oldest == 1000);
+	outbox_close(o);
+
+	/* the rest of it after another close, and nothing of it twice */
+	test_assert(outbox_open(&o, path, &e) == 0);
+	seen[0] = '\0';
+	test_assert(outbox_peek(o, 1, collect, NULL, &last, &e) == 0);
+	test_streq(seen, "h1/acc/nftally/7/940/1000/2001:db8::1/b//300/600;");
+	test_assert(outbox_drop(o, &last, &e) == 0);
 	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 2 && oldest == 1060);
 	seen[0] = '\0';
 	test_assert(outbox_peek(o, 100, collect, NULL, &last, &e) == 0);
 	test_streq(seen, "h1/acc/nftally/8/1000/1060/198.18.4.1/a//100/200;");
-	test_assert(outbox_drop(o, last, &e) == 0);
+	test_assert(outbox_drop(o, &last, &e) == 0); /* the empty report 9 went too */
 	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 0);
-	test_assert(outbox_peek(o, 100, collect, NULL, &last, &e) == 0 && last == 0);
+
+	/* an empty report first, then one of 2 rows in batches of 2: both whole */
+	r.seq = 10, r.time = 1180, r.n = 0, r.since = 1120;
+	test_assert(outbox_add(o, &r, &e) == 0);
+	r.seq = 11, r.time = 1240, r.n = 2, r.since = 1180;
+	test_assert(outbox_add(o, &r, &e) == 0);
+	seen[0] = '\0';
+	test_assert(outbox_peek(o, 2, collect, NULL, &last, &e) == 0);
+	test_streq(seen, "h1/acc/nftally/11/1180/1240/198.18.4.1/a//100/200;"
+		   "h1/acc/nftally/11/1180/1240/2001:db8::1/b//300/600;");
+	test_assert(outbox_drop(o, &last, &e) == 0);
+	test_assert(outbox_size(o, &n, &oldest, &e) == 0 && n == 0);
+	test_assert(outbox_peek(o, 100, collect, NULL, &last, &e) == 0 && last.whole == 0 &&
+		    last.row == 0);
 	outbox_close(o);
 	outbox_close(NULL);
 	test_assert(unlink(path) == 0); /* -wal and -shm went with the last close */
