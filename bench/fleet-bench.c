@@ -10,7 +10,9 @@
  * one transaction, into a twin of nftally_raw (same columns, key and
  * partitioning, the same size), so the ratio of the two is measured in
  * the same run on the same server.  Minute 0 (connections, schema,
- * partition) is not timed.  Prints key=value lines for bench/fleet.sh.
+ * partition) is not timed.  The database must have no nftally schema yet
+ * (nftally_raw is emptied after the setup).  Prints key=value lines for
+ * bench/fleet.sh.
  *   usage: fleet-bench HOSTS ADDRS MINUTES PROCS CONNINFO DIR */
 #include <errno.h>
 #include <stdio.h>
@@ -272,6 +274,9 @@ static void setup(const struct fleet *f, PGconn *c)
 	struct err e;
 	struct pg *p = pg_create(f->conninfo);
 
+	/* it empties nftally_raw: never on a database in use */
+	if (sql_u64(c, "SELECT (to_regclass('nftally_raw') IS NOT NULL)::int"))
+		die("setup", "the database has nftally_raw already: give an empty one");
 	snprintf(path, sizeof(path), "%s/outbox-setup.db", f->dir);
 	unlink(path);
 	if (!p || outbox_open(&o, path, &e) < 0)
