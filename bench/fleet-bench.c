@@ -11,8 +11,9 @@
  * partitioning, the same size), so the ratio of the two is measured in
  * the same run on the same server.  Minute 0 (connections, schema,
  * partition) is not timed.  The database must have no nftally schema yet
- * (nftally_raw is emptied after the setup).  Prints key=value lines for
- * bench/fleet.sh.
+ * (nftally_raw is emptied after the setup); $FLEET_BENCH_SQL, if set, is
+ * run after the setup (to distribute the tables on Citus, say).  Prints
+ * key=value lines for bench/fleet.sh.
  *   usage: fleet-bench HOSTS ADDRS MINUTES PROCS CONNINFO DIR */
 #include <errno.h>
 #include <stdio.h>
@@ -353,6 +354,9 @@ int main(int argc, char **argv)
 	if (PQstatus(c) != CONNECTION_OK)
 		die("connect", PQerrorMessage(c));
 	setup(&f, c);
+	/* e.g. Citus: SELECT create_distributed_table('nftally_raw', 'host') */
+	if (getenv("FLEET_BENCH_SQL"))
+		run_sql(c, getenv("FLEET_BENCH_SQL"));
 	for (size_t w = 0; w < f.procs; w++) {
 		int down[2], up[2];
 
