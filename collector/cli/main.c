@@ -20,6 +20,7 @@
 #include "log.h"
 #include "netns.h"
 #include "output.h"
+#include "pg.h"
 #include "query.h"
 #include "render.h"
 #include "run.h"
@@ -64,6 +65,7 @@ static const char usage_text[] =
 "           until SIGTERM/SIGINT; follows the targets file, SIGHUP resyncs\n"
 "  remove   print the counters a last time, then delete the table\n"
 "  report   totals per hour, day or month from the store (see help report)\n"
+"  pg-schema  make or update the central PostgreSQL schema (see help pg-schema)\n"
 "  import-ipset [SET...]  `ipset save` on stdin to a targets file on stdout\n"
 "  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
@@ -142,6 +144,17 @@ static const struct command_help command_help[] = {
 	  "total wherever it was counted.  --postgresql CONNINFO reads the central\n"
 	  "database that `postgresql =` sends to (docs/fleet.md) instead of the store.\n"
 	  "Reads only; safe while run writes.\n" },
+	{ "pg-schema",
+	  "Usage: nftally [-c FILE] pg-schema [--postgresql CONNINFO]\n"
+	  "Make nftally's schema in the central PostgreSQL database (or bring it up\n"
+	  "to date after an upgrade) and exit, so that the nodes' role needs no\n"
+	  "CREATE.  Run it once as the role that is to own the schema.  CONNINFO is\n"
+	  "libpq's (keyword/value or URI); without --postgresql, the config's\n"
+	  "`postgresql =`.  Prints the schema's version and whether it was made now;\n"
+	  "running it again changes nothing.  Exit 3 when the server cannot be\n"
+	  "reached or refuses (a role without CREATE), with its message; 1 when the\n"
+	  "schema is newer than this nftally or nftally was built without libpq.\n"
+	  "See docs/fleet.md.\n" },
 	{ "import-ipset",
 	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
 	  "Write a targets file with one line per member of the named sets (default:\n"
@@ -274,7 +287,7 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'K': ro->cls = optarg; ro->any = true; break;
 		case 'O': ro->host = optarg; ro->any = true; break;
 		case 'N': ro->netns = optarg; ro->any = true; break;
-		case 'Q': ro->postgresql = optarg; ro->any = true; break;
+		case 'Q': ro->postgresql = optarg; break;
 		case 'M': ro->merge_hosts = ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
@@ -302,15 +315,20 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
-			"--per-addr, --since, --until, --utc, --format, --human, "
-			"--merge-hosts and --postgresql are options of report\n");
+			"--per-addr, --since, --until, --utc, --format, --human "
+			"and --merge-hosts are options of report\n");
+		exit(EXIT_USAGE);
+	}
+	if (ro->postgresql && strcmp(a->command, "report") && strcmp(a->command, "pg-schema")) {
+		fprintf(stderr, "nftally: --postgresql is an option of report and pg-schema\n");
 		exit(EXIT_USAGE);
 	}
 	/* the central database's accounts need not be this host's */
 	if (ro->postgresql)
 		a->only = NULL;
 	config_set_init(&a->cs);
-	if (strcmp(a->command, "import-ipset") == 0)
+	if (strcmp(a->command, "import-ipset") == 0 ||
+	    (strcmp(a->command, "pg-schema") == 0 && ro->postgresql))
 		return 0; /* needs no configuration */
 	ret = config_set_load(&a->cs, config ? config : CONFIG_DEFAULT_PATH, config != NULL, &a->e);
 	if (ret == 0 && a->only && !config_set_find(&a->cs, a->only))
@@ -359,6 +377,25 @@ static int cmd_report(struct cli *a)
 }
 
 /* `ipset save | nftally import-ipset [SET...] > targets` */
+/* `nftally pg-schema`: --postgresql's conninfo, else the config's. */
+static int cmd_pg_schema(struct cli *a)
+{
+	const char *conninfo = a->ro.postgresql ? a->ro.postgresql : a->cs.dflt.postgresql;
+	int version, ret;
+
+	if (!conninfo[0]) {
+		err_set(&a->e, "pg-schema: no database: give --postgresql CONNINFO or set "
+			"'postgresql' in the config");
+		return cli_fail(a, EXIT_USAGE);
+	}
+	ret = pg_setup(conninfo, &version, &a->e);
+	if (ret < 0)
+		return cli_fail(a, ret == -EINVAL || ret == -ENOTSUP ? EXIT_INPUT : EXIT_SYSTEM);
+	printf("nftally schema version %d: %s\n", version,
+	       ret ? "made" : "up to date already, nothing changed");
+	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+}
+
 static int cmd_import_ipset(struct cli *a)
 {
 	char *buf = NULL;
@@ -515,13 +552,15 @@ int main(int argc, char **argv)
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
 	    strcmp(a.command, "remove") && strcmp(a.command, "report") &&
-	    strcmp(a.command, "import-ipset")) {
+	    strcmp(a.command, "import-ipset") && strcmp(a.command, "pg-schema")) {
 		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
 		code = EXIT_USAGE;
 	} else if (!strcmp(a.command, "report")) {
 		code = cmd_report(&a);
 	} else if (!strcmp(a.command, "import-ipset")) {
 		code = cmd_import_ipset(&a);
+	} else if (!strcmp(a.command, "pg-schema")) {
+		code = cmd_pg_schema(&a);
 	} else if (!strcmp(a.command, "run")) {
 		ret = run_daemon(&a.cs, a.only, &a.out, &a.e);
 		code = ret < 0 ? cli_fail(&a, cli_code_for(ret)) : 0;

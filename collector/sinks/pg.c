@@ -424,6 +424,31 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 	return ret;
 }
 
+/* `nftally pg-schema`: the schema made or brought up to date by its own
+ * connection (no statement bound: the owner's one-off, not the loop's). */
+int pg_setup(const char *conninfo, int *version, struct err *e)
+{
+	const char *kw[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *val[] = { "10", "nftally-pg-schema", conninfo, NULL };
+	struct pg p = { .conn = PQconnectdbParams(kw, val, 1) };
+	int before = -1, ret;
+
+	*version = 0;
+	if (!p.conn || PQstatus(p.conn) != CONNECTION_OK)
+		ret = pg_fail(&p, NULL, "connect", e);
+	else
+		ret = pg_exec(&p, "SET client_min_messages = warning", "connect", e);
+	if (ret == 0)
+		before = pg_schema_version(&p, e);
+	ret = ret ? ret : before < 0 ? -EIO : pg_schema(&p, e);
+	if (ret == 0)
+		*version = pg_schema_version(&p, e);
+	if (ret == 0 && *version < 0)
+		ret = -EIO;
+	PQfinish(p.conn);
+	return ret < 0 ? ret : before != *version;
+}
+
 #else
 
 struct pg *pg_create(const char *conninfo)
@@ -445,6 +470,12 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
 {
 	return err_setn(e, -ENOTSUP, "--postgresql: nftally was built without libpq");
+}
+
+int pg_setup(const char *conninfo, int *version, struct err *e)
+{
+	*version = 0;
+	return err_setn(e, -ENOTSUP, "pg-schema: nftally was built without libpq");
 }
 
 #endif

@@ -44,4 +44,13 @@ int pg_send(struct pg *p, struct outbox *o, struct err *e);
 int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e);
 
+/* `nftally pg-schema`: connect to the database conninfo names, make or
+ * migrate nftally's schema (as pg_send would, under the same advisory
+ * lock), disconnect.  *version gets the schema's version afterwards.  1
+ * when it was made or migrated now, 0 when it was up to date already;
+ * -ENOTSUP with e set when built without libpq, -EINVAL when the schema
+ * is newer than this nftally's, -EIO with e set (the server's message in
+ * one line: unreachable, no CREATE on the schema, ...). */
+int pg_setup(const char *conninfo, int *version, struct err *e);
+
 #endif

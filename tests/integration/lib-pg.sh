@@ -28,9 +28,12 @@ pg_cleanup() {
 trap pg_cleanup EXIT
 runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync \
 	>/dev/null || skip_or_fail "initdb failed"
-# PG_LISTEN: the TCP addresses to listen on (none by default: the socket).
+# PG_LISTEN: the TCP addresses to listen on (none by default: the socket);
+# PG_FSYNC: on for commits that reach the disk (off by default: tests need
+# no durability from the server, only its answers); PG_OPTS: more -c NAME=V.
 pg_start() {
-	pgctl start -w -o "-k $PGDIR -c listen_addresses='${PG_LISTEN:-}' -c fsync=off"
+	pgctl start -w -o "-k $PGDIR -c listen_addresses='${PG_LISTEN:-}' \
+-c fsync=${PG_FSYNC:-off} ${PG_OPTS:-}"
 }
 # The test's own statements, as the superuser over the unix socket (which
 # no network namespace or drop rule cuts).

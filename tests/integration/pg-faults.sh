@@ -8,8 +8,10 @@
 # restored, with the run reporting on time all along, (2) two daemons
 # with different `host` writing into one database at once, (3) TLS:
 # sslmode=require, verify-full with the right CA, and a wrong CA (refused,
-# the reports wait and arrive after the fix and a restart), (4) the server
-# read-only for a while.
+# the reports wait and arrive after the fix and a restart), then client
+# certificates (pg_hba clientcert=verify-full for a node role: refused
+# without one and with one of another name, accepted with the role's),
+# (4) the server read-only for a while.
 #
 #   client C --- router R (nftally "nodeA") --- server S (nftally "nodeB" in (2))
 #                    | p0 198.18.6.1
@@ -47,15 +49,30 @@ mkdir -p "$CERTS"
 	printf 'subjectAltName = DNS:pgserver\n' > ext
 	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
 		-extfile ext -out server.crt
+	# client certificates of the CA: the role's name, and another name
+	for cn in nftally_cert someone_else; do
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout $cn.key -out $cn.csr
+		openssl x509 -req -in $cn.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+			-out $cn.crt
+	done
+	chmod 0600 ./*.key # libpq refuses a client key others may read
 ) >/dev/null 2>&1 || bad "openssl made no certificates"
 install -o postgres -m 0600 "$CERTS/server.key" "$PGDIR/data/server.key"
 install -o postgres -m 0644 "$CERTS/server.crt" "$PGDIR/data/server.crt"
+install -o postgres -m 0644 "$CERTS/ca.crt" "$PGDIR/data/root.crt"
 cat >> "$PGDIR/data/postgresql.conf" <<CONF
 ssl = on
 ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
+ssl_ca_file = 'root.crt'
 CONF
-echo "host all all 198.18.0.0/15 trust" >> "$PGDIR/data/pg_hba.conf"
+# The role nftally_cert only over TLS with a client certificate of the CA
+# whose name is the role's (part 3); everyone else as before.
+cat >> "$PGDIR/data/pg_hba.conf" <<HBA
+hostssl all nftally_cert 198.18.0.0/15 trust clientcert=verify-full
+host all nftally_cert 198.18.0.0/15 reject
+host all all 198.18.0.0/15 trust
+HBA
 PG_NS=$P PG_LISTEN=198.18.6.2 pg_start ||
 	{ cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not start"; }
 
@@ -292,6 +309,61 @@ set_pg "$TCP dbname=postgres sslmode=verify-full sslrootcert=$CERTS/ca.crt"
 start_run "$WORK/tls4.json"
 check_a "(3) the CA fixed, nftally restarted"
 stop_run; assert_eq 0 $? "(3) fixed: run exit code"
+
+# Client certificates: the server requires one of its CA, whose name is
+# the role's (pg_hba: clientcert=verify-full); the role has fleet.md's
+# node grants only.
+sql "CREATE ROLE nftally_cert LOGIN;
+     GRANT SELECT ON nftally_schema TO nftally_cert;
+     GRANT INSERT ON nftally_raw TO nftally_cert;
+     GRANT EXECUTE ON FUNCTION nftally_partition(timestamp) TO nftally_cert;
+     GRANT TEMPORARY ON DATABASE postgres TO nftally_cert;" >/dev/null
+CERT="host=pgserver hostaddr=198.18.6.2 port=5432 user=nftally_cert dbname=postgres"
+CERT="$CERT sslmode=verify-full sslrootcert=$CERTS/ca.crt"
+# nftally_cert's TLS session, by the name on its client certificate
+cert_seen() {
+	sql "SELECT string_agg(coalesce(s.client_dn, '-'), ' ') FROM pg_stat_ssl s
+	     JOIN pg_stat_activity a USING (pid)
+	     WHERE a.application_name = 'nftally' AND a.usename = 'nftally_cert' AND s.ssl" \
+		2>/dev/null
+}
+# A refused run: its error event names the cause, its reports wait, and
+# none arrives (UNSENT: the bytes of 198.18.4.1 waiting since the first).
+UNSENT=0
+refused() { # FILE WHAT GREP PAYLOAD COUNT
+	start_run "$1"
+	traffic "$4" "$5"
+	UNSENT=$((UNSENT + $5 * ($4 + 28)))
+	sleep 2.5
+	wait_event "$1" error 1 && grep '"event":"error"' "$1" | grep -q "$3" &&
+		ok "(3) $2: refused, the error event says '$3'" ||
+		bad "(3) $2: no error event with '$3': $(grep '"event":"error"' "$1" | head -2)"
+	[ "$(outbox)" -gt 0 ] && ok "(3) $2: reports wait in the outbox ($(outbox))" ||
+		bad "(3) $2: no report waits in the outbox"
+	assert_eq "$((W4 - UNSENT))" "$(usage nodeA 198.18.4.1 | cut -d' ' -f1)" \
+		"(3) $2: nothing sent"
+	stop_run; assert_eq 0 $? "(3) $2: run exit code"
+}
+set_pg "$CERT"
+refused "$WORK/cert1.json" "no client certificate" "requires a valid client certificate" 124 3
+set_pg "$CERT sslcert=$CERTS/someone_else.crt sslkey=$CERTS/someone_else.key"
+refused "$WORK/cert2.json" "a client certificate of another name" \
+	"authentication failed for user" 125 4
+# (the server's log says why: the name, not the CA)
+grep -q 'certificate validation (clientcert=verify-full) failed for user "nftally_cert"' \
+	"$PGDIR/log" && ok "(3) a client certificate of another name: refused for its name" ||
+	bad "(3) a client certificate of another name: the server's log gives no reason"
+traffic 126 5 # counted by the kernel, reported by the next run
+set_pg "$CERT sslcert=$CERTS/nftally_cert.crt sslkey=$CERTS/nftally_cert.key"
+start_run "$WORK/cert3.json"
+traffic 127 6
+check_a "(3) the role's client certificate: every report waiting arrives"
+assert_eq "/CN=nftally_cert" "$(cert_seen)" \
+	"(3) the session is nftally_cert's, by its client certificate"
+stop_run; assert_eq 0 $? "(3) client certificate: run exit code"
+grep -q '"event":"error"' "$WORK/cert3.json" &&
+	bad "(3) client certificate: an error: $(grep '"event":"error"' "$WORK/cert3.json" | head -1)" ||
+	ok "(3) client certificate: no error event"
 
 assert_eq 0 "$(sql "SELECT count(*) FROM (SELECT 1 FROM nftally_raw GROUP BY host, netns,
 		    account, seq, time, addr, class HAVING count(*) > 1) d")" "no row twice"
