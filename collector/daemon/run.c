@@ -946,8 +946,10 @@ static void run_watch(struct run *r)
 		r->labels_name = run_watch_dir(r, a->cfg.labels);
 }
 
-/* Did the inotify events name our file?  Drains the queue. */
-static bool run_watch_hit(struct run *r)
+/* Did the inotify events name our files?  Drains the queue.  *renamed
+ * (if not NULL): the last of them renamed a file into place, which is
+ * then whole (how editors and config management write). */
+static bool run_watch_hit(struct run *r, bool *renamed)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool hit = false;
@@ -958,21 +960,27 @@ static bool run_watch_hit(struct run *r)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			if (ev->len && ((r->watch_name && strcmp(ev->name, r->watch_name) == 0) ||
-					(r->labels_name && strcmp(ev->name, r->labels_name) == 0)))
+					(r->labels_name && strcmp(ev->name, r->labels_name) == 0))) {
 				hit = true;
+				if (renamed)
+					*renamed = (ev->mask & IN_MOVED_TO) != 0;
+			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
 	return hit;
 }
 
-/* A file being written arrives as several events: wait until it is quiet. */
+/* A file written in place arrives as several events (created, written,
+ * closed, maybe opened again): wait until it is quiet for 200 ms.  A
+ * file renamed into place is whole at once and needs no wait. */
 static void run_settle(struct run *r)
 {
 	struct pollfd p = { .fd = r->ifd, .events = POLLIN };
+	bool renamed = false;
 
-	while (poll(&p, 1, 200) > 0)
-		run_watch_hit(r);
+	while (!renamed && poll(&p, 1, 200) > 0)
+		run_watch_hit(r, &renamed);
 }
 
 /* Subscribe to nf_tables' notifications, then look once: the table may
@@ -1625,7 +1633,7 @@ enum { RUN_FD_FILE, RUN_FD_WATCH, RUN_FD_CLAIM, RUN_FD_DISC, RUN_FDS };
  * signal's resync, a changed targets file, changed addresses. */
 static void run_work(struct run *r, const struct pollfd *p, bool due, bool hup, time_t t)
 {
-	bool check = false, file, disc, any;
+	bool check = false, file, disc, any, renamed = false;
 
 	if (p[RUN_FD_CLAIM].revents & POLLIN)
 		claim_drain(r->claimfd); /* someone looked who holds the table */
@@ -1645,8 +1653,9 @@ static void run_work(struct run *r, const struct pollfd *p, bool due, bool hup, 
 		run_reload(r, "SIGHUP", true);
 	if (due)
 		run_tick(r, t);
-	if (file && run_watch_hit(r)) {
-		run_settle(r);
+	if (file && run_watch_hit(r, &renamed)) {
+		if (!renamed)
+			run_settle(r);
 		run_reload(r, "file changed", false);
 	}
 	if (disc && disc_drain(r->disc) != 0 && run_discover(r) > 0)
