@@ -21,7 +21,7 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
 		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
 		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL,
-		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES,
+		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES, KEY_KEEP_SAMPLES,
 		  KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
@@ -29,7 +29,7 @@ static const char *const config_keys[KEY_COUNT] = {
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
 	"default_class", "host", "netns", "labels", "postgresql",
-	"cycle_day", "timezone", "cycles",
+	"cycle_day", "timezone", "cycles", "store_keep_samples",
 };
 
 /* What one daemon has once, whatever its accounts: one timer, one state
@@ -41,6 +41,7 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_PROM_FILE] = true, [KEY_LISTEN] = true, [KEY_HOST] = true,
 	[KEY_POSTGRESQL] = true,
 	[KEY_CYCLE_DAY] = true, [KEY_TIMEZONE] = true, [KEY_CYCLES] = true,
+	[KEY_KEEP_SAMPLES] = true,
 };
 
 void config_defaults(struct config *c)
@@ -58,6 +59,7 @@ void config_defaults(struct config *c)
 	c->keep_days = 800 * 86400;
 	strcpy(c->default_class, "other");
 	c->cycle_day = 1;
+	c->keep_samples = CONFIG_KEEP_SAMPLES_MIN;
 }
 
 /* Values are echoed into messages; keep them printable and short. */
@@ -137,6 +139,11 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 		c->keep_hours = (long long)(n * unit);
 	else if (strcmp(key, "store_keep_days") == 0)
 		c->keep_days = (long long)(n * unit);
+	else if (strcmp(key, "store_keep_samples") == 0 && n * unit < CONFIG_KEEP_SAMPLES_MIN)
+		return err_set(e, "%s: store_keep_samples '%s' is shorter than 63d (the current "
+			       "and the previous billing cycle)", where, config_show(shown, v));
+	else if (strcmp(key, "store_keep_samples") == 0)
+		c->keep_samples = (long long)(n * unit);
 	else
 		return -EINVAL;
 	return 0;
@@ -750,6 +757,7 @@ static int config_apply(struct config *c, int key, const char *v,
 	case KEY_KEEP_INTERVALS:
 	case KEY_KEEP_HOURS:
 	case KEY_KEEP_DAYS:
+	case KEY_KEEP_SAMPLES:
 		return config_set_keep(c, config_keys[key], v, where, e);
 	case KEY_LISTEN:
 		return config_set_listen(c, v, where, e);

@@ -22,6 +22,7 @@
 #define CONFIG_ACCOUNTS_MAX 128  /* [account] sections in one file */
 #define CONFIG_NETNS_MAX 255     /* bytes of a netns name or glob */
 #define CONFIG_HOST_MAX 255
+#define CONFIG_KEEP_SAMPLES_MIN (63LL * 86400) /* store_keep_samples */
 
 struct config {
 	char account[CONFIG_ACCOUNT_MAX + 1]; /* "" without sections */
@@ -48,6 +49,7 @@ struct config {
 	long long keep_intervals;       /* seconds; default 2 days */
 	long long keep_hours;           /* default 90 days */
 	long long keep_days;            /* default 800 days */
+	long long keep_samples;         /* 5-minute samples; default and least 63 days */
 	char prom_file[PATH_MAX];       /* "" = no textfile */
 	char listen[CONFIG_LISTEN_MAX + 1]; /* "" = no HTTP listener */
 	/* daemon-wide; "" = no PostgreSQL sink.  May hold a password: shown
@@ -96,7 +98,8 @@ void config_set_finish(struct config_set *cs);
  * blank lines, `[account NAME]` section headers (NAME: [a-z][a-z0-9_-]*, at
  * most CONFIG_ACCOUNT_MAX bytes, unique; at most CONFIG_ACCOUNTS_MAX);
  * keys: table, template, template_dir, targets, interval, state_dir, store,
- * store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
+ * store_keep_intervals, store_keep_hours, store_keep_days,
+ * store_keep_samples, prom_file,
  * listen, exclude, interfaces, overhead, classes, default_class, host,
  * netns, labels, cycle_day, timezone, cycles.  Values may be double-quoted (no escapes); the list keys
  * (exclude, interfaces, and targets given as sources) may also be written
@@ -137,8 +140,9 @@ int config_load(struct config *c, const char *path, bool must_exist,
 int config_set_table(struct config *c, const char *v, const char *where, struct err *e);
 int config_set_interval(struct config *c, const char *v, const char *where, struct err *e);
 
-/* Durations: digits and a unit s, m, h or d ("36h"), 1 hour to 100 years.
- * key is one of the store_keep_* keys. */
+/* Durations: digits and a unit s, m, h or d ("36h"), 1 hour to 100 years
+ * (store_keep_samples: 63 days at least, the current and the previous
+ * billing cycle).  key is one of the store_keep_* keys. */
 int config_set_keep(struct config *c, const char *key, const char *v, const char *where,
 		    struct err *e);
 /* "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (every address, IPv6 and IPv4). */

@@ -130,6 +130,14 @@ static void test_config_keys(void)
 		    -EINVAL);
 	test_streq(e.msg, "n.conf:2: timezone 'Nowhere': unknown time zone (no "
 			  "/usr/share/zoneinfo/Nowhere)");
+	config_defaults(&c);
+	test_assert(c.keep_samples == 63 * 86400);
+	test_assert(config_parse_buffer(&c, "n.conf", "store_keep_samples = 100d\n", 26, &e) == 0);
+	test_assert(c.keep_samples == 100 * 86400);
+	test_assert(config_parse_buffer(&c, "n.conf", "store_keep_samples = 62d\n", 25, &e) ==
+		    -EINVAL);
+	test_streq(e.msg, "n.conf:1: store_keep_samples '62d' is shorter than 63d (the current "
+			  "and the previous billing cycle)");
 	{
 		struct config_set cs;
 		const char sec[] = "[account a]\ncycle_day = 5\n";
