@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "billing.h"
 #include "build-config.h"
 #include "commands.h"
 #include "config.h"
@@ -17,6 +18,7 @@
 #include "discover.h"
 #include "file.h"
 #include "ipset.h"
+#include "labels.h"
 #include "log.h"
 #include "netns.h"
 #include "output.h"
@@ -241,6 +243,13 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "postgresql", required_argument, NULL, 'Q' },
 		{ "merge-hosts", no_argument, NULL, 'M' },
 		{ "netns", required_argument, NULL, 'N' },
+		{ "cycle", required_argument, NULL, 'Y' },
+		{ "bill", required_argument, NULL, 'B' },
+		{ "p95", no_argument, NULL, '9' },
+		{ "units", required_argument, NULL, 'W' },
+		{ "all", no_argument, NULL, 'Z' },
+		{ "by-class", no_argument, NULL, 'C' },
+		{ "at", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -276,6 +285,13 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'N': ro->netns = optarg; ro->any = true; break;
 		case 'Q': ro->postgresql = optarg; ro->any = true; break;
 		case 'M': ro->merge_hosts = ro->any = true; break;
+		case 'Y': ro->cycle = optarg; ro->any = true; break;
+		case 'B': ro->bill = optarg; ro->any = true; break;
+		case '9': ro->p95 = ro->any = true; break;
+		case 'W': ro->units = optarg; ro->any = true; break;
+		case 'Z': ro->all = ro->any = true; break;
+		case 'C': ro->by_class = ro->any = true; break;
+		case 'J': ro->at = optarg; ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -303,7 +319,8 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
 			"--per-addr, --since, --until, --utc, --format, --human, "
-			"--merge-hosts and --postgresql are options of report\n");
+			"--merge-hosts, --postgresql, --cycle, --bill, --p95, --units, --all, "
+			"--by-class and --at are options of report\n");
 		exit(EXIT_USAGE);
 	}
 	/* the central database's accounts need not be this host's */
@@ -333,21 +350,14 @@ static int cmd_render(struct cli *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
-/* `nftally report`: bad options are a usage error; no store (off, or no
- * database yet) or one of a newer nftally is bad input. */
-static int cmd_report(struct cli *a)
+/* The report of the store of cfg (or of --postgresql): the exit code. */
+static int cmd_report_store(struct cli *a, const struct config *cfg, char path[PATH_MAX])
 {
-	char path[PATH_MAX];
 	int ret;
-
-	if (query_check(&a->ro, &a->e) < 0)
-		return cli_fail(a, EXIT_USAGE);
-	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
-				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
 
 	if (a->ro.postgresql)
 		path[0] = '\0'; /* not read */
-	else if (!account_store_path(cfg, path, sizeof(path))) {
+	else if (!account_store_path(cfg, path, PATH_MAX)) {
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return cli_fail(a, EXIT_INPUT);
 	}
@@ -356,6 +366,86 @@ static int cmd_report(struct cli *a)
 	if (ret < 0)
 		return cli_fail(a, ret == -ENOENT || ret == -EINVAL || ret == -ENOTSUP ? EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
+}
+
+/* The labels of strings (each strdup'd into *v, *n of them). */
+static int known_add(char ***v, size_t *n, const char *label)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(label)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* report --all: the labels of every account's targets file and labels
+ * file (or --account's), besides the store's. */
+static int report_known_labels(struct cli *a, char ***v, size_t *n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < a->cs.n && ret == 0; i++) {
+		const struct config *cfg = &a->cs.v[i];
+		struct targets t;
+		struct labels l;
+
+		if (a->only && strcmp(a->only, cfg->account) != 0)
+			continue;
+		targets_init(&t);
+		if (cfg->targets_file && cfg->targets[0] &&
+		    (ret = targets_parse_file(&t, cfg->targets, &a->e)) == -ENOENT &&
+		    !cfg->targets_explicit)
+			ret = 0; /* the default path, not there */
+		for (size_t k = 0; ret == 0 && k < t.nlabels; k++)
+			ret = known_add(v, n, t.labels[k]);
+		targets_finish(&t);
+		labels_init(&l);
+		if (ret == 0 && cfg->labels[0])
+			ret = labels_load(&l, cfg->labels, &a->e);
+		for (size_t k = 0; ret == 0 && k < l.n; k++)
+			ret = known_add(v, n, l.text + l.v[k].label);
+		labels_finish(&l);
+	}
+	if (ret == -ENOMEM)
+		err_setn(&a->e, ret, "out of memory");
+	return ret;
+}
+
+/* `nftally report`: bad options are a usage error; no store (off, or no
+ * database yet) or one of a newer nftally is bad input. */
+static int cmd_report(struct cli *a)
+{
+	char path[PATH_MAX], **known = NULL;
+	struct billing b;
+	size_t nknown = 0;
+	int ret, code = 0;
+
+	if (query_check(&a->ro, &a->e) < 0)
+		return cli_fail(a, EXIT_USAGE);
+	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
+				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
+
+	/* the cycles are daemon-wide: every account has the same */
+	ret = billing_from_config(&b, cfg, &a->e);
+	if (ret == 0 && a->ro.all && !a->ro.postgresql)
+		ret = report_known_labels(a, &known, &nknown);
+	if (ret == 0) {
+		a->ro.billing = &b;
+		a->ro.known = (const char *const *)known;
+		a->ro.nknown = nknown;
+		code = cmd_report_store(a, cfg, path);
+	} else {
+		code = cli_fail(a, ret == -ENOMEM ? EXIT_SYSTEM : EXIT_INPUT);
+	}
+	billing_finish(&b);
+	for (size_t i = 0; i < nknown; i++)
+		free(known[i]);
+	free(known);
+	return code;
 }
 
 /* `ipset save | nftally import-ipset [SET...] > targets` */
