@@ -108,8 +108,9 @@ assert_eq "$H0
 2026-11,node2,,cust-b,5,1,6,1
 2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",30,1,40,2" \
 	"$(rep --by month --utc --format csv --host node2)" "--host node2, over the classes"
+OUT=$(rep --p95); RC=$?
 assert_eq "nftally: --cycle, --p95, --all, --at, --by 5min and --by cycle read the store: not with --postgresql rc=2" \
-	"$(rep --p95; echo "rc=$?")" "--p95 is refused with --postgresql"
+	"$OUT rc=$RC" "--p95 is refused with --postgresql"
 
 # JSON, and the hostile label as a filter: a parameter, matched as text
 assert_eq '{"period":"2026-12","host":"node2","netns":"","label":"x'"'"'); DROP TABLE nftally_raw;--\"é€ 𝄞","in_bytes":30,"in_packets":1,"out_bytes":40,"out_packets":2}' \
