@@ -899,6 +899,16 @@ int store_query(struct store *s, const struct store_query *q,
 	"  in_bytes, in_packets, out_bytes, out_packets FROM usage" \
 	"  WHERE t <= :from AND (tier = 0 OR t < :from) AND t >= :lo AND t <= :hi)"
 
+/* After the rows of st: cb's non-zero return, 0, or the step's error. */
+static int store_rows_end(struct store *s, sqlite3_stmt *st, int rc, int ret, const char *what,
+			  struct err *e)
+{
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, what);
+}
+
 int64_t store_samples_from(const struct store *s)
 {
 	return s->samples_from;
@@ -940,10 +950,7 @@ int store_label_usage(struct store *s, int64_t since, int64_t until,
 
 		ret = cb(column_text(st, 0), &c, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "label usage");
+	return store_rows_end(s, st, rc, ret, "label usage", e);
 }
 
 int store_labels(struct store *s, int (*cb)(const char *label, void *data), void *data,
@@ -956,10 +963,7 @@ int store_labels(struct store *s, int (*cb)(const char *label, void *data), void
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0)
 		ret = cb(column_text(st, 0), data);
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "labels");
+	return store_rows_end(s, st, rc, ret, "labels", e);
 }
 
 int store_first_time(struct store *s, int64_t *t, struct err *e)
@@ -1031,32 +1035,58 @@ static void bind_wquery(struct store *s, sqlite3_stmt *st, const struct store_wq
 	" AND (:host IS NULL OR host = :host) AND (:netns IS NULL OR netns = :netns)" \
 	" AND (:account IS NULL OR account = :account)"
 
+/* The windows' totals and samples (%s: the address column, then ", addr"
+ * in GROUP BY and ORDER BY). */
+#define WINDOW_TOTALS_SQL \
+	"SELECT w.period, CASE WHEN :merge THEN '*' ELSE host END AS h," \
+	"  CASE WHEN :merge THEN '*' ELSE netns END AS n, s.label, %s," \
+	"  CASE WHEN :sumcls THEN '' ELSE class END AS c," \
+	"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)" \
+	" FROM " STORE_FINEST " u JOIN series s ON s.id = u.series" \
+	" JOIN temp.win w ON w.label = s.label AND u.start >= w.since AND u.start < w.until" \
+	" WHERE 1" WQUERY_FILTERS \
+	" GROUP BY s.label, w.period, h, n%s, c" \
+	" ORDER BY s.label, w.since, h, n%s, c"
+#define WINDOW_SAMPLES_SQL \
+	"SELECT s.label, w.period, %s, u.t," \
+	"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)" \
+	" FROM samples u JOIN series s ON s.id = u.series" \
+	" JOIN temp.win w ON w.label = s.label AND u.t >= w.since AND u.t < w.until" \
+	" WHERE u.t >= :lo AND u.t < :hi" WQUERY_FILTERS \
+	" GROUP BY s.label, w.period%s, u.t" \
+	" ORDER BY s.label, w.since%s, u.t"
+
+/* The windows of q loaded, and the query of the totals or of the samples
+ * prepared and bound. */
+static int store_window_prepare(struct store *s, const struct store_wquery *q, bool samples,
+				sqlite3_stmt **st, struct err *e)
+{
+	const char *a = q->per_addr ? "addr" : "NULL", *g = q->per_addr ? ", addr" : "";
+	char sql[2048];
+	int64_t lo, hi;
+	int ret = store_load_windows(s, q, &lo, &hi, e);
+
+	if (ret < 0)
+		return ret;
+	if (samples)
+		snprintf(sql, sizeof(sql), WINDOW_SAMPLES_SQL, a, g, g);
+	else
+		snprintf(sql, sizeof(sql), WINDOW_TOTALS_SQL, a, g, g);
+	if (store_prepare(s, st, sql, e) < 0)
+		return -EIO;
+	bind_wquery(s, *st, q, lo, hi);
+	return 0;
+}
+
 int store_window_query(struct store *s, const struct store_wquery *q,
 		       int (*cb)(const struct store_row *row, void *data), void *data,
 		       struct err *e)
 {
-	static const char sql_fmt[] =
-		"SELECT w.period, CASE WHEN :merge THEN '*' ELSE host END AS h,"
-		"  CASE WHEN :merge THEN '*' ELSE netns END AS n, s.label, %s,"
-		"  CASE WHEN :sumcls THEN '' ELSE class END AS c,"
-		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM " STORE_FINEST " u JOIN series s ON s.id = u.series"
-		" JOIN temp.win w ON w.label = s.label AND u.start >= w.since AND u.start < w.until"
-		" WHERE 1" WQUERY_FILTERS
-		" GROUP BY s.label, w.period, h, n%s, c"
-		" ORDER BY s.label, w.since, h, n%s, c";
-	char sql[2048];
 	sqlite3_stmt *st;
-	int64_t lo, hi;
-	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+	int rc, ret = store_window_prepare(s, q, false, &st, e);
 
 	if (ret < 0)
 		return ret;
-	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
-		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
-	if (store_prepare(s, &st, sql, e) < 0)
-		return -EIO;
-	bind_wquery(s, st, q, lo, hi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
 		struct store_row row = {
 			.period = column_text(st, 0),
@@ -1070,36 +1100,18 @@ int store_window_query(struct store *s, const struct store_wquery *q,
 
 		ret = cb(&row, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+	return store_rows_end(s, st, rc, ret, "query", e);
 }
 
 int store_window_samples(struct store *s, const struct store_wquery *q,
 			 int (*cb)(const struct store_sample *x, void *data), void *data,
 			 struct err *e)
 {
-	static const char sql_fmt[] =
-		"SELECT s.label, w.period, %s, u.t,"
-		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM samples u JOIN series s ON s.id = u.series"
-		" JOIN temp.win w ON w.label = s.label AND u.t >= w.since AND u.t < w.until"
-		" WHERE u.t >= :lo AND u.t < :hi" WQUERY_FILTERS
-		" GROUP BY s.label, w.period%s, u.t"
-		" ORDER BY s.label, w.since%s, u.t";
-	char sql[2048];
 	sqlite3_stmt *st;
-	int64_t lo, hi;
-	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+	int rc, ret = store_window_prepare(s, q, true, &st, e);
 
 	if (ret < 0)
 		return ret;
-	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
-		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
-	if (store_prepare(s, &st, sql, e) < 0)
-		return -EIO;
-	bind_wquery(s, st, q, lo, hi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
 		struct store_sample x = {
 			.label = column_text(st, 0),
@@ -1111,10 +1123,7 @@ int store_window_samples(struct store *s, const struct store_wquery *q,
 
 		ret = cb(&x, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "samples");
+	return store_rows_end(s, st, rc, ret, "samples", e);
 }
 
 /* ---- carrying the totals of a lost database over ---- */
