@@ -586,21 +586,30 @@ int query_check(const struct report_opts *o, struct err *e)
 
 /* ---- billing: the labels, their cycles' windows ---- */
 
+/* Room for one more of n elements of size bytes in *v (*cap of them),
+ * doubling.  0 or -ENOMEM (*v unchanged). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? 2 * *cap : 64;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	if (!(nv = realloc(*v, c * size)))
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 static int label_add(const char *label, void *data)
 {
 	struct query *q = data;
 
 	if (q->o->label && strcmp(label, q->o->label) != 0)
 		return 0;
-	if (q->nlabels == q->lcap) {
-		size_t cap = q->lcap ? 2 * q->lcap : 64;
-		char **v = realloc(q->labels, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		q->labels = v;
-		q->lcap = cap;
-	}
+	if (grow((void **)&q->labels, &q->lcap, q->nlabels, sizeof(*q->labels)) < 0)
+		return -ENOMEM;
 	if (!(q->labels[q->nlabels] = strdup(label)))
 		return -ENOMEM;
 	q->nlabels++;
@@ -646,15 +655,8 @@ static int window_add(struct query *q, const char *label, const struct cycle *c,
 	struct qwin *x;
 	int y = 0, m = 0;
 
-	if (q->nw == q->wcap) {
-		size_t cap = q->wcap ? 2 * q->wcap : 64;
-		struct qwin *v = realloc(q->w, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		q->w = v;
-		q->wcap = cap;
-	}
+	if (grow((void **)&q->w, &q->wcap, q->nw, sizeof(*q->w)) < 0)
+		return -ENOMEM;
 	x = &q->w[q->nw++];
 	cycle_month_of(c, since, &y, &m);
 	snprintf(x->period, sizeof(x->period), "%04d-%02d", y, m);
@@ -766,15 +768,8 @@ static int p95_flush(struct query *q)
 			q->sin[nv] = q->sin[i];
 			q->sout[nv++] = q->sout[i];
 		}
-	if (q->np == q->pcap) {
-		size_t cap = q->pcap ? 2 * q->pcap : 64;
-		struct prow *v = realloc(q->p, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		q->p = v;
-		q->pcap = cap;
-	}
+	if (grow((void **)&q->p, &q->pcap, q->np, sizeof(*q->p)) < 0)
+		return -ENOMEM;
 	x = &q->p[q->np];
 	*x = (struct prow){ .since = w->w.since, .until = w->w.until };
 	ret = bill_p95(q->sin, q->sout, nv, slots, q->bill, &x->r);
@@ -824,16 +819,24 @@ static int p95_sample(const struct store_sample *x, void *data)
 	return 0;
 }
 
-static int prow_cmp(const void *a, const void *b)
+/* Rows of windows in order: by label, then cycle, then address. */
+static int window_cmp(const char *l1, int64_t s1, const char *a1, const char *l2, int64_t s2,
+		      const char *a2)
 {
-	const struct prow *x = a, *y = b;
-	int d = strcmp(x->label, y->label);
+	int d = strcmp(l1, l2);
 
 	if (d)
 		return d;
-	if (x->since != y->since)
-		return (x->since > y->since) - (x->since < y->since);
-	return strcmp(x->addr ? x->addr : "", y->addr ? y->addr : "");
+	if (s1 != s2)
+		return (s1 > s2) - (s1 < s2);
+	return strcmp(a1 ? a1 : "", a2 ? a2 : "");
+}
+
+static int prow_cmp(const void *a, const void *b)
+{
+	const struct prow *x = a, *y = b;
+
+	return window_cmp(x->label, x->since, x->addr, y->label, y->since, y->addr);
 }
 
 /* --all: a row of zeros for every window without samples (labels only). */
@@ -934,13 +937,9 @@ static void print_p95(const struct query *q)
 static int qrow_cmp_window(const void *a, const void *b)
 {
 	const struct qrow *x = a, *y = b;
-	int d = strcmp(x->label, y->label);
+	int d = window_cmp(x->label, x->since, NULL, y->label, y->since, NULL);
 
-	if (d)
-		return d;
-	if (x->since != y->since)
-		return (x->since > y->since) - (x->since < y->since);
-	if ((d = strcmp(x->host, y->host)) || (d = strcmp(x->netns, y->netns)))
+	if (d || (d = strcmp(x->host, y->host)) || (d = strcmp(x->netns, y->netns)))
 		return d;
 	if ((d = strcmp(x->addr ? x->addr : "", y->addr ? y->addr : "")))
 		return d;

@@ -794,6 +794,21 @@ static struct counts column_counts(sqlite3_stmt *st, int first)
 	};
 }
 
+/* A row of store_query's and store_window_query's columns: period, host,
+ * netns, label, addr, class and the four counts. */
+static struct store_row row_of(sqlite3_stmt *st)
+{
+	return (struct store_row){
+		.period = column_text(st, 0),
+		.host = column_text(st, 1),
+		.netns = column_text(st, 2),
+		.label = column_text(st, 3),
+		.addr = (const char *)sqlite3_column_text(st, 4),
+		.cls = column_text(st, 5),
+		.c = column_counts(st, 6),
+	};
+}
+
 int store_totals(struct store *s,
 		 void (*cb)(const struct report_origin *o, const char *addr, const char *label,
 			    const char *cls, const struct counts *c, void *data),
@@ -868,15 +883,7 @@ int store_query(struct store *s, const struct store_query *q,
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_text(st, 5 + i, filter[i], -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
-		struct store_row row = {
-			.period = column_text(st, 0),
-			.host = column_text(st, 1),
-			.netns = column_text(st, 2),
-			.label = column_text(st, 3),
-			.addr = (const char *)sqlite3_column_text(st, 4),
-			.cls = column_text(st, 5),
-			.c = column_counts(st, 6),
-		};
+		struct store_row row = row_of(st);
 
 		ret = cb(&row, data);
 	}
@@ -1088,15 +1095,7 @@ int store_window_query(struct store *s, const struct store_wquery *q,
 	if (ret < 0)
 		return ret;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
-		struct store_row row = {
-			.period = column_text(st, 0),
-			.host = column_text(st, 1),
-			.netns = column_text(st, 2),
-			.label = column_text(st, 3),
-			.addr = (const char *)sqlite3_column_text(st, 4),
-			.cls = column_text(st, 5),
-			.c = column_counts(st, 6),
-		};
+		struct store_row row = row_of(st);
 
 		ret = cb(&row, data);
 	}
