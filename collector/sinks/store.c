@@ -978,8 +978,11 @@ int store_first_time(struct store *s, int64_t *t, struct err *e)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, &st, "SELECT min(m) FROM (SELECT min(CASE tier WHEN 0 THEN t - 1"
-			  " ELSE t END) AS m FROM usage UNION ALL SELECT min(t) FROM samples)", e) < 0)
+	/* each min() a lookup in a primary key */
+	if (store_prepare(s, &st, "SELECT min(m) FROM (SELECT min(t) - 1 AS m FROM usage WHERE"
+			  " tier = 0 UNION ALL SELECT min(t) FROM usage WHERE tier = 1 UNION ALL"
+			  " SELECT min(t) FROM usage WHERE tier = 2 UNION ALL SELECT min(t) FROM"
+			  " usage WHERE tier = 3 UNION ALL SELECT min(t) FROM samples)", e) < 0)
 		return -EIO;
 	rc = sqlite3_step(st);
 	*t = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ?
