@@ -898,13 +898,15 @@ int store_query(struct store *s, const struct store_query *q,
 /* Every count once, at the finest resolution kept: the samples from
  * samples_from (:from) on, usage rows that start before it.  A row's
  * start: a sample's slot, an interval row's last second, the first second
- * of an hour, day or month.  :lo and :hi bound the starts read. */
+ * of an hour, day or month.  :lo and :hi bound the starts read; each part
+ * is a range of a primary key. */
 #define STORE_FINEST \
 	"(SELECT series, t AS start, in_bytes, in_packets, out_bytes, out_packets" \
 	"  FROM samples WHERE t >= :from AND t >= :lo AND t < :hi" \
-	" UNION ALL SELECT series, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start," \
-	"  in_bytes, in_packets, out_bytes, out_packets FROM usage" \
-	"  WHERE t <= :from AND (tier = 0 OR t < :from) AND t >= :lo AND t <= :hi)"
+	" UNION ALL SELECT series, t - 1, in_bytes, in_packets, out_bytes, out_packets" \
+	"  FROM usage WHERE tier = 0 AND t > :lo AND t <= :from AND t <= :hi" \
+	" UNION ALL SELECT series, t, in_bytes, in_packets, out_bytes, out_packets" \
+	"  FROM usage WHERE tier IN (1, 2, 3) AND t >= :lo AND t < :from AND t < :hi)"
 
 /* After the rows of st: cb's non-zero return, 0, or the step's error. */
 static int store_rows_end(struct store *s, sqlite3_stmt *st, int rc, int ret, const char *what,
