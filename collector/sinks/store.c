@@ -1001,6 +1001,7 @@ static int store_load_windows(struct store *s, const struct store_wquery *q, int
 	sqlite3_stmt *st;
 	int ret = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS win(label TEXT NOT NULL,"
 			     " period TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL);"
+			     "CREATE INDEX IF NOT EXISTS temp.win_label ON win(label, since);"
 			     "DELETE FROM temp.win;", e);
 
 	*lo = INT64_MAX;
