@@ -182,6 +182,18 @@ assert_eq "2026-01,1767225600,1769904000,node1,,cust-a,315000,40,210000,20,31500
 2026-01,1767225600,1769904000,,,cust-c,0,0,0,0,0
 2026-01,1767225600,1769904000,,,cust-d,0,0,0,0,0" \
 	"$(krep --cycle 2026-01 --format csv --bill max --all | sed 1d)" "--cycle 2026-01 --all --bill max, CSV"
+# --all per month: the labels without a row in a month get one of zeros
+# (host and netns empty, so they sort first within the month)
+assert_eq "period,host,netns,label,in_bytes,in_packets,out_bytes,out_packets
+2026-01,,,cust-c,0,0,0,0
+2026-01,,,cust-d,0,0,0,0
+2026-01,node1,,cust-a,315000,40,210000,20
+2026-01,node1,,cust-b,1600,2,160,2
+2026-02,,,cust-a,0,0,0,0
+2026-02,,,cust-b,0,0,0,0
+2026-02,,,cust-c,0,0,0,0
+2026-02,node1,,cust-d,125250000,500,0,0" \
+	"$(krep --by month --utc --all --format csv)" "--by month --all"
 assert_eq "period,cycle_start,cycle_end,host,netns,label,in_kB,in_packets,out_kB,out_packets,billed_kB
 2026-01,1767225600,1769904000,node1,,cust-a,315.000,40,210.000,20,525.000" \
 	"$(krep --cycle 2026-01 --format csv --bill sum --units kB --label cust-a)" "--units kB in CSV"
