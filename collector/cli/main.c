@@ -140,8 +140,8 @@ static const struct command_help command_help[] = {
 	  "namespace add up.\n"
 	  "--host, --netns and --account keep only what was counted there (--netns ''\n"
 	  "is the namespace run started in).  --by defaults to day; 5min reads the\n"
-	  "5-minute samples.  Periods are in\n"
-	  "local time unless --utc; a month is a calendar month.  T is YYYY-MM-DD,\n"
+	  "5-minute samples.  Periods are in local time unless --utc; a month is a\n"
+	  "calendar month.  T is YYYY-MM-DD,\n"
 	  "YYYY-MM-DDTHH:MM[:SS], YYYY-MM or @UNIXSECONDS; --since includes, --until\n"
 	  "excludes.  Data rolled up to days or months is shown at that resolution.\n"
 	  "--merge-hosts sums over hosts and namespaces (shown as *): a label's\n"
@@ -153,9 +153,9 @@ static const struct command_help command_help[] = {
 	  "--per-addr) over the cycle: the 5-minute slots ended so far, empty ones 0,\n"
 	  "sorted, the ceil(0.95 N)-th; --units GB|GiB|bytes|... for the table and\n"
 	  "CSV; --all lists labels without traffic with zeros; --at T reports as of T.\n"
-	  "--postgresql CONNINFO reads the central\n"
-	  "database that `postgresql =` sends to (docs/fleet.md) instead of the store\n"
-	  "(not with --cycle, --p95, --all, --at, --by 5min|cycle).\n"
+	  "--postgresql CONNINFO reads the central database that `postgresql =`\n"
+	  "sends to (docs/fleet.md) instead of the store (not with --cycle, --p95,\n"
+	  "--all, --at, --by 5min|cycle).\n"
 	  "Reads only; safe while run writes.\n" },
 	{ "import-ipset",
 	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
