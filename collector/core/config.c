@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "cycle.h"
 #include "file.h"
 #include "targets.h"
 
@@ -19,13 +20,16 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERVAL, KEY_STATE_DIR, KEY_STORE, KEY_KEEP_INTERVALS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
 		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
-		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL, KEY_COUNT };
+		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL,
+		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES, KEY_KEEP_SAMPLES,
+		  KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
 	"table", "template", "template_dir", "targets", "interval", "state_dir",
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
 	"default_class", "host", "netns", "labels", "postgresql",
+	"cycle_day", "timezone", "cycles", "store_keep_samples",
 };
 
 /* What one daemon has once, whatever its accounts: one timer, one state
@@ -36,6 +40,8 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_KEEP_INTERVALS] = true, [KEY_KEEP_HOURS] = true, [KEY_KEEP_DAYS] = true,
 	[KEY_PROM_FILE] = true, [KEY_LISTEN] = true, [KEY_HOST] = true,
 	[KEY_POSTGRESQL] = true,
+	[KEY_CYCLE_DAY] = true, [KEY_TIMEZONE] = true, [KEY_CYCLES] = true,
+	[KEY_KEEP_SAMPLES] = true,
 };
 
 void config_defaults(struct config *c)
@@ -52,6 +58,8 @@ void config_defaults(struct config *c)
 	c->keep_hours = 90 * 86400;
 	c->keep_days = 800 * 86400;
 	strcpy(c->default_class, "other");
+	c->cycle_day = 1;
+	c->keep_samples = CONFIG_KEEP_SAMPLES_MIN;
 }
 
 /* Values are echoed into messages; keep them printable and short. */
@@ -131,6 +139,11 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 		c->keep_hours = (long long)(n * unit);
 	else if (strcmp(key, "store_keep_days") == 0)
 		c->keep_days = (long long)(n * unit);
+	else if (strcmp(key, "store_keep_samples") == 0 && n * unit < CONFIG_KEEP_SAMPLES_MIN)
+		return err_set(e, "%s: store_keep_samples '%s' is shorter than 63d (the current "
+			       "and the previous billing cycle)", where, config_show(shown, v));
+	else if (strcmp(key, "store_keep_samples") == 0)
+		c->keep_samples = (long long)(n * unit);
 	else
 		return -EINVAL;
 	return 0;
@@ -357,6 +370,32 @@ int config_set_overhead(struct config *c, const char *v, const char *where, stru
 	return 0;
 }
 
+/* ---- billing cycles ---- */
+
+int config_set_cycle_day(struct config *c, const char *v, const char *where, struct err *e)
+{
+	unsigned long long n = 0;
+	char shown[80];
+	const char *end = config_digits(v, 31, &n);
+
+	if (!end || *end || n < 1)
+		return err_set(e, "%s: bad cycle_day '%s' (1 to 31; past the month's end: its "
+			       "last day)", where, config_show(shown, v));
+	c->cycle_day = (int)n;
+	return 0;
+}
+
+int config_set_timezone(struct config *c, const char *v, const char *where, struct err *e)
+{
+	struct err why;
+	char shown[80];
+
+	if (cycle_tz_check(v, &why) < 0)
+		return err_set(e, "%s: timezone '%s': %s", where, config_show(shown, v), why.msg);
+	snprintf(c->timezone, sizeof(c->timezone), "%s", v);
+	return 0;
+}
+
 static char *config_path_field(struct config *c, const char *key)
 {
 	if (strcmp(key, "template") == 0)
@@ -375,6 +414,8 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->classes;
 	if (strcmp(key, "labels") == 0)
 		return c->labels;
+	if (strcmp(key, "cycles") == 0)
+		return c->cycles;
 	return NULL;
 }
 
@@ -716,6 +757,7 @@ static int config_apply(struct config *c, int key, const char *v,
 	case KEY_KEEP_INTERVALS:
 	case KEY_KEEP_HOURS:
 	case KEY_KEEP_DAYS:
+	case KEY_KEEP_SAMPLES:
 		return config_set_keep(c, config_keys[key], v, where, e);
 	case KEY_LISTEN:
 		return config_set_listen(c, v, where, e);
@@ -735,6 +777,10 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_postgresql(c, v, where, e);
 	case KEY_NETNS:
 		return config_set_netns(c, v, where, e);
+	case KEY_CYCLE_DAY:
+		return config_set_cycle_day(c, v, where, e);
+	case KEY_TIMEZONE:
+		return config_set_timezone(c, v, where, e);
 	}
 	return config_set_path(c, config_keys[key], v, where, e);
 }

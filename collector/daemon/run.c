@@ -1792,7 +1792,7 @@ static int run_open_outputs(struct daemon *d, const struct config *cfg)
 		.host = d->host,
 		.store_create = true,
 		.keep = { cfg->keep_intervals, cfg->keep_hours, cfg->keep_days,
-			  RUN_STORE_BUSY_MS },
+			  RUN_STORE_BUSY_MS, cfg->keep_samples },
 		.backlog = RUN_BACKLOG_MAX,
 		.metrics = cfg->prom_file[0] || cfg->listen[0],
 		.prom_file = cfg->prom_file,
