@@ -11,7 +11,8 @@
 # the reports wait and arrive after the fix and a restart), then client
 # certificates (pg_hba clientcert=verify-full for a node role: refused
 # without one and with one of another name, accepted with the role's),
-# (4) the server read-only for a while.
+# (4) the server read-only for a while, (5) the path silent while a batch
+# waits for the server's answer.
 #
 #   client C --- router R (nftally "nodeA") --- server S (nftally "nodeB" in (2))
 #                    | p0 198.18.6.1
@@ -138,6 +139,16 @@ event_after() { # FILE FROM EVENT
 	return 1
 }
 lines() { wc -l < "$1"; }
+# Cut the path to the server: a drop rule in P (a table of the test's own,
+# deleted to restore it).
+cut_path() {
+	inns "$P" nft -f - <<'NFT'
+table inet pgcut {
+	chain in { type filter hook input priority 0; policy accept; tcp dport 5432 drop; }
+	chain out { type filter hook output priority 0; policy accept; tcp sport 5432 drop; }
+}
+NFT
+}
 set_pg() { # CONNINFO: nodeA's postgresql line
 	sed -i "s|^postgresql = .*|postgresql = $1|" "$WORK/nftally.conf"
 }
@@ -166,12 +177,7 @@ WATCH=$!; PIDS="$PIDS $WATCH"
 sleep 2
 from=$(lines "$WORK/a.json")
 cut0=${EPOCHREALTIME/./}
-inns "$P" nft -f - <<'NFT'
-table inet pgcut {
-	chain in { type filter hook input priority 0; policy accept; tcp dport 5432 drop; }
-	chain out { type filter hook output priority 0; policy accept; tcp sport 5432 drop; }
-}
-NFT
+cut_path
 for _ in $(seq 16); do
 	traffic 60 1
 	sleep 0.5
@@ -227,6 +233,48 @@ check_a "(4) writable again"
 wait_event "$WORK/ro.json" pg_recovered 1 && ok "(4) pg_recovered" ||
 	bad "(4) no pg_recovered: $(events "$WORK/ro.json")"
 stop_run; assert_eq 0 $? "(4) run exit code"
+
+# --- (5) the path goes silent while a batch waits for the server's
+#     answer (its request sent and acknowledged): a lock held by another
+#     session keeps the batch's INSERT waiting, then the path is cut; the
+#     server's answer (the statement timeout's error) never arrives, and
+#     only the keepalives (2 s idle, then 2 probes 1 s apart) tell nftally
+#     the connection is dead.  The batch stays in the outbox and arrives
+#     once after the path is back. ---
+start_run "$WORK/silent.json"
+traffic 90 3
+check_a "(5) before the silence"
+sql "BEGIN; LOCK TABLE nftally_raw IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT" \
+	>/dev/null 2>&1 &
+LOCKER=$!; PIDS="$PIDS $LOCKER"
+sleep 0.3
+traffic 120 7
+waiting=0
+for _ in $(seq 100); do
+	waiting=$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nftally'
+		       AND wait_event_type = 'Lock'")
+	[ "$waiting" -ge 1 ] && break
+	sleep 0.05
+done
+assert_eq 1 "$waiting" "(5) a batch waits for the lock (its request is on the server)"
+from=$(lines "$WORK/silent.json")
+cut0=${EPOCHREALTIME/./}
+cut_path
+if event_after "$WORK/silent.json" "$from" error; then
+	held=$(( (${EPOCHREALTIME/./} - cut0) / 1000 ))
+	ok "(5) an error event after the path went silent ($held ms after the cut)"
+	[ "$held" -le 8000 ] && ok "(5) noticed within 8 s" ||
+		bad "(5) the silent path was noticed only after $held ms"
+else
+	bad "(5) no error event for the silent path: $(events "$WORK/silent.json")"
+fi
+traffic 60 2
+[ "$(outbox)" -gt 0 ] && ok "(5) the batch waits in the outbox ($(outbox))" ||
+	bad "(5) nothing waits in the outbox after the silent path"
+wait "$LOCKER" 2>/dev/null; PIDS=$(echo "$PIDS" | sed "s/ $LOCKER//")
+inns "$P" nft delete table inet pgcut
+check_a "(5) path back"
+stop_run; assert_eq 0 $? "(5) run exit code"
 
 # --- (2) two daemons, nodeA in R and nodeB in S, each with its own
 #     state_dir and targets, into one new database at once (they also
