@@ -161,6 +161,110 @@ static void put_iface_rule(FILE *f, const struct render_policy *p, bool in)
 	fputs("return; ", f);
 }
 
+/* ---- quota enforcement ---- */
+
+static bool enforcing(const struct render_policy *p)
+{
+	return p->enforce && p->enforce->on;
+}
+
+/* The enforcement rules, first in each accounting chain, so they see every
+ * packet of the address that the template's hooks see (the policy's early
+ * returns come after).  Drop, then the per-address meter of a throttle
+ * rate (over the rate: drop), then the mark. */
+static void put_enforce_rules(FILE *f, const struct render_policy *p, bool in)
+{
+	const char *own = in ? "daddr" : "saddr";
+
+	for (int fam = 0; fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		fprintf(f, "%s %s @qdrop%c drop; ", fam_proto[fam], own, c);
+		for (size_t k = 0; k < p->enforce->nrates; k++)
+			fprintf(f, "%s %s @qthr%c_%zu update @qmeter%s%c_%zu { %s %s limit rate "
+				"over %llu bytes/second } drop; ", fam_proto[fam], own, c, k,
+				in ? "in" : "out", c, k, fam_proto[fam], own,
+				(unsigned long long)p->enforce->rates[k]);
+		fprintf(f, "meta mark set %s %s map @qmark%c; ", fam_proto[fam], own, c);
+	}
+}
+
+static void put_enforce_sets(FILE *f, const struct render_policy *p)
+{
+	for (int fam = 0; fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		fprintf(f, "set qdrop%c { type %s; flags interval; }; ", c, fam_key[fam]);
+		fprintf(f, "map qmark%c { type %s : mark; flags interval; }; ", c, fam_key[fam]);
+		for (size_t k = 0; k < p->enforce->nrates; k++) {
+			fprintf(f, "set qthr%c_%zu { type %s; flags interval; }; ", c, k,
+				fam_key[fam]);
+			for (int in = 1; in >= 0; in--)
+				fprintf(f, "set qmeter%s%c_%zu { type %s; size 65535; flags "
+					"dynamic; }; ", in ? "in" : "out", c, k, fam_key[fam]);
+		}
+	}
+}
+
+static int by_enforced(const void *k, const void *x)
+{
+	return strcmp(k, ((const struct render_enforced *)x)->label);
+}
+
+/* The elements of one enforcement set: the addresses (of family fam, not
+ * a class's copies) of the exceeded labels with action act (and rate k). */
+static void put_enforce_elems(FILE *f, const char *family, const char *table,
+			      const struct render_policy *p, int fam,
+			      enum quota_action act, size_t k, const char *set)
+{
+	const struct render_enforce *en = p->enforce;
+	const struct targets *t = p->groups;
+	char text[ADDR_STRLEN];
+	bool first = true;
+
+	fprintf(f, "flush %s %s %s %s; ", act == QUOTA_ACT_MARK ? "map" : "set", family, table,
+		set);
+	for (size_t i = 0; t && en->n && i < t->n; i++) {
+		const struct target *x = &t->v[i];
+		const struct render_enforced *q;
+
+		if (x->addr.cls || (x->addr.family == AF_INET6) != fam)
+			continue;
+		q = bsearch(targets_label(t, x), en->v, en->n, sizeof(*en->v), by_enforced);
+		if (!q || q->action != act || (act == QUOTA_ACT_THROTTLE && q->rate != k))
+			continue;
+		if (first)
+			fprintf(f, "add element %s %s %s { ", family, table, set);
+		else
+			fputs(", ", f);
+		fputs(addr_format(&x->addr, text), f);
+		if (act == QUOTA_ACT_MARK)
+			fprintf(f, " : 0x%08x", (unsigned)q->mark);
+		first = false;
+	}
+	if (!first)
+		fputs(" }; ", f);
+}
+
+static void put_enforce_all(FILE *f, const char *family, const char *table,
+			    const struct render_policy *p)
+{
+	char set[32];
+
+	for (int fam = 0; fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		snprintf(set, sizeof(set), "qdrop%c", c);
+		put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_DROP, 0, set);
+		snprintf(set, sizeof(set), "qmark%c", c);
+		put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_MARK, 0, set);
+		for (size_t k = 0; k < p->enforce->nrates; k++) {
+			snprintf(set, sizeof(set), "qthr%c_%zu", c, k);
+			put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_THROTTLE, k, set);
+		}
+	}
+}
+
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
 static void put_chain(const struct gen *g, bool in)
@@ -170,6 +274,8 @@ static void put_chain(const struct gen *g, bool in)
 	const char *peer = in ? "saddr" : "daddr";
 
 	fprintf(f, "chain account_%s { ", in ? "in" : "out");
+	if (enforcing(p))
+		put_enforce_rules(f, p, in);
 	put_iface_rule(f, p, in);
 	for (int fam = 0; fam < 2; fam++) {
 		if (count_fam(p->exclude, p->nexclude, fam))
@@ -303,6 +409,8 @@ static int render_generated(FILE *f, const char *family, const char *table,
 				fprintf(f, "map class%s%c { type %s : verdict; flags interval; }; ",
 					in ? "in" : "out", fam ? '6' : '4', fam_key[fam]);
 	}
+	if (enforcing(p))
+		put_enforce_sets(f, p);
 	put_chain(&g, true);
 	put_chain(&g, false);
 	fputs("}; ", f);
@@ -327,6 +435,8 @@ static int render_generated(FILE *f, const char *family, const char *table,
 	}
 	fprintf(f, "flush set %s %s ifaces; ", family, table);
 	put_iface_elements(f, family, table, p);
+	if (enforcing(p))
+		put_enforce_all(f, family, table, p);
 	return ferror(f) ? -ENOMEM : 0;
 }
 

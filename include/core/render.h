@@ -11,7 +11,28 @@
 #include "classes.h"
 #include "config.h"
 #include "err.h"
+#include "quota.h"
 #include "targets.h"
+
+/* A label whose enforcing quota is exceeded: its addresses are elements
+ * of the enforcement sets (docs/quotas.md). */
+struct render_enforced {
+	const char *label;
+	enum quota_action action; /* not QUOTA_ACT_NONE */
+	uint32_t mark;            /* QUOTA_ACT_MARK */
+	size_t rate;              /* QUOTA_ACT_THROTTLE: index into rates */
+};
+
+/* Enforcement: with `on` (some quota has an action) the generated line
+ * declares the sets and the rules that act on their elements; without it,
+ * nothing of it appears and the table decides nothing. */
+struct render_enforce {
+	bool on;
+	const uint64_t *rates;    /* the throttle rates, bytes per second */
+	size_t nrates;
+	const struct render_enforced *v; /* sorted by label (strcmp) */
+	size_t n;
+};
 
 /* What the generated part of the skeleton depends on besides the table. */
 struct render_policy {
@@ -26,6 +47,7 @@ struct render_policy {
 				       * count traffic among themselves), and the
 				       * kinds of address the chains look up */
 	const struct classes *classes; /* network classes of peers; NULL: none */
+	const struct render_enforce *enforce; /* NULL: no quota enforces */
 };
 
 /* The skeleton: one generated line, then template text `tmpl` (named `name`
