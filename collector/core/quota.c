@@ -113,7 +113,7 @@ static int qparse_action(struct quota *x, const char *v, size_t n, char *why, si
 	}
 	if (strncmp(buf, "throttle:", 9) == 0) {
 		if (units_parse_rate(buf + 9, &x->rate, &e) < 0 || x->rate == 0) {
-			snprintf(why, size, "bad rate (such as throttle:10mbit): %s",
+			snprintf(why, size, "bad rate (such as throttle:10mbit): %.100s",
 				 x->rate == 0 ? "zero" : e.msg);
 			return -EINVAL;
 		}

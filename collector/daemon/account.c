@@ -186,7 +186,7 @@ int account_render(struct account *acct, struct err *e)
 	struct render_policy p = {
 		.exclude = acct->cfg.exclude, .nexclude = acct->cfg.nexclude,
 		.ifaces = acct->cfg.ifaces, .nifaces = acct->cfg.nifaces, .groups = &acct->tg,
-		.classes = &acct->cls,
+		.classes = &acct->cls, .enforce = acct->enforce,
 	};
 	char *sk = NULL;
 	int ret = render_skeleton(acct->tmpl_text, acct->tmpl_len, acct->tmpl_path,

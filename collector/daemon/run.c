@@ -36,6 +36,7 @@
 #include "log.h"
 #include "netns.h"
 #include "output.h"
+#include "quotad.h"
 #include "report.h"
 #include "run.h"
 #include "sinks.h"
@@ -79,6 +80,7 @@ struct daemon {
 	struct netns_dir *nsdir; /* NULL: no account follows namespaces */
 	struct run **v;        /* the instances */
 	size_t n;
+	struct quotad *qd;     /* the quotas (NULL: none) */
 	/* namespaces named but not mounted yet, tried again until a deadline */
 	struct run_wait {
 		char name[256];
@@ -1268,6 +1270,7 @@ static int run_create(struct daemon *d, const struct config *cfg, const char *ne
 	addr_names_init(&r->names);
 	r->a->cfg = *cfg;
 	r->a->names = &r->names;
+	r->a->enforce = d->qd ? quotad_enforce(d->qd) : NULL;
 	snprintf(r->a->netns, sizeof(r->a->netns), "%s", netns);
 	account_key(r->a);
 	sinks_origin_here(&r->sa.origin, d->host, netns, cfg->account, cfg->table);
@@ -1690,6 +1693,77 @@ static int run_signal(struct daemon *d, bool *hup)
 	return 1;
 }
 
+/* ---- quotas ---- */
+
+static int run_quota_row(const struct store_row *row, void *data)
+{
+	struct { int (*cb)(const char *, const struct counts *, void *); void *arg; } *p = data;
+
+	return p->cb(row->label, &row->c, p->arg);
+}
+
+/* Every label's usage in [since, until) from the store, all hosts,
+ * namespaces and accounts that record into it summed. */
+static int run_quota_usage(void *data, int64_t since, int64_t until,
+			   int (*cb)(const char *label, const struct counts *c, void *arg),
+			   void *arg, struct err *e)
+{
+	struct daemon *d = data;
+	struct store *s = sinks_store(d->sinks);
+	struct store_query q = { .by = TIER_MONTH, .merge_hosts = true, .since = since,
+				 .until = until };
+	struct { int (*cb)(const char *, const struct counts *, void *); void *arg; } p = { cb, arg };
+
+	if (!s)
+		return err_setn(e, -EAGAIN, "the store is not open (quotas need the store)");
+	return store_query(s, &q, run_quota_row, &p, e);
+}
+
+static const struct cycle *run_quota_cycle(void *data, const char *label)
+{
+	static const struct cycle dflt = { .day = 1, .tz = "" };
+
+	(void)data;
+	(void)label;
+	return &dflt;
+}
+
+/* Apply every table again with the quotas' new enforcement: the skeleton
+ * changes (its sets' elements), the addresses do not. */
+static void run_enforce(struct run *r)
+{
+	struct table_apply_opts o = { .prev = &r->a->tg, .prev_handle = r->handle };
+	struct table_result res;
+
+	if (run_in(r) < 0)
+		return;
+	run_quiet(r, true);
+	if (run_apply(r, &o, &res) < 0)
+		output_error(r->out, true, "quota enforcement in table %s: %s",
+			     nl_table_desc(r->a->nl, r->a->cfg.table).s, r->e->msg);
+	else
+		free(res.gone);
+	run_quiet(r, false);
+	output_flush(r->out);
+	run_out(r);
+}
+
+/* After the reports (recorded in the store): the quotas file if it
+ * changed (always on SIGHUP), the usage, the events, the enforcement. */
+static void run_quotas(struct daemon *d, bool hup)
+{
+	size_t n;
+
+	quotad_reload(d->qd, hup);
+	if (quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d) == 1)
+		for (size_t i = 0; i < d->n; i++)
+			run_enforce(d->v[i]);
+	sinks_health(d->sinks)->quotas = quotad_metrics(d->qd, &n);
+	sinks_health(d->sinks)->nquotas = n;
+	sinks_publish(d->sinks);
+	output_flush(d->out);
+}
+
 enum { RUN_P_SIG, RUN_P_TIMER, RUN_P_HTTP, RUN_P_NSDIR, RUN_P_FIXED };
 
 static int run_loop(struct daemon *d)
@@ -1735,6 +1809,10 @@ static int run_loop(struct daemon *d)
 		pgwait = sinks_tick(d->sinks);
 		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
 			timeout = pgwait;
+		/* hooks that ended are reaped, those past their time killed */
+		pgwait = d->qd ? quotad_tick(d->qd) : -1;
+		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
+			timeout = pgwait;
 		if (d->http)
 			http_run(d->http);
 		if (poll(p, np, timeout) < 0) {
@@ -1756,6 +1834,8 @@ static int run_loop(struct daemon *d)
 		for (size_t i = 0; i < d->n; i++)
 			run_work(d->v[i], &p[RUN_P_FIXED + RUN_FDS * i], due, hup, t);
 		sinks_batch(d->sinks, false);
+		if (d->qd && (due || hup))
+			run_quotas(d, hup);
 		if (d->nsdir && (p[RUN_P_NSDIR].revents & POLLIN))
 			netns_dir_drain(d->nsdir, run_ns_event, d);
 		if (d->nwait)
@@ -1865,8 +1945,14 @@ static int run_daemon_start(struct daemon *d)
 		return ret;
 	netns_id_format(&id, d->selfid, sizeof(d->selfid));
 	ret = run_open_outputs(d, cfg);
+	/* before the accounts: their first skeleton has the quotas' sets */
+	if (ret == 0 && cfg->quotas[0] && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir,
+								     d->out, d->e)))
+		ret = -EINVAL;
 	if (ret == 0)
 		ret = run_start_all(d);
+	if (ret == 0 && d->qd)
+		run_quotas(d, false);
 	if (ret == 0)
 		ret = run_setup_fds(d);
 	return ret;
@@ -1900,6 +1986,7 @@ int run_daemon(const struct config_set *cs, const char *only, struct output *out
 	}
 	free(d.v);
 	free(d.wait);
+	quotad_destroy(d.qd);
 	netns_dir_destroy(d.nsdir);
 	const int fds[] = { d.sfd, d.tfd, d.dirfd, d.selffd };
 

@@ -229,6 +229,49 @@ int output_event_lost(struct output *out, time_t t, const char *event, time_t si
 	return emit(out->f, o);
 }
 
+/* Through a va_list-taking helper, as the other events. */
+static json_object *event_new_f(struct output *out, time_t t, const char *event,
+				const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static json_object *event_new_f(struct output *out, time_t t, const char *event,
+				const char *fmt, ...)
+{
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = event_new(out, t, event, NULL, fmt, ap);
+	va_end(ap);
+	return o;
+}
+
+int output_quota_event(struct output *out, time_t t, const char *event, const char *label,
+		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
+		       unsigned percent, const char *bill)
+{
+	json_object *o = event_new_f(out, t, event, "label %s used %llu of %llu bytes (%s) "
+				     "in the cycle from %s: %u%% reached", label,
+				     (unsigned long long)used, (unsigned long long)limit, bill,
+				     output_time(cycle_start, (char[32]){ 0 }), percent);
+	char tb[32], frac[16];
+
+	if (!o)
+		return -ENOMEM;
+	snprintf(frac, sizeof(frac), "%u.%02u", percent / 100, percent % 100);
+	if (frac[strlen(frac) - 1] == '0')
+		frac[strlen(frac) - 1] = '\0';
+	if (strcmp(frac, "1.0") == 0)
+		strcpy(frac, "1");
+	add_str(o, "label", label);
+	add_u64(o, "used", used);
+	add_u64(o, "limit", limit);
+	add_str(o, "cycle_start", output_time(cycle_start, tb));
+	add_str(o, "cycle_end", output_time(cycle_end, tb));
+	json_object_object_add(o, "fraction", json_object_new_double_s(percent / 100.0, frac));
+	add_str(o, "bill", bill);
+	return emit(out->f, o);
+}
+
 struct report_ctx {
 	struct output *o;
 	const struct addr_names *an;
