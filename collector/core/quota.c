@@ -112,9 +112,11 @@ static int qparse_action(struct quota *x, const char *v, size_t n, char *why, si
 		return 0;
 	}
 	if (strncmp(buf, "throttle:", 9) == 0) {
-		if (units_parse_rate(buf + 9, &x->rate, &e) < 0 || x->rate == 0) {
+		int ret = units_parse_rate(buf + 9, &x->rate, &e);
+
+		if (ret < 0 || x->rate == 0) {
 			snprintf(why, size, "bad rate (such as throttle:10mbit): %.100s",
-				 x->rate == 0 ? "zero" : e.msg);
+				 ret < 0 ? e.msg : "zero");
 			return -EINVAL;
 		}
 		/* nft takes a 64-bit rate; keep it within what every nft prints */

@@ -353,8 +353,10 @@ static void quotad_deliver_pending(struct quotad *qd)
 	if (!any)
 		return;
 	output_flush(qd->out);
+	/* the hooks start before the record says delivered: a crash between
+	 * repeats an event and its hook, never loses one */
+	quotad_tick(qd);
 	quotad_save(qd);
-	quotad_tick(qd); /* start the hooks */
 }
 
 int quotad_tick(struct quotad *qd)
@@ -555,6 +557,47 @@ static void quotad_forget_metrics(struct quotad *qd)
 	qd->nmq = 0;
 }
 
+static const struct render_enforced *quotad_enforced_find(const struct render_enforced *v,
+							  size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].label, label) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* quota_enforced for each label that enforcement now holds (or holds
+ * with another action), quota_lifted for each it lets go. */
+static void quotad_say_enforcement(struct quotad *qd, const struct render_enforced *v, size_t n,
+				   const uint64_t *rates)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct render_enforced *old = quotad_enforced_find(qd->re.v, qd->re.n,
+									  v[i].label);
+		const struct quota *q = quotas_find(&qd->q, v[i].label);
+
+		if (old && old->action == v[i].action && old->mark == v[i].mark &&
+		    (v[i].action != QUOTA_ACT_THROTTLE || qd->re.rates[old->rate] == rates[v[i].rate]))
+			continue;
+		if (v[i].action == QUOTA_ACT_MARK)
+			output_event_label(qd->out, output_now(), "quota_enforced", v[i].label,
+				     "label %s: quota exceeded, its packets are marked 0x%x",
+				     v[i].label, (unsigned)v[i].mark);
+		else if (v[i].action == QUOTA_ACT_THROTTLE)
+			output_event_label(qd->out, output_now(), "quota_enforced", v[i].label,
+				     "label %s: quota exceeded, each of its addresses is limited "
+				     "to %llu bytes/s per direction", v[i].label,
+				     (unsigned long long)(q ? q->rate : 0));
+		else
+			output_event_label(qd->out, output_now(), "quota_enforced", v[i].label,
+				     "label %s: quota exceeded, its packets are dropped", v[i].label);
+	}
+	for (size_t i = 0; i < qd->re.n; i++)
+		if (!quotad_enforced_find(v, n, qd->re.v[i].label))
+			output_event_label(qd->out, output_now(), "quota_lifted", qd->re.v[i].label,
+				     "label %s: enforcement lifted", qd->re.v[i].label);
+}
+
 /* The labels an exceeded enforcing quota holds, and the throttle rates. */
 static int quotad_enforcement(struct quotad *qd, const struct counts *c, bool *changed)
 {
@@ -601,6 +644,8 @@ static int quotad_enforcement(struct quotad *qd, const struct counts *c, bool *c
 		*changed = strcmp(enf[i].label, qd->re.v[i].label) != 0 ||
 			   enf[i].action != qd->re.v[i].action || enf[i].mark != qd->re.v[i].mark ||
 			   enf[i].rate != qd->re.v[i].rate;
+	if (*changed)
+		quotad_say_enforcement(qd, enf, n, rates);
 	quotad_enforced_free(qd->enf, qd->re.n);
 	free(qd->rates);
 	qd->enf = enf;

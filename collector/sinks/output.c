@@ -245,6 +245,21 @@ static json_object *event_new_f(struct output *out, time_t t, const char *event,
 	return o;
 }
 
+int output_event_label(struct output *out, time_t t, const char *event, const char *label,
+		       const char *fmt, ...)
+{
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = event_new(out, t, event, NULL, fmt, ap);
+	va_end(ap);
+	if (!o)
+		return -ENOMEM;
+	add_str(o, "label", label);
+	return emit(out->f, o);
+}
+
 int output_quota_event(struct output *out, time_t t, const char *event, const char *label,
 		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
 		       unsigned percent, const char *bill)

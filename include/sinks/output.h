@@ -73,6 +73,10 @@ void output_error(struct output *o, bool log, const char *fmt, ...)
 int output_event_lost(struct output *o, time_t t, const char *event, time_t since, time_t until,
 		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* An event about a label: "label" after "event" and "message". */
+int output_event_label(struct output *o, time_t t, const char *event, const char *label,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* A quota event (quota_warning, quota_exceeded): "label", "used" and
  * "limit" (bytes), "cycle_start" and "cycle_end", "fraction" (percent /
  * 100, such as 0.8) and "bill", after "event" and "message". */
