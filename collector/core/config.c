@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "cycle.h"
 #include "file.h"
 #include "quota.h"
 #include "targets.h"
@@ -22,6 +23,7 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
 		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL,
 		  KEY_QUOTAS, KEY_QUOTA_HOOK, KEY_QUOTA_HOOK_TIMEOUT, KEY_QUOTA_WARN,
+		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES, KEY_KEEP_SAMPLES,
 		  KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
@@ -30,6 +32,7 @@ static const char *const config_keys[KEY_COUNT] = {
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
 	"default_class", "host", "netns", "labels", "postgresql",
 	"quotas", "quota_hook", "quota_hook_timeout", "quota_warn",
+	"cycle_day", "timezone", "cycles", "store_keep_samples",
 };
 
 /* What one daemon has once, whatever its accounts: one timer, one state
@@ -42,6 +45,8 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_POSTGRESQL] = true,
 	[KEY_QUOTAS] = true, [KEY_QUOTA_HOOK] = true, [KEY_QUOTA_HOOK_TIMEOUT] = true,
 	[KEY_QUOTA_WARN] = true,
+	[KEY_CYCLE_DAY] = true, [KEY_TIMEZONE] = true, [KEY_CYCLES] = true,
+	[KEY_KEEP_SAMPLES] = true,
 };
 
 void config_defaults(struct config *c)
@@ -61,6 +66,8 @@ void config_defaults(struct config *c)
 	c->quota_hook_timeout = 10;
 	c->quota_warn[0] = 80;
 	c->nquota_warn = 1;
+	c->cycle_day = 1;
+	c->keep_samples = CONFIG_KEEP_SAMPLES_MIN;
 }
 
 /* Values are echoed into messages; keep them printable and short. */
@@ -140,6 +147,11 @@ int config_set_keep(struct config *c, const char *key, const char *v, const char
 		c->keep_hours = (long long)(n * unit);
 	else if (strcmp(key, "store_keep_days") == 0)
 		c->keep_days = (long long)(n * unit);
+	else if (strcmp(key, "store_keep_samples") == 0 && n * unit < CONFIG_KEEP_SAMPLES_MIN)
+		return err_set(e, "%s: store_keep_samples '%s' is shorter than 63d (the current "
+			       "and the previous billing cycle)", where, config_show(shown, v));
+	else if (strcmp(key, "store_keep_samples") == 0)
+		c->keep_samples = (long long)(n * unit);
 	else
 		return -EINVAL;
 	return 0;
@@ -398,6 +410,32 @@ int config_set_quota_warn(struct config *c, const char *v, const char *where, st
 	return 0;
 }
 
+/* ---- billing cycles ---- */
+
+int config_set_cycle_day(struct config *c, const char *v, const char *where, struct err *e)
+{
+	unsigned long long n = 0;
+	char shown[80];
+	const char *end = config_digits(v, 31, &n);
+
+	if (!end || *end || n < 1)
+		return err_set(e, "%s: bad cycle_day '%s' (1 to 31; past the month's end: its "
+			       "last day)", where, config_show(shown, v));
+	c->cycle_day = (int)n;
+	return 0;
+}
+
+int config_set_timezone(struct config *c, const char *v, const char *where, struct err *e)
+{
+	struct err why;
+	char shown[80];
+
+	if (cycle_tz_check(v, &why) < 0)
+		return err_set(e, "%s: timezone '%s': %s", where, config_show(shown, v), why.msg);
+	snprintf(c->timezone, sizeof(c->timezone), "%s", v);
+	return 0;
+}
+
 static char *config_path_field(struct config *c, const char *key)
 {
 	if (strcmp(key, "template") == 0)
@@ -420,6 +458,8 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->quotas;
 	if (strcmp(key, "quota_hook") == 0)
 		return c->quota_hook;
+	if (strcmp(key, "cycles") == 0)
+		return c->cycles;
 	return NULL;
 }
 
@@ -761,6 +801,7 @@ static int config_apply(struct config *c, int key, const char *v,
 	case KEY_KEEP_INTERVALS:
 	case KEY_KEEP_HOURS:
 	case KEY_KEEP_DAYS:
+	case KEY_KEEP_SAMPLES:
 		return config_set_keep(c, config_keys[key], v, where, e);
 	case KEY_LISTEN:
 		return config_set_listen(c, v, where, e);
@@ -784,6 +825,10 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_quota_hook_timeout(c, v, where, e);
 	case KEY_QUOTA_WARN:
 		return config_set_quota_warn(c, v, where, e);
+	case KEY_CYCLE_DAY:
+		return config_set_cycle_day(c, v, where, e);
+	case KEY_TIMEZONE:
+		return config_set_timezone(c, v, where, e);
 	}
 	return config_set_path(c, config_keys[key], v, where, e);
 }

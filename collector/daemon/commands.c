@@ -317,7 +317,8 @@ static int remove_sinks_open(struct account *acct, struct output *out,
 		.store_path = account_store_path(&acct->cfg, path, PATH_MAX),
 		.store_table = acct->cfg.account[0] ? NULL : acct->cfg.table,
 		.host = acct->cfg.host[0] ? acct->cfg.host : NULL,
-		.keep = { acct->cfg.keep_intervals, acct->cfg.keep_hours, acct->cfg.keep_days },
+		.keep = { acct->cfg.keep_intervals, acct->cfg.keep_hours, acct->cfg.keep_days,
+			  0, acct->cfg.keep_samples },
 	};
 
 	*sa = (struct sinks_acct){ .names = acct->names, .pending = names->pending,

@@ -29,6 +29,7 @@
 
 #include "account.h"
 #include "backlog.h"
+#include "billing.h"
 #include "claim.h"
 #include "discover.h"
 #include "http.h"
@@ -81,6 +82,7 @@ struct daemon {
 	struct run **v;        /* the instances */
 	size_t n;
 	struct quotad *qd;     /* the quotas (NULL: none) */
+	struct billing billing; /* their cycles (config cycle_day, timezone, cycles) */
 	/* namespaces named but not mounted yet, tried again until a deadline */
 	struct run_wait {
 		char name[256];
@@ -1695,13 +1697,6 @@ static int run_signal(struct daemon *d, bool *hup)
 
 /* ---- quotas ---- */
 
-static int run_quota_row(const struct store_row *row, void *data)
-{
-	struct { int (*cb)(const char *, const struct counts *, void *); void *arg; } *p = data;
-
-	return p->cb(row->label, &row->c, p->arg);
-}
-
 /* Every label's usage in [since, until) from the store, all hosts,
  * namespaces and accounts that record into it summed. */
 static int run_quota_usage(void *data, int64_t since, int64_t until,
@@ -1710,22 +1705,17 @@ static int run_quota_usage(void *data, int64_t since, int64_t until,
 {
 	struct daemon *d = data;
 	struct store *s = sinks_store(d->sinks);
-	struct store_query q = { .by = TIER_MONTH, .merge_hosts = true, .since = since,
-				 .until = until };
-	struct { int (*cb)(const char *, const struct counts *, void *); void *arg; } p = { cb, arg };
 
 	if (!s)
 		return err_setn(e, -EAGAIN, "the store is not open (quotas need the store)");
-	return store_query(s, &q, run_quota_row, &p, e);
+	return store_label_usage(s, since, until, cb, arg, e);
 }
 
 static const struct cycle *run_quota_cycle(void *data, const char *label)
 {
-	static const struct cycle dflt = { .day = 1, .tz = "" };
+	const struct daemon *d = data;
 
-	(void)data;
-	(void)label;
-	return &dflt;
+	return billing_cycle_of(&d->billing, label);
 }
 
 /* Apply every table again with the quotas' new enforcement: the skeleton
@@ -1754,6 +1744,19 @@ static void run_quotas(struct daemon *d, bool hup)
 {
 	size_t n;
 
+	if (hup) {
+		struct billing b;
+		struct err e;
+
+		/* a bad cycles file keeps the cycles as they were */
+		if (billing_from_config(&b, d->cs->n ? &d->cs->v[0] : &d->cs->dflt, &e) < 0) {
+			output_error(d->out, true, "quotas: %s; the billing cycles stay as they were",
+				     e.msg);
+		} else {
+			billing_finish(&d->billing);
+			d->billing = b;
+		}
+	}
 	quotad_reload(d->qd, hup);
 	if (quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d) == 1)
 		for (size_t i = 0; i < d->n; i++)
@@ -1863,7 +1866,7 @@ static int run_open_outputs(struct daemon *d, const struct config *cfg)
 		.host = d->host,
 		.store_create = true,
 		.keep = { cfg->keep_intervals, cfg->keep_hours, cfg->keep_days,
-			  RUN_STORE_BUSY_MS },
+			  RUN_STORE_BUSY_MS, cfg->keep_samples },
 		.backlog = RUN_BACKLOG_MAX,
 		.metrics = cfg->prom_file[0] || cfg->listen[0],
 		.prom_file = cfg->prom_file,
@@ -1946,9 +1949,11 @@ static int run_daemon_start(struct daemon *d)
 	netns_id_format(&id, d->selfid, sizeof(d->selfid));
 	ret = run_open_outputs(d, cfg);
 	/* before the accounts: their first skeleton has the quotas' sets */
-	if (ret == 0 && cfg->quotas[0] && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir,
-								     d->out, d->e)))
-		ret = -EINVAL;
+	if (ret == 0 && cfg->quotas[0]) {
+		ret = billing_from_config(&d->billing, cfg, d->e);
+		if (ret == 0 && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir, d->out, d->e)))
+			ret = -EINVAL;
+	}
 	if (ret == 0)
 		ret = run_start_all(d);
 	if (ret == 0 && d->qd)
@@ -1987,6 +1992,7 @@ int run_daemon(const struct config_set *cs, const char *only, struct output *out
 	free(d.v);
 	free(d.wait);
 	quotad_destroy(d.qd);
+	billing_finish(&d.billing);
 	netns_dir_destroy(d.nsdir);
 	const int fds[] = { d.sfd, d.tfd, d.dirfd, d.selffd };
 

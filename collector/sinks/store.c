@@ -20,8 +20,15 @@
 #include "report.h"
 #include "store.h"
 
-/* 2: series and reports carry their origin (host, netns, account) */
-#define STORE_SCHEMA 2
+/* 2: series and reports carry their origin (host, netns, account)
+ * 3: 5-minute samples per series (billing, docs/billing.md) */
+#define STORE_SCHEMA 3
+
+/* The samples' slot: 5 minutes, and how long they are kept by default
+ * (the current and the previous cycle of any start day and zone: two
+ * months of at most 31 days, a DST hour, and a day to spare). */
+#define STORE_SLOT 300
+#define STORE_KEEP_SAMPLES (63 * 86400)
 
 struct store {
 	sqlite3 *db;
@@ -32,8 +39,11 @@ struct store {
 	dev_t dev, wal_dev;
 	ino_t ino, wal_ino;
 	sqlite3_stmt *series_add, *series_get, *usage_add, *total_add, *meta_set;
-	sqlite3_stmt *report_get, *report_add;
+	sqlite3_stmt *report_get, *report_add, *sample_add;
 	int64_t next_rollup;
+	/* samples hold every report from here on (a multiple of STORE_SLOT);
+	 * what is older is read from usage */
+	int64_t samples_from;
 };
 
 static const char meta_sql[] =
@@ -66,7 +76,27 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS carried("
 	"  series INTEGER PRIMARY KEY, in_bytes INTEGER NOT NULL,"
 	"  in_packets INTEGER NOT NULL, out_bytes INTEGER NOT NULL,"
-	"  out_packets INTEGER NOT NULL);";
+	"  out_packets INTEGER NOT NULL);"
+	/* every report's deltas summed per 5-minute slot [t, t + 300) of
+	 * its last second, for percentiles and cycles (docs/billing.md) */
+	"CREATE TABLE IF NOT EXISTS samples("
+	"  t INTEGER NOT NULL, series INTEGER NOT NULL,"
+	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
+	"  out_bytes INTEGER NOT NULL, out_packets INTEGER NOT NULL,"
+	"  PRIMARY KEY(t, series)) WITHOUT ROWID;";
+
+/* Where samples begin in a store that had none (schema 2): the interval
+ * rows are whole hours and all of them are after the hour rows, so from
+ * the first interval row's hour on, or from now when there is none. */
+#define SAMPLES_FROM_USAGE \
+	"SELECT coalesce((min(t) - 1) / 3600 * 3600, CAST(strftime('%s', 'now') AS INTEGER)" \
+	" / 3600 * 3600) FROM usage WHERE tier = 0"
+/* The samples of a store of schema 2: its interval rows per slot. */
+#define SAMPLES_OF_USAGE \
+	"SELECT (t - 1) / 300 * 300 AS t, series, sum(in_bytes) AS in_bytes," \
+	" sum(in_packets) AS in_packets, sum(out_bytes) AS out_bytes," \
+	" sum(out_packets) AS out_packets FROM usage WHERE tier = 0 GROUP BY 1, 2"
+
 
 /* The conflict target is named: SQLite before 3.35 (RHEL 8 and 9) needs it. */
 #define ADD_COUNTS(target) \
@@ -283,17 +313,33 @@ static int store_migrate_v1(struct store *s, const char *host, struct err *e)
 	return ret ? ret : store_exec(s, "DROP TABLE series_v1; DROP TABLE reports_v1;", e);
 }
 
-/* The schema, made, migrated from 1, or refused (another version). */
+/* Schema 2 to 3, in the open's transaction: the samples of the interval
+ * rows still kept (the last store_keep_intervals), and where samples begin
+ * (meta samples_from): the hours before are read from usage. */
+static int store_migrate_v2(struct store *s, struct err *e)
+{
+	int ret = store_exec(s, schema_sql, e);
+
+	ret = ret ? ret : store_exec(s, "INSERT INTO samples " SAMPLES_OF_USAGE ";"
+				     "INSERT OR REPLACE INTO meta(key, value) VALUES('samples_from',"
+				     " (" SAMPLES_FROM_USAGE "));", e);
+	return ret;
+}
+
+/* The schema, made, migrated from 1 or 2, or refused (another version). */
 static int store_schema(struct store *s, const char *path, const char *host, struct err *e)
 {
 	int64_t v = store_meta_int(s, "schema", 0);
 	int ret;
 
-	if (v == 1)
+	if (v == 1) {
 		ret = store_migrate_v1(s, host, e);
-	else if (v == 0 || v == STORE_SCHEMA)
+		ret = ret ? ret : store_migrate_v2(s, e);
+	} else if (v == 2) {
+		ret = store_migrate_v2(s, e);
+	} else if (v == 0 || v == STORE_SCHEMA) {
 		ret = store_exec(s, schema_sql, e);
-	else
+	} else
 		return err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
 				"another version of nftally)", path, (long long)v, STORE_SCHEMA);
 	return ret ? ret : store_meta_set(s, "schema", STORE_SCHEMA, e);
@@ -355,6 +401,12 @@ int store_open(struct store **out, const char *path, const char *host, const cha
 	ret = ret ? ret : store_schema(s, path, store_host(host, hbuf), e);
 	ret = ret ? ret : store_check_table(s, path, table, e);
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
+	s->samples_from = store_meta_int(s, "samples_from", 0);
+	if (!s->keep.samples)
+		s->keep.samples = STORE_KEEP_SAMPLES;
+	ret = ret ? ret : store_prepare(s, &s->sample_add,
+					"INSERT INTO samples VALUES(?, ?, ?, ?, ?, ?)"
+					ADD_COUNTS("t, series"), e);
 	ret = ret ? ret : store_prepare(s, &s->series_add,
 					"INSERT OR IGNORE INTO series(host, netns, account, addr,"
 					" label, class) VALUES(?, ?, ?, ?, ?, ?)", e);
@@ -401,6 +453,22 @@ static int store_read_v1(struct store *s, const char *host, struct err *e)
 	return ret;
 }
 
+/* A store of schema 2 (or 1) read as one of 3: its interval rows as the
+ * samples, from the first of them on. */
+static int store_read_v2(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st;
+	int ret = store_exec(s, "CREATE TEMP VIEW samples AS " SAMPLES_OF_USAGE, e);
+
+	ret = ret ? ret : store_prepare(s, &st, SAMPLES_FROM_USAGE, e);
+	if (ret < 0)
+		return ret;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s->samples_from = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int store_open_readonly(struct store **out, const char *path, const char *host,
 			struct err *e)
 {
@@ -413,11 +481,14 @@ int store_open_readonly(struct store **out, const char *path, const char *host,
 	ret = store_open_db(out, path, SQLITE_OPEN_READONLY, e);
 	if (ret < 0)
 		return ret;
+	(*out)->samples_from = store_meta_int(*out, "samples_from", 0);
 	/* a meta that cannot be read (no database, a damaged one): the
 	 * query says what is wrong */
 	v = store_meta_int(*out, "schema", STORE_SCHEMA);
 	if (v == 1)
 		ret = store_read_v1(*out, host, e);
+	if (v == 1 || v == 2)
+		ret = ret ? ret : store_read_v2(*out, e);
 	else if (v != STORE_SCHEMA)
 		ret = err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
 			       "another version of nftally)", path, (long long)v, STORE_SCHEMA);
@@ -456,6 +527,7 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->meta_set);
 	sqlite3_finalize(s->report_get);
 	sqlite3_finalize(s->report_add);
+	sqlite3_finalize(s->sample_add);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -505,6 +577,14 @@ static int store_series(struct store *s, const struct series_key *k, int64_t *id
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
 }
 
+/* The 5-minute slot of a report at t: the one holding its last second. */
+static int64_t store_slot(int64_t t)
+{
+	int64_t l = t - 1;
+
+	return (l >= 0 ? l / STORE_SLOT : (l - STORE_SLOT + 1) / STORE_SLOT) * STORE_SLOT;
+}
+
 static int record_one(struct store *s, const struct report_origin *o, int64_t t,
 		      const struct report_row *d, struct err *e)
 {
@@ -525,6 +605,11 @@ static int record_one(struct store *s, const struct report_origin *o, int64_t t,
 	bind_counts(s->total_add, 2, &d->d);
 	if (store_step(s->total_add) != SQLITE_DONE)
 		return store_fail(s, e, "totals");
+	sqlite3_bind_int64(s->sample_add, 1, store_slot(t));
+	sqlite3_bind_int64(s->sample_add, 2, id);
+	bind_counts(s->sample_add, 3, &d->d);
+	if (store_step(s->sample_add) != SQLITE_DONE)
+		return store_fail(s, e, "samples");
 	return 0;
 }
 
@@ -631,6 +716,27 @@ static int store_move(struct store *s, int from, const char *start, const char *
 	return ret;
 }
 
+/* Samples older than keep.samples go, and samples_from moves up: never
+ * below day_cut, so that no day or month row read from usage reaches into
+ * the samples' time (docs/billing.md). */
+static int store_drop_samples(struct store *s, int64_t now, int64_t day_cut, struct err *e)
+{
+	int64_t from = (now - s->keep.samples) / 3600 * 3600;
+	char sql[160];
+	int ret;
+
+	if (from < day_cut)
+		from = day_cut / STORE_SLOT * STORE_SLOT;
+	if (from <= s->samples_from)
+		return 0;
+	snprintf(sql, sizeof(sql), "DELETE FROM samples WHERE t < %lld", (long long)from);
+	ret = store_exec(s, sql, e);
+	ret = ret ? ret : store_meta_set(s, "samples_from", from, e);
+	if (ret == 0)
+		s->samples_from = from;
+	return ret;
+}
+
 int store_rollup(struct store *s, time_t now, struct err *e)
 {
 	int64_t hour_cut, day_cut, month_cut;
@@ -651,6 +757,7 @@ int store_rollup(struct store *s, time_t now, struct err *e)
 	ret = ret ? ret : store_move(s, TIER_DAY, "t",
 				     "strftime('%s', t, 'unixepoch', 'localtime', "
 				     "'start of month', 'utc')", month_cut, e);
+	ret = ret ? ret : store_drop_samples(s, now, day_cut, e);
 	if (ret == 0) {
 		char sql[128];
 
@@ -718,28 +825,36 @@ int store_query(struct store *s, const struct store_query *q,
 		struct err *e)
 {
 	/* A row's period is the report's `by` or its own tier, whichever is
-	 * coarser; days and months were rolled up in local time and keep it. */
+	 * coarser; days and months were rolled up in local time and keep it.
+	 * Samples are tier -1, five minutes. */
 	static const char sql_fmt[] =
-		"SELECT strftime(CASE max(?1, tier) WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
+		"SELECT strftime(CASE max(?1, tier) WHEN -1 THEN '%%Y-%%m-%%dT%%H:%%M'"
+		"  WHEN 1 THEN '%%Y-%%m-%%dT%%H:00'"
 		"  WHEN 2 THEN '%%Y-%%m-%%d' ELSE '%%Y-%%m' END,"
 		"  start, 'unixepoch', CASE WHEN ?2 AND tier < 2 THEN '+0 seconds'"
 		"  ELSE 'localtime' END) AS period, CASE WHEN ?11 THEN '*' ELSE host END AS h,"
-		"  CASE WHEN ?11 THEN '*' ELSE netns END AS n, label, %s, class,"
+		"  CASE WHEN ?11 THEN '*' ELSE netns END AS n, label, %s,"
+		"  CASE WHEN ?12 THEN '' ELSE class END AS c,"
 		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM (SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start"
-		"  FROM usage u) JOIN series s ON s.id = series"
+		" FROM %s JOIN series s ON s.id = series"
 		" WHERE start >= ?3 AND start < ?4 AND (?5 IS NULL OR label = ?5)"
 		"  AND (?6 IS NULL OR addr = ?6) AND (?7 IS NULL OR class = ?7)"
 		"  AND (?8 IS NULL OR host = ?8) AND (?9 IS NULL OR netns = ?9)"
 		"  AND (?10 IS NULL OR account = ?10)"
-		" GROUP BY period, h, n, label%s, class"
-		" ORDER BY period, h, n, label%s, class";
+		" GROUP BY period, h, n, label%s, c"
+		" ORDER BY period, h, n, label%s, c";
+	static const char usage_rows[] =
+		"(SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start FROM usage u)";
+	static const char sample_rows[] =
+		"(SELECT -1 AS tier, t AS start, series, in_bytes, in_packets, out_bytes,"
+		" out_packets FROM samples)";
 	const char *filter[6] = { q->label, q->addr, q->cls, q->host, q->netns, q->account };
 	char sql[2048];
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
 	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
+		 q->by == TIER_5MIN ? sample_rows : usage_rows,
 		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
 	if (store_prepare(s, &st, sql, e) < 0)
 		return -EIO;
@@ -748,6 +863,7 @@ int store_query(struct store *s, const struct store_query *q,
 	sqlite3_bind_int64(st, 3, q->since);
 	sqlite3_bind_int64(st, 4, q->until);
 	sqlite3_bind_int(st, 11, q->merge_hosts);
+	sqlite3_bind_int(st, 12, q->sum_classes);
 	/* the filters ?5 to ?10; a NULL pointer binds SQL NULL: no filter */
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_text(st, 5 + i, filter[i], -1, SQLITE_STATIC);
@@ -768,6 +884,237 @@ int store_query(struct store *s, const struct store_query *q,
 	if (ret)
 		return ret;
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+}
+
+/* ---- billing: windows over the finest rows ---- */
+
+/* Every count once, at the finest resolution kept: the samples from
+ * samples_from (:from) on, usage rows that start before it.  A row's
+ * start: a sample's slot, an interval row's last second, the first second
+ * of an hour, day or month.  :lo and :hi bound the starts read. */
+#define STORE_FINEST \
+	"(SELECT series, t AS start, in_bytes, in_packets, out_bytes, out_packets" \
+	"  FROM samples WHERE t >= :from AND t >= :lo AND t < :hi" \
+	" UNION ALL SELECT series, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start," \
+	"  in_bytes, in_packets, out_bytes, out_packets FROM usage" \
+	"  WHERE t <= :from AND (tier = 0 OR t < :from) AND t >= :lo AND t <= :hi)"
+
+int64_t store_samples_from(const struct store *s)
+{
+	return s->samples_from;
+}
+
+static void bind_named_int(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i > 0)
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_named_text(sqlite3_stmt *st, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i > 0)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+int store_label_usage(struct store *s, int64_t since, int64_t until,
+		      int (*cb)(const char *label, const struct counts *c, void *data),
+		      void *data, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (store_prepare(s, &st, "SELECT label, sum(in_bytes), sum(in_packets), sum(out_bytes),"
+			  " sum(out_packets) FROM " STORE_FINEST " u JOIN series s ON s.id ="
+			  " u.series WHERE u.start >= :lo AND u.start < :hi GROUP BY label"
+			  " ORDER BY label", e) < 0)
+		return -EIO;
+	bind_named_int(st, ":from", s->samples_from);
+	bind_named_int(st, ":lo", since);
+	bind_named_int(st, ":hi", until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
+		struct counts c = column_counts(st, 1);
+
+		ret = cb(column_text(st, 0), &c, data);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "label usage");
+}
+
+int store_labels(struct store *s, int (*cb)(const char *label, void *data), void *data,
+		 struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (store_prepare(s, &st, "SELECT DISTINCT label FROM series ORDER BY label", e) < 0)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0)
+		ret = cb(column_text(st, 0), data);
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "labels");
+}
+
+int store_first_time(struct store *s, int64_t *t, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_prepare(s, &st, "SELECT min(m) FROM (SELECT min(CASE tier WHEN 0 THEN t - 1"
+			  " ELSE t END) AS m FROM usage UNION ALL SELECT min(t) FROM samples)", e) < 0)
+		return -EIO;
+	rc = sqlite3_step(st);
+	*t = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ?
+	     sqlite3_column_int64(st, 0) : INT64_MAX;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "first time");
+}
+
+/* The windows into temp.win (the connection's own; a read-only one may
+ * write there), and the earliest and latest bounds of them. */
+static int store_load_windows(struct store *s, const struct store_wquery *q, int64_t *lo,
+			      int64_t *hi, struct err *e)
+{
+	sqlite3_stmt *st;
+	int ret = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS win(label TEXT NOT NULL,"
+			     " period TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL);"
+			     "DELETE FROM temp.win;", e);
+
+	*lo = INT64_MAX;
+	*hi = INT64_MIN;
+	ret = ret ? ret : store_prepare(s, &st, "INSERT INTO temp.win VALUES(?, ?, ?, ?)", e);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < q->nw && ret == 0; i++) {
+		const struct store_window *w = &q->w[i];
+
+		sqlite3_bind_text(st, 1, w->label, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, w->period, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, w->since);
+		sqlite3_bind_int64(st, 4, w->until);
+		if (store_step(st) != SQLITE_DONE)
+			ret = store_fail(s, e, "windows");
+		if (w->since < *lo)
+			*lo = w->since;
+		if (w->until > *hi)
+			*hi = w->until;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Bind the windows' bounds and the filters of q by name. */
+static void bind_wquery(struct store *s, sqlite3_stmt *st, const struct store_wquery *q,
+			int64_t lo, int64_t hi)
+{
+	bind_named_int(st, ":from", s->samples_from);
+	bind_named_int(st, ":lo", lo);
+	bind_named_int(st, ":hi", hi);
+	bind_named_int(st, ":merge", q->merge_hosts);
+	bind_named_int(st, ":sumcls", q->sum_classes);
+	bind_named_text(st, ":addr", q->addr);
+	bind_named_text(st, ":cls", q->cls);
+	bind_named_text(st, ":host", q->host);
+	bind_named_text(st, ":netns", q->netns);
+	bind_named_text(st, ":account", q->account);
+}
+
+#define WQUERY_FILTERS \
+	" AND (:addr IS NULL OR addr = :addr) AND (:cls IS NULL OR class = :cls)" \
+	" AND (:host IS NULL OR host = :host) AND (:netns IS NULL OR netns = :netns)" \
+	" AND (:account IS NULL OR account = :account)"
+
+int store_window_query(struct store *s, const struct store_wquery *q,
+		       int (*cb)(const struct store_row *row, void *data), void *data,
+		       struct err *e)
+{
+	static const char sql_fmt[] =
+		"SELECT w.period, CASE WHEN :merge THEN '*' ELSE host END AS h,"
+		"  CASE WHEN :merge THEN '*' ELSE netns END AS n, s.label, %s,"
+		"  CASE WHEN :sumcls THEN '' ELSE class END AS c,"
+		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
+		" FROM " STORE_FINEST " u JOIN series s ON s.id = u.series"
+		" JOIN temp.win w ON w.label = s.label AND u.start >= w.since AND u.start < w.until"
+		" WHERE 1" WQUERY_FILTERS
+		" GROUP BY s.label, w.period, h, n%s, c"
+		" ORDER BY s.label, w.since, h, n%s, c";
+	char sql[2048];
+	sqlite3_stmt *st;
+	int64_t lo, hi;
+	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+
+	if (ret < 0)
+		return ret;
+	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
+		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
+	if (store_prepare(s, &st, sql, e) < 0)
+		return -EIO;
+	bind_wquery(s, st, q, lo, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
+		struct store_row row = {
+			.period = column_text(st, 0),
+			.host = column_text(st, 1),
+			.netns = column_text(st, 2),
+			.label = column_text(st, 3),
+			.addr = (const char *)sqlite3_column_text(st, 4),
+			.cls = column_text(st, 5),
+			.c = column_counts(st, 6),
+		};
+
+		ret = cb(&row, data);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+}
+
+int store_window_samples(struct store *s, const struct store_wquery *q,
+			 int (*cb)(const struct store_sample *x, void *data), void *data,
+			 struct err *e)
+{
+	static const char sql_fmt[] =
+		"SELECT s.label, w.period, %s, u.t,"
+		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
+		" FROM samples u JOIN series s ON s.id = u.series"
+		" JOIN temp.win w ON w.label = s.label AND u.t >= w.since AND u.t < w.until"
+		" WHERE u.t >= :lo AND u.t < :hi" WQUERY_FILTERS
+		" GROUP BY s.label, w.period%s, u.t"
+		" ORDER BY s.label, w.since%s, u.t";
+	char sql[2048];
+	sqlite3_stmt *st;
+	int64_t lo, hi;
+	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+
+	if (ret < 0)
+		return ret;
+	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
+		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
+	if (store_prepare(s, &st, sql, e) < 0)
+		return -EIO;
+	bind_wquery(s, st, q, lo, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
+		struct store_sample x = {
+			.label = column_text(st, 0),
+			.period = column_text(st, 1),
+			.addr = (const char *)sqlite3_column_text(st, 2),
+			.t = sqlite3_column_int64(st, 3),
+			.c = column_counts(st, 4),
+		};
+
+		ret = cb(&x, data);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "samples");
 }
 
 /* ---- carrying the totals of a lost database over ---- */

@@ -23,6 +23,7 @@
 #define CONFIG_NETNS_MAX 255     /* bytes of a netns name or glob */
 #define CONFIG_HOST_MAX 255
 #define CONFIG_QUOTA_WARN_MAX 8  /* as QUOTA_WARN_MAX */
+#define CONFIG_KEEP_SAMPLES_MIN (63LL * 86400) /* store_keep_samples */
 
 struct config {
 	char account[CONFIG_ACCOUNT_MAX + 1]; /* "" without sections */
@@ -49,6 +50,7 @@ struct config {
 	long long keep_intervals;       /* seconds; default 2 days */
 	long long keep_hours;           /* default 90 days */
 	long long keep_days;            /* default 800 days */
+	long long keep_samples;         /* 5-minute samples; default and least 63 days */
 	char prom_file[PATH_MAX];       /* "" = no textfile */
 	char listen[CONFIG_LISTEN_MAX + 1]; /* "" = no HTTP listener */
 	/* daemon-wide; "" = no PostgreSQL sink.  May hold a password: shown
@@ -71,6 +73,10 @@ struct config {
 	unsigned quota_hook_timeout;    /* seconds, default 10, 1..3600 */
 	unsigned char quota_warn[CONFIG_QUOTA_WARN_MAX]; /* percents; default 80 */
 	size_t nquota_warn;
+	/* billing cycles (docs/billing.md), daemon-wide */
+	int cycle_day;                  /* 1..31, default 1 */
+	char timezone[64];              /* an IANA zone; "" = the host's */
+	char cycles[PATH_MAX];          /* "" = no per-label cycles file */
 };
 
 void config_defaults(struct config *c);
@@ -79,7 +85,8 @@ void config_defaults(struct config *c);
  * built-in ones) and the accounts.  Without sections n == 1 and v[0] is
  * dflt (account ""); with sections v[i] is dflt overlaid with the keys of
  * section i, and dflt is not an account.  Daemon-wide keys (interval,
- * state_dir, store, store_keep_*, prom_file, listen, host) are dflt's, and
+ * state_dir, store, store_keep_*, prom_file, listen, host, cycle_day,
+ * timezone, cycles) are dflt's, and
  * every v[i] holds a copy. */
 struct config_set {
 	struct config dflt;
@@ -98,9 +105,12 @@ void config_set_finish(struct config_set *cs);
  * blank lines, `[account NAME]` section headers (NAME: [a-z][a-z0-9_-]*, at
  * most CONFIG_ACCOUNT_MAX bytes, unique; at most CONFIG_ACCOUNTS_MAX);
  * keys: table, template, template_dir, targets, interval, state_dir, store,
- * store_keep_intervals, store_keep_hours, store_keep_days, prom_file,
+ * store_keep_intervals, store_keep_hours, store_keep_days,
+ * store_keep_samples, prom_file,
  * listen, exclude, interfaces, overhead, classes, default_class, host,
- * netns, labels, quotas, quota_hook, quota_hook_timeout, quota_warn.  Values may be double-quoted (no escapes); the list keys
+ * netns, labels, cycle_day, timezone, cycles, quotas, quota_hook,
+ * quota_hook_timeout, quota_warn.  Values may be double-quoted (no
+ * escapes); the list keys
  * (exclude, interfaces, and targets given as sources) may also be written
  * unquoted, up to a '#' that starts a word.  Unknown keys, duplicate keys
  * (in one section), bad values, bad section headers, duplicate accounts, a
@@ -139,8 +149,9 @@ int config_load(struct config *c, const char *path, bool must_exist,
 int config_set_table(struct config *c, const char *v, const char *where, struct err *e);
 int config_set_interval(struct config *c, const char *v, const char *where, struct err *e);
 
-/* Durations: digits and a unit s, m, h or d ("36h"), 1 hour to 100 years.
- * key is one of the store_keep_* keys. */
+/* Durations: digits and a unit s, m, h or d ("36h"), 1 hour to 100 years
+ * (store_keep_samples: 63 days at least, the current and the previous
+ * billing cycle).  key is one of the store_keep_* keys. */
 int config_set_keep(struct config *c, const char *key, const char *v, const char *where,
 		    struct err *e);
 /* "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (every address, IPv6 and IPv4). */
@@ -190,6 +201,10 @@ int config_set_default_class(struct config *c, const char *v, const char *where,
 int config_set_quota_hook_timeout(struct config *c, const char *v, const char *where,
 				  struct err *e);
 int config_set_quota_warn(struct config *c, const char *v, const char *where, struct err *e);
+/* cycle_day: 1 to 31.  timezone: "", UTC or an IANA name with a zoneinfo
+ * file (cycle_tz_check). */
+int config_set_cycle_day(struct config *c, const char *v, const char *where, struct err *e);
+int config_set_timezone(struct config *c, const char *v, const char *where, struct err *e);
 /* Bytes per packet, 0 to CONFIG_OVERHEAD_MAX. */
 int config_set_overhead(struct config *c, const char *v, const char *where, struct err *e);
 struct sockaddr_storage;
@@ -198,6 +213,7 @@ bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 /* Set one of the path keys ("template", "template_dir", "targets",
  * "state_dir", "store", "prom_file", "classes", "labels", "quotas",
  * "quota_hook"), e.g. from a
+ * "state_dir", "store", "prom_file", "classes", "labels", "cycles"), e.g. from a
  * command-line option.  The value must be non-empty, shorter than PATH_MAX
  * and free of control characters.  Setting "targets" also sets
  * targets_explicit and targets_file and clears the discovery sources (it

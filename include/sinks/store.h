@@ -15,8 +15,9 @@
 #include "report.h"
 #include "state.h"
 
-/* The tiers of the usage table. */
-enum store_tier { TIER_INTERVAL, TIER_HOUR, TIER_DAY, TIER_MONTH };
+/* The tiers of the usage table; TIER_5MIN (for store_query's `by`) reads
+ * the samples instead. */
+enum store_tier { TIER_5MIN = -1, TIER_INTERVAL, TIER_HOUR, TIER_DAY, TIER_MONTH };
 
 struct store_keep {
 	int64_t intervals; /* seconds interval rows are kept before they become hours */
@@ -24,6 +25,8 @@ struct store_keep {
 	int64_t days;      /* ... day rows before they become months (kept forever) */
 	int busy_ms;       /* how long a write waits for another writer's lock
 			    * (0: 10 s); also the wait of store_open */
+	int64_t samples;   /* seconds 5-minute samples are kept (0: 63 days;
+			    * never longer than hour rows, docs/billing.md) */
 };
 
 struct store;
@@ -98,7 +101,9 @@ int store_carry(struct store *s, const struct store_saved *sv, struct err *e);
 
 /* What report asks for. */
 struct store_query {
-	enum store_tier by; /* TIER_HOUR, TIER_DAY or TIER_MONTH */
+	/* TIER_HOUR, TIER_DAY or TIER_MONTH; TIER_5MIN: the samples (only
+	 * as far back as they are kept) */
+	enum store_tier by;
 	bool utc;           /* periods in UTC instead of local time */
 	bool per_addr;
 	bool merge_hosts;   /* sum over hosts and namespaces (both shown as "*") */
@@ -108,6 +113,7 @@ struct store_query {
 	/* NULL: all; "" is a value (netns "": the namespace nftally started in) */
 	const char *host, *netns, *account;
 	int64_t since, until; /* [since, until) on the start of each row */
+	bool sum_classes;   /* one row over all classes (its cls "") */
 };
 
 struct store_row {
@@ -123,5 +129,71 @@ struct store_row {
 int store_query(struct store *s, const struct store_query *q,
 		int (*cb)(const struct store_row *row, void *data), void *data,
 		struct err *e);
+
+/* ---- billing (docs/billing.md) ---- */
+
+/* Sum per label of every origin's usage in [since, until) from the finest
+ * rows that cover it: the 5-minute samples where they are kept, usage
+ * rows before (whose periods must then fit the window to be exact: an
+ * hour row counts if its hour starts in it, a day or month row if its
+ * local day or month does).  cb per label in strcmp order (labels with
+ * no rows are not called); a non-zero return of cb stops and is
+ * returned.  0 or a negative errno with e set. */
+int store_label_usage(struct store *s, int64_t since, int64_t until,
+		      int (*cb)(const char *label, const struct counts *c, void *data),
+		      void *data, struct err *e);
+
+/* Every label that has a series, in strcmp order.  0, cb's non-zero
+ * return, or a negative errno with e set. */
+int store_labels(struct store *s, int (*cb)(const char *label, void *data), void *data,
+		 struct err *e);
+
+/* The time of the first report recorded (the start of the oldest row),
+ * or INT64_MAX for an empty store, in *t. */
+int store_first_time(struct store *s, int64_t *t, struct err *e);
+
+/* A label's window [since, until) (multiples of 300 s for exact sums),
+ * named `period` in the rows. */
+struct store_window {
+	const char *label, *period;
+	int64_t since, until;
+};
+
+/* What store_window_query and store_window_samples read: the windows
+ * (several per label, not overlapping, are fine; labels without one are
+ * not read), and filters and grouping as store_query's. */
+struct store_wquery {
+	const struct store_window *w;
+	size_t nw;
+	bool per_addr, merge_hosts, sum_classes;
+	const char *addr, *cls, *host, *netns, *account; /* NULL: all */
+};
+
+/* Totals per window, host, netns, label (and address) and class, from
+ * the finest rows as store_label_usage; row->period is the window's.
+ * Ordered by label, period, host, netns, address, class.  0, cb's
+ * non-zero return, or a negative errno with e set. */
+int store_window_query(struct store *s, const struct store_wquery *q,
+		       int (*cb)(const struct store_row *row, void *data), void *data,
+		       struct err *e);
+
+/* One 5-minute sample: the slot [t, t + 300) of a window's label (and
+ * address), summed over hosts, namespaces, accounts and classes (as the
+ * filters leave them). */
+struct store_sample {
+	const char *label, *period, *addr; /* addr NULL unless per_addr */
+	int64_t t;
+	struct counts c;
+};
+
+/* The samples in each window (slots with traffic only), ordered by label,
+ * period, address, t.  Samples exist only from store_samples_from on.
+ * 0, cb's non-zero return, or a negative errno with e set. */
+int store_window_samples(struct store *s, const struct store_wquery *q,
+			 int (*cb)(const struct store_sample *x, void *data), void *data,
+			 struct err *e);
+
+/* Where the samples begin: every report from there on is in them. */
+int64_t store_samples_from(const struct store *s);
 
 #endif

@@ -83,6 +83,23 @@ static char *query_of(struct store *s, const struct store_query *q, struct sums 
 	return t->text;
 }
 
+/* "LABEL counts;" per label of store_label_usage */
+static int label_sum(const char *label, const struct counts *c, void *data)
+{
+	append(data, "%s", label);
+	append_counts(data, c);
+	return 0;
+}
+
+static char *usage_of(struct store *s, int64_t since, int64_t until, struct sums *t)
+{
+	struct err e = { "" };
+
+	t->text[0] = '\0';
+	test_assert(store_label_usage(s, since, until, label_sum, t, &e) == 0);
+	return t->text;
+}
+
 /* One value of the database at path, read with SQLite directly. */
 static long long db_int(const char *path, const char *sql)
 {
@@ -270,15 +287,29 @@ static void test_migration(void)
 	test_assert(store_open_readonly(&s, path, "node1", &e) == 0);
 	test_streq(totals_of(s, &t), V1_TOTALS V1_CARRIED);
 	test_streq(query_of(s, &q, &t), V1_DAYS);
+	test_assert(store_samples_from(s) == 1767312000);
+	test_streq(usage_of(s, 1767225600, INT64_MAX, &t), "a 1107 12 550 6;b 300 3 30 3;"
+		   "e 200 2 0 0;");
 	store_close(s);
 	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 1);
 	/* another table is refused as before, and nothing migrated */
 	test_assert(store_open(&s, path, "node1", "other", &keep, &e) == -EINVAL);
 	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 1);
 	test_assert(store_open(&s, path, "node1", "nftally", &keep, &e) == 0);
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 2);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
 	test_streq(totals_of(s, &t), V1_TOTALS V1_CARRIED);
 	test_streq(query_of(s, &q, &t), V1_DAYS);
+	/* schema 3: the one interval row kept (seq 3 at 1767312060) is the one
+	 * sample, in the slot of its last second; samples begin at its hour */
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 1);
+	test_assert(db_int(path, "SELECT t * 1000 + in_bytes FROM samples WHERE series = 1") ==
+		    1767312000LL * 1000 + 7);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'samples_from'") ==
+		    1767312000);
+	test_assert(store_samples_from(s) == 1767312000);
+	test_streq(usage_of(s, 1767225600, INT64_MAX, &t), "a 1107 12 550 6;b 300 3 30 3;"
+		   "e 200 2 0 0;");
+	test_streq(usage_of(s, 1767312000, INT64_MAX, &t), "a 7 1 0 0;");
 	/* the reports table too: the fixture's last report is known from node1 only */
 	test_assert(store_record_report(s, &last, &e) == 1);
 	last = report_of("node2", "", "", 3, 1767312060, v, 1);
@@ -306,12 +337,12 @@ static void test_migration(void)
 	store_close(s);
 
 	/* a newer schema is refused, for writing and reading, and not touched */
-	db_exec(path, "UPDATE meta SET value = 3 WHERE key = 'schema'");
+	db_exec(path, "UPDATE meta SET value = 4 WHERE key = 'schema'");
 	test_assert(store_open(&s, path, "node1", NULL, &keep, &e) == -EINVAL);
-	test_assert(strstr(e.msg, "older.db: database schema 3 is not 2 (written by another "
+	test_assert(strstr(e.msg, "older.db: database schema 4 is not 3 (written by another "
 			   "version of nftally)"));
 	test_assert(store_open_readonly(&s, path, "node1", &e) == -EINVAL);
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
 	tmp_remove(&tmp);
 }
 
@@ -353,8 +384,9 @@ static void test_migration_race(void)
 		test_assert(waitpid(pid[i], &status, 0) == pid[i]);
 		test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 2);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
 	test_assert(db_int(path, "SELECT count(*) FROM series") == 4);
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 1);
 	test_assert(store_open(&s, path, "node1", "nftally", &keep, &e) == 0);
 	test_streq(totals_of(s, &t), V1_TOTALS V1_CARRIED);
 	test_streq(query_of(s, &q, &t), V1_DAYS);
@@ -447,6 +479,107 @@ static void test_query_origins(void)
 	tmp_remove(&tmp);
 }
 
+/* "LABEL PERIOD[ ADDR] T counts;" per sample */
+static int sample(const struct store_sample *x, void *data)
+{
+	append(data, "%s %s%s%s %lld", x->label, x->period, x->addr ? " " : "",
+	       x->addr ? x->addr : "", (long long)x->t);
+	append_counts(data, &x->c);
+	return 0;
+}
+
+/* Samples: every report in the 5-minute slot of its last second, summed;
+ * label usage and windows from them; old samples dropped, and then the
+ * same sums from usage. */
+static void test_samples(void)
+{
+	const int64_t t0 = 1767225600; /* 2026-01-01 00:00 UTC */
+	struct store_keep k = keep;
+	struct tmp tmp = { "" };
+	const char *path = tmp_db(&tmp, "samples.db");
+	struct err e = { "" };
+	struct store *s;
+	struct sums t;
+
+	k.samples = 3600;
+	test_assert(store_open(&s, path, "h1", "nftally", &k, &e) == 0);
+	test_assert(store_samples_from(s) == 0);
+	/* ten reports a minute apart: 1..5 end in (t0, t0 + 300], 6..10 in
+	 * (t0 + 300, t0 + 600]; a: 100 * i in, b of class national 1 in */
+	for (int i = 1; i <= 10; i++) {
+		struct report_row v[] = {
+			row_of("198.18.0.1", "a", (struct counts){ 100 * (uint64_t)i, 1, 10, 1 }),
+			row_of("198.18.0.1", "a", (struct counts){ 1, 1, 0, 0 }),
+			row_of("198.18.0.2", "b", (struct counts){ 7, 1, 3, 1 }),
+		};
+		struct report r = report_of("h1", "", "", (uint64_t)i, t0 + 60 * i, v, 3);
+
+		v[1].cls = "national";
+		test_assert(store_record_report(s, &r, &e) == 0);
+	}
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 6);
+	/* a: 100+200+...+500 = 1500 (+5 national), 600+...+1000 = 4000 (+5) */
+	test_streq(usage_of(s, t0, t0 + 300, &t), "a 1505 10 50 5;b 35 5 15 5;");
+	test_streq(usage_of(s, t0 + 300, t0 + 600, &t), "a 4005 10 50 5;b 35 5 15 5;");
+	test_streq(usage_of(s, t0, t0 + 600, &t), "a 5510 20 100 10;b 70 10 30 10;");
+	test_streq(usage_of(s, t0 + 600, INT64_MAX, &t), "");
+	{
+		struct store_window w[] = {
+			{ "a", "first", t0, t0 + 300 }, { "a", "second", t0 + 300, t0 + 600 },
+			{ "b", "all", t0, t0 + 600 },
+		};
+		struct store_wquery q = { .w = w, .nw = 3, .per_addr = true };
+
+		t.text[0] = '\0';
+		test_assert(store_window_samples(s, &q, sample, &t, &e) == 0);
+		test_streq(t.text, "a first 198.18.0.1 1767225600 1505 10 50 5;"
+			   "a second 198.18.0.1 1767225900 4005 10 50 5;"
+			   "b all 198.18.0.2 1767225600 35 5 15 5;"
+			   "b all 198.18.0.2 1767225900 35 5 15 5;");
+		t.text[0] = '\0';
+		test_assert(store_window_query(s, &q, row, &t, &e) == 0);
+		test_streq(t.text, "first h1/ a 198.18.0.1 1500 5 50 5;"
+			   "first h1/ a 198.18.0.1 national 5 5 0 0;"
+			   "second h1/ a 198.18.0.1 4000 5 50 5;"
+			   "second h1/ a 198.18.0.1 national 5 5 0 0;"
+			   "all h1/ b 198.18.0.2 70 10 30 10;");
+		q.sum_classes = true;
+		q.per_addr = false;
+		q.nw = 1;
+		t.text[0] = '\0';
+		test_assert(store_window_query(s, &q, row, &t, &e) == 0);
+		test_streq(t.text, "first h1/ a 1505 10 50 5;");
+		/* a filter by class */
+		q.sum_classes = false;
+		q.cls = "national";
+		t.text[0] = '\0';
+		test_assert(store_window_query(s, &q, row, &t, &e) == 0);
+		test_streq(t.text, "first h1/ a national 5 5 0 0;");
+	}
+	{
+		struct store_query q = { .by = TIER_5MIN, .utc = true, .since = INT64_MIN,
+					 .until = INT64_MAX, .sum_classes = true, .label = "a" };
+
+		test_streq(query_of(s, &q, &t), "2026-01-01T00:00 h1/ a 1505 10 50 5;"
+			   "2026-01-01T00:05 h1/ a 4005 10 50 5;");
+	}
+	/* ten days later, samples older than an hour go: samples_from moves
+	 * to the hour, and the sums come from usage (an hour row now) */
+	test_assert(store_rollup(s, t0 + 10 * 86400 + 1800, &e) == 0);
+	test_assert(store_samples_from(s) == t0 + 10 * 86400 - 3600);
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 0);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'samples_from'") ==
+		    t0 + 10 * 86400 - 3600);
+	test_streq(usage_of(s, t0, t0 + 3600, &t), "a 5510 20 100 10;b 70 10 30 10;");
+	store_close(s);
+	/* and read-only the same */
+	test_assert(store_open_readonly(&s, path, "h1", &e) == 0);
+	test_assert(store_samples_from(s) == t0 + 10 * 86400 - 3600);
+	test_streq(usage_of(s, t0, t0 + 3600, &t), "a 5510 20 100 10;b 70 10 30 10;");
+	store_close(s);
+	tmp_remove(&tmp);
+}
+
 int main(void)
 {
 	/* months and days rolled up are in local time: make it UTC */
@@ -457,5 +590,6 @@ int main(void)
 	test_migration();
 	test_migration_race();
 	test_query_origins();
+	test_samples();
 	return 0;
 }
