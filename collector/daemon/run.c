@@ -1953,6 +1953,10 @@ static int run_daemon_start(struct daemon *d)
 		ret = billing_from_config(&d->billing, cfg, d->e);
 		if (ret == 0 && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir, d->out, d->e)))
 			ret = -EINVAL;
+		/* what the store says is exceeded is enforced by the first
+		 * apply already: a restart lifts nothing, not even briefly */
+		if (ret == 0)
+			quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d);
 	}
 	if (ret == 0)
 		ret = run_start_all(d);
