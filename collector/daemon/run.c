@@ -1949,6 +1949,9 @@ static int run_daemon_start(struct daemon *d)
 	netns_id_format(&id, d->selfid, sizeof(d->selfid));
 	ret = run_open_outputs(d, cfg);
 	/* before the accounts: their first skeleton has the quotas' sets */
+	if (ret == 0 && cfg->quotas[0] && strcmp(cfg->store, "off") == 0)
+		ret = err_set(d->e, "quotas need the store: the usage of a cycle is read from it "
+			      "(store = off)");
 	if (ret == 0 && cfg->quotas[0]) {
 		ret = billing_from_config(&d->billing, cfg, d->e);
 		if (ret == 0 && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir, d->out, d->e)))
