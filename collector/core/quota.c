@@ -256,6 +256,23 @@ static int quota_by_label(const void *a, const void *b)
 	return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
+/* Distinct throttle rates, counted up to one past the most allowed. */
+static size_t quota_count_rates(const struct quotas *q)
+{
+	uint64_t seen[QUOTA_RATES_MAX + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n && n <= QUOTA_RATES_MAX; i++) {
+		bool dup = q->v[i].action != QUOTA_ACT_THROTTLE;
+
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = seen[j] == q->v[i].rate;
+		if (!dup)
+			seen[n++] = q->v[i].rate;
+	}
+	return n;
+}
+
 int quotas_parse_buffer(struct quotas *q, const char *name, const char *buf, size_t len,
 			const unsigned char *dflt_warn, size_t ndflt, struct err *e)
 {
@@ -277,6 +294,9 @@ int quotas_parse_buffer(struct quotas *q, const char *name, const char *buf, siz
 					      p.q.v[i - 1].line);
 			}
 	}
+	if (ret == 0 && quota_count_rates(&p.q) > QUOTA_RATES_MAX)
+		ret = err_set(e, "%s: more than %d different throttle rates (each is a rule of "
+			      "its own)", name, QUOTA_RATES_MAX);
 	if (ret < 0) {
 		quotas_finish(&p.q);
 		return ret;

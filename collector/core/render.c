@@ -211,58 +211,70 @@ static int by_enforced(const void *k, const void *x)
 	return strcmp(k, ((const struct render_enforced *)x)->label);
 }
 
-/* The elements of one enforcement set: the addresses (of family fam, not
- * a class's copies) of the exceeded labels with action act (and rate k). */
-static void put_enforce_elems(FILE *f, const char *family, const char *table,
-			      const struct render_policy *p, int fam,
-			      enum quota_action act, size_t k, const char *set)
+static int by_plen(const void *x, const void *y)
 {
-	const struct render_enforce *en = p->enforce;
-	const struct targets *t = p->groups;
-	char text[ADDR_STRLEN];
-	bool first = true;
+	const struct render_member *a = x, *b = y;
 
-	fprintf(f, "flush %s %s %s %s; ", act == QUOTA_ACT_MARK ? "map" : "set", family, table,
-		set);
-	for (size_t i = 0; t && en->n && i < t->n; i++) {
+	return (a->a.plen > b->a.plen) - (a->a.plen < b->a.plen);
+}
+
+size_t render_enforce_members(const struct targets *t, const struct render_enforce *en,
+			      const char *set, struct render_member *out)
+{
+	enum quota_action act;
+	size_t n = 0, k = 0, rate = 0;
+	int fam;
+	char c;
+
+	if (sscanf(set, "qdrop%c", &c) == 1)
+		act = QUOTA_ACT_DROP;
+	else if (sscanf(set, "qmark%c", &c) == 1)
+		act = QUOTA_ACT_MARK;
+	else if (sscanf(set, "qthr%c_%zu", &c, &rate) == 2)
+		act = QUOTA_ACT_THROTTLE;
+	else
+		return 0;
+	fam = c == '6';
+	for (size_t i = 0; t && en && en->n && i < t->n; i++) {
 		const struct target *x = &t->v[i];
 		const struct render_enforced *q;
 
 		if (x->addr.cls || (x->addr.family == AF_INET6) != fam)
 			continue;
 		q = bsearch(targets_label(t, x), en->v, en->n, sizeof(*en->v), by_enforced);
-		if (!q || q->action != act || (act == QUOTA_ACT_THROTTLE && q->rate != k))
+		if (!q || q->action != act || (act == QUOTA_ACT_THROTTLE && q->rate != rate))
 			continue;
-		if (first)
-			fprintf(f, "add element %s %s %s { ", family, table, set);
-		else
-			fputs(", ", f);
-		fputs(addr_format(&x->addr, text), f);
-		if (act == QUOTA_ACT_MARK)
-			fprintf(f, " : 0x%08x", (unsigned)q->mark);
-		first = false;
+		out[n++] = (struct render_member){ .a = x->addr, .mark = q->mark };
+		out[n - 1].a.cls = 0;
 	}
-	if (!first)
-		fputs(" }; ", f);
+	/* an interval set takes no overlaps: a prefix covers what it holds */
+	qsort(out, n, sizeof(*out), by_plen);
+	for (size_t i = 0; i < n; i++) {
+		bool inside = false;
+
+		for (size_t j = 0; j < k && !inside; j++)
+			inside = addr_contains(&out[j].a, &out[i].a);
+		if (!inside)
+			out[k++] = out[i];
+	}
+	return k;
 }
 
-static void put_enforce_all(FILE *f, const char *family, const char *table,
-			    const struct render_policy *p)
+size_t render_enforce_sets(const struct render_enforce *en, char (*names)[32], size_t max)
 {
-	char set[32];
+	size_t n = 0;
 
-	for (int fam = 0; fam < 2; fam++) {
+	for (int fam = 0; en && en->on && fam < 2; fam++) {
 		char c = fam ? '6' : '4';
 
-		snprintf(set, sizeof(set), "qdrop%c", c);
-		put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_DROP, 0, set);
-		snprintf(set, sizeof(set), "qmark%c", c);
-		put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_MARK, 0, set);
-		for (size_t k = 0; k < p->enforce->nrates; k++) {
-			snprintf(set, sizeof(set), "qthr%c_%zu", c, k);
-			put_enforce_elems(f, family, table, p, fam, QUOTA_ACT_THROTTLE, k, set);
-		}
+		if (n + 2 + en->nrates > max)
+			break;
+		snprintf(names[n++], 32, "qdrop%c", c);
+		snprintf(names[n++], 32, "qmark%c", c);
+		for (size_t k = 0; k < en->nrates; k++)
+			snprintf(names[n++], 32, "qthr%c_%zu", c, k);
 	}
+	return n;
 }
 
 /* One accounting chain: the policy's early returns, then the lookups of
@@ -435,8 +447,6 @@ static int render_generated(FILE *f, const char *family, const char *table,
 	}
 	fprintf(f, "flush set %s %s ifaces; ", family, table);
 	put_iface_elements(f, family, table, p);
-	if (enforcing(p))
-		put_enforce_all(f, family, table, p);
 	return ferror(f) ? -ENOMEM : 0;
 }
 

@@ -55,6 +55,8 @@
  * for at most RUN_NETNS_WAIT_MS. */
 #define RUN_NETNS_RETRY_MS 10
 #define RUN_NETNS_WAIT_MS 3000
+/* Enforcement sets of one table: 4, and 2 per throttle rate */
+#define RUN_ENFORCE_SETS 64
 
 struct run;
 
@@ -1718,10 +1720,15 @@ static const struct cycle *run_quota_cycle(void *data, const char *label)
 	return billing_cycle_of(&d->billing, label);
 }
 
-/* Apply every table again with the quotas' new enforcement: the skeleton
- * changes (its sets' elements), the addresses do not. */
-static void run_enforce(struct run *r)
+/* Apply every table again with the quotas' new enforcement: the sets'
+ * elements change (and the skeleton, when the sets it declares do), the
+ * addresses do not.  Sets the skeleton no longer declares (old[0..nold))
+ * are deleted once it no longer uses them. */
+static void run_enforce(struct run *r, const char (*old)[32], size_t nold)
 {
+	char now[RUN_ENFORCE_SETS][32], gone[RUN_ENFORCE_SETS][32];
+	size_t nnow = render_enforce_sets(r->a->enforce, now, RUN_ENFORCE_SETS), ngone = 0;
+
 	struct table_apply_opts o = { .prev = &r->a->tg, .prev_handle = r->handle };
 	struct table_result res;
 
@@ -1729,10 +1736,20 @@ static void run_enforce(struct run *r)
 		return;
 	run_quiet(r, true);
 	if (run_apply(r, &o, &res) < 0)
-		output_error(r->out, true, "quota enforcement in table %s: %s",
+		output_error(r->out, true, "applying table %s for quota enforcement: %s",
 			     nl_table_desc(r->a->nl, r->a->cfg.table).s, r->e->msg);
 	else
 		free(res.gone);
+	for (size_t i = 0; i < nold; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < nnow && !kept; k++)
+			kept = strcmp(old[i], now[k]) == 0;
+		if (!kept)
+			memcpy(gone[ngone++], old[i], sizeof(gone[0]));
+	}
+	if (ngone)
+		table_drop_sets(r->a->nl, r->a->cfg.table, (const char (*)[32])gone, ngone);
 	run_quiet(r, false);
 	output_flush(r->out);
 	run_out(r);
@@ -1742,7 +1759,8 @@ static void run_enforce(struct run *r)
  * changed (always on SIGHUP), the usage, the events, the enforcement. */
 static void run_quotas(struct daemon *d, bool hup)
 {
-	size_t n;
+	char old[RUN_ENFORCE_SETS][32];
+	size_t n, nold;
 
 	if (hup) {
 		struct billing b;
@@ -1758,9 +1776,11 @@ static void run_quotas(struct daemon *d, bool hup)
 		}
 	}
 	quotad_reload(d->qd, hup);
+	/* the sets before (quotad_reload changes no enforcement) */
+	nold = render_enforce_sets(quotad_enforce(d->qd), old, RUN_ENFORCE_SETS);
 	if (quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d) == 1)
 		for (size_t i = 0; i < d->n; i++)
-			run_enforce(d->v[i]);
+			run_enforce(d->v[i], (const char (*)[32])old, nold);
 	sinks_health(d->sinks)->quotas = quotad_metrics(d->qd, &n);
 	sinks_health(d->sinks)->nquotas = n;
 	sinks_publish(d->sinks);

@@ -17,6 +17,7 @@
 #define QUOTA_WARN_MAX 8       /* warning fractions per quota */
 #define QUOTA_FILE_MAX (8 << 20)
 #define QUOTA_MAX 100000       /* lines of one quotas file */
+#define QUOTA_RATES_MAX 16     /* distinct throttle rates: a rule each */
 
 /* What is billed against the limit, from a cycle's in and out bytes. */
 enum quota_bill { QUOTA_BILL_SUM, QUOTA_BILL_MAX, QUOTA_BILL_IN, QUOTA_BILL_OUT };

@@ -76,6 +76,26 @@ const char *render_template_family(const char *tmpl);
 int render_load_template(const char *tmpl, const char *dir, char **path_out,
 			 char **text, size_t *len, struct err *e);
 
+/* The enforcement sets of en (none unless en->on): qdrop4, qmark4,
+ * qthr4_K for each rate, then the same for IPv6, into names[0..max);
+ * returns how many.  Their elements are not part of the skeleton: they are
+ * filled through netlink (table_enforce), in proportion to what is
+ * enforced, not to the table. */
+size_t render_enforce_sets(const struct render_enforce *en, char (*names)[32], size_t max);
+
+/* One element of an enforcement set: an address, and its mark in qmark*. */
+struct render_member {
+	struct addr a;
+	uint32_t mark;
+};
+
+/* The elements of enforcement set `set` (a name render_enforce_sets gives):
+ * the addresses of t (not a class's copies) whose label en holds with that
+ * set's action (and rate), none inside another (a prefix covers the
+ * addresses it holds), into out (room for t->n); returns how many. */
+size_t render_enforce_members(const struct targets *t, const struct render_enforce *en,
+			      const char *set, struct render_member *out);
+
 /* Write nft commands that add every target's counters and map elements:
  * what `apply` sends over netlink, as text.  No labels appear. */
 void render_data(FILE *f, const struct addr_names *an, const char *family, const char *table,

@@ -137,7 +137,7 @@ assert_eq "$((20 * 128)) $((11 * 128)) $(((20 + thr) * 128))" \
 printf '# none\n' > "$WORK/quotas"
 wait_event "$out4" quota_lifted 3 || bad "no quota_lifted"
 for _ in $(seq 30); do
-	[ -z "$(inns "$R" nft list set inet nftally qdrop4 | grep 198.18.4.1)" ] && break
+	[ -z "$(inns "$R" nft list set inet nftally qdrop4 2>/dev/null | grep 198.18.4.1)" ] && break
 	sleep 0.1
 done
 b3=$(rx)
@@ -146,5 +146,7 @@ send "$C" 198.18.4.2 100 200 198.18.1.2
 sleep 0.2
 b4=$(rx)
 assert_eq 210 "$((b4 - b3))" "removed quotas: every datagram arrives again"
+assert_eq 0 "$(inns "$R" nft list table inet nftally | grep -cE 'qdrop|qmark|qthr|qmeter')" \
+	"no action left: the enforcement's rules and sets are gone"
 stop_run; assert_eq 0 $? "run exits 0"
 finish

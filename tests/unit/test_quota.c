@@ -87,6 +87,15 @@ static void test_errors(void)
 	parse_err("x 1GB warn=50% warn=60%\n", "quotas:1: warn= given twice");
 	parse_err("x 1GB color=red\n", "quotas:1: unknown option 'color=red' (warn=, bill=, action=)");
 	parse_err("x 1GB drop\n", "quotas:1: unknown option 'drop' (warn=, bill=, action=)");
+	{
+		char many[2048] = "";
+
+		for (int i = 0; i < 17; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many),
+				 "l%d 1GB action=throttle:%dkbit\n", i, i + 1);
+		parse_err(many, "quotas: more than 16 different throttle rates (each is a rule "
+			  "of its own)");
+	}
 	parse_err("\n\nx lots\n", "quotas:3: bad limit 'lots': expected a number");
 	parse_err("\xff\xfe 1GB\n", "quotas:1: label is not valid UTF-8");
 	parse_err("a\x01 1GB\n", "quotas:1: label contains a control character");
@@ -182,12 +191,59 @@ static void test_render(void)
 			   "@qmeterin4_0 { ip daddr limit rate over 1250000 bytes/second } drop; "
 			   "meta mark set ip daddr map @qmark4; "));
 	test_assert(strstr(out, "chain account_out { ip saddr @qdrop4 drop; "));
-	test_assert(strstr(out, "flush set inet x qdrop4; add element inet x qdrop4 { 198.18.4.0/24 }; "));
-	test_assert(strstr(out, "flush set inet x qthr6_0; add element inet x qthr6_0 { 2001:db8::5 }; "));
-	test_assert(strstr(out, "flush map inet x qmark4; flush"));
-	test_assert(!strstr(out, "198.18.2.2"));
-	test_assert(!strstr(out, "flush ruleset"));
+	test_assert(strstr(out, "set qdrop4 { type ipv4_addr; flags interval; }; "));
+	test_assert(strstr(out, "map qmark6 { type ipv6_addr : mark; flags interval; }; "));
+	test_assert(strstr(out, "set qmeterout6_0 { type ipv6_addr; size 65535; flags dynamic; }; "));
+	/* the elements are not in it (table_enforce fills the sets), nor
+	 * any label */
+	test_assert(!strstr(out, "198.18.4.0/24") && !strstr(out, "flush ruleset"));
 	free(out);
+	targets_finish(&t);
+}
+
+/* The sets and their elements: only the exceeded labels' addresses, of
+ * the set's family, action and rate, no class copies, none inside
+ * another. */
+static void test_members(void)
+{
+	const uint64_t rates[] = { 1000, 2000 };
+	const struct render_enforced v[] = {
+		{ .label = "d", .action = QUOTA_ACT_DROP },
+		{ .label = "m", .action = QUOTA_ACT_MARK, .mark = 0x10 },
+		{ .label = "t2", .action = QUOTA_ACT_THROTTLE, .rate = 1 },
+	};
+	struct render_enforce en = { .on = true, .rates = rates, .nrates = 2, .v = v, .n = 3 };
+	static const char *const lines[][2] = {
+		{ "d", "198.18.4.7" }, { "d", "198.18.4.0/24" }, { "d", "198.18.5.1" },
+		{ "d", "2001:db8::1" }, { "m", "198.18.6.1" }, { "t2", "198.18.7.1" },
+		{ "ok", "198.18.8.1" },
+	};
+	struct render_member out[16];
+	char names[16][32], text[ADDR_STRLEN];
+	struct targets t;
+	const char *why;
+	struct addr a;
+
+	targets_init(&t);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		test_assert(addr_parse(lines[i][1], &a, &why) == 0);
+		test_assert(targets_add(&t, lines[i][0], &a) == 0);
+	}
+	test_assert(render_enforce_sets(&en, names, 16) == 8);
+	test_streq(names[0], "qdrop4");
+	test_streq(names[3], "qthr4_1");
+	test_streq(names[7], "qthr6_1");
+	test_assert(render_enforce_sets(&en, names, 5) == 4);
+	test_assert(render_enforce_members(&t, &en, "qdrop4", out) == 2);
+	test_streq(addr_format(&out[0].a, text), "198.18.4.0/24");
+	test_streq(addr_format(&out[1].a, text), "198.18.5.1");
+	test_assert(render_enforce_members(&t, &en, "qdrop6", out) == 1);
+	test_assert(render_enforce_members(&t, &en, "qmark4", out) == 1 && out[0].mark == 0x10);
+	test_assert(render_enforce_members(&t, &en, "qthr4_0", out) == 0);
+	test_assert(render_enforce_members(&t, &en, "qthr4_1", out) == 1);
+	test_streq(addr_format(&out[0].a, text), "198.18.7.1");
+	en.on = false;
+	test_assert(render_enforce_sets(&en, names, 16) == 0);
 	targets_finish(&t);
 }
 
@@ -200,6 +256,7 @@ int main(void)
 	test_levels();
 	test_warn_values();
 	test_render();
+	test_members();
 	quotas_finish(&Q);
 	quotas_finish(&Q);
 	return 0;
