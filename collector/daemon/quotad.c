@@ -655,12 +655,31 @@ static int quotad_enforcement(struct quotad *qd, const struct counts *c, bool *c
 	return 0;
 }
 
+/* Records of labels without a quota whose cycle has ended: nothing can
+ * fire for them any more (a quota added again starts in a new cycle). */
+static bool quotad_prune(struct quotad *qd, int64_t now)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < qd->n; i++) {
+		if (qd->v[i].cycle_end <= now && !quotas_find(&qd->q, qd->v[i].label)) {
+			free(qd->v[i].label);
+			continue;
+		}
+		qd->v[k++] = qd->v[i];
+	}
+	if (k == qd->n)
+		return false;
+	qd->n = k;
+	return true;
+}
+
 /* The levels each quota's usage crossed: recorded, then delivered. */
-static int quotad_fire(struct quotad *qd, const int64_t *starts, const int64_t *ends,
-		       const struct counts *c)
+static int quotad_fire(struct quotad *qd, int64_t now, const int64_t *starts,
+		       const int64_t *ends, const struct counts *c)
 {
 	struct metrics_quota *mq = calloc(qd->q.n + 1, sizeof(*mq));
-	bool fired = false;
+	bool fired = quotad_prune(qd, now);
 
 	if (!mq)
 		return -ENOMEM;
@@ -668,7 +687,7 @@ static int quotad_fire(struct quotad *qd, const int64_t *starts, const int64_t *
 		const struct quota *q = &qd->q.v[i];
 		uint64_t used = quota_billed(q->bill, &c[i]);
 		struct qlabel *x = qlabel_get(qd, q->label);
-		struct quota_levels now;
+		struct quota_levels crossed;
 
 		mq[i] = (struct metrics_quota){ .label = q->label, .limit = q->limit, .used = used,
 						.state = quota_state(q, used) };
@@ -681,9 +700,9 @@ static int quotad_fire(struct quotad *qd, const int64_t *starts, const int64_t *
 					      .cycle_end = ends[i] };
 			fired = true; /* the new cycle is recorded too */
 		}
-		if (quota_crossed(q, used, &x->fired, &now)) {
-			x->fired.w[0] |= now.w[0];
-			x->fired.w[1] |= now.w[1];
+		if (quota_crossed(q, used, &x->fired, &crossed)) {
+			x->fired.w[0] |= crossed.w[0];
+			x->fired.w[1] |= crossed.w[1];
 			x->used = used;
 			x->limit = q->limit;
 			fired = true;
@@ -726,7 +745,7 @@ int quotad_evaluate(struct quotad *qd, time_t now, quotad_usage_fn usage,
 			output_error(qd->out, true, "quotas: cannot read the usage: %s", e.msg);
 	}
 	if (ret == 0)
-		ret = quotad_fire(qd, starts, ends, c);
+		ret = quotad_fire(qd, (int64_t)now, starts, ends, c);
 	if (ret == 0)
 		ret = quotad_enforcement(qd, c, &changed);
 	free(starts);

@@ -56,6 +56,24 @@ assert_eq "nftally_quota_exceeded{host=\"$(uname -n)\",label=\"vm\"} 2" \
 assert_eq "" "$(inns "$R" nft list table inet nftally | grep -E 'qdrop|qmark|qthr')" \
 	"no enforcing quota: no enforcement in the table"
 
+# A crash between recording a level and delivering it (simulated: the
+# record says fired, not delivered): the next start delivers both once,
+# with the usage of the last firing, and a start after that nothing.
+awk '{ if (NR > 1) { $6 = 0; $7 = 0 } print }' "$WORK/state/quota.state" > "$WORK/qs" &&
+	mv "$WORK/qs" "$WORK/state/quota.state"
+out2b="$WORK/run2b.json"
+start_run "$out2b"
+wait_event "$out2b" quota_exceeded 1 || bad "no redelivered quota_exceeded"
+sleep 1.2
+stop_run
+start_run "$WORK/run2c.json"
+sleep 1.2
+stop_run
+assert_eq "quota_warning 10240 0.5
+quota_exceeded 10240 1" "$(cat "$out2b" "$WORK/run2c.json" | jq -r 'select((.event // "") | startswith("quota_")) | "\(.event) \(.used) \(.fraction)"')" \
+	"recorded, not delivered: delivered once at the next start"
+assert_eq 4 "$(wc -l < "$WORK/hook.log")" "and its hooks run once"
+
 # A hook that hangs is killed after quota_hook_timeout, with an error event.
 printf 'hang 1000 warn=none\n' > "$WORK/quotas"
 printf 'vm 198.18.2.2\nhang 198.18.4.1\nslowed 198.18.4.2\n' > "$WORK/targets"
@@ -131,6 +149,17 @@ sleep 1.5
 assert_eq "$((20 * 128)) $((11 * 128)) $(((20 + thr) * 128))" \
 	"$(total 198.18.4.1 in_bytes "$out4") $(total 198.18.2.2 in_bytes "$out4") $(total 198.18.4.2 in_bytes "$out4")" \
 	"counters: dropper, the untouched vm, slowed"
+
+# A bad quotas file changes nothing: the quotas and their enforcement stay.
+printf 'dropper lots action=drop\n' > "$WORK/quotas"
+wait_event "$out4" quotas_rejected 1 || bad "no quotas_rejected"
+assert_eq 1 "$(jq -r 'select(.event == "quotas_rejected") | .message' "$out4" | grep -c "quotas:1: bad limit 'lots'")" \
+	"quotas_rejected names file and line"
+sleep 1.2
+b5=$(rx)
+send "$C" 198.18.4.1 100 5 198.18.1.2
+sleep 0.2
+assert_eq 0 "$(($(rx) - b5))" "still dropped after a bad quotas file"
 
 # The quota lines removed: the next report lifts the enforcement.  The
 # operator's table is untouched.
