@@ -77,6 +77,16 @@ static void hex_put(FILE *f, const char *s)
 		fprintf(f, "%02x", (unsigned char)*s);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* s[0..n) is not NUL-terminated (a line of the file). */
 static char *hex_get(const char *s, size_t n)
 {
 	char *out;
@@ -85,13 +95,13 @@ static char *hex_get(const char *s, size_t n)
 		return NULL;
 	out = malloc(n / 2 + 1);
 	for (size_t i = 0; out && i < n / 2; i++) {
-		unsigned v;
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+		if (hi < 0 || lo < 0 || (hi | lo) == 0) { /* no NUL inside a label */
 			free(out);
 			return NULL;
 		}
-		out[i] = (char)v;
+		out[i] = (char)(hi * 16 + lo);
 	}
 	if (out)
 		out[n / 2] = '\0';
