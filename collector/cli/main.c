@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "billing.h"
 #include "build-config.h"
 #include "commands.h"
 #include "config.h"
@@ -17,6 +18,7 @@
 #include "discover.h"
 #include "file.h"
 #include "ipset.h"
+#include "labels.h"
 #include "log.h"
 #include "netns.h"
 #include "output.h"
@@ -63,7 +65,7 @@ static const char usage_text[] =
 "  run      apply, then print per-address deltas as JSON lines every interval\n"
 "           until SIGTERM/SIGINT; follows the targets file, SIGHUP resyncs\n"
 "  remove   print the counters a last time, then delete the table\n"
-"  report   totals per hour, day or month from the store (see help report)\n"
+"  report   totals per period or billing cycle, 95th percentiles (help report)\n"
 "  import-ipset [SET...]  `ipset save` on stdin to a targets file on stdout\n"
 "  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
@@ -129,23 +131,36 @@ static const struct command_help command_help[] = {
 	  "quota_hook, and, only for quota lines with action=, marking, throttling\n"
 	  "or dropping the exceeded label's packets (docs/quotas.md).\n" },
 	{ "report",
-	  "Usage: nftally [OPTIONS] report [--by hour|day|month] [--label L] [--addr A]\n"
-	  "                       [--class C] [--host H] [--netns N] [--account A]\n"
-	  "                       [--per-addr] [--since T] [--until T] [--utc]\n"
-	  "                       [--format table|json|csv] [--human] [--merge-hosts]\n"
-	  "                       [--postgresql CONNINFO]\n"
+	  "Usage: nftally [OPTIONS] report [--by 5min|hour|day|month|cycle] [--label L]\n"
+	  "                       [--addr A] [--class C] [--by-class] [--host H]\n"
+	  "                       [--netns N] [--account A] [--per-addr] [--since T]\n"
+	  "                       [--until T] [--utc] [--format table|json|csv] [--human]\n"
+	  "                       [--merge-hosts] [--cycle current|previous|YYYY-MM]\n"
+	  "                       [--bill sum|max|in|out] [--p95] [--units U] [--all]\n"
+	  "                       [--at T] [--postgresql CONNINFO]\n"
 	  "Totals of in and out bytes and packets per period, host, network\n"
 	  "namespace and label (and per address with --per-addr or --addr, and per\n"
-	  "network class when classes are configured) from the store that\n"
-	  "`nftally run` writes; the accounts of one host and namespace add up.\n"
+	  "network class with --by-class or --class C; else the total over classes)\n"
+	  "from the store that `nftally run` writes; the accounts of one host and\n"
+	  "namespace add up.\n"
 	  "--host, --netns and --account keep only what was counted there (--netns ''\n"
-	  "is the namespace run started in).  --by defaults to day.  Periods are in\n"
-	  "local time unless --utc; a month is a calendar month.  T is YYYY-MM-DD,\n"
+	  "is the namespace run started in).  --by defaults to day; 5min reads the\n"
+	  "5-minute samples.  Periods are in local time unless --utc; a month is a\n"
+	  "calendar month.  T is YYYY-MM-DD,\n"
 	  "YYYY-MM-DDTHH:MM[:SS], YYYY-MM or @UNIXSECONDS; --since includes, --until\n"
 	  "excludes.  Data rolled up to days or months is shown at that resolution.\n"
 	  "--merge-hosts sums over hosts and namespaces (shown as *): a label's\n"
-	  "total wherever it was counted.  --postgresql CONNINFO reads the central\n"
-	  "database that `postgresql =` sends to (docs/fleet.md) instead of the store.\n"
+	  "total wherever it was counted.\n"
+	  "Billing (docs/billing.md): --cycle gives each label's totals for that\n"
+	  "cycle of its own billing cycle (cycle_day, timezone, cycles = FILE), --by\n"
+	  "cycle every cycle; --bill adds the billed bytes (in+out, the larger, in,\n"
+	  "out); --p95 the 95th percentile in bit/s per label (per address with\n"
+	  "--per-addr) over the cycle: the 5-minute slots ended so far, empty ones 0,\n"
+	  "sorted, the ceil(0.95 N)-th; --units GB|GiB|bytes|... for the table and\n"
+	  "CSV; --all lists labels without traffic with zeros; --at T reports as of T.\n"
+	  "--postgresql CONNINFO reads the central database that `postgresql =`\n"
+	  "sends to (docs/fleet.md) instead of the store (not with --cycle, --p95,\n"
+	  "--all, --at, --by 5min|cycle).\n"
 	  "Reads only; safe while run writes.\n" },
 	{ "import-ipset",
 	  "Usage: ipset save | nftally import-ipset [SET...] > targets\n"
@@ -246,6 +261,13 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "postgresql", required_argument, NULL, 'Q' },
 		{ "merge-hosts", no_argument, NULL, 'M' },
 		{ "netns", required_argument, NULL, 'N' },
+		{ "cycle", required_argument, NULL, 'Y' },
+		{ "bill", required_argument, NULL, 'B' },
+		{ "p95", no_argument, NULL, '9' },
+		{ "units", required_argument, NULL, 'W' },
+		{ "all", no_argument, NULL, 'Z' },
+		{ "by-class", no_argument, NULL, 'C' },
+		{ "at", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -281,6 +303,13 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'N': ro->netns = optarg; ro->any = true; break;
 		case 'Q': ro->postgresql = optarg; ro->any = true; break;
 		case 'M': ro->merge_hosts = ro->any = true; break;
+		case 'Y': ro->cycle = optarg; ro->any = true; break;
+		case 'B': ro->bill = optarg; ro->any = true; break;
+		case '9': ro->p95 = ro->any = true; break;
+		case 'W': ro->units = optarg; ro->any = true; break;
+		case 'Z': ro->all = ro->any = true; break;
+		case 'C': ro->by_class = ro->any = true; break;
+		case 'J': ro->at = optarg; ro->any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -308,7 +337,8 @@ static int parse_args(struct cli *a, int argc, char **argv)
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
 			"--per-addr, --since, --until, --utc, --format, --human, "
-			"--merge-hosts and --postgresql are options of report\n");
+			"--merge-hosts, --postgresql, --cycle, --bill, --p95, --units, --all, "
+			"--by-class and --at are options of report\n");
 		exit(EXIT_USAGE);
 	}
 	/* the central database's accounts need not be this host's */
@@ -338,21 +368,14 @@ static int cmd_render(struct cli *a)
 	return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
 }
 
-/* `nftally report`: bad options are a usage error; no store (off, or no
- * database yet) or one of a newer nftally is bad input. */
-static int cmd_report(struct cli *a)
+/* The report of the store of cfg (or of --postgresql): the exit code. */
+static int cmd_report_store(struct cli *a, const struct config *cfg, char path[PATH_MAX])
 {
-	char path[PATH_MAX];
 	int ret;
-
-	if (query_check(&a->ro, &a->e) < 0)
-		return cli_fail(a, EXIT_USAGE);
-	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
-				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
 
 	if (a->ro.postgresql)
 		path[0] = '\0'; /* not read */
-	else if (!account_store_path(cfg, path, sizeof(path))) {
+	else if (!account_store_path(cfg, path, PATH_MAX)) {
 		err_set(&a->e, "the store is off (store = off): nothing to report");
 		return cli_fail(a, EXIT_INPUT);
 	}
@@ -361,6 +384,86 @@ static int cmd_report(struct cli *a)
 	if (ret < 0)
 		return cli_fail(a, ret == -ENOENT || ret == -EINVAL || ret == -ENOTSUP ? EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
+}
+
+/* The labels of strings (each strdup'd into *v, *n of them). */
+static int known_add(char ***v, size_t *n, const char *label)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(label)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* report --all: the labels of every account's targets file and labels
+ * file (or --account's), besides the store's. */
+static int report_known_labels(struct cli *a, char ***v, size_t *n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < a->cs.n && ret == 0; i++) {
+		const struct config *cfg = &a->cs.v[i];
+		struct targets t;
+		struct labels l;
+
+		if (a->only && strcmp(a->only, cfg->account) != 0)
+			continue;
+		targets_init(&t);
+		if (cfg->targets_file && cfg->targets[0] &&
+		    (ret = targets_parse_file(&t, cfg->targets, &a->e)) == -ENOENT &&
+		    !cfg->targets_explicit)
+			ret = 0; /* the default path, not there */
+		for (size_t k = 0; ret == 0 && k < t.nlabels; k++)
+			ret = known_add(v, n, t.labels[k]);
+		targets_finish(&t);
+		labels_init(&l);
+		if (ret == 0 && cfg->labels[0])
+			ret = labels_load(&l, cfg->labels, &a->e);
+		for (size_t k = 0; ret == 0 && k < l.n; k++)
+			ret = known_add(v, n, l.text + l.v[k].label);
+		labels_finish(&l);
+	}
+	if (ret == -ENOMEM)
+		err_setn(&a->e, ret, "out of memory");
+	return ret;
+}
+
+/* `nftally report`: bad options are a usage error; no store (off, or no
+ * database yet) or one of a newer nftally is bad input. */
+static int cmd_report(struct cli *a)
+{
+	char path[PATH_MAX], **known = NULL;
+	struct billing b;
+	size_t nknown = 0;
+	int ret, code = 0;
+
+	if (query_check(&a->ro, &a->e) < 0)
+		return cli_fail(a, EXIT_USAGE);
+	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
+				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
+
+	/* the cycles are daemon-wide: every account has the same */
+	ret = billing_from_config(&b, cfg, &a->e);
+	if (ret == 0 && a->ro.all && !a->ro.postgresql)
+		ret = report_known_labels(a, &known, &nknown);
+	if (ret == 0) {
+		a->ro.billing = &b;
+		a->ro.known = (const char *const *)known;
+		a->ro.nknown = nknown;
+		code = cmd_report_store(a, cfg, path);
+	} else {
+		code = cli_fail(a, ret == -ENOMEM ? EXIT_SYSTEM : EXIT_INPUT);
+	}
+	billing_finish(&b);
+	for (size_t i = 0; i < nknown; i++)
+		free(known[i]);
+	free(known);
+	return code;
 }
 
 /* `ipset save | nftally import-ipset [SET...] > targets` */

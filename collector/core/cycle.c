@@ -220,3 +220,18 @@ int cycle_of_month(const struct cycle *c, int year, int month, int64_t *start, i
 	tz_leave(&sv);
 	return 0;
 }
+
+int cycle_month_of(const struct cycle *c, int64_t t, int *year, int *month)
+{
+	struct tzsave sv;
+	int ret = check(c);
+
+	if (ret < 0)
+		return ret;
+	ret = tz_enter(c->tz, &sv);
+	if (ret < 0)
+		return ret;
+	local_month(t, year, month);
+	tz_leave(&sv);
+	return 0;
+}

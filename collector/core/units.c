@@ -80,18 +80,30 @@ static int scale(uint64_t mant, unsigned decimals, uint64_t mult, uint64_t *out,
 	return 0;
 }
 
+/* The number, an optional blank and the prefix at the start of s: *p
+ * after them. */
+static int amount(const char *s, uint64_t *mant, unsigned *dec, uint64_t *mult,
+		  const char **p, struct err *e)
+{
+	int ret = number(s, mant, dec, p, e);
+
+	if (ret < 0)
+		return ret;
+	if (**p == ' ')
+		(*p)++;
+	*mult = prefix(p);
+	return 0;
+}
+
 int units_parse_bytes(const char *s, uint64_t *out, struct err *e)
 {
 	const char *p;
 	uint64_t mant, mult;
 	unsigned dec;
-	int ret = number(s, &mant, &dec, &p, e);
+	int ret = amount(s, &mant, &dec, &mult, &p, e);
 
 	if (ret < 0)
 		return ret;
-	if (*p == ' ')
-		p++;
-	mult = prefix(&p);
 	if (*p == 'b')
 		return err_set(e, "'b' is bits: write B for bytes");
 	if (*p == 'B')
@@ -108,13 +120,10 @@ int units_parse_rate(const char *s, uint64_t *bytes_per_s, struct err *e)
 	uint64_t mant, mult, v = 0;
 	unsigned dec;
 	bool bits;
-	int ret = number(s, &mant, &dec, &p, e);
+	int ret = amount(s, &mant, &dec, &mult, &p, e);
 
 	if (ret < 0)
 		return ret;
-	if (*p == ' ')
-		p++;
-	mult = prefix(&p);
 	if (strncmp(p, "bits", 4) == 0 || strncmp(p, "bit", 3) == 0) {
 		bits = true;
 		p += p[3] == 's' ? 4 : 3;

@@ -360,7 +360,8 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 		"  AS period,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE host END AS h,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE netns END AS n, label,"
-		"  CASE WHEN $4::boolean THEN addr END AS a, class,"
+		"  CASE WHEN $4::boolean THEN addr END AS a,"
+		"  CASE WHEN $13::boolean THEN '' ELSE class END AS c,"
 		"  sum(in_bytes)::text, sum(in_packets)::text, sum(out_bytes)::text,"
 		"  sum(out_packets)::text"
 		" FROM nftally_raw"
@@ -371,15 +372,16 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 		"  AND ($11::text IS NULL OR netns = $11) AND ($12::text IS NULL OR account = $12)"
 		" GROUP BY 1, 2, 3, 4, 5, 6) r"
 		" ORDER BY period COLLATE \"C\", h COLLATE \"C\", n COLLATE \"C\","
-		"  label COLLATE \"C\", a COLLATE \"C\", class COLLATE \"C\"";
+		"  label COLLATE \"C\", a COLLATE \"C\", c COLLATE \"C\"";
 	static const char *const fmt[] = { [TIER_HOUR] = "YYYY-MM-DD\"T\"HH24:00",
 					   [TIER_DAY] = "YYYY-MM-DD", [TIER_MONTH] = "YYYY-MM" };
 	char since[24], until[24];
-	const char *param[12] = {
+	const char *param[13] = {
 		tz, fmt[q->by == TIER_HOUR || q->by == TIER_MONTH ? q->by : TIER_DAY],
 		q->merge_hosts ? "t" : "f", q->per_addr ? "t" : "f",
 		q->since == INT64_MIN ? NULL : since, q->until == INT64_MAX ? NULL : until,
 		q->label, q->addr, q->cls, q->host, q->netns, q->account,
+		q->sum_classes ? "t" : "f",
 	};
 	PGconn *c = pg_connect_read(conninfo, e);
 	PGresult *res;
@@ -389,7 +391,7 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 		return -EIO;
 	snprintf(since, sizeof(since), "%lld", (long long)q->since);
 	snprintf(until, sizeof(until), "%lld", (long long)q->until);
-	res = PQexecParams(c, sql, 12, NULL, param, NULL, NULL, 0);
+	res = PQexecParams(c, sql, 13, NULL, param, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		struct pg p = { .conn = c };
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);

@@ -794,6 +794,21 @@ static struct counts column_counts(sqlite3_stmt *st, int first)
 	};
 }
 
+/* A row of store_query's and store_window_query's columns: period, host,
+ * netns, label, addr, class and the four counts. */
+static struct store_row row_of(sqlite3_stmt *st)
+{
+	return (struct store_row){
+		.period = column_text(st, 0),
+		.host = column_text(st, 1),
+		.netns = column_text(st, 2),
+		.label = column_text(st, 3),
+		.addr = (const char *)sqlite3_column_text(st, 4),
+		.cls = column_text(st, 5),
+		.c = column_counts(st, 6),
+	};
+}
+
 int store_totals(struct store *s,
 		 void (*cb)(const struct report_origin *o, const char *addr, const char *label,
 			    const char *cls, const struct counts *c, void *data),
@@ -868,15 +883,7 @@ int store_query(struct store *s, const struct store_query *q,
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_text(st, 5 + i, filter[i], -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
-		struct store_row row = {
-			.period = column_text(st, 0),
-			.host = column_text(st, 1),
-			.netns = column_text(st, 2),
-			.label = column_text(st, 3),
-			.addr = (const char *)sqlite3_column_text(st, 4),
-			.cls = column_text(st, 5),
-			.c = column_counts(st, 6),
-		};
+		struct store_row row = row_of(st);
 
 		ret = cb(&row, data);
 	}
@@ -891,13 +898,25 @@ int store_query(struct store *s, const struct store_query *q,
 /* Every count once, at the finest resolution kept: the samples from
  * samples_from (:from) on, usage rows that start before it.  A row's
  * start: a sample's slot, an interval row's last second, the first second
- * of an hour, day or month.  :lo and :hi bound the starts read. */
+ * of an hour, day or month.  :lo and :hi bound the starts read; each part
+ * is a range of a primary key. */
 #define STORE_FINEST \
 	"(SELECT series, t AS start, in_bytes, in_packets, out_bytes, out_packets" \
 	"  FROM samples WHERE t >= :from AND t >= :lo AND t < :hi" \
-	" UNION ALL SELECT series, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start," \
-	"  in_bytes, in_packets, out_bytes, out_packets FROM usage" \
-	"  WHERE t <= :from AND (tier = 0 OR t < :from) AND t >= :lo AND t <= :hi)"
+	" UNION ALL SELECT series, t - 1, in_bytes, in_packets, out_bytes, out_packets" \
+	"  FROM usage WHERE tier = 0 AND t > :lo AND t <= :from AND t <= :hi" \
+	" UNION ALL SELECT series, t, in_bytes, in_packets, out_bytes, out_packets" \
+	"  FROM usage WHERE tier IN (1, 2, 3) AND t >= :lo AND t < :from AND t < :hi)"
+
+/* After the rows of st: cb's non-zero return, 0, or the step's error. */
+static int store_rows_end(struct store *s, sqlite3_stmt *st, int rc, int ret, const char *what,
+			  struct err *e)
+{
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, what);
+}
 
 int64_t store_samples_from(const struct store *s)
 {
@@ -940,10 +959,7 @@ int store_label_usage(struct store *s, int64_t since, int64_t until,
 
 		ret = cb(column_text(st, 0), &c, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "label usage");
+	return store_rows_end(s, st, rc, ret, "label usage", e);
 }
 
 int store_labels(struct store *s, int (*cb)(const char *label, void *data), void *data,
@@ -956,10 +972,7 @@ int store_labels(struct store *s, int (*cb)(const char *label, void *data), void
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0)
 		ret = cb(column_text(st, 0), data);
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "labels");
+	return store_rows_end(s, st, rc, ret, "labels", e);
 }
 
 int store_first_time(struct store *s, int64_t *t, struct err *e)
@@ -967,8 +980,11 @@ int store_first_time(struct store *s, int64_t *t, struct err *e)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, &st, "SELECT min(m) FROM (SELECT min(CASE tier WHEN 0 THEN t - 1"
-			  " ELSE t END) AS m FROM usage UNION ALL SELECT min(t) FROM samples)", e) < 0)
+	/* each min() a lookup in a primary key */
+	if (store_prepare(s, &st, "SELECT min(m) FROM (SELECT min(t) - 1 AS m FROM usage WHERE"
+			  " tier = 0 UNION ALL SELECT min(t) FROM usage WHERE tier = 1 UNION ALL"
+			  " SELECT min(t) FROM usage WHERE tier = 2 UNION ALL SELECT min(t) FROM"
+			  " usage WHERE tier = 3 UNION ALL SELECT min(t) FROM samples)", e) < 0)
 		return -EIO;
 	rc = sqlite3_step(st);
 	*t = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ?
@@ -985,6 +1001,7 @@ static int store_load_windows(struct store *s, const struct store_wquery *q, int
 	sqlite3_stmt *st;
 	int ret = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS win(label TEXT NOT NULL,"
 			     " period TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL);"
+			     "CREATE INDEX IF NOT EXISTS temp.win_label ON win(label, since);"
 			     "DELETE FROM temp.win;", e);
 
 	*lo = INT64_MAX;
@@ -1031,75 +1048,75 @@ static void bind_wquery(struct store *s, sqlite3_stmt *st, const struct store_wq
 	" AND (:host IS NULL OR host = :host) AND (:netns IS NULL OR netns = :netns)" \
 	" AND (:account IS NULL OR account = :account)"
 
+/* The windows' totals and samples (%s: the address column, then ", addr"
+ * in GROUP BY and ORDER BY). */
+#define WINDOW_TOTALS_SQL \
+	"SELECT w.period, CASE WHEN :merge THEN '*' ELSE host END AS h," \
+	"  CASE WHEN :merge THEN '*' ELSE netns END AS n, s.label, %s," \
+	"  CASE WHEN :sumcls THEN '' ELSE class END AS c," \
+	"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)" \
+	" FROM " STORE_FINEST " u JOIN series s ON s.id = u.series" \
+	" JOIN temp.win w ON w.label = s.label AND u.start >= w.since AND u.start < w.until" \
+	" WHERE 1" WQUERY_FILTERS \
+	" GROUP BY s.label, w.period, h, n%s, c" \
+	" ORDER BY s.label, w.since, h, n%s, c"
+#define WINDOW_SAMPLES_SQL \
+	"SELECT s.label, w.period, %s, u.t," \
+	"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)" \
+	" FROM samples u JOIN series s ON s.id = u.series" \
+	" JOIN temp.win w ON w.label = s.label AND u.t >= w.since AND u.t < w.until" \
+	" WHERE u.t >= :lo AND u.t < :hi" WQUERY_FILTERS \
+	" GROUP BY s.label, w.period%s, u.t" \
+	" ORDER BY s.label, w.since%s, u.t"
+
+/* The windows of q loaded, and the query of the totals or of the samples
+ * prepared and bound. */
+static int store_window_prepare(struct store *s, const struct store_wquery *q, bool samples,
+				sqlite3_stmt **st, struct err *e)
+{
+	const char *a = q->per_addr ? "addr" : "NULL", *g = q->per_addr ? ", addr" : "";
+	char sql[2048];
+	int64_t lo, hi;
+	int ret = store_load_windows(s, q, &lo, &hi, e);
+
+	if (ret < 0)
+		return ret;
+	if (samples)
+		snprintf(sql, sizeof(sql), WINDOW_SAMPLES_SQL, a, g, g);
+	else
+		snprintf(sql, sizeof(sql), WINDOW_TOTALS_SQL, a, g, g);
+	if (store_prepare(s, st, sql, e) < 0)
+		return -EIO;
+	bind_wquery(s, *st, q, lo, hi);
+	return 0;
+}
+
 int store_window_query(struct store *s, const struct store_wquery *q,
 		       int (*cb)(const struct store_row *row, void *data), void *data,
 		       struct err *e)
 {
-	static const char sql_fmt[] =
-		"SELECT w.period, CASE WHEN :merge THEN '*' ELSE host END AS h,"
-		"  CASE WHEN :merge THEN '*' ELSE netns END AS n, s.label, %s,"
-		"  CASE WHEN :sumcls THEN '' ELSE class END AS c,"
-		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM " STORE_FINEST " u JOIN series s ON s.id = u.series"
-		" JOIN temp.win w ON w.label = s.label AND u.start >= w.since AND u.start < w.until"
-		" WHERE 1" WQUERY_FILTERS
-		" GROUP BY s.label, w.period, h, n%s, c"
-		" ORDER BY s.label, w.since, h, n%s, c";
-	char sql[2048];
 	sqlite3_stmt *st;
-	int64_t lo, hi;
-	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+	int rc, ret = store_window_prepare(s, q, false, &st, e);
 
 	if (ret < 0)
 		return ret;
-	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
-		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
-	if (store_prepare(s, &st, sql, e) < 0)
-		return -EIO;
-	bind_wquery(s, st, q, lo, hi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
-		struct store_row row = {
-			.period = column_text(st, 0),
-			.host = column_text(st, 1),
-			.netns = column_text(st, 2),
-			.label = column_text(st, 3),
-			.addr = (const char *)sqlite3_column_text(st, 4),
-			.cls = column_text(st, 5),
-			.c = column_counts(st, 6),
-		};
+		struct store_row row = row_of(st);
 
 		ret = cb(&row, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+	return store_rows_end(s, st, rc, ret, "query", e);
 }
 
 int store_window_samples(struct store *s, const struct store_wquery *q,
 			 int (*cb)(const struct store_sample *x, void *data), void *data,
 			 struct err *e)
 {
-	static const char sql_fmt[] =
-		"SELECT s.label, w.period, %s, u.t,"
-		"  sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM samples u JOIN series s ON s.id = u.series"
-		" JOIN temp.win w ON w.label = s.label AND u.t >= w.since AND u.t < w.until"
-		" WHERE u.t >= :lo AND u.t < :hi" WQUERY_FILTERS
-		" GROUP BY s.label, w.period%s, u.t"
-		" ORDER BY s.label, w.since%s, u.t";
-	char sql[2048];
 	sqlite3_stmt *st;
-	int64_t lo, hi;
-	int rc, ret = store_load_windows(s, q, &lo, &hi, e);
+	int rc, ret = store_window_prepare(s, q, true, &st, e);
 
 	if (ret < 0)
 		return ret;
-	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
-		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
-	if (store_prepare(s, &st, sql, e) < 0)
-		return -EIO;
-	bind_wquery(s, st, q, lo, hi);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0) {
 		struct store_sample x = {
 			.label = column_text(st, 0),
@@ -1111,10 +1128,7 @@ int store_window_samples(struct store *s, const struct store_wquery *q,
 
 		ret = cb(&x, data);
 	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, e, "samples");
+	return store_rows_end(s, st, rc, ret, "samples", e);
 }
 
 /* ---- carrying the totals of a lost database over ---- */

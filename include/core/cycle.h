@@ -34,6 +34,10 @@ int cycle_shift(const struct cycle *c, int64_t t, int n, int64_t *start, int64_t
 /* The cycle that starts in month "YYYY-MM" (month 1..12).  0 or -EINVAL. */
 int cycle_of_month(const struct cycle *c, int year, int month, int64_t *start, int64_t *end);
 
+/* The local year and month of t in c's zone (for naming a cycle by the
+ * month it starts in).  0 or -EINVAL as cycle_bounds. */
+int cycle_month_of(const struct cycle *c, int64_t t, int *year, int *month);
+
 /* Is tz a zone cycle_bounds accepts ("", "UTC", or an IANA name with a
  * zoneinfo file: letters, digits, '/', '_', '-', '+', no "..")?  0, or
  * -EINVAL with e saying why. */

@@ -7,9 +7,21 @@
 
 #include "err.h"
 
+struct billing;
+
 /* Options of `nftally report`, as given (checked by query_check). */
 struct report_opts {
 	const char *by, *label, *addr, *since, *until, *format, *cls;
+	/* billing (docs/billing.md): --cycle current|previous|YYYY-MM, --bill
+	 * sum|max|in|out, --units, --at T (the time the report is made as of;
+	 * NULL: now) */
+	const char *cycle, *bill, *units, *at;
+	bool p95, all, by_class;
+	/* the labels' cycles (NULL: day 1 in the local zone), and the labels
+	 * --all lists besides the store's (from the targets and labels files) */
+	const struct billing *billing;
+	const char *const *known;
+	size_t nknown;
 	/* where the rows were counted (NULL: anywhere; netns "": the
 	 * namespace nftally started in) */
 	const char *host, *netns, *account;

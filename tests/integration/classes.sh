@@ -58,8 +58,8 @@ assert_eq 0 "$(jq -s '[.[] | select(.addr and (has("class") | not))] | length' "
 	"every counter line has a class"
 assert_eq "$((7 * 128))" "$(nftally_r report --format json --class national | jq -s 'map(.in_bytes) | add')" \
 	"report --class national"
-assert_eq "local national other" "$(nftally_r report --format json | jq -r .class | sort -u | xargs)" \
-	"report rows per class"
+assert_eq "local national other" "$(nftally_r report --format json --by-class | jq -r .class | sort -u | xargs)" \
+	"report rows per class (--by-class)"
 assert_eq "$((11 * 128))" \
 	"$(grep -F "nftally_bytes_total{host=\"$(uname -n)\",netns=\"\",label=\"vm\",addr=\"198.18.2.2\",class=\"other\",direction=\"in\"} " "$WORK/prom" | awk '{print $2}')" \
 	"metrics carry the class"

@@ -60,7 +60,7 @@ assert_eq "$H
 2026-11,node2,,cust-a,,2000,20,700,7
 2026-11,node2,,cust-b,peering,5,1,6,1
 2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",,30,1,40,2" \
-	"$(rep --by month --utc --format csv)" "monthly CSV, UTC"
+	"$(rep --by month --utc --format csv --by-class)" "monthly CSV, UTC, per class"
 
 assert_eq "$H0
 2026-11,*,*,cust-a,3107,32,1258,14" \
@@ -71,7 +71,7 @@ assert_eq "$H
 2026-11,node2,,cust-a,,2000,20,700,7
 2026-11,node2,,cust-b,peering,5,1,6,1
 2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",,30,1,40,2" \
-	"$(rep --by month --utc --format csv --host node2)" "--host node2"
+	"$(rep --by month --utc --format csv --host node2 --by-class)" "--host node2"
 
 assert_eq "$H0
 2026-11,node1,ns1,cust-a,7,1,8,1" \
@@ -99,14 +99,24 @@ assert_eq "$H
 2026-11,node1,,cust-a,,100,1,50,1
 2026-11,node2,,cust-a,,2000,20,700,7
 2026-11,node2,,cust-b,peering,5,1,6,1" \
-	"$(rep --by month --utc --format csv --since 2026-11-06 --until 2026-12-01)" \
+	"$(rep --by month --utc --format csv --since 2026-11-06 --until 2026-12-01 --by-class)" \
 	"--since and --until on the report's last second"
+
+# over the classes by default (with --by-class or --class, per class)
+assert_eq "$H0
+2026-11,node2,,cust-a,2000,20,700,7
+2026-11,node2,,cust-b,5,1,6,1
+2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",30,1,40,2" \
+	"$(rep --by month --utc --format csv --host node2)" "--host node2, over the classes"
+OUT=$(rep --p95); RC=$?
+assert_eq "nftally: --cycle, --p95, --all, --at, --by 5min and --by cycle read the store: not with --postgresql rc=2" \
+	"$OUT rc=$RC" "--p95 is refused with --postgresql"
 
 # JSON, and the hostile label as a filter: a parameter, matched as text
 assert_eq '{"period":"2026-12","host":"node2","netns":"","label":"x'"'"'); DROP TABLE nftally_raw;--\"é€ 𝄞","in_bytes":30,"in_packets":1,"out_bytes":40,"out_packets":2}' \
 	"$(rep --by month --utc --format json --label "$HOSTILE")" "hostile label: JSON round trip"
 assert_eq '{"period":"2026-11","host":"*","netns":"*","label":"cust-b","addr":"198.18.4.3","class":"peering","in_bytes":5,"in_packets":1,"out_bytes":6,"out_packets":1}' \
-	"$(rep --by month --utc --format json --merge-hosts --per-addr --label cust-b)" \
+	"$(rep --by month --utc --format json --merge-hosts --per-addr --label cust-b --by-class)" \
 	"JSON per address, merged"
 assert_eq "$H0" "$(rep --by month --utc --format csv --label "cust-a' OR '1'='1")" \
 	"a label that is SQL matches nothing"
@@ -117,7 +127,7 @@ assert_eq "PERIOD   HOST  NETNS  LABEL   CLASS      IN  IN_PKTS   OUT  OUT_PKTS
 2026-11  *     *      cust-a           3107       32  1258        14
 2026-11  *     *      cust-b  peering     5        1     6         1
 TOTAL                                  3112       33  1264        15" \
-	"$(rep --by month --utc --merge-hosts --until 2026-12-01)" "table, merged"
+	"$(rep --by month --utc --merge-hosts --until 2026-12-01 --by-class)" "table, merged"
 
 # the read role of fleet.md is enough
 sql -c "CREATE ROLE nftally_read LOGIN; GRANT USAGE ON SCHEMA public TO nftally_read;
@@ -155,7 +165,7 @@ assert_eq "$(rep $NOV --merge-hosts | sum_by "4")" \
 	"$(doc_sql per-label | sql | LC_ALL=C sort)" "fleet.md per label = report --merge-hosts"
 assert_eq "$(rep $NOV | sum_by "2 4")" \
 	"$(doc_sql per-host | sql | LC_ALL=C sort)" "fleet.md per host = report"
-assert_eq "$(rep $NOV --merge-hosts | sum_by "4 5")" \
+assert_eq "$(rep $NOV --merge-hosts --by-class | sum_by "4 5")" \
 	"$(doc_sql per-class | sql | LC_ALL=C sort)" "fleet.md per class = report --merge-hosts"
 assert_eq "cust-a|3107|32|1258|14" "$(doc_sql per-label | sql | grep '^cust-a')" \
 	"fleet.md per label: cust-a's November"

@@ -239,16 +239,16 @@ assert_eq "period,host,netns,label,class,in_bytes,in_packets,out_bytes,out_packe
 2026-01,$HOST,,a,,1107,12,550,6
 2026-01,$HOST,,b,national,300,3,30,3
 2026-01,$HOST,,e,,200,2,0,0" \
-	"$(nftally_r --store "$WORK/v1.db" report --by month --utc --format csv 2>&1)" \
+	"$(nftally_r --store "$WORK/v1.db" report --by month --utc --format csv --by-class 2>&1)" \
 	"report of a store of schema 1"
 assert_eq 1 "$(sqlite3 "$WORK/v1.db" "SELECT value FROM meta WHERE key = 'schema'")" \
 	"report does not migrate it"
-sqlite3 "$WORK/v1.db" "UPDATE meta SET value = 3 WHERE key = 'schema'"
+sqlite3 "$WORK/v1.db" "UPDATE meta SET value = 4 WHERE key = 'schema'"
 nftally_r --store "$WORK/v1.db" report >/dev/null 2>"$WORK/err"
-assert_eq "1 nftally: $WORK/v1.db: database schema 3 is not 2 (written by another version of nftally)" \
+assert_eq "1 nftally: $WORK/v1.db: database schema 4 is not 3 (written by another version of nftally)" \
 	"$? $(cat "$WORK/err")" "report of a newer schema"
 nftally_r report --by week >/dev/null 2>"$WORK/err"
-assert_eq "2 nftally: --by: use hour, day or month" "$? $(cat "$WORK/err")" "--by week"
+assert_eq "2 nftally: --by: use 5min, hour, day, month or cycle" "$? $(cat "$WORK/err")" "--by week"
 nftally_r report --since yesterday >/dev/null 2>"$WORK/err"
 assert_eq 2 $? "--since yesterday (not a date) is a usage error"
 nftally_r report --until 2026-02-31 >/dev/null 2>"$WORK/err"

@@ -128,6 +128,15 @@ static void test_shift_month(void)
 	test_assert(s == utc("2026-02-27 23:00") && e == utc("2026-03-30 22:00"));
 	test_assert(cycle_of_month(&c, 2026, 12, &s, &e) == 0);
 	test_assert(s == utc("2026-12-30 23:00") && e == utc("2027-01-30 23:00"));
+	{
+		int y, m;
+
+		/* 2026-02-27 23:00Z is 28 February in Berlin, 27th in UTC */
+		test_assert(cycle_month_of(&c, utc("2026-02-28 23:00"), &y, &m) == 0);
+		test_assert(y == 2026 && m == 3);
+		test_assert(cycle_month_of(&c, utc("2026-02-28 22:59"), &y, &m) == 0);
+		test_assert(y == 2026 && m == 2);
+	}
 	test_assert(cycle_of_month(&c, 2026, 13, &s, &e) == -EINVAL);
 	test_assert(cycle_of_month(&c, 2026, 0, &s, &e) == -EINVAL);
 }

@@ -25,7 +25,45 @@ static void test_check(void)
 	test_assert(query_check(&o, &e) == 0);
 	o = (struct report_opts){ .by = "week" };
 	test_assert(query_check(&o, &e) == -EINVAL);
-	test_streq(e.msg, "--by: use hour, day or month");
+	test_streq(e.msg, "--by: use 5min, hour, day, month or cycle");
+	/* billing's options */
+	o = (struct report_opts){ .cycle = "2026-13" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--cycle: use current, previous or YYYY-MM");
+	o = (struct report_opts){ .cycle = "previous", .since = "2026-01" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--cycle names the period: not with --since or --until");
+	o = (struct report_opts){ .cycle = "current", .by = "day" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--cycle and --p95 report whole cycles: --by cycle or none");
+	o = (struct report_opts){ .p95 = true, .by = "hour" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	o = (struct report_opts){ .cycle = "current", .by = "cycle" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--cycle names one cycle: not with --by cycle");
+	o = (struct report_opts){ .bill = "both" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--bill: use sum, max, in or out");
+	o = (struct report_opts){ .units = "gb" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_assert(strncmp(e.msg, "--units: use bytes, kB", 22) == 0);
+	o = (struct report_opts){ .at = "soon" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	o = (struct report_opts){ .p95 = true, .postgresql = "dbname=x" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	test_streq(e.msg, "--cycle, --p95, --all, --at, --by 5min and --by cycle read the store: "
+		   "not with --postgresql");
+	o = (struct report_opts){ .by = "5min", .postgresql = "dbname=x" };
+	test_assert(query_check(&o, &e) == -EINVAL);
+	o = (struct report_opts){ .cycle = "2026-02", .bill = "max", .units = "GiB", .p95 = true,
+				  .all = true, .by_class = true, .at = "@1767225600" };
+	test_assert(query_check(&o, &e) == 0);
+	o = (struct report_opts){ .by = "cycle", .bill = "in", .units = "bytes",
+				  .postgresql = NULL };
+	test_assert(query_check(&o, &e) == 0);
+	o = (struct report_opts){ .bill = "out", .units = "TB", .by_class = true,
+				  .postgresql = "dbname=x" };
+	test_assert(query_check(&o, &e) == 0);
 	o = (struct report_opts){ .format = "xml" };
 	test_assert(query_check(&o, &e) == -EINVAL);
 	test_streq(e.msg, "--format: use table, json or csv");

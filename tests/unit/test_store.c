@@ -580,6 +580,56 @@ static void test_samples(void)
 	tmp_remove(&tmp);
 }
 
+/* A store of schema 2 (as it was before samples: the table and meta key
+ * taken away) is migrated at open: its interval rows become the samples,
+ * samples_from the hour of the first of them, and the hour rows before
+ * are read from usage. */
+static void test_migration_v2(void)
+{
+	const int64_t t0 = 1767225600;
+	struct tmp tmp = { "" };
+	const char *path = tmp_db(&tmp, "v2.db");
+	struct err e = { "" };
+	struct store *s;
+	struct sums t;
+
+	test_assert(store_open(&s, path, "h1", "nftally", &keep, &e) == 0);
+	for (int i = 1; i <= 3; i++) {
+		struct report_row v[] = { row_of("198.18.0.1", "a",
+						 (struct counts){ 10 * (uint64_t)i, 1, 0, 0 }) };
+		/* an hour apart: t0 + 3600 i - 60 */
+		struct report r = report_of("h1", "", "", (uint64_t)i, t0 + 3600 * i - 60, v, 1);
+
+		test_assert(store_record_report(s, &r, &e) == 0);
+	}
+	store_close(s);
+	/* schema 2: no samples; the first report rolled up into its hour */
+	db_exec(path, "DROP TABLE samples; DELETE FROM meta WHERE key = 'samples_from';"
+		"UPDATE meta SET value = 2 WHERE key = 'schema';"
+		"DELETE FROM usage WHERE tier = 0 AND t = 1767229140;"
+		"INSERT INTO usage VALUES(1, 1767225600, 1, 10, 1, 0, 0);");
+	test_assert(store_open_readonly(&s, path, "h1", &e) == 0);
+	test_assert(store_samples_from(s) == t0 + 3600);
+	test_streq(usage_of(s, t0, t0 + 3 * 3600, &t), "a 60 3 0 0;");
+	store_close(s);
+	test_assert(store_open(&s, path, "h1", "nftally", &keep, &e) == 0);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'samples_from'") ==
+		    t0 + 3600);
+	/* the reports at +2h-60 and +3h-60 in slots +2h-300 and +3h-300 */
+	test_assert(db_int(path, "SELECT count(*) FROM samples WHERE t = 1767232500 AND"
+			   " in_bytes = 20") == 1);
+	test_assert(db_int(path, "SELECT count(*) FROM samples WHERE t = 1767236100 AND"
+			   " in_bytes = 30") == 1);
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 2);
+	/* the whole: the hour row and the two samples; each part alone */
+	test_streq(usage_of(s, t0, t0 + 3 * 3600, &t), "a 60 3 0 0;");
+	test_streq(usage_of(s, t0, t0 + 3600, &t), "a 10 1 0 0;");
+	test_streq(usage_of(s, t0 + 3600, t0 + 3 * 3600, &t), "a 50 2 0 0;");
+	store_close(s);
+	tmp_remove(&tmp);
+}
+
 int main(void)
 {
 	/* months and days rolled up are in local time: make it UTC */
@@ -591,5 +641,6 @@ int main(void)
 	test_migration_race();
 	test_query_origins();
 	test_samples();
+	test_migration_v2();
 	return 0;
 }
