@@ -102,7 +102,9 @@ static int qparse_action(struct quota *x, const char *v, size_t n, char *why, si
 		unsigned long long m;
 
 		errno = 0;
-		m = strtoull(buf + 5, &end, 0);
+		/* decimal or 0x hex; a leading 0 is not octal here */
+		m = strtoull(buf + 5, &end, buf[5] == '0' && (buf[6] == 'x' || buf[6] == 'X') ? 16
+											: 10);
 		if (buf[5] < '0' || buf[5] > '9' || *end || errno || m == 0 || m > 0xffffffffull) {
 			snprintf(why, size, "bad mark (1 to 0xffffffff, such as mark:0x10)");
 			return -EINVAL;

@@ -76,6 +76,8 @@ static void test_errors(void)
 	parse_err("x 1GB bill=both\n", "quotas:1: bad bill 'both' (sum, max, in or out)");
 	parse_err("x 1GB action=reject\n",
 		  "quotas:1: bad action 'reject': unknown action (mark:0xNN, throttle:RATE or drop)");
+	parse_ok("x 1GB action=mark:010\ny 1GB action=mark:0X1f\n");
+	test_assert(Q.v[0].mark == 10 && Q.v[1].mark == 0x1f);
 	parse_err("x 1GB action=mark:0\n",
 		  "quotas:1: bad action 'mark:0': bad mark (1 to 0xffffffff, such as mark:0x10)");
 	parse_err("x 1GB action=mark:0x100000000\n",
