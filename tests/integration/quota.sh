@@ -145,6 +145,14 @@ send "$C" 198.18.2.2 100 1 198.18.1.2     # another address: not marked
 sleep 0.2
 assert_eq "10 10" "$(($(marks) - k0)) $(($(rx_packets "$S" rx6) - m0))" \
 	"mark: its 10 datagrams marked, and all arrive"
+# An address added to an enforced label is enforced with the targets
+# file's change, before any report.
+printf 'dropper 2001:db8:4::1\n' >> "$WORK/targets"
+wait_event "$out4" reloaded 1 || bad "no reload"
+m1=$(rx_packets "$S" rx6)
+send "$C" 2001:db8:4::1 50 5 2001:db8:1::2
+sleep 0.2
+assert_eq 0 "$(($(rx_packets "$S" rx6) - m1))" "a new address of an exceeded label is dropped at once"
 sleep 1.5
 # what the counters say is what arrived: enforcement acts before counting
 assert_eq "$((20 * 128)) $((11 * 128)) $(((20 + thr) * 128))" \
@@ -175,7 +183,11 @@ send "$C" 198.18.4.1 100 10 198.18.1.2
 send "$C" 198.18.4.2 100 200 198.18.1.2
 sleep 0.2
 b4=$(rx)
+m2=$(rx_packets "$S" rx6)
+send "$C" 2001:db8:4::1 50 5 2001:db8:1::2
+sleep 0.2
 assert_eq 210 "$((b4 - b3))" "removed quotas: every datagram arrives again"
+assert_eq 5 "$(($(rx_packets "$S" rx6) - m2))" "the added address's too"
 assert_eq 0 "$(inns "$R" nft list table inet nftally | grep -cE 'qdrop|qmark|qthr|qmeter')" \
 	"no action left: the enforcement's rules and sets are gone"
 stop_run; assert_eq 0 $? "run exits 0"
