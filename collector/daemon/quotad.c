@@ -230,10 +230,21 @@ static int quotad_load(struct quotad *qd, struct err *e)
 				strerror(-ret));
 	ret = file_each_line(buf, len, quotad_load_line, qd);
 	free(buf);
-	if (ret < 0)
-		return err_setn(e, ret, "%s/%s: damaged (delete it to start the quotas' record "
-				"afresh: events of this cycle may then repeat)", qd->dirpath,
-				QUOTAD_STATE);
+	if (ret == -ENOMEM)
+		return err_setn(e, ret, "out of memory");
+	if (ret < 0) {
+		/* as a damaged state file: kept aside, and counting goes on; a
+		 * level may then fire a second time in its cycle */
+		for (size_t i = 0; i < qd->n; i++)
+			free(qd->v[i].label);
+		qd->n = 0;
+		renameat(qd->dirfd, QUOTAD_STATE, qd->dirfd, QUOTAD_STATE ".damaged");
+		output_event(qd->out, output_now(), "state_damaged", NULL, "%s/%s is damaged; kept "
+			     "as %s/%s.damaged; the levels of the current cycles may fire again",
+			     qd->dirpath, QUOTAD_STATE, qd->dirpath, QUOTAD_STATE);
+		log_msg(LOG_PRIO_WARNING, "%s/%s is damaged; kept as %s.damaged", qd->dirpath,
+			QUOTAD_STATE, QUOTAD_STATE);
+	}
 	return 0;
 }
 

@@ -74,6 +74,18 @@ quota_exceeded 10240 1" "$(cat "$out2b" "$WORK/run2c.json" | jq -r 'select((.eve
 	"recorded, not delivered: delivered once at the next start"
 assert_eq 4 "$(wc -l < "$WORK/hook.log")" "and its hooks run once"
 
+# A damaged record is kept aside; the run goes on, and the levels reached
+# fire again (said by state_damaged).
+echo garbage > "$WORK/state/quota.state"
+out2d="$WORK/run2d.json"
+start_run "$out2d"
+wait_event "$out2d" quota_exceeded 1 || bad "no quota_exceeded after a damaged record"
+stop_run
+assert_eq "state_damaged quota_warning quota_exceeded" \
+	"$(jq -r 'select((.event // "") | test("^(state_damaged|quota_)")) | .event' "$out2d" | xargs)" \
+	"a damaged quota.state: said, kept aside, the levels fire again"
+assert_eq garbage "$(cat "$WORK/state/quota.state.damaged")" "kept as quota.state.damaged"
+
 # A hook that hangs is killed after quota_hook_timeout, with an error event.
 printf 'hang 1000 warn=none\n' > "$WORK/quotas"
 printf 'vm 198.18.2.2\nhang 198.18.4.1\nslowed 198.18.4.2\n' > "$WORK/targets"
