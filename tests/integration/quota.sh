@@ -181,6 +181,18 @@ b5=$(rx)
 send "$C" 198.18.4.1 100 5 198.18.1.2
 sleep 0.2
 assert_eq 0 "$(($(rx) - b5))" "still dropped after a bad quotas file"
+# A full resync (SIGHUP: the skeleton rebuilt, the sets filled again)
+# keeps it.
+kill -HUP "$RUN"
+for _ in $(seq 50); do
+	grep -q '"message":"[^"]*(SIGHUP)' "$out4" && break
+	sleep 0.1
+done
+b6=$(rx)
+send "$C" 198.18.4.1 100 5 198.18.1.2
+sleep 0.2
+assert_eq "1 0" "$(grep -c '"message":"[^"]*(SIGHUP)' "$out4") $(($(rx) - b6))" \
+	"still dropped after a SIGHUP"
 
 # The quota lines removed: the next report lifts the enforcement.  The
 # operator's table is untouched.
