@@ -215,4 +215,23 @@ assert_eq 5 "$(($(rx_packets "$S" rx6) - m2))" "the added address's too"
 assert_eq 0 "$(inns "$R" nft list table inet nftally | grep -cE 'qdrop|qmark|qthr|qmeter')" \
 	"no action left: the enforcement's rules and sets are gone"
 stop_run; assert_eq 0 $? "run exits 0"
+
+# The gateway template: drop acts in prerouting (to the address) and in
+# postrouting (from it).
+echo "template = gateway" >> "$WORK/nftally.conf"
+printf 'vm 198.18.2.2\ngw 198.18.4.1\n' > "$WORK/targets"
+printf 'gw 1280 warn=none action=drop\n' > "$WORK/quotas"
+out5="$WORK/run5.json"
+start_run "$out5"
+send "$C" 198.18.4.1 100 10 198.18.1.2
+wait_event "$out5" quota_enforced 1 || bad "no quota_enforced with gateway"
+sleep 0.3
+b7=$(rx) c7=$(rx_packets "$C" rx4)
+send "$C" 198.18.4.1 100 5 198.18.1.2
+send "$S" 198.18.1.2 100 5 198.18.4.1
+send "$C" 198.18.2.2 100 3 198.18.1.2
+sleep 0.2
+assert_eq "3 0" "$(($(rx) - b7)) $(($(rx_packets "$C" rx4) - c7))" \
+	"gateway: both directions of the exceeded address dropped, another address untouched"
+stop_run; assert_eq 0 $? "run exits 0"
 finish
