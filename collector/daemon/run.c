@@ -1728,7 +1728,6 @@ static void run_enforce(struct run *r, const char (*old)[32], size_t nold)
 {
 	char now[RUN_ENFORCE_SETS][32], gone[RUN_ENFORCE_SETS][32];
 	size_t nnow = render_enforce_sets(r->a->enforce, now, RUN_ENFORCE_SETS), ngone = 0;
-
 	struct table_apply_opts o = { .prev = &r->a->tg, .prev_handle = r->handle };
 	struct table_result res;
 
@@ -1796,7 +1795,7 @@ static int run_loop(struct daemon *d)
 
 	for (;;) {
 		size_t np = RUN_P_FIXED + RUN_FDS * d->n;
-		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait;
+		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait, hookwait;
 		bool due = false, hup = false;
 		time_t t;
 
@@ -1833,9 +1832,9 @@ static int run_loop(struct daemon *d)
 		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
 			timeout = pgwait;
 		/* hooks that ended are reaped, those past their time killed */
-		pgwait = d->qd ? quotad_tick(d->qd) : -1;
-		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
-			timeout = pgwait;
+		hookwait = d->qd ? quotad_tick(d->qd) : -1;
+		if (hookwait >= 0 && (timeout < 0 || timeout > hookwait))
+			timeout = hookwait;
 		if (d->http)
 			http_run(d->http);
 		if (poll(p, np, timeout) < 0) {
