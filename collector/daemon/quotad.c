@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "file.h"
@@ -264,6 +265,23 @@ static void quotad_env(char ***envp, size_t *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Close every descriptor from `first` on: one call where the kernel and
+ * the filter let it (close_range, Linux 5.9), else one by one up to the
+ * limit (65536 under the shipped unit). */
+static void quotad_close_from(int first)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, ~0u, 0) == 0)
+		return;
+#endif
+	if (max < 0 || max > 1 << 20)
+		max = 1 << 20;
+	for (long i = first; i < max; i++)
+		close((int)i);
+}
+
 /* In the child: never returns. */
 static void quotad_exec(const struct quotad *qd, const struct qhook *h)
 {
@@ -282,8 +300,7 @@ static void quotad_exec(const struct quotad *qd, const struct qhook *h)
 		close(fd);
 	}
 	dup2(2, 1); /* stdout is the JSON lines */
-	for (int i = 3; i < 4096; i++)
-		close(i);
+	quotad_close_from(3);
 	quotad_env(&envp, &n, "NFTALLY_EVENT=%s", h->event);
 	quotad_env(&envp, &n, "NFTALLY_LABEL=%s", h->label);
 	quotad_env(&envp, &n, "NFTALLY_USED=%llu", (unsigned long long)h->used);
