@@ -518,6 +518,12 @@ struct quotad *quotad_create(const struct config *cfg, int dirfd, const char *di
 	qd->dirfd = dirfd;
 	qd->out = out;
 	quotas_init(&qd->q);
+	/* a hook that cannot run would fail at every event: say it now */
+	if (qd->hook[0] && access(qd->hook, X_OK) < 0) {
+		err_setn(e, -errno, "quota_hook %s: cannot execute: %s", qd->hook, strerror(errno));
+		quotad_destroy(qd);
+		return NULL;
+	}
 	if (quotad_read(qd, e) < 0 || quotad_load(qd, e) < 0) {
 		quotad_destroy(qd);
 		return NULL;
