@@ -397,6 +397,15 @@ static void quotad_deliver_pending(struct quotad *qd)
 	quotad_save(qd);
 }
 
+/* Does a hook of label wait or run among the first n (kept) ones? */
+static bool quotad_label_busy(const struct quotad *qd, size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(qd->hooks[i].label, label) == 0)
+			return true;
+	return false;
+}
+
 int quotad_tick(struct quotad *qd)
 {
 	struct timespec now;
@@ -431,7 +440,9 @@ int quotad_tick(struct quotad *qd)
 	for (size_t i = 0; i < qd->nhooks; i++) {
 		struct qhook *h = &qd->hooks[i];
 
-		if (h->pid == 0 && running < QUOTAD_HOOKS_MAX) {
+		/* a label's hooks one after the other, in the order of its
+		 * events: its warning is handled before its exceeded */
+		if (h->pid == 0 && running < QUOTAD_HOOKS_MAX && !quotad_label_busy(qd, k, h->label)) {
 			quotad_start_hook(qd, h);
 			running += h->pid > 0;
 		}
@@ -444,8 +455,9 @@ int quotad_tick(struct quotad *qd)
 	qd->nhooks = k;
 	for (size_t i = 0; i < k; i++) {
 		const struct qhook *h = &qd->hooks[i];
+		/* a waiting hook starts when one ends: seen by the reaping */
 		long ms = h->pid > 0 ? (h->deadline.tv_sec - now.tv_sec) * 1000 +
-				       (h->deadline.tv_nsec - now.tv_nsec) / 1000000 : 0;
+				       (h->deadline.tv_nsec - now.tv_nsec) / 1000000 : 100;
 
 		/* reaped at least every 100 ms: SIGCHLD does not wake the loop */
 		ms = ms < 0 ? 0 : ms > 100 ? 100 : ms;
