@@ -225,7 +225,10 @@ out5="$WORK/run5.json"
 start_run "$out5"
 send "$C" 198.18.4.1 100 10 198.18.1.2
 wait_event "$out5" quota_enforced 1 || bad "no quota_enforced with gateway"
-sleep 0.3
+for _ in $(seq 30); do
+	inns "$R" nft list set inet nftally qdrop4 | grep -q 198.18.4.1 && break
+	sleep 0.1
+done
 b7=$(rx) c7=$(rx_packets "$C" rx4)
 send "$C" 198.18.4.1 100 5 198.18.1.2
 send "$S" 198.18.1.2 100 5 198.18.4.1
