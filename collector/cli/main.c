@@ -126,7 +126,12 @@ static const struct command_help command_help[] = {
 	  "Reports are kept in the state directory, so a restart, even after\n"
 	  "kill -9, continues where the last report ended.  Changes of the targets\n"
 	  "file are applied by themselves; SIGHUP resyncs the whole table;\n"
-	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n" },
+	  "SIGTERM/SIGINT print the last deltas and exit 0.  The table stays.\n"
+	  "With `quotas = PATH` in the config, every label's usage in its billing\n"
+	  "cycle is checked after each report: quota_warning and quota_exceeded\n"
+	  "events (once per label, cycle and level, also across kill -9), the\n"
+	  "quota_hook, and, only for quota lines with action=, marking, throttling\n"
+	  "or dropping the exceeded label's packets (docs/quotas.md).\n" },
 	{ "report",
 	  "Usage: nftally [OPTIONS] report [--by 5min|hour|day|month|cycle] [--label L]\n"
 	  "                       [--addr A] [--class C] [--by-class] [--host H]\n"

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cycle.h"
 #include "file.h"
+#include "quota.h"
 #include "targets.h"
 
 /* Far more than any sensible config; refuses /dev/zero and the like. */
@@ -21,6 +22,7 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_KEEP_HOURS, KEY_KEEP_DAYS, KEY_PROM_FILE, KEY_LISTEN, KEY_EXCLUDE,
 		  KEY_INTERFACES, KEY_OVERHEAD, KEY_CLASSES, KEY_DEFAULT_CLASS, KEY_HOST,
 		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL,
+		  KEY_QUOTAS, KEY_QUOTA_HOOK, KEY_QUOTA_HOOK_TIMEOUT, KEY_QUOTA_WARN,
 		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES, KEY_KEEP_SAMPLES,
 		  KEY_COUNT };
 
@@ -29,6 +31,7 @@ static const char *const config_keys[KEY_COUNT] = {
 	"store", "store_keep_intervals", "store_keep_hours", "store_keep_days",
 	"prom_file", "listen", "exclude", "interfaces", "overhead", "classes",
 	"default_class", "host", "netns", "labels", "postgresql",
+	"quotas", "quota_hook", "quota_hook_timeout", "quota_warn",
 	"cycle_day", "timezone", "cycles", "store_keep_samples",
 };
 
@@ -40,6 +43,8 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_KEEP_INTERVALS] = true, [KEY_KEEP_HOURS] = true, [KEY_KEEP_DAYS] = true,
 	[KEY_PROM_FILE] = true, [KEY_LISTEN] = true, [KEY_HOST] = true,
 	[KEY_POSTGRESQL] = true,
+	[KEY_QUOTAS] = true, [KEY_QUOTA_HOOK] = true, [KEY_QUOTA_HOOK_TIMEOUT] = true,
+	[KEY_QUOTA_WARN] = true,
 	[KEY_CYCLE_DAY] = true, [KEY_TIMEZONE] = true, [KEY_CYCLES] = true,
 	[KEY_KEEP_SAMPLES] = true,
 };
@@ -58,6 +63,9 @@ void config_defaults(struct config *c)
 	c->keep_hours = 90 * 86400;
 	c->keep_days = 800 * 86400;
 	strcpy(c->default_class, "other");
+	c->quota_hook_timeout = 10;
+	c->quota_warn[0] = 80;
+	c->nquota_warn = 1;
 	c->cycle_day = 1;
 	c->keep_samples = CONFIG_KEEP_SAMPLES_MIN;
 }
@@ -370,6 +378,38 @@ int config_set_overhead(struct config *c, const char *v, const char *where, stru
 	return 0;
 }
 
+/* ---- quotas ---- */
+
+int config_set_quota_hook_timeout(struct config *c, const char *v, const char *where,
+				  struct err *e)
+{
+	char shown[80], *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end || errno || n < 1 || n > 3600)
+		return err_set(e, "%s: bad quota_hook_timeout '%s' (seconds, 1 to 3600)", where,
+			       config_show(shown, v));
+	c->quota_hook_timeout = (unsigned)n;
+	return 0;
+}
+
+int config_set_quota_warn(struct config *c, const char *v, const char *where, struct err *e)
+{
+	unsigned char w[CONFIG_QUOTA_WARN_MAX];
+	size_t n = 0;
+	const char *why = quota_parse_warn(v, strlen(v), w, &n);
+	char shown[80];
+
+	_Static_assert(CONFIG_QUOTA_WARN_MAX == QUOTA_WARN_MAX, "one maximum");
+	if (why)
+		return err_set(e, "%s: bad quota_warn '%s': %s", where, config_show(shown, v), why);
+	memcpy(c->quota_warn, w, n);
+	c->nquota_warn = n;
+	return 0;
+}
+
 /* ---- billing cycles ---- */
 
 int config_set_cycle_day(struct config *c, const char *v, const char *where, struct err *e)
@@ -414,6 +454,10 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->classes;
 	if (strcmp(key, "labels") == 0)
 		return c->labels;
+	if (strcmp(key, "quotas") == 0)
+		return c->quotas;
+	if (strcmp(key, "quota_hook") == 0)
+		return c->quota_hook;
 	if (strcmp(key, "cycles") == 0)
 		return c->cycles;
 	return NULL;
@@ -777,6 +821,10 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_postgresql(c, v, where, e);
 	case KEY_NETNS:
 		return config_set_netns(c, v, where, e);
+	case KEY_QUOTA_HOOK_TIMEOUT:
+		return config_set_quota_hook_timeout(c, v, where, e);
+	case KEY_QUOTA_WARN:
+		return config_set_quota_warn(c, v, where, e);
 	case KEY_CYCLE_DAY:
 		return config_set_cycle_day(c, v, where, e);
 	case KEY_TIMEZONE:

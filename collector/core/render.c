@@ -161,6 +161,122 @@ static void put_iface_rule(FILE *f, const struct render_policy *p, bool in)
 	fputs("return; ", f);
 }
 
+/* ---- quota enforcement ---- */
+
+static bool enforcing(const struct render_policy *p)
+{
+	return p->enforce && p->enforce->on;
+}
+
+/* The enforcement rules, first in each accounting chain, so they see every
+ * packet of the address that the template's hooks see (the policy's early
+ * returns come after).  Drop, then the per-address meter of a throttle
+ * rate (over the rate: drop), then the mark. */
+static void put_enforce_rules(FILE *f, const struct render_policy *p, bool in)
+{
+	const char *own = in ? "daddr" : "saddr";
+
+	for (int fam = 0; fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		fprintf(f, "%s %s @qdrop%c drop; ", fam_proto[fam], own, c);
+		for (size_t k = 0; k < p->enforce->nrates; k++)
+			fprintf(f, "%s %s @qthr%c_%zu update @qmeter%s%c_%zu { %s %s limit rate "
+				"over %llu bytes/second } drop; ", fam_proto[fam], own, c, k,
+				in ? "in" : "out", c, k, fam_proto[fam], own,
+				(unsigned long long)p->enforce->rates[k]);
+		fprintf(f, "meta mark set %s %s map @qmark%c; ", fam_proto[fam], own, c);
+	}
+}
+
+static void put_enforce_sets(FILE *f, const struct render_policy *p)
+{
+	for (int fam = 0; fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		fprintf(f, "set qdrop%c { type %s; flags interval; }; ", c, fam_key[fam]);
+		fprintf(f, "map qmark%c { type %s : mark; flags interval; }; ", c, fam_key[fam]);
+		for (size_t k = 0; k < p->enforce->nrates; k++) {
+			fprintf(f, "set qthr%c_%zu { type %s; flags interval; }; ", c, k,
+				fam_key[fam]);
+			for (int in = 1; in >= 0; in--)
+				fprintf(f, "set qmeter%s%c_%zu { type %s; size 65535; flags "
+					"dynamic; }; ", in ? "in" : "out", c, k, fam_key[fam]);
+		}
+	}
+}
+
+static int by_enforced(const void *k, const void *x)
+{
+	return strcmp(k, ((const struct render_enforced *)x)->label);
+}
+
+static int by_plen(const void *x, const void *y)
+{
+	const struct render_member *a = x, *b = y;
+
+	return (a->a.plen > b->a.plen) - (a->a.plen < b->a.plen);
+}
+
+size_t render_enforce_members(const struct targets *t, const struct render_enforce *en,
+			      const char *set, struct render_member *out)
+{
+	enum quota_action act;
+	size_t n = 0, k = 0, rate = 0;
+	int fam;
+	char c;
+
+	if (sscanf(set, "qdrop%c", &c) == 1)
+		act = QUOTA_ACT_DROP;
+	else if (sscanf(set, "qmark%c", &c) == 1)
+		act = QUOTA_ACT_MARK;
+	else if (sscanf(set, "qthr%c_%zu", &c, &rate) == 2)
+		act = QUOTA_ACT_THROTTLE;
+	else
+		return 0;
+	fam = c == '6';
+	for (size_t i = 0; t && en && en->n && i < t->n; i++) {
+		const struct target *x = &t->v[i];
+		const struct render_enforced *q;
+
+		if (x->addr.cls || (x->addr.family == AF_INET6) != fam)
+			continue;
+		q = bsearch(targets_label(t, x), en->v, en->n, sizeof(*en->v), by_enforced);
+		if (!q || q->action != act || (act == QUOTA_ACT_THROTTLE && q->rate != rate))
+			continue;
+		out[n++] = (struct render_member){ .a = x->addr, .mark = q->mark };
+		out[n - 1].a.cls = 0;
+	}
+	/* an interval set takes no overlaps: a prefix covers what it holds */
+	qsort(out, n, sizeof(*out), by_plen);
+	for (size_t i = 0; i < n; i++) {
+		bool inside = false;
+
+		for (size_t j = 0; j < k && !inside; j++)
+			inside = addr_contains(&out[j].a, &out[i].a);
+		if (!inside)
+			out[k++] = out[i];
+	}
+	return k;
+}
+
+size_t render_enforce_sets(const struct render_enforce *en, char (*names)[32], size_t max)
+{
+	size_t n = 0;
+
+	for (int fam = 0; en && en->on && fam < 2; fam++) {
+		char c = fam ? '6' : '4';
+
+		if (n + 2 + en->nrates > max)
+			break;
+		snprintf(names[n++], 32, "qdrop%c", c);
+		snprintf(names[n++], 32, "qmark%c", c);
+		for (size_t k = 0; k < en->nrates; k++)
+			snprintf(names[n++], 32, "qthr%c_%zu", c, k);
+	}
+	return n;
+}
+
 /* One accounting chain: the policy's early returns, then the lookups of
  * the target's counter (peer: the other address of the packet). */
 static void put_chain(const struct gen *g, bool in)
@@ -170,6 +286,8 @@ static void put_chain(const struct gen *g, bool in)
 	const char *peer = in ? "saddr" : "daddr";
 
 	fprintf(f, "chain account_%s { ", in ? "in" : "out");
+	if (enforcing(p))
+		put_enforce_rules(f, p, in);
 	put_iface_rule(f, p, in);
 	for (int fam = 0; fam < 2; fam++) {
 		if (count_fam(p->exclude, p->nexclude, fam))
@@ -303,6 +421,8 @@ static int render_generated(FILE *f, const char *family, const char *table,
 				fprintf(f, "map class%s%c { type %s : verdict; flags interval; }; ",
 					in ? "in" : "out", fam ? '6' : '4', fam_key[fam]);
 	}
+	if (enforcing(p))
+		put_enforce_sets(f, p);
 	put_chain(&g, true);
 	put_chain(&g, false);
 	fputs("}; ", f);

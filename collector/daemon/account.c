@@ -186,7 +186,7 @@ int account_render(struct account *acct, struct err *e)
 	struct render_policy p = {
 		.exclude = acct->cfg.exclude, .nexclude = acct->cfg.nexclude,
 		.ifaces = acct->cfg.ifaces, .nifaces = acct->cfg.nifaces, .groups = &acct->tg,
-		.classes = &acct->cls,
+		.classes = &acct->cls, .enforce = acct->enforce,
 	};
 	char *sk = NULL;
 	int ret = render_skeleton(acct->tmpl_text, acct->tmpl_len, acct->tmpl_path,
@@ -282,5 +282,20 @@ int account_apply(struct account *acct, const struct table_apply_opts *o,
 	ret = table_apply(acct->nl, acct->cfg.table, acct->skeleton, acct->tmpl_path, &acct->tg,
 			  o, res, e);
 	account_report_fixes(acct, events, res);
+	/* The enforcement follows the targets and the skeleton that declares
+	 * its sets.  Its failure is said, and fails nothing: the table is
+	 * applied, and the next apply tries again. */
+	if (ret == 0 && acct->enforce && acct->enforce->on) {
+		struct err ee;
+
+		if (table_enforce(acct->nl, acct->cfg.table, &acct->tg, acct->enforce, &ee) < 0) {
+			if (events)
+				output_error(events, true, "quota enforcement in table %s: %s",
+					     nl_table_desc(acct->nl, acct->cfg.table).s, ee.msg);
+			else
+				log_msg(LOG_PRIO_ERR, "quota enforcement in table %s: %s",
+					nl_table_desc(acct->nl, acct->cfg.table).s, ee.msg);
+		}
+	}
 	return ret;
 }

@@ -29,6 +29,7 @@
 
 #include "account.h"
 #include "backlog.h"
+#include "billing.h"
 #include "claim.h"
 #include "discover.h"
 #include "http.h"
@@ -36,6 +37,7 @@
 #include "log.h"
 #include "netns.h"
 #include "output.h"
+#include "quotad.h"
 #include "report.h"
 #include "run.h"
 #include "sinks.h"
@@ -53,6 +55,8 @@
  * for at most RUN_NETNS_WAIT_MS. */
 #define RUN_NETNS_RETRY_MS 10
 #define RUN_NETNS_WAIT_MS 3000
+/* Enforcement sets of one table: 4, and 2 per throttle rate */
+#define RUN_ENFORCE_SETS 64
 
 struct run;
 
@@ -79,6 +83,8 @@ struct daemon {
 	struct netns_dir *nsdir; /* NULL: no account follows namespaces */
 	struct run **v;        /* the instances */
 	size_t n;
+	struct quotad *qd;     /* the quotas (NULL: none) */
+	struct billing billing; /* their cycles (config cycle_day, timezone, cycles) */
 	/* namespaces named but not mounted yet, tried again until a deadline */
 	struct run_wait {
 		char name[256];
@@ -1276,6 +1282,7 @@ static int run_create(struct daemon *d, const struct config *cfg, const char *ne
 	addr_names_init(&r->names);
 	r->a->cfg = *cfg;
 	r->a->names = &r->names;
+	r->a->enforce = d->qd ? quotad_enforce(d->qd) : NULL;
 	snprintf(r->a->netns, sizeof(r->a->netns), "%s", netns);
 	account_key(r->a);
 	sinks_origin_here(&r->sa.origin, d->host, netns, cfg->account, cfg->table);
@@ -1699,6 +1706,95 @@ static int run_signal(struct daemon *d, bool *hup)
 	return 1;
 }
 
+/* ---- quotas ---- */
+
+/* Every label's usage in [since, until) from the store, all hosts,
+ * namespaces and accounts that record into it summed. */
+static int run_quota_usage(void *data, int64_t since, int64_t until,
+			   int (*cb)(const char *label, const struct counts *c, void *arg),
+			   void *arg, struct err *e)
+{
+	struct daemon *d = data;
+	struct store *s = sinks_store(d->sinks);
+
+	if (!s)
+		return err_setn(e, -EAGAIN, "the store is not open (quotas need the store)");
+	return store_label_usage(s, since, until, cb, arg, e);
+}
+
+static const struct cycle *run_quota_cycle(void *data, const char *label)
+{
+	const struct daemon *d = data;
+
+	return billing_cycle_of(&d->billing, label);
+}
+
+/* Apply every table again with the quotas' new enforcement: the sets'
+ * elements change (and the skeleton, when the sets it declares do), the
+ * addresses do not.  Sets the skeleton no longer declares (old[0..nold))
+ * are deleted once it no longer uses them. */
+static void run_enforce(struct run *r, const char (*old)[32], size_t nold)
+{
+	char now[RUN_ENFORCE_SETS][32], gone[RUN_ENFORCE_SETS][32];
+	size_t nnow = render_enforce_sets(r->a->enforce, now, RUN_ENFORCE_SETS), ngone = 0;
+	struct table_apply_opts o = { .prev = &r->a->tg, .prev_handle = r->handle };
+	struct table_result res;
+
+	if (run_in(r) < 0)
+		return;
+	run_quiet(r, true);
+	if (run_apply(r, &o, &res) < 0)
+		output_error(r->out, true, "applying table %s for quota enforcement: %s",
+			     nl_table_desc(r->a->nl, r->a->cfg.table).s, r->e->msg);
+	else
+		free(res.gone);
+	for (size_t i = 0; i < nold; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < nnow && !kept; k++)
+			kept = strcmp(old[i], now[k]) == 0;
+		if (!kept)
+			memcpy(gone[ngone++], old[i], sizeof(gone[0]));
+	}
+	if (ngone)
+		table_drop_sets(r->a->nl, r->a->cfg.table, (const char (*)[32])gone, ngone);
+	run_quiet(r, false);
+	output_flush(r->out);
+	run_out(r);
+}
+
+/* After the reports (recorded in the store): the quotas file if it
+ * changed (always on SIGHUP), the usage, the events, the enforcement. */
+static void run_quotas(struct daemon *d, bool hup)
+{
+	char old[RUN_ENFORCE_SETS][32];
+	size_t n, nold;
+
+	if (hup) {
+		struct billing b;
+		struct err e;
+
+		/* a bad cycles file keeps the cycles as they were */
+		if (billing_from_config(&b, d->cs->n ? &d->cs->v[0] : &d->cs->dflt, &e) < 0) {
+			output_error(d->out, true, "quotas: %s; the billing cycles stay as they were",
+				     e.msg);
+		} else {
+			billing_finish(&d->billing);
+			d->billing = b;
+		}
+	}
+	quotad_reload(d->qd, hup);
+	/* the sets before (quotad_reload changes no enforcement) */
+	nold = render_enforce_sets(quotad_enforce(d->qd), old, RUN_ENFORCE_SETS);
+	if (quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d) == 1)
+		for (size_t i = 0; i < d->n; i++)
+			run_enforce(d->v[i], (const char (*)[32])old, nold);
+	sinks_health(d->sinks)->quotas = quotad_metrics(d->qd, &n);
+	sinks_health(d->sinks)->nquotas = n;
+	sinks_publish(d->sinks);
+	output_flush(d->out);
+}
+
 enum { RUN_P_SIG, RUN_P_TIMER, RUN_P_HTTP, RUN_P_NSDIR, RUN_P_FIXED };
 
 static int run_loop(struct daemon *d)
@@ -1708,7 +1804,7 @@ static int run_loop(struct daemon *d)
 
 	for (;;) {
 		size_t np = RUN_P_FIXED + RUN_FDS * d->n;
-		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait;
+		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait, hookwait;
 		bool due = false, hup = false;
 		time_t t;
 
@@ -1744,6 +1840,10 @@ static int run_loop(struct daemon *d)
 		pgwait = sinks_tick(d->sinks);
 		if (pgwait >= 0 && (timeout < 0 || timeout > pgwait))
 			timeout = pgwait;
+		/* hooks that ended are reaped, those past their time killed */
+		hookwait = d->qd ? quotad_tick(d->qd) : -1;
+		if (hookwait >= 0 && (timeout < 0 || timeout > hookwait))
+			timeout = hookwait;
 		if (d->http)
 			http_run(d->http);
 		if (poll(p, np, timeout) < 0) {
@@ -1765,6 +1865,8 @@ static int run_loop(struct daemon *d)
 		for (size_t i = 0; i < d->n; i++)
 			run_work(d->v[i], &p[RUN_P_FIXED + RUN_FDS * i], due, hup, t);
 		sinks_batch(d->sinks, false);
+		if (d->qd && (due || hup))
+			run_quotas(d, hup);
 		if (d->nsdir && (p[RUN_P_NSDIR].revents & POLLIN))
 			netns_dir_drain(d->nsdir, run_ns_event, d);
 		if (d->nwait)
@@ -1874,8 +1976,23 @@ static int run_daemon_start(struct daemon *d)
 		return ret;
 	netns_id_format(&id, d->selfid, sizeof(d->selfid));
 	ret = run_open_outputs(d, cfg);
+	/* before the accounts: their first skeleton has the quotas' sets */
+	if (ret == 0 && cfg->quotas[0] && strcmp(cfg->store, "off") == 0)
+		ret = err_set(d->e, "quotas need the store: the usage of a cycle is read from it "
+			      "(store = off)");
+	if (ret == 0 && cfg->quotas[0]) {
+		ret = billing_from_config(&d->billing, cfg, d->e);
+		if (ret == 0 && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir, d->out, d->e)))
+			ret = -EINVAL;
+		/* what the store says is exceeded is enforced by the first
+		 * apply already: a restart lifts nothing, not even briefly */
+		if (ret == 0)
+			quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d);
+	}
 	if (ret == 0)
 		ret = run_start_all(d);
+	if (ret == 0 && d->qd)
+		run_quotas(d, false);
 	if (ret == 0)
 		ret = run_setup_fds(d);
 	return ret;
@@ -1909,6 +2026,8 @@ int run_daemon(const struct config_set *cs, const char *only, struct output *out
 	}
 	free(d.v);
 	free(d.wait);
+	quotad_destroy(d.qd);
+	billing_finish(&d.billing);
 	netns_dir_destroy(d.nsdir);
 	const int fds[] = { d.sfd, d.tfd, d.dirfd, d.selffd };
 

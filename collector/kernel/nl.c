@@ -585,6 +585,9 @@ struct nl_batch {
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
+	struct nl_vec fills; /* struct nl_fill: sets emptied and filled, last */
+	struct nl_vec fill_elems; /* struct nl_fill_elem, in the order of fills */
+	char del_set[32];   /* a set deleted after the fills ("": none) */
 	bool del_table;
 	/* a counter set to given values first (delete + add) */
 	char set_name[ADDR_NAMELEN];
@@ -652,6 +655,18 @@ static int nl_vec_push(struct nl_vec *v, const void *x)
 	return 0;
 }
 
+/* A set (or a map of u32 values) emptied and filled in one transaction. */
+struct nl_fill {
+	char set[32];
+	bool map;
+	size_t n; /* its elements: the next n of fill_elems */
+};
+
+struct nl_fill_elem {
+	struct addr a;
+	uint32_t data;
+};
+
 struct nl_batch *nl_batch_create(struct addr_names *an, const char *table)
 {
 	struct nl_batch *b = calloc(1, sizeof(*b));
@@ -663,6 +678,8 @@ struct nl_batch *nl_batch_create(struct addr_names *an, const char *table)
 	b->add_ctr.size = b->del_ctr.size = sizeof(struct nl_elem_op);
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
 	b->del_at.size = sizeof(struct nl_at_op);
+	b->fills.size = sizeof(struct nl_fill);
+	b->fill_elems.size = sizeof(struct nl_fill_elem);
 	b->what.size = sizeof(struct nl_msg_what);
 	b->chunk_size = NL_CHUNK;
 	return b;
@@ -683,6 +700,8 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b->add_elem.v);
 	free(b->del_elem.v);
 	free(b->del_at.v);
+	free(b->fills.v);
+	free(b->fill_elems.v);
 	free(b->what.v);
 	for (size_t i = 0; i < b->nchunks; i++)
 		free(b->chunks[i].p);
@@ -752,6 +771,31 @@ int nl_batch_del_elem_at(struct nl_batch *b, unsigned map, unsigned cls, const u
 	return nl_vec_push(&b->del_at, &op);
 }
 
+int nl_batch_fill_set(struct nl_batch *b, const char *set, const struct addr *v,
+		      const uint32_t *data, size_t n)
+{
+	struct nl_fill f = { .map = data != NULL, .n = n };
+	int ret = 0;
+
+	if (strlen(set) >= sizeof(f.set))
+		return -EINVAL;
+	strcpy(f.set, set);
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct nl_fill_elem x = { v[i], data ? data[i] : 0 };
+
+		ret = nl_vec_push(&b->fill_elems, &x);
+	}
+	return ret ? ret : nl_vec_push(&b->fills, &f);
+}
+
+int nl_batch_del_set(struct nl_batch *b, const char *set)
+{
+	if (strlen(set) >= sizeof(b->del_set))
+		return -EINVAL;
+	strcpy(b->del_set, set);
+	return 0;
+}
+
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
 			  bool replace)
 {
@@ -768,7 +812,8 @@ void nl_batch_del_table(struct nl_batch *b)
 bool nl_batch_empty(const struct nl_batch *b)
 {
 	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
-	       !b->del_elem.n && !b->del_at.n && !b->del_table && !b->set_name[0];
+	       !b->del_elem.n && !b->del_at.n && !b->del_table && !b->set_name[0] &&
+	       !b->fills.n && !b->del_set[0];
 }
 
 /* Make room for one more message and return where it starts. */
@@ -948,6 +993,63 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 	return nl_batch_close(b, nlh, NULL, set);
 }
 
+/* One element of an interval set filled by nl_batch_fill_set: the start
+ * (with its u32 in a map) and the end, the first address after it. */
+static void nl_put_fill_elem(struct nlmsghdr *nlh, const struct nl_fill_elem *x, bool map)
+{
+	size_t keylen = x->a.family == AF_INET ? 4 : 16;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM), *k;
+	uint8_t next[16];
+
+	k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, keylen, x->a.bytes);
+	mnl_attr_nest_end(nlh, k);
+	if (map) {
+		/* a mark is in host byte order, as meta mark loads it */
+		k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+		mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(x->data), &x->data);
+		mnl_attr_nest_end(nlh, k);
+	}
+	mnl_attr_nest_end(nlh, elem);
+	if (addr_prefix_end(&x->a, next))
+		nl_put_elem(nlh, next, keylen, true, NULL);
+}
+
+/* Each filled set: emptied (a DELSETELEM without elements), then its
+ * elements, in messages of bounded size. */
+static int nl_batch_fill_msgs(struct nl_batch *b)
+{
+	const struct nl_fill *f = b->fills.v;
+	const struct nl_fill_elem *x = b->fill_elems.v;
+	int ret = 0;
+
+	for (size_t i = 0, at = 0; i < b->fills.n && !ret; at += f[i++].n) {
+		struct nlmsghdr *nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, f[i].set);
+		struct nlattr *list = NULL;
+
+		if (!nlh)
+			return -ENOMEM;
+		ret = nl_batch_close(b, nlh, NULL, f[i].set);
+		nlh = NULL;
+		for (size_t k = 0; k < f[i].n && !ret; k++) {
+			if (!nlh) {
+				nlh = nl_batch_elem_hdr(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+							f[i].set);
+				if (!nlh)
+					return -ENOMEM;
+				list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+			}
+			nl_put_fill_elem(nlh, &x[at + k], f[i].map);
+			if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512 || k + 1 == f[i].n) {
+				mnl_attr_nest_end(nlh, list);
+				ret = nl_batch_close(b, nlh, NULL, f[i].set);
+				nlh = NULL;
+			}
+		}
+	}
+	return ret;
+}
+
 /* Elements as the kernel holds them (rare: edits by hand), one message each. */
 static int nl_batch_at_msgs(struct nl_batch *b)
 {
@@ -1018,6 +1120,19 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	ops = b->del_ctr.v;
 	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
 		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, &ops[i], NULL, 0);
+	if (!ret)
+		ret = nl_batch_fill_msgs(b);
+	if (!ret && b->del_set[0]) {
+		struct nlmsghdr *nlh;
+
+		room = nl_batch_room(b);
+		if (!room)
+			return -ENOMEM;
+		nlh = nftnl_nlmsg_build_hdr(room, NFT_MSG_DELSET, b->nfproto, 0, ++b->seq);
+		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, b->table);
+		mnl_attr_put_strz(nlh, NFTA_SET_NAME, b->del_set);
+		ret = nl_batch_close(b, nlh, NULL, b->del_set);
+	}
 	if (!ret && b->del_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		struct nlmsghdr *nlh;
@@ -1043,6 +1158,7 @@ static const char *nl_msg_verb(uint16_t type)
 	case NFT_MSG_DELOBJ: return "deleting counter";
 	case NFT_MSG_NEWSETELEM: return "adding elements to map";
 	case NFT_MSG_DELSETELEM: return "deleting elements from map";
+	case NFT_MSG_DELSET: return "deleting set";
 	case NFT_MSG_DELTABLE: return "deleting table";
 	default: return "changing";
 	}

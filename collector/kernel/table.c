@@ -672,3 +672,73 @@ int table_remove(struct nl *nl, const char *table, struct err *e)
 	nl_batch_destroy(b);
 	return ret;
 }
+
+#define TABLE_ENFORCE_SETS 64
+
+int table_enforce(struct nl *nl, const char *table, const struct targets *t,
+		  const struct render_enforce *en, struct err *e)
+{
+	char names[TABLE_ENFORCE_SETS][32];
+	size_t nsets = render_enforce_sets(en, names, TABLE_ENFORCE_SETS);
+	struct render_member *m = malloc((t->n + 1) * sizeof(*m));
+	struct addr *a = malloc((t->n + 1) * sizeof(*a));
+	uint32_t *marks = malloc((t->n + 1) * sizeof(*marks));
+	struct nl_batch *b = nl_batch_create(nl_names(nl), table);
+	int ret = m && a && marks && b ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < nsets && ret == 0; i++) {
+		size_t n = render_enforce_members(t, en, names[i], m);
+
+		for (size_t k = 0; k < n; k++) {
+			a[k] = m[k].a;
+			marks[k] = m[k].mark;
+		}
+		ret = nl_batch_fill_set(b, names[i], a, strncmp(names[i], "qmark", 5) ? NULL : marks,
+					n);
+	}
+	/* the meters keep each address's bucket with the rate it was made
+	 * with: emptied, they start over with the rule's rate */
+	for (size_t i = 0; i < nsets && ret == 0; i++) {
+		size_t rate;
+		char c, meter[40];
+
+		if (sscanf(names[i], "qthr%c_%zu", &c, &rate) != 2)
+			continue;
+		for (int in = 1; in >= 0 && ret == 0; in--) {
+			snprintf(meter, sizeof(meter), "qmeter%s%c_%zu", in ? "in" : "out", c, rate);
+			ret = nl_batch_fill_set(b, meter, NULL, NULL, 0);
+		}
+	}
+	if (ret < 0)
+		ret = err_setn(e, ret, "out of memory");
+	else if (nsets)
+		ret = nl_batch_commit(nl, b, e);
+	nl_batch_destroy(b);
+	free(m);
+	free(a);
+	free(marks);
+	return ret;
+}
+
+void table_drop_sets(struct nl *nl, const char *table, const char (*names)[32], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char meters[3][40];
+		size_t k = 0, rate;
+		char c;
+
+		snprintf(meters[k++], sizeof(meters[0]), "%s", names[i]);
+		if (sscanf(names[i], "qthr%c_%zu", &c, &rate) == 2) {
+			snprintf(meters[k++], sizeof(meters[0]), "qmeterin%c_%zu", c, rate);
+			snprintf(meters[k++], sizeof(meters[0]), "qmeterout%c_%zu", c, rate);
+		}
+		for (size_t j = 0; j < k; j++) {
+			struct nl_batch *b = nl_batch_create(nl_names(nl), table);
+			struct err e;
+
+			if (b && nl_batch_del_set(b, meters[j]) == 0)
+				nl_batch_commit(nl, b, &e); /* gone already: as wanted */
+			nl_batch_destroy(b);
+		}
+	}
+}

@@ -397,6 +397,34 @@ static void put_health(FILE *f, size_t addresses, size_t accounts,
 		"nftally_pg_outbox_age_seconds%s%s\"} %.0f\n", H, host, h->pg_outbox_age);
 }
 
+/* Each quota's limit, usage and state, labelled by host and label. */
+static void put_quotas(FILE *f, const struct metrics_health *h)
+{
+	static const char *const names[3][2] = {
+		{ "nftally_quota_limit_bytes", "The quota of the label: bytes per billing cycle." },
+		{ "nftally_quota_used_bytes", "Bytes billed to the label in its current cycle." },
+		{ "nftally_quota_exceeded", "0 below every warning, 1 a warning level reached, "
+		  "2 the quota reached." },
+	};
+
+	if (!h->nquotas)
+		return;
+	for (int k = 0; k < 3; k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", names[k][0], names[k][1],
+			names[k][0]);
+		for (size_t i = 0; i < h->nquotas; i++) {
+			const struct metrics_quota *q = &h->quotas[i];
+
+			fprintf(f, "%s{host=\"", names[k][0]);
+			put_value(f, h->host ? h->host : "");
+			fputs("\",label=\"", f);
+			put_value(f, q->label);
+			fprintf(f, "\"} %llu\n", (unsigned long long)(k == 0 ? q->limit : k == 1 ? q->used
+									: (uint64_t)q->state));
+		}
+	}
+}
+
 /* A new render pass: no series and no origin is listed in it yet. */
 static void next_pass(struct metrics *m)
 {
@@ -505,6 +533,7 @@ int metrics_render(struct metrics *m, const struct metrics_src *src, size_t n,
 			put_series(f, m, name, kind, list[i]);
 	}
 	put_health(f, nlist, norigins, h);
+	put_quotas(f, h);
 	free(list);
 	if (fclose(f) != 0) {
 		free(*buf);

@@ -229,6 +229,66 @@ int output_event_lost(struct output *out, time_t t, const char *event, time_t si
 	return emit(out->f, o);
 }
 
+/* An event about a label, without its stream; NULL when out of memory. */
+static json_object *label_event(struct output *out, time_t t, const char *event,
+				const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static json_object *label_event(struct output *out, time_t t, const char *event,
+				const char *label, const char *fmt, ...)
+{
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = event_new(out, t, event, NULL, fmt, ap);
+	va_end(ap);
+	if (o)
+		add_str(o, "label", label);
+	return o;
+}
+
+int output_event_label(struct output *out, time_t t, const char *event, const char *label,
+		       const char *fmt, ...)
+{
+	char msg[512];
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = label_event(out, t, event, label, "%s", msg);
+	return o ? emit(out->f, o) : -ENOMEM;
+}
+
+int output_quota_event(struct output *out, time_t t, const char *event, const char *label,
+		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
+		       unsigned percent, const char *bill)
+{
+	char tb[32], frac[16];
+	json_object *o = label_event(out, t, event, label, "label %s used %llu of %llu bytes (%s) "
+				     "in the cycle from %s: %u%% reached", label,
+				     (unsigned long long)used, (unsigned long long)limit, bill,
+				     output_time(cycle_start, tb), percent);
+
+	if (!o)
+		return -ENOMEM;
+	/* 0.8, not json-c's 0.80000000000000004 */
+	snprintf(frac, sizeof(frac), "%u.%02u", percent / 100, percent % 100);
+	if (frac[strlen(frac) - 1] == '0')
+		frac[strlen(frac) - 1] = '\0';
+	if (strcmp(frac, "1.0") == 0)
+		strcpy(frac, "1");
+	add_u64(o, "used", used);
+	add_u64(o, "limit", limit);
+	add_str(o, "cycle_start", output_time(cycle_start, tb));
+	add_str(o, "cycle_end", output_time(cycle_end, tb));
+	json_object_object_add(o, "fraction", json_object_new_double_s(percent / 100.0, frac));
+	add_str(o, "bill", bill);
+	return emit(out->f, o);
+}
+
 struct report_ctx {
 	struct output *o;
 	const struct addr_names *an;

@@ -697,3 +697,8 @@ void sinks_publish(struct sinks *s)
 	else
 		free(buf);
 }
+
+struct store *sinks_store(struct sinks *s)
+{
+	return s->store;
+}

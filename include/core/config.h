@@ -22,6 +22,7 @@
 #define CONFIG_ACCOUNTS_MAX 128  /* [account] sections in one file */
 #define CONFIG_NETNS_MAX 255     /* bytes of a netns name or glob */
 #define CONFIG_HOST_MAX 255
+#define CONFIG_QUOTA_WARN_MAX 8  /* as QUOTA_WARN_MAX */
 #define CONFIG_KEEP_SAMPLES_MIN (63LL * 86400) /* store_keep_samples */
 
 struct config {
@@ -66,6 +67,12 @@ struct config {
 	unsigned overhead;              /* bytes added per packet in reports */
 	char classes[PATH_MAX];         /* "" = no network classes */
 	char default_class[ADDR_CLASS_NAMELEN + 1]; /* default "other" */
+	/* quotas (daemon-wide, docs/quotas.md) */
+	char quotas[PATH_MAX];          /* "" = no quotas file */
+	char quota_hook[PATH_MAX];      /* "" = no hook */
+	unsigned quota_hook_timeout;    /* seconds, default 10, 1..3600 */
+	unsigned char quota_warn[CONFIG_QUOTA_WARN_MAX]; /* percents; default 80 */
+	size_t nquota_warn;
 	/* billing cycles (docs/billing.md), daemon-wide */
 	int cycle_day;                  /* 1..31, default 1 */
 	char timezone[64];              /* an IANA zone; "" = the host's */
@@ -101,7 +108,9 @@ void config_set_finish(struct config_set *cs);
  * store_keep_intervals, store_keep_hours, store_keep_days,
  * store_keep_samples, prom_file,
  * listen, exclude, interfaces, overhead, classes, default_class, host,
- * netns, labels, cycle_day, timezone, cycles.  Values may be double-quoted (no escapes); the list keys
+ * netns, labels, cycle_day, timezone, cycles, quotas, quota_hook,
+ * quota_hook_timeout, quota_warn.  Values may be double-quoted (no
+ * escapes); the list keys
  * (exclude, interfaces, and targets given as sources) may also be written
  * unquoted, up to a '#' that starts a word.  Unknown keys, duplicate keys
  * (in one section), bad values, bad section headers, duplicate accounts, a
@@ -187,6 +196,11 @@ int config_set_host(struct config *c, const char *v, const char *where, struct e
 /* A class name ([a-z][a-z0-9_]*, at most ADDR_CLASS_NAMELEN). */
 int config_set_default_class(struct config *c, const char *v, const char *where,
 			     struct err *e);
+/* quota_hook_timeout: seconds, 1 to 3600; quota_warn: "80%,90%" or "none"
+ * (quota_parse_warn). */
+int config_set_quota_hook_timeout(struct config *c, const char *v, const char *where,
+				  struct err *e);
+int config_set_quota_warn(struct config *c, const char *v, const char *where, struct err *e);
 /* cycle_day: 1 to 31.  timezone: "", UTC or an IANA name with a zoneinfo
  * file (cycle_tz_check). */
 int config_set_cycle_day(struct config *c, const char *v, const char *where, struct err *e);
@@ -197,6 +211,8 @@ struct sockaddr_storage;
 bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 
 /* Set one of the path keys ("template", "template_dir", "targets",
+ * "state_dir", "store", "prom_file", "classes", "labels", "quotas",
+ * "quota_hook"), e.g. from a
  * "state_dir", "store", "prom_file", "classes", "labels", "cycles"), e.g. from a
  * command-line option.  The value must be non-empty, shorter than PATH_MAX
  * and free of control characters.  Setting "targets" also sets

@@ -11,7 +11,28 @@
 #include "classes.h"
 #include "config.h"
 #include "err.h"
+#include "quota.h"
 #include "targets.h"
+
+/* A label whose enforcing quota is exceeded: its addresses are elements
+ * of the enforcement sets (docs/quotas.md). */
+struct render_enforced {
+	const char *label;
+	enum quota_action action; /* not QUOTA_ACT_NONE */
+	uint32_t mark;            /* QUOTA_ACT_MARK */
+	size_t rate;              /* QUOTA_ACT_THROTTLE: index into rates */
+};
+
+/* Enforcement: with `on` (some quota has an action) the generated line
+ * declares the sets and the rules that act on their elements; without it,
+ * nothing of it appears and the table decides nothing. */
+struct render_enforce {
+	bool on;
+	const uint64_t *rates;    /* the throttle rates, bytes per second */
+	size_t nrates;
+	const struct render_enforced *v; /* sorted by label (strcmp) */
+	size_t n;
+};
 
 /* What the generated part of the skeleton depends on besides the table. */
 struct render_policy {
@@ -26,6 +47,7 @@ struct render_policy {
 				       * count traffic among themselves), and the
 				       * kinds of address the chains look up */
 	const struct classes *classes; /* network classes of peers; NULL: none */
+	const struct render_enforce *enforce; /* NULL: no quota enforces */
 };
 
 /* The skeleton: one generated line, then template text `tmpl` (named `name`
@@ -53,6 +75,26 @@ const char *render_template_family(const char *tmpl);
  * and read it.  *text is malloc'd. */
 int render_load_template(const char *tmpl, const char *dir, char **path_out,
 			 char **text, size_t *len, struct err *e);
+
+/* The enforcement sets of en (none unless en->on): qdrop4, qmark4,
+ * qthr4_K for each rate, then the same for IPv6, into names[0..max);
+ * returns how many.  Their elements are not part of the skeleton: they are
+ * filled through netlink (table_enforce), in proportion to what is
+ * enforced, not to the table. */
+size_t render_enforce_sets(const struct render_enforce *en, char (*names)[32], size_t max);
+
+/* One element of an enforcement set: an address, and its mark in qmark*. */
+struct render_member {
+	struct addr a;
+	uint32_t mark;
+};
+
+/* The elements of enforcement set `set` (a name render_enforce_sets gives):
+ * the addresses of t (not a class's copies) whose label en holds with that
+ * set's action (and rate), none inside another (a prefix covers the
+ * addresses it holds), into out (room for t->n); returns how many. */
+size_t render_enforce_members(const struct targets *t, const struct render_enforce *en,
+			      const char *set, struct render_member *out);
 
 /* Write nft commands that add every target's counters and map elements:
  * what `apply` sends over netlink, as text.  No labels appear. */

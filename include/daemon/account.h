@@ -49,6 +49,8 @@ struct account {
 	char *skeleton;           /* rendered for tg (account_render) */
 	const char *family;       /* of the template's table: "inet" or "bridge" */
 	struct nl *nl;            /* NULL until account_open */
+	/* quota enforcement the skeleton renders (the daemon's; NULL: none) */
+	const struct render_enforce *enforce;
 };
 
 /* The name of its files (acct->key) for account name `account` (""

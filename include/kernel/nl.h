@@ -112,6 +112,13 @@ int nl_batch_del_elem_at(struct nl_batch *b, unsigned map, unsigned cls, const u
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
 			  bool replace);
 void nl_batch_del_table(struct nl_batch *b);
+/* After the counters' changes: empty interval set `set` and put the
+ * addresses v[0..n) in it (each with data[i], for a map of u32 such as
+ * marks; data NULL for a set).  The addresses must not overlap.  Copied. */
+int nl_batch_fill_set(struct nl_batch *b, const char *set, const struct addr *v,
+		      const uint32_t *data, size_t n);
+/* After the fills: delete set `set` (one per batch; no rule may use it). */
+int nl_batch_del_set(struct nl_batch *b, const char *set);
 bool nl_batch_empty(const struct nl_batch *b);
 /* Send the batch as many transactions of a few thousand changes, in order,
  * instead of one: for filling a table nobody else relies on yet (the

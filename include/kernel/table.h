@@ -10,6 +10,7 @@
 #include "counts.h"
 #include "err.h"
 #include "nl.h"
+#include "render.h"
 #include "targets.h"
 
 /* An address that left the targets: its last values, read after its map
@@ -108,6 +109,18 @@ int table_read_counters_of(struct nl *nl, const char *table, const struct addr *
  * one transaction: both of each, or those which[2 * i + dir] names. */
 int table_delete_counters(struct nl *nl, const char *table, const struct addr *first,
 			  size_t stride, size_t n, const bool *which, struct err *e);
+
+/* The enforcement sets of en (render_enforce_sets), emptied and filled
+ * with the addresses of t that en holds, in one transaction: its size is
+ * what is enforced, not the table.  Nothing without en->on.  0 or a
+ * negative errno with e set (then the sets are as they were). */
+int table_enforce(struct nl *nl, const char *table, const struct targets *t,
+		  const struct render_enforce *en, struct err *e);
+
+/* Delete the enforcement sets names[0..n) (and a throttle set's meters)
+ * that the skeleton no longer declares nor uses, each in a transaction of
+ * its own; one that is not there is no error. */
+void table_drop_sets(struct nl *nl, const char *table, const char (*names)[32], size_t n);
 
 /* Delete the table if it is nftally's. */
 int table_remove(struct nl *nl, const char *table, struct err *e);

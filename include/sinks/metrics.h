@@ -19,6 +19,13 @@
 
 struct metrics;
 
+/* One quota's state (docs/quotas.md). */
+struct metrics_quota {
+	const char *label;
+	uint64_t limit, used; /* bytes billed in the current cycle */
+	int state;            /* 0 ok, 1 a warning reached, 2 exceeded */
+};
+
 struct metrics_health {
 	double last_read;          /* Unix time of the last report's read */
 	double read_seconds;       /* how long reading every counter took */
@@ -36,6 +43,9 @@ struct metrics_health {
 	bool pg;
 	uint64_t pg_outbox_reports;
 	double pg_outbox_age;
+	/* the quotas (NULL: none configured) */
+	const struct metrics_quota *quotas;
+	size_t nquotas;
 };
 
 /* New totals, unseeded: metrics_render shows no byte or packet counter

@@ -73,6 +73,17 @@ void output_error(struct output *o, bool log, const char *fmt, ...)
 int output_event_lost(struct output *o, time_t t, const char *event, time_t since, time_t until,
 		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* An event about a label: "label" after "event" and "message". */
+int output_event_label(struct output *o, time_t t, const char *event, const char *label,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A quota event (quota_warning, quota_exceeded): "label", "used" and
+ * "limit" (bytes), "cycle_start" and "cycle_end", "fraction" (percent /
+ * 100, such as 0.8) and "bill", after "event" and "message". */
+int output_quota_event(struct output *o, time_t t, const char *event, const char *label,
+		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
+		       unsigned percent, const char *bill);
+
 /* Call cb with how many events of each type t counted, in the order of
  * their first. */
 void output_tally_each(const struct output_tally *t,

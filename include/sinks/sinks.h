@@ -116,6 +116,9 @@ int sinks_tick(struct sinks *s);
 /* The metrics of every attached account (what each reported last), with
  * the health, to the textfile and publish. */
 void sinks_publish(struct sinks *s);
+/* The store, NULL while it is not open (it failed, and waits for the next
+ * report to be opened again). */
+struct store *sinks_store(struct sinks *s);
 /* The health the metrics show: the caller fills in its reads and start. */
 struct metrics_health *sinks_health(struct sinks *s);
 

@@ -711,6 +711,36 @@ static void test_postgresql(void)
 	test_streq(config_conninfo_redact("host=x password=s3cret", out, 12), "host=x pass");
 }
 
+/* The quota keys: defaults, values, errors, and daemon-wide. */
+static void test_quota_keys(void)
+{
+	struct config c;
+
+	config_defaults(&c);
+	test_assert(!c.quotas[0] && !c.quota_hook[0] && c.quota_hook_timeout == 10);
+	test_assert(c.nquota_warn == 1 && c.quota_warn[0] == 80);
+	parse_ok(&c, "quotas = /etc/nftally/quotas\nquota_hook = /usr/local/bin/qh\n"
+		 "quota_hook_timeout = 3600\nquota_warn = 50%,75%,90%\n");
+	test_streq(c.quotas, "/etc/nftally/quotas");
+	test_streq(c.quota_hook, "/usr/local/bin/qh");
+	test_assert(c.quota_hook_timeout == 3600 && c.nquota_warn == 3 && c.quota_warn[2] == 90);
+	parse_ok(&c, "quota_warn = none\n");
+	test_assert(c.nquota_warn == 0);
+	parse_err("\nquota_hook_timeout = 0\n",
+		  "nftally.conf:2: bad quota_hook_timeout '0' (seconds, 1 to 3600)");
+	parse_err("quota_hook_timeout = 10s\n",
+		  "nftally.conf:1: bad quota_hook_timeout '10s' (seconds, 1 to 3600)");
+	parse_err("quota_warn = 90%,80%\n", "nftally.conf:1: bad quota_warn '90%,80%': warnings "
+		  "must be in ascending order, each once");
+	parse_err("quota_warn = 100%\n", "nftally.conf:1: bad quota_warn '100%': a warning is "
+		  "1% to 99% (100% is quota_exceeded)");
+	parse_err("quota_hook = \"\"\n", "nftally.conf:1: empty path for 'quota_hook'");
+	set_err("[account a]\nquotas = /q\n", "nftally.conf:2: 'quotas' is daemon-wide: set it "
+		"before the first [account] section");
+	set_err("[account a]\nquota_warn = 50%\n", "nftally.conf:2: 'quota_warn' is daemon-wide: "
+		"set it before the first [account] section");
+}
+
 int main(void)
 {
 	test_postgresql();
@@ -729,6 +759,7 @@ int main(void)
 	test_targets_sources();
 	test_wildcard_interfaces();
 	test_set_load();
+	test_quota_keys();
 	config_set_finish(&set);
 	return 0;
 }

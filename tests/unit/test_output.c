@@ -276,9 +276,47 @@ static void test_default_host(void)
 	free(buf);
 }
 
+/* Quota events: the exact line, the level as a short decimal, the label
+ * kept as text (escaped, never cut). */
+static void test_quota_events(void)
+{
+	struct report_origin daemon;
+	char *buf = NULL;
+	size_t len = 0;
+	struct output o;
+	FILE *f;
+
+	report_origin_init(&daemon, "gw1", "", "", "");
+	f = stream(&o, &buf, &len, &daemon);
+	test_assert(output_quota_event(&o, 1767225660, "quota_warning", "vm", 5120, 10240,
+				       1764547200, 1767225600, 50, "sum") == 0);
+	test_assert(output_quota_event(&o, 1767225660, "quota_warning", "a\"b", 5, 100,
+				       1764547200, 1767225600, 5, "max") == 0);
+	test_assert(output_quota_event(&o, 1767225660, "quota_exceeded", "vm", 10240, 10240,
+				       1764547200, 1767225600, 100, "in") == 0);
+	test_assert(output_event_label(&o, 1767225660, "quota_lifted", "vm", "lifted") == 0);
+	fclose(f);
+	test_streq(buf,
+		   "{" T1D ",\"event\":\"quota_warning\",\"message\":\"label vm used 5120 of 10240 "
+		   "bytes (sum) in the cycle from 2025-12-01T00:00:00Z: 50% reached\",\"label\":\"vm\","
+		   "\"used\":5120,\"limit\":10240,\"cycle_start\":\"2025-12-01T00:00:00Z\","
+		   "\"cycle_end\":\"2026-01-01T00:00:00Z\",\"fraction\":0.5,\"bill\":\"sum\"}\n"
+		   "{" T1D ",\"event\":\"quota_warning\",\"message\":\"label a\\\"b used 5 of 100 "
+		   "bytes (max) in the cycle from 2025-12-01T00:00:00Z: 5% reached\",\"label\":\"a\\\"b\","
+		   "\"used\":5,\"limit\":100,\"cycle_start\":\"2025-12-01T00:00:00Z\","
+		   "\"cycle_end\":\"2026-01-01T00:00:00Z\",\"fraction\":0.05,\"bill\":\"max\"}\n"
+		   "{" T1D ",\"event\":\"quota_exceeded\",\"message\":\"label vm used 10240 of 10240 "
+		   "bytes (in) in the cycle from 2025-12-01T00:00:00Z: 100% reached\",\"label\":\"vm\","
+		   "\"used\":10240,\"limit\":10240,\"cycle_start\":\"2025-12-01T00:00:00Z\","
+		   "\"cycle_end\":\"2026-01-01T00:00:00Z\",\"fraction\":1,\"bill\":\"in\"}\n"
+		   "{" T1D ",\"event\":\"quota_lifted\",\"message\":\"lifted\",\"label\":\"vm\"}\n");
+	free(buf);
+}
+
 int main(void)
 {
 	report_origin_init(&routers, "gw1", "qrouter-1", "routers", "nftally");
+	test_quota_events();
 	test_report_lines();
 	test_first_and_cumulative();
 	test_tally();
