@@ -39,17 +39,18 @@ failed=0
 srcs() {
 	case $1 in
 	targets) echo "collector/core/addr.c collector/core/targets.c" ;;
-	config) echo "collector/core/addr.c collector/core/targets.c collector/core/config.c collector/core/cycle.c" ;;
+	config) echo "collector/core/addr.c collector/core/targets.c collector/core/config.c collector/core/cycle.c collector/core/quota.c collector/core/units.c" ;;
 	labels) echo "collector/core/addr.c collector/core/targets.c collector/core/labels.c" ;;
 	state) echo "collector/core/addr.c collector/core/state.c" ;;
 	classes) echo "collector/core/addr.c collector/core/classes.c" ;;
 	ipset) echo "collector/core/addr.c collector/core/targets.c collector/core/ipset.c" ;;
-	cycles) echo "collector/core/addr.c collector/core/targets.c collector/core/config.c collector/core/cycle.c collector/core/billing.c" ;;
+	cycles) echo "collector/core/addr.c collector/core/targets.c collector/core/config.c collector/core/cycle.c collector/core/billing.c collector/core/quota.c collector/core/units.c" ;;
+	quotas) echo "collector/core/addr.c collector/core/targets.c collector/core/quota.c collector/core/units.c" ;;
 	units) echo "collector/core/units.c" ;;
 	esac
 }
 
-for f in targets config state classes ipset labels cycles units; do
+for f in targets config state classes ipset labels cycles units quotas; do
 	bin=$tmp/fuzz_$f
 	work=$tmp/corpus_$f
 	log=$tmp/fuzz_$f.log
