@@ -38,6 +38,7 @@
 #include "netns.h"
 #include "output.h"
 #include "quotad.h"
+#include "qusage.h"
 #include "report.h"
 #include "run.h"
 #include "sinks.h"
@@ -84,6 +85,7 @@ struct daemon {
 	struct run **v;        /* the instances */
 	size_t n;
 	struct quotad *qd;     /* the quotas (NULL: none) */
+	struct qusage *qu;     /* their labels' usage, kept from the store's reports */
 	struct billing billing; /* their cycles (config cycle_day, timezone, cycles) */
 	/* namespaces named but not mounted yet, tried again until a deadline */
 	struct run_wait {
@@ -1710,7 +1712,7 @@ static int run_signal(struct daemon *d, bool *hup)
 
 /* Every label's usage in [since, until) from the store, all hosts,
  * namespaces and accounts that record into it summed. */
-static int run_quota_usage(void *data, int64_t since, int64_t until,
+static int run_store_usage(void *data, int64_t since, int64_t until,
 			   int (*cb)(const char *label, const struct counts *c, void *arg),
 			   void *arg, struct err *e)
 {
@@ -1720,6 +1722,27 @@ static int run_quota_usage(void *data, int64_t since, int64_t until,
 	if (!s)
 		return err_setn(e, -EAGAIN, "the store is not open (quotas need the store)");
 	return store_label_usage(s, since, until, cb, arg, e);
+}
+
+/* quotad's usage: the cache, which reads the store once per cycle start
+ * (run_store_usage) and takes each report as the store records it. */
+static int run_quota_usage(void *data, int64_t since, int64_t until,
+			   int (*cb)(const char *label, const struct counts *c, void *arg),
+			   void *arg, struct err *e)
+{
+	struct daemon *d = data;
+
+	return qusage_get(d->qu, since, run_store_usage, d, cb, arg, e);
+}
+
+/* A report the store recorded, for the quotas' usage. */
+static void run_stored(const struct report *r, void *data)
+{
+	struct daemon *d = data;
+
+	if (d->qu && qusage_add(d->qu, r) < 0)
+		output_error(d->out, true, "quotas: out of memory; the usage of a cycle is "
+			     "read from the store again");
 }
 
 static const struct cycle *run_quota_cycle(void *data, const char *label)
@@ -1789,6 +1812,7 @@ static void run_quotas(struct daemon *d, bool hup)
 	if (quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d) == 1)
 		for (size_t i = 0; i < d->n; i++)
 			run_enforce(d->v[i], (const char (*)[32])old, nold);
+	qusage_sweep(d->qu);
 	sinks_health(d->sinks)->quotas = quotad_metrics(d->qd, &n);
 	sinks_health(d->sinks)->nquotas = n;
 	sinks_publish(d->sinks);
@@ -1900,6 +1924,7 @@ static int run_open_outputs(struct daemon *d, const struct config *cfg)
 		.prom_file = cfg->prom_file,
 		.postgresql = cfg->postgresql,
 		.publish = run_serve, .publish_data = d,
+		.stored = run_stored, .stored_data = d,
 	};
 	int ret = sinks_open(&d->sinks, &c, d->e);
 
@@ -1982,12 +2007,16 @@ static int run_daemon_start(struct daemon *d)
 			      "(store = off)");
 	if (ret == 0 && cfg->quotas[0]) {
 		ret = billing_from_config(&d->billing, cfg, d->e);
+		if (ret == 0 && !(d->qu = qusage_create()))
+			ret = err_setn(d->e, -ENOMEM, "out of memory");
 		if (ret == 0 && !(d->qd = quotad_create(cfg, d->dirfd, cfg->state_dir, d->out, d->e)))
 			ret = -EINVAL;
 		/* what the store says is exceeded is enforced by the first
 		 * apply already: a restart lifts nothing, not even briefly */
-		if (ret == 0)
+		if (ret == 0) {
 			quotad_evaluate(d->qd, output_now(), run_quota_usage, run_quota_cycle, d);
+			qusage_sweep(d->qu);
+		}
 	}
 	if (ret == 0)
 		ret = run_start_all(d);
@@ -2027,6 +2056,7 @@ int run_daemon(const struct config_set *cs, const char *only, struct output *out
 	free(d.v);
 	free(d.wait);
 	quotad_destroy(d.qd);
+	qusage_destroy(d.qu);
 	billing_finish(&d.billing);
 	netns_dir_destroy(d.nsdir);
 	const int fds[] = { d.sfd, d.tfd, d.dirfd, d.selffd };

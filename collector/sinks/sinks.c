@@ -269,6 +269,15 @@ struct take_ctx {
 	struct err *e;
 };
 
+/* A report the store recorded: the metrics' totals and whoever asked
+ * (stored) take it too. */
+static void sink_store_took(struct sinks *s, const struct report *rep)
+{
+	sink_metrics_took(s, rep);
+	if (s->c.stored)
+		s->c.stored(rep, s->c.stored_data);
+}
+
 /* One waiting report into the store. */
 static int sink_store_take(const struct report *rep, void *data)
 {
@@ -281,7 +290,7 @@ static int sink_store_take(const struct report *rep, void *data)
 	if (ret < 0)
 		return ret;
 	if (ret == 0) /* 1: it was there already */
-		sink_metrics_took(t->s, rep);
+		sink_store_took(t->s, rep);
 	output_event(t->s->c.out, output_now(), "store_recovered", NULL,
 		     "report %llu is in the store now", (unsigned long long)rep->seq);
 	return 0;
@@ -323,7 +332,7 @@ static int sink_store_record(struct sinks *s, const struct sink_input *in, struc
 		ret = store_record_report(s->store, rep, err);
 	s->health.store_seconds = output_ms_since(&t0) / 1e3;
 	if (ret == 0)
-		sink_metrics_took(s, rep);
+		sink_store_took(s, rep);
 	if (ret < 0) {
 		s->health.store_errors++;
 		if (backlog_push(&s->backlog, rep) == 0) {

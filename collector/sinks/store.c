@@ -577,8 +577,7 @@ static int store_series(struct store *s, const struct series_key *k, int64_t *id
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
 }
 
-/* The 5-minute slot of a report at t: the one holding its last second. */
-static int64_t store_slot(int64_t t)
+int64_t store_slot(int64_t t)
 {
 	int64_t l = t - 1;
 

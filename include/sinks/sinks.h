@@ -47,6 +47,10 @@ struct sinks_conf {
 	/* Also hand them to publish (NULL: not), which takes buf. */
 	void (*publish)(char *buf, size_t len, void *data);
 	void *publish_data;
+	/* Each report the store recorded (not a replay it had already), as
+	 * it records it (NULL: none to tell). */
+	void (*stored)(const struct report *r, void *data);
+	void *stored_data;
 };
 
 struct sinks;

@@ -132,6 +132,10 @@ int store_query(struct store *s, const struct store_query *q,
 
 /* ---- billing (docs/billing.md) ---- */
 
+/* The start of the 5-minute sample slot that a report at time t goes
+ * into: the one holding its last second, t - 1. */
+int64_t store_slot(int64_t t);
+
 /* Sum per label of every origin's usage in [since, until) from the finest
  * rows that cover it: the 5-minute samples where they are kept, usage
  * rows before (whose periods must then fit the window to be exact: an
