@@ -62,9 +62,16 @@ else
 	bad "the kill did not fall in the middle of the sending ($n of $N rows)"
 fi
 assert_eq 0 $((n % 10000)) "rows committed, modulo the batch size of 10,000"
-# The report was split: the outbox kept the rows not committed yet.
+# The report was split: the outbox kept the rows not committed yet, and
+# maybe the last batch committed, if the kill came between the server's
+# commit and the outbox's delete (it is sent again, and the rows' key on
+# the server makes that harmless: checked below).
 left=$(sqlite3 "$WORK/state/pg-outbox.db" "SELECT count(*) FROM outbox_rows")
-assert_eq $((N - n)) "$left" "rows left in the outbox"
+if [ "$left" = $((N - n)) ] || [ "$left" = $((N - n + 10000)) ]; then
+	ok "rows left in the outbox: $left ($n committed)"
+else
+	bad "rows left in the outbox: $left, want $((N - n)) or $((N - n + 10000))"
+fi
 
 start_run "$WORK/b.json" || finish
 for _ in $(seq 900); do
