@@ -407,7 +407,8 @@ static int sink_pg_keep(struct sinks *s, const struct report *rep)
 	c.v = malloc((rep->n ? rep->n : 1) * sizeof(*c.v));
 	if (!c.v)
 		return -ENOMEM;
-	memcpy(c.v, rep->v, rep->n * sizeof(*c.v));
+	if (rep->n) /* a report without traffic may have no rows at all (v NULL) */
+		memcpy(c.v, rep->v, rep->n * sizeof(*c.v));
 	ret = backlog_push(&s->pg_backlog, &c);
 	if (ret < 0)
 		report_free(&c); /* labels still rep's: not owned, not freed */
