@@ -132,6 +132,11 @@ static int parse_when(const char *s, bool utc, int64_t *out)
 static const struct qwin *query_window(const struct query *q, const char *label,
 				       const char *period);
 
+int query_parse_time(const char *s, bool utc, int64_t *out)
+{
+	return parse_when(s, utc, out);
+}
+
 static void qrow_free(struct qrow *x)
 {
 	free(x->period);
@@ -1151,4 +1156,119 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 		return -EIO;
 	}
 	return ret == -ENOENT ? -EIO : ret; /* -ENOENT says "no database" */
+}
+
+/* ---- the same numbers for nftally serve ---- */
+
+static int qrow_find(const struct query *q, const char *label)
+{
+	size_t lo = 0, hi = q->n;
+
+	while (lo < hi) { /* rows of one cycle per label: ordered by label */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(q->v[mid].label, label) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < q->n && strcmp(q->v[lo].label, label) == 0 ? (int)lo : -1;
+}
+
+static const struct prow *prow_find(const struct query *q, const char *label)
+{
+	size_t lo = 0, hi = q->np;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(q->p[mid].label, label) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < q->np && strcmp(q->p[lo].label, label) == 0 ? &q->p[lo] : NULL;
+}
+
+/* One pass of report over s: --cycle o->cycle, with or without --p95. */
+static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
+		      struct query *q, struct err *e)
+{
+	struct store_query sq = { .by = TIER_DAY, .since = INT64_MIN, .until = INT64_MAX,
+				  .label = o->label, .host = o->host, .netns = o->netns,
+				  .account = o->account };
+	struct report_opts eff;
+	char canon[ADDR_STRLEN];
+	int ret;
+
+	*q = (struct query){ .now = now };
+	if ((ret = query_options(o, &sq, q, &eff, canon, e)) < 0)
+		return ret;
+	/* q->o points at eff: keep it for the pass only */
+	sq.merge_hosts = o->merge_hosts;
+	ret = query_store(s, q, &sq, e);
+	q->o = o;
+	return ret;
+}
+
+int query_bills(struct store *s, const struct query_bills_opts *bo, struct query_bills *out,
+		struct err *e)
+{
+	struct report_opts o = { .cycle = bo->cycle, .bill = bill_policy_name(bo->bill),
+				 .billing = bo->billing, .label = bo->label, .host = bo->host,
+				 .netns = bo->netns, .merge_hosts = true, .format = "json" };
+	static const uint64_t none;
+	struct query t = { 0 }, p = { 0 };
+	int ret;
+
+	*out = (struct query_bills){ 0 };
+	ret = bills_pass(s, &o, bo->now, &t, e);
+	o.p95 = true;
+	if (ret == 0)
+		ret = bills_pass(s, &o, bo->now, &p, e);
+	if (ret == 0 && t.nw && !(out->v = calloc(t.nw, sizeof(*out->v))))
+		ret = err_setn(e, -ENOMEM, "out of memory");
+	/* every label's window, with its row (if any) and its percentile
+	 * (zero slots when it has no samples: report --all's row) */
+	for (size_t i = 0; ret == 0 && i < t.nw; i++) {
+		const struct qwin *w = &t.w[i];
+		struct query_bill *x = &out->v[out->n];
+		const struct prow *pr = prow_find(&p, w->w.label);
+		int k = qrow_find(&t, w->w.label);
+
+		x->label = strdup(w->w.label);
+		if (!x->label) {
+			ret = err_setn(e, -ENOMEM, "out of memory");
+			break;
+		}
+		out->n++;
+		memcpy(x->period, w->period, sizeof(x->period));
+		x->since = w->w.since;
+		x->until = w->w.until;
+		for (; k >= 0 && (size_t)k < t.n && strcmp(t.v[k].label, x->label) == 0; k++) {
+			x->c.in_bytes += t.v[k].c.in_bytes;
+			x->c.in_packets += t.v[k].c.in_packets;
+			x->c.out_bytes += t.v[k].c.out_bytes;
+			x->c.out_packets += t.v[k].c.out_packets;
+		}
+		x->billed = bill_bytes(bo->bill, x->c.in_bytes, x->c.out_bytes);
+		if (pr)
+			x->p95 = pr->r;
+		else if (bill_p95(&none, &none, 0, bill_slots(x->since, x->until, bo->now), bo->bill,
+				  &x->p95) < 0)
+			ret = err_setn(e, -ENOMEM, "out of memory");
+	}
+	query_free(&t);
+	query_free(&p);
+	if (ret < 0)
+		query_bills_free(out);
+	return ret;
+}
+
+void query_bills_free(struct query_bills *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i].label);
+	free(b->v);
+	*b = (struct query_bills){ 0 };
 }

@@ -1,0 +1,1102 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The dashboard's pages and JSON API: who may see what, the overview of
+ * every label (computed by query_bills, the code of `nftally report`,
+ * then filtered, sorted and paged here), a label's page with its cycles
+ * and its series, and the static files.  Every string from the store is
+ * HTML-escaped on the pages and URL-encoded in links.  docs/dashboard.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "billing.h"
+#include "build-config.h"
+#include "cell.h"
+#include "cycle.h"
+#include "dash.h"
+#include "file.h"
+#include "serve.h"
+#include "store.h"
+#include "units.h"
+
+#define DASH_CACHE_SECONDS 60 /* the overview's numbers are kept this long */
+#define DASH_PER_PAGE 50
+#define DASH_PER_PAGE_MAX 1000
+#define DASH_CYCLES 12        /* cycles on a label's page: this one and 11 before */
+
+enum scope { SCOPE_NONE, SCOPE_OPERATOR, SCOPE_CUSTOMER };
+
+/* Who the request's token makes it: every token is compared (in constant
+ * time each), so the time says nothing about which one matched. */
+static enum scope dash_who(const struct dash *d, const struct dash_req *rq, const char **label)
+{
+	enum scope s = SCOPE_NONE;
+
+	if (!rq->token)
+		return d->loopback && !d->operator_token ? SCOPE_OPERATOR : SCOPE_NONE;
+	if (d->operator_token && serve_token_eq(d->operator_token, rq->token))
+		s = SCOPE_OPERATOR;
+	for (size_t i = 0; i < d->ntokens; i++)
+		if (serve_token_eq(d->tokens[i].token, rq->token) && s == SCOPE_NONE) {
+			s = SCOPE_CUSTOMER;
+			*label = d->tokens[i].label;
+		}
+	return s;
+}
+
+void dash_text(struct dash_resp *rs, unsigned status, const char *text)
+{
+	free(rs->body);
+	rs->status = status;
+	rs->type = "text/plain; charset=utf-8";
+	rs->body = strdup(text);
+	rs->len = rs->body ? strlen(text) : 0;
+	if (!rs->body)
+		rs->status = 500;
+}
+
+/* A memstream's text as the answer (status 500 when it failed). */
+static void resp_take(struct dash_resp *rs, FILE *f, char **bufp, size_t *lenp,
+		      const char *type, int ret)
+{
+	/* the stream sets *bufp and *lenp when it is closed */
+	bool ok = fclose(f) == 0;
+	char *buf = *bufp;
+	size_t len = *lenp;
+
+	if (!ok || ret < 0 || !buf) {
+		free(buf);
+		dash_text(rs, 500, ret == -ENOMEM || ret == 0 ? "out of memory\n" :
+			  "the store cannot be read: see nftally serve's messages\n");
+		return;
+	}
+	rs->status = 200;
+	rs->body = buf;
+	rs->len = len;
+	rs->type = type;
+}
+
+static int64_t dash_now(const struct dash *d)
+{
+	return d->fixed_at ? d->at : (int64_t)time(NULL);
+}
+
+/* ---- the overview's numbers ---- */
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void cache_clear(struct dash_cache *c)
+{
+	free(c->host);
+	free(c->netns);
+	query_bills_free(&c->cur);
+	query_bills_free(&c->prev);
+	*c = (struct dash_cache){ 0 };
+}
+
+/* This cycle and the previous one of every label (for host and netns),
+ * from the cache while it is fresh.  0 or a negative errno (logged). */
+static int overview_bills(struct dash *d, const char *host, const char *netns, int64_t now)
+{
+	struct dash_cache *c = &d->cache;
+	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns };
+	struct err e = { "" };
+	int ret;
+
+	if (c->made && same(c->host, host) && same(c->netns, netns) && c->now == now)
+		return 0;
+	if (c->made && same(c->host, host) && same(c->netns, netns) && !d->fixed_at &&
+	    time(NULL) - c->made < DASH_CACHE_SECONDS)
+		return 0;
+	cache_clear(c);
+	ret = query_bills(d->store, &o, &c->cur, &e);
+	o.cycle = "previous";
+	if (ret == 0)
+		ret = query_bills(d->store, &o, &c->prev, &e);
+	if (ret == 0 && ((host && !(c->host = strdup(host))) ||
+			 (netns && !(c->netns = strdup(netns)))))
+		ret = -ENOMEM;
+	if (ret < 0) {
+		fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		cache_clear(c);
+		return ret;
+	}
+	c->now = now;
+	c->made = (int64_t)time(NULL);
+	return 0;
+}
+
+/* One line of the overview: a label's two cycles and what it sorts by. */
+struct ov_row {
+	const struct query_bill *cur, *prev;
+	uint64_t key;
+};
+
+enum ov_sort { SORT_LABEL, SORT_IN, SORT_OUT, SORT_BILLED, SORT_P95, SORT_PREV };
+static const char *const sort_names[] = { "label", "in", "out", "billed", "p95", "prev_billed" };
+
+static int row_asc(const void *a, const void *b)
+{
+	const struct ov_row *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(x->cur->label, y->cur->label);
+}
+
+static int row_desc(const void *a, const void *b)
+{
+	const struct ov_row *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	return strcmp(x->cur->label, y->cur->label);
+}
+
+static int row_label_desc(const void *a, const void *b)
+{
+	return -strcmp(((const struct ov_row *)a)->cur->label,
+		       ((const struct ov_row *)b)->cur->label);
+}
+
+/* The overview's request: filters, order, page. */
+struct ov_req {
+	const char *label, *host, *netns;
+	enum ov_sort sort;
+	bool desc;
+	size_t page, per_page;
+};
+
+static size_t arg_size(const struct dash_req *rq, const char *k, size_t dflt, size_t max)
+{
+	const char *v = rq->get(rq->ctx, k);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtoul(v, &end, 10);
+	if (*end || n < 1)
+		return dflt;
+	return n > max ? max : n;
+}
+
+static const char *arg_nonempty(const struct dash_req *rq, const char *k)
+{
+	const char *v = rq->get(rq->ctx, k);
+
+	return v && *v ? v : NULL;
+}
+
+static void ov_parse(const struct dash_req *rq, struct ov_req *r)
+{
+	const char *s = rq->get(rq->ctx, "sort"), *o = rq->get(rq->ctx, "order");
+
+	*r = (struct ov_req){ .label = arg_nonempty(rq, "label"), .host = arg_nonempty(rq, "host"),
+			      .netns = rq->get(rq->ctx, "netns") };
+	for (size_t i = 0; s && i < sizeof(sort_names) / sizeof(*sort_names); i++)
+		if (strcmp(s, sort_names[i]) == 0)
+			r->sort = (enum ov_sort)i;
+	/* numbers: the largest first unless asked otherwise */
+	r->desc = o ? strcmp(o, "desc") == 0 : r->sort != SORT_LABEL;
+	r->per_page = arg_size(rq, "per_page", DASH_PER_PAGE, DASH_PER_PAGE_MAX);
+	r->page = arg_size(rq, "page", 1, SIZE_MAX / DASH_PER_PAGE_MAX);
+}
+
+static uint64_t sort_key(enum ov_sort s, const struct query_bill *c, const struct query_bill *p)
+{
+	switch (s) {
+	case SORT_IN: return c->c.in_bytes;
+	case SORT_OUT: return c->c.out_bytes;
+	case SORT_BILLED: return c->billed;
+	case SORT_P95: return bill_bps(c->p95.bill);
+	case SORT_PREV: return p ? p->billed : 0;
+	default: return 0;
+	}
+}
+
+/* The labels that pass the filters, sorted: *rows (malloc'd), *n. */
+static int ov_rows(const struct dash *d, const struct ov_req *r, struct ov_row **rows, size_t *n)
+{
+	const struct query_bills *cur = &d->cache.cur, *prev = &d->cache.prev;
+	struct ov_row *v = malloc((cur->n ? cur->n : 1) * sizeof(*v));
+	bool filtered = r->host || r->netns;
+
+	*n = 0;
+	if (!(*rows = v))
+		return -ENOMEM;
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct query_bill *c = &cur->v[i];
+		/* both lists are every label of the store, sorted */
+		const struct query_bill *p = i < prev->n && strcmp(prev->v[i].label, c->label) == 0 ?
+					     &prev->v[i] : NULL;
+
+		if (r->label && !strstr(c->label, r->label))
+			continue;
+		/* with a host or netns: the labels with traffic from there */
+		if (filtered && !c->c.in_packets && !c->c.out_packets && !c->c.in_bytes &&
+		    !c->c.out_bytes && (!p || (!p->c.in_bytes && !p->c.out_bytes &&
+					       !p->c.in_packets && !p->c.out_packets)))
+			continue;
+		v[*n] = (struct ov_row){ c, p, sort_key(r->sort, c, p) };
+		(*n)++;
+	}
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), r->sort == SORT_LABEL ? (r->desc ? row_label_desc : row_asc) :
+		      r->desc ? row_desc : row_asc);
+	return 0;
+}
+
+/* ---- the last day's sparklines ---- */
+
+#define SPARK_SLOTS 288
+
+struct spark {
+	struct store_window *w; /* sorted by label */
+	size_t *row;            /* w[i]'s line on the page */
+	size_t n;
+	int64_t start;
+	uint64_t *in, *out;     /* [line * SPARK_SLOTS + slot] bytes */
+};
+
+static int spark_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_window *)a)->label,
+		      ((const struct store_window *)b)->label);
+}
+
+static int spark_sample(const struct store_sample *x, void *data)
+{
+	struct spark *s = data;
+	struct store_window key = { .label = x->label };
+	const struct store_window *w = bsearch(&key, s->w, s->n, sizeof(*s->w), spark_cmp);
+	size_t slot;
+
+	if (!w || x->t < s->start || x->t >= s->start + SPARK_SLOTS * BILL_SLOT)
+		return 0;
+	slot = (size_t)((x->t - s->start) / BILL_SLOT);
+	s->in[s->row[w - s->w] * SPARK_SLOTS + slot] += x->c.in_bytes;
+	s->out[s->row[w - s->w] * SPARK_SLOTS + slot] += x->c.out_bytes;
+	return 0;
+}
+
+/* The 288 whole 5-minute slots before the one in progress, of the lines
+ * v[0..n) of the page. */
+static int spark_read(struct dash *d, const struct ov_req *r, const struct ov_row *v, size_t n,
+		      int64_t now, struct spark *s)
+{
+	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = r->host,
+				  .netns = r->netns };
+	struct err e = { "" };
+	int ret;
+
+	*s = (struct spark){ .n = n, .start = now / BILL_SLOT * BILL_SLOT -
+					     SPARK_SLOTS * BILL_SLOT };
+	s->w = calloc(n ? n : 1, sizeof(*s->w));
+	s->row = calloc(n ? n : 1, sizeof(*s->row));
+	s->in = calloc(n * SPARK_SLOTS + 1, sizeof(*s->in));
+	s->out = calloc(n * SPARK_SLOTS + 1, sizeof(*s->out));
+	if (!s->w || !s->row || !s->in || !s->out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		s->w[i] = (struct store_window){ v[i].cur->label, "day", s->start,
+						 s->start + SPARK_SLOTS * BILL_SLOT };
+	qsort(s->w, n, sizeof(*s->w), spark_cmp);
+	for (size_t i = 0; i < n; i++) /* labels are unique: find each line's window */
+		s->row[(const struct store_window *)bsearch(&(struct store_window){
+				.label = v[i].cur->label }, s->w, n, sizeof(*s->w), spark_cmp) - s->w] = i;
+	q.w = s->w;
+	q.nw = n;
+	if (!n)
+		return 0;
+	ret = store_window_samples(d->store, &q, spark_sample, s, &e);
+	if (ret < 0)
+		fprintf(stderr, "nftally: serve: %s\n", e.msg);
+	return ret;
+}
+
+static void spark_free(struct spark *s)
+{
+	free(s->w);
+	free(s->row);
+	free(s->in);
+	free(s->out);
+}
+
+/* ---- JSON ---- */
+
+static void json_u64(json_object *o, const char *k, uint64_t v)
+{
+#if JSON_C_MAJOR_VERSION > 0 || JSON_C_MINOR_VERSION >= 14
+	json_object_object_add(o, k, json_object_new_uint64(v));
+#else
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+#endif
+}
+
+/* A cycle with the keys of report --cycle's and --p95's JSON lines. */
+static json_object *cycle_json(const struct query_bill *x, enum bill_policy p)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "period", json_object_new_string(x->period));
+	json_object_object_add(o, "cycle_start", json_object_new_int64(x->since));
+	json_object_object_add(o, "cycle_end", json_object_new_int64(x->until));
+	json_u64(o, "in_bytes", x->c.in_bytes);
+	json_u64(o, "in_packets", x->c.in_packets);
+	json_u64(o, "out_bytes", x->c.out_bytes);
+	json_u64(o, "out_packets", x->c.out_packets);
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(p)));
+	json_u64(o, "billed_bytes", x->billed);
+	json_u64(o, "slots", x->p95.slots);
+	json_u64(o, "rank", x->p95.rank);
+	json_u64(o, "in_p95_bps", bill_bps(x->p95.in));
+	json_u64(o, "out_p95_bps", bill_bps(x->p95.out));
+	json_u64(o, "bill_p95_bps", bill_bps(x->p95.bill));
+	return o;
+}
+
+/* bytes over len seconds in bit/s, rounded half up (bill_bps for 300). */
+static uint64_t rate(uint64_t bytes, int64_t len)
+{
+	return (bytes * 8 + (uint64_t)len / 2) / (uint64_t)len;
+}
+
+static json_object *rates_json(const uint64_t *v, size_t n, const int64_t *t, int64_t step)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_object_array_add(a, json_object_new_int64((int64_t)rate(v[i], t ? t[i + 1] - t[i]
+									       : step)));
+	return a;
+}
+
+static int put_json(FILE *f, json_object *o)
+{
+	if (!o)
+		return -ENOMEM;
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					     JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputc('\n', f);
+	json_object_put(o);
+	return 0;
+}
+
+/* The page's lines: rows [first, last) of v. */
+static json_object *overview_json(const struct dash *d, const struct ov_req *r,
+				  const struct ov_row *v, size_t total, const struct spark *s,
+				  int64_t now)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (!o || !a) {
+		json_object_put(o);
+		json_object_put(a);
+		return NULL;
+	}
+	json_object_object_add(o, "now", json_object_new_int64(now));
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
+	json_u64(o, "total", total);
+	json_u64(o, "page", r->page);
+	json_u64(o, "per_page", r->per_page);
+	json_object_object_add(o, "sort", json_object_new_string(sort_names[r->sort]));
+	json_object_object_add(o, "order", json_object_new_string(r->desc ? "desc" : "asc"));
+	json_object_object_add(o, "spark_start", json_object_new_int64(s->start));
+	json_object_object_add(o, "spark_step", json_object_new_int64(BILL_SLOT));
+	for (size_t i = 0; i < s->n; i++) {
+		json_object *x = json_object_new_object();
+
+		if (!x)
+			break;
+		json_object_object_add(x, "label", json_object_new_string(v[i].cur->label));
+		json_object_object_add(x, "current", cycle_json(v[i].cur, d->bill));
+		if (v[i].prev)
+			json_object_object_add(x, "previous", cycle_json(v[i].prev, d->bill));
+		json_object_object_add(x, "spark_in_bps",
+				       rates_json(&s->in[i * SPARK_SLOTS], SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_object_add(x, "spark_out_bps",
+				       rates_json(&s->out[i * SPARK_SLOTS], SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_array_add(a, x);
+	}
+	json_object_object_add(o, "labels", a);
+	return o;
+}
+
+/* ---- HTML ---- */
+
+static void html(FILE *f, const char *s)
+{
+	char *h = cell_html(s);
+
+	fputs(h ? h : "", f);
+	free(h);
+}
+
+static void url(FILE *f, const char *s)
+{
+	char *u = cell_url(s);
+
+	fputs(u ? u : "", f);
+	free(u);
+}
+
+/* "&k=v" (URL-encoded) when v is set, for links and the API's address. */
+static void qarg(FILE *f, const char *k, const char *v, bool *first)
+{
+	if (!v)
+		return;
+	fprintf(f, "%s%s=", *first ? "?" : "&amp;", k);
+	url(f, v);
+	*first = false;
+}
+
+/* The overview's query string with sort, order and page as given. */
+static void ov_query(FILE *f, const struct dash_req *rq, const struct ov_req *r,
+		     enum ov_sort sort, bool desc, size_t page)
+{
+	char pp[32], pg[32];
+	bool first = true;
+
+	snprintf(pp, sizeof(pp), "%zu", r->per_page);
+	snprintf(pg, sizeof(pg), "%zu", page);
+	qarg(f, "label", r->label, &first);
+	qarg(f, "host", r->host, &first);
+	qarg(f, "netns", r->netns, &first);
+	qarg(f, "sort", sort_names[sort], &first);
+	qarg(f, "order", desc ? "desc" : "asc", &first);
+	qarg(f, "per_page", pp, &first);
+	qarg(f, "page", pg, &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+}
+
+static void head(FILE *f, const char *title, const char *page)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width\">\n<title>", f);
+	html(f, title);
+	fprintf(f, "</title>\n<link rel=\"stylesheet\" href=\"/static/dygraph.css\">\n"
+		"<link rel=\"stylesheet\" href=\"/static/nftally.css\">\n"
+		"<script src=\"/static/dygraph.min.js\"></script>\n"
+		"<script src=\"/static/nftally.js\"></script>\n</head>\n"
+		"<body data-page=\"%s\" ", page);
+}
+
+/* A number cell: the exact value in data-v, a readable one shown. */
+static void num(FILE *f, const char *k, uint64_t v, bool bytes)
+{
+	char b[64];
+
+	if (bytes)
+		units_format(v, "auto-bin", b, sizeof(b));
+	else if (v >= 1000000)
+		snprintf(b, sizeof(b), "%.2f Mbit/s", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(b, sizeof(b), "%.2f kbit/s", (double)v / 1e3);
+	else
+		snprintf(b, sizeof(b), "%" PRIu64 " bit/s", v);
+	fprintf(f, "<td class=\"n\" data-k=\"%s\" data-v=\"%" PRIu64 "\" title=\"%" PRIu64 "\">%s</td>",
+		k, v, v, b);
+}
+
+static void when(FILE *f, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char b[64];
+
+	localtime_r(&tt, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%d %H:%M %Z", &tm);
+	html(f, b);
+}
+
+static void overview_html(FILE *f, const struct dash *d, const struct dash_req *rq,
+			  const struct ov_req *r, const struct ov_row *v, size_t n, size_t total,
+			  int64_t now)
+{
+	static const char *const heads[] = { "Label", "In", "Out", "Billed", "p95", "Previous" };
+	size_t pages = total ? (total + r->per_page - 1) / r->per_page : 1;
+
+	head(f, "nftally: overview", "overview");
+	fputs("data-api=\"/api/overview", f);
+	ov_query(f, rq, r, r->sort, r->desc, r->page);
+	fputs("\">\n<h1>nftally</h1>\n<form method=\"get\" action=\"/\">\n"
+	      "<label>label <input name=\"label\" value=\"", f);
+	html(f, r->label ? r->label : "");
+	fputs("\"></label>\n<label>host <input name=\"host\" value=\"", f);
+	html(f, r->host ? r->host : "");
+	fputs("\"></label>\n<label>netns <input name=\"netns\" value=\"", f);
+	html(f, r->netns ? r->netns : "");
+	fputs("\"></label>\n", f);
+	if (rq->query_token) {
+		fputs("<input type=\"hidden\" name=\"token\" value=\"", f);
+		html(f, rq->token);
+		fputs("\">\n", f);
+	}
+	fprintf(f, "<button>filter</button></form>\n<p id=\"summary\">%zu labels, page %zu of %zu; "
+		"billed: %s; as of ", total, r->page, pages, bill_policy_name(d->bill));
+	when(f, now);
+	fputs("</p>\n<table id=\"overview\"><thead><tr>", f);
+	for (size_t i = 0; i < 6; i++) {
+		enum ov_sort s = (enum ov_sort)(i == 4 ? SORT_P95 : i == 5 ? SORT_PREV : i);
+
+		fputs("<th><a href=\"/", f);
+		ov_query(f, rq, r, s, r->sort == s ? !r->desc : s != SORT_LABEL, 1);
+		fprintf(f, "\">%s</a>%s</th>", heads[i], r->sort == s ? (r->desc ? " ▼" : " ▲") : "");
+		if (i == 0)
+			fputs("<th>Cycle</th>", f);
+	}
+	fputs("<th>Last day</th></tr></thead>\n<tbody>\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct query_bill *c = v[i].cur;
+		bool first = false;
+
+		fputs("<tr data-label=\"", f);
+		html(f, c->label);
+		fputs("\"><td class=\"label\"><a href=\"/label?l=", f);
+		url(f, c->label);
+		qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+		fputs("\">", f);
+		html(f, c->label);
+		fprintf(f, "</a></td><td>%s</td>", c->period);
+		num(f, "in_bytes", c->c.in_bytes, true);
+		num(f, "out_bytes", c->c.out_bytes, true);
+		num(f, "billed_bytes", c->billed, true);
+		num(f, "bill_p95_bps", bill_bps(c->p95.bill), false);
+		num(f, "prev_billed_bytes", v[i].prev ? v[i].prev->billed : 0, true);
+		fprintf(f, "<td><div class=\"spark\" data-i=\"%zu\"></div></td></tr>\n", i);
+	}
+	fputs("</tbody></table>\n<nav>", f);
+	if (r->page > 1) {
+		fputs("<a id=\"prev\" href=\"/", f);
+		ov_query(f, rq, r, r->sort, r->desc, r->page - 1);
+		fputs("\">previous page</a> ", f);
+	}
+	if (r->page < pages) {
+		fputs("<a id=\"next\" href=\"/", f);
+		ov_query(f, rq, r, r->sort, r->desc, r->page + 1);
+		fputs("\">next page</a>", f);
+	}
+	fputs("</nav>\n<p class=\"foot\"><a href=\"/api/overview", f);
+	ov_query(f, rq, r, r->sort, r->desc, r->page);
+	fputs("\">this page as JSON</a></p>\n</body></html>\n", f);
+}
+
+/* The overview: the page (html) or its JSON. */
+static void overview(struct dash *d, const struct dash_req *rq, struct dash_resp *rs, bool page)
+{
+	struct ov_req r;
+	struct ov_row *v = NULL;
+	struct spark s = { 0 };
+	size_t n = 0, first, count;
+	int64_t now = dash_now(d);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	ov_parse(rq, &r);
+	ret = overview_bills(d, r.host, r.netns, now);
+	if (ret == 0)
+		ret = ov_rows(d, &r, &v, &n);
+	first = (r.page - 1) * r.per_page;
+	count = first < n ? (n - first < r.per_page ? n - first : r.per_page) : 0;
+	if (ret == 0)
+		ret = spark_read(d, &r, v + (first < n ? first : 0), count, now, &s);
+	if (!(f = open_memstream(&buf, &len))) {
+		dash_text(rs, 500, "out of memory\n");
+		goto out;
+	}
+	if (ret == 0 && page)
+		overview_html(f, d, rq, &r, v + (first < n ? first : 0), count, n, now);
+	else if (ret == 0)
+		ret = put_json(f, overview_json(d, &r, v + (first < n ? first : 0), n, &s, now));
+	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
+out:
+	spark_free(&s);
+	free(v);
+}
+
+/* ---- a label's page ---- */
+
+enum { T5MIN, THOUR, TDAY, NTIERS };
+
+/* One series: the total, an address's or a class's bytes per slot. */
+struct sgroup {
+	char *name;
+	uint64_t *in, *out;
+};
+
+struct tier {
+	const char *name;
+	enum store_tier by;
+	bool utc;
+	size_t n;
+	int64_t *t;            /* n + 1 slot starts (the last: the end) */
+	struct sgroup total;
+	struct sgroup *addr, *cls;
+	size_t naddr, ncls;
+	int kind;              /* while reading: 0 total, 1 addr, 2 class */
+};
+
+static int tier_slots(struct tier *x, int which, int64_t now)
+{
+	x->n = which == T5MIN ? 288 : which == THOUR ? 720 : 365;
+	if (!(x->t = calloc(x->n + 1, sizeof(*x->t))))
+		return -ENOMEM;
+	if (which == TDAY) { /* local days: 365 ending with today */
+		time_t tt = (time_t)now;
+		struct tm tm;
+
+		localtime_r(&tt, &tm);
+		for (size_t i = 0; i <= x->n; i++) {
+			struct tm d = { .tm_year = tm.tm_year, .tm_mon = tm.tm_mon,
+					.tm_mday = tm.tm_mday - (int)x->n + 1 + (int)i, .tm_isdst = -1 };
+
+			x->t[i] = (int64_t)mktime(&d);
+		}
+		return 0;
+	}
+	{
+		int64_t step = which == T5MIN ? BILL_SLOT : 3600;
+		/* 5 minutes: whole slots before the one in progress; hours: up
+		 * to the end of this hour */
+		int64_t end = which == T5MIN ? now / step * step : now / step * step + step;
+
+		for (size_t i = 0; i <= x->n; i++)
+			x->t[i] = end - (int64_t)(x->n - i) * step;
+	}
+	return 0;
+}
+
+static int group_init(struct sgroup *g, const char *name, size_t n)
+{
+	g->name = strdup(name);
+	g->in = calloc(n ? n : 1, sizeof(*g->in));
+	g->out = calloc(n ? n : 1, sizeof(*g->out));
+	return g->name && g->in && g->out ? 0 : -ENOMEM;
+}
+
+static void group_free(struct sgroup *g)
+{
+	free(g->name);
+	free(g->in);
+	free(g->out);
+}
+
+/* The group named name among v[0..*n), added when missing. */
+static struct sgroup *group_of(struct sgroup **v, size_t *n, const char *name, size_t slots)
+{
+	struct sgroup *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].name, name) == 0)
+			return &(*v)[i];
+	if (!(nv = realloc(*v, (*n + 1) * sizeof(*nv))))
+		return NULL;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(*nv));
+	if (group_init(&nv[*n], name, slots) < 0) {
+		group_free(&nv[*n]);
+		return NULL;
+	}
+	return &nv[(*n)++];
+}
+
+/* A row's period ("YYYY-MM-DDTHH:MM" in UTC, "YYYY-MM-DD" local) to its
+ * slot, or -1. */
+static long tier_slot(const struct tier *x, const char *period)
+{
+	struct tm tm = { .tm_isdst = -1 };
+	int64_t t;
+	size_t lo = 0, hi = x->n;
+
+	if (x->utc) {
+		if (sscanf(period, "%4d-%2d-%2dT%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min) != 5)
+			return -1;
+	} else if (sscanf(period, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
+		   strlen(period) != 10) {
+		return -1;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = x->utc ? (int64_t)timegm(&tm) : (int64_t)mktime(&tm);
+	while (lo < hi) { /* the last slot starting at or before t */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->t[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 || t >= x->t[x->n] ? -1 : (long)lo - 1;
+}
+
+static int tier_row(const struct store_row *r, void *data)
+{
+	struct tier *x = data;
+	long i = tier_slot(x, r->period);
+	struct sgroup *g = &x->total;
+
+	if (i < 0)
+		return 0;
+	if (x->kind == 1)
+		g = group_of(&x->addr, &x->naddr, r->addr ? r->addr : "", x->n);
+	else if (x->kind == 2)
+		g = group_of(&x->cls, &x->ncls, r->cls, x->n);
+	if (!g)
+		return -ENOMEM;
+	g->in[i] += r->c.in_bytes;
+	g->out[i] += r->c.out_bytes;
+	return 0;
+}
+
+static int tier_read(struct dash *d, struct tier *x, int which, const char *label,
+		     const char *host, const char *netns, int64_t now, struct err *e)
+{
+	static const char *const names[] = { "5min", "hour", "day" };
+	struct store_query q = { .by = which == T5MIN ? TIER_5MIN : which == THOUR ? TIER_HOUR :
+					   TIER_DAY, .utc = which != TDAY, .merge_hosts = true,
+				 .label = label, .host = host, .netns = netns };
+	int ret;
+
+	x->name = names[which];
+	x->by = q.by;
+	x->utc = q.utc;
+	if ((ret = tier_slots(x, which, now)) < 0 || (ret = group_init(&x->total, "", x->n)) < 0)
+		return ret;
+	q.since = x->t[0];
+	q.until = x->t[x->n];
+	for (x->kind = 0; ret == 0 && x->kind < 3; x->kind++) {
+		q.per_addr = x->kind == 1;
+		q.sum_classes = x->kind != 2;
+		ret = store_query(d->store, &q, tier_row, x, e);
+	}
+	return ret;
+}
+
+static void tier_free(struct tier *x)
+{
+	free(x->t);
+	group_free(&x->total);
+	for (size_t i = 0; i < x->naddr; i++)
+		group_free(&x->addr[i]);
+	for (size_t i = 0; i < x->ncls; i++)
+		group_free(&x->cls[i]);
+	free(x->addr);
+	free(x->cls);
+}
+
+static json_object *group_json(const struct tier *x, const struct sgroup *g, const char *k)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (k)
+		json_object_object_add(o, k, json_object_new_string(g->name));
+	json_object_object_add(o, "in_bps", rates_json(g->in, x->n, x->t, 0));
+	json_object_object_add(o, "out_bps", rates_json(g->out, x->n, x->t, 0));
+	return o;
+}
+
+static json_object *tier_json(const struct tier *x)
+{
+	json_object *o = group_json(x, &x->total, NULL), *t = json_object_new_array(),
+		    *a = json_object_new_array(), *c = json_object_new_array();
+
+	for (size_t i = 0; t && i < x->n; i++)
+		json_object_array_add(t, json_object_new_int64(x->t[i]));
+	for (size_t i = 0; a && i < x->naddr; i++)
+		json_object_array_add(a, group_json(x, &x->addr[i], "addr"));
+	/* a store without network classes has one class, "" */
+	for (size_t i = 0; c && i < x->ncls; i++)
+		if (x->ncls > 1 || x->cls[i].name[0])
+			json_object_array_add(c, group_json(x, &x->cls[i], "class"));
+	if (!o) {
+		json_object_put(t);
+		json_object_put(a);
+		json_object_put(c);
+		return NULL;
+	}
+	json_object_object_add(o, "t", t);
+	json_object_object_add(o, "addr", a);
+	json_object_object_add(o, "class", c);
+	return o;
+}
+
+/* The label's cycles, this one first: DASH_CYCLES of query_bills. */
+static int label_cycles(struct dash *d, const char *label, const char *host, const char *netns,
+			int64_t now, struct query_bills v[DASH_CYCLES], struct err *e)
+{
+	static const struct cycle dflt = { 1, "" };
+	const struct cycle *c = d->billing ? billing_cycle_of(d->billing, label) : &dflt;
+	struct query_bills_opts o = { "current", d->bill, d->billing, now, label, host, netns };
+	char name[16];
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < DASH_CYCLES; i++) {
+		int64_t a, b;
+		int y, m;
+
+		if (i) {
+			if (cycle_shift(c, now, i, &a, &b) < 0 || cycle_month_of(c, a, &y, &m) < 0)
+				return err_set(e, "the cycle of label %s: bad day or time zone", label);
+			snprintf(name, sizeof(name), "%04d-%02d", y, m);
+			o.cycle = name;
+		}
+		ret = query_bills(d->store, &o, &v[i], e);
+	}
+	return ret;
+}
+
+static json_object *label_json(const struct dash *d, const char *label,
+			       const struct query_bills cy[DASH_CYCLES],
+			       const struct tier t[NTIERS], int64_t now)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array(),
+		    *s = json_object_new_object();
+
+	if (!o || !a || !s) {
+		json_object_put(o);
+		json_object_put(a);
+		json_object_put(s);
+		return NULL;
+	}
+	json_object_object_add(o, "label", json_object_new_string(label));
+	json_object_object_add(o, "now", json_object_new_int64(now));
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
+	for (int i = 0; i < DASH_CYCLES; i++)
+		if (cy[i].n)
+			json_object_array_add(a, cycle_json(&cy[i].v[0], d->bill));
+	json_object_object_add(o, "cycles", a);
+	for (int i = 0; i < NTIERS; i++)
+		json_object_object_add(s, t[i].name, tier_json(&t[i]));
+	json_object_object_add(o, "series", s);
+	return o;
+}
+
+static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
+		       const char *label, const char *host, const char *netns, bool operator,
+		       const struct query_bills cy[DASH_CYCLES], int64_t now)
+{
+	static const char *const charts[][2] = {
+		{ "5min", "The last day, 5-minute averages, with this cycle's 95th percentile" },
+		{ "hour", "30 days, hourly averages" },
+		{ "day", "12 months, daily averages" },
+		{ "addr", "Per address, the last day" },
+		{ "class", "Per class, the last day" },
+	};
+	bool first = true;
+
+	head(f, label, "label");
+	fputs("data-api=\"/api/label", f);
+	qarg(f, "l", label, &first);
+	qarg(f, "host", host, &first);
+	qarg(f, "netns", netns, &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+	fputs("\">\n", f);
+	if (operator) {
+		first = true;
+		fputs("<p><a href=\"/", f);
+		qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+		fputs("\">all labels</a></p>\n", f);
+	}
+	fputs("<h1 id=\"label\">", f);
+	html(f, label);
+	fprintf(f, "</h1>\n<p id=\"summary\">billed: %s; as of ", bill_policy_name(d->bill));
+	when(f, now);
+	fputs("</p>\n<table id=\"cycles\"><thead><tr><th>Cycle</th><th>From</th><th>To</th>"
+	      "<th>In</th><th>Out</th><th>Billed</th><th>In p95</th><th>Out p95</th>"
+	      "<th>Billed p95</th></tr></thead>\n<tbody>\n", f);
+	for (int i = 0; i < DASH_CYCLES; i++) {
+		const struct query_bill *c = cy[i].n ? &cy[i].v[0] : NULL;
+
+		if (!c)
+			continue;
+		fprintf(f, "<tr data-period=\"%s\"><td>%s</td><td>", c->period, c->period);
+		when(f, c->since);
+		fputs("</td><td>", f);
+		when(f, c->until);
+		fputs("</td>", f);
+		num(f, "in_bytes", c->c.in_bytes, true);
+		num(f, "out_bytes", c->c.out_bytes, true);
+		num(f, "billed_bytes", c->billed, true);
+		num(f, "in_p95_bps", bill_bps(c->p95.in), false);
+		num(f, "out_p95_bps", bill_bps(c->p95.out), false);
+		num(f, "bill_p95_bps", bill_bps(c->p95.bill), false);
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody></table>\n", f);
+	for (size_t i = 0; i < sizeof(charts) / sizeof(*charts); i++)
+		fprintf(f, "<h2>%s</h2>\n<div class=\"chart\" id=\"chart-%s\" data-tier=\"%s\">"
+			"</div>\n", charts[i][1], charts[i][0], charts[i][0]);
+	fputs("<p class=\"foot\"><a href=\"/api/label", f);
+	first = true;
+	qarg(f, "l", label, &first);
+	qarg(f, "host", host, &first);
+	qarg(f, "netns", netns, &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+	fputs("\">this label as JSON</a></p>\n</body></html>\n", f);
+}
+
+static void label_page(struct dash *d, const struct dash_req *rq, struct dash_resp *rs,
+		       const char *label, bool page, bool operator)
+{
+	const char *host = arg_nonempty(rq, "host"), *netns = rq->get(rq->ctx, "netns");
+	struct query_bills cy[DASH_CYCLES] = { 0 };
+	struct tier t[NTIERS] = { 0 };
+	int64_t now = dash_now(d);
+	struct err e = { "" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret = label_cycles(d, label, host, netns, now, cy, &e);
+
+	if (ret == 0 && !cy[0].n) {
+		dash_text(rs, 404, "no such label in the store\n");
+		goto out;
+	}
+	for (int i = 0; ret == 0 && !page && i < NTIERS; i++)
+		ret = tier_read(d, &t[i], i, label, host, netns, now, &e);
+	if (ret < 0 && e.msg[0])
+		fprintf(stderr, "nftally: serve: %s\n", e.msg);
+	if (!(f = open_memstream(&buf, &len))) {
+		dash_text(rs, 500, "out of memory\n");
+		goto out;
+	}
+	if (ret == 0 && page)
+		label_html(f, d, rq, label, host, netns, operator, cy, now);
+	else if (ret == 0)
+		ret = put_json(f, label_json(d, label, cy, t, now));
+	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
+out:
+	for (int i = 0; i < DASH_CYCLES; i++)
+		query_bills_free(&cy[i]);
+	for (int i = 0; i < NTIERS; i++)
+		tier_free(&t[i]);
+}
+
+/* ---- static files ---- */
+
+static void static_file(const struct dash *d, const char *name, struct dash_resp *rs)
+{
+	const char *dirs[] = { d->web_dir, NFTALLY_WEB_DIR, NFTALLY_SOURCE_WEB_DIR };
+	char path[PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	struct err e = { "" };
+	int ret = -ENOENT;
+
+	if (strcmp(name, "dygraph.min.js") == 0 || strcmp(name, "dygraph.css") == 0) {
+		const char *slash = strrchr(d->dygraphs, '/');
+
+		/* the library from where the system keeps it (never a copy of ours) */
+		if (strcmp(name, "dygraph.min.js") == 0)
+			snprintf(path, sizeof(path), "%s", d->dygraphs);
+		else
+			snprintf(path, sizeof(path), "%.*s/dygraph.css",
+				 slash ? (int)(slash - d->dygraphs) : 1, slash ? d->dygraphs : ".");
+		ret = file_load(path, 4 << 20, &buf, &len, &e);
+	} else if (strcmp(name, "nftally.js") == 0 || strcmp(name, "nftally.css") == 0) {
+		for (size_t i = 0; ret == -ENOENT && i < 3; i++) {
+			if (!dirs[i])
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+			ret = file_load(path, 4 << 20, &buf, &len, &e);
+		}
+	}
+	if (ret < 0) {
+		dash_text(rs, 404, "not found\n");
+		return;
+	}
+	rs->status = 200;
+	rs->body = buf;
+	rs->len = len;
+	rs->cache = true;
+	rs->type = strstr(name, ".css") ? "text/css; charset=utf-8" :
+		   "text/javascript; charset=utf-8";
+}
+
+/* ---- routes ---- */
+
+void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs)
+{
+	const char *own = NULL, *l;
+	enum scope s;
+
+	*rs = (struct dash_resp){ 0 };
+	if (strncmp(rq->url, "/static/", 8) == 0 && !strchr(rq->url + 8, '/')) {
+		static_file(d, rq->url + 8, rs);
+		return;
+	}
+	s = dash_who(d, rq, &own);
+	if (s == SCOPE_NONE) {
+		dash_text(rs, 401, rq->token ? "this token is not known\n" :
+			  "a token is needed (basic auth, Authorization: Bearer, or ?token=)\n");
+		return;
+	}
+	if (strcmp(rq->url, "/") == 0 && s == SCOPE_CUSTOMER) {
+		FILE *f;
+		bool first = true;
+		size_t len;
+
+		/* a customer's start page is its label's */
+		if ((f = open_memstream(&rs->location, &len))) {
+			fputs("/label", f);
+			qarg(f, "l", own, &first);
+			qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+			fclose(f);
+		}
+		dash_text(rs, rs->location ? 303 : 500, "see /label\n");
+		/* qarg writes &amp; for HTML; a Location header wants & */
+		for (char *p = rs->location ? strstr(rs->location, "&amp;") : NULL; p;
+		     p = strstr(p + 1, "&amp;"))
+			memmove(p + 1, p + 5, strlen(p + 5) + 1);
+		return;
+	}
+	if (strcmp(rq->url, "/") == 0 || strcmp(rq->url, "/api/overview") == 0) {
+		if (s != SCOPE_OPERATOR)
+			dash_text(rs, 403, "the overview is the operator's\n");
+		else
+			overview(d, rq, rs, rq->url[1] == '\0');
+		return;
+	}
+	if (strcmp(rq->url, "/label") == 0 || strcmp(rq->url, "/api/label") == 0) {
+		l = rq->get(rq->ctx, "l");
+		if (!l || !*l)
+			dash_text(rs, 400, "which label? (?l=LABEL)\n");
+		else if (s == SCOPE_CUSTOMER && strcmp(l, own) != 0)
+			dash_text(rs, 403, "this token is not for this label\n");
+		else
+			label_page(d, rq, rs, l, rq->url[1] == 'l', s == SCOPE_OPERATOR);
+		return;
+	}
+	dash_text(rs, 404, "not found\n");
+}
+
+void dash_finish(struct dash *d)
+{
+	cache_clear(&d->cache);
+	store_close(d->store);
+	d->store = NULL;
+	free(d->operator_token);
+	for (size_t i = 0; i < d->ntokens; i++) {
+		free(d->tokens[i].token);
+		free(d->tokens[i].label);
+	}
+	free(d->tokens);
+	free(d->cert);
+	free(d->key);
+}
