@@ -1037,6 +1037,10 @@ void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs
 	enum scope s;
 
 	*rs = (struct dash_resp){ 0 };
+	if (strcmp(rq->url, "/favicon.ico") == 0) { /* none: say so without an error */
+		dash_text(rs, 204, "");
+		return;
+	}
 	if (strncmp(rq->url, "/static/", 8) == 0 && !strchr(rq->url + 8, '/')) {
 		static_file(d, rq->url + 8, rs);
 		return;
