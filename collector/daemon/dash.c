@@ -5,6 +5,7 @@
  * and its series, and the static files.  Every string from the store is
  * HTML-escaped on the pages and URL-encoded in links.  docs/dashboard.md. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -86,57 +87,231 @@ static int64_t dash_now(const struct dash *d)
 	return d->fixed_at ? d->at : (int64_t)time(NULL);
 }
 
-/* ---- the overview's numbers ---- */
+/* ---- the overview's numbers: snapshots ---- */
 
 static bool same(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static void cache_clear(struct dash_cache *c)
+static void snap_free(struct dash_snap *x)
 {
-	free(c->host);
-	free(c->netns);
-	query_bills_free(&c->cur);
-	query_bills_free(&c->prev);
-	*c = (struct dash_cache){ 0 };
+	if (!x)
+		return;
+	free(x->host);
+	free(x->netns);
+	query_bills_free(&x->cur);
+	query_bills_free(&x->prev);
+	free(x->in);
+	free(x->out);
+	free(x);
 }
 
-/* This cycle and the previous one of every label (for host and netns),
- * from the cache while it is fresh.  0 or a negative errno (logged). */
-static int overview_bills(struct dash *d, const char *host, const char *netns, int64_t now)
+/* Drop a reference (the last one frees it). */
+static void snap_put(struct dash *d, struct dash_snap *x)
 {
-	struct dash_cache *c = &d->cache;
-	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns };
-	struct err e = { "" };
-	int ret;
+	bool last;
 
-	if (c->made && same(c->host, host) && same(c->netns, netns) && c->now == now)
+	if (!x)
+		return;
+	pthread_mutex_lock(&d->lock);
+	last = --x->refs == 0;
+	pthread_mutex_unlock(&d->lock);
+	if (last)
+		snap_free(x);
+}
+
+static int spark_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_window *)a)->label,
+		      ((const struct store_window *)b)->label);
+}
+
+struct spark_ctx {
+	struct dash_snap *x;
+	const struct store_window *w; /* one per label, in cur's order */
+};
+
+static int spark_sample(const struct store_sample *s, void *data)
+{
+	struct spark_ctx *c = data;
+	struct dash_snap *x = c->x;
+	struct store_window key = { .label = s->label };
+	const struct store_window *w = bsearch(&key, c->w, x->cur.n, sizeof(*c->w), spark_cmp);
+	size_t i;
+
+	if (!w || s->t < x->spark_start || s->t >= x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT)
 		return 0;
-	if (c->made && same(c->host, host) && same(c->netns, netns) && !d->fixed_at &&
-	    time(NULL) - c->made < DASH_CACHE_SECONDS)
-		return 0;
-	cache_clear(c);
-	ret = query_bills(d->store, &o, &c->cur, &e);
+	i = (size_t)(w - c->w) * DASH_SPARK_SLOTS + (size_t)((s->t - x->spark_start) / BILL_SLOT);
+	x->in[i] += s->c.in_bytes;
+	x->out[i] += s->c.out_bytes;
+	return 0;
+}
+
+/* Every label's last day: the DASH_SPARK_SLOTS whole 5-minute slots
+ * before the one in progress, in one read of the samples. */
+static int spark_read(struct store *st, struct dash_snap *x, struct err *e)
+{
+	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = x->host,
+				  .netns = x->netns, .nw = x->cur.n };
+	struct store_window *w = calloc(x->cur.n ? x->cur.n : 1, sizeof(*w));
+	struct spark_ctx c = { x, w };
+	int ret = 0;
+
+	x->spark_start = x->now / BILL_SLOT * BILL_SLOT - DASH_SPARK_SLOTS * BILL_SLOT;
+	x->in = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->in));
+	x->out = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->out));
+	if (!w || !x->in || !x->out) {
+		free(w);
+		return err_setn(e, -ENOMEM, "out of memory");
+	}
+	/* cur is sorted by label, one cycle each: so are the windows */
+	for (size_t i = 0; i < x->cur.n; i++)
+		w[i] = (struct store_window){ x->cur.v[i].label, "day", x->spark_start,
+					      x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT };
+	q.w = w;
+	if (x->cur.n)
+		ret = store_window_samples(st, &q, spark_sample, &c, e);
+	free(w);
+	return ret;
+}
+
+/* A new snapshot of the overview for host and netns as of now, from the
+ * store st (the caller holds d->work: the cycles change the process's
+ * time zone while they are computed).  NULL when it failed (logged). */
+static struct dash_snap *snap_make(struct dash *d, struct store *st, const char *host,
+				   const char *netns, int64_t now)
+{
+	struct dash_snap *x = calloc(1, sizeof(*x));
+	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0 };
+	struct err e = { "" };
+	int ret = x ? 0 : -ENOMEM;
+
+	if (ret == 0 && ((host && !(x->host = strdup(host))) ||
+			 (netns && !(x->netns = strdup(netns)))))
+		ret = -ENOMEM;
+	if (ret == 0) {
+		x->now = now;
+		ret = query_bills(st, &o, &x->cur, &e);
+	}
 	o.cycle = "previous";
 	if (ret == 0)
-		ret = query_bills(d->store, &o, &c->prev, &e);
-	if (ret == 0 && ((host && !(c->host = strdup(host))) ||
-			 (netns && !(c->netns = strdup(netns)))))
-		ret = -ENOMEM;
+		ret = query_bills(st, &o, &x->prev, &e);
+	if (ret == 0)
+		ret = spark_read(st, x, &e);
 	if (ret < 0) {
 		fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
-		cache_clear(c);
-		return ret;
+		snap_free(x);
+		return NULL;
 	}
-	c->now = now;
-	c->made = (int64_t)time(NULL);
+	x->made = (int64_t)time(NULL);
+	x->refs = 1;
+	return x;
+}
+
+static bool snap_fresh(const struct dash *d, const struct dash_snap *x, int64_t now)
+{
+	return d->fixed_at ? x->now == now : time(NULL) - x->made < DASH_CACHE_SECONDS;
+}
+
+/* The overview's snapshot for r's filters (a reference: snap_put it):
+ * without filters the refresher's (waiting for the first one); with
+ * filters the one kept for the last filters asked, or a new one.  NULL
+ * when none could be made. */
+static struct dash_snap *snap_for(struct dash *d, const char *host, const char *netns,
+				  int64_t now)
+{
+	struct dash_snap *x, *old;
+
+	pthread_mutex_lock(&d->lock);
+	if (!host && !netns) {
+		while (!d->snap && !d->failed)
+			pthread_cond_wait(&d->cond, &d->lock);
+		if ((x = d->snap))
+			x->refs++;
+		pthread_mutex_unlock(&d->lock);
+		return x;
+	}
+	x = d->fsnap;
+	if (x && same(x->host, host) && same(x->netns, netns) && snap_fresh(d, x, now)) {
+		x->refs++;
+		pthread_mutex_unlock(&d->lock);
+		return x;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_lock(&d->work);
+	x = snap_make(d, d->store, host, netns, now);
+	pthread_mutex_unlock(&d->work);
+	if (!x)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	old = d->fsnap;
+	d->fsnap = x;
+	x->refs++; /* the cache's and the caller's */
+	pthread_mutex_unlock(&d->lock);
+	snap_put(d, old);
+	return x;
+}
+
+/* The refresher: a new snapshot of every label every DASH_CACHE_SECONDS
+ * (once with a fixed --at), on a store connection of its own, so that no
+ * request waits for the whole computation. */
+static void *refresher(void *arg)
+{
+	struct dash *d = arg;
+	struct dash_snap *x, *old;
+	struct timespec until;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		int64_t now = dash_now(d);
+
+		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_lock(&d->work);
+		x = snap_make(d, d->bg_store, NULL, NULL, now);
+		pthread_mutex_unlock(&d->work);
+		pthread_mutex_lock(&d->lock);
+		old = x ? d->snap : NULL;
+		if (x)
+			d->snap = x;
+		else if (!d->snap)
+			d->failed = true;
+		pthread_cond_broadcast(&d->cond);
+		if (old && --old->refs == 0) {
+			pthread_mutex_unlock(&d->lock);
+			snap_free(old);
+			pthread_mutex_lock(&d->lock);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DASH_CACHE_SECONDS;
+		while (!d->stop && (d->fixed_at ||
+				    pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT))
+			if (d->fixed_at)
+				pthread_cond_wait(&d->cond, &d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+int dash_start(struct dash *d, struct store *bg, struct err *e)
+{
+	int ret;
+
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->work, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	d->locks = true;
+	d->bg_store = bg;
+	if ((ret = pthread_create(&d->thread, NULL, refresher, d)) != 0)
+		return err_setn(e, -ret, "serve: cannot start a thread: %s", strerror(ret));
+	d->started = true;
 	return 0;
 }
 
 /* One line of the overview: a label's two cycles and what it sorts by. */
 struct ov_row {
 	const struct query_bill *cur, *prev;
+	size_t i; /* in the snapshot */
 	uint64_t key;
 };
 
@@ -224,9 +399,10 @@ static uint64_t sort_key(enum ov_sort s, const struct query_bill *c, const struc
 }
 
 /* The labels that pass the filters, sorted: *rows (malloc'd), *n. */
-static int ov_rows(const struct dash *d, const struct ov_req *r, struct ov_row **rows, size_t *n)
+static int ov_rows(const struct dash_snap *x, const struct ov_req *r, struct ov_row **rows,
+		   size_t *n)
 {
-	const struct query_bills *cur = &d->cache.cur, *prev = &d->cache.prev;
+	const struct query_bills *cur = &x->cur, *prev = &x->prev;
 	struct ov_row *v = malloc((cur->n ? cur->n : 1) * sizeof(*v));
 	bool filtered = r->host || r->netns;
 
@@ -246,89 +422,13 @@ static int ov_rows(const struct dash *d, const struct ov_req *r, struct ov_row *
 		    !c->c.out_bytes && (!p || (!p->c.in_bytes && !p->c.out_bytes &&
 					       !p->c.in_packets && !p->c.out_packets)))
 			continue;
-		v[*n] = (struct ov_row){ c, p, sort_key(r->sort, c, p) };
+		v[*n] = (struct ov_row){ c, p, i, sort_key(r->sort, c, p) };
 		(*n)++;
 	}
 	if (*n > 1)
 		qsort(v, *n, sizeof(*v), r->sort == SORT_LABEL ? (r->desc ? row_label_desc : row_asc) :
 		      r->desc ? row_desc : row_asc);
 	return 0;
-}
-
-/* ---- the last day's sparklines ---- */
-
-#define SPARK_SLOTS 288
-
-struct spark {
-	struct store_window *w; /* sorted by label */
-	size_t *row;            /* w[i]'s line on the page */
-	size_t n;
-	int64_t start;
-	uint64_t *in, *out;     /* [line * SPARK_SLOTS + slot] bytes */
-};
-
-static int spark_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_window *)a)->label,
-		      ((const struct store_window *)b)->label);
-}
-
-static int spark_sample(const struct store_sample *x, void *data)
-{
-	struct spark *s = data;
-	struct store_window key = { .label = x->label };
-	const struct store_window *w = bsearch(&key, s->w, s->n, sizeof(*s->w), spark_cmp);
-	size_t slot;
-
-	if (!w || x->t < s->start || x->t >= s->start + SPARK_SLOTS * BILL_SLOT)
-		return 0;
-	slot = (size_t)((x->t - s->start) / BILL_SLOT);
-	s->in[s->row[w - s->w] * SPARK_SLOTS + slot] += x->c.in_bytes;
-	s->out[s->row[w - s->w] * SPARK_SLOTS + slot] += x->c.out_bytes;
-	return 0;
-}
-
-/* The 288 whole 5-minute slots before the one in progress, of the lines
- * v[0..n) of the page. */
-static int spark_read(struct dash *d, const struct ov_req *r, const struct ov_row *v, size_t n,
-		      int64_t now, struct spark *s)
-{
-	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = r->host,
-				  .netns = r->netns };
-	struct err e = { "" };
-	int ret;
-
-	*s = (struct spark){ .n = n, .start = now / BILL_SLOT * BILL_SLOT -
-					     SPARK_SLOTS * BILL_SLOT };
-	s->w = calloc(n ? n : 1, sizeof(*s->w));
-	s->row = calloc(n ? n : 1, sizeof(*s->row));
-	s->in = calloc(n * SPARK_SLOTS + 1, sizeof(*s->in));
-	s->out = calloc(n * SPARK_SLOTS + 1, sizeof(*s->out));
-	if (!s->w || !s->row || !s->in || !s->out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		s->w[i] = (struct store_window){ v[i].cur->label, "day", s->start,
-						 s->start + SPARK_SLOTS * BILL_SLOT };
-	qsort(s->w, n, sizeof(*s->w), spark_cmp);
-	for (size_t i = 0; i < n; i++) /* labels are unique: find each line's window */
-		s->row[(const struct store_window *)bsearch(&(struct store_window){
-				.label = v[i].cur->label }, s->w, n, sizeof(*s->w), spark_cmp) - s->w] = i;
-	q.w = s->w;
-	q.nw = n;
-	if (!n)
-		return 0;
-	ret = store_window_samples(d->store, &q, spark_sample, s, &e);
-	if (ret < 0)
-		fprintf(stderr, "nftally: serve: %s\n", e.msg);
-	return ret;
-}
-
-static void spark_free(struct spark *s)
-{
-	free(s->w);
-	free(s->row);
-	free(s->in);
-	free(s->out);
 }
 
 /* ---- JSON ---- */
@@ -395,8 +495,8 @@ static int put_json(FILE *f, json_object *o)
 
 /* The page's lines: rows [first, last) of v. */
 static json_object *overview_json(const struct dash *d, const struct ov_req *r,
-				  const struct ov_row *v, size_t total, const struct spark *s,
-				  int64_t now)
+				  const struct dash_snap *x, const struct ov_row *v, size_t n,
+				  size_t total)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 
@@ -405,29 +505,32 @@ static json_object *overview_json(const struct dash *d, const struct ov_req *r,
 		json_object_put(a);
 		return NULL;
 	}
-	json_object_object_add(o, "now", json_object_new_int64(now));
+	json_object_object_add(o, "now", json_object_new_int64(x->now));
+	json_object_object_add(o, "made", json_object_new_int64(x->made));
 	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
 	json_u64(o, "total", total);
 	json_u64(o, "page", r->page);
 	json_u64(o, "per_page", r->per_page);
 	json_object_object_add(o, "sort", json_object_new_string(sort_names[r->sort]));
 	json_object_object_add(o, "order", json_object_new_string(r->desc ? "desc" : "asc"));
-	json_object_object_add(o, "spark_start", json_object_new_int64(s->start));
+	json_object_object_add(o, "spark_start", json_object_new_int64(x->spark_start));
 	json_object_object_add(o, "spark_step", json_object_new_int64(BILL_SLOT));
-	for (size_t i = 0; i < s->n; i++) {
-		json_object *x = json_object_new_object();
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t *in = &x->in[v[i].i * DASH_SPARK_SLOTS];
+		const uint64_t *out = &x->out[v[i].i * DASH_SPARK_SLOTS];
+		json_object *l = json_object_new_object();
 
-		if (!x)
+		if (!l)
 			break;
-		json_object_object_add(x, "label", json_object_new_string(v[i].cur->label));
-		json_object_object_add(x, "current", cycle_json(v[i].cur, d->bill));
+		json_object_object_add(l, "label", json_object_new_string(v[i].cur->label));
+		json_object_object_add(l, "current", cycle_json(v[i].cur, d->bill));
 		if (v[i].prev)
-			json_object_object_add(x, "previous", cycle_json(v[i].prev, d->bill));
-		json_object_object_add(x, "spark_in_bps",
-				       rates_json(&s->in[i * SPARK_SLOTS], SPARK_SLOTS, NULL, BILL_SLOT));
-		json_object_object_add(x, "spark_out_bps",
-				       rates_json(&s->out[i * SPARK_SLOTS], SPARK_SLOTS, NULL, BILL_SLOT));
-		json_object_array_add(a, x);
+			json_object_object_add(l, "previous", cycle_json(v[i].prev, d->bill));
+		json_object_object_add(l, "spark_in_bps",
+				       rates_json(in, DASH_SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_object_add(l, "spark_out_bps",
+				       rates_json(out, DASH_SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_array_add(a, l);
 	}
 	json_object_object_add(o, "labels", a);
 	return o;
@@ -509,13 +612,18 @@ static void num(FILE *f, const char *k, uint64_t v, bool bytes)
 		k, v, v, b);
 }
 
-static void when(FILE *f, int64_t t)
+/* t as local time (utc: as UTC, for what runs without d->work, which
+ * the cycles' time zone changes need) */
+static void when(FILE *f, int64_t t, bool utc)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char b[64];
 
-	localtime_r(&tt, &tm);
+	if (utc)
+		gmtime_r(&tt, &tm);
+	else
+		localtime_r(&tt, &tm);
 	strftime(b, sizeof(b), "%Y-%m-%d %H:%M %Z", &tm);
 	html(f, b);
 }
@@ -545,7 +653,7 @@ static void overview_html(FILE *f, const struct dash *d, const struct dash_req *
 	}
 	fprintf(f, "<button>filter</button></form>\n<p id=\"summary\">%zu labels, page %zu of %zu; "
 		"billed: %s; as of ", total, r->page, pages, bill_policy_name(d->bill));
-	when(f, now);
+	when(f, now, true);
 	fputs("</p>\n<table id=\"overview\"><thead><tr>", f);
 	for (size_t i = 0; i < 6; i++) {
 		enum ov_sort s = (enum ov_sort)(i == 4 ? SORT_P95 : i == 5 ? SORT_PREV : i);
@@ -597,33 +705,32 @@ static void overview(struct dash *d, const struct dash_req *rq, struct dash_resp
 {
 	struct ov_req r;
 	struct ov_row *v = NULL;
-	struct spark s = { 0 };
+	struct dash_snap *x;
 	size_t n = 0, first, count;
-	int64_t now = dash_now(d);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 	int ret;
 
 	ov_parse(rq, &r);
-	ret = overview_bills(d, r.host, r.netns, now);
-	if (ret == 0)
-		ret = ov_rows(d, &r, &v, &n);
+	if (!(x = snap_for(d, r.host, r.netns, dash_now(d)))) {
+		dash_text(rs, 500, "the store cannot be read: see nftally serve's messages\n");
+		return;
+	}
+	ret = ov_rows(x, &r, &v, &n);
 	first = (r.page - 1) * r.per_page;
 	count = first < n ? (n - first < r.per_page ? n - first : r.per_page) : 0;
-	if (ret == 0)
-		ret = spark_read(d, &r, v + (first < n ? first : 0), count, now, &s);
 	if (!(f = open_memstream(&buf, &len))) {
 		dash_text(rs, 500, "out of memory\n");
 		goto out;
 	}
 	if (ret == 0 && page)
-		overview_html(f, d, rq, &r, v + (first < n ? first : 0), count, n, now);
+		overview_html(f, d, rq, &r, v + (first < n ? first : 0), count, n, x->now);
 	else if (ret == 0)
-		ret = put_json(f, overview_json(d, &r, v + (first < n ? first : 0), n, &s, now));
+		ret = put_json(f, overview_json(d, &r, x, v + (first < n ? first : 0), count, n));
 	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
 out:
-	spark_free(&s);
+	snap_put(d, x);
 	free(v);
 }
 
@@ -836,34 +943,23 @@ static json_object *tier_json(const struct tier *x)
 	return o;
 }
 
-/* The label's cycles, this one first: DASH_CYCLES of query_bills. */
+/* The label's cycles: this one and DASH_CYCLES - 1 before, oldest first,
+ * in one query_bills (report --by cycle). */
 static int label_cycles(struct dash *d, const char *label, const char *host, const char *netns,
-			int64_t now, struct query_bills v[DASH_CYCLES], struct err *e)
+			int64_t now, struct query_bills *v, struct err *e)
 {
 	static const struct cycle dflt = { 1, "" };
 	const struct cycle *c = d->billing ? billing_cycle_of(d->billing, label) : &dflt;
-	struct query_bills_opts o = { "current", d->bill, d->billing, now, label, host, netns };
-	char name[16];
-	int ret = 0;
+	struct query_bills_opts o = { NULL, d->bill, d->billing, now, label, host, netns, 0 };
+	int64_t end;
 
-	for (int i = 0; ret == 0 && i < DASH_CYCLES; i++) {
-		int64_t a, b;
-		int y, m;
-
-		if (i) {
-			if (cycle_shift(c, now, i, &a, &b) < 0 || cycle_month_of(c, a, &y, &m) < 0)
-				return err_set(e, "the cycle of label %s: bad day or time zone", label);
-			snprintf(name, sizeof(name), "%04d-%02d", y, m);
-			o.cycle = name;
-		}
-		ret = query_bills(d->store, &o, &v[i], e);
-	}
-	return ret;
+	if (cycle_shift(c, now, DASH_CYCLES - 1, &o.since, &end) < 0)
+		return err_set(e, "the cycle of label %s: bad day or time zone", label);
+	return query_bills(d->store, &o, v, e);
 }
 
 static json_object *label_json(const struct dash *d, const char *label,
-			       const struct query_bills cy[DASH_CYCLES],
-			       const struct tier t[NTIERS], int64_t now)
+			       const struct query_bills *cy, const struct tier t[NTIERS], int64_t now)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array(),
 		    *s = json_object_new_object();
@@ -877,9 +973,8 @@ static json_object *label_json(const struct dash *d, const char *label,
 	json_object_object_add(o, "label", json_object_new_string(label));
 	json_object_object_add(o, "now", json_object_new_int64(now));
 	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
-	for (int i = 0; i < DASH_CYCLES; i++)
-		if (cy[i].n)
-			json_object_array_add(a, cycle_json(&cy[i].v[0], d->bill));
+	for (size_t i = cy->n; i-- > 0;) /* this cycle first */
+		json_object_array_add(a, cycle_json(&cy->v[i], d->bill));
 	json_object_object_add(o, "cycles", a);
 	for (int i = 0; i < NTIERS; i++)
 		json_object_object_add(s, t[i].name, tier_json(&t[i]));
@@ -889,7 +984,7 @@ static json_object *label_json(const struct dash *d, const char *label,
 
 static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 		       const char *label, const char *host, const char *netns, bool operator,
-		       const struct query_bills cy[DASH_CYCLES], int64_t now)
+		       const struct query_bills *cy, int64_t now)
 {
 	static const char *const charts[][2] = {
 		{ "5min", "The last day, 5-minute averages, with this cycle's 95th percentile" },
@@ -916,19 +1011,17 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 	fputs("<h1 id=\"label\">", f);
 	html(f, label);
 	fprintf(f, "</h1>\n<p id=\"summary\">billed: %s; as of ", bill_policy_name(d->bill));
-	when(f, now);
+	when(f, now, false);
 	fputs("</p>\n<table id=\"cycles\"><thead><tr><th>Cycle</th><th>From</th><th>To</th>"
 	      "<th>In</th><th>Out</th><th>Billed</th><th>In p95</th><th>Out p95</th>"
 	      "<th>Billed p95</th></tr></thead>\n<tbody>\n", f);
-	for (int i = 0; i < DASH_CYCLES; i++) {
-		const struct query_bill *c = cy[i].n ? &cy[i].v[0] : NULL;
+	for (size_t i = cy->n; i-- > 0;) {
+		const struct query_bill *c = &cy->v[i];
 
-		if (!c)
-			continue;
 		fprintf(f, "<tr data-period=\"%s\"><td>%s</td><td>", c->period, c->period);
-		when(f, c->since);
+		when(f, c->since, false);
 		fputs("</td><td>", f);
-		when(f, c->until);
+		when(f, c->until, false);
 		fputs("</td>", f);
 		num(f, "in_bytes", c->c.in_bytes, true);
 		num(f, "out_bytes", c->c.out_bytes, true);
@@ -955,16 +1048,19 @@ static void label_page(struct dash *d, const struct dash_req *rq, struct dash_re
 		       const char *label, bool page, bool operator)
 {
 	const char *host = arg_nonempty(rq, "host"), *netns = rq->get(rq->ctx, "netns");
-	struct query_bills cy[DASH_CYCLES] = { 0 };
+	struct query_bills cy = { 0 };
 	struct tier t[NTIERS] = { 0 };
 	int64_t now = dash_now(d);
 	struct err e = { "" };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
-	int ret = label_cycles(d, label, host, netns, now, cy, &e);
+	int ret;
 
-	if (ret == 0 && !cy[0].n) {
+	/* the cycles change the process's time zone while they are computed */
+	pthread_mutex_lock(&d->work);
+	ret = label_cycles(d, label, host, netns, now, &cy, &e);
+	if (ret == 0 && !cy.n) {
 		dash_text(rs, 404, "no such label in the store\n");
 		goto out;
 	}
@@ -977,13 +1073,13 @@ static void label_page(struct dash *d, const struct dash_req *rq, struct dash_re
 		goto out;
 	}
 	if (ret == 0 && page)
-		label_html(f, d, rq, label, host, netns, operator, cy, now);
+		label_html(f, d, rq, label, host, netns, operator, &cy, now);
 	else if (ret == 0)
-		ret = put_json(f, label_json(d, label, cy, t, now));
+		ret = put_json(f, label_json(d, label, &cy, t, now));
 	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
 out:
-	for (int i = 0; i < DASH_CYCLES; i++)
-		query_bills_free(&cy[i]);
+	pthread_mutex_unlock(&d->work);
+	query_bills_free(&cy);
 	for (int i = 0; i < NTIERS; i++)
 		tier_free(&t[i]);
 }
@@ -1092,9 +1188,26 @@ void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs
 
 void dash_finish(struct dash *d)
 {
-	cache_clear(&d->cache);
+	if (d->started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	snap_free(d->snap);
+	snap_free(d->fsnap);
+	d->snap = d->fsnap = NULL;
+	if (d->locks) {
+		pthread_mutex_destroy(&d->lock);
+		pthread_mutex_destroy(&d->work);
+		pthread_cond_destroy(&d->cond);
+		d->locks = false;
+	}
 	store_close(d->store);
-	d->store = NULL;
+	store_close(d->bg_store);
+	d->store = d->bg_store = NULL;
 	free(d->operator_token);
 	for (size_t i = 0; i < d->ntokens; i++) {
 		free(d->tokens[i].token);

@@ -1160,36 +1160,6 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 
 /* ---- the same numbers for nftally serve ---- */
 
-static int qrow_find(const struct query *q, const char *label)
-{
-	size_t lo = 0, hi = q->n;
-
-	while (lo < hi) { /* rows of one cycle per label: ordered by label */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(q->v[mid].label, label) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < q->n && strcmp(q->v[lo].label, label) == 0 ? (int)lo : -1;
-}
-
-static const struct prow *prow_find(const struct query *q, const char *label)
-{
-	size_t lo = 0, hi = q->np;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(q->p[mid].label, label) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < q->np && strcmp(q->p[lo].label, label) == 0 ? &q->p[lo] : NULL;
-}
-
 /* One pass of report over s: --cycle o->cycle, with or without --p95. */
 static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
 		      struct query *q, struct err *e)
@@ -1214,13 +1184,20 @@ static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
 int query_bills(struct store *s, const struct query_bills_opts *bo, struct query_bills *out,
 		struct err *e)
 {
+	static const uint64_t none;
+	char since[32];
 	struct report_opts o = { .cycle = bo->cycle, .bill = bill_policy_name(bo->bill),
 				 .billing = bo->billing, .label = bo->label, .host = bo->host,
 				 .netns = bo->netns, .merge_hosts = true, .format = "json" };
-	static const uint64_t none;
 	struct query t = { 0 }, p = { 0 };
+	size_t j = 0, k = 0;
 	int ret;
 
+	if (!bo->cycle) { /* --by cycle --since @SINCE */
+		snprintf(since, sizeof(since), "@%" PRId64, bo->since);
+		o.by = "cycle";
+		o.since = since;
+	}
 	*out = (struct query_bills){ 0 };
 	ret = bills_pass(s, &o, bo->now, &t, e);
 	o.p95 = true;
@@ -1228,13 +1205,13 @@ int query_bills(struct store *s, const struct query_bills_opts *bo, struct query
 		ret = bills_pass(s, &o, bo->now, &p, e);
 	if (ret == 0 && t.nw && !(out->v = calloc(t.nw, sizeof(*out->v))))
 		ret = err_setn(e, -ENOMEM, "out of memory");
-	/* every label's window, with its row (if any) and its percentile
-	 * (zero slots when it has no samples: report --all's row) */
+	/* every window (label, cycle) with its rows (if any) and its
+	 * percentile (zero slots when it has no samples: report --all's
+	 * row); windows, rows and percentiles are all in (label, cycle)
+	 * order, so one walk joins them */
 	for (size_t i = 0; ret == 0 && i < t.nw; i++) {
 		const struct qwin *w = &t.w[i];
 		struct query_bill *x = &out->v[out->n];
-		const struct prow *pr = prow_find(&p, w->w.label);
-		int k = qrow_find(&t, w->w.label);
 
 		x->label = strdup(w->w.label);
 		if (!x->label) {
@@ -1245,17 +1222,25 @@ int query_bills(struct store *s, const struct query_bills_opts *bo, struct query
 		memcpy(x->period, w->period, sizeof(x->period));
 		x->since = w->w.since;
 		x->until = w->w.until;
-		for (; k >= 0 && (size_t)k < t.n && strcmp(t.v[k].label, x->label) == 0; k++) {
-			x->c.in_bytes += t.v[k].c.in_bytes;
-			x->c.in_packets += t.v[k].c.in_packets;
-			x->c.out_bytes += t.v[k].c.out_bytes;
-			x->c.out_packets += t.v[k].c.out_packets;
+		while (j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
+					     w->w.since, NULL) < 0)
+			j++;
+		for (; j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
+					     w->w.since, NULL) == 0; j++) {
+			x->c.in_bytes += t.v[j].c.in_bytes;
+			x->c.in_packets += t.v[j].c.in_packets;
+			x->c.out_bytes += t.v[j].c.out_bytes;
+			x->c.out_packets += t.v[j].c.out_packets;
 		}
 		x->billed = bill_bytes(bo->bill, x->c.in_bytes, x->c.out_bytes);
-		if (pr)
-			x->p95 = pr->r;
-		else if (bill_p95(&none, &none, 0, bill_slots(x->since, x->until, bo->now), bo->bill,
-				  &x->p95) < 0)
+		while (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
+					      w->w.since, NULL) < 0)
+			k++;
+		if (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
+					   w->w.since, NULL) == 0)
+			x->p95 = p.p[k].r;
+		else if (bill_p95(&none, &none, 0, bill_slots(x->since, x->until, bo->now),
+				  bo->bill, &x->p95) < 0)
 			ret = err_setn(e, -ENOMEM, "out of memory");
 	}
 	query_free(&t);

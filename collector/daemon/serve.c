@@ -282,6 +282,7 @@ int serve_run(const struct serve_opts *o, struct err *e)
 	struct dash d = { .billing = o->billing, .bill = o->bill, .web_dir = o->web_dir,
 			  .dygraphs = o->dygraphs ? o->dygraphs : SERVE_DYGRAPHS_DEFAULT };
 	struct sockaddr_storage ss;
+	struct store *bg = NULL;
 	sigset_t set;
 	int ret = 0, sig;
 
@@ -301,6 +302,8 @@ int serve_run(const struct serve_opts *o, struct err *e)
 			      "(--token-file) is required", listen);
 	if (ret == 0)
 		ret = store_open_readonly(&d.store, o->store_path, o->host, e);
+	if (ret == 0 && (ret = store_open_readonly(&bg, o->store_path, o->host, e)) == 0)
+		ret = dash_start(&d, bg, e);
 	if (ret == -ENOENT)
 		err_set(e, "%s: no store there (has nftally run written one?)", o->store_path);
 	if (ret == 0)

@@ -5,6 +5,7 @@
 #ifndef NFTALLY_DASH_H
 #define NFTALLY_DASH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +20,18 @@ struct dash_token {
 	char *token, *label;
 };
 
-/* The overview's numbers of one set of filters, kept a while. */
-struct dash_cache {
-	char *host, *netns; /* the filters (NULL: none) */
-	int64_t now, made;  /* as of; when computed (time(NULL)) */
-	struct query_bills cur, prev;
+#define DASH_SPARK_SLOTS 288 /* the overview's last day: 5-minute slots */
+
+/* The overview's numbers for one set of filters, as of now: every label's
+ * two cycles and its last day, shared (refs, under dash.lock) by the
+ * requests that page through it. */
+struct dash_snap {
+	unsigned refs;
+	char *host, *netns;     /* the filters (NULL: none) */
+	int64_t now, made;      /* as of; when computed (time(NULL)) */
+	struct query_bills cur, prev; /* cur.v[i], prev.v[i]: the same label */
+	int64_t spark_start;
+	uint64_t *in, *out;     /* [i * DASH_SPARK_SLOTS + slot]: bytes of cur.v[i] */
 };
 
 struct dash {
@@ -36,7 +44,15 @@ struct dash {
 	struct dash_token *tokens;
 	size_t ntokens;
 	const char *web_dir, *dygraphs;
-	struct dash_cache cache;
+	/* the snapshots: the refresher's (no filters) and the last filtered
+	 * one; lock guards them, work the store d->store and the process's
+	 * time zone (which the cycles change while they are computed) */
+	pthread_mutex_t lock, work;
+	pthread_cond_t cond;
+	struct dash_snap *snap, *fsnap;
+	bool stop, failed, started, locks;
+	pthread_t thread;
+	struct store *bg_store; /* the refresher's own connection */
 	/* the HTTP library's */
 	void *mhd;
 	char *cert, *key;
@@ -65,7 +81,11 @@ struct dash_resp {
 void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs);
 /* A plain-text answer. */
 void dash_text(struct dash_resp *rs, unsigned status, const char *text);
-/* Free what d holds (tokens, cache, store, cert, key); not d. */
+/* Start the refresher thread (the overview's snapshots) on bg, a store
+ * connection of its own (d takes it).  0 or a negative errno with e set. */
+int dash_start(struct dash *d, struct store *bg, struct err *e);
+/* Stop the refresher; free what d holds (tokens, snapshots, stores,
+ * cert, key); not d. */
 void dash_finish(struct dash *d);
 
 #endif

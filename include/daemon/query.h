@@ -63,14 +63,16 @@ int query_parse_time(const char *s, bool utc, int64_t *out);
 struct store;
 
 /* What query_bills computes: report --cycle CYCLE --bill BILL --p95
- * --merge-hosts --all as of now, filtered as report's --label, --host and
- * --netns (NULL: no filter). */
+ * --merge-hosts --all as of now (or, without a cycle, --by cycle --since
+ * @SINCE: every cycle from the one holding since to the one holding now),
+ * filtered as report's --label, --host and --netns (NULL: no filter). */
 struct query_bills_opts {
-	const char *cycle; /* "current", "previous" or "YYYY-MM" */
+	const char *cycle; /* "current", "previous", "YYYY-MM"; NULL: each from since */
 	enum bill_policy bill;
 	const struct billing *billing; /* NULL: day 1, local zone */
 	int64_t now;
 	const char *label, *host, *netns;
+	int64_t since;
 };
 
 /* One label's cycle: its totals (report --cycle's row, summed over hosts,
@@ -86,7 +88,7 @@ struct query_bill {
 };
 
 struct query_bills {
-	struct query_bill *v; /* sorted by label (strcmp) */
+	struct query_bill *v; /* sorted by label (strcmp), then cycle */
 	size_t n;
 };
 
