@@ -753,7 +753,6 @@ struct tier {
 	struct sgroup total;
 	struct sgroup *addr, *cls;
 	size_t naddr, ncls;
-	int kind;              /* while reading: 0 total, 1 addr, 2 class */
 };
 
 static int tier_slots(struct tier *x, int which, int64_t now)
@@ -850,22 +849,25 @@ static long tier_slot(const struct tier *x, const char *period)
 	return lo == 0 || t >= x->t[x->n] ? -1 : (long)lo - 1;
 }
 
+/* One row per slot, address and class: added to the total, to its
+ * address's and to its class's series (one read of the store for all
+ * three). */
 static int tier_row(const struct store_row *r, void *data)
 {
 	struct tier *x = data;
 	long i = tier_slot(x, r->period);
-	struct sgroup *g = &x->total;
+	struct sgroup *g[3] = { &x->total };
 
 	if (i < 0)
 		return 0;
-	if (x->kind == 1)
-		g = group_of(&x->addr, &x->naddr, r->addr ? r->addr : "", x->n);
-	else if (x->kind == 2)
-		g = group_of(&x->cls, &x->ncls, r->cls, x->n);
-	if (!g)
+	g[1] = group_of(&x->addr, &x->naddr, r->addr ? r->addr : "", x->n);
+	g[2] = group_of(&x->cls, &x->ncls, r->cls, x->n);
+	if (!g[1] || !g[2])
 		return -ENOMEM;
-	g->in[i] += r->c.in_bytes;
-	g->out[i] += r->c.out_bytes;
+	for (int k = 0; k < 3; k++) {
+		g[k]->in[i] += r->c.in_bytes;
+		g[k]->out[i] += r->c.out_bytes;
+	}
 	return 0;
 }
 
@@ -875,7 +877,7 @@ static int tier_read(struct dash *d, struct tier *x, int which, const char *labe
 	static const char *const names[] = { "5min", "hour", "day" };
 	struct store_query q = { .by = which == T5MIN ? TIER_5MIN : which == THOUR ? TIER_HOUR :
 					   TIER_DAY, .utc = which != TDAY, .merge_hosts = true,
-				 .label = label, .host = host, .netns = netns };
+				 .label = label, .host = host, .netns = netns, .per_addr = true };
 	int ret;
 
 	x->name = names[which];
@@ -885,12 +887,7 @@ static int tier_read(struct dash *d, struct tier *x, int which, const char *labe
 		return ret;
 	q.since = x->t[0];
 	q.until = x->t[x->n];
-	for (x->kind = 0; ret == 0 && x->kind < 3; x->kind++) {
-		q.per_addr = x->kind == 1;
-		q.sum_classes = x->kind != 2;
-		ret = store_query(d->store, &q, tier_row, x, e);
-	}
-	return ret;
+	return store_query(d->store, &q, tier_row, x, e);
 }
 
 static void tier_free(struct tier *x)
