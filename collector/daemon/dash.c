@@ -624,7 +624,7 @@ static void when(FILE *f, int64_t t, bool utc)
 		gmtime_r(&tt, &tm);
 	else
 		localtime_r(&tt, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%d %H:%M %Z", &tm);
+	strftime(b, sizeof(b), utc ? "%Y-%m-%d %H:%M UTC" : "%Y-%m-%d %H:%M %Z", &tm);
 	html(f, b);
 }
 
