@@ -8,6 +8,7 @@
 #   usage: bench/serve-shots.sh [OUTDIR]   (default docs/img)
 set -u
 cd "$(dirname "$0")/.."
+mkdir -p "${1:-docs/img}"
 OUTDIR=$(realpath "${1:-docs/img}")
 NFTALLY=${NFTALLY:-$PWD/build/nftally}
 BILLFILL=${BILLFILL:-$PWD/build/tests/billfill}
@@ -23,8 +24,8 @@ awk -v s=$((AT_D / 300 * 300 - 40 * 86400)) -v at=$AT_D 'BEGIN { srand(7)
 	for (t = s + 300; t <= at; t += 300) {
 		d = (t % 86400) / 86400.0
 		for (i = 1; i <= n; i++) {
-			v = (20000 * i * i + 100000) * (1.2 + sin(2 * 3.14159 * d + i * 0.7)) *
-			    (0.8 + 0.4 * rand())
+			w = 1.2 + sin(2 * 3.14159 * d + i * 0.7)
+			v = (20000 * i * i + 100000) * w * (0.8 + 0.4 * rand())
 			if (L[i] == "backup-7")
 				v = (d > 0.08 && d < 0.16) ? 4000000 * (0.8 + 0.4 * rand()) : 2000 * rand()
 			o = v * (0.3 + 0.2 * i / n)
