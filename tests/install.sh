@@ -29,7 +29,10 @@ CONF=$(find_one /etc/nftally/nftally.conf)
 TARGETS=$(find_one /share/doc/nftally/targets.example)
 UNIT=$(find_one /systemd/system/nftally.service)
 SYSUSERS=$(find_one /sysusers.d/nftally.conf)
-for f in BIN TMPL CONF TARGETS UNIT SYSUSERS; do
+WEBJS=$(find_one /share/nftally/web/nftally.js)
+WEBCSS=$(find_one /share/nftally/web/nftally.css)
+GRAFANA=$(find_one /share/nftally/grafana-nftally.json)
+for f in BIN TMPL CONF TARGETS UNIT SYSUSERS WEBJS WEBCSS GRAFANA; do
 	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
 done
 [ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
@@ -50,6 +53,8 @@ tail -n 1 "$CONF" | grep -qx '# edited by the administrator' && ! cmp -s "$EXAMP
 for cmd in render apply dump run remove; do
 	"$BIN" "$cmd" --help | grep -q "^Usage: nftally \[OPTIONS\] $cmd$" && ok "$cmd --help" || bad "$cmd --help"
 done
+"$BIN" serve --help | grep -q "^Usage: nftally \[OPTIONS\] serve \[--listen ADDR:PORT\]" && ok "serve --help" ||
+	bad "serve --help"
 
 grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf run$" "$UNIT" &&
 	ok "unit runs the installed binary" || bad "unit ExecStart: $(grep ExecStart= "$UNIT")"
