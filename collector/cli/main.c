@@ -150,6 +150,8 @@ static const struct command_help command_help[] = {
 	  "--tls-cert and --tls-key (PEM).  --dygraphs: the charting library (default\n"
 	  "/usr/share/javascript/dygraphs/dygraph.min.js, Debian's libjs-dygraphs).\n"
 	  "--bill: what billed means (default sum).  --at T: as of T (tests).\n"
+	  "The config's serve_listen, serve_bill, serve_token_file, serve_tokens,\n"
+	  "serve_tls_cert and serve_tls_key set the same; the options win.\n"
 	  "Runs until SIGTERM or SIGINT.\n" },
 	{ "report",
 	  "Usage: nftally [OPTIONS] report [--by 5min|hour|day|month|cycle] [--label L]\n"
@@ -386,6 +388,7 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		over[7] = NULL;
 		a->so.at = ro->at;
 		ro->at = NULL;
+		a->so.bill_set = ro->bill != NULL;
 		if (ro->bill && bill_policy_parse(ro->bill, &a->so.bill) < 0) {
 			fprintf(stderr, "nftally: --bill: use sum, max, in or out\n");
 			exit(EXIT_USAGE);
@@ -473,6 +476,19 @@ static int cmd_serve(struct cli *a)
 	}
 	if ((ret = billing_from_config(&b, cfg, &a->e)) < 0)
 		return cli_fail(a, ret == -ENOMEM ? EXIT_SYSTEM : EXIT_INPUT);
+	/* the command line over the config's serve_* keys */
+	if (!a->so.listen && cfg->serve_listen[0])
+		a->so.listen = cfg->serve_listen;
+	if (!a->so.bill_set && cfg->serve_bill[0])
+		bill_policy_parse(cfg->serve_bill, &a->so.bill); /* checked by config */
+	if (!a->so.token_file && cfg->serve_token_file[0])
+		a->so.token_file = cfg->serve_token_file;
+	if (!a->so.tokens_file && cfg->serve_tokens[0])
+		a->so.tokens_file = cfg->serve_tokens;
+	if (!a->so.tls_cert && cfg->serve_tls_cert[0])
+		a->so.tls_cert = cfg->serve_tls_cert;
+	if (!a->so.tls_key && cfg->serve_tls_key[0])
+		a->so.tls_key = cfg->serve_tls_key;
 	a->so.store_path = path;
 	a->so.host = cfg->host[0] ? cfg->host : NULL;
 	a->so.billing = &b;

@@ -23,6 +23,7 @@ struct serve_opts {
 	const char *host;        /* this host's name for a store of schema 1 (NULL: gethostname) */
 	const struct billing *billing;
 	enum bill_policy bill;
+	bool bill_set;           /* bill was given on the command line */
 	const char *at;          /* the time the pages are made as of (query_parse_time); NULL: now */
 	const char *token_file;  /* the operator's token (one line); NULL: none */
 	const char *tokens_file; /* customers' `TOKEN LABEL` lines; NULL: none */

@@ -146,10 +146,12 @@ OUT=$(inns "$W" "$NFTALLY" -c "$WORK/nftally.conf" serve --listen 198.18.9.1:948
 	--token-file "$WORK/short-token" 2>&1)
 assert_eq "1|nftally: $WORK/short-token:1: the token must be one line of at least 16 printable characters without blanks" \
 	"$?|$OUT" "a short token: refused"
+# this time from the config's serve_* keys
 V=http://198.18.9.1:9480
-serve_start "$W" "$V" -c "$WORK/nftally.conf" --at "@$AT" --listen 198.18.9.1:9480 \
-	--token-file "$WORK/operator-token" --tokens "$WORK/tokens"
-assert_eq 0 $? "serve on 198.18.9.1 with an operator token"
+{ cat "$WORK/nftally.conf"; printf '%s\n' "serve_listen = 198.18.9.1:9480" \
+	"serve_token_file = $WORK/operator-token" "serve_tokens = $WORK/tokens"; } > "$WORK/keys.conf"
+serve_start "$W" "$V" -c "$WORK/keys.conf" --at "@$AT"
+assert_eq 0 $? "serve on 198.18.9.1 with an operator token (serve_listen, serve_token_file)"
 assert_eq "401 401 401" "$(code "$V/") $(code "$V/api/overview") $(code "$V/api/label?l=cust-a")" \
 	"no token: 401 everywhere"
 assert_eq "" "$(get "$V/api/overview" | grep -o 315000)" "... and no number"
