@@ -135,7 +135,12 @@ assert_eq "$(echo "$L" | jq -c .cycles)" "$(get -H "$CT" "$U/api/label?l=cust-a"
 assert_eq 401 "$(code -H "Authorization: Bearer wrong-token-0123456789" "$U/api/label?l=cust-a")" \
 	"an unknown token: 401"
 assert_eq "404 200" "$(code "$U/static/..%2Fnftally.conf") $(code "$U/static/nftally.js")" "static files"
+assert_eq "405 200" "$(code -X POST "$U/api/overview") $(code -I "$U/api/overview")" "POST refused, HEAD answered"
 serve_stop
+
+OUT=$(inns "$W" "$NFTALLY" -c "$WORK/nftally.conf" --store "$WORK/none.db" serve 2>&1)
+assert_eq "1|nftally: $WORK/none.db: no store there (has nftally run written one?)" "$?|$OUT" \
+	"no store: refused"
 
 # --- another address than loopback: no token, no start; with one, no data without it ---
 OUT=$(inns "$W" "$NFTALLY" -c "$WORK/nftally.conf" serve --listen 198.18.9.1:9480 2>&1)
