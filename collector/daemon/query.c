@@ -1070,10 +1070,9 @@ static int query_store(struct store *s, struct query *q, struct store_query *sq,
 	}
 	if ((ret = query_windows(s, q, sq, e)) < 0)
 		return ret;
-	wq.w = &q->w[0].w;
-	wq.nw = q->nw;
-	if (!q->nw)
+	if (!q->nw) /* no label (q->w NULL): nothing to read */
 		return 0;
+	wq.nw = q->nw;
 	/* store_window_* read a plain array of windows */
 	{
 		struct store_window *v = malloc(q->nw * sizeof(*v));
