@@ -92,6 +92,24 @@ if need_or_fail systemd-analyze; then
 		echo "skip - systemd-analyze security has no --offline"
 	fi
 fi
+# serve's example unit: clean, no capability, as private as run's
+SUNIT=$(find_one /share/doc/nftally/nftally-serve.service)
+[ -n "$SUNIT" ] && grep -q '^CapabilityBoundingSet=$' "$SUNIT" && grep -q '^User=nftally$' "$SUNIT" &&
+	grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf serve$" "$SUNIT" &&
+	ok "serve's example unit: installed, no capability" || bad "serve's example unit: '${SUNIT#"$DEST"}'"
+if [ -n "$SUNIT" ] && need_or_fail systemd-analyze; then
+	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$SUNIT" > "$DEST/nftally-serve.service"
+	systemd-analyze verify --man=no "$DEST/nftally-serve.service" > "$DEST/verify" 2>&1 &&
+		[ ! -s "$DEST/verify" ] && ok "serve's unit: systemd-analyze verify clean" ||
+		bad "serve's unit: systemd-analyze verify: $(cat "$DEST/verify")"
+	if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+		score=$(systemd-analyze security --offline=yes "$DEST/nftally-serve.service" 2>&1 |
+			sed -n 's/.*Overall exposure level for nftally-serve.service: \([0-9.]*\) .*/\1/p')
+		[ -n "$score" ] && [ "$(echo "$score <= 2.5" | bc)" = 1 ] &&
+			ok "serve's unit: exposure $score <= 2.5" ||
+			bad "serve's unit: exposure '${score}' (want <= 2.5)"
+	fi
+fi
 if need_or_fail go-md2man && need_or_fail man; then
 	for page in man8/nftally.8 man5/nftally.conf.5 man5/nftally-targets.5; do
 		f=$(find_one "/$page")
