@@ -612,19 +612,22 @@ static void num(FILE *f, const char *k, uint64_t v, bool bytes)
 		k, v, v, b);
 }
 
-/* t as local time (utc: as UTC, for what runs without d->work, which
- * the cycles' time zone changes need) */
+/* t as local time, or (utc) as UTC without touching the time zone: what
+ * runs without d->work must not, as the cycles change it meanwhile */
 static void when(FILE *f, int64_t t, bool utc)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char b[64];
 
-	if (utc)
+	if (utc) {
 		gmtime_r(&tt, &tm);
-	else
-		localtime_r(&tt, &tm);
-	strftime(b, sizeof(b), utc ? "%Y-%m-%d %H:%M UTC" : "%Y-%m-%d %H:%M %Z", &tm);
+		fprintf(f, "%04d-%02d-%02d %02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+			tm.tm_mday, tm.tm_hour, tm.tm_min);
+		return;
+	}
+	localtime_r(&tt, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%d %H:%M %Z", &tm);
 	html(f, b);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* `nftally serve`: the dashboard over libmicrohttpd (one internal thread,
- * which alone touches the store), read-only over the local store.  Who
+/* `nftally serve`: the dashboard over libmicrohttpd (a thread per
+ * connection; dash.c serialises the store), read-only over the local store.  Who
  * may see what (operator, one label's customer, nobody) is decided once
  * per request from its token; the pages and the JSON come from dash.c.
  * See docs/dashboard.md. */
@@ -205,7 +205,11 @@ static MHD_RESULT answer(void *cls, struct MHD_Connection *c, const char *url,
 static int serve_listen(struct dash *d, const struct serve_opts *o,
 			const struct sockaddr_storage *ss, const char *listen, struct err *e)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	/* a thread per connection: a label's page (seconds with many labels)
+	 * or the wait for the first snapshot holds up no other request;
+	 * dash.c serialises what shares the store and the time zone */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL;
 	char *cert = NULL, *key = NULL;
 	size_t n;
 	int ret = 0;
