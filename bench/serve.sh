@@ -47,9 +47,9 @@ get() { ip netns exec "$B" curl -s -o "$WORK/body" -w '%{time_total}\n' "$1"; }
 stats() { # a column of seconds -> "median max" in ms
 	sort -g | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)] * 1000, v[NR] * 1000 }'
 }
-# filtered: host=node1 and netns='' alternate, so each request computes anew
+# filtered: host=node1 and netns=- alternate, so each request computes anew
 for i in $(seq "$REPEATS"); do
-	[ $((i % 2)) = 1 ] && get "$U/api/overview?host=node1" || get "$U/api/overview?netns="
+	[ $((i % 2)) = 1 ] && get "$U/api/overview?host=node1" || get "$U/api/overview?netns=-"
 done > "$WORK/cold"
 TOTAL=$(jq .total "$WORK/body")
 for i in $(seq "$REPEATS"); do

@@ -371,12 +371,27 @@ static const char *arg_nonempty(const struct dash_req *rq, const char *k)
 	return v && *v ? v : NULL;
 }
 
+/* ?netns=: empty (a form's empty field) is no filter; "-" is the
+ * namespace nftally started in (the store's netns "") */
+static const char *arg_netns(const struct dash_req *rq)
+{
+	const char *v = arg_nonempty(rq, "netns");
+
+	return v && strcmp(v, "-") == 0 ? "" : v;
+}
+
+/* ... and back, for links and the form */
+static const char *netns_text(const char *netns)
+{
+	return netns && !*netns ? "-" : netns;
+}
+
 static void ov_parse(const struct dash_req *rq, struct ov_req *r)
 {
 	const char *s = rq->get(rq->ctx, "sort"), *o = rq->get(rq->ctx, "order");
 
 	*r = (struct ov_req){ .label = arg_nonempty(rq, "label"), .host = arg_nonempty(rq, "host"),
-			      .netns = rq->get(rq->ctx, "netns") };
+			      .netns = arg_netns(rq) };
 	for (size_t i = 0; s && i < sizeof(sort_names) / sizeof(*sort_names); i++)
 		if (strcmp(s, sort_names[i]) == 0)
 			r->sort = (enum ov_sort)i;
@@ -575,7 +590,7 @@ static void ov_query(FILE *f, const struct dash_req *rq, const struct ov_req *r,
 	snprintf(pg, sizeof(pg), "%zu", page);
 	qarg(f, "label", r->label, &first);
 	qarg(f, "host", r->host, &first);
-	qarg(f, "netns", r->netns, &first);
+	qarg(f, "netns", netns_text(r->netns), &first);
 	qarg(f, "sort", sort_names[sort], &first);
 	qarg(f, "order", desc ? "desc" : "asc", &first);
 	qarg(f, "per_page", pp, &first);
@@ -647,7 +662,7 @@ static void overview_html(FILE *f, const struct dash *d, const struct dash_req *
 	fputs("\"></label>\n<label>host <input name=\"host\" value=\"", f);
 	html(f, r->host ? r->host : "");
 	fputs("\"></label>\n<label>netns <input name=\"netns\" value=\"", f);
-	html(f, r->netns ? r->netns : "");
+	html(f, r->netns ? netns_text(r->netns) : "");
 	fputs("\"></label>\n", f);
 	if (rq->query_token) {
 		fputs("<input type=\"hidden\" name=\"token\" value=\"", f);
@@ -999,7 +1014,7 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 	fputs("data-api=\"/api/label", f);
 	qarg(f, "l", label, &first);
 	qarg(f, "host", host, &first);
-	qarg(f, "netns", netns, &first);
+	qarg(f, "netns", netns_text(netns), &first);
 	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
 	fputs("\">\n", f);
 	if (operator) {
@@ -1039,7 +1054,7 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 	first = true;
 	qarg(f, "l", label, &first);
 	qarg(f, "host", host, &first);
-	qarg(f, "netns", netns, &first);
+	qarg(f, "netns", netns_text(netns), &first);
 	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
 	fputs("\">this label as JSON</a></p>\n</body></html>\n", f);
 }
@@ -1047,7 +1062,7 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 static void label_page(struct dash *d, const struct dash_req *rq, struct dash_resp *rs,
 		       const char *label, bool page, bool operator)
 {
-	const char *host = arg_nonempty(rq, "host"), *netns = rq->get(rq->ctx, "netns");
+	const char *host = arg_nonempty(rq, "host"), *netns = arg_netns(rq);
 	struct query_bills cy = { 0 };
 	struct tier t[NTIERS] = { 0 };
 	int64_t now = dash_now(d);
