@@ -29,7 +29,10 @@ CONF=$(find_one /etc/nftally/nftally.conf)
 TARGETS=$(find_one /share/doc/nftally/targets.example)
 UNIT=$(find_one /systemd/system/nftally.service)
 SYSUSERS=$(find_one /sysusers.d/nftally.conf)
-for f in BIN TMPL CONF TARGETS UNIT SYSUSERS; do
+WEBJS=$(find_one /share/nftally/web/nftally.js)
+WEBCSS=$(find_one /share/nftally/web/nftally.css)
+GRAFANA=$(find_one /share/nftally/grafana-nftally.json)
+for f in BIN TMPL CONF TARGETS UNIT SYSUSERS WEBJS WEBCSS GRAFANA; do
 	[ -n "${!f}" ] && ok "installed $f: ${!f#"$DEST"}" || bad "$f not installed"
 done
 [ -x "$BIN" ] && ok "binary is executable" || bad "binary not executable"
@@ -50,6 +53,8 @@ tail -n 1 "$CONF" | grep -qx '# edited by the administrator' && ! cmp -s "$EXAMP
 for cmd in render apply dump run remove; do
 	"$BIN" "$cmd" --help | grep -q "^Usage: nftally \[OPTIONS\] $cmd$" && ok "$cmd --help" || bad "$cmd --help"
 done
+"$BIN" serve --help | grep -q "^Usage: nftally \[OPTIONS\] serve \[--listen ADDR:PORT\]" && ok "serve --help" ||
+	bad "serve --help"
 
 grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf run$" "$UNIT" &&
 	ok "unit runs the installed binary" || bad "unit ExecStart: $(grep ExecStart= "$UNIT")"
@@ -85,6 +90,24 @@ if need_or_fail systemd-analyze; then
 		bad "systemd-analyze security has no --offline (systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'))"
 	else
 		echo "skip - systemd-analyze security has no --offline"
+	fi
+fi
+# serve's example unit: clean, no capability, as private as run's
+SUNIT=$(find_one /share/doc/nftally/nftally-serve.service)
+[ -n "$SUNIT" ] && grep -q '^CapabilityBoundingSet=$' "$SUNIT" && grep -q '^User=nftally$' "$SUNIT" &&
+	grep -q "^ExecStart=$(echo "${BIN#"$DEST"}") -c .*/nftally/nftally.conf serve$" "$SUNIT" &&
+	ok "serve's example unit: installed, no capability" || bad "serve's example unit: '${SUNIT#"$DEST"}'"
+if [ -n "$SUNIT" ] && need_or_fail systemd-analyze; then
+	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$SUNIT" > "$DEST/nftally-serve.service"
+	systemd-analyze verify --man=no "$DEST/nftally-serve.service" > "$DEST/verify" 2>&1 &&
+		[ ! -s "$DEST/verify" ] && ok "serve's unit: systemd-analyze verify clean" ||
+		bad "serve's unit: systemd-analyze verify: $(cat "$DEST/verify")"
+	if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+		score=$(systemd-analyze security --offline=yes "$DEST/nftally-serve.service" 2>&1 |
+			sed -n 's/.*Overall exposure level for nftally-serve.service: \([0-9.]*\) .*/\1/p')
+		[ -n "$score" ] && [ "$(echo "$score <= 2.5" | bc)" = 1 ] &&
+			ok "serve's unit: exposure $score <= 2.5" ||
+			bad "serve's unit: exposure '${score}' (want <= 2.5)"
 	fi
 fi
 if need_or_fail go-md2man && need_or_fail man; then

@@ -26,6 +26,7 @@
 #include "query.h"
 #include "render.h"
 #include "run.h"
+#include "serve.h"
 #include "sinks.h"
 #include "targets.h"
 
@@ -53,6 +54,8 @@ struct cli {
 	struct report_opts ro;
 	const char *const *args; /* import-ipset's set names */
 	size_t nargs;
+	struct serve_opts so; /* serve's own options */
+	bool serve_any;       /* one of them was given */
 };
 
 static const char usage_text[] =
@@ -68,6 +71,7 @@ static const char usage_text[] =
 "  remove   print the counters a last time, then delete the table\n"
 "  report   totals per period or billing cycle, 95th percentiles (help report)\n"
 "  pg-schema  make or update the central PostgreSQL schema (see help pg-schema)\n"
+"  serve    the dashboard: web pages and a JSON API over the store (help serve)\n"
 "  import-ipset [SET...]  `ipset save` on stdin to a targets file on stdout\n"
 "  help [COMMAND]  this text, or what COMMAND does (also COMMAND --help)\n"
 "\n"
@@ -132,6 +136,28 @@ static const struct command_help command_help[] = {
 	  "events (once per label, cycle and level, also across kill -9), the\n"
 	  "quota_hook, and, only for quota lines with action=, marking, throttling\n"
 	  "or dropping the exceeded label's packets (docs/quotas.md).\n" },
+	{ "serve",
+	  "Usage: nftally [OPTIONS] serve [--listen ADDR:PORT] [--bill sum|max|in|out]\n"
+	  "                      [--token-file FILE] [--tokens FILE]\n"
+	  "                      [--tls-cert FILE --tls-key FILE] [--dygraphs PATH]\n"
+	  "                      [--web-dir DIR] [--at T]\n"
+	  "The dashboard (docs/dashboard.md): an overview of every label (this and the\n"
+	  "previous billing cycle, the 95th percentile, the last day), a page per label\n"
+	  "(5-minute, hourly and daily graphs, per address and class, its cycles) and\n"
+	  "the JSON API behind them (/api/overview, /api/label?l=LABEL), read-only over\n"
+	  "the store, computed by the code of report.  --listen: default\n"
+	  "127.0.0.1:9480 (the config's listen is run's /metrics, not this).  On a\n"
+	  "loopback address without --token-file the operator needs no token; any\n"
+	  "other address needs --token-file (a file whose one line is the operator's\n"
+	  "token).  --tokens: `TOKEN LABEL` lines, each token seeing that label only.\n"
+	  "Tokens: at least 16 printable characters, sent as the password of basic\n"
+	  "auth, as `Authorization: Bearer TOKEN` or as ?token=.  HTTPS with\n"
+	  "--tls-cert and --tls-key (PEM).  --dygraphs: the charting library (default\n"
+	  "/usr/share/javascript/dygraphs/dygraph.min.js, Debian's libjs-dygraphs).\n"
+	  "--bill: what billed means (default sum).  --at T: as of T (tests).\n"
+	  "The config's serve_listen, serve_bill, serve_token_file, serve_tokens,\n"
+	  "serve_tls_cert and serve_tls_key set the same; the options win.\n"
+	  "Runs until SIGTERM or SIGINT.\n" },
 	{ "report",
 	  "Usage: nftally [OPTIONS] report [--by 5min|hour|day|month|cycle] [--label L]\n"
 	  "                       [--addr A] [--class C] [--by-class] [--host H]\n"
@@ -281,6 +307,12 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		{ "all", no_argument, NULL, 'Z' },
 		{ "by-class", no_argument, NULL, 'C' },
 		{ "at", required_argument, NULL, 'J' },
+		{ "token-file", required_argument, NULL, 1001 },
+		{ "tokens", required_argument, NULL, 1002 },
+		{ "tls-cert", required_argument, NULL, 1003 },
+		{ "tls-key", required_argument, NULL, 1004 },
+		{ "dygraphs", required_argument, NULL, 1005 },
+		{ "web-dir", required_argument, NULL, 1006 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -323,6 +355,12 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		case 'Z': ro->all = ro->any = true; break;
 		case 'C': ro->by_class = ro->any = true; break;
 		case 'J': ro->at = optarg; ro->any = true; break;
+		case 1001: a->so.token_file = optarg; a->serve_any = true; break;
+		case 1002: a->so.tokens_file = optarg; a->serve_any = true; break;
+		case 1003: a->so.tls_cert = optarg; a->serve_any = true; break;
+		case 1004: a->so.tls_key = optarg; a->serve_any = true; break;
+		case 1005: a->so.dygraphs = optarg; a->serve_any = true; break;
+		case 1006: a->so.web_dir = optarg; a->serve_any = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("nftally %s\n", NFTALLY_VERSION); exit(0);
 		default: fputs(usage_text, stderr); exit(EXIT_USAGE);
@@ -343,9 +381,32 @@ static int parse_args(struct cli *a, int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	a->command = argv[optind];
-	if (strcmp(a->command, "run") == 0 && run_block_signals() < 0) {
+	if ((strcmp(a->command, "run") == 0 || strcmp(a->command, "serve") == 0) &&
+	    run_block_signals() < 0) {
 		fprintf(stderr, "nftally: cannot block signals: %s\n", strerror(errno));
 		exit(EXIT_SYSTEM);
+	}
+	if (strcmp(a->command, "serve") == 0) {
+		/* serve takes --bill and --at of report's options, and --listen
+		 * as its own address */
+		a->so.listen = over[7];
+		over[7] = NULL;
+		a->so.at = ro->at;
+		ro->at = NULL;
+		a->so.bill_set = ro->bill != NULL;
+		if (ro->bill && bill_policy_parse(ro->bill, &a->so.bill) < 0) {
+			fprintf(stderr, "nftally: --bill: use sum, max, in or out\n");
+			exit(EXIT_USAGE);
+		}
+		ro->bill = NULL;
+		ro->any = ro->by || ro->label || ro->addr || ro->per_addr || ro->since ||
+			  ro->until || ro->utc || ro->format || ro->human || ro->cls || ro->host ||
+			  ro->netns || ro->merge_hosts || ro->cycle || ro->p95 || ro->units ||
+			  ro->all || ro->by_class;
+	} else if (a->serve_any) {
+		fprintf(stderr, "nftally: --token-file, --tokens, --tls-cert, --tls-key, "
+			"--dygraphs and --web-dir are options of serve\n");
+		exit(EXIT_USAGE);
 	}
 	if (ro->any && strcmp(a->command, "report") != 0) {
 		fprintf(stderr, "nftally: --by, --label, --addr, --class, --host, --netns, "
@@ -401,6 +462,46 @@ static int cmd_report_store(struct cli *a, const struct config *cfg, char path[P
 			   &a->e);
 	if (ret < 0)
 		return cli_fail(a, ret == -ENOENT || ret == -EINVAL || ret == -ENOTSUP ? EXIT_INPUT : EXIT_SYSTEM);
+	return 0;
+}
+
+/* `nftally serve`: the dashboard over the store of the config (or of
+ * --account's), until SIGTERM or SIGINT. */
+static int cmd_serve(struct cli *a)
+{
+	const struct config *cfg = a->only ? config_set_find(&a->cs, a->only) :
+				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
+	char path[PATH_MAX];
+	struct billing b;
+	int ret;
+
+	if (!account_store_path(cfg, path, PATH_MAX)) {
+		err_set(&a->e, "the store is off (store = off): nothing to serve");
+		return cli_fail(a, EXIT_INPUT);
+	}
+	if ((ret = billing_from_config(&b, cfg, &a->e)) < 0)
+		return cli_fail(a, ret == -ENOMEM ? EXIT_SYSTEM : EXIT_INPUT);
+	/* the command line over the config's serve_* keys */
+	if (!a->so.listen && cfg->serve_listen[0])
+		a->so.listen = cfg->serve_listen;
+	if (!a->so.bill_set && cfg->serve_bill[0])
+		bill_policy_parse(cfg->serve_bill, &a->so.bill); /* checked by config */
+	if (!a->so.token_file && cfg->serve_token_file[0])
+		a->so.token_file = cfg->serve_token_file;
+	if (!a->so.tokens_file && cfg->serve_tokens[0])
+		a->so.tokens_file = cfg->serve_tokens;
+	if (!a->so.tls_cert && cfg->serve_tls_cert[0])
+		a->so.tls_cert = cfg->serve_tls_cert;
+	if (!a->so.tls_key && cfg->serve_tls_key[0])
+		a->so.tls_key = cfg->serve_tls_key;
+	a->so.store_path = path;
+	a->so.host = cfg->host[0] ? cfg->host : NULL;
+	a->so.billing = &b;
+	ret = serve_run(&a->so, &a->e);
+	billing_finish(&b);
+	if (ret < 0)
+		return cli_fail(a, ret == -EINVAL || ret == -ENOENT || ret == -ENOTSUP ?
+				EXIT_INPUT : EXIT_SYSTEM);
 	return 0;
 }
 
@@ -660,13 +761,16 @@ int main(int argc, char **argv)
 	if (strcmp(a.command, "render") && strcmp(a.command, "apply") &&
 	    strcmp(a.command, "dump") && strcmp(a.command, "run") &&
 	    strcmp(a.command, "remove") && strcmp(a.command, "report") &&
-	    strcmp(a.command, "import-ipset") && strcmp(a.command, "pg-schema")) {
+	    strcmp(a.command, "import-ipset") && strcmp(a.command, "pg-schema") &&
+	    strcmp(a.command, "serve")) {
 		fprintf(stderr, "nftally: unknown command '%s'\n%s", a.command, usage_text);
 		code = EXIT_USAGE;
 	} else if (!strcmp(a.command, "report")) {
 		code = cmd_report(&a);
 	} else if (!strcmp(a.command, "import-ipset")) {
 		code = cmd_import_ipset(&a);
+	} else if (!strcmp(a.command, "serve")) {
+		code = cmd_serve(&a);
 	} else if (!strcmp(a.command, "pg-schema")) {
 		code = cmd_pg_schema(&a);
 	} else if (!strcmp(a.command, "run")) {

@@ -75,3 +75,49 @@ char *cell_csv(const char *s)
 	free(plain);
 	return out;
 }
+
+char *cell_html(const char *s)
+{
+	size_t len = 0;
+	char *out, *w;
+
+	for (const char *p = s; *p; p++)
+		len += strchr("&<>\"'", *p) ? 6 : 1;
+	if (!(out = malloc(len + 1)))
+		return NULL;
+	w = out;
+	for (const char *p = s; *p; p++) {
+		const char *r = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" :
+				*p == '"' ? "&quot;" : *p == '\'' ? "&#39;" : NULL;
+
+		if (r) {
+			memcpy(w, r, strlen(r));
+			w += strlen(r);
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+char *cell_url(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *w = out;
+
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.~", *p)) {
+			*w++ = (char)*p;
+		} else {
+			*w++ = '%';
+			*w++ = hex[*p >> 4];
+			*w++ = hex[*p & 15];
+		}
+	}
+	*w = '\0';
+	return out;
+}

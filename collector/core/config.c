@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bill.h"
 #include "config.h"
 #include "cycle.h"
 #include "file.h"
@@ -24,6 +25,8 @@ enum config_key { KEY_TABLE, KEY_TEMPLATE, KEY_TEMPLATE_DIR, KEY_TARGETS,
 		  KEY_NETNS, KEY_LABELS, KEY_POSTGRESQL,
 		  KEY_QUOTAS, KEY_QUOTA_HOOK, KEY_QUOTA_HOOK_TIMEOUT, KEY_QUOTA_WARN,
 		  KEY_CYCLE_DAY, KEY_TIMEZONE, KEY_CYCLES, KEY_KEEP_SAMPLES,
+		  KEY_SERVE_LISTEN, KEY_SERVE_BILL, KEY_SERVE_TOKEN_FILE, KEY_SERVE_TOKENS,
+		  KEY_SERVE_TLS_CERT, KEY_SERVE_TLS_KEY,
 		  KEY_COUNT };
 
 static const char *const config_keys[KEY_COUNT] = {
@@ -33,6 +36,8 @@ static const char *const config_keys[KEY_COUNT] = {
 	"default_class", "host", "netns", "labels", "postgresql",
 	"quotas", "quota_hook", "quota_hook_timeout", "quota_warn",
 	"cycle_day", "timezone", "cycles", "store_keep_samples",
+	"serve_listen", "serve_bill", "serve_token_file", "serve_tokens",
+	"serve_tls_cert", "serve_tls_key",
 };
 
 /* What one daemon has once, whatever its accounts: one timer, one state
@@ -47,6 +52,8 @@ static const bool config_daemon_wide[KEY_COUNT] = {
 	[KEY_QUOTA_WARN] = true,
 	[KEY_CYCLE_DAY] = true, [KEY_TIMEZONE] = true, [KEY_CYCLES] = true,
 	[KEY_KEEP_SAMPLES] = true,
+	[KEY_SERVE_LISTEN] = true, [KEY_SERVE_BILL] = true, [KEY_SERVE_TOKEN_FILE] = true,
+	[KEY_SERVE_TOKENS] = true, [KEY_SERVE_TLS_CERT] = true, [KEY_SERVE_TLS_KEY] = true,
 };
 
 void config_defaults(struct config *c)
@@ -194,7 +201,8 @@ bool config_parse_listen(const char *v, struct sockaddr_storage *ss)
 	return true;
 }
 
-int config_set_listen(struct config *c, const char *v, const char *where, struct err *e)
+/* listen and serve_listen: into dst (CONFIG_LISTEN_MAX + 1 bytes) */
+static int config_listen_into(char *dst, const char *v, const char *where, struct err *e)
 {
 	struct sockaddr_storage ss;
 	char shown[80];
@@ -202,7 +210,26 @@ int config_set_listen(struct config *c, const char *v, const char *where, struct
 	if (!config_parse_listen(v, &ss))
 		return err_set(e, "%s: bad listen address '%s' (use ADDR:PORT, [ADDR6]:PORT "
 			       "or :PORT)", where, config_show(shown, v));
-	strcpy(c->listen, v);
+	strcpy(dst, v);
+	return 0;
+}
+
+int config_set_listen(struct config *c, const char *v, const char *where, struct err *e)
+{
+	return config_listen_into(c->listen, v, where, e);
+}
+
+/* serve_bill: what nftally serve bills (bill_policy_parse's words) */
+static int config_set_serve_bill(struct config *c, const char *v, const char *where,
+				 struct err *e)
+{
+	enum bill_policy p;
+	char shown[80];
+
+	if (bill_policy_parse(v, &p) < 0)
+		return err_set(e, "%s: serve_bill '%s': use sum, max, in or out", where,
+			       config_show(shown, v));
+	snprintf(c->serve_bill, sizeof(c->serve_bill), "%s", v);
 	return 0;
 }
 
@@ -460,6 +487,14 @@ static char *config_path_field(struct config *c, const char *key)
 		return c->quota_hook;
 	if (strcmp(key, "cycles") == 0)
 		return c->cycles;
+	if (strcmp(key, "serve_token_file") == 0)
+		return c->serve_token_file;
+	if (strcmp(key, "serve_tokens") == 0)
+		return c->serve_tokens;
+	if (strcmp(key, "serve_tls_cert") == 0)
+		return c->serve_tls_cert;
+	if (strcmp(key, "serve_tls_key") == 0)
+		return c->serve_tls_key;
 	return NULL;
 }
 
@@ -805,6 +840,10 @@ static int config_apply(struct config *c, int key, const char *v,
 		return config_set_keep(c, config_keys[key], v, where, e);
 	case KEY_LISTEN:
 		return config_set_listen(c, v, where, e);
+	case KEY_SERVE_LISTEN:
+		return config_listen_into(c->serve_listen, v, where, e);
+	case KEY_SERVE_BILL:
+		return config_set_serve_bill(c, v, where, e);
 	case KEY_EXCLUDE:
 		return config_set_exclude(c, v, where, e);
 	case KEY_INTERFACES:

@@ -132,6 +132,11 @@ static int parse_when(const char *s, bool utc, int64_t *out)
 static const struct qwin *query_window(const struct query *q, const char *label,
 				       const char *period);
 
+int query_parse_time(const char *s, bool utc, int64_t *out)
+{
+	return parse_when(s, utc, out);
+}
+
 static void qrow_free(struct qrow *x)
 {
 	free(x->period);
@@ -1065,10 +1070,9 @@ static int query_store(struct store *s, struct query *q, struct store_query *sq,
 	}
 	if ((ret = query_windows(s, q, sq, e)) < 0)
 		return ret;
-	wq.w = &q->w[0].w;
-	wq.nw = q->nw;
-	if (!q->nw)
+	if (!q->nw) /* no label (q->w NULL): nothing to read */
 		return 0;
+	wq.nw = q->nw;
 	/* store_window_* read a plain array of windows */
 	{
 		struct store_window *v = malloc(q->nw * sizeof(*v));
@@ -1151,4 +1155,104 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 		return -EIO;
 	}
 	return ret == -ENOENT ? -EIO : ret; /* -ENOENT says "no database" */
+}
+
+/* ---- the same numbers for nftally serve ---- */
+
+/* One pass of report over s: --cycle o->cycle, with or without --p95. */
+static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
+		      struct query *q, struct err *e)
+{
+	struct store_query sq = { .by = TIER_DAY, .since = INT64_MIN, .until = INT64_MAX,
+				  .label = o->label, .host = o->host, .netns = o->netns,
+				  .account = o->account };
+	struct report_opts eff;
+	char canon[ADDR_STRLEN];
+	int ret;
+
+	*q = (struct query){ .now = now };
+	if ((ret = query_options(o, &sq, q, &eff, canon, e)) < 0)
+		return ret;
+	/* q->o points at eff: keep it for the pass only */
+	sq.merge_hosts = o->merge_hosts;
+	ret = query_store(s, q, &sq, e);
+	q->o = o;
+	return ret;
+}
+
+int query_bills(struct store *s, const struct query_bills_opts *bo, struct query_bills *out,
+		struct err *e)
+{
+	static const uint64_t none;
+	char since[32];
+	struct report_opts o = { .cycle = bo->cycle, .bill = bill_policy_name(bo->bill),
+				 .billing = bo->billing, .label = bo->label, .host = bo->host,
+				 .netns = bo->netns, .merge_hosts = true, .format = "json" };
+	struct query t = { 0 }, p = { 0 };
+	size_t j = 0, k = 0;
+	int ret;
+
+	if (!bo->cycle) { /* --by cycle --since @SINCE */
+		snprintf(since, sizeof(since), "@%" PRId64, bo->since);
+		o.by = "cycle";
+		o.since = since;
+	}
+	*out = (struct query_bills){ 0 };
+	ret = bills_pass(s, &o, bo->now, &t, e);
+	o.p95 = true;
+	if (ret == 0)
+		ret = bills_pass(s, &o, bo->now, &p, e);
+	if (ret == 0 && t.nw && !(out->v = calloc(t.nw, sizeof(*out->v))))
+		ret = err_setn(e, -ENOMEM, "out of memory");
+	/* every window (label, cycle) with its rows (if any) and its
+	 * percentile (zero slots when it has no samples: report --all's
+	 * row); windows, rows and percentiles are all in (label, cycle)
+	 * order, so one walk joins them */
+	for (size_t i = 0; ret == 0 && i < t.nw; i++) {
+		const struct qwin *w = &t.w[i];
+		struct query_bill *x = &out->v[out->n];
+
+		x->label = strdup(w->w.label);
+		if (!x->label) {
+			ret = err_setn(e, -ENOMEM, "out of memory");
+			break;
+		}
+		out->n++;
+		memcpy(x->period, w->period, sizeof(x->period));
+		x->since = w->w.since;
+		x->until = w->w.until;
+		while (j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
+					     w->w.since, NULL) < 0)
+			j++;
+		for (; j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
+					     w->w.since, NULL) == 0; j++) {
+			x->c.in_bytes += t.v[j].c.in_bytes;
+			x->c.in_packets += t.v[j].c.in_packets;
+			x->c.out_bytes += t.v[j].c.out_bytes;
+			x->c.out_packets += t.v[j].c.out_packets;
+		}
+		x->billed = bill_bytes(bo->bill, x->c.in_bytes, x->c.out_bytes);
+		while (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
+					      w->w.since, NULL) < 0)
+			k++;
+		if (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
+					   w->w.since, NULL) == 0)
+			x->p95 = p.p[k].r;
+		else if (bill_p95(&none, &none, 0, bill_slots(x->since, x->until, bo->now),
+				  bo->bill, &x->p95) < 0)
+			ret = err_setn(e, -ENOMEM, "out of memory");
+	}
+	query_free(&t);
+	query_free(&p);
+	if (ret < 0)
+		query_bills_free(out);
+	return ret;
+}
+
+void query_bills_free(struct query_bills *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i].label);
+	free(b->v);
+	*b = (struct query_bills){ 0 };
 }

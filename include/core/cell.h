@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Text made safe for the cells of `nftally report`: CSV fields that a
  * spreadsheet will not run as formulas, and labels without the Unicode
- * controls that reorder what a terminal or a spreadsheet shows.  Pure. */
+ * controls that reorder what a terminal or a spreadsheet shows; and for
+ * the pages of `nftally serve`: HTML and URL escapes.  Pure. */
 #ifndef NFTALLY_CELL_H
 #define NFTALLY_CELL_H
 
@@ -20,5 +21,13 @@ void cell_strip_bidi(char *s);
  * `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front and
  * is quoted.  A malloc'ed string, or NULL with errno set. */
 char *cell_csv(const char *s);
+
+/* s as HTML text or a quoted attribute value: & < > " ' as entities.
+ * A malloc'ed string, or NULL with errno set. */
+char *cell_html(const char *s);
+
+/* s as one component of a URL query: every byte but A-Z a-z 0-9 - _ . ~
+ * percent-encoded.  A malloc'ed string, or NULL with errno set. */
+char *cell_url(const char *s);
 
 #endif

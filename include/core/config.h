@@ -77,6 +77,13 @@ struct config {
 	int cycle_day;                  /* 1..31, default 1 */
 	char timezone[64];              /* an IANA zone; "" = the host's */
 	char cycles[PATH_MAX];          /* "" = no per-label cycles file */
+	/* nftally serve (docs/dashboard.md), daemon-wide; "" = its default */
+	char serve_listen[CONFIG_LISTEN_MAX + 1];
+	char serve_bill[8];             /* sum, max, in, out */
+	char serve_token_file[PATH_MAX];
+	char serve_tokens[PATH_MAX];
+	char serve_tls_cert[PATH_MAX];
+	char serve_tls_key[PATH_MAX];
 };
 
 void config_defaults(struct config *c);
@@ -86,7 +93,7 @@ void config_defaults(struct config *c);
  * dflt (account ""); with sections v[i] is dflt overlaid with the keys of
  * section i, and dflt is not an account.  Daemon-wide keys (interval,
  * state_dir, store, store_keep_*, prom_file, listen, host, cycle_day,
- * timezone, cycles) are dflt's, and
+ * timezone, cycles, serve_*) are dflt's, and
  * every v[i] holds a copy. */
 struct config_set {
 	struct config dflt;
@@ -109,8 +116,9 @@ void config_set_finish(struct config_set *cs);
  * store_keep_samples, prom_file,
  * listen, exclude, interfaces, overhead, classes, default_class, host,
  * netns, labels, cycle_day, timezone, cycles, quotas, quota_hook,
- * quota_hook_timeout, quota_warn.  Values may be double-quoted (no
- * escapes); the list keys
+ * quota_hook_timeout, quota_warn, serve_listen, serve_bill,
+ * serve_token_file, serve_tokens, serve_tls_cert, serve_tls_key.  Values
+ * may be double-quoted (no escapes); the list keys
  * (exclude, interfaces, and targets given as sources) may also be written
  * unquoted, up to a '#' that starts a word.  Unknown keys, duplicate keys
  * (in one section), bad values, bad section headers, duplicate accounts, a
@@ -211,9 +219,9 @@ struct sockaddr_storage;
 bool config_parse_listen(const char *v, struct sockaddr_storage *ss);
 
 /* Set one of the path keys ("template", "template_dir", "targets",
- * "state_dir", "store", "prom_file", "classes", "labels", "quotas",
- * "quota_hook"), e.g. from a
- * "state_dir", "store", "prom_file", "classes", "labels", "cycles"), e.g. from a
+ * "state_dir", "store", "prom_file", "classes", "labels", "cycles",
+ * "quotas", "quota_hook", "serve_token_file", "serve_tokens", "serve_tls_cert",
+ * "serve_tls_key"), e.g. from a
  * command-line option.  The value must be non-empty, shorter than PATH_MAX
  * and free of control characters.  Setting "targets" also sets
  * targets_explicit and targets_file and clears the discovery sources (it

@@ -4,7 +4,10 @@
 #define NFTALLY_QUERY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "bill.h"
+#include "counts.h"
 #include "err.h"
 
 struct billing;
@@ -49,5 +52,51 @@ int query_check(const struct report_opts *o, struct err *e);
  * libpq, -EIO with e set when the server fails. */
 int query_report(const struct report_opts *o, const char *store_path, const char *here,
 		 bool classes, struct err *e);
+
+/* A time as --since, --until and --at take it ("YYYY-MM-DD",
+ * "YYYY-MM-DDTHH:MM[:SS]", "YYYY-MM", "@SECONDS"; local time unless utc).
+ * 0 or -EINVAL. */
+int query_parse_time(const char *s, bool utc, int64_t *out);
+
+/* ---- the same numbers for nftally serve (docs/dashboard.md) ---- */
+
+struct store;
+
+/* What query_bills computes: report --cycle CYCLE --bill BILL --p95
+ * --merge-hosts --all as of now (or, without a cycle, --by cycle --since
+ * @SINCE: every cycle from the one holding since to the one holding now),
+ * filtered as report's --label, --host and --netns (NULL: no filter). */
+struct query_bills_opts {
+	const char *cycle; /* "current", "previous", "YYYY-MM"; NULL: each from since */
+	enum bill_policy bill;
+	const struct billing *billing; /* NULL: day 1, local zone */
+	int64_t now;
+	const char *label, *host, *netns;
+	int64_t since;
+};
+
+/* One label's cycle: its totals (report --cycle's row, summed over hosts,
+ * namespaces and classes) and its 95th percentile (report --p95's row;
+ * zero slots counted when it has no samples). */
+struct query_bill {
+	char *label;
+	char period[16];
+	int64_t since, until;
+	struct counts c;
+	uint64_t billed;
+	struct bill_p95 p95;
+};
+
+struct query_bills {
+	struct query_bill *v; /* sorted by label (strcmp), then cycle */
+	size_t n;
+};
+
+/* Every label of the store s (that passes the filters) with its cycle,
+ * computed by the code of `nftally report`, into *out (query_bills_free).
+ * 0, or a negative errno with e set (-EINVAL: a bad cycle). */
+int query_bills(struct store *s, const struct query_bills_opts *o, struct query_bills *out,
+		struct err *e);
+void query_bills_free(struct query_bills *b);
 
 #endif

@@ -22,6 +22,27 @@ static void strip_is(const char *in, const char *want)
 	test_streq(buf, want);
 }
 
+static void html_is(const char *in, const char *want, const char *url)
+{
+	char *got = cell_html(in), *u = cell_url(in);
+
+	test_assert(got && u);
+	test_streq(got, want);
+	test_streq(u, url);
+	free(got);
+	free(u);
+}
+
+static void test_html(void)
+{
+	html_is("vm-101", "vm-101", "vm-101");
+	html_is("<script>alert('x')</script>", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;",
+		"%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E");
+	html_is("a&b \"c\"", "a&amp;b &quot;c&quot;", "a%26b%20%22c%22");
+	html_is("Zürich", "Zürich", "Z%C3%BCrich");
+	html_is("", "", "");
+}
+
 static void test_plain(void)
 {
 	csv_is("", "");
@@ -88,6 +109,7 @@ static void test_bidi(void)
 int main(void)
 {
 	test_plain();
+	test_html();
 	test_quoting();
 	test_formulas();
 	test_bidi();

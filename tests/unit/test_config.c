@@ -741,8 +741,35 @@ static void test_quota_keys(void)
 		"set it before the first [account] section");
 }
 
+static void test_serve(void)
+{
+	struct config c;
+
+	parse_ok(&c, "interval = 5\n");
+	test_streq(c.serve_listen, "");
+	test_streq(c.serve_bill, "");
+	parse_ok(&c, "serve_listen = [::1]:9480\nserve_bill = max\n"
+		  "serve_token_file = /etc/nftally/serve-token\nserve_tokens = /etc/nftally/t\n"
+		  "serve_tls_cert = /etc/nftally/c.pem\nserve_tls_key = /etc/nftally/k.pem\n");
+	test_streq(c.serve_listen, "[::1]:9480");
+	test_streq(c.serve_bill, "max");
+	test_streq(c.serve_token_file, "/etc/nftally/serve-token");
+	test_streq(c.serve_tokens, "/etc/nftally/t");
+	test_streq(c.serve_tls_cert, "/etc/nftally/c.pem");
+	test_streq(c.serve_tls_key, "/etc/nftally/k.pem");
+	parse_err("serve_bill = most\n",
+		  "nftally.conf:1: serve_bill 'most': use sum, max, in or out");
+	parse_err("serve_listen = nowhere\n", "nftally.conf:1: bad listen address 'nowhere' "
+		  "(use ADDR:PORT, [ADDR6]:PORT or :PORT)");
+	parse_err("serve_tokens = \"\"\n", "nftally.conf:1: empty path for 'serve_tokens'");
+	set_err("[account a]\nserve_bill = sum\n",
+		"nftally.conf:2: 'serve_bill' is daemon-wide: set it before the first [account] "
+		"section");
+}
+
 int main(void)
 {
+	test_serve();
 	test_postgresql();
 	test_exclude_warning();
 	test_defaults();

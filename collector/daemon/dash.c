@@ -1,0 +1,1234 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The dashboard's pages and JSON API: who may see what, the overview of
+ * every label (computed by query_bills, the code of `nftally report`,
+ * then filtered, sorted and paged here), a label's page with its cycles
+ * and its series, and the static files.  Every string from the store is
+ * HTML-escaped on the pages and URL-encoded in links.  docs/dashboard.md. */
+#include <errno.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "billing.h"
+#include "build-config.h"
+#include "cell.h"
+#include "cycle.h"
+#include "dash.h"
+#include "file.h"
+#include "serve.h"
+#include "store.h"
+#include "units.h"
+
+#define DASH_CACHE_SECONDS 60 /* the overview's numbers are kept this long */
+#define DASH_PER_PAGE 50
+#define DASH_PER_PAGE_MAX 1000
+#define DASH_CYCLES 12        /* cycles on a label's page: this one and 11 before */
+
+enum scope { SCOPE_NONE, SCOPE_OPERATOR, SCOPE_CUSTOMER };
+
+/* Who the request's token makes it: every token is compared (in constant
+ * time each), so the time says nothing about which one matched. */
+static enum scope dash_who(const struct dash *d, const struct dash_req *rq, const char **label)
+{
+	enum scope s = SCOPE_NONE;
+
+	if (!rq->token)
+		return d->loopback && !d->operator_token ? SCOPE_OPERATOR : SCOPE_NONE;
+	if (d->operator_token && serve_token_eq(d->operator_token, rq->token))
+		s = SCOPE_OPERATOR;
+	for (size_t i = 0; i < d->ntokens; i++)
+		if (serve_token_eq(d->tokens[i].token, rq->token) && s == SCOPE_NONE) {
+			s = SCOPE_CUSTOMER;
+			*label = d->tokens[i].label;
+		}
+	return s;
+}
+
+void dash_text(struct dash_resp *rs, unsigned status, const char *text)
+{
+	free(rs->body);
+	rs->status = status;
+	rs->type = "text/plain; charset=utf-8";
+	rs->body = strdup(text);
+	rs->len = rs->body ? strlen(text) : 0;
+	if (!rs->body)
+		rs->status = 500;
+}
+
+/* A memstream's text as the answer (status 500 when it failed). */
+static void resp_take(struct dash_resp *rs, FILE *f, char **bufp, size_t *lenp,
+		      const char *type, int ret)
+{
+	/* the stream sets *bufp and *lenp when it is closed */
+	bool ok = fclose(f) == 0;
+	char *buf = *bufp;
+	size_t len = *lenp;
+
+	if (!ok || ret < 0 || !buf) {
+		free(buf);
+		dash_text(rs, 500, ret == -ENOMEM || ret == 0 ? "out of memory\n" :
+			  "the store cannot be read: see nftally serve's messages\n");
+		return;
+	}
+	rs->status = 200;
+	rs->body = buf;
+	rs->len = len;
+	rs->type = type;
+}
+
+static int64_t dash_now(const struct dash *d)
+{
+	return d->fixed_at ? d->at : (int64_t)time(NULL);
+}
+
+/* ---- the overview's numbers: snapshots ---- */
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void snap_free(struct dash_snap *x)
+{
+	if (!x)
+		return;
+	free(x->host);
+	free(x->netns);
+	query_bills_free(&x->cur);
+	query_bills_free(&x->prev);
+	free(x->in);
+	free(x->out);
+	free(x);
+}
+
+/* Drop a reference (the last one frees it). */
+static void snap_put(struct dash *d, struct dash_snap *x)
+{
+	bool last;
+
+	if (!x)
+		return;
+	pthread_mutex_lock(&d->lock);
+	last = --x->refs == 0;
+	pthread_mutex_unlock(&d->lock);
+	if (last)
+		snap_free(x);
+}
+
+static int spark_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_window *)a)->label,
+		      ((const struct store_window *)b)->label);
+}
+
+struct spark_ctx {
+	struct dash_snap *x;
+	const struct store_window *w; /* one per label, in cur's order */
+};
+
+static int spark_sample(const struct store_sample *s, void *data)
+{
+	struct spark_ctx *c = data;
+	struct dash_snap *x = c->x;
+	struct store_window key = { .label = s->label };
+	const struct store_window *w = bsearch(&key, c->w, x->cur.n, sizeof(*c->w), spark_cmp);
+	size_t i;
+
+	if (!w || s->t < x->spark_start || s->t >= x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT)
+		return 0;
+	i = (size_t)(w - c->w) * DASH_SPARK_SLOTS + (size_t)((s->t - x->spark_start) / BILL_SLOT);
+	x->in[i] += s->c.in_bytes;
+	x->out[i] += s->c.out_bytes;
+	return 0;
+}
+
+/* Every label's last day: the DASH_SPARK_SLOTS whole 5-minute slots
+ * before the one in progress, in one read of the samples. */
+static int spark_read(struct store *st, struct dash_snap *x, struct err *e)
+{
+	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = x->host,
+				  .netns = x->netns, .nw = x->cur.n };
+	struct store_window *w = calloc(x->cur.n ? x->cur.n : 1, sizeof(*w));
+	struct spark_ctx c = { x, w };
+	int ret = 0;
+
+	x->spark_start = x->now / BILL_SLOT * BILL_SLOT - DASH_SPARK_SLOTS * BILL_SLOT;
+	x->in = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->in));
+	x->out = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->out));
+	if (!w || !x->in || !x->out) {
+		free(w);
+		return err_setn(e, -ENOMEM, "out of memory");
+	}
+	/* cur is sorted by label, one cycle each: so are the windows */
+	for (size_t i = 0; i < x->cur.n; i++)
+		w[i] = (struct store_window){ x->cur.v[i].label, "day", x->spark_start,
+					      x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT };
+	q.w = w;
+	if (x->cur.n)
+		ret = store_window_samples(st, &q, spark_sample, &c, e);
+	free(w);
+	return ret;
+}
+
+/* A new snapshot of the overview for host and netns as of now, from the
+ * store st (the caller holds d->work: the cycles change the process's
+ * time zone while they are computed).  NULL when it failed (logged). */
+static struct dash_snap *snap_make(struct dash *d, struct store *st, const char *host,
+				   const char *netns, int64_t now)
+{
+	struct dash_snap *x = calloc(1, sizeof(*x));
+	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0 };
+	struct err e = { "" };
+	int ret = x ? 0 : -ENOMEM;
+
+	if (ret == 0 && ((host && !(x->host = strdup(host))) ||
+			 (netns && !(x->netns = strdup(netns)))))
+		ret = -ENOMEM;
+	if (ret == 0) {
+		x->now = now;
+		ret = query_bills(st, &o, &x->cur, &e);
+	}
+	o.cycle = "previous";
+	if (ret == 0)
+		ret = query_bills(st, &o, &x->prev, &e);
+	if (ret == 0)
+		ret = spark_read(st, x, &e);
+	if (ret < 0) {
+		fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		snap_free(x);
+		return NULL;
+	}
+	x->made = (int64_t)time(NULL);
+	x->refs = 1;
+	return x;
+}
+
+static bool snap_fresh(const struct dash *d, const struct dash_snap *x, int64_t now)
+{
+	return d->fixed_at ? x->now == now : time(NULL) - x->made < DASH_CACHE_SECONDS;
+}
+
+/* The overview's snapshot for r's filters (a reference: snap_put it):
+ * without filters the refresher's (waiting for the first one); with
+ * filters the one kept for the last filters asked, or a new one.  NULL
+ * when none could be made. */
+static struct dash_snap *snap_for(struct dash *d, const char *host, const char *netns,
+				  int64_t now)
+{
+	struct dash_snap *x, *old;
+
+	pthread_mutex_lock(&d->lock);
+	if (!host && !netns) {
+		while (!d->snap && !d->failed)
+			pthread_cond_wait(&d->cond, &d->lock);
+		if ((x = d->snap))
+			x->refs++;
+		pthread_mutex_unlock(&d->lock);
+		return x;
+	}
+	x = d->fsnap;
+	if (x && same(x->host, host) && same(x->netns, netns) && snap_fresh(d, x, now)) {
+		x->refs++;
+		pthread_mutex_unlock(&d->lock);
+		return x;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_lock(&d->work);
+	x = snap_make(d, d->store, host, netns, now);
+	pthread_mutex_unlock(&d->work);
+	if (!x)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	old = d->fsnap;
+	d->fsnap = x;
+	x->refs++; /* the cache's and the caller's */
+	pthread_mutex_unlock(&d->lock);
+	snap_put(d, old);
+	return x;
+}
+
+/* The refresher: a new snapshot of every label every DASH_CACHE_SECONDS
+ * (once with a fixed --at), on a store connection of its own, so that no
+ * request waits for the whole computation. */
+static void *refresher(void *arg)
+{
+	struct dash *d = arg;
+	struct dash_snap *x, *old;
+	struct timespec until;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		int64_t now = dash_now(d);
+
+		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_lock(&d->work);
+		x = snap_make(d, d->bg_store, NULL, NULL, now);
+		pthread_mutex_unlock(&d->work);
+		pthread_mutex_lock(&d->lock);
+		old = x ? d->snap : NULL;
+		if (x)
+			d->snap = x;
+		else if (!d->snap)
+			d->failed = true;
+		pthread_cond_broadcast(&d->cond);
+		if (old && --old->refs == 0) {
+			pthread_mutex_unlock(&d->lock);
+			snap_free(old);
+			pthread_mutex_lock(&d->lock);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DASH_CACHE_SECONDS;
+		while (!d->stop && (d->fixed_at ||
+				    pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT))
+			if (d->fixed_at)
+				pthread_cond_wait(&d->cond, &d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+int dash_start(struct dash *d, struct store *bg, struct err *e)
+{
+	int ret;
+
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->work, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	d->locks = true;
+	d->bg_store = bg;
+	if ((ret = pthread_create(&d->thread, NULL, refresher, d)) != 0)
+		return err_setn(e, -ret, "serve: cannot start a thread: %s", strerror(ret));
+	d->started = true;
+	return 0;
+}
+
+/* One line of the overview: a label's two cycles and what it sorts by. */
+struct ov_row {
+	const struct query_bill *cur, *prev;
+	size_t i; /* in the snapshot */
+	uint64_t key;
+};
+
+enum ov_sort { SORT_LABEL, SORT_IN, SORT_OUT, SORT_BILLED, SORT_P95, SORT_PREV };
+static const char *const sort_names[] = { "label", "in", "out", "billed", "p95", "prev_billed" };
+
+static int row_asc(const void *a, const void *b)
+{
+	const struct ov_row *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(x->cur->label, y->cur->label);
+}
+
+static int row_desc(const void *a, const void *b)
+{
+	const struct ov_row *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	return strcmp(x->cur->label, y->cur->label);
+}
+
+static int row_label_desc(const void *a, const void *b)
+{
+	return -strcmp(((const struct ov_row *)a)->cur->label,
+		       ((const struct ov_row *)b)->cur->label);
+}
+
+/* The overview's request: filters, order, page. */
+struct ov_req {
+	const char *label, *host, *netns;
+	enum ov_sort sort;
+	bool desc;
+	size_t page, per_page;
+};
+
+static size_t arg_size(const struct dash_req *rq, const char *k, size_t dflt, size_t max)
+{
+	const char *v = rq->get(rq->ctx, k);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtoul(v, &end, 10);
+	if (*end || n < 1)
+		return dflt;
+	return n > max ? max : n;
+}
+
+static const char *arg_nonempty(const struct dash_req *rq, const char *k)
+{
+	const char *v = rq->get(rq->ctx, k);
+
+	return v && *v ? v : NULL;
+}
+
+/* ?netns=: empty (a form's empty field) is no filter; "-" is the
+ * namespace nftally started in (the store's netns "") */
+static const char *arg_netns(const struct dash_req *rq)
+{
+	const char *v = arg_nonempty(rq, "netns");
+
+	return v && strcmp(v, "-") == 0 ? "" : v;
+}
+
+/* ... and back, for links and the form */
+static const char *netns_text(const char *netns)
+{
+	return netns && !*netns ? "-" : netns;
+}
+
+static void ov_parse(const struct dash_req *rq, struct ov_req *r)
+{
+	const char *s = rq->get(rq->ctx, "sort"), *o = rq->get(rq->ctx, "order");
+
+	*r = (struct ov_req){ .label = arg_nonempty(rq, "label"), .host = arg_nonempty(rq, "host"),
+			      .netns = arg_netns(rq) };
+	for (size_t i = 0; s && i < sizeof(sort_names) / sizeof(*sort_names); i++)
+		if (strcmp(s, sort_names[i]) == 0)
+			r->sort = (enum ov_sort)i;
+	/* numbers: the largest first unless asked otherwise */
+	r->desc = o ? strcmp(o, "desc") == 0 : r->sort != SORT_LABEL;
+	r->per_page = arg_size(rq, "per_page", DASH_PER_PAGE, DASH_PER_PAGE_MAX);
+	r->page = arg_size(rq, "page", 1, SIZE_MAX / DASH_PER_PAGE_MAX);
+}
+
+static uint64_t sort_key(enum ov_sort s, const struct query_bill *c, const struct query_bill *p)
+{
+	switch (s) {
+	case SORT_IN: return c->c.in_bytes;
+	case SORT_OUT: return c->c.out_bytes;
+	case SORT_BILLED: return c->billed;
+	case SORT_P95: return bill_bps(c->p95.bill);
+	case SORT_PREV: return p ? p->billed : 0;
+	default: return 0;
+	}
+}
+
+/* The labels that pass the filters, sorted: *rows (malloc'd), *n. */
+static int ov_rows(const struct dash_snap *x, const struct ov_req *r, struct ov_row **rows,
+		   size_t *n)
+{
+	const struct query_bills *cur = &x->cur, *prev = &x->prev;
+	struct ov_row *v = malloc((cur->n ? cur->n : 1) * sizeof(*v));
+	bool filtered = r->host || r->netns;
+
+	*n = 0;
+	if (!(*rows = v))
+		return -ENOMEM;
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct query_bill *c = &cur->v[i];
+		/* both lists are every label of the store, sorted */
+		const struct query_bill *p = i < prev->n && strcmp(prev->v[i].label, c->label) == 0 ?
+					     &prev->v[i] : NULL;
+
+		if (r->label && !strstr(c->label, r->label))
+			continue;
+		/* with a host or netns: the labels with traffic from there */
+		if (filtered && !c->c.in_packets && !c->c.out_packets && !c->c.in_bytes &&
+		    !c->c.out_bytes && (!p || (!p->c.in_bytes && !p->c.out_bytes &&
+					       !p->c.in_packets && !p->c.out_packets)))
+			continue;
+		v[*n] = (struct ov_row){ c, p, i, sort_key(r->sort, c, p) };
+		(*n)++;
+	}
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), r->sort == SORT_LABEL ? (r->desc ? row_label_desc : row_asc) :
+		      r->desc ? row_desc : row_asc);
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static void json_u64(json_object *o, const char *k, uint64_t v)
+{
+#if JSON_C_MAJOR_VERSION > 0 || JSON_C_MINOR_VERSION >= 14
+	json_object_object_add(o, k, json_object_new_uint64(v));
+#else
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+#endif
+}
+
+/* A cycle with the keys of report --cycle's and --p95's JSON lines. */
+static json_object *cycle_json(const struct query_bill *x, enum bill_policy p)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "period", json_object_new_string(x->period));
+	json_object_object_add(o, "cycle_start", json_object_new_int64(x->since));
+	json_object_object_add(o, "cycle_end", json_object_new_int64(x->until));
+	json_u64(o, "in_bytes", x->c.in_bytes);
+	json_u64(o, "in_packets", x->c.in_packets);
+	json_u64(o, "out_bytes", x->c.out_bytes);
+	json_u64(o, "out_packets", x->c.out_packets);
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(p)));
+	json_u64(o, "billed_bytes", x->billed);
+	json_u64(o, "slots", x->p95.slots);
+	json_u64(o, "rank", x->p95.rank);
+	json_u64(o, "in_p95_bps", bill_bps(x->p95.in));
+	json_u64(o, "out_p95_bps", bill_bps(x->p95.out));
+	json_u64(o, "bill_p95_bps", bill_bps(x->p95.bill));
+	return o;
+}
+
+/* bytes over len seconds in bit/s, rounded half up (bill_bps for 300). */
+static uint64_t rate(uint64_t bytes, int64_t len)
+{
+	return (bytes * 8 + (uint64_t)len / 2) / (uint64_t)len;
+}
+
+static json_object *rates_json(const uint64_t *v, size_t n, const int64_t *t, int64_t step)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_object_array_add(a, json_object_new_int64((int64_t)rate(v[i], t ? t[i + 1] - t[i]
+									       : step)));
+	return a;
+}
+
+static int put_json(FILE *f, json_object *o)
+{
+	if (!o)
+		return -ENOMEM;
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					     JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputc('\n', f);
+	json_object_put(o);
+	return 0;
+}
+
+/* The page's lines: rows [first, last) of v. */
+static json_object *overview_json(const struct dash *d, const struct ov_req *r,
+				  const struct dash_snap *x, const struct ov_row *v, size_t n,
+				  size_t total)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (!o || !a) {
+		json_object_put(o);
+		json_object_put(a);
+		return NULL;
+	}
+	json_object_object_add(o, "now", json_object_new_int64(x->now));
+	json_object_object_add(o, "made", json_object_new_int64(x->made));
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
+	json_u64(o, "total", total);
+	json_u64(o, "page", r->page);
+	json_u64(o, "per_page", r->per_page);
+	json_object_object_add(o, "sort", json_object_new_string(sort_names[r->sort]));
+	json_object_object_add(o, "order", json_object_new_string(r->desc ? "desc" : "asc"));
+	json_object_object_add(o, "spark_start", json_object_new_int64(x->spark_start));
+	json_object_object_add(o, "spark_step", json_object_new_int64(BILL_SLOT));
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t *in = &x->in[v[i].i * DASH_SPARK_SLOTS];
+		const uint64_t *out = &x->out[v[i].i * DASH_SPARK_SLOTS];
+		json_object *l = json_object_new_object();
+
+		if (!l)
+			break;
+		json_object_object_add(l, "label", json_object_new_string(v[i].cur->label));
+		json_object_object_add(l, "current", cycle_json(v[i].cur, d->bill));
+		if (v[i].prev)
+			json_object_object_add(l, "previous", cycle_json(v[i].prev, d->bill));
+		json_object_object_add(l, "spark_in_bps",
+				       rates_json(in, DASH_SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_object_add(l, "spark_out_bps",
+				       rates_json(out, DASH_SPARK_SLOTS, NULL, BILL_SLOT));
+		json_object_array_add(a, l);
+	}
+	json_object_object_add(o, "labels", a);
+	return o;
+}
+
+/* ---- HTML ---- */
+
+static void html(FILE *f, const char *s)
+{
+	char *h = cell_html(s);
+
+	fputs(h ? h : "", f);
+	free(h);
+}
+
+static void url(FILE *f, const char *s)
+{
+	char *u = cell_url(s);
+
+	fputs(u ? u : "", f);
+	free(u);
+}
+
+/* "&k=v" (URL-encoded) when v is set, for links and the API's address. */
+static void qarg(FILE *f, const char *k, const char *v, bool *first)
+{
+	if (!v)
+		return;
+	fprintf(f, "%s%s=", *first ? "?" : "&amp;", k);
+	url(f, v);
+	*first = false;
+}
+
+/* The overview's query string with sort, order and page as given. */
+static void ov_query(FILE *f, const struct dash_req *rq, const struct ov_req *r,
+		     enum ov_sort sort, bool desc, size_t page)
+{
+	char pp[32], pg[32];
+	bool first = true;
+
+	snprintf(pp, sizeof(pp), "%zu", r->per_page);
+	snprintf(pg, sizeof(pg), "%zu", page);
+	qarg(f, "label", r->label, &first);
+	qarg(f, "host", r->host, &first);
+	qarg(f, "netns", netns_text(r->netns), &first);
+	qarg(f, "sort", sort_names[sort], &first);
+	qarg(f, "order", desc ? "desc" : "asc", &first);
+	qarg(f, "per_page", pp, &first);
+	qarg(f, "page", pg, &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+}
+
+static void head(FILE *f, const char *title, const char *page)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width\">\n<title>", f);
+	html(f, title);
+	fprintf(f, "</title>\n<link rel=\"stylesheet\" href=\"/static/dygraph.css\">\n"
+		"<link rel=\"stylesheet\" href=\"/static/nftally.css\">\n"
+		"<script src=\"/static/dygraph.min.js\"></script>\n"
+		"<script src=\"/static/nftally.js\"></script>\n</head>\n"
+		"<body data-page=\"%s\" ", page);
+}
+
+/* A number cell: the exact value in data-v, a readable one shown. */
+static void num(FILE *f, const char *k, uint64_t v, bool bytes)
+{
+	char b[64];
+
+	if (bytes)
+		units_format(v, "auto-bin", b, sizeof(b));
+	else if (v >= 1000000)
+		snprintf(b, sizeof(b), "%.2f Mbit/s", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(b, sizeof(b), "%.2f kbit/s", (double)v / 1e3);
+	else
+		snprintf(b, sizeof(b), "%" PRIu64 " bit/s", v);
+	fprintf(f, "<td class=\"n\" data-k=\"%s\" data-v=\"%" PRIu64 "\" title=\"%" PRIu64 "\">%s</td>",
+		k, v, v, b);
+}
+
+/* t as local time, or (utc) as UTC without touching the time zone: what
+ * runs without d->work must not, as the cycles change it meanwhile */
+static void when(FILE *f, int64_t t, bool utc)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char b[64];
+
+	if (utc) {
+		gmtime_r(&tt, &tm);
+		fprintf(f, "%04d-%02d-%02d %02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+			tm.tm_mday, tm.tm_hour, tm.tm_min);
+		return;
+	}
+	localtime_r(&tt, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%d %H:%M %Z", &tm);
+	html(f, b);
+}
+
+static void overview_html(FILE *f, const struct dash *d, const struct dash_req *rq,
+			  const struct ov_req *r, const struct ov_row *v, size_t n, size_t total,
+			  int64_t now)
+{
+	static const char *const heads[] = { "Label", "In", "Out", "Billed", "p95", "Previous" };
+	size_t pages = total ? (total + r->per_page - 1) / r->per_page : 1;
+
+	head(f, "nftally: overview", "overview");
+	fputs("data-api=\"/api/overview", f);
+	ov_query(f, rq, r, r->sort, r->desc, r->page);
+	fputs("\">\n<h1>nftally</h1>\n<form method=\"get\" action=\"/\">\n"
+	      "<label>label <input name=\"label\" value=\"", f);
+	html(f, r->label ? r->label : "");
+	fputs("\"></label>\n<label>host <input name=\"host\" value=\"", f);
+	html(f, r->host ? r->host : "");
+	fputs("\"></label>\n<label>netns <input name=\"netns\" value=\"", f);
+	html(f, r->netns ? netns_text(r->netns) : "");
+	fputs("\"></label>\n", f);
+	if (rq->query_token) {
+		fputs("<input type=\"hidden\" name=\"token\" value=\"", f);
+		html(f, rq->token);
+		fputs("\">\n", f);
+	}
+	fprintf(f, "<button>filter</button></form>\n<p id=\"summary\">%zu labels, page %zu of %zu; "
+		"billed: %s; as of ", total, r->page, pages, bill_policy_name(d->bill));
+	when(f, now, true);
+	fputs("</p>\n<table id=\"overview\"><thead><tr>", f);
+	for (size_t i = 0; i < 6; i++) {
+		enum ov_sort s = (enum ov_sort)(i == 4 ? SORT_P95 : i == 5 ? SORT_PREV : i);
+
+		fputs("<th><a href=\"/", f);
+		ov_query(f, rq, r, s, r->sort == s ? !r->desc : s != SORT_LABEL, 1);
+		fprintf(f, "\">%s</a>%s</th>", heads[i], r->sort == s ? (r->desc ? " ▼" : " ▲") : "");
+		if (i == 0)
+			fputs("<th>Cycle</th>", f);
+	}
+	fputs("<th>Last day</th></tr></thead>\n<tbody>\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct query_bill *c = v[i].cur;
+		bool first = false;
+
+		fputs("<tr data-label=\"", f);
+		html(f, c->label);
+		fputs("\"><td class=\"label\"><a href=\"/label?l=", f);
+		url(f, c->label);
+		qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+		fputs("\">", f);
+		html(f, c->label);
+		fprintf(f, "</a></td><td>%s</td>", c->period);
+		num(f, "in_bytes", c->c.in_bytes, true);
+		num(f, "out_bytes", c->c.out_bytes, true);
+		num(f, "billed_bytes", c->billed, true);
+		num(f, "bill_p95_bps", bill_bps(c->p95.bill), false);
+		num(f, "prev_billed_bytes", v[i].prev ? v[i].prev->billed : 0, true);
+		fprintf(f, "<td><div class=\"spark\" data-i=\"%zu\"></div></td></tr>\n", i);
+	}
+	fputs("</tbody></table>\n<nav>", f);
+	if (r->page > 1) {
+		fputs("<a id=\"prev\" href=\"/", f);
+		ov_query(f, rq, r, r->sort, r->desc, r->page - 1);
+		fputs("\">previous page</a> ", f);
+	}
+	if (r->page < pages) {
+		fputs("<a id=\"next\" href=\"/", f);
+		ov_query(f, rq, r, r->sort, r->desc, r->page + 1);
+		fputs("\">next page</a>", f);
+	}
+	fputs("</nav>\n<p class=\"foot\"><a href=\"/api/overview", f);
+	ov_query(f, rq, r, r->sort, r->desc, r->page);
+	fputs("\">this page as JSON</a></p>\n</body></html>\n", f);
+}
+
+/* The overview: the page (html) or its JSON. */
+static void overview(struct dash *d, const struct dash_req *rq, struct dash_resp *rs, bool page)
+{
+	struct ov_req r;
+	struct ov_row *v = NULL;
+	struct dash_snap *x;
+	size_t n = 0, first, count;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	ov_parse(rq, &r);
+	if (!(x = snap_for(d, r.host, r.netns, dash_now(d)))) {
+		dash_text(rs, 500, "the store cannot be read: see nftally serve's messages\n");
+		return;
+	}
+	ret = ov_rows(x, &r, &v, &n);
+	first = (r.page - 1) * r.per_page;
+	count = first < n ? (n - first < r.per_page ? n - first : r.per_page) : 0;
+	if (!(f = open_memstream(&buf, &len))) {
+		dash_text(rs, 500, "out of memory\n");
+		goto out;
+	}
+	if (ret == 0 && page)
+		overview_html(f, d, rq, &r, v + (first < n ? first : 0), count, n, x->now);
+	else if (ret == 0)
+		ret = put_json(f, overview_json(d, &r, x, v + (first < n ? first : 0), count, n));
+	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
+out:
+	snap_put(d, x);
+	free(v);
+}
+
+/* ---- a label's page ---- */
+
+enum { T5MIN, THOUR, TDAY, NTIERS };
+
+/* One series: the total, an address's or a class's bytes per slot. */
+struct sgroup {
+	char *name;
+	uint64_t *in, *out;
+};
+
+struct tier {
+	const char *name;
+	enum store_tier by;
+	bool utc;
+	size_t n;
+	int64_t *t;            /* n + 1 slot starts (the last: the end) */
+	struct sgroup total;
+	struct sgroup *addr, *cls;
+	size_t naddr, ncls;
+};
+
+static int tier_slots(struct tier *x, int which, int64_t now)
+{
+	x->n = which == T5MIN ? 288 : which == THOUR ? 720 : 365;
+	if (!(x->t = calloc(x->n + 1, sizeof(*x->t))))
+		return -ENOMEM;
+	if (which == TDAY) { /* local days: 365 ending with today */
+		time_t tt = (time_t)now;
+		struct tm tm;
+
+		localtime_r(&tt, &tm);
+		for (size_t i = 0; i <= x->n; i++) {
+			struct tm d = { .tm_year = tm.tm_year, .tm_mon = tm.tm_mon,
+					.tm_mday = tm.tm_mday - (int)x->n + 1 + (int)i, .tm_isdst = -1 };
+
+			x->t[i] = (int64_t)mktime(&d);
+		}
+		return 0;
+	}
+	{
+		int64_t step = which == T5MIN ? BILL_SLOT : 3600;
+		/* 5 minutes: whole slots before the one in progress; hours: up
+		 * to the end of this hour */
+		int64_t end = which == T5MIN ? now / step * step : now / step * step + step;
+
+		for (size_t i = 0; i <= x->n; i++)
+			x->t[i] = end - (int64_t)(x->n - i) * step;
+	}
+	return 0;
+}
+
+static int group_init(struct sgroup *g, const char *name, size_t n)
+{
+	g->name = strdup(name);
+	g->in = calloc(n ? n : 1, sizeof(*g->in));
+	g->out = calloc(n ? n : 1, sizeof(*g->out));
+	return g->name && g->in && g->out ? 0 : -ENOMEM;
+}
+
+static void group_free(struct sgroup *g)
+{
+	free(g->name);
+	free(g->in);
+	free(g->out);
+}
+
+/* The group named name among v[0..*n), added when missing. */
+static struct sgroup *group_of(struct sgroup **v, size_t *n, const char *name, size_t slots)
+{
+	struct sgroup *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].name, name) == 0)
+			return &(*v)[i];
+	if (!(nv = realloc(*v, (*n + 1) * sizeof(*nv))))
+		return NULL;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(*nv));
+	if (group_init(&nv[*n], name, slots) < 0) {
+		group_free(&nv[*n]);
+		return NULL;
+	}
+	return &nv[(*n)++];
+}
+
+/* A row's period ("YYYY-MM-DDTHH:MM" in UTC, "YYYY-MM-DD" local) to its
+ * slot, or -1. */
+static long tier_slot(const struct tier *x, const char *period)
+{
+	struct tm tm = { .tm_isdst = -1 };
+	int64_t t;
+	size_t lo = 0, hi = x->n;
+
+	if (x->utc) {
+		if (sscanf(period, "%4d-%2d-%2dT%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min) != 5)
+			return -1;
+	} else if (sscanf(period, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
+		   strlen(period) != 10) {
+		return -1;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = x->utc ? (int64_t)timegm(&tm) : (int64_t)mktime(&tm);
+	while (lo < hi) { /* the last slot starting at or before t */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->t[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 || t >= x->t[x->n] ? -1 : (long)lo - 1;
+}
+
+/* One row per slot, address and class: added to the total, to its
+ * address's and to its class's series (one read of the store for all
+ * three). */
+static int tier_row(const struct store_row *r, void *data)
+{
+	struct tier *x = data;
+	long i = tier_slot(x, r->period);
+	struct sgroup *g[3] = { &x->total };
+
+	if (i < 0)
+		return 0;
+	g[1] = group_of(&x->addr, &x->naddr, r->addr ? r->addr : "", x->n);
+	g[2] = group_of(&x->cls, &x->ncls, r->cls, x->n);
+	if (!g[1] || !g[2])
+		return -ENOMEM;
+	for (int k = 0; k < 3; k++) {
+		g[k]->in[i] += r->c.in_bytes;
+		g[k]->out[i] += r->c.out_bytes;
+	}
+	return 0;
+}
+
+static int tier_read(struct dash *d, struct tier *x, int which, const char *label,
+		     const char *host, const char *netns, int64_t now, struct err *e)
+{
+	static const char *const names[] = { "5min", "hour", "day" };
+	struct store_query q = { .by = which == T5MIN ? TIER_5MIN : which == THOUR ? TIER_HOUR :
+					   TIER_DAY, .utc = which != TDAY, .merge_hosts = true,
+				 .label = label, .host = host, .netns = netns, .per_addr = true };
+	int ret;
+
+	x->name = names[which];
+	x->by = q.by;
+	x->utc = q.utc;
+	if ((ret = tier_slots(x, which, now)) < 0 || (ret = group_init(&x->total, "", x->n)) < 0)
+		return ret;
+	q.since = x->t[0];
+	q.until = x->t[x->n];
+	return store_query(d->store, &q, tier_row, x, e);
+}
+
+static void tier_free(struct tier *x)
+{
+	free(x->t);
+	group_free(&x->total);
+	for (size_t i = 0; i < x->naddr; i++)
+		group_free(&x->addr[i]);
+	for (size_t i = 0; i < x->ncls; i++)
+		group_free(&x->cls[i]);
+	free(x->addr);
+	free(x->cls);
+}
+
+static json_object *group_json(const struct tier *x, const struct sgroup *g, const char *k)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (k)
+		json_object_object_add(o, k, json_object_new_string(g->name));
+	json_object_object_add(o, "in_bps", rates_json(g->in, x->n, x->t, 0));
+	json_object_object_add(o, "out_bps", rates_json(g->out, x->n, x->t, 0));
+	return o;
+}
+
+static json_object *tier_json(const struct tier *x)
+{
+	json_object *o = group_json(x, &x->total, NULL), *t = json_object_new_array(),
+		    *a = json_object_new_array(), *c = json_object_new_array();
+
+	for (size_t i = 0; t && i < x->n; i++)
+		json_object_array_add(t, json_object_new_int64(x->t[i]));
+	for (size_t i = 0; a && i < x->naddr; i++)
+		json_object_array_add(a, group_json(x, &x->addr[i], "addr"));
+	/* a store without network classes has one class, "" */
+	for (size_t i = 0; c && i < x->ncls; i++)
+		if (x->ncls > 1 || x->cls[i].name[0])
+			json_object_array_add(c, group_json(x, &x->cls[i], "class"));
+	if (!o) {
+		json_object_put(t);
+		json_object_put(a);
+		json_object_put(c);
+		return NULL;
+	}
+	json_object_object_add(o, "t", t);
+	json_object_object_add(o, "addr", a);
+	json_object_object_add(o, "class", c);
+	return o;
+}
+
+/* The label's cycles: this one and DASH_CYCLES - 1 before, oldest first,
+ * in one query_bills (report --by cycle). */
+static int label_cycles(struct dash *d, const char *label, const char *host, const char *netns,
+			int64_t now, struct query_bills *v, struct err *e)
+{
+	static const struct cycle dflt = { 1, "" };
+	const struct cycle *c = d->billing ? billing_cycle_of(d->billing, label) : &dflt;
+	struct query_bills_opts o = { NULL, d->bill, d->billing, now, label, host, netns, 0 };
+	int64_t end;
+
+	if (cycle_shift(c, now, DASH_CYCLES - 1, &o.since, &end) < 0)
+		return err_set(e, "the cycle of label %s: bad day or time zone", label);
+	return query_bills(d->store, &o, v, e);
+}
+
+static json_object *label_json(const struct dash *d, const char *label,
+			       const struct query_bills *cy, const struct tier t[NTIERS], int64_t now)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array(),
+		    *s = json_object_new_object();
+
+	if (!o || !a || !s) {
+		json_object_put(o);
+		json_object_put(a);
+		json_object_put(s);
+		return NULL;
+	}
+	json_object_object_add(o, "label", json_object_new_string(label));
+	json_object_object_add(o, "now", json_object_new_int64(now));
+	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
+	for (size_t i = cy->n; i-- > 0;) /* this cycle first */
+		json_object_array_add(a, cycle_json(&cy->v[i], d->bill));
+	json_object_object_add(o, "cycles", a);
+	for (int i = 0; i < NTIERS; i++)
+		json_object_object_add(s, t[i].name, tier_json(&t[i]));
+	json_object_object_add(o, "series", s);
+	return o;
+}
+
+static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
+		       const char *label, const char *host, const char *netns, bool operator,
+		       const struct query_bills *cy, int64_t now)
+{
+	static const char *const charts[][2] = {
+		{ "5min", "The last day, 5-minute averages, with this cycle's 95th percentile" },
+		{ "hour", "30 days, hourly averages" },
+		{ "day", "12 months, daily averages" },
+		{ "addr", "Per address, the last day" },
+		{ "class", "Per class, the last day" },
+	};
+	bool first = true;
+
+	head(f, label, "label");
+	fputs("data-api=\"/api/label", f);
+	qarg(f, "l", label, &first);
+	qarg(f, "host", host, &first);
+	qarg(f, "netns", netns_text(netns), &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+	fputs("\">\n", f);
+	if (operator) {
+		first = true;
+		fputs("<p><a href=\"/", f);
+		qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+		fputs("\">all labels</a></p>\n", f);
+	}
+	fputs("<h1 id=\"label\">", f);
+	html(f, label);
+	fprintf(f, "</h1>\n<p id=\"summary\">billed: %s; as of ", bill_policy_name(d->bill));
+	when(f, now, false);
+	fputs("</p>\n<table id=\"cycles\"><thead><tr><th>Cycle</th><th>From</th><th>To</th>"
+	      "<th>In</th><th>Out</th><th>Billed</th><th>In p95</th><th>Out p95</th>"
+	      "<th>Billed p95</th></tr></thead>\n<tbody>\n", f);
+	for (size_t i = cy->n; i-- > 0;) {
+		const struct query_bill *c = &cy->v[i];
+
+		fprintf(f, "<tr data-period=\"%s\"><td>%s</td><td>", c->period, c->period);
+		when(f, c->since, false);
+		fputs("</td><td>", f);
+		when(f, c->until, false);
+		fputs("</td>", f);
+		num(f, "in_bytes", c->c.in_bytes, true);
+		num(f, "out_bytes", c->c.out_bytes, true);
+		num(f, "billed_bytes", c->billed, true);
+		num(f, "in_p95_bps", bill_bps(c->p95.in), false);
+		num(f, "out_p95_bps", bill_bps(c->p95.out), false);
+		num(f, "bill_p95_bps", bill_bps(c->p95.bill), false);
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody></table>\n", f);
+	for (size_t i = 0; i < sizeof(charts) / sizeof(*charts); i++)
+		fprintf(f, "<h2>%s</h2>\n<div class=\"chart\" id=\"chart-%s\" data-tier=\"%s\">"
+			"</div>\n", charts[i][1], charts[i][0], charts[i][0]);
+	fputs("<p class=\"foot\"><a href=\"/api/label", f);
+	first = true;
+	qarg(f, "l", label, &first);
+	qarg(f, "host", host, &first);
+	qarg(f, "netns", netns_text(netns), &first);
+	qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+	fputs("\">this label as JSON</a></p>\n</body></html>\n", f);
+}
+
+static void label_page(struct dash *d, const struct dash_req *rq, struct dash_resp *rs,
+		       const char *label, bool page, bool operator)
+{
+	const char *host = arg_nonempty(rq, "host"), *netns = arg_netns(rq);
+	struct query_bills cy = { 0 };
+	struct tier t[NTIERS] = { 0 };
+	int64_t now = dash_now(d);
+	struct err e = { "" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	/* the cycles change the process's time zone while they are computed */
+	pthread_mutex_lock(&d->work);
+	ret = label_cycles(d, label, host, netns, now, &cy, &e);
+	if (ret == 0 && !cy.n) {
+		dash_text(rs, 404, "no such label in the store\n");
+		goto out;
+	}
+	for (int i = 0; ret == 0 && !page && i < NTIERS; i++)
+		ret = tier_read(d, &t[i], i, label, host, netns, now, &e);
+	if (ret < 0 && e.msg[0])
+		fprintf(stderr, "nftally: serve: %s\n", e.msg);
+	if (!(f = open_memstream(&buf, &len))) {
+		dash_text(rs, 500, "out of memory\n");
+		goto out;
+	}
+	if (ret == 0 && page)
+		label_html(f, d, rq, label, host, netns, operator, &cy, now);
+	else if (ret == 0)
+		ret = put_json(f, label_json(d, label, &cy, t, now));
+	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
+out:
+	pthread_mutex_unlock(&d->work);
+	query_bills_free(&cy);
+	for (int i = 0; i < NTIERS; i++)
+		tier_free(&t[i]);
+}
+
+/* ---- static files ---- */
+
+static void static_file(const struct dash *d, const char *name, struct dash_resp *rs)
+{
+	const char *dirs[] = { d->web_dir, NFTALLY_WEB_DIR, NFTALLY_SOURCE_WEB_DIR };
+	char path[PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	struct err e = { "" };
+	int ret = -ENOENT;
+
+	if (strcmp(name, "dygraph.min.js") == 0 || strcmp(name, "dygraph.css") == 0) {
+		const char *slash = strrchr(d->dygraphs, '/');
+
+		/* the library from where the system keeps it (never a copy of ours) */
+		if (strcmp(name, "dygraph.min.js") == 0)
+			snprintf(path, sizeof(path), "%s", d->dygraphs);
+		else
+			snprintf(path, sizeof(path), "%.*s/dygraph.css",
+				 slash ? (int)(slash - d->dygraphs) : 1, slash ? d->dygraphs : ".");
+		ret = file_load(path, 4 << 20, &buf, &len, &e);
+	} else if (strcmp(name, "nftally.js") == 0 || strcmp(name, "nftally.css") == 0) {
+		for (size_t i = 0; ret == -ENOENT && i < 3; i++) {
+			if (!dirs[i])
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+			ret = file_load(path, 4 << 20, &buf, &len, &e);
+		}
+	}
+	if (ret < 0) {
+		dash_text(rs, 404, "not found\n");
+		return;
+	}
+	rs->status = 200;
+	rs->body = buf;
+	rs->len = len;
+	rs->cache = true;
+	rs->type = strstr(name, ".css") ? "text/css; charset=utf-8" :
+		   "text/javascript; charset=utf-8";
+}
+
+/* ---- routes ---- */
+
+void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs)
+{
+	const char *own = NULL, *l;
+	enum scope s;
+
+	*rs = (struct dash_resp){ 0 };
+	if (strcmp(rq->url, "/favicon.ico") == 0) { /* none: say so without an error */
+		dash_text(rs, 204, "");
+		return;
+	}
+	if (strncmp(rq->url, "/static/", 8) == 0 && !strchr(rq->url + 8, '/')) {
+		static_file(d, rq->url + 8, rs);
+		return;
+	}
+	s = dash_who(d, rq, &own);
+	if (s == SCOPE_NONE) {
+		dash_text(rs, 401, rq->token ? "this token is not known\n" :
+			  "a token is needed (basic auth, Authorization: Bearer, or ?token=)\n");
+		return;
+	}
+	if (strcmp(rq->url, "/") == 0 && s == SCOPE_CUSTOMER) {
+		FILE *f;
+		bool first = true;
+		size_t len;
+
+		/* a customer's start page is its label's */
+		if ((f = open_memstream(&rs->location, &len))) {
+			fputs("/label", f);
+			qarg(f, "l", own, &first);
+			qarg(f, "token", rq->query_token ? rq->token : NULL, &first);
+			fclose(f);
+		}
+		dash_text(rs, rs->location ? 303 : 500, "see /label\n");
+		/* qarg writes &amp; for HTML; a Location header wants & */
+		for (char *p = rs->location ? strstr(rs->location, "&amp;") : NULL; p;
+		     p = strstr(p + 1, "&amp;"))
+			memmove(p + 1, p + 5, strlen(p + 5) + 1);
+		return;
+	}
+	if (strcmp(rq->url, "/") == 0 || strcmp(rq->url, "/api/overview") == 0) {
+		if (s != SCOPE_OPERATOR)
+			dash_text(rs, 403, "the overview is the operator's\n");
+		else
+			overview(d, rq, rs, rq->url[1] == '\0');
+		return;
+	}
+	if (strcmp(rq->url, "/label") == 0 || strcmp(rq->url, "/api/label") == 0) {
+		l = rq->get(rq->ctx, "l");
+		if (!l || !*l)
+			dash_text(rs, 400, "which label? (?l=LABEL)\n");
+		else if (s == SCOPE_CUSTOMER && strcmp(l, own) != 0)
+			dash_text(rs, 403, "this token is not for this label\n");
+		else
+			label_page(d, rq, rs, l, rq->url[1] == 'l', s == SCOPE_OPERATOR);
+		return;
+	}
+	dash_text(rs, 404, "not found\n");
+}
+
+void dash_finish(struct dash *d)
+{
+	if (d->started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	snap_free(d->snap);
+	snap_free(d->fsnap);
+	d->snap = d->fsnap = NULL;
+	if (d->locks) {
+		pthread_mutex_destroy(&d->lock);
+		pthread_mutex_destroy(&d->work);
+		pthread_cond_destroy(&d->cond);
+		d->locks = false;
+	}
+	store_close(d->store);
+	store_close(d->bg_store);
+	d->store = d->bg_store = NULL;
+	free(d->operator_token);
+	for (size_t i = 0; i < d->ntokens; i++) {
+		free(d->tokens[i].token);
+		free(d->tokens[i].label);
+	}
+	free(d->tokens);
+	free(d->cert);
+	free(d->key);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The dashboard's requests and answers, apart from the HTTP library: who
+ * a request's token makes it (operator, one label's customer, nobody),
+ * the JSON API and the HTML pages from the store (docs/dashboard.md). */
+#ifndef NFTALLY_DASH_H
+#define NFTALLY_DASH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bill.h"
+#include "query.h"
+
+struct billing;
+struct store;
+
+struct dash_token {
+	char *token, *label;
+};
+
+#define DASH_SPARK_SLOTS 288 /* the overview's last day: 5-minute slots */
+
+/* The overview's numbers for one set of filters, as of now: every label's
+ * two cycles and its last day, shared (refs, under dash.lock) by the
+ * requests that page through it. */
+struct dash_snap {
+	unsigned refs;
+	char *host, *netns;     /* the filters (NULL: none) */
+	int64_t now, made;      /* as of; when computed (time(NULL)) */
+	struct query_bills cur, prev; /* cur.v[i], prev.v[i]: the same label */
+	int64_t spark_start;
+	uint64_t *in, *out;     /* [i * DASH_SPARK_SLOTS + slot]: bytes of cur.v[i] */
+};
+
+struct dash {
+	struct store *store;
+	const struct billing *billing;
+	enum bill_policy bill;
+	int64_t at;          /* with fixed_at: the time the pages are made as of */
+	bool fixed_at, loopback;
+	char *operator_token; /* NULL: none */
+	struct dash_token *tokens;
+	size_t ntokens;
+	const char *web_dir, *dygraphs;
+	/* the snapshots: the refresher's (no filters) and the last filtered
+	 * one; lock guards them, work the store d->store and the process's
+	 * time zone (which the cycles change while they are computed) */
+	pthread_mutex_t lock, work;
+	pthread_cond_t cond;
+	struct dash_snap *snap, *fsnap;
+	bool stop, failed, started, locks;
+	pthread_t thread;
+	struct store *bg_store; /* the refresher's own connection */
+	/* the HTTP library's */
+	void *mhd;
+	char *cert, *key;
+};
+
+/* A request: its path, its query arguments (get(ctx, name), NULL when
+ * absent, percent-decoded) and the token it came with (NULL: none). */
+struct dash_req {
+	const char *url, *token;
+	bool head, query_token; /* the token came as ?token= */
+	const char *(*get)(void *ctx, const char *name);
+	void *ctx;
+};
+
+/* The answer: status, body (malloc'd; the caller frees it), its type. */
+struct dash_resp {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *type;
+	char *location; /* malloc'd, for a redirect */
+	bool cache;     /* a static file */
+};
+
+/* Answer rq into *rs (always filled: a 500 when out of memory). */
+void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs);
+/* A plain-text answer. */
+void dash_text(struct dash_resp *rs, unsigned status, const char *text);
+/* Start the refresher thread (the overview's snapshots) on bg, a store
+ * connection of its own (d takes it).  0 or a negative errno with e set. */
+int dash_start(struct dash *d, struct store *bg, struct err *e);
+/* Stop the refresher; free what d holds (tokens, snapshots, stores,
+ * cert, key); not d. */
+void dash_finish(struct dash *d);
+
+#endif
