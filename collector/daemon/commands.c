@@ -112,20 +112,127 @@ static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 	return found;
 }
 
+/* The record of what the last apply installed (TABLE.applied): its
+ * entries with REP 1 are the targets it installed, those with REP 0 the
+ * addresses whose counters it left in the table for a run to drain.  It
+ * describes the kernel's table only if that is the same table (name,
+ * handle, boot, network namespace) and the ruleset generation did not move
+ * since: nobody (a run, nft, another apply) committed anything anywhere
+ * in the namespace.  Returns 1 if rec is loaded and is of this very table
+ * (the generation is the caller's to compare), else 0 with rec empty. */
+static int applied_load(struct account *acct, int dirfd, const struct statedir_names *names,
+			uint64_t handle, struct state *rec)
+{
+	char boot[40], nsid[48];
+	struct err e;
+
+	if (dirfd < 0 || statedir_load(rec, acct->names, dirfd, acct->cfg.state_dir,
+				       names->applied, &e) < 0)
+		return 0;
+	statedir_boot_id(boot, sizeof(boot));
+	account_netns_id(nsid, sizeof(nsid));
+	if (strcmp(rec->table, acct->cfg.table) == 0 && rec->handle && handle &&
+	    rec->boot[0] && rec->netns[0] && rec->genid &&
+	    !state_of_other_table(rec, handle, boot, nsid))
+		return 1;
+	state_finish(rec);
+	state_init(rec);
+	return 0;
+}
+
+/* The targets the record says are installed, as prev for table_apply. */
+static int applied_targets(const struct state *rec, struct targets *prev)
+{
+	targets_init(prev);
+	prev->v = calloc(rec->n + 1, sizeof(*prev->v));
+	if (!prev->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < rec->n; i++)
+		if (rec->v[i].rep)
+			prev->v[prev->n++].addr = rec->v[i].addr;
+	return 0;
+}
+
+/* After a successful apply: the new record (the targets, and the addresses
+ * whose counters stay without a target: those of the old record, if it was
+ * of this table, and those this apply kept).  If it cannot be written, the
+ * old one goes, so that the next apply lists the table. */
+static void applied_save(struct account *acct, const struct state *old, bool keep,
+			 const struct table_result *res)
+{
+	struct statedir_names names;
+	struct state rec;
+	struct err e;
+	int dirfd = statedir_open(acct->cfg.state_dir, &e), ret = dirfd < 0 ? dirfd : 0;
+
+	statedir_names_init(&names, acct->key);
+	state_init(&rec);
+	snprintf(rec.table, sizeof(rec.table), "%s", acct->cfg.table);
+	rec.handle = res->handle;
+	rec.genid = res->genid;
+	statedir_boot_id(rec.boot, sizeof(rec.boot));
+	account_netns_id(rec.netns, sizeof(rec.netns));
+	for (size_t i = 0; i < acct->tg.n && ret == 0; i++)
+		ret = state_add(&rec, &acct->tg.v[i].addr, "-", &(struct counts){ 0 }, true);
+	for (size_t i = 0; i < old->n && ret == 0; i++)
+		if (!old->v[i].rep && !targets_find(&acct->tg, &old->v[i].addr))
+			ret = state_add(&rec, &old->v[i].addr, "-", &(struct counts){ 0 }, false);
+	for (size_t i = 0; keep && i < res->ngone && ret == 0; i++) {
+		const struct state_entry *x = state_find(old, &res->gone[i].addr);
+
+		if (!x || x->rep)
+			ret = state_add(&rec, &res->gone[i].addr, "-", &(struct counts){ 0 }, false);
+	}
+	if (ret == 0) {
+		state_sort(&rec);
+		ret = rec.handle && rec.genid && rec.boot[0] && rec.netns[0] ? 0 : -EINVAL;
+	}
+	if (ret == 0)
+		ret = statedir_save(&rec, acct->names, dirfd, acct->cfg.state_dir, names.applied, &e);
+	if (ret < 0 && dirfd >= 0)
+		unlinkat(dirfd, names.applied, 0);
+	if (dirfd >= 0)
+		close(dirfd);
+	state_finish(&rec);
+}
+
 int commands_apply(struct account *acct, struct err *e)
 {
 	struct table_apply_opts o = { 0 };
 	struct table_result res;
+	struct statedir_names names;
+	struct targets prev;
+	struct state rec;
+	uint64_t handle = 0;
+	uint32_t gen = 0;
 	bool keep = run_has_state(acct, &o);
-	int ret = apply_via_run(acct, e);
+	int dirfd, ret = apply_via_run(acct, e);
 
 	if (ret <= 0) {
 		free((void *)o.known);
 		return ret;
 	}
 	o.drained = keep ? keep_counters : NULL;
+	/* The last apply's record, if nothing changed since: no listing. */
+	statedir_names_init(&names, acct->key);
+	state_init(&rec);
+	targets_init(&prev);
+	dirfd = statedir_open_existing(acct->cfg.state_dir);
+	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) == 1 &&
+	    applied_load(acct, dirfd, &names, handle, &rec) &&
+	    nl_genid(acct->nl, &gen) == 0 && gen == rec.genid &&
+	    applied_targets(&rec, &prev) == 0) {
+		o.prev = &prev;
+		o.prev_handle = handle;
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 	ret = account_apply(acct, &o, NULL, &res, e);
 	free((void *)o.known);
+	free(prev.v);
+	if (ret == 0)
+		applied_save(acct, &rec, keep, &res);
+	state_finish(&rec);
 	if (ret < 0)
 		return ret;
 	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",

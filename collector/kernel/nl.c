@@ -253,6 +253,28 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 	return ret < 0 ? ret : 1;
 }
 
+static int nl_gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr;
+	uint32_t *id = data;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			*id = ntohl(mnl_attr_get_u32(attr));
+	return MNL_CB_OK;
+}
+
+int nl_genid(struct nl *nl, uint32_t *id)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC,
+						     NLM_F_ACK, ++nl->seq);
+
+	*id = 0;
+	return nl_talk(nl, nlh, nl_gen_cb, id);
+}
+
 /* ---- reading counters by name ---- */
 
 /* One GETOBJ request for counter `name`, built as libnftnl would but

@@ -573,6 +573,8 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
+	if (ret == 0 && nl_genid(nl, &res->genid) < 0)
+		res->genid = 0;
 	return ret;
 }
 

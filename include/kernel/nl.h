@@ -48,6 +48,12 @@ struct nl_desc nl_table_desc(const struct nl *nl, const char *table);
  * (unique per creation of a table in a network namespace; 0 if unknown). */
 int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle);
 
+/* The ruleset generation of the handle's network namespace: the kernel
+ * counts it up by one for every transaction committed there, whoever sends
+ * it.  An unchanged generation means an unchanged ruleset.  0 or a negative
+ * errno. */
+int nl_genid(struct nl *nl, uint32_t *id);
+
 struct nl_counter {
 	uint64_t packets;
 	uint64_t bytes;

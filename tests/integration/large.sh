@@ -39,6 +39,25 @@ assert_eq "nftally: table inet nftally updated: 20003 addresses (0 new, 0 remove
 nftally_r dump > "$WORK/dump2.json"
 assert_eq $((11 * 128)) "$(sum_field "$WORK/dump2.json" 198.18.2.2 in_bytes)" "kept across re-apply"
 
+# Standalone applies trust the last apply's record while the ruleset
+# generation has not moved (no listing), and list the table again once
+# anything changed it: a line removed and put back, then a map element
+# deleted by hand, which only a listing finds and mends.
+[ -s "$WORK/state/nftally.applied" ] && ok "apply wrote its record" || bad "no nftally.applied"
+grep -v '^v4-78 ' "$T" > "$T.less"
+nftally_r -t "$T.less" apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 20002 addresses (0 new, 1 removed)" "$(cat "$WORK/err")" "apply from the record, one removed"
+assert_eq "" "$(inns "$R" nft list counters table inet nftally | grep c613004e)" "removed address's counters deleted"
+nftally_r apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 20003 addresses (1 new, 0 removed)" "$(cat "$WORK/err")" "apply from the record, one back"
+inns "$R" nft delete element inet nftally in4 '{ 198.18.2.2 }'
+nftally_r apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 20003 addresses (0 new, 0 removed)" "$(cat "$WORK/err")" "apply after a hand edit"
+assert_eq 1 "$(inns "$R" nft list map inet nftally in4 | grep -c '198.18.2.2 : "in4_c6120202"')" \
+	"the element deleted by hand is back (the generation moved: listed)"
+nftally_r dump > "$WORK/dump2.json"
+assert_eq $((11 * 128)) "$(sum_field "$WORK/dump2.json" 198.18.2.2 in_bytes)" "kept across the record's applies"
+
 # Under run: one address leaves, one arrives, incrementally; exact deltas.
 start_run "$WORK/run.json"
 send "$C" 198.18.2.2 100 3 198.18.1.2
