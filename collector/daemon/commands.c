@@ -390,17 +390,56 @@ static int add_strays(struct account *acct, struct err *e, const struct strays *
 	return ret;
 }
 
+/* The addresses of a state that are not targets: their counters may be
+ * in the table (left for a run to drain), and are asked for by name. */
+static int strays_of(struct strays *s, const struct state *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct addr *p;
+
+		if (targets_find(s->tg, &st->v[i].addr))
+			continue;
+		p = realloc(s->v, (s->n + 1) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->v[s->n++] = st->v[i].addr;
+	}
+	return 0;
+}
+
+static int addr_sort_cmp(const void *x, const void *y)
+{
+	return addr_cmp(x, y);
+}
+
 /* Every address with counters in the table, with its values and label
  * (from the targets, else from the last report, else from the addresses a
- * stopped run left waiting for their last report, else "(unknown)"). */
+ * stopped run left waiting for their last report, else "(unknown)").
+ * With a state or an apply's record of this table (known), the counters
+ * without a target are looked for by name among the addresses those
+ * files name; without, the table's counters are listed (a kernel dump,
+ * quadratic in their number). */
 static int read_everything(struct account *acct, struct err *e, const struct state *done,
-			   const struct state *waiting, struct state *all)
+			   const struct state *waiting, const struct state *rec, bool known,
+			   struct state *all)
 {
 	struct strays s = { .an = nl_names(acct->nl), .tg = &acct->tg };
 	int ret = add_read(acct, e, &acct->tg, target_label, &acct->tg, all);
 
-	if (ret == 0)
+	if (ret == 0 && !known)
 		ret = nl_list_counters(acct->nl, acct->cfg.table, stray_cb, &s);
+	if (ret == 0 && known)
+		ret = strays_of(&s, done) ?: strays_of(&s, waiting) ?: strays_of(&s, rec);
+	if (ret == 0 && known && s.n > 1) {
+		size_t k = 1;
+
+		qsort(s.v, s.n, sizeof(*s.v), addr_sort_cmp);
+		for (size_t i = 1; i < s.n; i++)
+			if (addr_cmp(&s.v[i], &s.v[k - 1]) != 0)
+				s.v[k++] = s.v[i];
+		s.n = k;
+	}
 	if (ret == 0)
 		ret = add_strays(acct, e, &s, done, waiting, all);
 	free(s.v);
@@ -443,13 +482,13 @@ static int remove_sinks_open(struct account *acct, struct output *out,
 int commands_remove(struct account *acct, struct output *out, struct err *e)
 {
 	struct statedir_names names;
-	struct state done, all, waiting;
+	struct state done, all, waiting, rec;
 	struct sinks *sinks = NULL;
 	struct sinks_acct sa;
 	char store_path[PATH_MAX];
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(acct->nl, acct->cfg.table, &handle, e);
-	bool have_state = false, stale = false;
+	bool have_state = false, stale = false, have_rec = false;
 
 	if (ret == 0) {
 		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
@@ -461,6 +500,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
+	state_init(&rec);
 	statedir_names_init(&names, acct->key);
 	dirfd = statedir_open_existing(acct->cfg.state_dir);
 	pid = run_holder(acct, dirfd, NULL, 0);
@@ -504,7 +544,9 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		state_init(&waiting);
 	}
 	e->msg[0] = '\0';
-	ret = read_everything(acct, e, &done, &waiting, &all);
+	/* the record of the last apply, if it is of this very table */
+	have_rec = applied_load(acct, dirfd, &names, handle, &rec);
+	ret = read_everything(acct, e, &done, &waiting, &rec, have_state || have_rec, &all);
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
@@ -534,12 +576,15 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		unlinkat(dirfd, names.pending, 0);
 		unlinkat(dirfd, names.draining, 0);
 	}
+	if (ret == 0 && dirfd >= 0)
+		unlinkat(dirfd, names.applied, 0);
 out:
 	if (dirfd >= 0)
 		close(dirfd);
 	state_finish(&done);
 	state_finish(&all);
 	state_finish(&waiting);
+	state_finish(&rec);
 	sinks_close(sinks);
 	return ret < 0 ? ret : 0;
 }
