@@ -90,6 +90,21 @@ typedef int (*nl_elem_cb)(const struct nl_map_elem *e, void *data);
 int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		      nl_elem_cb cb, void *data);
 
+/* A table's skeleton (chains, sets, objects, rules, and the elements of
+ * its plain sets; not the elements of maps), listed through nl from a
+ * table that holds little: one that libnftables built in a scratch
+ * network namespace.  -EOPNOTSUPP if it has what nl_skel_put cannot copy
+ * (anonymous sets, bound to their rules). */
+struct nl_skel;
+int nl_skel_take(struct nl *nl, const char *table, struct nl_skel **out);
+/* Into table through nl, in one transaction: delete every rule of the
+ * table, add the skeleton's chains, sets and objects (those that exist
+ * stay as they are, with their counters and map elements), empty each
+ * plain set and add its elements, then append the rules in order.  On
+ * failure e says why and nothing changed. */
+int nl_skel_put(struct nl *nl, const char *table, const struct nl_skel *s, struct err *e);
+void nl_skel_free(struct nl_skel *s);
+
 /* A batch of changes, sent as one transaction by nl_batch_commit (in the
  * family of the nl it is committed through).  Whatever
  * order calls come in, the batch runs: the set counter, counter adds,
