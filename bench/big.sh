@@ -3,7 +3,8 @@
 # nftally's one-shot commands at large sizes (not part of the test suite):
 # for each size N, a fresh network namespace, N IPv6 addresses one per line,
 # and in that order: apply (new table), apply (nothing changed), apply (one
-# address more), dump, remove.  Prints, per command, wall seconds and peak
+# address more), apply (skeleton changed: an exclude added to the config),
+# dump, remove.  Prints, per command, wall seconds and peak
 # RSS (/usr/bin/time -v).  Needs root.
 #   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
 set -u
@@ -14,6 +15,7 @@ WORK=$(mktemp -d /tmp/nftally-big.XXXXXX)
 NS=nftally-big-$$
 trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"' EXIT
 printf 'state_dir = %s/state\n' "$WORK" > "$WORK/b.conf"
+printf 'state_dir = %s/state\nexclude = 198.18.0.9\n' "$WORK" > "$WORK/x.conf"
 
 targets() { # N FILE: N IPv6 hosts in 2001:db8::/32
 	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
@@ -39,6 +41,7 @@ for n in "$@"; do
 	timed "apply (unchanged)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
 	echo "extra 2001:db8:9:ffff::1" >> "$t"
 	timed "apply (one more)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+	timed "apply (new skeleton)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" apply
 	timed "dump" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
 	timed "remove" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" remove
 	ip netns del "$NS"
