@@ -58,6 +58,22 @@ assert_eq 1 "$(inns "$R" nft list map inet nftally in4 | grep -c '198.18.2.2 : "
 nftally_r dump > "$WORK/dump2.json"
 assert_eq $((11 * 128)) "$(sum_field "$WORK/dump2.json" 198.18.2.2 in_bytes)" "kept across the record's applies"
 
+# A changed skeleton on an existing table is built in a scratch namespace
+# and copied: the policy's set is filled, every counter keeps its value,
+# every element stays; and back again.
+{ cat "$WORK/nftally.conf"; echo 'exclude = "198.18.0.9 2001:db8:9::/64"'; } > "$WORK/x.conf"
+nftally_r -c "$WORK/x.conf" apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 20003 addresses (0 new, 0 removed)" "$(cat "$WORK/err")" "apply, skeleton changed"
+assert_eq "198.18.0.9" "$(inns "$R" nft -j list set inet nftally exclude4 | jq -r '.nftables[1].set.elem[0]')" \
+	"the policy's set holds the new exclusion"
+assert_eq 14001 "$(inns "$R" nft -j list map inet nftally in4 | jq '.nftables[1].map.elem | length')" \
+	"every IPv4 host element stays"
+nftally_r dump > "$WORK/dump2.json"
+assert_eq $((11 * 128)) "$(sum_field "$WORK/dump2.json" 198.18.2.2 in_bytes)" "kept across the skeleton change"
+nftally_r apply 2> "$WORK/err"
+assert_eq "null" "$(inns "$R" nft -j list set inet nftally exclude4 | jq -c '.nftables[1].set.elem')" \
+	"the exclusion is gone again"
+
 # Under run: one address leaves, one arrives, incrementally; exact deltas.
 start_run "$WORK/run.json"
 send "$C" 198.18.2.2 100 3 198.18.1.2
@@ -98,4 +114,24 @@ assert_eq "0 (unknown)" "$(jq -r 'select(.addr == "198.18.2.78") | "\(.in_bytes)
 	"remove reports the counter only the apply's record names"
 assert_eq "" "$(inns "$R" nft list tables | grep 'inet nftally')" "table removed"
 assert_eq "" "$(ls "$WORK/state" | grep -e '\.applied$')" "remove deletes the apply's record"
+
+# The skeleton copied from a scratch namespace is the one libnftables makes:
+# a table changed to config B lists as a table made from config B.
+K="${PFX}k"; TOPO_NS="${TOPO_NS:-} $K"
+printf 'k1 198.18.6.1\nk2 2001:db8:6::1\nk3 198.18.7.0/24\nk4 2001:db8:7::/64\n' > "$WORK/kt"
+printf 'state_dir = %s/kstate\n' "$WORK" > "$WORK/ka.conf"
+{ cat "$WORK/ka.conf"; echo 'exclude = "198.18.0.9 2001:db8:9::/64"'; echo 'interfaces = lo'; } > "$WORK/kb.conf"
+ip netns add "$K"
+inns "$K" "$NFTALLY" -c "$WORK/kb.conf" -t "$WORK/kt" apply 2> /dev/null
+# the same but for where nftally_skeleton (replaced after the skeleton) is listed
+unmarked() { inns "$K" nft list ruleset | sed '/counter nftally_skeleton {/,/}/d' | grep -v '^$'; }
+unmarked > "$WORK/fresh.nft"
+inns "$K" nft delete table inet nftally; rm -rf "$WORK/kstate"
+inns "$K" "$NFTALLY" -c "$WORK/ka.conf" -t "$WORK/kt" apply 2> /dev/null
+inns "$K" "$NFTALLY" -c "$WORK/kb.conf" -t "$WORK/kt" apply 2> "$WORK/err"
+assert_eq "nftally: table inet nftally updated: 4 addresses (0 new, 0 removed)" "$(cat "$WORK/err")" "apply of config B"
+unmarked > "$WORK/copied.nft"
+assert_eq "" "$(diff "$WORK/fresh.nft" "$WORK/copied.nft")" "copied skeleton = fresh install"
+assert_eq 11 "$(grep -c 'elements = ' "$WORK/copied.nft")" "8 maps and 3 sets with elements"
+assert_eq 1 "$(grep -c 'elements = { 198.18.0.9 }' "$WORK/copied.nft")" "the exclusion, copied"
 finish
