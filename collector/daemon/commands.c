@@ -112,47 +112,6 @@ static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 	return found;
 }
 
-/* The record of what the last apply installed (TABLE.applied): its
- * entries with REP 1 are the targets it installed, those with REP 0 the
- * addresses whose counters it left in the table for a run to drain.  It
- * describes the kernel's table only if that is the same table (name,
- * handle, boot, network namespace) and the ruleset generation did not move
- * since: nobody (a run, nft, another apply) committed anything anywhere
- * in the namespace.  Returns 1 if rec is loaded and is of this very table
- * (the generation is the caller's to compare), else 0 with rec empty. */
-static int applied_load(struct account *acct, int dirfd, const struct statedir_names *names,
-			uint64_t handle, struct state *rec)
-{
-	char boot[40], nsid[48];
-	struct err e;
-
-	if (dirfd < 0 || statedir_load(rec, acct->names, dirfd, acct->cfg.state_dir,
-				       names->applied, &e) < 0)
-		return 0;
-	statedir_boot_id(boot, sizeof(boot));
-	account_netns_id(nsid, sizeof(nsid));
-	if (strcmp(rec->table, acct->cfg.table) == 0 && rec->handle && handle &&
-	    rec->boot[0] && rec->netns[0] && rec->genid &&
-	    !state_of_other_table(rec, handle, boot, nsid))
-		return 1;
-	state_finish(rec);
-	state_init(rec);
-	return 0;
-}
-
-/* The targets the record says are installed, as prev for table_apply. */
-static int applied_targets(const struct state *rec, struct targets *prev)
-{
-	targets_init(prev);
-	prev->v = calloc(rec->n + 1, sizeof(*prev->v));
-	if (!prev->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < rec->n; i++)
-		if (rec->v[i].rep)
-			prev->v[prev->n++].addr = rec->v[i].addr;
-	return 0;
-}
-
 /* After a successful apply: the new record (the targets, and the addresses
  * whose counters stay without a target: those of the old record, if it was
  * of this table, and those this apply kept).  If it cannot be written, the
@@ -203,8 +162,7 @@ int commands_apply(struct account *acct, struct err *e)
 	struct statedir_names names;
 	struct targets prev;
 	struct state rec;
-	uint64_t handle = 0;
-	uint32_t gen = 0;
+	char boot[40], nsid[48];
 	bool keep = run_has_state(acct, &o);
 	int dirfd, ret = apply_via_run(acct, e);
 
@@ -218,12 +176,11 @@ int commands_apply(struct account *acct, struct err *e)
 	state_init(&rec);
 	targets_init(&prev);
 	dirfd = statedir_open_existing(acct->cfg.state_dir);
-	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) == 1 &&
-	    applied_load(acct, dirfd, &names, handle, &rec) &&
-	    nl_genid(acct->nl, &gen) == 0 && gen == rec.genid &&
-	    applied_targets(&rec, &prev) == 0) {
+	statedir_boot_id(boot, sizeof(boot));
+	account_netns_id(nsid, sizeof(nsid));
+	if (account_applied_prev(acct, dirfd, names.applied, boot, nsid, &rec, &prev, false)) {
 		o.prev = &prev;
-		o.prev_handle = handle;
+		o.prev_handle = rec.handle;
 	}
 	if (dirfd >= 0)
 		close(dirfd);
@@ -545,7 +502,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	}
 	e->msg[0] = '\0';
 	/* the record of the last apply, if it is of this very table */
-	have_rec = applied_load(acct, dirfd, &names, handle, &rec);
+	have_rec = account_applied_load(acct, dirfd, names.applied, handle, boot, nsid, &rec);
 	ret = read_everything(acct, e, &done, &waiting, &rec, have_state || have_rec, &all);
 	if (ret < 0)
 		goto out;
