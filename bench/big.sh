@@ -4,6 +4,7 @@
 # for each size N, a fresh network namespace, N IPv6 addresses one per line,
 # and in that order: apply (new table), apply (nothing changed), apply (one
 # address more), apply (skeleton changed: an exclude added to the config),
+# run (launch to its start event, right after that apply; then stopped),
 # dump, remove.  Prints, per command, wall seconds and peak
 # RSS (/usr/bin/time -v).  Needs root.
 #   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
@@ -42,6 +43,12 @@ for n in "$@"; do
 	echo "extra 2001:db8:9:ffff::1" >> "$t"
 	timed "apply (one more)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
 	timed "apply (new skeleton)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" apply
+	t0=$EPOCHREALTIME
+	ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" --interval 3600 run > "$WORK/run.json" 2> /dev/null &
+	pid=$!
+	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.005; done
+	printf '%-22s %8s %9.2f s\n' "run (start)" "$n" "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
+	kill -TERM "$pid"; wait "$pid"
 	timed "dump" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
 	timed "remove" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" remove
 	ip netns del "$NS"
