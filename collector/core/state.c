@@ -157,6 +157,8 @@ int state_format(const struct state *s, const struct addr_names *an, FILE *f)
 		fprintf(f, "boot %s\n", s->boot);
 	if (s->netns[0])
 		fprintf(f, "netns %s\n", s->netns);
+	if (s->genid)
+		fprintf(f, "genid %" PRIu64 "\n", s->genid);
 	if (s->closed)
 		fprintf(f, "closed\n");
 	for (size_t i = 0; i < s->n; i++)
@@ -266,6 +268,11 @@ static int parse_line(struct state *s, struct addr_names *an, const char *line,
 	if (strncmp(line, "netns ", 6) == 0 && strlen(line + 6) < sizeof(s->netns) &&
 	    strspn(line + 6, "ci:0123456789") == strlen(line + 6)) {
 		strcpy(s->netns, line + 6);
+		return 0;
+	}
+	if (strncmp(line, "genid ", 6) == 0 && (p = parse_u64(line + 6, &v)) && !*p &&
+	    v <= UINT32_MAX) {
+		s->genid = v;
 		return 0;
 	}
 	if (strcmp(line, "closed") == 0) {

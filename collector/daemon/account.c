@@ -17,6 +17,7 @@
 #include "log.h"
 #include "netns.h"
 #include "render.h"
+#include "statedir.h"
 
 void account_key(struct account *acct)
 {
@@ -298,4 +299,44 @@ int account_apply(struct account *acct, const struct table_apply_opts *o,
 		}
 	}
 	return ret;
+}
+
+int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
+			 const char *boot, const char *nsid, struct state *rec)
+{
+	struct err e;
+
+	if (dirfd < 0 || statedir_load(rec, acct->names, dirfd, acct->cfg.state_dir, file, &e) < 0)
+		return 0;
+	if (strcmp(rec->table, acct->cfg.table) == 0 && rec->handle && handle &&
+	    rec->boot[0] && rec->netns[0] && rec->genid &&
+	    !state_of_other_table(rec, handle, boot, nsid))
+		return 1;
+	state_finish(rec);
+	state_init(rec);
+	return 0;
+}
+
+int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
+			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only)
+{
+	uint64_t handle = 0;
+	uint32_t gen = 0;
+	size_t kept = 0;
+
+	targets_init(prev);
+	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) != 1 ||
+	    !account_applied_load(acct, dirfd, file, handle, boot, nsid, rec))
+		return 0;
+	for (size_t i = 0; i < rec->n; i++)
+		kept += !rec->v[i].rep;
+	if ((installed_only && kept) || nl_genid(acct->nl, &gen) < 0 || gen != rec->genid)
+		return 0;
+	prev->v = calloc(rec->n + 1, sizeof(*prev->v));
+	if (!prev->v)
+		return 0;
+	for (size_t i = 0; i < rec->n; i++)
+		if (rec->v[i].rep)
+			prev->v[prev->n++].addr = rec->v[i].addr;
+	return 1;
 }

@@ -112,20 +112,84 @@ static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 	return found;
 }
 
+/* After a successful apply: the new record (the targets, and the addresses
+ * whose counters stay without a target: those of the old record, if it was
+ * of this table, and those this apply kept).  If it cannot be written, the
+ * old one goes, so that the next apply lists the table. */
+static void applied_save(struct account *acct, const struct state *old, bool keep,
+			 const struct table_result *res)
+{
+	struct statedir_names names;
+	struct state rec;
+	struct err e;
+	int dirfd = statedir_open(acct->cfg.state_dir, &e), ret = dirfd < 0 ? dirfd : 0;
+
+	statedir_names_init(&names, acct->key);
+	state_init(&rec);
+	snprintf(rec.table, sizeof(rec.table), "%s", acct->cfg.table);
+	rec.handle = res->handle;
+	rec.genid = res->genid;
+	statedir_boot_id(rec.boot, sizeof(rec.boot));
+	account_netns_id(rec.netns, sizeof(rec.netns));
+	for (size_t i = 0; i < acct->tg.n && ret == 0; i++)
+		ret = state_add(&rec, &acct->tg.v[i].addr, "-", &(struct counts){ 0 }, true);
+	for (size_t i = 0; i < old->n && ret == 0; i++)
+		if (!old->v[i].rep && !targets_find(&acct->tg, &old->v[i].addr))
+			ret = state_add(&rec, &old->v[i].addr, "-", &(struct counts){ 0 }, false);
+	for (size_t i = 0; keep && i < res->ngone && ret == 0; i++) {
+		const struct state_entry *x = state_find(old, &res->gone[i].addr);
+
+		if (!x || x->rep)
+			ret = state_add(&rec, &res->gone[i].addr, "-", &(struct counts){ 0 }, false);
+	}
+	if (ret == 0) {
+		state_sort(&rec);
+		ret = rec.handle && rec.genid && rec.boot[0] && rec.netns[0] ? 0 : -EINVAL;
+	}
+	if (ret == 0)
+		ret = statedir_save(&rec, acct->names, dirfd, acct->cfg.state_dir, names.applied, &e);
+	if (ret < 0 && dirfd >= 0)
+		unlinkat(dirfd, names.applied, 0);
+	if (dirfd >= 0)
+		close(dirfd);
+	state_finish(&rec);
+}
+
 int commands_apply(struct account *acct, struct err *e)
 {
 	struct table_apply_opts o = { 0 };
 	struct table_result res;
+	struct statedir_names names;
+	struct targets prev;
+	struct state rec;
+	char boot[40], nsid[48];
 	bool keep = run_has_state(acct, &o);
-	int ret = apply_via_run(acct, e);
+	int dirfd, ret = apply_via_run(acct, e);
 
 	if (ret <= 0) {
 		free((void *)o.known);
 		return ret;
 	}
 	o.drained = keep ? keep_counters : NULL;
+	/* The last apply's record, if nothing changed since: no listing. */
+	statedir_names_init(&names, acct->key);
+	state_init(&rec);
+	targets_init(&prev);
+	dirfd = statedir_open_existing(acct->cfg.state_dir);
+	statedir_boot_id(boot, sizeof(boot));
+	account_netns_id(nsid, sizeof(nsid));
+	if (account_applied_prev(acct, dirfd, names.applied, boot, nsid, &rec, &prev, false)) {
+		o.prev = &prev;
+		o.prev_handle = rec.handle;
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 	ret = account_apply(acct, &o, NULL, &res, e);
 	free((void *)o.known);
+	free(prev.v);
+	if (ret == 0)
+		applied_save(acct, &rec, keep, &res);
+	state_finish(&rec);
 	if (ret < 0)
 		return ret;
 	log_msg(LOG_PRIO_INFO, "table %s %s: %zu addresses (%zu new, %zu removed)",
@@ -283,17 +347,56 @@ static int add_strays(struct account *acct, struct err *e, const struct strays *
 	return ret;
 }
 
+/* The addresses of a state that are not targets: their counters may be
+ * in the table (left for a run to drain), and are asked for by name. */
+static int strays_of(struct strays *s, const struct state *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct addr *p;
+
+		if (targets_find(s->tg, &st->v[i].addr))
+			continue;
+		p = realloc(s->v, (s->n + 1) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->v[s->n++] = st->v[i].addr;
+	}
+	return 0;
+}
+
+static int addr_sort_cmp(const void *x, const void *y)
+{
+	return addr_cmp(x, y);
+}
+
 /* Every address with counters in the table, with its values and label
  * (from the targets, else from the last report, else from the addresses a
- * stopped run left waiting for their last report, else "(unknown)"). */
+ * stopped run left waiting for their last report, else "(unknown)").
+ * With a state or an apply's record of this table (known), the counters
+ * without a target are looked for by name among the addresses those
+ * files name; without, the table's counters are listed (a kernel dump,
+ * quadratic in their number). */
 static int read_everything(struct account *acct, struct err *e, const struct state *done,
-			   const struct state *waiting, struct state *all)
+			   const struct state *waiting, const struct state *rec, bool known,
+			   struct state *all)
 {
 	struct strays s = { .an = nl_names(acct->nl), .tg = &acct->tg };
 	int ret = add_read(acct, e, &acct->tg, target_label, &acct->tg, all);
 
-	if (ret == 0)
+	if (ret == 0 && !known)
 		ret = nl_list_counters(acct->nl, acct->cfg.table, stray_cb, &s);
+	if (ret == 0 && known)
+		ret = strays_of(&s, done) ?: strays_of(&s, waiting) ?: strays_of(&s, rec);
+	if (ret == 0 && known && s.n > 1) {
+		size_t k = 1;
+
+		qsort(s.v, s.n, sizeof(*s.v), addr_sort_cmp);
+		for (size_t i = 1; i < s.n; i++)
+			if (addr_cmp(&s.v[i], &s.v[k - 1]) != 0)
+				s.v[k++] = s.v[i];
+		s.n = k;
+	}
 	if (ret == 0)
 		ret = add_strays(acct, e, &s, done, waiting, all);
 	free(s.v);
@@ -336,13 +439,13 @@ static int remove_sinks_open(struct account *acct, struct output *out,
 int commands_remove(struct account *acct, struct output *out, struct err *e)
 {
 	struct statedir_names names;
-	struct state done, all, waiting;
+	struct state done, all, waiting, rec;
 	struct sinks *sinks = NULL;
 	struct sinks_acct sa;
 	char store_path[PATH_MAX];
 	uint64_t handle = 0;
 	int dirfd = -1, pid, ret = table_owned(acct->nl, acct->cfg.table, &handle, e);
-	bool have_state = false, stale = false;
+	bool have_state = false, stale = false, have_rec = false;
 
 	if (ret == 0) {
 		log_msg(LOG_PRIO_INFO, "table %s does not exist; nothing to remove",
@@ -354,6 +457,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 	state_init(&done);
 	state_init(&all);
 	state_init(&waiting);
+	state_init(&rec);
 	statedir_names_init(&names, acct->key);
 	dirfd = statedir_open_existing(acct->cfg.state_dir);
 	pid = run_holder(acct, dirfd, NULL, 0);
@@ -397,7 +501,9 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		state_init(&waiting);
 	}
 	e->msg[0] = '\0';
-	ret = read_everything(acct, e, &done, &waiting, &all);
+	/* the record of the last apply, if it is of this very table */
+	have_rec = account_applied_load(acct, dirfd, names.applied, handle, boot, nsid, &rec);
+	ret = read_everything(acct, e, &done, &waiting, &rec, have_state || have_rec, &all);
 	if (ret < 0)
 		goto out;
 	all.time = all.base_time = output_now();
@@ -427,12 +533,15 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		unlinkat(dirfd, names.pending, 0);
 		unlinkat(dirfd, names.draining, 0);
 	}
+	if (ret == 0 && dirfd >= 0)
+		unlinkat(dirfd, names.applied, 0);
 out:
 	if (dirfd >= 0)
 		close(dirfd);
 	state_finish(&done);
 	state_finish(&all);
 	state_finish(&waiting);
+	state_finish(&rec);
 	sinks_close(sinks);
 	return ret < 0 ? ret : 0;
 }

@@ -1189,8 +1189,20 @@ static int run_start(struct run *r)
 	run_load_draining(r, damaged);
 	run_known(r);
 	struct table_apply_opts o = { .drained = run_drained, .data = r };
+	struct targets prev;
+	struct state rec;
 
+	/* The last apply's record, if nothing was committed since and it
+	 * left no counters to drain: no listing of the table. */
+	state_init(&rec);
+	if (account_applied_prev(a, r->d->dirfd, r->names_f.applied, r->d->boot, r->nsid, &rec,
+				 &prev, true)) {
+		o.prev = &prev;
+		o.prev_handle = rec.handle;
+	}
 	ret = run_apply(r, &o, &res);
+	free(prev.v);
+	state_finish(&rec);
 	if (ret < 0)
 		return ret;
 	free(res.gone);

@@ -21,8 +21,10 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/object.h>
+#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
@@ -251,6 +253,28 @@ int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle)
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : 1;
+}
+
+static int nl_gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr;
+	uint32_t *id = data;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			*id = ntohl(mnl_attr_get_u32(attr));
+	return MNL_CB_OK;
+}
+
+int nl_genid(struct nl *nl, uint32_t *id)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC,
+						     NLM_F_ACK, ++nl->seq);
+
+	*id = 0;
+	return nl_talk(nl, nlh, nl_gen_cb, id);
 }
 
 /* ---- reading counters by name ---- */
@@ -1272,4 +1296,359 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table %s: %s",
 			nl_table_desc(nl, b->table).s, strerror(-ret));
+}
+
+/* ---- a skeleton copied from a scratch namespace ---- */
+
+/* What a table holds apart from per-address data: chains, sets (plain
+ * sets with their elements), objects, rules, as nftnl objects listed from
+ * a table in a namespace of its own, where they are few. */
+struct nl_skel {
+	struct nftnl_chain **chains;
+	struct nftnl_set **sets;
+	struct nftnl_obj **objs;
+	struct nftnl_rule **rules;
+	size_t nchains, nsets, nobjs, nrules;
+	int unsupported; /* something nl_skel_put cannot copy */
+};
+
+/* Sets and data maps (the policy's sets, the class maps) hold exactly the
+ * skeleton's elements; objref maps keep theirs (nftally's own maps hold the
+ * per-address elements, which the skeleton does not have). */
+static bool nl_skel_plain(const struct nftnl_set *s)
+{
+	uint32_t f = nftnl_set_is_set(s, NFTNL_SET_FLAGS) ? nftnl_set_get_u32(s, NFTNL_SET_FLAGS) : 0;
+
+	return !(f & NFT_SET_OBJECT);
+}
+
+static int nl_skel_push(void ***v, size_t *n, void *x)
+{
+	void **p = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	p[(*n)++] = x;
+	return 0;
+}
+
+struct nl_skel_ctx {
+	struct nl_skel *s;
+	const char *table;
+	int nfproto;
+	uint16_t type;
+	int ret;
+};
+
+static int nl_skel_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_skel_ctx *ctx = data;
+	struct nl_skel *s = ctx->s;
+	const char *table = NULL;
+	void *o = NULL;
+	int ret = -ENOMEM;
+
+	switch (ctx->type) {
+	case NFT_MSG_GETCHAIN:
+		if ((o = nftnl_chain_alloc()) && nftnl_chain_nlmsg_parse(nlh, o) == 0)
+			table = nftnl_chain_get_str(o, NFTNL_CHAIN_TABLE);
+		if (table && strcmp(table, ctx->table) == 0)
+			ret = nl_skel_push((void ***)&s->chains, &s->nchains, o);
+		else
+			nftnl_chain_free(o);
+		break;
+	case NFT_MSG_GETSET:
+		if ((o = nftnl_set_alloc()) && nftnl_set_nlmsg_parse(nlh, o) == 0)
+			table = nftnl_set_get_str(o, NFTNL_SET_TABLE);
+		if (table && strcmp(table, ctx->table) == 0) {
+			if (nftnl_set_is_set(o, NFTNL_SET_FLAGS) &&
+			    nftnl_set_get_u32(o, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)
+				s->unsupported = 1; /* bound to a rule by id: not copied */
+			ret = nl_skel_push((void ***)&s->sets, &s->nsets, o);
+		} else {
+			nftnl_set_free(o);
+		}
+		break;
+	case NFT_MSG_GETOBJ:
+		if ((o = nftnl_obj_alloc()) && nftnl_obj_nlmsg_parse(nlh, o) == 0)
+			table = nftnl_obj_get_str(o, NFTNL_OBJ_TABLE);
+		if (table && strcmp(table, ctx->table) == 0)
+			ret = nl_skel_push((void ***)&s->objs, &s->nobjs, o);
+		else
+			nftnl_obj_free(o);
+		break;
+	case NFT_MSG_GETRULE:
+		if ((o = nftnl_rule_alloc()) && nftnl_rule_nlmsg_parse(nlh, o) == 0)
+			table = nftnl_rule_get_str(o, NFTNL_RULE_TABLE);
+		if (table && strcmp(table, ctx->table) == 0)
+			ret = nl_skel_push((void ***)&s->rules, &s->nrules, o);
+		else
+			nftnl_rule_free(o);
+		break;
+	}
+	if (table && strcmp(table, ctx->table) != 0)
+		ret = 0; /* another table's: skipped */
+	else if (o && !table)
+		ret = -EPROTO;
+	if (ret < 0) {
+		ctx->ret = ret;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int nl_skel_dump(struct nl *nl, const char *table, struct nl_skel *s, uint16_t type)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nl_skel_ctx ctx = { s, table, nl->nfproto, type, 0 };
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, nl->nfproto, NLM_F_DUMP, ++nl->seq);
+	int ret = nl_talk(nl, nlh, nl_skel_cb, &ctx);
+
+	return ctx.ret ? ctx.ret : ret;
+}
+
+static int nl_skel_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+void nl_skel_free(struct nl_skel *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nchains; i++)
+		nftnl_chain_free(s->chains[i]);
+	for (size_t i = 0; i < s->nsets; i++)
+		nftnl_set_free(s->sets[i]);
+	for (size_t i = 0; i < s->nobjs; i++)
+		nftnl_obj_free(s->objs[i]);
+	for (size_t i = 0; i < s->nrules; i++)
+		nftnl_rule_free(s->rules[i]);
+	free(s->chains);
+	free(s->sets);
+	free(s->objs);
+	free(s->rules);
+	free(s);
+}
+
+int nl_skel_take(struct nl *nl, const char *table, struct nl_skel **out)
+{
+	struct nl_skel *s = calloc(1, sizeof(*s));
+	int ret = s ? 0 : -ENOMEM;
+
+	if (ret == 0)
+		ret = nl_skel_dump(nl, table, s, NFT_MSG_GETCHAIN);
+	if (ret == 0)
+		ret = nl_skel_dump(nl, table, s, NFT_MSG_GETSET);
+	if (ret == 0)
+		ret = nl_skel_dump(nl, table, s, NFT_MSG_GETOBJ);
+	if (ret == 0)
+		ret = nl_skel_dump(nl, table, s, NFT_MSG_GETRULE);
+	for (size_t i = 0; i < (s ? s->nsets : 0) && ret == 0; i++) {
+		char buf[NL_REQ_SIZE] = { 0 };
+		struct nlmsghdr *nlh;
+
+		if (!nl_skel_plain(s->sets[i]))
+			continue;
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nl->nfproto, NLM_F_DUMP,
+					    ++nl->seq);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s->sets[i]);
+		ret = nl_talk(nl, nlh, nl_skel_elems_cb, s->sets[i]);
+	}
+	if (ret == 0 && s->unsupported)
+		ret = -EOPNOTSUPP;
+	if (ret < 0) {
+		nl_skel_free(s);
+		s = NULL;
+	}
+	*out = s;
+	return ret;
+}
+
+/* Room for one more message in the transaction being built. */
+#define NL_SKEL_MSG_MAX 65536
+
+struct nl_skel_buf {
+	char *p;
+	size_t len, cap;
+	uint32_t seq;
+	int nfproto;
+};
+
+static struct nlmsghdr *nl_skel_msg(struct nl_skel_buf *b, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh;
+
+	if (b->cap - b->len < NL_SKEL_MSG_MAX) {
+		size_t cap = b->cap * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return NULL;
+		memset(p + b->cap, 0, cap - b->cap);
+		b->p = p;
+		b->cap = cap;
+	}
+	nlh = nftnl_nlmsg_build_hdr(b->p + b->len, type, b->nfproto, flags, ++b->seq);
+	return nlh;
+}
+
+static int nl_skel_end(struct nl_skel_buf *b, struct nlmsghdr *nlh)
+{
+	if (nlh->nlmsg_len > NL_SKEL_MSG_MAX)
+		return -EMSGSIZE; /* written past the room: never, for a skeleton */
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	return 0;
+}
+
+/* The elements of a plain set, if it has any. */
+static int nl_skel_elems(struct nl_skel_buf *b, struct nftnl_set *set)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(set);
+	struct nlmsghdr *nlh;
+	bool any;
+
+	if (!it)
+		return -ENOMEM;
+	any = nftnl_set_elems_iter_cur(it) != NULL;
+	nftnl_set_elems_iter_destroy(it);
+	if (!any)
+		return 0;
+	if (!(nlh = nl_skel_msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE)))
+		return -ENOMEM;
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	return nl_skel_end(b, nlh);
+}
+
+static bool nl_skel_has_set(const struct nl_skel *have, const char *name)
+{
+	for (size_t i = 0; i < have->nsets; i++)
+		if (strcmp(nftnl_set_get_str(have->sets[i], NFTNL_SET_NAME), name) == 0)
+			return true;
+	return false;
+}
+
+/* s into table, whose sets (without their elements) are in have. */
+static int nl_skel_build(struct nl_skel_buf *b, const char *table, const struct nl_skel *s,
+			 const struct nl_skel *have)
+{
+	struct nftnl_rule *flush = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int ret = 0;
+
+	if (!flush || !(nlh = nl_skel_msg(b, NFT_MSG_DELRULE, 0))) {
+		nftnl_rule_free(flush);
+		return -ENOMEM;
+	}
+	/* every rule of the table: "flush table" */
+	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, table);
+	nftnl_rule_nlmsg_build_payload(nlh, flush);
+	nftnl_rule_free(flush);
+	ret = nl_skel_end(b, nlh);
+	for (size_t i = 0; i < s->nchains && ret == 0; i++) {
+		struct nftnl_chain *c = s->chains[i];
+
+		nftnl_chain_unset(c, NFTNL_CHAIN_HANDLE);
+		nftnl_chain_unset(c, NFTNL_CHAIN_BYTES);
+		nftnl_chain_unset(c, NFTNL_CHAIN_PACKETS);
+		if (!(nlh = nl_skel_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE)))
+			return -ENOMEM;
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		ret = nl_skel_end(b, nlh);
+	}
+	for (size_t i = 0; i < s->nsets && ret == 0; i++) {
+		struct nftnl_set *set = s->sets[i];
+
+		/* a set the table has stays as it is (a changed declaration
+		 * is refused by the rules that use it, and nothing changes) */
+		if (!nl_skel_has_set(have, nftnl_set_get_str(set, NFTNL_SET_NAME))) {
+			nftnl_set_unset(set, NFTNL_SET_HANDLE);
+			if (!(nlh = nl_skel_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE)))
+				return -ENOMEM;
+			nftnl_set_nlmsg_build_payload(nlh, set);
+			ret = nl_skel_end(b, nlh);
+		}
+		if (ret < 0 || !nl_skel_plain(set))
+			continue;
+		/* a plain set holds exactly what the skeleton gives it */
+		if (!(nlh = nl_skel_msg(b, NFT_MSG_DELSETELEM, 0)))
+			return -ENOMEM;
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(set, NFTNL_SET_NAME));
+		ret = nl_skel_end(b, nlh);
+		if (ret == 0)
+			ret = nl_skel_elems(b, set);
+	}
+	for (size_t i = 0; i < s->nobjs && ret == 0; i++) {
+		/* its handle, the scratch table's, goes along: the kernel looks
+		 * objects (and sets) up by name when it adds them */
+		if (!(nlh = nl_skel_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE)))
+			return -ENOMEM;
+		nftnl_obj_nlmsg_build_payload(nlh, s->objs[i]);
+		ret = nl_skel_end(b, nlh);
+	}
+	for (size_t i = 0; i < s->nrules && ret == 0; i++) {
+		struct nftnl_rule *r = s->rules[i];
+
+		nftnl_rule_unset(r, NFTNL_RULE_HANDLE);
+		nftnl_rule_unset(r, NFTNL_RULE_POSITION);
+		if (!(nlh = nl_skel_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND)))
+			return -ENOMEM;
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		ret = nl_skel_end(b, nlh);
+	}
+	return ret;
+}
+
+int nl_skel_put(struct nl *nl, const char *table, const struct nl_skel *s, struct err *e)
+{
+	struct nl_skel_buf b = { .cap = 1 << 20, .seq = nl->seq, .nfproto = nl->nfproto };
+	uint32_t bad_seq = 0, last;
+	int ret;
+
+	struct nl_skel have = { 0 };
+
+	b.p = calloc(1, b.cap);
+	if (!b.p)
+		return err_setn(e, -ENOMEM, "out of memory");
+	/* the table's sets: a few (a set listing does not hold elements) */
+	ret = nl_skel_dump(nl, table, &have, NFT_MSG_GETSET);
+	b.seq = nl->seq;
+	nftnl_batch_begin(b.p, ++b.seq);
+	b.len = NLMSG_ALIGN(((struct nlmsghdr *)b.p)->nlmsg_len);
+	if (ret == 0)
+		ret = nl_skel_build(&b, table, s, &have);
+	for (size_t i = 0; i < have.nsets; i++)
+		nftnl_set_free(have.sets[i]);
+	free(have.sets);
+	if (ret == 0 && b.cap - b.len < NL_REQ_SIZE)
+		ret = -EMSGSIZE;
+	if (ret < 0) {
+		free(b.p);
+		return err_setn(e, ret, "building the skeleton of table %s: %s",
+				nl_table_desc(nl, table).s, strerror(-ret));
+	}
+	/* the last change asks for the acknowledgement; errors come unasked */
+	last = b.seq;
+	for (size_t off = 0; off < b.len;) {
+		struct nlmsghdr *nlh = (struct nlmsghdr *)(b.p + off);
+
+		if (nlh->nlmsg_seq == last)
+			nlh->nlmsg_flags |= NLM_F_ACK;
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+	}
+	nftnl_batch_end(b.p + b.len, ++b.seq);
+	b.len += NLMSG_ALIGN(((struct nlmsghdr *)(b.p + b.len))->nlmsg_len);
+	nl->seq = b.seq;
+	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, (int)b.len + 65536);
+	if (mnl_socket_sendto(nl->sock, b.p, b.len) < 0)
+		ret = -errno;
+	else
+		ret = nl_batch_wait(nl, last, &bad_seq);
+	free(b.p);
+	if (ret < 0)
+		return err_setn(e, ret, "nf_tables refused the skeleton of table %s: %s",
+				nl_table_desc(nl, table).s, strerror(-ret));
+	return 0;
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The life of nftally's table.  The skeleton (chains, empty maps) is small and
- * goes through libnftables; per-address data can be large and goes through
- * libnftnl batches, diffed against what the kernel already holds so that
- * addresses that stay keep their counters. */
+ * goes through libnftables (for a table that exists, in a scratch network
+ * namespace, copied over with libnftnl); per-address data can be large and
+ * goes through libnftnl batches, diffed against what the kernel already
+ * holds so that addresses that stay keep their counters. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,11 +157,66 @@ static int skeleton_check(struct nl *nl, const char *table, const char *skeleton
 	return 0;
 }
 
-/* The skeleton in one nft transaction.  On an existing table the rules are
+/* libnftables in a network namespace of its own: the skeleton built in an
+ * empty namespace, and listed back (a few chains, sets and rules). */
+struct scratch {
+	const struct nl *nl; /* the real table's handle: its family and names */
+	const char *table, *skeleton, *tmpl_path;
+	struct nl_skel *skel;
+	int ret;
+};
+
+static void *scratch_main(void *data)
+{
+	struct scratch *sc = data;
+	struct err e;
+	struct nl *snl;
+
+	/* this thread alone moves into a new, empty namespace */
+	sc->ret = -EOPNOTSUPP;
+	if (unshare(CLONE_NEWNET) < 0)
+		return NULL;
+	if (run_nft(sc->skeleton, false, sc->tmpl_path, &e) < 0)
+		return NULL; /* the real table's apply says why, if it fails there */
+	snl = nl_create(nl_family_name(sc->nl), nl_names(sc->nl));
+	if (snl)
+		sc->ret = nl_skel_take(snl, sc->table, &sc->skel);
+	nl_destroy(snl);
+	return NULL;
+}
+
+/* The skeleton of an existing table without libnftables' cache: libnftables
+ * lists the whole table (every named counter, an object dump: quadratic)
+ * before it applies text that names it.  Built in a scratch namespace
+ * instead, and copied into the table in one transaction.  -EOPNOTSUPP if
+ * that cannot be done here (no CAP_SYS_ADMIN for the namespace, a template
+ * nft accepts only in the real namespace, such as one naming an interface
+ * by iif, or anonymous sets): the caller then takes libnftables' way. */
+static int apply_skeleton_copy(struct nl *nl, const char *table, const char *skeleton,
+			       const char *tmpl_path)
+{
+	struct scratch sc = { nl, table, skeleton, tmpl_path, NULL, -EOPNOTSUPP };
+	pthread_t th;
+	struct err e;
+	int ret;
+
+	if (pthread_create(&th, NULL, scratch_main, &sc) != 0)
+		return -EOPNOTSUPP;
+	pthread_join(th, NULL);
+	if (sc.ret < 0)
+		return -EOPNOTSUPP;
+	/* a refused copy changed nothing: libnftables' way says why */
+	ret = nl_skel_put(nl, table, sc.skel, &e) < 0 ? -EOPNOTSUPP : 0;
+	nl_skel_free(sc.skel);
+	return ret;
+}
+
+/* The skeleton in one transaction.  On an existing table the rules are
  * flushed and re-added atomically (named counters and map elements are not
- * touched by "flush table").  The flush shares line 1 with the template so
- * nft's line numbers stay the template's. */
-static int apply_skeleton(const struct nl *nl, const char *table, const char *skeleton, bool exists,
+ * touched by "flush table"): copied from a scratch namespace, else by nft
+ * with "flush table" in front, sharing line 1 with the template so nft's
+ * line numbers stay the template's. */
+static int apply_skeleton(struct nl *nl, const char *table, const char *skeleton, bool exists,
 			  const char *tmpl_path, struct err *e)
 {
 	char *text;
@@ -166,6 +224,8 @@ static int apply_skeleton(const struct nl *nl, const char *table, const char *sk
 
 	if (!exists)
 		return run_nft(skeleton, false, tmpl_path, e);
+	if (apply_skeleton_copy(nl, table, skeleton, tmpl_path) == 0)
+		return 0;
 	if (asprintf(&text, "flush table %s; %s", nl_table_desc(nl, table).s, skeleton) < 0)
 		return err_setn(e, -ENOMEM, "out of memory");
 	ret = run_nft(text, false, tmpl_path, e);
@@ -573,6 +633,8 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
+	if (ret == 0 && nl_genid(nl, &res->genid) < 0)
+		res->genid = 0;
 	return ret;
 }
 

@@ -63,6 +63,7 @@ void statedir_names_init(struct statedir_names *n, const char *table)
 	snprintf(n->state, sizeof(n->state), "%s.state", table);
 	snprintf(n->pending, sizeof(n->pending), "%s.pending", table);
 	snprintf(n->draining, sizeof(n->draining), "%s.draining", table);
+	snprintf(n->applied, sizeof(n->applied), "%s.applied", table);
 }
 
 static int lock_name(char *buf, size_t size, const char *table)

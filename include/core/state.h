@@ -42,6 +42,10 @@ struct state {
 	/* the network namespace the table is in (netns_id_format: "c:COOKIE"
 	 * or "i:DEV:INO"; "" = unknown): handles start again in a new one */
 	char netns[48];
+	/* In an apply's record (TABLE.applied, see docs/design.md): the
+	 * ruleset generation (nl_genid) right after that apply, 0 = none.
+	 * Report states never have it. */
+	uint64_t genid;
 	/* this was the last report of a namespace that went away: nothing
 	 * counted in it is left unreported */
 	bool closed;

@@ -19,6 +19,7 @@
 #include "labels.h"
 #include "nl.h"
 #include "output.h"
+#include "state.h"
 #include "table.h"
 #include "targets.h"
 
@@ -112,6 +113,24 @@ int account_open(struct account *acct, struct err *e);
  * was installed before, what it knows, its drain and defer callbacks, and
  * whether this is a full resync).  Map elements the apply mended are said
  * on stderr, and as element_repaired events on events if not NULL. */
+/* The record of the last `nftally apply` (file, TABLE.applied, in the
+ * state directory dirfd): 1 with it in rec if it is of the table whose
+ * kernel handle is `handle`, in this boot and network namespace (boot,
+ * nsid: as statedir_boot_id and account_netns_id give them); else 0 with
+ * rec empty.  Its entries with REP 1 are the targets that apply installed,
+ * those with REP 0 addresses whose counters it left without elements. */
+int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
+			 const char *boot, const char *nsid, struct state *rec);
+/* 1 if the record says what the kernel's table holds now: it is of this
+ * table (above) and the namespace's ruleset generation has not moved
+ * since it was written (nobody committed anything there).  Then prev (the
+ * caller frees prev->v) holds its targets, for table_apply_opts.prev with
+ * prev_handle rec->handle.  installed_only: not if it names addresses left
+ * without elements (a run must find those by listing, to drain them).
+ * Else 0 (rec may still hold the record, for the caller to free). */
+int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
+			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only);
+
 int account_apply(struct account *acct, const struct table_apply_opts *o,
 		  struct output *events, struct table_result *res, struct err *e);
 

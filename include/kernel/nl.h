@@ -48,6 +48,12 @@ struct nl_desc nl_table_desc(const struct nl *nl, const char *table);
  * (unique per creation of a table in a network namespace; 0 if unknown). */
 int nl_table_exists(struct nl *nl, const char *table, uint64_t *handle);
 
+/* The ruleset generation of the handle's network namespace: the kernel
+ * counts it up by one for every transaction committed there, whoever sends
+ * it.  An unchanged generation means an unchanged ruleset.  0 or a negative
+ * errno. */
+int nl_genid(struct nl *nl, uint32_t *id);
+
 struct nl_counter {
 	uint64_t packets;
 	uint64_t bytes;
@@ -83,6 +89,21 @@ typedef int (*nl_elem_cb)(const struct nl_map_elem *e, void *data);
  * non-zero return from cb stops and is returned. */
 int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		      nl_elem_cb cb, void *data);
+
+/* A table's skeleton (chains, sets, objects, rules, and the elements of
+ * its plain sets; not the elements of maps), listed through nl from a
+ * table that holds little: one that libnftables built in a scratch
+ * network namespace.  -EOPNOTSUPP if it has what nl_skel_put cannot copy
+ * (anonymous sets, bound to their rules). */
+struct nl_skel;
+int nl_skel_take(struct nl *nl, const char *table, struct nl_skel **out);
+/* Into table through nl, in one transaction: delete every rule of the
+ * table, add the skeleton's chains, sets and objects (those that exist
+ * stay as they are, with their counters and map elements), empty each
+ * plain set and add its elements, then append the rules in order.  On
+ * failure e says why and nothing changed. */
+int nl_skel_put(struct nl *nl, const char *table, const struct nl_skel *s, struct err *e);
+void nl_skel_free(struct nl_skel *s);
 
 /* A batch of changes, sent as one transaction by nl_batch_commit (in the
  * family of the nl it is committed through).  Whatever

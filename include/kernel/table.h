@@ -34,6 +34,7 @@ struct table_fix {
 
 struct table_result {
 	uint64_t handle;   /* kernel handle of the table after apply */
+	uint32_t genid;    /* ruleset generation after apply (nl_genid; 0: unknown) */
 	bool created;      /* the table did not exist before */
 	size_t added;      /* addresses that got new counters */
 	struct table_gone *gone; /* malloc'd, caller frees */

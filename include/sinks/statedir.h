@@ -31,6 +31,9 @@ struct statedir_names {
 	 * report had them, whose counters wait for the next report (so that
 	 * a restart finds the counters and drains them) */
 	char draining[STATEDIR_NAME_MAX];
+	/* TABLE.applied: what the last `nftally apply` installed, in the
+	 * state's text form (a record, not a report; docs/design.md) */
+	char applied[STATEDIR_NAME_MAX];
 };
 void statedir_names_init(struct statedir_names *n, const char *table);
 /* Take the exclusive lock of `table` in dirfd (file TABLE.lock, holding the

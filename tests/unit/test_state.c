@@ -46,6 +46,7 @@ static void test_round_trip(void)
 	s.base_time = 1795316780;
 	strcpy(s.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
 	strcpy(s.netns, "c:4097");
+	s.genid = 4294967295u;
 	s.closed = true;
 	add(&s, "2001:db8:4::/64", "vm-net", 1, 2, 3, 4, true);
 	add(&s, "198.18.2.2", "\";flush{}", UINT64_MAX, 0, 18446744073709551614u, 5, false);
@@ -59,7 +60,7 @@ static void test_round_trip(void)
 	text = format(&s, &an);
 	test_streq(text, "nftally-state 2\n# written by nftally; do not edit\n"
 		   "table nftally\nhandle 42\nseq 7\ntime 1795316785\nbase_time 1795316780\n"
-		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\nnetns c:4097\nclosed\n"
+		   "boot 0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10\nnetns c:4097\ngenid 4294967295\nclosed\n"
 		   "entry 198.18.2.2 0 18446744073709551615 0 18446744073709551614 5 7 "
 		   "18446744073709551615 \";flush{}\n"
 		   "entry 198.18.2.3 2 9 1 0 0 12 13 left\n"
@@ -77,6 +78,7 @@ static void test_round_trip(void)
 	test_assert(!t.v[2].last && t.v[2].rep);
 	test_streq(t.boot, "0f6b1c2e-54a7-4f0e-9d3b-2a1c5e7f9b10");
 	test_streq(t.netns, "c:4097");
+	test_assert(t.genid == 4294967295u);
 	test_assert(t.closed);
 	free(text);
 	free(again);
@@ -221,6 +223,9 @@ static void test_damaged(void)
 		{ "boot 0f6b1c2e x\nend\n", "st:6: state file is damaged" },
 		{ "boot 0123456789abcdef0123456789abcdef01234567\nend\n",
 		  "st:6: state file is damaged" },
+		/* an apply's record: the generation is 32 bits */
+		{ "genid 4294967296\nend\n", "st:6: state file is damaged" },
+		{ "genid -1\nend\n", "st:6: state file is damaged" },
 	};
 	/* Version 2: handles after the values, REP 2 for a last report. */
 	static const char *const cases2[][2] = {

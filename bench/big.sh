@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# nftally's one-shot commands at large sizes (not part of the test suite):
+# for each size N, a fresh network namespace, N IPv6 addresses one per line,
+# and in that order: apply (new table), apply (nothing changed), apply (one
+# address more), apply (skeleton changed: an exclude added to the config),
+# run (launch to its start event, right after that apply; then stopped),
+# dump, remove.  Prints, per command, wall seconds and peak
+# RSS (/usr/bin/time -v).  Needs root.
+#   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
+set -u
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bench/big.sh SIZE..." >&2; exit 2; }
+NFTALLY=${NFTALLY:-$PWD/build/nftally}
+WORK=$(mktemp -d /tmp/nftally-big.XXXXXX)
+NS=nftally-big-$$
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"' EXIT
+printf 'state_dir = %s/state\n' "$WORK" > "$WORK/b.conf"
+printf 'state_dir = %s/state\nexclude = 198.18.0.9\n' "$WORK" > "$WORK/x.conf"
+
+targets() { # N FILE: N IPv6 hosts in 2001:db8::/32
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
+		printf "a%d 2001:db8:9::%x:%x\n", i, int(i / 65536) + 1, i % 65536 }' > "$2"
+}
+
+timed() { # LABEL N CMD...: one line "LABEL N SECONDS RSS_MB"
+	local label=$1 n=$2 t0 t1 rss; shift 2
+	t0=$EPOCHREALTIME
+	/usr/bin/time -v -o "$WORK/time" "$@" > /dev/null 2> "$WORK/err" ||
+		{ echo "failed: $label ($(tail -1 "$WORK/err"))" >&2; return 1; }
+	t1=$EPOCHREALTIME
+	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time")
+	printf '%-22s %8s %9.2f s %6d MB\n' "$label" "$n" "$(echo "$t1 - $t0" | bc -l)" $((rss / 1024))
+}
+
+printf '%-22s %8s %11s %9s\n' command N time peak_RSS
+for n in "$@"; do
+	t="$WORK/t$n"
+	targets "$n" "$t"
+	ip netns del "$NS" 2>/dev/null; ip netns add "$NS"; rm -rf "$WORK/state"
+	timed "apply (new)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+	timed "apply (unchanged)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+	echo "extra 2001:db8:9:ffff::1" >> "$t"
+	timed "apply (one more)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+	timed "apply (new skeleton)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" apply
+	t0=$EPOCHREALTIME
+	ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" --interval 3600 run > "$WORK/run.json" 2> /dev/null &
+	pid=$!
+	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.005; done
+	printf '%-22s %8s %9.2f s\n' "run (start)" "$n" "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
+	kill -TERM "$pid"; wait "$pid"
+	timed "dump" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
+	timed "remove" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" remove
+	ip netns del "$NS"
+done
