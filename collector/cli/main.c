@@ -24,6 +24,7 @@
 #include "output.h"
 #include "pg.h"
 #include "query.h"
+#include "quota.h"
 #include "render.h"
 #include "run.h"
 #include "serve.h"
@@ -473,6 +474,7 @@ static int cmd_serve(struct cli *a)
 				   a->cs.n ? &a->cs.v[0] : &a->cs.dflt;
 	char path[PATH_MAX];
 	struct billing b;
+	struct quotas q;
 	int ret;
 
 	if (!account_store_path(cfg, path, PATH_MAX)) {
@@ -497,7 +499,16 @@ static int cmd_serve(struct cli *a)
 	a->so.store_path = path;
 	a->so.host = cfg->host[0] ? cfg->host : NULL;
 	a->so.billing = &b;
+	quotas_init(&q);
+	/* the quotas' bars: the file run checks (a bad one is an error here too) */
+	if (cfg->quotas[0] &&
+	    (ret = quotas_load(&q, cfg->quotas, cfg->quota_warn, cfg->nquota_warn, &a->e)) < 0) {
+		billing_finish(&b);
+		return cli_fail(a, ret == -ENOMEM ? EXIT_SYSTEM : EXIT_INPUT);
+	}
+	a->so.quotas = cfg->quotas[0] ? &q : NULL;
 	ret = serve_run(&a->so, &a->e);
+	quotas_finish(&q);
 	billing_finish(&b);
 	if (ret < 0)
 		return cli_fail(a, ret == -EINVAL || ret == -ENOENT || ret == -ENOTSUP ?

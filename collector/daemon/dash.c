@@ -21,6 +21,7 @@
 #include "cycle.h"
 #include "dash.h"
 #include "file.h"
+#include "quota.h"
 #include "serve.h"
 #include "store.h"
 #include "units.h"
@@ -481,6 +482,42 @@ static json_object *cycle_json(const struct query_bill *x, enum bill_policy p)
 	return o;
 }
 
+/* The label's quota (NULL: none) and what its cycle so far, c, counts
+ * against it (the quota's own bill=: the row's counts, so every host and
+ * namespace the filters leave). */
+static const struct quota *dash_quota(const struct dash *d, const struct query_bill *c,
+				      uint64_t *used)
+{
+	const struct quota *q = d->quotas ? quotas_find(d->quotas, c->label) : NULL;
+
+	*used = q ? quota_billed(q->bill, &c->c) : 0;
+	return q;
+}
+
+/* used of limit in whole percent, rounded down (an exceeded quota > 100). */
+static uint64_t quota_percent(uint64_t used, uint64_t limit)
+{
+	return used / limit * 100 + used % limit * 100 / limit;
+}
+
+/* The quota of the current cycle c, as the overview and the label give it
+ * (NULL without one). */
+static json_object *quota_json(const struct dash *d, const struct query_bill *c)
+{
+	uint64_t used;
+	const struct quota *q = dash_quota(d, c, &used);
+	json_object *o = q ? json_object_new_object() : NULL;
+
+	if (!o)
+		return NULL;
+	json_u64(o, "limit_bytes", q->limit);
+	json_u64(o, "used_bytes", used);
+	json_object_object_add(o, "bill", json_object_new_string(quota_bill_name(q->bill)));
+	json_u64(o, "percent", quota_percent(used, q->limit));
+	json_object_object_add(o, "state", json_object_new_int(quota_state(q, used)));
+	return o;
+}
+
 /* bytes over len seconds in bit/s, rounded half up (bill_bps for 300). */
 static uint64_t rate(uint64_t bytes, int64_t len)
 {
@@ -539,6 +576,8 @@ static json_object *overview_json(const struct dash *d, const struct ov_req *r,
 			break;
 		json_object_object_add(l, "label", json_object_new_string(v[i].cur->label));
 		json_object_object_add(l, "current", cycle_json(v[i].cur, d->bill));
+		if (d->quotas && quotas_find(d->quotas, v[i].cur->label))
+			json_object_object_add(l, "quota", quota_json(d, v[i].cur));
 		if (v[i].prev)
 			json_object_object_add(l, "previous", cycle_json(v[i].prev, d->bill));
 		json_object_object_add(l, "spark_in_bps",
@@ -646,6 +685,32 @@ static void when(FILE *f, int64_t t, bool utc)
 	html(f, b);
 }
 
+/* A quota's bar: a meter of used against the limit, and the percent. */
+static void quota_cell(FILE *f, const struct dash *d, const struct query_bill *c)
+{
+	uint64_t used;
+	const struct quota *q = dash_quota(d, c, &used);
+	char u[32], l[32];
+	uint64_t warn;
+
+	if (!q) {
+		fputs("<td class=\"quota\"></td>", f);
+		return;
+	}
+	units_format(used, "auto-bin", u, sizeof(u));
+	units_format(q->limit, "auto-bin", l, sizeof(l));
+	/* the meter's colours: below the first warning good, from there to
+	 * the limit a warning, at the limit (exceeded) bad */
+	warn = q->nwarn ? q->limit / 100 * q->warn[0] + q->limit % 100 * q->warn[0] / 100 :
+	       q->limit - 1;
+	fprintf(f, "<td class=\"quota quota-%d\" data-quota-used=\"%" PRIu64 "\" "
+		"data-quota-limit=\"%" PRIu64 "\" title=\"%s of %s (%s)\"><meter min=\"0\" "
+		"max=\"%" PRIu64 "\" low=\"%" PRIu64 "\" high=\"%" PRIu64 "\" optimum=\"0\" "
+		"value=\"%" PRIu64 "\"></meter> %" PRIu64 "%%</td>", quota_state(q, used), used,
+		q->limit, u, l, quota_bill_name(q->bill), q->limit, warn, q->limit - 1,
+		used < q->limit ? used : q->limit, quota_percent(used, q->limit));
+}
+
 static void overview_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 			  const struct ov_req *r, const struct ov_row *v, size_t n, size_t total,
 			  int64_t now)
@@ -682,6 +747,8 @@ static void overview_html(FILE *f, const struct dash *d, const struct dash_req *
 		if (i == 0)
 			fputs("<th>Cycle</th>", f);
 	}
+	if (d->quotas)
+		fputs("<th>Quota</th>", f);
 	fputs("<th>Last day</th></tr></thead>\n<tbody>\n", f);
 	for (size_t i = 0; i < n; i++) {
 		const struct query_bill *c = v[i].cur;
@@ -700,6 +767,8 @@ static void overview_html(FILE *f, const struct dash *d, const struct dash_req *
 		num(f, "billed_bytes", c->billed, true);
 		num(f, "bill_p95_bps", bill_bps(c->p95.bill), false);
 		num(f, "prev_billed_bytes", v[i].prev ? v[i].prev->billed : 0, true);
+		if (d->quotas)
+			quota_cell(f, d, c);
 		fprintf(f, "<td><div class=\"spark\" data-i=\"%zu\"></div></td></tr>\n", i);
 	}
 	fputs("</tbody></table>\n<nav>", f);
@@ -991,6 +1060,8 @@ static json_object *label_json(const struct dash *d, const char *label,
 	for (size_t i = cy->n; i-- > 0;) /* this cycle first */
 		json_object_array_add(a, cycle_json(&cy->v[i], d->bill));
 	json_object_object_add(o, "cycles", a);
+	if (cy->n && d->quotas && quotas_find(d->quotas, label))
+		json_object_object_add(o, "quota", quota_json(d, &cy->v[cy->n - 1]));
 	for (int i = 0; i < NTIERS; i++)
 		json_object_object_add(s, t[i].name, tier_json(&t[i]));
 	json_object_object_add(o, "series", s);
@@ -1047,6 +1118,12 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);
+	if (cy->n && d->quotas && quotas_find(d->quotas, label)) {
+		fputs("<table id=\"quota\"><thead><tr><th>Quota this cycle</th></tr></thead>"
+		      "<tbody><tr>", f);
+		quota_cell(f, d, &cy->v[cy->n - 1]);
+		fputs("</tr></tbody></table>\n", f);
+	}
 	for (size_t i = 0; i < sizeof(charts) / sizeof(*charts); i++)
 		fprintf(f, "<h2>%s</h2>\n<div class=\"chart\" id=\"chart-%s\" data-tier=\"%s\">"
 			"</div>\n", charts[i][1], charts[i][0], charts[i][0]);

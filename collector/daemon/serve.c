@@ -283,7 +283,8 @@ static void serve_stop(struct dash *d)
 int serve_run(const struct serve_opts *o, struct err *e)
 {
 	const char *listen = o->listen ? o->listen : SERVE_LISTEN_DEFAULT;
-	struct dash d = { .billing = o->billing, .bill = o->bill, .web_dir = o->web_dir,
+	struct dash d = { .billing = o->billing, .quotas = o->quotas, .bill = o->bill,
+			  .web_dir = o->web_dir,
 			  .dygraphs = o->dygraphs ? o->dygraphs : SERVE_DYGRAPHS_DEFAULT };
 	struct sockaddr_storage ss;
 	struct store *bg = NULL;

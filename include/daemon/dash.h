@@ -37,6 +37,7 @@ struct dash_snap {
 struct dash {
 	struct store *store;
 	const struct billing *billing;
+	const struct quotas *quotas; /* NULL: none (no quota bars) */
 	enum bill_policy bill;
 	int64_t at;          /* with fixed_at: the time the pages are made as of */
 	bool fixed_at, loopback;

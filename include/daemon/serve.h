@@ -30,6 +30,7 @@ struct serve_opts {
 	const char *tls_cert, *tls_key; /* PEM files: HTTPS when both are set */
 	const char *web_dir;     /* nftally.js and nftally.css (NULL: built-in search) */
 	const char *dygraphs;    /* dygraph.min.js (NULL: SERVE_DYGRAPHS_DEFAULT) */
+	const struct quotas *quotas; /* the quotas file's, for their bars (NULL: none) */
 };
 
 /* Check o, load the tokens, open the store read-only and serve until

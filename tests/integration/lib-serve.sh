@@ -34,7 +34,11 @@ store = $1/known.db
 state_dir = $1/state
 targets = $1/targets
 timezone = UTC
+quotas = $1/quotas
 CONF
+	# the quotas' bars: cust-a over (525,000 of 500,000 billed: 105 %),
+	# cust-e warned (3,600 of 4,000: 90 %), cust-d at 0 by its max
+	printf '%s\n' "cust-a 500kB" "cust-e 4000" "cust-d 1MB bill=max" > "$1/quotas"
 	echo "$CUST_TOKEN cust-a" > "$1/tokens"
 	echo "$OP_TOKEN" > "$1/operator-token"
 }

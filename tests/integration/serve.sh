@@ -56,6 +56,21 @@ SPARK_WANT=$( (echo 107; for i in $(seq 1 20); do echo $((40 * i)); done) | past
 assert_eq "$SPARK_WANT" "$(echo "$OV" | jq -r '.labels[] | select(.label == "cust-a") |
 	.spark_in_bps | map(select(. > 0)) | join(",")')" "cust-a's sparkline"
 
+# --- the quotas' bars: the quotas file's limits against this cycle ---
+assert_eq "cust-a 500000 525000 sum 105 2|cust-d 1000000 0 max 0 0|cust-e 4000 3600 sum 90 1" \
+	"$(echo "$OV" | jq -r '[.labels[] | select(.quota) | "\(.label) \(.quota.limit_bytes) \(.quota.used_bytes) \(.quota.bill) \(.quota.percent) \(.quota.state)"] | join("|")')" \
+	"quotas in the overview (limit, used, bill, percent, state)"
+assert_eq "null" "$(echo "$OV" | jq -c '.labels[] | select(.label | startswith("<")) | .quota')" \
+	"no quota, no quota object"
+OVH=$(get "$U/?per_page=1000")
+assert_eq 'data-quota-used="525000" data-quota-limit="500000"' \
+	"$(echo "$OVH" | grep -o 'data-quota-used="[0-9]*" data-quota-limit="500000"')" \
+	"cust-a's bar on the overview"
+assert_eq 1 "$(echo "$OVH" | grep -c '<meter min="0" max="4000" low="3200" high="3999" optimum="0" value="3600"></meter> 90%')" \
+	"cust-e's meter"
+assert_eq "500000 525000 2" "$(get "$U/api/label?l=cust-a" | jq -r '.quota | "\(.limit_bytes) \(.used_bytes) \(.state)"')" \
+	"cust-a's page: its quota"
+
 # --- sorting, paging, filters ---
 assert_eq "cust-a,cust-e,$HOSTILE" "$(get "$U/api/overview?sort=billed&per_page=3" |
 	jq -r '[.labels[].label] | join(",")')" "sorted by billed, largest first"
