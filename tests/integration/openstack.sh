@@ -38,7 +38,7 @@ READY=1
 [ -n "${NFTALLY_NETWORK_ONLY:-}" ] && READY=
 
 # --- What nftally must report: per router N, address, direction. -------
-declare -A BYTES PKTS
+declare -A BYTES PKTS SLACK
 bill() { # N ADDR in|out COUNT L3SIZE
 	local k="$1|$2|$3"
 	BYTES[$k]=$(( ${BYTES[$k]:-0} + $4 * $5 ))
@@ -246,6 +246,13 @@ answers=$(cat "$OS_DIR/steady")
 rx_end=$(rx_from "$VM22" 198.18.0.1)
 got=$(( rx_end - rx0 ))
 bill 2 "$FIP2" in "$got" 168; bill 2 "$FIP2" out "$answers" 68
+# A datagram that router 2 counted (pre- or postrouting) just as its
+# namespace was deleted may have died with it, delivered to neither side:
+# counted, rightly, as it passed the counter, but not in what vm-2-2 or ext
+# got.  Up to IN_FLIGHT whole datagrams more are allowed there (CI saw one
+# answer once); everything else is exact.
+IN_FLIGHT=2
+SLACK["2|$FIP2|in"]=168 SLACK["2|$FIP2|out"]=68
 [ "$rx_old" -gt "$rx0" ] && [ "$rx_end" -gt "$rx_new" ] && [ "$got" -lt 500 ] && [ "$answers" -le "$got" ] \
 	&& ok "the flow went through the old router ($((rx_old - rx0))), the new one ($((rx_end - rx_new))), lost $((500 - got)) in between; $answers answered" \
 	|| bad "steady flow through the re-created router: $rx0 $rx_old $rx_new $rx_end, $answers answered"
@@ -270,9 +277,15 @@ assert_eq "6 3" "$(rx_from "$EXT" "$FIP3") $(rx_from "$EXT" "$GW3")" "ext got ro
 network_part_done
 for k in "${!BYTES[@]}"; do
 	IFS='|' read -r n a d <<< "$k"
-	assert_eq "${BYTES[$k]} ${PKTS[$k]}" \
-		"$(total_in "$(os_ns "$n")" "$a" "${d}_bytes" "$out") $(total_in "$(os_ns "$n")" "$a" "${d}_packets" "$out")" \
-		"router $n $a $d"
+	b=$(total_in "$(os_ns "$n")" "$a" "${d}_bytes" "$out")
+	p=$(total_in "$(os_ns "$n")" "$a" "${d}_packets" "$out")
+	x=$((p - PKTS[$k]))
+	if [ -n "${SLACK[$k]:-}" ] && [ "$x" -gt 0 ] && [ "$x" -le "$IN_FLIGHT" ] &&
+		[ "$b" = $((BYTES[$k] + x * SLACK[$k])) ]; then
+		ok "router $n $a $d = ${BYTES[$k]} ${PKTS[$k]} and $x whole datagram(s) in flight when router 2 went"
+		continue
+	fi
+	assert_eq "${BYTES[$k]} ${PKTS[$k]}" "$b $p" "router $n $a $d"
 done
 # Nothing else counted: not the hairpin, not 169.254/16, not the VMs.
 extra=$(jq -rs --argjson want "$(for k in "${!BYTES[@]}"; do IFS='|' read -r n a d <<< "$k"; echo "$(os_ns "$n")|$a"; done | jq -R . | jq -s .)" \
