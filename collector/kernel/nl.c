@@ -1341,19 +1341,29 @@ struct nl_skel_ctx {
 	int ret;
 };
 
+/* Is the parsed object's table ours?  1 yes, 0 another table's, -EPROTO
+ * none named (table: its name, or NULL). */
+static int nl_skel_mine(const struct nl_skel_ctx *ctx, const char *table)
+{
+	return !table ? -EPROTO : strcmp(table, ctx->table) == 0;
+}
+
 static int nl_skel_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_skel_ctx *ctx = data;
 	struct nl_skel *s = ctx->s;
 	const char *table = NULL;
 	void *o = NULL;
-	int ret = -ENOMEM;
+	int mine = -ENOMEM, ret = -ENOMEM;
 
+	/* mine is decided before an object not kept is freed: table points
+	 * into it */
 	switch (ctx->type) {
 	case NFT_MSG_GETCHAIN:
 		if ((o = nftnl_chain_alloc()) && nftnl_chain_nlmsg_parse(nlh, o) == 0)
 			table = nftnl_chain_get_str(o, NFTNL_CHAIN_TABLE);
-		if (table && strcmp(table, ctx->table) == 0)
+		mine = o ? nl_skel_mine(ctx, table) : -ENOMEM;
+		if (mine == 1)
 			ret = nl_skel_push((void ***)&s->chains, &s->nchains, o);
 		else
 			nftnl_chain_free(o);
@@ -1361,7 +1371,8 @@ static int nl_skel_cb(const struct nlmsghdr *nlh, void *data)
 	case NFT_MSG_GETSET:
 		if ((o = nftnl_set_alloc()) && nftnl_set_nlmsg_parse(nlh, o) == 0)
 			table = nftnl_set_get_str(o, NFTNL_SET_TABLE);
-		if (table && strcmp(table, ctx->table) == 0) {
+		mine = o ? nl_skel_mine(ctx, table) : -ENOMEM;
+		if (mine == 1) {
 			if (nftnl_set_is_set(o, NFTNL_SET_FLAGS) &&
 			    nftnl_set_get_u32(o, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)
 				s->unsupported = 1; /* bound to a rule by id: not copied */
@@ -1373,7 +1384,8 @@ static int nl_skel_cb(const struct nlmsghdr *nlh, void *data)
 	case NFT_MSG_GETOBJ:
 		if ((o = nftnl_obj_alloc()) && nftnl_obj_nlmsg_parse(nlh, o) == 0)
 			table = nftnl_obj_get_str(o, NFTNL_OBJ_TABLE);
-		if (table && strcmp(table, ctx->table) == 0)
+		mine = o ? nl_skel_mine(ctx, table) : -ENOMEM;
+		if (mine == 1)
 			ret = nl_skel_push((void ***)&s->objs, &s->nobjs, o);
 		else
 			nftnl_obj_free(o);
@@ -1381,16 +1393,17 @@ static int nl_skel_cb(const struct nlmsghdr *nlh, void *data)
 	case NFT_MSG_GETRULE:
 		if ((o = nftnl_rule_alloc()) && nftnl_rule_nlmsg_parse(nlh, o) == 0)
 			table = nftnl_rule_get_str(o, NFTNL_RULE_TABLE);
-		if (table && strcmp(table, ctx->table) == 0)
+		mine = o ? nl_skel_mine(ctx, table) : -ENOMEM;
+		if (mine == 1)
 			ret = nl_skel_push((void ***)&s->rules, &s->nrules, o);
 		else
 			nftnl_rule_free(o);
 		break;
 	}
-	if (table && strcmp(table, ctx->table) != 0)
+	if (mine == 0)
 		ret = 0; /* another table's: skipped */
-	else if (o && !table)
-		ret = -EPROTO;
+	else if (mine < 0)
+		ret = mine;
 	if (ret < 0) {
 		ctx->ret = ret;
 		return MNL_CB_ERROR;
