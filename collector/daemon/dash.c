@@ -21,6 +21,7 @@
 #include "cycle.h"
 #include "dash.h"
 #include "file.h"
+#include "output.h"
 #include "quota.h"
 #include "serve.h"
 #include "store.h"
@@ -449,15 +450,6 @@ static int ov_rows(const struct dash_snap *x, const struct ov_req *r, struct ov_
 
 /* ---- JSON ---- */
 
-static void json_u64(json_object *o, const char *k, uint64_t v)
-{
-#if JSON_C_MAJOR_VERSION > 0 || JSON_C_MINOR_VERSION >= 14
-	json_object_object_add(o, k, json_object_new_uint64(v));
-#else
-	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
-#endif
-}
-
 /* A cycle with the keys of report --cycle's and --p95's JSON lines. */
 static json_object *cycle_json(const struct query_bill *x, enum bill_policy p)
 {
@@ -468,17 +460,17 @@ static json_object *cycle_json(const struct query_bill *x, enum bill_policy p)
 	json_object_object_add(o, "period", json_object_new_string(x->period));
 	json_object_object_add(o, "cycle_start", json_object_new_int64(x->since));
 	json_object_object_add(o, "cycle_end", json_object_new_int64(x->until));
-	json_u64(o, "in_bytes", x->c.in_bytes);
-	json_u64(o, "in_packets", x->c.in_packets);
-	json_u64(o, "out_bytes", x->c.out_bytes);
-	json_u64(o, "out_packets", x->c.out_packets);
+	output_json_u64(o, "in_bytes", x->c.in_bytes);
+	output_json_u64(o, "in_packets", x->c.in_packets);
+	output_json_u64(o, "out_bytes", x->c.out_bytes);
+	output_json_u64(o, "out_packets", x->c.out_packets);
 	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(p)));
-	json_u64(o, "billed_bytes", x->billed);
-	json_u64(o, "slots", x->p95.slots);
-	json_u64(o, "rank", x->p95.rank);
-	json_u64(o, "in_p95_bps", bill_bps(x->p95.in));
-	json_u64(o, "out_p95_bps", bill_bps(x->p95.out));
-	json_u64(o, "bill_p95_bps", bill_bps(x->p95.bill));
+	output_json_u64(o, "billed_bytes", x->billed);
+	output_json_u64(o, "slots", x->p95.slots);
+	output_json_u64(o, "rank", x->p95.rank);
+	output_json_u64(o, "in_p95_bps", bill_bps(x->p95.in));
+	output_json_u64(o, "out_p95_bps", bill_bps(x->p95.out));
+	output_json_u64(o, "bill_p95_bps", bill_bps(x->p95.bill));
 	return o;
 }
 
@@ -510,10 +502,10 @@ static json_object *quota_json(const struct dash *d, const struct query_bill *c)
 
 	if (!o)
 		return NULL;
-	json_u64(o, "limit_bytes", q->limit);
-	json_u64(o, "used_bytes", used);
+	output_json_u64(o, "limit_bytes", q->limit);
+	output_json_u64(o, "used_bytes", used);
 	json_object_object_add(o, "bill", json_object_new_string(quota_bill_name(q->bill)));
-	json_u64(o, "percent", quota_percent(used, q->limit));
+	output_json_u64(o, "percent", quota_percent(used, q->limit));
 	json_object_object_add(o, "state", json_object_new_int(quota_state(q, used)));
 	return o;
 }
@@ -560,9 +552,9 @@ static json_object *overview_json(const struct dash *d, const struct ov_req *r,
 	json_object_object_add(o, "now", json_object_new_int64(x->now));
 	json_object_object_add(o, "made", json_object_new_int64(x->made));
 	json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(d->bill)));
-	json_u64(o, "total", total);
-	json_u64(o, "page", r->page);
-	json_u64(o, "per_page", r->per_page);
+	output_json_u64(o, "total", total);
+	output_json_u64(o, "page", r->page);
+	output_json_u64(o, "per_page", r->per_page);
 	json_object_object_add(o, "sort", json_object_new_string(sort_names[r->sort]));
 	json_object_object_add(o, "order", json_object_new_string(r->desc ? "desc" : "asc"));
 	json_object_object_add(o, "spark_start", json_object_new_int64(x->spark_start));

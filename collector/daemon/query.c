@@ -19,6 +19,7 @@
 #include "billing.h"
 #include "cell.h"
 #include "cycle.h"
+#include "output.h"
 #include "pg.h"
 #include "query.h"
 #include "store.h"
@@ -191,15 +192,6 @@ static int keep_row(const struct store_row *r, void *data)
 	return 0;
 }
 
-static void json_u64(json_object *o, const char *k, uint64_t v)
-{
-#if JSON_C_MAJOR_VERSION > 0 || JSON_C_MINOR_VERSION >= 14
-	json_object_object_add(o, k, json_object_new_uint64(v));
-#else
-	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
-#endif
-}
-
 static int print_json_row(const struct query *q, const struct store_row *r, int64_t since,
 			  int64_t until)
 {
@@ -219,13 +211,13 @@ static int print_json_row(const struct query *q, const struct store_row *r, int6
 		json_object_object_add(o, "addr", json_object_new_string(r->addr));
 	if (r->cls && *r->cls)
 		json_object_object_add(o, "class", json_object_new_string(r->cls));
-	json_u64(o, "in_bytes", r->c.in_bytes);
-	json_u64(o, "in_packets", r->c.in_packets);
-	json_u64(o, "out_bytes", r->c.out_bytes);
-	json_u64(o, "out_packets", r->c.out_packets);
+	output_json_u64(o, "in_bytes", r->c.in_bytes);
+	output_json_u64(o, "in_packets", r->c.in_packets);
+	output_json_u64(o, "out_bytes", r->c.out_bytes);
+	output_json_u64(o, "out_packets", r->c.out_packets);
 	if (q->has_bill) {
 		json_object_object_add(o, "bill", json_object_new_string(bill_policy_name(q->bill)));
-		json_u64(o, "billed_bytes", bill_bytes(q->bill, r->c.in_bytes, r->c.out_bytes));
+		output_json_u64(o, "billed_bytes", bill_bytes(q->bill, r->c.in_bytes, r->c.out_bytes));
 	}
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 					    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -897,15 +889,15 @@ static void print_p95(const struct query *q)
 			json_object_object_add(o, "label", json_object_new_string(x->label));
 			if (x->addr)
 				json_object_object_add(o, "addr", json_object_new_string(x->addr));
-			json_u64(o, "slots", r->slots);
-			json_u64(o, "rank", r->rank);
+			output_json_u64(o, "slots", r->slots);
+			output_json_u64(o, "rank", r->rank);
 			json_object_object_add(o, "bill", json_object_new_string(pol));
-			json_u64(o, "in_p95_bytes", r->in);
-			json_u64(o, "out_p95_bytes", r->out);
-			json_u64(o, "bill_p95_bytes", r->bill);
-			json_u64(o, "in_p95_bps", bill_bps(r->in));
-			json_u64(o, "out_p95_bps", bill_bps(r->out));
-			json_u64(o, "bill_p95_bps", bill_bps(r->bill));
+			output_json_u64(o, "in_p95_bytes", r->in);
+			output_json_u64(o, "out_p95_bytes", r->out);
+			output_json_u64(o, "bill_p95_bytes", r->bill);
+			output_json_u64(o, "in_p95_bps", bill_bps(r->in));
+			output_json_u64(o, "out_p95_bps", bill_bps(r->out));
+			output_json_u64(o, "bill_p95_bps", bill_bps(r->bill));
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							    JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);

@@ -116,7 +116,7 @@ static void add_head(json_object *o, const struct output *out, time_t t)
 		add_str(o, "account", out->origin.account);
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v)
+void output_json_u64(json_object *o, const char *k, uint64_t v)
 {
 #if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (14 << 8))
 	json_object_object_add(o, k, json_object_new_uint64(v));
@@ -148,15 +148,15 @@ int output_counter(struct output *out, time_t t, time_t since, uint64_t seq, con
 	if (since >= 0)
 		add_str(o, "since", output_time(since, tb));
 	if (seq)
-		add_u64(o, "seq", seq);
+		output_json_u64(o, "seq", seq);
 	add_str(o, "label", label);
 	add_str(o, "addr", addr);
 	if (cls)
 		add_str(o, "class", cls);
-	add_u64(o, "in_bytes", c->in_bytes);
-	add_u64(o, "in_packets", c->in_packets);
-	add_u64(o, "out_bytes", c->out_bytes);
-	add_u64(o, "out_packets", c->out_packets);
+	output_json_u64(o, "in_bytes", c->in_bytes);
+	output_json_u64(o, "in_packets", c->in_packets);
+	output_json_u64(o, "out_bytes", c->out_bytes);
+	output_json_u64(o, "out_packets", c->out_packets);
 	return emit(out->f, o);
 }
 
@@ -280,8 +280,8 @@ int output_quota_event(struct output *out, time_t t, const char *event, const ch
 		frac[strlen(frac) - 1] = '\0';
 	if (strcmp(frac, "1.0") == 0)
 		strcpy(frac, "1");
-	add_u64(o, "used", used);
-	add_u64(o, "limit", limit);
+	output_json_u64(o, "used", used);
+	output_json_u64(o, "limit", limit);
 	add_str(o, "cycle_start", output_time(cycle_start, tb));
 	add_str(o, "cycle_end", output_time(cycle_end, tb));
 	json_object_object_add(o, "fraction", json_object_new_double_s(percent / 100.0, frac));

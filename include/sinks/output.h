@@ -36,6 +36,12 @@ struct output {
  * (see output_set_origin) of this host: gethostname(), until the caller
  * names another (output_set_origin with the configured `host`). */
 void output_init(struct output *o, FILE *f);
+
+struct json_object;
+/* Add v to JSON object o under k as an unsigned integer (json-c before
+ * 0.14, RHEL 8's, has none: clamped to 2^63 - 1 there), as every JSON
+ * nftally writes has it. */
+void output_json_u64(struct json_object *o, const char *k, uint64_t v);
 /* Every line printed from now on says it was counted at org (copied):
  * "host", "netns", and "account" unless it is "", right after "time".
  * NULL: daemon-wide lines (the daemon's own events), "netns" "" and no
