@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Quotas in the daemon: evaluation after each report, the events and the
  * hook, and the durable record of which levels fired in which cycle.
- * A level is recorded as fired (file written, fsynced, renamed) before its
- * event is printed and its hook started, and as delivered after: a crash
- * between the two delivers it again at the next start, so an event is
- * never lost, and repeated only if nftally dies in that window. */
+ *
+ * Exactly once: a level is recorded as fired (quota.state written,
+ * fsynced, renamed) before anything is said of it.  Its event and its hook
+ * are then each handed to a child process, which first takes the level's
+ * marker (a file created with O_EXCL in quota.d/CYCLE_START/, the
+ * directory fsynced) and only then prints the event or executes the hook.
+ * A child outlives a kill -9 of the daemon, so a marker taken is an event
+ * printed or a hook started; a restart hands every fired level without
+ * its marker to a new child, and of two children racing for one marker
+ * (the dead daemon's and the new one's) exactly one takes it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,16 +28,22 @@
 #include "log.h"
 #include "quotad.h"
 #include "statedir.h"
+#include "targets.h"
 
 #define QUOTAD_STATE "quota.state"
 #define QUOTAD_STATE_TMP "quota.state.tmp"
+#define QUOTAD_MARKERS "quota.d"
 #define QUOTAD_HOOKS_MAX 64   /* hooks running at once; more wait */
+/* "CYCLE_START/LABEL.LEVEL.K": the label in base64url (128 bytes: 172) */
+#define QUOTAD_MARKER_MAX 224
 
 /* One label's record in the current (or last) cycle: persisted. */
 struct qlabel {
 	char *label;
 	int64_t cycle_start, cycle_end;
 	struct quota_levels fired, delivered;
+	struct quota_levels hooked; /* hook handed to a child (not persisted:
+				       the markers say it) */
 	uint64_t used, limit;    /* at the last firing: what a redelivery says */
 };
 
@@ -44,6 +57,13 @@ struct qhook {
 	uint64_t used, limit;
 	int64_t cycle_start, cycle_end;
 	enum quota_bill bill;
+	char marker[QUOTAD_MARKER_MAX]; /* "": none could be made */
+};
+
+/* One event to print. */
+struct qevent {
+	char marker[QUOTAD_MARKER_MAX];
+	char *line;
 };
 
 struct quotad {
@@ -51,7 +71,7 @@ struct quotad {
 	unsigned timeout;
 	unsigned char dwarn[QUOTA_WARN_MAX];
 	size_t ndwarn;
-	int dirfd;
+	int dirfd, mdirfd;
 	struct output *out;
 	struct quotas q;
 	struct stat st;          /* of the file q was read from */
@@ -68,7 +88,210 @@ struct quotad {
 };
 
 static void quotad_forget_metrics(struct quotad *qd);
+static void quotad_markers_prune(struct quotad *qd, bool all);
 static void quotad_enforced_free(struct render_enforced *v, size_t n);
+
+/* For tests: NFTALLY_CRASH_AT=NAME kills the daemon (SIGKILL, as kill -9
+ * would) at the point of that name. */
+static void crash_point(const char *name)
+{
+	const char *at = getenv("NFTALLY_CRASH_AT");
+
+	if (at && strcmp(at, name) == 0) {
+		fflush(NULL);
+		raise(SIGKILL);
+	}
+}
+
+/* ---- the markers: one file per level delivered, per cycle ---- */
+
+static void b64url(char *out, const char *s)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+
+	for (; i + 2 < n; i += 3) {
+		*out++ = a[u[i] >> 2];
+		*out++ = a[(u[i] & 3) << 4 | u[i + 1] >> 4];
+		*out++ = a[(u[i + 1] & 15) << 2 | u[i + 2] >> 6];
+		*out++ = a[u[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		*out++ = a[u[i] >> 2];
+		*out++ = a[(u[i] & 3) << 4];
+	} else if (n - i == 2) {
+		*out++ = a[u[i] >> 2];
+		*out++ = a[(u[i] & 3) << 4 | u[i + 1] >> 4];
+		*out++ = a[(u[i + 1] & 15) << 2];
+	}
+	*out = '\0';
+}
+
+/* The marker of level p of x (kind 'e': its event, 'h': its hook), its
+ * cycle's directory made if need be; "" and an error event if it cannot
+ * be (the level is then delivered without one: once, or again after a
+ * restart). */
+static void quotad_marker(struct quotad *qd, const struct qlabel *x, unsigned p, char kind,
+			  char *path)
+{
+	char dir[32], b64[4 * (TARGETS_LABEL_MAX + 2) / 3 + 4];
+
+	path[0] = '\0';
+	if (qd->mdirfd < 0 || strlen(x->label) > TARGETS_LABEL_MAX)
+		return;
+	snprintf(dir, sizeof(dir), "%lld", (long long)x->cycle_start);
+	if (mkdirat(qd->mdirfd, dir, 0700) == 0) {
+		fsync(qd->mdirfd);
+	} else if (errno != EEXIST) {
+		output_error(qd->out, true, "%s/%s/%s: cannot make: %s; the quota events of "
+			     "label %s may be repeated after a restart", qd->dirpath,
+			     QUOTAD_MARKERS, dir, strerror(errno), x->label);
+		return;
+	}
+	b64url(b64, x->label);
+	snprintf(path, QUOTAD_MARKER_MAX, "%s/%s.%u.%c", dir, b64, p, kind);
+}
+
+static bool quotad_marker_exists(const struct quotad *qd, const char *path)
+{
+	return path[0] && faccessat(qd->mdirfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Take a marker: 1 taken now, 0 taken before (by this or another
+ * process), -1 it cannot be made (deliver anyway).  Async-signal-safe: a
+ * child of a threaded process calls it. */
+static int marker_take(int mdirfd, const char *path)
+{
+	const char *slash = strchr(path, '/');
+	char dir[32];
+	int fd, d;
+
+	if (!path[0] || !slash || (size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	fd = openat(mdirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -1;
+	close(fd);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	d = openat(mdirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return -1;
+	if (fsync(d) < 0) {
+		close(d);
+		return -1;
+	}
+	close(d);
+	return 1;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The markers' directory: made at the first start (and then, if a state
+ * of the version before markers is there, its delivered levels marked);
+ * emptied when there is no state (deleted, or set aside as damaged: its
+ * levels fire again); else it says which levels were delivered. */
+static int quotad_markers_open(struct quotad *qd, bool state_ok, struct err *e)
+{
+	bool made = mkdirat(qd->dirfd, QUOTAD_MARKERS, 0700) == 0;
+
+	if (!made && errno != EEXIST)
+		return err_setn(e, -errno, "%s/%s: cannot make: %s", qd->dirpath, QUOTAD_MARKERS,
+				strerror(errno));
+	if (made)
+		fsync(qd->dirfd);
+	qd->mdirfd = openat(qd->dirfd, QUOTAD_MARKERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			    O_NOFOLLOW);
+	if (qd->mdirfd < 0)
+		return err_setn(e, -errno, "%s/%s: cannot open: %s", qd->dirpath, QUOTAD_MARKERS,
+				strerror(errno));
+	if (!state_ok) {
+		quotad_markers_prune(qd, true);
+		return 0;
+	}
+	for (size_t i = 0; i < qd->n; i++) {
+		struct qlabel *x = &qd->v[i];
+		struct quota_levels was = x->delivered;
+
+		x->delivered = x->hooked = (struct quota_levels){ { 0, 0 } };
+		for (unsigned p = 1; p <= 100; p++) {
+			char me[QUOTAD_MARKER_MAX], mh[QUOTAD_MARKER_MAX];
+
+			if (!quota_levels_has(&x->fired, p))
+				continue;
+			quotad_marker(qd, x, p, 'e', me);
+			quotad_marker(qd, x, p, 'h', mh);
+			if (made && quota_levels_has(&was, p)) {
+				marker_take(qd->mdirfd, me);
+				marker_take(qd->mdirfd, mh);
+			}
+			if (quotad_marker_exists(qd, me))
+				quota_levels_add(&x->delivered, p);
+			if (quotad_marker_exists(qd, mh))
+				quota_levels_add(&x->hooked, p);
+		}
+	}
+	quotad_markers_prune(qd, false);
+	return 0;
+}
+
+/* Remove the directories of the cycles no record is in (all: every one). */
+static void quotad_markers_prune(struct quotad *qd, bool all)
+{
+	int fd = qd->mdirfd >= 0 ? dup(qd->mdirfd) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		long long start = strtoll(de->d_name, &end, 10);
+		bool keep = false;
+		DIR *cd;
+		int cfd;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (size_t i = 0; i < qd->n && !all && !*end; i++)
+			keep |= qd->v[i].cycle_start == start;
+		if (keep)
+			continue;
+		cfd = openat(qd->mdirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			     O_NOFOLLOW);
+		if (cfd >= 0 && (cd = fdopendir(cfd))) {
+			struct dirent *ce;
+
+			while ((ce = readdir(cd)))
+				if (strcmp(ce->d_name, ".") && strcmp(ce->d_name, ".."))
+					unlinkat(cfd, ce->d_name, 0);
+			closedir(cd);
+		} else if (cfd >= 0) {
+			close(cfd);
+		}
+		if (unlinkat(qd->mdirfd, de->d_name, AT_REMOVEDIR) < 0 && errno == ENOTDIR)
+			unlinkat(qd->mdirfd, de->d_name, 0);
+	}
+	closedir(d);
+	fsync(qd->mdirfd);
+}
 
 /* ---- the state file ---- */
 
@@ -214,6 +437,7 @@ static int quotad_load_line(const char *s, size_t len, unsigned line, void *data
 	return 0;
 }
 
+/* 1: read, 0: none or damaged (set aside), < 0: error. */
 static int quotad_load(struct quotad *qd, struct err *e)
 {
 	int fd = openat(qd->dirfd, QUOTAD_STATE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -245,8 +469,9 @@ static int quotad_load(struct quotad *qd, struct err *e)
 			     qd->dirpath, QUOTAD_STATE, qd->dirpath, QUOTAD_STATE);
 		log_msg(LOG_PRIO_WARNING, "%s/%s is damaged; kept as %s.damaged", qd->dirpath,
 			QUOTAD_STATE, QUOTAD_STATE);
+		return 0;
 	}
-	return 0;
+	return 1;
 }
 
 /* ---- events and the hook ---- */
@@ -282,25 +507,39 @@ static void quotad_close_from(int first)
 		close((int)i);
 }
 
-/* In the child: never returns. */
-static void quotad_exec(const struct quotad *qd, const struct qhook *h)
+/* In the child: never returns; async-signal-safe calls only (the
+ * environment is made before the fork). */
+static void quotad_exec(const struct quotad *qd, const struct qhook *h, char **env)
 {
-	char *env[16], **envp = env, *argv[] = { (char *)qd->hook, NULL };
-	char t0[32], t1[32];
+	static const char msg[] = "nftally: quota_hook: cannot execute it\n";
+	char *argv[] = { (char *)qd->hook, NULL };
 	sigset_t none;
-	size_t n = 0;
 	int fd;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	fd = open("/dev/null", O_RDONLY);
+	/* taken by another run of nftally (one killed, and this one): its */
+	if (marker_take(qd->mdirfd, h->marker) == 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 && fd != 0) {
 		dup2(fd, 0);
 		close(fd);
 	}
 	dup2(2, 1); /* stdout is the JSON lines */
 	quotad_close_from(3);
+	execve(qd->hook, argv, env);
+	write_all(2, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+static void quotad_start_hook(struct quotad *qd, struct qhook *h)
+{
+	char *env[16], **envp = env, t0[32], t1[32];
+	size_t n = 0;
+	pid_t pid;
+
 	quotad_env(&envp, &n, "NFTALLY_EVENT=%s", h->event);
 	quotad_env(&envp, &n, "NFTALLY_LABEL=%s", h->label);
 	quotad_env(&envp, &n, "NFTALLY_USED=%llu", (unsigned long long)h->used);
@@ -313,19 +552,12 @@ static void quotad_exec(const struct quotad *qd, const struct qhook *h)
 	quotad_env(&envp, &n, "NFTALLY_HOST=%s", qd->out->origin.host);
 	quotad_env(&envp, &n, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	env[n] = NULL;
-	execve(qd->hook, argv, env);
-	dprintf(2, "nftally: quota_hook %s: %s\n", qd->hook, strerror(errno));
-	_exit(127);
-}
-
-static void quotad_start_hook(struct quotad *qd, struct qhook *h)
-{
-	pid_t pid;
-
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0)
-		quotad_exec(qd, h);
+		quotad_exec(qd, h, env);
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
 	if (pid < 0) {
 		output_error(qd->out, true, "quota_hook %s for %s of label %s: cannot fork: %s",
 			     qd->hook, h->event, h->label, strerror(errno));
@@ -338,7 +570,7 @@ static void quotad_start_hook(struct quotad *qd, struct qhook *h)
 }
 
 static void quotad_queue_hook(struct quotad *qd, const struct qlabel *x, const char *event,
-			      unsigned p, enum quota_bill bill)
+			      unsigned p, enum quota_bill bill, const char *marker)
 {
 	struct qhook *v, *h;
 
@@ -358,43 +590,124 @@ static void quotad_queue_hook(struct quotad *qd, const struct qlabel *x, const c
 	if (!h->label)
 		return;
 	snprintf(h->event, sizeof(h->event), "%s", event);
+	snprintf(h->marker, sizeof(h->marker), "%s", marker);
 	qd->nhooks++;
 }
 
-/* Print the event of level p and queue its hook. */
-static void quotad_deliver(struct quotad *qd, const struct qlabel *x, unsigned p,
-			   enum quota_bill bill)
+/* In the child: print the events whose markers it takes. */
+static void quotad_events_child(int mdirfd, int fd, const struct qevent *v, size_t n)
 {
-	const char *event = p == 100 ? "quota_exceeded" : "quota_warning";
+	int status = 0, r;
 
-	output_quota_event(qd->out, output_now(), event, x->label, x->used, x->limit,
-			   (time_t)x->cycle_start, (time_t)x->cycle_end, p, quota_bill_name(bill));
-	quotad_queue_hook(qd, x, event, p, bill);
+	for (size_t i = 0; i < n; i++) {
+		if ((r = marker_take(mdirfd, v[i].marker)) == 0)
+			continue;
+		if (r < 0)
+			status |= 1;
+		if (write_all(fd, v[i].line, strlen(v[i].line)) < 0)
+			status |= 2;
+	}
+	_exit(status);
 }
 
-/* Deliver every level fired and not delivered, ascending, and record it. */
+/* Print the events: through a child that outlives a kill -9 of this
+ * process, and waited for (so that its lines and this process's never
+ * mix); by this process where stdout is no file descriptor. */
+static void quotad_events_write(struct quotad *qd, const struct qevent *v, size_t n)
+{
+	int fd = fileno(qd->out->f), status = 0;
+	pid_t pid = -1;
+
+	output_flush(qd->out);
+	if (fd >= 0)
+		pid = fork();
+	if (pid == 0)
+		quotad_events_child(qd->mdirfd, fd, v, n);
+	if (pid < 0) {
+		for (size_t i = 0; i < n; i++) {
+			int r = marker_take(qd->mdirfd, v[i].marker);
+
+			status |= r < 0;
+			if (r != 0)
+				fputs(v[i].line, qd->out->f);
+		}
+		output_flush(qd->out);
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		status = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+	}
+	if (status & 2)
+		output_error(qd->out, true, "quota events: cannot write them to stdout");
+	if (status & 1)
+		output_error(qd->out, true, "quota events: cannot record their delivery in "
+			     "%s/%s: they may be repeated after a restart", qd->dirpath,
+			     QUOTAD_MARKERS);
+}
+
+/* Deliver every level fired and not delivered, ascending: the events
+ * first, then the hooks. */
 static void quotad_deliver_pending(struct quotad *qd)
 {
-	bool any = false;
+	struct qevent *ev = NULL;
+	size_t nev = 0, nhooks = qd->nhooks;
 
 	for (size_t i = 0; i < qd->n; i++) {
 		struct qlabel *x = &qd->v[i];
 		const struct quota *q = quotas_find(&qd->q, x->label);
 
-		for (unsigned p = 1; p <= 100; p++)
-			if (quota_levels_has(&x->fired, p) && !quota_levels_has(&x->delivered, p)) {
-				quotad_deliver(qd, x, p, q ? q->bill : QUOTA_BILL_SUM);
-				quota_levels_add(&x->delivered, p);
-				any = true;
+		for (unsigned p = 1; p <= 100; p++) {
+			struct qevent *v;
+
+			if (!quota_levels_has(&x->fired, p) || quota_levels_has(&x->delivered, p))
+				continue;
+			if (!(v = reallocarray(ev, nev + 1, sizeof(*ev)))) {
+				output_error(qd->out, true, "quota events: out of memory");
+				break;
 			}
+			ev = v;
+			quota_levels_add(&x->delivered, p);
+			quotad_marker(qd, x, p, 'e', ev[nev].marker);
+			if (quotad_marker_exists(qd, ev[nev].marker))
+				continue;
+			ev[nev].line = output_quota_event_line(qd->out, output_now(),
+							       p == 100 ? "quota_exceeded" :
+							       "quota_warning", x->label, x->used,
+							       x->limit, (time_t)x->cycle_start,
+							       (time_t)x->cycle_end, p,
+							       quota_bill_name(q ? q->bill :
+									       QUOTA_BILL_SUM));
+			nev += ev[nev].line != NULL;
+		}
 	}
-	if (!any)
+	if (nev)
+		quotad_events_write(qd, ev, nev);
+	for (size_t i = 0; i < nev; i++)
+		free(ev[i].line);
+	free(ev);
+	if (nev)
+		crash_point("quota-events");
+	for (size_t i = 0; i < qd->n && qd->hook[0]; i++) {
+		struct qlabel *x = &qd->v[i];
+		const struct quota *q = quotas_find(&qd->q, x->label);
+
+		for (unsigned p = 1; p <= 100; p++) {
+			char mh[QUOTAD_MARKER_MAX];
+
+			if (!quota_levels_has(&x->fired, p) || quota_levels_has(&x->hooked, p))
+				continue;
+			quota_levels_add(&x->hooked, p);
+			quotad_marker(qd, x, p, 'h', mh);
+			if (!quotad_marker_exists(qd, mh))
+				quotad_queue_hook(qd, x, p == 100 ? "quota_exceeded" :
+						  "quota_warning", p, q ? q->bill : QUOTA_BILL_SUM,
+						  mh);
+		}
+	}
+	if (qd->nhooks == nhooks)
 		return;
-	output_flush(qd->out);
-	/* the hooks start before the record says delivered: a crash between
-	 * repeats an event and its hook, never loses one */
 	quotad_tick(qd);
-	quotad_save(qd);
+	crash_point("quota-hooks");
 }
 
 /* Does a hook of label wait or run among the first n (kept) ones? */
@@ -516,6 +829,7 @@ struct quotad *quotad_create(const struct config *cfg, int dirfd, const char *di
 			     struct output *out, struct err *e)
 {
 	struct quotad *qd = calloc(1, sizeof(*qd));
+	int ret;
 
 	if (!qd) {
 		err_setn(e, -ENOMEM, "out of memory");
@@ -528,6 +842,7 @@ struct quotad *quotad_create(const struct config *cfg, int dirfd, const char *di
 	memcpy(qd->dwarn, cfg->quota_warn, cfg->nquota_warn);
 	qd->ndwarn = cfg->nquota_warn;
 	qd->dirfd = dirfd;
+	qd->mdirfd = -1;
 	qd->out = out;
 	quotas_init(&qd->q);
 	/* a hook that cannot run would fail at every event: say it now */
@@ -536,7 +851,8 @@ struct quotad *quotad_create(const struct config *cfg, int dirfd, const char *di
 		quotad_destroy(qd);
 		return NULL;
 	}
-	if (quotad_read(qd, e) < 0 || quotad_load(qd, e) < 0) {
+	if (quotad_read(qd, e) < 0 || (ret = quotad_load(qd, e)) < 0 ||
+	    quotad_markers_open(qd, ret == 1, e) < 0) {
 		quotad_destroy(qd);
 		return NULL;
 	}
@@ -560,6 +876,8 @@ void quotad_destroy(struct quotad *qd)
 	free(qd->mq);
 	quotad_enforced_free(qd->enf, qd->re.n);
 	free(qd->rates);
+	if (qd->mdirfd >= 0)
+		close(qd->mdirfd);
 	free(qd);
 }
 
@@ -735,7 +1053,7 @@ static int quotad_fire(struct quotad *qd, int64_t now, const int64_t *starts,
 		       const int64_t *ends, const struct counts *c)
 {
 	struct metrics_quota *mq = calloc(qd->q.n + 1, sizeof(*mq));
-	bool fired = quotad_prune(qd, now);
+	bool fired = quotad_prune(qd, now), cycles = fired, crossed_any = false;
 
 	if (!mq)
 		return -ENOMEM;
@@ -754,14 +1072,14 @@ static int quotad_fire(struct quotad *qd, int64_t now, const int64_t *starts,
 		if (x->cycle_start != starts[i]) {
 			*x = (struct qlabel){ .label = x->label, .cycle_start = starts[i],
 					      .cycle_end = ends[i] };
-			fired = true; /* the new cycle is recorded too */
+			fired = cycles = true; /* the new cycle is recorded too */
 		}
 		if (quota_crossed(q, used, &x->fired, &crossed)) {
 			x->fired.w[0] |= crossed.w[0];
 			x->fired.w[1] |= crossed.w[1];
 			x->used = used;
 			x->limit = q->limit;
-			fired = true;
+			fired = crossed_any = true;
 		}
 	}
 	quotad_forget_metrics(qd);
@@ -771,6 +1089,10 @@ static int quotad_fire(struct quotad *qd, int64_t now, const int64_t *starts,
 	 * the next start, never loses it. */
 	if (fired && quotad_save(qd) < 0)
 		return -EIO;
+	if (cycles)
+		quotad_markers_prune(qd, false);
+	if (crossed_any)
+		crash_point("quota-recorded");
 	quotad_deliver_pending(qd);
 	return 0;
 }

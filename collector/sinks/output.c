@@ -262,9 +262,9 @@ int output_event_label(struct output *out, time_t t, const char *event, const ch
 	return o ? emit(out->f, o) : -ENOMEM;
 }
 
-int output_quota_event(struct output *out, time_t t, const char *event, const char *label,
-		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
-		       unsigned percent, const char *bill)
+static json_object *quota_event(struct output *out, time_t t, const char *event,
+				const char *label, uint64_t used, uint64_t limit, time_t cycle_start,
+				time_t cycle_end, unsigned percent, const char *bill)
 {
 	char tb[32], frac[16];
 	json_object *o = label_event(out, t, event, label, "label %s used %llu of %llu bytes (%s) "
@@ -273,7 +273,7 @@ int output_quota_event(struct output *out, time_t t, const char *event, const ch
 				     output_time(cycle_start, tb), percent);
 
 	if (!o)
-		return -ENOMEM;
+		return NULL;
 	/* 0.8, not json-c's 0.80000000000000004 */
 	snprintf(frac, sizeof(frac), "%u.%02u", percent / 100, percent % 100);
 	if (frac[strlen(frac) - 1] == '0')
@@ -286,7 +286,33 @@ int output_quota_event(struct output *out, time_t t, const char *event, const ch
 	add_str(o, "cycle_end", output_time(cycle_end, tb));
 	json_object_object_add(o, "fraction", json_object_new_double_s(percent / 100.0, frac));
 	add_str(o, "bill", bill);
-	return emit(out->f, o);
+	return o;
+}
+
+int output_quota_event(struct output *out, time_t t, const char *event, const char *label,
+		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
+		       unsigned percent, const char *bill)
+{
+	json_object *o = quota_event(out, t, event, label, used, limit, cycle_start, cycle_end,
+				     percent, bill);
+
+	return o ? emit(out->f, o) : -ENOMEM;
+}
+
+char *output_quota_event_line(struct output *out, time_t t, const char *event,
+			      const char *label, uint64_t used, uint64_t limit,
+			      time_t cycle_start, time_t cycle_end, unsigned percent,
+			      const char *bill)
+{
+	json_object *o = quota_event(out, t, event, label, used, limit, cycle_start, cycle_end,
+				     percent, bill);
+	char *line = NULL;
+
+	if (o && asprintf(&line, "%s\n", json_object_to_json_string_ext(o,
+			  JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		line = NULL;
+	json_object_put(o);
+	return line;
 }
 
 struct report_ctx {

@@ -89,6 +89,13 @@ int output_event_label(struct output *o, time_t t, const char *event, const char
 int output_quota_event(struct output *o, time_t t, const char *event, const char *label,
 		       uint64_t used, uint64_t limit, time_t cycle_start, time_t cycle_end,
 		       unsigned percent, const char *bill);
+/* The same event as one JSON line with its newline, not printed (counted
+ * as printed): for a writer that is not this process's stdio. NULL when
+ * out of memory. */
+char *output_quota_event_line(struct output *o, time_t t, const char *event,
+			      const char *label, uint64_t used, uint64_t limit,
+			      time_t cycle_start, time_t cycle_end, unsigned percent,
+			      const char *bill);
 
 /* Call cb with how many events of each type t counted, in the order of
  * their first. */

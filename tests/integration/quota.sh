@@ -57,10 +57,12 @@ assert_eq "" "$(inns "$R" nft list table inet nftally | grep -E 'qdrop|qmark|qth
 	"no enforcing quota: no enforcement in the table"
 
 # A crash between recording a level and delivering it (simulated: the
-# record says fired, not delivered): the next start delivers both once,
-# with the usage of the last firing, and a start after that nothing.
+# record says fired, not delivered, and no marker is taken): the next
+# start delivers both once, with the usage of the last firing, and a start
+# after that nothing.
 awk '{ if (NR > 1) { $6 = 0; $7 = 0 } print }' "$WORK/state/quota.state" > "$WORK/qs" &&
 	mv "$WORK/qs" "$WORK/state/quota.state"
+rm -r "$WORK/state/quota.d"
 out2b="$WORK/run2b.json"
 start_run "$out2b"
 wait_event "$out2b" quota_exceeded 1 || bad "no redelivered quota_exceeded"
@@ -85,6 +87,41 @@ assert_eq "state_damaged quota_warning quota_exceeded" \
 	"$(jq -r 'select((.event // "") | test("^(state_damaged|quota_)")) | .event' "$out2d" | xargs)" \
 	"a damaged quota.state: said, kept aside, the levels fire again"
 assert_eq garbage "$(cat "$WORK/state/quota.state.damaged")" "kept as quota.state.damaged"
+
+# kill -9 at each step of a delivery (NFTALLY_CRASH_AT, a point in the
+# code): after the level is recorded, after its event is printed, after
+# its hook is started.  The restart completes what is missing: each event
+# printed once, each hook run once.
+: > "$WORK/hook.log"
+printf 'vm 198.18.2.2\nk1 198.18.4.1\nk2 198.18.4.2\nk3 2001:db8:4::1\n' > "$WORK/targets"
+printf 'k1 1280 warn=none\nk2 1280 warn=none\nk3 980 warn=none\n' > "$WORK/quotas"
+crash_at() { # POINT DST PAYLOAD SRC
+	local out="$WORK/crash-$1.json"
+	NFTALLY_CRASH_AT=$1 start_run "$out"
+	send "$C" "$2" "$3" 10 "$4"
+	for _ in $(seq 100); do kill -0 "$RUN" 2>/dev/null || break; sleep 0.1; done
+	wait "$RUN"
+	assert_eq 137 $? "killed at $1"
+	PIDS=$(echo "$PIDS" | sed "s/ $RUN//")
+	start_run "$out.2"
+	sleep 1.5
+	stop_run; assert_eq 0 $? "run exits 0 after the kill at $1"
+}
+crash_at quota-recorded 198.18.4.1 100 198.18.1.2
+crash_at quota-events 198.18.4.2 100 198.18.1.2
+crash_at quota-hooks 2001:db8:4::1 50 2001:db8:1::2
+where() { # LABEL: the outputs its quota_exceeded is in
+	for f in "$WORK"/crash-*.json "$WORK"/crash-*.json.2; do
+		jq -c --arg l "$1" 'select(.event == "quota_exceeded" and .label == $l)' "$f" |
+			grep -q . && echo "${f#"$WORK"/crash-}"
+	done | xargs
+}
+assert_eq "quota-recorded.json.2 | quota-events.json | quota-hooks.json" \
+	"$(where k1) | $(where k2) | $(where k3)" \
+	"each quota_exceeded printed once: by the restart, before the kill, before the kill"
+assert_eq "quota_exceeded k1 1280 1280 100 sum $CYCLE
+quota_exceeded k2 1280 1280 100 sum $CYCLE
+quota_exceeded k3 980 980 100 sum $CYCLE" "$(sort "$WORK/hook.log")" "each hook ran once"
 
 # A hook that hangs is killed after quota_hook_timeout, with an error event.
 printf 'hang 1000 warn=none\n' > "$WORK/quotas"
