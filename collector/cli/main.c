@@ -141,7 +141,7 @@ static const struct command_help command_help[] = {
 	  "Usage: nftally [OPTIONS] serve [--listen ADDR:PORT] [--bill sum|max|in|out]\n"
 	  "                      [--token-file FILE] [--tokens FILE]\n"
 	  "                      [--tls-cert FILE --tls-key FILE] [--dygraphs PATH]\n"
-	  "                      [--web-dir DIR] [--at T]\n"
+	  "                      [--web-dir DIR] [--at T] [--postgresql CONNINFO]\n"
 	  "The dashboard (docs/dashboard.md): an overview of every label (this and the\n"
 	  "previous billing cycle, the 95th percentile, the last day), a page per label\n"
 	  "(5-minute, hourly and daily graphs, per address and class, its cycles) and\n"
@@ -156,6 +156,8 @@ static const struct command_help command_help[] = {
 	  "--tls-cert and --tls-key (PEM).  --dygraphs: the charting library (default\n"
 	  "/usr/share/javascript/dygraphs/dygraph.min.js, Debian's libjs-dygraphs).\n"
 	  "--bill: what billed means (default sum).  --at T: as of T (tests).\n"
+	  "--postgresql CONNINFO serves the central database (docs/fleet.md): every\n"
+	  "host's labels, instead of this host's store.\n"
 	  "The config's serve_listen, serve_bill, serve_token_file, serve_tokens,\n"
 	  "serve_tls_cert and serve_tls_key set the same; the options win.\n"
 	  "Runs until SIGTERM or SIGINT.\n" },
@@ -188,8 +190,7 @@ static const struct command_help command_help[] = {
 	  "sorted, the ceil(0.95 N)-th; --units GB|GiB|bytes|... for the table and\n"
 	  "CSV; --all lists labels without traffic with zeros; --at T reports as of T.\n"
 	  "--postgresql CONNINFO reads the central database that `postgresql =`\n"
-	  "sends to (docs/fleet.md) instead of the store (not with --cycle, --p95,\n"
-	  "--all, --at, --by 5min|cycle).\n"
+	  "sends to (docs/fleet.md) instead of the store, with every option.\n"
 	  "Reads only; safe while run writes.\n" },
 	{ "pg-schema",
 	  "Usage: nftally [-c FILE] pg-schema [--postgresql CONNINFO]\n"
@@ -416,8 +417,10 @@ static int parse_args(struct cli *a, int argc, char **argv)
 			"--by-class and --at are options of report\n");
 		exit(EXIT_USAGE);
 	}
-	if (ro->postgresql && strcmp(a->command, "report") && strcmp(a->command, "pg-schema")) {
-		fprintf(stderr, "nftally: --postgresql is an option of report and pg-schema\n");
+	if (ro->postgresql && strcmp(a->command, "report") && strcmp(a->command, "pg-schema") &&
+	    strcmp(a->command, "serve")) {
+		fprintf(stderr, "nftally: --postgresql is an option of report, serve and "
+			"pg-schema\n");
 		exit(EXIT_USAGE);
 	}
 	/* the central database's accounts need not be this host's */
@@ -477,7 +480,7 @@ static int cmd_serve(struct cli *a)
 	struct quotas q;
 	int ret;
 
-	if (!account_store_path(cfg, path, PATH_MAX)) {
+	if (!a->ro.postgresql && !account_store_path(cfg, path, PATH_MAX)) {
 		err_set(&a->e, "the store is off (store = off): nothing to serve");
 		return cli_fail(a, EXIT_INPUT);
 	}
@@ -496,7 +499,8 @@ static int cmd_serve(struct cli *a)
 		a->so.tls_cert = cfg->serve_tls_cert;
 	if (!a->so.tls_key && cfg->serve_tls_key[0])
 		a->so.tls_key = cfg->serve_tls_key;
-	a->so.store_path = path;
+	a->so.store_path = a->ro.postgresql ? NULL : path;
+	a->so.postgresql = a->ro.postgresql;
 	a->so.host = cfg->host[0] ? cfg->host : NULL;
 	a->so.billing = &b;
 	quotas_init(&q);
@@ -579,7 +583,7 @@ static int cmd_report(struct cli *a)
 
 	/* the cycles are daemon-wide: every account has the same */
 	ret = billing_from_config(&b, cfg, &a->e);
-	if (ret == 0 && a->ro.all && !a->ro.postgresql)
+	if (ret == 0 && a->ro.all)
 		ret = report_known_labels(a, &known, &nknown);
 	if (ret == 0) {
 		a->ro.billing = &b;

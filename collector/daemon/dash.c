@@ -24,6 +24,7 @@
 #include "output.h"
 #include "quota.h"
 #include "serve.h"
+#include "source.h"
 #include "store.h"
 #include "units.h"
 
@@ -152,7 +153,7 @@ static int spark_sample(const struct store_sample *s, void *data)
 
 /* Every label's last day: the DASH_SPARK_SLOTS whole 5-minute slots
  * before the one in progress, in one read of the samples. */
-static int spark_read(struct store *st, struct dash_snap *x, struct err *e)
+static int spark_read(struct source *st, struct dash_snap *x, struct err *e)
 {
 	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = x->host,
 				  .netns = x->netns, .nw = x->cur.n };
@@ -173,7 +174,7 @@ static int spark_read(struct store *st, struct dash_snap *x, struct err *e)
 					      x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT };
 	q.w = w;
 	if (x->cur.n)
-		ret = store_window_samples(st, &q, spark_sample, &c, e);
+		ret = source_window_samples(st, &q, spark_sample, &c, e);
 	free(w);
 	return ret;
 }
@@ -181,7 +182,7 @@ static int spark_read(struct store *st, struct dash_snap *x, struct err *e)
 /* A new snapshot of the overview for host and netns as of now, from the
  * store st (the caller holds d->work: the cycles change the process's
  * time zone while they are computed).  NULL when it failed (logged). */
-static struct dash_snap *snap_make(struct dash *d, struct store *st, const char *host,
+static struct dash_snap *snap_make(struct dash *d, struct source *st, const char *host,
 				   const char *netns, int64_t now)
 {
 	struct dash_snap *x = calloc(1, sizeof(*x));
@@ -295,7 +296,7 @@ static void *refresher(void *arg)
 	return NULL;
 }
 
-int dash_start(struct dash *d, struct store *bg, struct err *e)
+int dash_start(struct dash *d, struct source *bg, struct err *e)
 {
 	int ret;
 
@@ -966,7 +967,7 @@ static int tier_read(struct dash *d, struct tier *x, int which, const char *labe
 		return ret;
 	q.since = x->t[0];
 	q.until = x->t[x->n];
-	return store_query(d->store, &q, tier_row, x, e);
+	return source_query(d->store, &q, tier_row, x, e);
 }
 
 static void tier_free(struct tier *x)
@@ -1289,8 +1290,8 @@ void dash_finish(struct dash *d)
 		pthread_cond_destroy(&d->cond);
 		d->locks = false;
 	}
-	store_close(d->store);
-	store_close(d->bg_store);
+	source_close(d->store);
+	source_close(d->bg_store);
 	d->store = d->bg_store = NULL;
 	free(d->operator_token);
 	for (size_t i = 0; i < d->ntokens; i++) {

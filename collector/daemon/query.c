@@ -22,6 +22,7 @@
 #include "output.h"
 #include "pg.h"
 #include "query.h"
+#include "source.h"
 #include "store.h"
 #include "units.h"
 
@@ -520,10 +521,6 @@ static int query_billing_options(const struct report_opts *o, struct store_query
 	if (o->at && parse_when(o->at, o->utc, &q->now) < 0)
 		return err_set(e, "--at: bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], "
 			       "YYYY-MM or @SECONDS)");
-	if (o->postgresql && (q->mode != MODE_PERIOD || o->all || o->at ||
-			      sq->by == TIER_5MIN))
-		return err_set(e, "--cycle, --p95, --all, --at, --by 5min and --by cycle read "
-			       "the store: not with --postgresql");
 	return 0;
 }
 
@@ -620,10 +617,10 @@ static int str_cmp(const void *a, const void *b)
 
 /* The labels of the store, and with --all those of the targets and
  * labels files (and --label's), once each, sorted. */
-static int query_labels(struct store *s, struct query *q, struct err *e)
+static int query_labels(struct source *s, struct query *q, struct err *e)
 {
 	size_t n = 0;
-	int ret = store_labels(s, label_add, q, e);
+	int ret = source_labels(s, label_add, q, e);
 
 	for (size_t i = 0; ret == 0 && q->o->all && i < q->o->nknown; i++)
 		ret = label_add(q->o->known[i], q);
@@ -705,7 +702,7 @@ static int qwin_cmp(const void *a, const void *b)
 	return d ? d : (x->w.since > y->w.since) - (x->w.since < y->w.since);
 }
 
-static int query_windows(struct store *s, struct query *q, const struct store_query *sq,
+static int query_windows(struct source *s, struct query *q, const struct store_query *sq,
 			 struct err *e)
 {
 	int ret = query_labels(s, q, e);
@@ -713,7 +710,7 @@ static int query_windows(struct store *s, struct query *q, const struct store_qu
 	q->since = sq->since;
 	q->until = sq->until == INT64_MAX ? q->now : sq->until;
 	if (ret == 0 && q->cyc == CYC_EACH && sq->since == INT64_MIN)
-		ret = store_first_time(s, &q->since, e);
+		ret = source_first_time(s, &q->since, e);
 	if (ret == 0 && q->since == INT64_MAX)
 		q->since = q->now; /* an empty store: the current cycle */
 	for (size_t i = 0; ret == 0 && i < q->nlabels; i++)
@@ -1007,7 +1004,7 @@ static int zero_rows(struct query *q)
 /* This host's time zone as an IANA name, for the central database's
  * periods in local time: $TZ, else the zone /etc/localtime links to, else
  * /etc/timezone, else UTC (a zone PostgreSQL cannot name otherwise). */
-static const char *local_zone(char *buf, size_t size)
+const char *query_local_zone(char *buf, size_t size)
 {
 	const char *tz = getenv("TZ"), *z;
 	char link[PATH_MAX];
@@ -1046,7 +1043,7 @@ static const char *local_zone(char *buf, size_t size)
 
 /* The rows of the store for q: per period, per cycle, or the 95th
  * percentiles. */
-static int query_store(struct store *s, struct query *q, struct store_query *sq,
+static int query_store(struct source *s, struct query *q, struct store_query *sq,
 		       struct err *e)
 {
 	struct store_wquery wq = { .per_addr = sq->per_addr, .merge_hosts = sq->merge_hosts,
@@ -1058,7 +1055,7 @@ static int query_store(struct store *s, struct query *q, struct store_query *sq,
 	if (q->mode == MODE_PERIOD) {
 		if (q->o->all && (ret = query_labels(s, q, e)) < 0)
 			return ret;
-		return store_query(s, sq, q->stream ? print_json : keep_row, q, e);
+		return source_query(s, sq, q->stream ? print_json : keep_row, q, e);
 	}
 	if ((ret = query_windows(s, q, sq, e)) < 0)
 		return ret;
@@ -1077,10 +1074,10 @@ static int query_store(struct store *s, struct query *q, struct store_query *sq,
 		if (q->mode == MODE_P95) {
 			wq.merge_hosts = true;
 			wq.sum_classes = true;
-			ret = store_window_samples(s, &wq, p95_sample, q, e);
+			ret = source_window_samples(s, &wq, p95_sample, q, e);
 			ret = ret ? ret : p95_flush(q);
 		} else {
-			ret = store_window_query(s, &wq, keep_row, q, e);
+			ret = source_window_query(s, &wq, keep_row, q, e);
 		}
 		free(v);
 	}
@@ -1119,7 +1116,7 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 	struct query q = { .classes = classes, .now = (int64_t)time(NULL) };
 	struct report_opts eff;
 	char canon[ADDR_STRLEN];
-	struct store *s = NULL;
+	struct source *s = NULL;
 	int ret = query_options(o, &sq, &q, &eff, canon, e);
 
 	if (ret < 0)
@@ -1130,17 +1127,18 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 	if (o->postgresql) {
 		char tz[256];
 
-		ret = pg_report(o->postgresql, &sq, o->utc ? "UTC" : local_zone(tz, sizeof(tz)),
-				q.stream ? print_json : keep_row, &q, e);
+		ret = source_open_pg(&s, o->postgresql, query_local_zone(tz, sizeof(tz)), e);
 	} else {
-		ret = store_open_readonly(&s, store_path, here, e);
-		if (ret < 0)
-			return ret;
-		ret = query_store(s, &q, &sq, e);
+		ret = source_open_store(&s, store_path, here, e);
 	}
+	if (ret < 0) {
+		query_free(&q);
+		return ret;
+	}
+	ret = query_store(s, &q, &sq, e);
 	if (ret == 0 && query_print(&q) < 0)
 		ret = err_setn(e, -ENOMEM, "out of memory");
-	store_close(s);
+	source_close(s);
 	query_free(&q);
 	if (ret == 0 && fflush(stdout) != 0) {
 		e->msg[0] = '\0'; /* as for every command: exit 3, nothing said */
@@ -1152,7 +1150,7 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 /* ---- the same numbers for nftally serve ---- */
 
 /* One pass of report over s: --cycle o->cycle, with or without --p95. */
-static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
+static int bills_pass(struct source *s, const struct report_opts *o, int64_t now,
 		      struct query *q, struct err *e)
 {
 	struct store_query sq = { .by = TIER_DAY, .since = INT64_MIN, .until = INT64_MAX,
@@ -1172,7 +1170,7 @@ static int bills_pass(struct store *s, const struct report_opts *o, int64_t now,
 	return ret;
 }
 
-int query_bills(struct store *s, const struct query_bills_opts *bo, struct query_bills *out,
+int query_bills(struct source *s, const struct query_bills_opts *bo, struct query_bills *out,
 		struct err *e)
 {
 	static const uint64_t none;

@@ -19,7 +19,7 @@
 #include "file.h"
 #include "query.h"
 #include "serve.h"
-#include "store.h"
+#include "source.h"
 
 bool serve_token_eq(const char *a, const char *b)
 {
@@ -287,7 +287,7 @@ int serve_run(const struct serve_opts *o, struct err *e)
 			  .web_dir = o->web_dir,
 			  .dygraphs = o->dygraphs ? o->dygraphs : SERVE_DYGRAPHS_DEFAULT };
 	struct sockaddr_storage ss;
-	struct store *bg = NULL;
+	struct source *bg = NULL;
 	sigset_t set;
 	int ret = 0, sig;
 
@@ -305,9 +305,16 @@ int serve_run(const struct serve_opts *o, struct err *e)
 	if (ret == 0 && !d.loopback && !d.operator_token)
 		ret = err_set(e, "--listen %s is not a loopback address: an operator token "
 			      "(--token-file) is required", listen);
+	/* two connections: the requests', and the refresher's */
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		struct source **s = i ? &bg : &d.store;
+		char tz[256];
+
+		ret = o->postgresql ? source_open_pg(s, o->postgresql,
+						     query_local_zone(tz, sizeof(tz)), e) :
+				      source_open_store(s, o->store_path, o->host, e);
+	}
 	if (ret == 0)
-		ret = store_open_readonly(&d.store, o->store_path, o->host, e);
-	if (ret == 0 && (ret = store_open_readonly(&bg, o->store_path, o->host, e)) == 0)
 		ret = dash_start(&d, bg, e);
 	if (ret == -ENOENT)
 		err_set(e, "%s: no store there (has nftally run written one?)", o->store_path);

@@ -350,15 +350,82 @@ static uint64_t pg_u64(const PGresult *res, int row, int col)
 	return strtoull(PQgetvalue(res, row, col), NULL, 10);
 }
 
-int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
-	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
+/* ---- reading: report and serve over the central database ---- */
+
+struct pg_read {
+	PGconn *conn;
+	char tz[128];
+};
+
+struct pg_read *pg_read_open(const char *conninfo, const char *tz, struct err *e)
+{
+	struct pg_read *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		err_setn(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(r->tz, sizeof(r->tz), "%s", tz);
+	if (!(r->conn = pg_connect_read(conninfo, e))) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void pg_read_close(struct pg_read *r)
+{
+	if (!r)
+		return;
+	PQfinish(r->conn);
+	free(r);
+}
+
+/* sql with n text parameters: its rows, or NULL with e set.  A connection
+ * that broke (a server restarted under a long-running serve) is made
+ * again once. */
+static PGresult *pg_read_exec(struct pg_read *r, const char *sql, int n, const char *const *param,
+			      struct err *e)
+{
+	PGresult *res = NULL;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (PQstatus(r->conn) != CONNECTION_OK)
+			PQreset(r->conn);
+		res = PQexecParams(r->conn, sql, n, NULL, param, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			return res;
+		if (PQstatus(r->conn) == CONNECTION_OK)
+			break;
+		PQclear(res);
+		res = NULL;
+	}
+	{
+		struct pg p = { .conn = r->conn };
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		if (state && strcmp(state, "42P01") == 0) { /* undefined_table */
+			err_setn(e, -EIO, "postgresql: no nftally schema in this database "
+				 "(no nftally has sent to it yet)");
+			PQclear(res);
+		} else {
+			pg_fail(&p, res, "read", e);
+		}
+	}
+	return NULL;
+}
+
+int pg_read_query(struct pg_read *r, const struct store_query *q,
+		  int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
 {
 	/* As store_query: a report belongs to the period of its last second
-	 * (time - 1 s), which --since and --until bound too; texts sort as
-	 * bytes (COLLATE "C"), as SQLite's do. */
+	 * (time - 1 s), which --since and --until bound too; 5-minute periods
+	 * are the samples' slots (the start of the slot of time - 1 s); texts
+	 * sort as bytes (COLLATE "C"), as SQLite's do. */
 	static const char sql[] =
-		"SELECT * FROM (SELECT to_char((time - interval '1 second') AT TIME ZONE $1, $2)"
-		"  AS period,"
+		"SELECT * FROM (SELECT to_char(CASE WHEN $14::boolean THEN to_timestamp("
+		"   floor((extract(epoch FROM time) - 1) / 300) * 300)"
+		"  ELSE time - interval '1 second' END AT TIME ZONE $1, $2) AS period,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE host END AS h,"
 		"  CASE WHEN $3::boolean THEN '*' ELSE netns END AS n, label,"
 		"  CASE WHEN $4::boolean THEN addr END AS a,"
@@ -377,36 +444,22 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 	static const char *const fmt[] = { [TIER_HOUR] = "YYYY-MM-DD\"T\"HH24:00",
 					   [TIER_DAY] = "YYYY-MM-DD", [TIER_MONTH] = "YYYY-MM" };
 	char since[24], until[24];
-	const char *param[13] = {
-		tz, fmt[q->by == TIER_HOUR || q->by == TIER_MONTH ? q->by : TIER_DAY],
+	const char *param[14] = {
+		q->utc ? "UTC" : r->tz,
+		q->by == TIER_5MIN ? "YYYY-MM-DD\"T\"HH24:MI" :
+		fmt[q->by == TIER_HOUR || q->by == TIER_MONTH ? q->by : TIER_DAY],
 		q->merge_hosts ? "t" : "f", q->per_addr ? "t" : "f",
 		q->since == INT64_MIN ? NULL : since, q->until == INT64_MAX ? NULL : until,
 		q->label, q->addr, q->cls, q->host, q->netns, q->account,
-		q->sum_classes ? "t" : "f",
+		q->sum_classes ? "t" : "f", q->by == TIER_5MIN ? "t" : "f",
 	};
-	PGconn *c = pg_connect_read(conninfo, e);
 	PGresult *res;
 	int ret = 0;
 
-	if (!c)
-		return -EIO;
 	snprintf(since, sizeof(since), "%lld", (long long)q->since);
 	snprintf(until, sizeof(until), "%lld", (long long)q->until);
-	res = PQexecParams(c, sql, 13, NULL, param, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		struct pg p = { .conn = c };
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		if (state && strcmp(state, "42P01") == 0) { /* undefined_table */
-			err_setn(e, -EIO, "postgresql: no nftally schema in this database "
-				 "(no nftally has sent to it yet)");
-			PQclear(res);
-		} else {
-			pg_fail(&p, res, "report", e);
-		}
-		PQfinish(c);
+	if (!(res = pg_read_exec(r, sql, 14, param, e)))
 		return -EIO;
-	}
 	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
 		struct store_row row = {
 			.period = PQgetvalue(res, i, 0),
@@ -422,8 +475,178 @@ int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
 		ret = cb(&row, data);
 	}
 	PQclear(res);
-	PQfinish(c);
 	return ret;
+}
+
+int pg_read_labels(struct pg_read *r, int (*cb)(const char *label, void *data), void *data,
+		   struct err *e)
+{
+	PGresult *res = pg_read_exec(r, "SELECT DISTINCT label COLLATE \"C\" AS l FROM nftally_raw"
+				     " ORDER BY l", 0, NULL, e);
+	int ret = 0;
+
+	if (!res)
+		return -EIO;
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++)
+		ret = cb(PQgetvalue(res, i, 0), data);
+	PQclear(res);
+	return ret;
+}
+
+int pg_read_first_time(struct pg_read *r, int64_t *t, struct err *e)
+{
+	/* the start of the oldest row: its report's last second */
+	PGresult *res = pg_read_exec(r, "SELECT extract(epoch FROM min(time))::bigint - 1"
+				     " FROM nftally_raw", 0, NULL, e);
+
+	if (!res)
+		return -EIO;
+	*t = PQgetisnull(res, 0, 0) ? INT64_MAX : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* The windows as three parameters: labels one a line (a label holds no
+ * control character), starts and ends separated by commas. */
+static int pg_windows(const struct store_wquery *q, char **labels, char **since, char **until)
+{
+	size_t nl = 1, nn = 1;
+	char *l, *a, *b;
+
+	for (size_t i = 0; i < q->nw; i++)
+		nl += strlen(q->w[i].label) + 1;
+	nn += q->nw * 22;
+	l = *labels = malloc(nl);
+	a = *since = malloc(nn);
+	b = *until = malloc(nn);
+	if (!l || !a || !b)
+		return -ENOMEM;
+	*l = *a = *b = '\0';
+	for (size_t i = 0; i < q->nw; i++) {
+		l += sprintf(l, "%s%s", i ? "\n" : "", q->w[i].label);
+		a += sprintf(a, "%s%lld", i ? "," : "", (long long)q->w[i].since);
+		b += sprintf(b, "%s%lld", i ? "," : "", (long long)q->w[i].until);
+	}
+	return 0;
+}
+
+/* What the window queries share: the windows (numbered from 1 in their
+ * order) joined to the rows whose report's last second is in them. */
+#define PG_WINDOWS_SELECT(cols) \
+	"WITH w AS (SELECT * FROM unnest(string_to_array($1, E'\\n')," \
+	"  string_to_array($2, ',')::bigint[], string_to_array($3, ',')::bigint[])" \
+	"  WITH ORDINALITY AS w(label, since, until, i))" \
+	" SELECT w.i, " cols " FROM w JOIN nftally_raw r ON r.label = w.label" \
+	"  AND r.time > to_timestamp(w.since) AND r.time <= to_timestamp(w.until)" \
+	" WHERE ($4::text IS NULL OR r.addr = $4) AND ($5::text IS NULL OR r.class = $5)" \
+	"  AND ($6::text IS NULL OR r.host = $6) AND ($7::text IS NULL OR r.netns = $7)" \
+	"  AND ($8::text IS NULL OR r.account = $8)"
+
+/* Per window, host, netns, (address) and class ($9: hosts merged, $10:
+ * per address, $11: classes summed). */
+#define PG_WINDOWS_Q PG_WINDOWS_SELECT( \
+	"CASE WHEN $9::boolean THEN '*' ELSE r.host END AS h," \
+	" CASE WHEN $9::boolean THEN '*' ELSE r.netns END AS n," \
+	" CASE WHEN $10::boolean THEN r.addr END AS a," \
+	" CASE WHEN $11::boolean THEN '' ELSE r.class END AS c," \
+	" sum(r.in_bytes)::text, sum(r.in_packets)::text, sum(r.out_bytes)::text," \
+	" sum(r.out_packets)::text") " GROUP BY 1, 2, 3, 4, 5"
+/* Per window, (address) and 5-minute slot: the slot of time - 1 s; over
+ * hosts, namespaces and classes ($9 and $11 unused: always so). */
+#define PG_WINDOWS_S PG_WINDOWS_SELECT( \
+	"CASE WHEN $10::boolean THEN r.addr END AS a," \
+	" (floor((extract(epoch FROM r.time) - 1) / 300) * 300)::bigint AS t," \
+	" sum(r.in_bytes)::text, sum(r.in_packets)::text, sum(r.out_bytes)::text," \
+	" sum(r.out_packets)::text, $9::boolean AND $11::boolean") " GROUP BY 1, 2, 3"
+
+static PGresult *pg_window_exec(struct pg_read *r, const struct store_wquery *q,
+				const char *sql, struct err *e)
+{
+	char *labels = NULL, *since = NULL, *until = NULL;
+	const char *param[11] = { NULL, NULL, NULL, q->addr, q->cls, q->host, q->netns,
+				  q->account, q->merge_hosts ? "t" : "f",
+				  q->per_addr ? "t" : "f", q->sum_classes ? "t" : "f" };
+	PGresult *res = NULL;
+
+	if (pg_windows(q, &labels, &since, &until) < 0) {
+		err_setn(e, -ENOMEM, "out of memory");
+	} else {
+		param[0] = labels;
+		param[1] = since;
+		param[2] = until;
+		res = pg_read_exec(r, sql, 11, param, e);
+	}
+	free(labels);
+	free(since);
+	free(until);
+	return res;
+}
+
+/* Row i's window (its first column numbers them from 1). */
+static const struct store_window *pg_window_of(const PGresult *res, int i,
+					       const struct store_wquery *q)
+{
+	long k = strtol(PQgetvalue(res, i, 0), NULL, 10) - 1;
+
+	return k >= 0 && (size_t)k < q->nw ? &q->w[k] : NULL;
+}
+
+static struct counts pg_counts(const PGresult *res, int i, int col)
+{
+	return (struct counts){ pg_u64(res, i, col), pg_u64(res, i, col + 1),
+				pg_u64(res, i, col + 2), pg_u64(res, i, col + 3) };
+}
+
+/* Run a window query (samples: PG_WINDOWS_S, else PG_WINDOWS_Q) and give
+ * each row to rows or samples. */
+static int pg_window_each(struct pg_read *r, const struct store_wquery *q, bool samples,
+			  int (*rows)(const struct store_row *row, void *data),
+			  int (*slots)(const struct store_sample *x, void *data), void *data,
+			  struct err *e)
+{
+	static const char sql_q[] = "SELECT * FROM (" PG_WINDOWS_Q ") x"
+		" ORDER BY i, h COLLATE \"C\", n COLLATE \"C\", a COLLATE \"C\", c COLLATE \"C\"";
+	static const char sql_s[] = "SELECT * FROM (" PG_WINDOWS_S ") x"
+		" ORDER BY i, a COLLATE \"C\", t";
+	PGresult *res;
+	int ret = 0;
+
+	if (!q->nw)
+		return 0;
+	if (!(res = pg_window_exec(r, q, samples ? sql_s : sql_q, e)))
+		return -EIO;
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
+		const struct store_window *w = pg_window_of(res, i, q);
+
+		if (w && samples)
+			ret = slots(&(struct store_sample){
+				.label = w->label, .period = w->period,
+				.addr = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+				.t = strtoll(PQgetvalue(res, i, 2), NULL, 10),
+				.c = pg_counts(res, i, 3) }, data);
+		else if (w)
+			ret = rows(&(struct store_row){
+				.period = w->period, .label = w->label,
+				.host = PQgetvalue(res, i, 1), .netns = PQgetvalue(res, i, 2),
+				.addr = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+				.cls = PQgetvalue(res, i, 4), .c = pg_counts(res, i, 5) }, data);
+	}
+	PQclear(res);
+	return ret;
+}
+
+int pg_read_window_query(struct pg_read *r, const struct store_wquery *q,
+			 int (*cb)(const struct store_row *row, void *data), void *data,
+			 struct err *e)
+{
+	return pg_window_each(r, q, false, cb, NULL, data, e);
+}
+
+int pg_read_window_samples(struct pg_read *r, const struct store_wquery *q,
+			   int (*cb)(const struct store_sample *x, void *data), void *data,
+			   struct err *e)
+{
+	return pg_window_each(r, q, true, NULL, cb, data, e);
 }
 
 /* `nftally pg-schema`: the schema made or brought up to date by its own
@@ -468,10 +691,45 @@ int pg_send(struct pg *p, struct outbox *o, struct err *e)
 	return err_setn(e, -ENOTSUP, "postgresql: built without libpq");
 }
 
-int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
-	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
+struct pg_read *pg_read_open(const char *conninfo, const char *tz, struct err *e)
 {
-	return err_setn(e, -ENOTSUP, "--postgresql: nftally was built without libpq");
+	err_setn(e, -ENOTSUP, "--postgresql: nftally was built without libpq");
+	return NULL;
+}
+
+void pg_read_close(struct pg_read *r)
+{
+}
+
+int pg_read_query(struct pg_read *r, const struct store_query *q,
+		  int (*cb)(const struct store_row *row, void *data), void *data, struct err *e)
+{
+	return -ENOTSUP;
+}
+
+int pg_read_labels(struct pg_read *r, int (*cb)(const char *label, void *data), void *data,
+		   struct err *e)
+{
+	return -ENOTSUP;
+}
+
+int pg_read_first_time(struct pg_read *r, int64_t *t, struct err *e)
+{
+	return -ENOTSUP;
+}
+
+int pg_read_window_query(struct pg_read *r, const struct store_wquery *q,
+			 int (*cb)(const struct store_row *row, void *data), void *data,
+			 struct err *e)
+{
+	return -ENOTSUP;
+}
+
+int pg_read_window_samples(struct pg_read *r, const struct store_wquery *q,
+			   int (*cb)(const struct store_sample *x, void *data), void *data,
+			   struct err *e)
+{
+	return -ENOTSUP;
 }
 
 int pg_setup(const char *conninfo, int *version, struct err *e)

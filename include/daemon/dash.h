@@ -14,7 +14,7 @@
 #include "query.h"
 
 struct billing;
-struct store;
+struct source;
 
 struct dash_token {
 	char *token, *label;
@@ -35,7 +35,7 @@ struct dash_snap {
 };
 
 struct dash {
-	struct store *store;
+	struct source *store;
 	const struct billing *billing;
 	const struct quotas *quotas; /* NULL: none (no quota bars) */
 	enum bill_policy bill;
@@ -53,7 +53,7 @@ struct dash {
 	struct dash_snap *snap, *fsnap;
 	bool stop, failed, started, locks;
 	pthread_t thread;
-	struct store *bg_store; /* the refresher's own connection */
+	struct source *bg_store; /* the refresher's own connection */
 	/* the HTTP library's */
 	void *mhd;
 	char *cert, *key;
@@ -84,7 +84,7 @@ void dash_answer(struct dash *d, const struct dash_req *rq, struct dash_resp *rs
 void dash_text(struct dash_resp *rs, unsigned status, const char *text);
 /* Start the refresher thread (the overview's snapshots) on bg, a store
  * connection of its own (d takes it).  0 or a negative errno with e set. */
-int dash_start(struct dash *d, struct store *bg, struct err *e);
+int dash_start(struct dash *d, struct source *bg, struct err *e);
 /* Stop the refresher; free what d holds (tokens, snapshots, stores,
  * cert, key); not d. */
 void dash_finish(struct dash *d);

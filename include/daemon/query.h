@@ -58,9 +58,13 @@ int query_report(const struct report_opts *o, const char *store_path, const char
  * 0 or -EINVAL. */
 int query_parse_time(const char *s, bool utc, int64_t *out);
 
+/* The IANA name of the local time zone (TZ, else /etc/localtime's link,
+ * else "UTC") in buf. */
+const char *query_local_zone(char *buf, size_t size);
+
 /* ---- the same numbers for nftally serve (docs/dashboard.md) ---- */
 
-struct store;
+struct source;
 
 /* What query_bills computes: report --cycle CYCLE --bill BILL --p95
  * --merge-hosts --all as of now (or, without a cycle, --by cycle --since
@@ -92,10 +96,10 @@ struct query_bills {
 	size_t n;
 };
 
-/* Every label of the store s (that passes the filters) with its cycle,
+/* Every label of the source s (that passes the filters) with its cycle,
  * computed by the code of `nftally report`, into *out (query_bills_free).
  * 0, or a negative errno with e set (-EINVAL: a bad cycle). */
-int query_bills(struct store *s, const struct query_bills_opts *o, struct query_bills *out,
+int query_bills(struct source *s, const struct query_bills_opts *o, struct query_bills *out,
 		struct err *e);
 void query_bills_free(struct query_bills *b);
 

@@ -20,6 +20,7 @@ struct billing;
 struct serve_opts {
 	const char *listen;      /* NULL: SERVE_LISTEN_DEFAULT */
 	const char *store_path;  /* the store to read */
+	const char *postgresql;  /* or the central database (a libpq conninfo); NULL: the store */
 	const char *host;        /* this host's name for a store of schema 1 (NULL: gethostname) */
 	const struct billing *billing;
 	enum bill_policy bill;

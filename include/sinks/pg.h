@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "err.h"
@@ -33,16 +34,31 @@ void pg_destroy(struct pg *p);
  * connection is closed; the batch stays in o). */
 int pg_send(struct pg *p, struct outbox *o, struct err *e);
 
-/* `nftally report --postgresql`: the totals q asks for from nftally_raw
- * of the database conninfo names, as store_query gives them from the
- * store (the same rows, periods, filters and order), each through cb.
- * Periods are in the time zone tz (an IANA name, "UTC" for --utc); no
- * tier: the central rows are all report intervals.  Every value is a
- * parameter of one PQexecParams.  0, cb's nonzero return, -ENOTSUP with
- * e set when built without libpq, or -EIO with e set (the server's
- * message; "no nftally schema" when nftally_raw is not there). */
-int pg_report(const char *conninfo, const struct store_query *q, const char *tz,
-	      int (*cb)(const struct store_row *row, void *data), void *data, struct err *e);
+/* Reading the central database, for `nftally report --postgresql` and
+ * `nftally serve --postgresql` (through source.h): the same rows, periods,
+ * windows, samples, filters and order as the store's functions of the
+ * same names give, from nftally_raw.  Periods are in the time zone tz (an
+ * IANA name) unless a query asks for UTC.  Every value is a parameter of
+ * one PQexecParams.  A connection is for one thread at a time; one that
+ * broke is made again once per call.  Each returns 0, cb's nonzero
+ * return, -ENOTSUP when built without libpq, or -EIO with e set (the
+ * server's message; "no nftally schema" when nftally_raw is not there). */
+struct pg_read;
+
+/* NULL with e set when it cannot connect. */
+struct pg_read *pg_read_open(const char *conninfo, const char *tz, struct err *e);
+void pg_read_close(struct pg_read *r);
+int pg_read_query(struct pg_read *r, const struct store_query *q,
+		  int (*cb)(const struct store_row *row, void *data), void *data, struct err *e);
+int pg_read_labels(struct pg_read *r, int (*cb)(const char *label, void *data), void *data,
+		   struct err *e);
+int pg_read_first_time(struct pg_read *r, int64_t *t, struct err *e);
+int pg_read_window_query(struct pg_read *r, const struct store_wquery *q,
+			 int (*cb)(const struct store_row *row, void *data), void *data,
+			 struct err *e);
+int pg_read_window_samples(struct pg_read *r, const struct store_wquery *q,
+			   int (*cb)(const struct store_sample *x, void *data), void *data,
+			   struct err *e);
 
 /* `nftally pg-schema`: connect to the database conninfo names, make or
  * migrate nftally's schema (as pg_send would, under the same advisory

@@ -18,6 +18,7 @@ pg_start || { cat "$PGDIR/log"; skip_or_fail "the PostgreSQL server does not sta
 # lib-pg.sh's sql, which takes one statement
 sql() { psql -h "$PGDIR" -U postgres -d postgres -XAtq -v ON_ERROR_STOP=1 "$@"; }
 CONN="host=$PGDIR dbname=postgres user=postgres"
+rep() { "$NFTALLY" -c "$WORK/nftally.conf" report --postgresql "$CONN" "$@" 2>&1; }
 
 # --- the schema, made by a run (with one report of real traffic) ---
 setup_topology
@@ -32,6 +33,15 @@ for _ in $(seq 100); do
 done
 stop_run; assert_eq 0 $? "run exit code"
 assert_eq 1 "$(sql -c 'SELECT max(version) FROM nftally_schema')" "the run made the schema"
+# the store and the central database give the same billing numbers
+AT=@$(($(date +%s) + 1))
+assert_eq "a 384" "$(rep --cycle current --at "$AT" --format json | jq -r '"\(.label) \(.in_bytes)"')" \
+	"the cycle's traffic, from PostgreSQL"
+for opts in "--cycle current" "--p95 --cycle current --per-addr --bill max" "--by 5min --per-addr"; do
+	# shellcheck disable=SC2086
+	assert_eq "$("$NFTALLY" -c "$WORK/nftally.conf" report $opts --at "$AT" --format json)" \
+		"$(rep $opts --at "$AT" --format json)" "the store and PostgreSQL agree: $opts"
+done
 
 # --- known rows, from two hosts ---
 HOSTILE="x'); DROP TABLE nftally_raw;--\"é€ 𝄞"
@@ -49,7 +59,6 @@ INSERT INTO nftally_raw VALUES
 SQL
 assert_eq 6 "$(sql -c 'SELECT count(*) FROM nftally_raw')" "six known rows"
 
-rep() { "$NFTALLY" -c "$WORK/nftally.conf" report --postgresql "$CONN" "$@" 2>&1; }
 # (CSV has a class column when classes are configured or a row has one)
 H="period,host,netns,label,class,in_bytes,in_packets,out_bytes,out_packets"
 H0="period,host,netns,label,in_bytes,in_packets,out_bytes,out_packets"
@@ -108,9 +117,6 @@ assert_eq "$H0
 2026-11,node2,,cust-b,5,1,6,1
 2026-12,node2,,\"x'); DROP TABLE nftally_raw;--\"\"é€ 𝄞\",30,1,40,2" \
 	"$(rep --by month --utc --format csv --host node2)" "--host node2, over the classes"
-OUT=$(rep --p95); RC=$?
-assert_eq "nftally: --cycle, --p95, --all, --at, --by 5min and --by cycle read the store: not with --postgresql rc=2" \
-	"$OUT rc=$RC" "--p95 is refused with --postgresql"
 
 # JSON, and the hostile label as a filter: a parameter, matched as text
 assert_eq '{"period":"2026-12","host":"node2","netns":"","label":"x'"'"'); DROP TABLE nftally_raw;--\"é€ 𝄞","in_bytes":30,"in_packets":1,"out_bytes":40,"out_packets":2}' \
@@ -169,4 +175,71 @@ assert_eq "$(rep $NOV --merge-hosts --by-class | sum_by "4 5")" \
 	"$(doc_sql per-class | sql | LC_ALL=C sort)" "fleet.md per class = report --merge-hosts"
 assert_eq "cust-a|3107|32|1258|14" "$(doc_sql per-label | sql | grep '^cust-a')" \
 	"fleet.md per label: cust-a's November"
+
+# --- billing from the central database: cycles, --p95, --by 5min, --all ---
+# cust-p: one row every 5 minutes through November (UTC), from node3 and,
+# for every second slot, node4 too: slot k (0-based) holds 75 (k + 1)
+# bytes in, that is 2 (k + 1) bit/s, and 1 byte out; a report at the
+# slot's end belongs to it (its last second).
+sql <<'SQL'
+INSERT INTO nftally_raw SELECT CASE WHEN k % 2 = 0 THEN 'node3' ELSE 'node4' END, '', '',
+  'nftally', 'cust-p', '198.18.4.9', '', NULL,
+  timestamptz '2026-11-01 00:05+00' + k * interval '5 minutes', k + 1, 75 * (k + 1), 1, 1, 1
+  FROM generate_series(0, 8639) k;
+SQL
+brep() { TZ=UTC rep --format json --label cust-p "$@"; }
+# 8640 slots ended, the 8208th smallest (ceil(0.95 * 8640)): k + 1 = 8208
+assert_eq "8640 8208 615600 16416 0 16416" \
+	"$(brep --p95 --cycle 2026-11 --at 2026-12-15 | jq -r '"\(.slots) \(.rank) \(.in_p95_bytes) \(.in_p95_bps) \(.out_p95_bps) \(.bill_p95_bps)"')" \
+	"--p95 of a whole cycle from PostgreSQL, as defined"
+# on 2026-11-02T00:00 the current cycle has 288 slots ended, the 274th
+# smallest is k + 1 = 274
+assert_eq "288 274 548" \
+	"$(brep --p95 --cycle current --at 2026-11-02 | jq -r '"\(.slots) \(.rank) \(.in_p95_bps)"')" \
+	"--p95 of the cycle in progress"
+# the cycle's totals over both hosts: 75 * 8640 * 8641 / 2 in, 8640 out; max
+# bills the in
+assert_eq "2026-11 2799684000 8640 2799684000" \
+	"$(brep --cycle 2026-11 --bill max --merge-hosts | jq -r '"\(.period) \(.in_bytes) \(.out_bytes) \(.billed_bytes)"')" \
+	"--cycle 2026-11 --bill max from PostgreSQL"
+assert_eq "2026-11-01T00:00 75,2026-11-01T00:05 150,2026-11-30T23:55 648000" \
+	"$(TZ=UTC rep --by 5min --merge-hosts --format csv --label cust-p | sed 1d |
+	   awk -F, 'NR <= 2 || NR == 8640 { printf "%s%s %s", n++ ? "," : "", $1, $5 }')" \
+	"--by 5min: a period per slot"
+assert_eq "cust-zero 0 0" \
+	"$(TZ=UTC rep --cycle 2026-10 --all --label cust-zero --format json |
+	   jq -r '"\(.label) \(.in_bytes) \(.out_bytes)"')" \
+	"--all: --label's label, without traffic, with zeros"
+assert_eq "cust-p 0 0" \
+	"$(brep --cycle 2026-10 --all | jq -r '"\(.label) \(.in_bytes) \(.out_bytes)"')" \
+	"--all: a label of the database without traffic in the cycle, with zeros"
+
+# --- nftally serve over the central database: report's numbers ---
+. "$(dirname "$0")/lib-serve.sh"
+URL=http://127.0.0.1:9480
+TZ=UTC serve_start "$R" "$URL" -c "$WORK/nftally.conf" --postgresql "$CONN" --at 2026-12-15 \
+	|| { cat "$WORK/serve.err"; bad "serve --postgresql does not start"; }
+api() { ip netns exec "$R" curl -s "$URL$1"; }
+prev=$(api "/api/overview?label=cust-p" | jq -c '.labels[0].previous |
+	[.period, .in_bytes, .out_bytes, .billed_bytes, .slots, .rank, .in_p95_bps, .bill_p95_bps]')
+assert_eq '["2026-11",2799684000,8640,2799692640,8640,8208,16416,16416]' "$prev" \
+	"serve --postgresql: the overview's previous cycle of cust-p"
+assert_eq "$(echo "$prev" | jq -r '.[1:4] | join(" ")')" \
+	"$(TZ=UTC rep --cycle previous --at 2026-12-15 --merge-hosts --label cust-p --bill sum --format json |
+	   jq -r '"\(.in_bytes) \(.out_bytes) \(.billed_bytes)"')" "serve's numbers are report's"
+assert_eq "4" "$(api "/api/overview" | jq '.total')" "every label of the database"
+# a label's page: its cycles and the daily series (1 November: 75 * 288 *
+# 289 / 2 bytes in over 86,400 s, 289 bit/s)
+L=$(api "/api/label?l=cust-p")
+assert_eq "2026-11 2799684000" "$(echo "$L" | jq -r '.cycles[] | select(.period == "2026-11") | "\(.period) \(.in_bytes)"')" \
+	"serve --postgresql: the label's cycles"
+assert_eq "289" "$(echo "$L" | jq -r '.series.day as $d | $d.in_bps[$d.t | index(1793491200)]')" \
+	"serve --postgresql: the daily series"
+# the server restarted under serve: the next request connects again
+# (node3 has the even slots: 75 * 4320^2 bytes)
+pgctl stop -m fast && pg_start || bad "the PostgreSQL server does not restart"
+assert_eq "2026-11 1399680000" "$(api "/api/label?l=cust-p&host=node3" |
+	jq -r '.cycles[] | select(.period == "2026-11") | "\(.period) \(.in_bytes)"')" \
+	"serve --postgresql: connected again after the server's restart"
+serve_stop
 finish

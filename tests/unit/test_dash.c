@@ -12,6 +12,7 @@
 
 #include "dash.h"
 #include "serve.h"
+#include "source.h"
 #include "store.h"
 #include "test.h"
 
@@ -74,7 +75,8 @@ static void test_dash(void)
 			  .dygraphs = SERVE_DYGRAPHS_DEFAULT };
 	struct dash_token tok = { "customer-token-0123", "cust-a" };
 	struct dash_resp rs = { 0 };
-	struct store *s, *bg;
+	struct store *s;
+	struct source *bg;
 	struct err e = { "" };
 
 	test_assert(mkdtemp(dir));
@@ -87,8 +89,8 @@ static void test_dash(void)
 	record(s, T0 + 300, "198.18.0.2", "cust-b", 10, 20, 4);
 	record(s, T0 + 300, "198.18.0.3", HOSTILE, 1, 1, 5);
 	store_close(s);
-	test_assert(store_open_readonly(&d.store, path, "node1", &e) == 0);
-	test_assert(store_open_readonly(&bg, path, "node1", &e) == 0);
+	test_assert(source_open_store(&d.store, path, "node1", &e) == 0);
+	test_assert(source_open_store(&bg, path, "node1", &e) == 0);
 	d.tokens = &tok;
 	d.ntokens = 1;
 	test_assert(dash_start(&d, bg, &e) == 0);

@@ -49,12 +49,12 @@ static void test_check(void)
 	test_assert(strncmp(e.msg, "--units: use bytes, kB", 22) == 0);
 	o = (struct report_opts){ .at = "soon" };
 	test_assert(query_check(&o, &e) == -EINVAL);
-	o = (struct report_opts){ .p95 = true, .postgresql = "dbname=x" };
-	test_assert(query_check(&o, &e) == -EINVAL);
-	test_streq(e.msg, "--cycle, --p95, --all, --at, --by 5min and --by cycle read the store: "
-		   "not with --postgresql");
+	/* the central database answers every option */
+	o = (struct report_opts){ .p95 = true, .cycle = "previous", .all = true,
+				  .at = "@1767225600", .postgresql = "dbname=x" };
+	test_assert(query_check(&o, &e) == 0);
 	o = (struct report_opts){ .by = "5min", .postgresql = "dbname=x" };
-	test_assert(query_check(&o, &e) == -EINVAL);
+	test_assert(query_check(&o, &e) == 0);
 	o = (struct report_opts){ .cycle = "2026-02", .bill = "max", .units = "GiB", .p95 = true,
 				  .all = true, .by_class = true, .at = "@1767225600" };
 	test_assert(query_check(&o, &e) == 0);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What report and serve read: the local store (store.h) or the central
+ * PostgreSQL database (pg.h), through one set of calls that give the same
+ * rows, windows and samples in the same order.  One source is for one
+ * thread at a time. */
+#ifndef NFTALLY_SOURCE_H
+#define NFTALLY_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "store.h"
+
+struct source;
+
+/* The store at path, read-only (here: the host the store's rows of schema
+ * 1 are from, NULL: gethostname); as store_open_readonly. */
+int source_open_store(struct source **s, const char *path, const char *here, struct err *e);
+/* The database conninfo names; periods not in UTC are in the time zone tz
+ * (an IANA name). */
+int source_open_pg(struct source **s, const char *conninfo, const char *tz, struct err *e);
+void source_close(struct source *s);
+
+/* As store_query, store_labels, store_first_time, store_window_query and
+ * store_window_samples. */
+int source_query(struct source *s, const struct store_query *q,
+		 int (*cb)(const struct store_row *row, void *data), void *data, struct err *e);
+int source_labels(struct source *s, int (*cb)(const char *label, void *data), void *data,
+		  struct err *e);
+int source_first_time(struct source *s, int64_t *t, struct err *e);
+int source_window_query(struct source *s, const struct store_wquery *q,
+			int (*cb)(const struct store_row *row, void *data), void *data,
+			struct err *e);
+int source_window_samples(struct source *s, const struct store_wquery *q,
+			  int (*cb)(const struct store_sample *x, void *data), void *data,
+			  struct err *e);
+
+#endif
