@@ -42,7 +42,7 @@ awk -v s=$((AT_D / 300 * 300 - 40 * 86400)) -v at=$AT_D 'BEGIN { srand(7)
 "$BILLFILL" "$WORK/demo.db" node1 < "$WORK/demo.txt" || exit 1
 printf 'store = %s\nstate_dir = %s\ntargets = %s/none\ntimezone = UTC\nquotas = %s/quotas\n' \
 	"$WORK/demo.db" "$WORK" "$WORK" "$WORK" > "$WORK/demo.conf"
-printf '%s\n' "acme-web 60GB" "shop-eu 20GB bill=max" "backup-7 40GB" "vm-101 2GB" > "$WORK/quotas"
+printf '%s\n' "acme-web 2GB" "shop-eu 20GB bill=max" "backup-7 40GB" "vm-101 2GB" > "$WORK/quotas"
 U=http://127.0.0.1:9480
 serve_start "$B" "$U" -c "$WORK/demo.conf" --at "@$AT_D" --bill max || exit 1
 ip netns exec "$B" python3 tests/integration/browser.py /usr/bin/chromium "$OUTDIR" \

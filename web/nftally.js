@@ -107,6 +107,19 @@
 		draw(el('chart-day'), s.day.t, ['in', 'out'], [s.day.in_bps, s.day.out_bps]);
 		groups(el('chart-addr'), m, m.addr, 'addr');
 		groups(el('chart-class'), m, m['class'], 'class');
+		if (data.quota && data.quota.usage && el('chart-quota'))
+			quota(el('chart-quota'), data.quota);
+	}
+
+	/* the cycle's billed bytes as they grew (a step at the end of each
+	 * 5-minute slot with traffic, computed by serve), against the limit */
+	function quota(elq, q) {
+		var u = q.usage;
+
+		draw(elq, u.t, ['used', 'limit'], [u.used_bytes, constant(u.t.length, q.limit_bytes)], {
+			ylabel: 'bytes (' + q.bill + ')', stepPlot: true,
+			series: { limit: { strokePattern: [6, 3], stepPlot: false } }
+		});
 	}
 
 	function start() {

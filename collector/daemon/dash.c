@@ -1035,8 +1035,88 @@ static int label_cycles(struct dash *d, const char *label, const char *host, con
 	return query_bills(d->store, &o, v, e);
 }
 
+/* The current cycle's use of a label's quota as it grew: the cycle's
+ * start at 0, then the end of each 5-minute slot with traffic and the
+ * billed bytes (the quota's own bill=) of the cycle up to it; the last
+ * value is the quota's used_bytes. */
+struct qcurve {
+	const struct quota *q;
+	struct counts sum;
+	int64_t *t;
+	uint64_t *used;
+	size_t n, cap;
+};
+
+static int qcurve_add(struct qcurve *x, int64_t t, uint64_t used)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		int64_t *nt = realloc(x->t, cap * sizeof(*nt));
+		uint64_t *nu;
+
+		if (!nt)
+			return -ENOMEM;
+		x->t = nt;
+		if (!(nu = realloc(x->used, cap * sizeof(*nu))))
+			return -ENOMEM;
+		x->used = nu;
+		x->cap = cap;
+	}
+	x->t[x->n] = t;
+	x->used[x->n++] = used;
+	return 0;
+}
+
+static int qcurve_sample(const struct store_sample *s, void *data)
+{
+	struct qcurve *x = data;
+
+	x->sum.in_bytes += s->c.in_bytes;
+	x->sum.in_packets += s->c.in_packets;
+	x->sum.out_bytes += s->c.out_bytes;
+	x->sum.out_packets += s->c.out_packets;
+	return qcurve_add(x, s->t + BILL_SLOT, quota_billed(x->q->bill, &x->sum));
+}
+
+static int qcurve_read(struct dash *d, struct qcurve *x, const struct query_bill *c,
+		       const char *host, const char *netns, struct err *e)
+{
+	struct store_window w = { c->label, c->period, c->since, c->until };
+	struct store_wquery q = { .w = &w, .nw = 1, .merge_hosts = true, .sum_classes = true,
+				  .host = host, .netns = netns };
+	int ret;
+
+	if (!d->quotas || !(x->q = quotas_find(d->quotas, c->label)))
+		return 0;
+	if (qcurve_add(x, c->since, 0) < 0)
+		return err_setn(e, -ENOMEM, "out of memory");
+	ret = source_window_samples(d->store, &q, qcurve_sample, x, e);
+	return ret == -ENOMEM ? err_setn(e, ret, "out of memory") : ret;
+}
+
+static void qcurve_json(json_object *quota, const struct qcurve *x)
+{
+	json_object *u = json_object_new_object(), *t = json_object_new_array(),
+		    *v = json_object_new_array();
+
+	for (size_t i = 0; t && v && i < x->n; i++) {
+		json_object_array_add(t, json_object_new_int64(x->t[i]));
+		json_object_array_add(v, output_json_u64_new(x->used[i]));
+	}
+	if (!quota || !u || !t || !v) {
+		json_object_put(u);
+		json_object_put(t);
+		json_object_put(v);
+		return;
+	}
+	json_object_object_add(u, "t", t);
+	json_object_object_add(u, "used_bytes", v);
+	json_object_object_add(quota, "usage", u);
+}
+
 static json_object *label_json(const struct dash *d, const char *label,
-			       const struct query_bills *cy, const struct tier t[NTIERS], int64_t now)
+			       const struct query_bills *cy, const struct tier t[NTIERS],
+			       const struct qcurve *qc, int64_t now)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array(),
 		    *s = json_object_new_object();
@@ -1053,8 +1133,12 @@ static json_object *label_json(const struct dash *d, const char *label,
 	for (size_t i = cy->n; i-- > 0;) /* this cycle first */
 		json_object_array_add(a, cycle_json(&cy->v[i], d->bill));
 	json_object_object_add(o, "cycles", a);
-	if (cy->n && d->quotas && quotas_find(d->quotas, label))
-		json_object_object_add(o, "quota", quota_json(d, &cy->v[cy->n - 1]));
+	if (cy->n && d->quotas && quotas_find(d->quotas, label)) {
+		json_object *q = quota_json(d, &cy->v[cy->n - 1]);
+
+		qcurve_json(q, qc);
+		json_object_object_add(o, "quota", q);
+	}
 	for (int i = 0; i < NTIERS; i++)
 		json_object_object_add(s, t[i].name, tier_json(&t[i]));
 	json_object_object_add(o, "series", s);
@@ -1115,7 +1199,8 @@ static void label_html(FILE *f, const struct dash *d, const struct dash_req *rq,
 		fputs("<table id=\"quota\"><thead><tr><th>Quota this cycle</th></tr></thead>"
 		      "<tbody><tr>", f);
 		quota_cell(f, d, &cy->v[cy->n - 1]);
-		fputs("</tr></tbody></table>\n", f);
+		fputs("</tr></tbody></table>\n<h2>This cycle's use of the quota</h2>\n"
+		      "<div class=\"chart\" id=\"chart-quota\" data-tier=\"quota\"></div>\n", f);
 	}
 	for (size_t i = 0; i < sizeof(charts) / sizeof(*charts); i++)
 		fprintf(f, "<h2>%s</h2>\n<div class=\"chart\" id=\"chart-%s\" data-tier=\"%s\">"
@@ -1135,6 +1220,7 @@ static void label_page(struct dash *d, const struct dash_req *rq, struct dash_re
 	const char *host = arg_nonempty(rq, "host"), *netns = arg_netns(rq);
 	struct query_bills cy = { 0 };
 	struct tier t[NTIERS] = { 0 };
+	struct qcurve qc = { 0 };
 	int64_t now = dash_now(d);
 	struct err e = { "" };
 	char *buf = NULL;
@@ -1151,6 +1237,8 @@ static void label_page(struct dash *d, const struct dash_req *rq, struct dash_re
 	}
 	for (int i = 0; ret == 0 && !page && i < NTIERS; i++)
 		ret = tier_read(d, &t[i], i, label, host, netns, now, &e);
+	if (ret == 0 && !page)
+		ret = qcurve_read(d, &qc, &cy.v[cy.n - 1], host, netns, &e);
 	if (ret < 0 && e.msg[0])
 		fprintf(stderr, "nftally: serve: %s\n", e.msg);
 	if (!(f = open_memstream(&buf, &len))) {
@@ -1160,13 +1248,15 @@ static void label_page(struct dash *d, const struct dash_req *rq, struct dash_re
 	if (ret == 0 && page)
 		label_html(f, d, rq, label, host, netns, operator, &cy, now);
 	else if (ret == 0)
-		ret = put_json(f, label_json(d, label, &cy, t, now));
+		ret = put_json(f, label_json(d, label, &cy, t, &qc, now));
 	resp_take(rs, f, &buf, &len, page ? "text/html; charset=utf-8" : "application/json", ret);
 out:
 	pthread_mutex_unlock(&d->work);
 	query_bills_free(&cy);
 	for (int i = 0; i < NTIERS; i++)
 		tier_free(&t[i]);
+	free(qc.t);
+	free(qc.used);
 }
 
 /* ---- static files ---- */

@@ -116,14 +116,19 @@ static void add_head(json_object *o, const struct output *out, time_t t)
 		add_str(o, "account", out->origin.account);
 }
 
-void output_json_u64(json_object *o, const char *k, uint64_t v)
+json_object *output_json_u64_new(uint64_t v)
 {
 #if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (14 << 8))
-	json_object_object_add(o, k, json_object_new_uint64(v));
+	return json_object_new_uint64(v);
 #else
 	/* json-c < 0.14 (RHEL 8) has no uint64: 2^63 bytes is 8 EiB. */
-	json_object_object_add(o, k, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
 #endif
+}
+
+void output_json_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, output_json_u64_new(v));
 }
 
 static int emit(FILE *f, json_object *o)

@@ -42,6 +42,8 @@ struct json_object;
  * 0.14, RHEL 8's, has none: clamped to 2^63 - 1 there), as every JSON
  * nftally writes has it. */
 void output_json_u64(struct json_object *o, const char *k, uint64_t v);
+/* The same value, for an array. */
+struct json_object *output_json_u64_new(uint64_t v);
 /* Every line printed from now on says it was counted at org (copied):
  * "host", "netns", and "account" unless it is "", right after "time".
  * NULL: daemon-wide lines (the daemon's own events), "netns" "" and no

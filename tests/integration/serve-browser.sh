@@ -65,10 +65,16 @@ assert_eq "$(jq -sc add <<< "$CY $P95")" "$(page label-a '.rows[0] | {in_bytes, 
 assert_eq "2026-01 2025-12 12" "$(page label-a '"\(.rows[0].period) \(.rows[1].period) \(.rows | length)"' | jq -r .)" \
 	"twelve cycles on the page"
 CH='.charts | to_entries | map("\(.key):\(.value.rows)x\(.value.series):\(.value.points | unique | join(",")):\(.value.ink > 0)") | join(" ")'
-assert_eq "chart-5min:288x4:288:true chart-hour:720x2:720:true chart-day:365x2:365:true chart-addr:288x4:288:true" \
+# the quota's chart: the cycle's start, then each of the 20 slots with
+# traffic (cust-a) or the one (cust-e), used and limit
+assert_eq "chart-5min:288x4:288:true chart-hour:720x2:720:true chart-day:365x2:365:true chart-addr:288x4:288:true chart-quota:21x2:21:true" \
 	"$(page label-a "$CH" | jq -r .)" "cust-a's charts: points per series, drawn (no classes: no class chart)"
-assert_eq "chart-5min:288x4:288:true chart-hour:720x2:720:true chart-day:365x2:365:true chart-addr:288x2:288:true chart-class:288x4:288:true" \
+assert_eq "chart-5min:288x4:288:true chart-hour:720x2:720:true chart-day:365x2:365:true chart-addr:288x2:288:true chart-class:288x4:288:true chart-quota:2x2:2:true" \
 	"$(page label "$CH" | jq -r .)" "cust-e's charts, with two classes"
+# the quota's curve ends at its used bytes: 525,000, the cycle's billed
+assert_eq "21 0 525000 525000 500000" "$(ip netns exec "$W" curl -s "$U/api/label?l=cust-a" |
+	jq -r '.quota | "\(.usage.t | length) \(.usage.used_bytes[0]) \(.usage.used_bytes[-1]) \(.used_bytes) \(.limit_bytes)"')" \
+	"the quota's curve: from 0 at the cycle's start to its used bytes"
 
 # a customer
 assert_eq "200 cust-a $(page label-a '.rows[0].billed_bytes')" "$(page customer '"\(.status) \(.h1) \(.rows[0].billed_bytes)"' | jq -r .)" \
