@@ -40,6 +40,11 @@ tar -tzf "$TARBALL" | grep -qx "nftally-$VERSION/debian/control" && ok "the tarb
 . "$here/rpm-stubs.sh"
 mkdir -p "$T/top/SOURCES"
 cp "$TARBALL" "$T/top/SOURCES/"
+# Source1, the charting library the RPM carries, from the npm registry
+DYG=$(sed -n 's|^Source1: *https://registry.npmjs.org/dygraphs/-/\(dygraphs-[0-9.]*\.tgz\)$|\1|p' "$here/nftally.spec")
+(cd "$T/top/SOURCES" && npm pack --silent "${DYG%.tgz}" > /dev/null 2>&1 || curl -fsSLO \
+	"https://registry.npmjs.org/dygraphs/-/$DYG" 2>/dev/null) && [ -s "$T/top/SOURCES/$DYG" ] ||
+	skip_or_fail "cannot fetch $DYG (Source1) from the npm registry"
 # No debuginfo subpackage: Debian's rpm lacks RHEL's find-debuginfo setup.
 if rpmbuild -bb --nodeps --define "_topdir $T/top" --define 'rhel 9' --define 'dist .el9' \
 	--define 'debug_package %{nil}' "${stub_args[@]}" "$here/nftally.spec" > "$T/rpmbuild.log" 2>&1; then
@@ -55,8 +60,11 @@ files=$(rpm -qlp "$RPM")
 for f in /usr/sbin/nftally /usr/share/nftally/templates/host.nft /usr/share/nftally/templates/gateway.nft \
 	/usr/share/nftally/templates/bridge.nft /usr/lib/systemd/system/nftally.service /usr/lib/sysusers.d/nftally.conf \
 	/etc/nftally/nftally.conf /usr/share/doc/nftally/nftally.conf /usr/share/doc/nftally/targets.example \
+	/usr/share/nftally/web/dygraphs/dygraph.min.js /usr/share/nftally/web/dygraphs/dygraph.css \
+	'/usr/share/(licenses|doc)/nftally[^/]*/LICENSE.dygraphs' \
 	/usr/share/doc/nftally/operations.md /usr/share/man/man8/nftally.8 /var/lib/nftally; do
-	# (RHEL's rpm compresses man pages, Debian's does not)
+	# (RHEL's rpm compresses man pages, Debian's does not; Debian's rpm
+	# may name the license directory nftally-VERSION)
 	grep -qE "^$f(\.gz)?\$" <<<"$files" || bad "not in the RPM: $f"
 done
 ok "$(wc -l <<<"$files") paths in the RPM, the expected ones among them"

@@ -280,12 +280,24 @@ static void serve_stop(struct dash *d)
 
 #endif
 
+/* The charting library: the system's (Debian's libjs-dygraphs), else the
+ * copy a package carries (the RPM: RHEL packages none), else the system's
+ * path, whose absence the pages then report. */
+static const char *serve_dygraphs(void)
+{
+	static const char carried[] = NFTALLY_WEB_DIR "/dygraphs/dygraph.min.js";
+
+	if (access(SERVE_DYGRAPHS_DEFAULT, R_OK) < 0 && access(carried, R_OK) == 0)
+		return carried;
+	return SERVE_DYGRAPHS_DEFAULT;
+}
+
 int serve_run(const struct serve_opts *o, struct err *e)
 {
 	const char *listen = o->listen ? o->listen : SERVE_LISTEN_DEFAULT;
 	struct dash d = { .billing = o->billing, .quotas = o->quotas, .bill = o->bill,
 			  .web_dir = o->web_dir,
-			  .dygraphs = o->dygraphs ? o->dygraphs : SERVE_DYGRAPHS_DEFAULT };
+			  .dygraphs = o->dygraphs ? o->dygraphs : serve_dygraphs() };
 	struct sockaddr_storage ss;
 	struct source *bg = NULL;
 	sigset_t set;

@@ -30,7 +30,8 @@ struct serve_opts {
 	const char *tokens_file; /* customers' `TOKEN LABEL` lines; NULL: none */
 	const char *tls_cert, *tls_key; /* PEM files: HTTPS when both are set */
 	const char *web_dir;     /* nftally.js and nftally.css (NULL: built-in search) */
-	const char *dygraphs;    /* dygraph.min.js (NULL: SERVE_DYGRAPHS_DEFAULT) */
+	const char *dygraphs;    /* dygraph.min.js (NULL: SERVE_DYGRAPHS_DEFAULT, else the
+				    packaged copy in NFTALLY_WEB_DIR/dygraphs) */
 	const struct quotas *quotas; /* the quotas file's, for their bars (NULL: none) */
 };
 
