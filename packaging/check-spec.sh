@@ -133,7 +133,7 @@ for rel in 8 9; do
     # Header and dependencies.
     check "$r: Name/Version/Release" \
         test "$(rpmspec "${base_args[@]}" -q --srpm --qf '%{name}-%{version}-%{release} %{license}\n' \
-            "${rel_args[@]}" "${stub_args[@]}" "$spec" 2>/dev/null)" = "nftally-0.1.0-1.el$rel GPL-2.0-or-later"
+            "${rel_args[@]}" "${stub_args[@]}" "$spec" 2>/dev/null)" = "nftally-0.1.0-1.el$rel GPL-2.0-or-later AND MIT"
     rpmspec "${base_args[@]}" -q --buildrequires "${rel_args[@]}" "${stub_args[@]}" "$spec" >"$tmp/br$rel" 2>/dev/null
     rpmspec "${base_args[@]}" -q --buildrequires --without man "${rel_args[@]}" "${stub_args[@]}" "$spec" >"$tmp/brnoman$rel" 2>/dev/null
     rpmspec "${base_args[@]}" -q --requires "${rel_args[@]}" "${stub_args[@]}" "$spec" >"$tmp/req$rel" 2>/dev/null
@@ -197,8 +197,14 @@ for rel in 8 9; do
         '^\* Sun Nov 22 2026 nftally developers <dev@example\.invalid> - 0\.1\.0-1$'
 done
 
-# Nothing in the spec names a real host.
-check "URLs only under example.invalid" \
-    eval "! grep -oE 'https?://[^ )]+' '$spec' | grep -vq '^https://example\.invalid/'"
+# Nothing in the spec names a real host but the npm registry, for the
+# charting library the RPM carries (Source1).
+check "URLs only under example.invalid (and Source1 from the npm registry)" \
+    eval "! grep -oE 'https?://[^ )]+' '$spec' | grep -vq '^https://example\.invalid/' ||
+          [ \"\$(grep -oE 'https?://[^ )]+' '$spec' | grep -v '^https://example\.invalid/')\" = \
+            https://registry.npmjs.org/dygraphs/-/dygraphs-2.2.1.tgz ]"
+check "Source1: dygraphs from the npm registry, declared bundled" \
+    eval "grep -qx 'Source1: *https://registry.npmjs.org/dygraphs/-/dygraphs-2.2.1.tgz' '$spec' &&
+          grep -qx 'Provides: *bundled(js-dygraphs) = 2.2.1' '$spec'"
 
 finish
