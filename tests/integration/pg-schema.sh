@@ -65,7 +65,7 @@ assert_eq "nftally: pg-schema: no database: give --postgresql CONNINFO or set 'p
 	"$(cat "$WORK/err")" "no conninfo: message"
 schema --postgresql "$OWNER" dump
 assert_eq 2 "$(cat "$WORK/rc")" "--postgresql with dump: exit code"
-assert_eq "nftally: --postgresql is an option of report and pg-schema" \
+assert_eq "nftally: --postgresql is an option of report, serve and pg-schema" \
 	"$(cat "$WORK/err")" "--postgresql with dump: message"
 
 # --- the owner makes it: once ---

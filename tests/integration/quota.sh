@@ -82,7 +82,11 @@ echo garbage > "$WORK/state/quota.state"
 out2d="$WORK/run2d.json"
 start_run "$out2d"
 wait_event "$out2d" quota_exceeded 1 || bad "no quota_exceeded after a damaged record"
+# Their hooks run after the events are printed: wait for them, or the
+# next start (below) would run one a stop came before.
+for _ in $(seq 100); do [ "$(wc -l < "$WORK/hook.log")" = 6 ] && break; sleep 0.1; done
 stop_run
+assert_eq 6 "$(wc -l < "$WORK/hook.log")" "a damaged quota.state: the hooks run again too"
 assert_eq "state_damaged quota_warning quota_exceeded" \
 	"$(jq -r 'select((.event // "") | test("^(state_damaged|quota_)")) | .event' "$out2d" | xargs)" \
 	"a damaged quota.state: said, kept aside, the levels fire again"
