@@ -21,14 +21,18 @@
 #include "store.h"
 
 /* 2: series and reports carry their origin (host, netns, account)
- * 3: 5-minute samples per series (billing, docs/billing.md) */
-#define STORE_SCHEMA 3
+ * 3: 5-minute samples per series (billing, docs/billing.md)
+ * 4: indexes by series and label, for the windows of billing and serve */
+#define STORE_SCHEMA 4
 
 /* The samples' slot: 5 minutes, and how long they are kept by default
  * (the current and the previous cycle of any start day and zone: two
  * months of at most 31 days, a DST hour, and a day to spare). */
 #define STORE_SLOT 300
 #define STORE_KEEP_SAMPLES (63 * 86400)
+
+/* The statements of the windows' indexed reads (wread_sql). */
+enum { WREAD_SERIES, WREAD_SAMPLES, WREAD_SAMPLE_SUM, WREAD_USAGE_SUM, WREAD_N };
 
 struct store {
 	sqlite3 *db;
@@ -44,6 +48,10 @@ struct store {
 	/* samples hold every report from here on (a multiple of STORE_SLOT);
 	 * what is older is read from usage */
 	int64_t samples_from;
+	/* the indexes of schema 4 are there (a read-only store of an older
+	 * schema has none: its windows are read by the plain scans) */
+	bool indexed;
+	sqlite3_stmt *wread[WREAD_N];
 };
 
 static const char meta_sql[] =
@@ -84,6 +92,16 @@ static const char schema_sql[] =
 	"  in_bytes INTEGER NOT NULL, in_packets INTEGER NOT NULL,"
 	"  out_bytes INTEGER NOT NULL, out_packets INTEGER NOT NULL,"
 	"  PRIMARY KEY(t, series)) WITHOUT ROWID;";
+
+/* Schema 4: what reads one label's or one series' rows needs.  The
+ * samples' index holds the counts, so that a window's samples are read
+ * from it alone, in (series, t) order: one pass, no sort.  A usage row is
+ * read from its table by the key this index holds. */
+static const char index_sql[] =
+	"CREATE INDEX IF NOT EXISTS series_label ON series(label);"
+	"CREATE INDEX IF NOT EXISTS samples_series ON samples(series, t, in_bytes, in_packets,"
+	"  out_bytes, out_packets);"
+	"CREATE INDEX IF NOT EXISTS usage_series ON usage(series, tier, t);";
 
 /* Where samples begin in a store that had none (schema 2): the interval
  * rows are whole hours and all of them are after the hour rows, so from
@@ -326,7 +344,9 @@ static int store_migrate_v2(struct store *s, struct err *e)
 	return ret;
 }
 
-/* The schema, made, migrated from 1 or 2, or refused (another version). */
+/* The schema, made, migrated from 1, 2 or 3, or refused (another
+ * version).  3 to 4 is the indexes alone (index_sql, made for every
+ * version). */
 static int store_schema(struct store *s, const char *path, const char *host, struct err *e)
 {
 	int64_t v = store_meta_int(s, "schema", 0);
@@ -337,11 +357,12 @@ static int store_schema(struct store *s, const char *path, const char *host, str
 		ret = ret ? ret : store_migrate_v2(s, e);
 	} else if (v == 2) {
 		ret = store_migrate_v2(s, e);
-	} else if (v == 0 || v == STORE_SCHEMA) {
+	} else if (v == 0 || v == 3 || v == STORE_SCHEMA) {
 		ret = store_exec(s, schema_sql, e);
 	} else
 		return err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
 				"another version of nftally)", path, (long long)v, STORE_SCHEMA);
+	ret = ret ? ret : store_exec(s, index_sql, e);
 	return ret ? ret : store_meta_set(s, "schema", STORE_SCHEMA, e);
 }
 
@@ -402,6 +423,7 @@ int store_open(struct store **out, const char *path, const char *host, const cha
 	ret = ret ? ret : store_check_table(s, path, table, e);
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
 	s->samples_from = store_meta_int(s, "samples_from", 0);
+	s->indexed = true;
 	if (!s->keep.samples)
 		s->keep.samples = STORE_KEEP_SAMPLES;
 	ret = ret ? ret : store_prepare(s, &s->sample_add,
@@ -478,7 +500,10 @@ int store_open_readonly(struct store **out, const char *path, const char *host,
 	if (access(path, F_OK) < 0)
 		return err_setn(e, -errno, "%s: cannot open database: %s", path,
 				strerror(errno));
-	ret = store_open_db(out, path, SQLITE_OPEN_READONLY, e);
+	/* NOMUTEX: a store is used by one thread at a time (serve's two take
+	 * turns under its lock), and SQLite's own mutex, taken for every
+	 * column of every row, was a sixth of a window's reading */
+	ret = store_open_db(out, path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, e);
 	if (ret < 0)
 		return ret;
 	(*out)->samples_from = store_meta_int(*out, "samples_from", 0);
@@ -489,9 +514,12 @@ int store_open_readonly(struct store **out, const char *path, const char *host,
 		ret = store_read_v1(*out, host, e);
 	if (v == 1 || v == 2)
 		ret = ret ? ret : store_read_v2(*out, e);
-	else if (v != STORE_SCHEMA)
+	else if (v != 3 && v != STORE_SCHEMA)
 		ret = err_setn(e, -EINVAL, "%s: database schema %lld is not %d (written by "
 			       "another version of nftally)", path, (long long)v, STORE_SCHEMA);
+	/* read as it is: a store of schema 3 gets its indexes from the next
+	 * run that opens it for writing */
+	(*out)->indexed = v == STORE_SCHEMA;
 	if (ret < 0) {
 		store_close(*out);
 		*out = NULL;
@@ -528,6 +556,8 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->report_get);
 	sqlite3_finalize(s->report_add);
 	sqlite3_finalize(s->sample_add);
+	for (int i = 0; i < WREAD_N; i++)
+		sqlite3_finalize(s->wread[i]);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -850,7 +880,7 @@ int store_query(struct store *s, const struct store_query *q,
 		"  CASE WHEN ?11 THEN '*' ELSE netns END AS n, label, %s,"
 		"  CASE WHEN ?12 THEN '' ELSE class END AS c,"
 		" sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
-		" FROM %s JOIN series s ON s.id = series"
+		" FROM %s"
 		" WHERE start >= ?3 AND start < ?4 AND (?5 IS NULL OR label = ?5)"
 		"  AND (?6 IS NULL OR addr = ?6) AND (?7 IS NULL OR class = ?7)"
 		"  AND (?8 IS NULL OR host = ?8) AND (?9 IS NULL OR netns = ?9)"
@@ -858,17 +888,27 @@ int store_query(struct store *s, const struct store_query *q,
 		" GROUP BY period, h, n, label%s, c"
 		" ORDER BY period, h, n, label%s, c";
 	static const char usage_rows[] =
-		"(SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start FROM usage u)";
+		"(SELECT u.*, CASE tier WHEN 0 THEN t - 1 ELSE t END AS start FROM usage u%s)";
 	static const char sample_rows[] =
 		"(SELECT -1 AS tier, t AS start, series, in_bytes, in_packets, out_bytes,"
-		" out_packets FROM samples)";
+		" out_packets FROM samples%s)";
 	const char *filter[6] = { q->label, q->addr, q->cls, q->host, q->netns, q->account };
-	char sql[2048];
+	/* one label of a store of schema 4 (a label's page): its series, then
+	 * their rows by the indexes; else every row in the time asked for */
+	bool one = q->label && s->indexed;
+	char rows[256], from[384], sql[2048];
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
-	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL",
-		 q->by == TIER_5MIN ? sample_rows : usage_rows,
+	snprintf(rows, sizeof(rows), q->by == TIER_5MIN ? sample_rows : usage_rows,
+		 !one ? "" : q->by == TIER_5MIN ? " INDEXED BY samples_series" :
+		 " INDEXED BY usage_series");
+	if (one)
+		snprintf(from, sizeof(from), "series s CROSS JOIN %s u ON u.series = s.id"
+			 " AND s.label = ?5", rows);
+	else
+		snprintf(from, sizeof(from), "%s JOIN series s ON s.id = series", rows);
+	snprintf(sql, sizeof(sql), sql_fmt, q->per_addr ? "addr" : "NULL", from,
 		 q->per_addr ? ", addr" : "", q->per_addr ? ", addr" : "");
 	if (store_prepare(s, &st, sql, e) < 0)
 		return -EIO;
@@ -997,17 +1037,19 @@ int store_first_time(struct store *s, int64_t *t, struct err *e)
 static int store_load_windows(struct store *s, const struct store_wquery *q, int64_t *lo,
 			      int64_t *hi, struct err *e)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int ret = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS win(label TEXT NOT NULL,"
 			     " period TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL);"
 			     "CREATE INDEX IF NOT EXISTS temp.win_label ON win(label, since);"
-			     "DELETE FROM temp.win;", e);
+			     "SAVEPOINT win;", e);
 
 	*lo = INT64_MAX;
 	*hi = INT64_MIN;
-	ret = ret ? ret : store_prepare(s, &st, "INSERT INTO temp.win VALUES(?, ?, ?, ?)", e);
 	if (ret < 0)
 		return ret;
+	/* the rows in one transaction of the temp schema, not one each */
+	ret = store_exec(s, "DELETE FROM temp.win;", e);
+	ret = ret ? ret : store_prepare(s, &st, "INSERT INTO temp.win VALUES(?, ?, ?, ?)", e);
 	for (size_t i = 0; i < q->nw && ret == 0; i++) {
 		const struct store_window *w = &q->w[i];
 
@@ -1023,6 +1065,9 @@ static int store_load_windows(struct store *s, const struct store_wquery *q, int
 			*hi = w->until;
 	}
 	sqlite3_finalize(st);
+	if (ret < 0)
+		sqlite3_exec(s->db, "ROLLBACK TO win", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "RELEASE win", NULL, NULL, NULL);
 	return ret;
 }
 
@@ -1090,12 +1135,354 @@ static int store_window_prepare(struct store *s, const struct store_wquery *q, b
 	return 0;
 }
 
+/* ---- the windows from the indexes of schema 4 ---- */
+
+/* One series of a window's label, as the filters leave it, and its sums
+ * in the window being read. */
+struct wseries {
+	int64_t id;
+	char *host, *netns, *addr, *cls;
+	int64_t rows; /* the rows summed in c: a series without is no row */
+	struct counts c;
+};
+
+/* One slot's counts, while the series of a group are summed. */
+struct wslot {
+	int64_t t;
+	struct counts c;
+};
+
+/* What the indexed reads keep between windows: the series of the label
+ * being read, and the rows of a group of several series. */
+struct wread {
+	struct wseries *sv;
+	size_t ns, scap;
+	struct wslot *v;
+	size_t nv, vcap;
+};
+
+static void wread_clear(struct wread *x)
+{
+	for (size_t i = 0; i < x->ns; i++) {
+		free(x->sv[i].host);
+		free(x->sv[i].netns);
+		free(x->sv[i].addr);
+		free(x->sv[i].cls);
+	}
+	x->ns = 0;
+}
+
+static void wread_finish(struct wread *x)
+{
+	wread_clear(x);
+	free(x->sv);
+	free(x->v);
+}
+
+/* Grow *v (of *cap elements of size) to hold n + 1: 0 or -ENOMEM. */
+static int wgrow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	if (!(nv = realloc(*v, (*cap ? 2 * *cap : 16) * size)))
+		return -ENOMEM;
+	*v = nv;
+	*cap = *cap ? 2 * *cap : 16;
+	return 0;
+}
+
+static void wcounts_add(struct counts *a, const struct counts *b)
+{
+	a->in_bytes += b->in_bytes;
+	a->in_packets += b->in_packets;
+	a->out_bytes += b->out_bytes;
+	a->out_packets += b->out_packets;
+}
+
+/* The statements of the indexed reads, prepared once per connection: a
+ * label's series (by series_label), a series' samples in a window, and
+ * the sums of its finest rows there, as STORE_FINEST: samples from
+ * samples_from (?4) on, usage rows before (by samples_series and
+ * usage_series). */
+static const char *const wread_sql[] = {
+	"SELECT id, host, netns, addr, class FROM series WHERE label = ?1"
+	" AND (?2 IS NULL OR addr = ?2) AND (?3 IS NULL OR class = ?3)"
+	" AND (?4 IS NULL OR host = ?4) AND (?5 IS NULL OR netns = ?5)"
+	" AND (?6 IS NULL OR account = ?6)",
+	"SELECT t, in_bytes, in_packets, out_bytes, out_packets FROM samples"
+	" INDEXED BY samples_series WHERE series = ?1 AND t >= ?2 AND t < ?3 ORDER BY t",
+	"SELECT count(*), sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
+	" FROM samples INDEXED BY samples_series WHERE series = ?1 AND t >= max(?2, ?4)"
+	" AND t < ?3",
+	"SELECT count(*), sum(in_bytes), sum(in_packets), sum(out_bytes), sum(out_packets)"
+	" FROM (SELECT * FROM usage INDEXED BY usage_series WHERE series = ?1 AND tier = 0"
+	"  AND t > ?2 AND t <= min(?3, ?4)"
+	" UNION ALL SELECT * FROM usage INDEXED BY usage_series WHERE series = ?1"
+	"  AND tier IN (1, 2, 3) AND t >= ?2 AND t < min(?3, ?4))",
+};
+
+static int wread_prepare(struct store *s, struct err *e)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < WREAD_N && ret == 0; i++)
+		if (!s->wread[i])
+			ret = store_prepare(s, &s->wread[i], wread_sql[i], e);
+	return ret;
+}
+
+/* The series of label that q's filters keep into x->sv.  0 or a
+ * negative errno with e set. */
+static int wread_series(struct store *s, const struct store_wquery *q, const char *label,
+			struct wread *x, struct err *e)
+{
+	const char *f[] = { label, q->addr, q->cls, q->host, q->netns, q->account };
+	sqlite3_stmt *st = s->wread[WREAD_SERIES];
+	int rc = SQLITE_DONE, ret = 0;
+
+	wread_clear(x);
+	for (int i = 0; i < 6; i++)
+		sqlite3_bind_text(st, i + 1, f[i], -1, SQLITE_STATIC);
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct wseries *n;
+
+		if (wgrow((void **)&x->sv, &x->scap, x->ns, sizeof(*x->sv)) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		n = &x->sv[x->ns++];
+		*n = (struct wseries){ .id = sqlite3_column_int64(st, 0),
+				       .host = strdup(column_text(st, 1)),
+				       .netns = strdup(column_text(st, 2)),
+				       .addr = strdup(column_text(st, 3)),
+				       .cls = strdup(column_text(st, 4)) };
+		if (!n->host || !n->netns || !n->addr || !n->cls)
+			ret = -ENOMEM;
+	}
+	sqlite3_reset(st);
+	if (ret < 0)
+		return err_setn(e, ret, "store: out of memory");
+	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "series");
+}
+
+/* Series in (address, id) order: the groups of a per-address read. */
+static int wseries_addr_cmp(const void *a, const void *b)
+{
+	const struct wseries *x = a, *y = b;
+	int d = strcmp(x->addr, y->addr);
+
+	return d ? d : (x->id > y->id) - (x->id < y->id);
+}
+
+/* Windows (pointers into q->w) in (label, since) order. */
+static int wsort_cmp(const void *a, const void *b)
+{
+	const struct store_window *x = *(const struct store_window *const *)a;
+	const struct store_window *y = *(const struct store_window *const *)b;
+	int d = strcmp(x->label, y->label);
+
+	return d ? d : (x->since > y->since) - (x->since < y->since);
+}
+
+typedef int wread_fn(struct store *s, const struct store_wquery *q, struct wread *x,
+		     const struct store_window *w, void *arg, struct err *e);
+
+/* Call fn for every window of q in (label, since) order, with the series
+ * of its label in x->sv (read once per label, in (address, id) order
+ * when per_addr).  0, fn's non-zero return, or a negative errno. */
+static int wread_each(struct store *s, const struct store_wquery *q, wread_fn *fn, void *arg,
+		      struct err *e)
+{
+	const struct store_window **w = malloc((q->nw ? q->nw : 1) * sizeof(*w));
+	struct wread x = { 0 };
+	int ret = w ? wread_prepare(s, e) : err_setn(e, -ENOMEM, "store: out of memory");
+
+	for (size_t i = 0; ret == 0 && i < q->nw; i++)
+		w[i] = &q->w[i];
+	if (ret == 0)
+		qsort(w, q->nw, sizeof(*w), wsort_cmp);
+	for (size_t i = 0; ret == 0 && i < q->nw; i++) {
+		if (i == 0 || strcmp(w[i]->label, w[i - 1]->label) != 0) {
+			ret = wread_series(s, q, w[i]->label, &x, e);
+			if (ret == 0 && q->per_addr)
+				qsort(x.sv, x.ns, sizeof(*x.sv), wseries_addr_cmp);
+		}
+		ret = ret ? ret : fn(s, q, &x, w[i], arg, e);
+	}
+	wread_finish(&x);
+	free(w);
+	return ret;
+}
+
+/* Add the rows of statement st (their count, then the four sums) of
+ * series se in window w to se.  0 or a negative errno with e set. */
+static int wread_sum(struct store *s, sqlite3_stmt *st, struct wseries *se,
+		     const struct store_window *w, struct err *e)
+{
+	int rc;
+
+	sqlite3_bind_int64(st, 1, se->id);
+	sqlite3_bind_int64(st, 2, w->since);
+	sqlite3_bind_int64(st, 3, w->until);
+	sqlite3_bind_int64(st, 4, s->samples_from);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+		struct counts c = column_counts(st, 1);
+
+		se->rows += sqlite3_column_int64(st, 0);
+		wcounts_add(&se->c, &c);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
+}
+
+/* A series' totals row as q groups it: host, netns, address, class. */
+struct wkey {
+	const char *h, *n, *addr, *c;
+	const struct wseries *se;
+};
+
+static int wkey_cmp(const void *a, const void *b)
+{
+	const struct wkey *x = a, *y = b;
+	int d = strcmp(x->h, y->h);
+
+	d = d ? d : strcmp(x->n, y->n);
+	d = d ? d : strcmp(x->addr ? x->addr : "", y->addr ? y->addr : "");
+	return d ? d : strcmp(x->c, y->c);
+}
+
+struct wtotals {
+	int (*cb)(const struct store_row *row, void *data);
+	void *data;
+};
+
+/* One window's totals: each series summed by its indexes (usage only for
+ * a window that starts before samples_from), then grouped by key in
+ * WINDOW_TOTALS_SQL's order. */
+static int wtotals_window(struct store *s, const struct store_wquery *q, struct wread *x,
+			  const struct store_window *w, void *arg, struct err *e)
+{
+	const struct wtotals *t = arg;
+	struct wkey *k = malloc((x->ns ? x->ns : 1) * sizeof(*k));
+	size_t nk = 0;
+	int ret = k ? 0 : err_setn(e, -ENOMEM, "store: out of memory");
+
+	for (size_t i = 0; ret == 0 && i < x->ns; i++) {
+		struct wseries *se = &x->sv[i];
+
+		se->rows = 0;
+		se->c = (struct counts){ 0 };
+		ret = wread_sum(s, s->wread[WREAD_SAMPLE_SUM], se, w, e);
+		if (ret == 0 && w->since < s->samples_from)
+			ret = wread_sum(s, s->wread[WREAD_USAGE_SUM], se, w, e);
+		if (ret == 0 && se->rows)
+			k[nk++] = (struct wkey){ q->merge_hosts ? "*" : se->host,
+						 q->merge_hosts ? "*" : se->netns,
+						 q->per_addr ? se->addr : NULL,
+						 q->sum_classes ? "" : se->cls, se };
+	}
+	if (ret == 0 && nk > 1)
+		qsort(k, nk, sizeof(*k), wkey_cmp);
+	for (size_t i = 0, j; ret == 0 && i < nk; i = j) {
+		struct store_row r = { w->period, k[i].h, k[i].n, w->label, k[i].addr, k[i].c,
+				       { 0 } };
+
+		for (j = i; j < nk && wkey_cmp(&k[i], &k[j]) == 0; j++)
+			wcounts_add(&r.c, &k[j].se->c);
+		ret = t->cb(&r, t->data);
+	}
+	free(k);
+	return ret;
+}
+
+static int wslot_cmp(const void *a, const void *b)
+{
+	const struct wslot *x = a, *y = b;
+
+	return (x->t > y->t) - (x->t < y->t);
+}
+
+struct wsamples {
+	int (*cb)(const struct store_sample *x, void *data);
+	void *data;
+};
+
+/* The samples of series sv[0..n) in window w, summed per slot, to cb in
+ * slot order: one series straight from its index, several gathered,
+ * sorted and summed.  0, cb's non-zero return, or a negative errno. */
+static int wsamples_group(struct store *s, struct wread *x, const struct wseries *sv,
+			  size_t n, const struct store_window *w, bool per_addr,
+			  const struct wsamples *o, struct err *e)
+{
+	sqlite3_stmt *st = s->wread[WREAD_SAMPLES];
+	struct store_sample out = { w->label, w->period, per_addr ? sv->addr : NULL, 0, { 0 } };
+	int rc = SQLITE_DONE, ret = 0;
+
+	x->nv = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		sqlite3_bind_int64(st, 1, sv[i].id);
+		sqlite3_bind_int64(st, 2, w->since);
+		sqlite3_bind_int64(st, 3, w->until);
+		while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct wslot v = { sqlite3_column_int64(st, 0), column_counts(st, 1) };
+
+			if (n == 1) {
+				out.t = v.t;
+				out.c = v.c;
+				ret = o->cb(&out, o->data);
+			} else if (wgrow((void **)&x->v, &x->vcap, x->nv, sizeof(*x->v)) < 0) {
+				ret = err_setn(e, -ENOMEM, "store: out of memory");
+			} else {
+				x->v[x->nv++] = v;
+			}
+		}
+		sqlite3_reset(st);
+		if (ret == 0 && rc != SQLITE_DONE)
+			ret = store_fail(s, e, "samples");
+	}
+	if (ret || n == 1)
+		return ret;
+	qsort(x->v, x->nv, sizeof(*x->v), wslot_cmp);
+	for (size_t i = 0; i < x->nv && ret == 0;) {
+		out.t = x->v[i].t;
+		out.c = (struct counts){ 0 };
+		for (; i < x->nv && x->v[i].t == out.t; i++)
+			wcounts_add(&out.c, &x->v[i].c);
+		ret = o->cb(&out, o->data);
+	}
+	return ret;
+}
+
+/* One window's samples: per address (or all of the label's series at
+ * once), the series' samples read by their index. */
+static int wsamples_window(struct store *s, const struct store_wquery *q, struct wread *x,
+			   const struct store_window *w, void *arg, struct err *e)
+{
+	int ret = 0;
+
+	for (size_t j = 0, k; ret == 0 && j < x->ns; j = k) {
+		for (k = j + 1; k < x->ns; k++) /* a group: one address, or all */
+			if (q->per_addr && strcmp(x->sv[k].addr, x->sv[j].addr) != 0)
+				break;
+		ret = wsamples_group(s, x, &x->sv[j], k - j, w, q->per_addr, arg, e);
+	}
+	return ret;
+}
+
 int store_window_query(struct store *s, const struct store_wquery *q,
 		       int (*cb)(const struct store_row *row, void *data), void *data,
 		       struct err *e)
 {
+	struct wtotals t = { cb, data };
 	sqlite3_stmt *st;
-	int rc, ret = store_window_prepare(s, q, false, &st, e);
+	int rc, ret;
+
+	if (s->indexed)
+		return wread_each(s, q, wtotals_window, &t, e);
+	ret = store_window_prepare(s, q, false, &st, e);
 
 	if (ret < 0)
 		return ret;
@@ -1111,8 +1498,13 @@ int store_window_samples(struct store *s, const struct store_wquery *q,
 			 int (*cb)(const struct store_sample *x, void *data), void *data,
 			 struct err *e)
 {
+	struct wsamples o = { cb, data };
 	sqlite3_stmt *st;
-	int rc, ret = store_window_prepare(s, q, true, &st, e);
+	int rc, ret;
+
+	if (s->indexed)
+		return wread_each(s, q, wsamples_window, &o, e);
+	ret = store_window_prepare(s, q, true, &st, e);
 
 	if (ret < 0)
 		return ret;

@@ -54,7 +54,7 @@ assert_eq "$A_IN $A_OUT" "$(q "SELECT sum(in_bytes) || ' ' || sum(out_bytes) FRO
 assert_eq "$B_IN" "$(q "SELECT sum(in_bytes) FROM samples JOIN series s ON s.id = series
 	WHERE label = 'vm-b'")" "vm-b's samples"
 assert_eq 0 "$(q "SELECT count(*) FROM samples WHERE t % 300 != 0")" "samples on the 5-minute grid"
-assert_eq 3 "$(q "SELECT value FROM meta WHERE key = 'schema'")" "schema 3"
+assert_eq 4 "$(q "SELECT value FROM meta WHERE key = 'schema'")" "schema 4"
 assert_eq "$A_IN" "$(rep --by 5min --format json --label vm-a | jq -s 'map(.in_bytes) | add')" \
 	"--by 5min sums to what was sent"
 

@@ -243,9 +243,9 @@ assert_eq "period,host,netns,label,class,in_bytes,in_packets,out_bytes,out_packe
 	"report of a store of schema 1"
 assert_eq 1 "$(sqlite3 "$WORK/v1.db" "SELECT value FROM meta WHERE key = 'schema'")" \
 	"report does not migrate it"
-sqlite3 "$WORK/v1.db" "UPDATE meta SET value = 4 WHERE key = 'schema'"
+sqlite3 "$WORK/v1.db" "UPDATE meta SET value = 5 WHERE key = 'schema'"
 nftally_r --store "$WORK/v1.db" report >/dev/null 2>"$WORK/err"
-assert_eq "1 nftally: $WORK/v1.db: database schema 4 is not 3 (written by another version of nftally)" \
+assert_eq "1 nftally: $WORK/v1.db: database schema 5 is not 4 (written by another version of nftally)" \
 	"$? $(cat "$WORK/err")" "report of a newer schema"
 nftally_r report --by week >/dev/null 2>"$WORK/err"
 assert_eq "2 nftally: --by: use 5min, hour, day, month or cycle" "$? $(cat "$WORK/err")" "--by week"

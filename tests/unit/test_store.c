@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -296,7 +297,7 @@ static void test_migration(void)
 	test_assert(store_open(&s, path, "node1", "other", &keep, &e) == -EINVAL);
 	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 1);
 	test_assert(store_open(&s, path, "node1", "nftally", &keep, &e) == 0);
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
 	test_streq(totals_of(s, &t), V1_TOTALS V1_CARRIED);
 	test_streq(query_of(s, &q, &t), V1_DAYS);
 	/* schema 3: the one interval row kept (seq 3 at 1767312060) is the one
@@ -337,12 +338,12 @@ static void test_migration(void)
 	store_close(s);
 
 	/* a newer schema is refused, for writing and reading, and not touched */
-	db_exec(path, "UPDATE meta SET value = 4 WHERE key = 'schema'");
+	db_exec(path, "UPDATE meta SET value = 5 WHERE key = 'schema'");
 	test_assert(store_open(&s, path, "node1", NULL, &keep, &e) == -EINVAL);
-	test_assert(strstr(e.msg, "older.db: database schema 4 is not 3 (written by another "
+	test_assert(strstr(e.msg, "older.db: database schema 5 is not 4 (written by another "
 			   "version of nftally)"));
 	test_assert(store_open_readonly(&s, path, "node1", &e) == -EINVAL);
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 5);
 	tmp_remove(&tmp);
 }
 
@@ -384,7 +385,7 @@ static void test_migration_race(void)
 		test_assert(waitpid(pid[i], &status, 0) == pid[i]);
 		test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
 	test_assert(db_int(path, "SELECT count(*) FROM series") == 4);
 	test_assert(db_int(path, "SELECT count(*) FROM samples") == 1);
 	test_assert(store_open(&s, path, "node1", "nftally", &keep, &e) == 0);
@@ -613,7 +614,7 @@ static void test_migration_v2(void)
 	test_streq(usage_of(s, t0, t0 + 3 * 3600, &t), "a 60 3 0 0;");
 	store_close(s);
 	test_assert(store_open(&s, path, "h1", "nftally", &keep, &e) == 0);
-	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
 	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'samples_from'") ==
 		    t0 + 3600);
 	/* the reports at +2h-60 and +3h-60 in slots +2h-300 and +3h-300 */
@@ -630,6 +631,148 @@ static void test_migration_v2(void)
 	tmp_remove(&tmp);
 }
 
+/* Every window row and sample of q's flags and filters, as text. */
+struct wtext {
+	char *p;
+	size_t n;
+};
+
+static void wtext_add(struct wtext *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void wtext_add(struct wtext *x, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	test_assert(k > 0 && (size_t)k < sizeof(buf));
+	test_assert((x->p = realloc(x->p, x->n + (size_t)k + 1)) != NULL);
+	memcpy(x->p + x->n, buf, (size_t)k + 1);
+	x->n += (size_t)k;
+}
+
+static int wtext_row(const struct store_row *r, void *data)
+{
+	wtext_add(data, "%s %s/%s %s %s %s %llu %llu %llu %llu;", r->period, r->host, r->netns,
+		  r->label, r->addr ? r->addr : "-", r->cls, (unsigned long long)r->c.in_bytes,
+		  (unsigned long long)r->c.in_packets, (unsigned long long)r->c.out_bytes,
+		  (unsigned long long)r->c.out_packets);
+	return 0;
+}
+
+static int wtext_sample(const struct store_sample *x, void *data)
+{
+	wtext_add(data, "%s %s %s %lld %llu %llu %llu %llu;", x->label, x->period,
+		  x->addr ? x->addr : "-", (long long)x->t, (unsigned long long)x->c.in_bytes,
+		  (unsigned long long)x->c.in_packets, (unsigned long long)x->c.out_bytes,
+		  (unsigned long long)x->c.out_packets);
+	return 0;
+}
+
+/* The windows' totals and samples of s under every grouping and a few
+ * filters, as one text (to free). */
+static char *windows_text(struct store *s, const struct store_window *w, size_t nw)
+{
+	struct wtext x = { NULL, 0 };
+	struct err e = { "" };
+
+	for (int f = 0; f < 11; f++) {
+		struct store_wquery q = { .w = w, .nw = nw, .per_addr = f & 1,
+					  .merge_hosts = f & 2, .sum_classes = f & 4 };
+
+		if (f == 8)
+			q.host = "h2";
+		if (f == 9)
+			q.cls = "national";
+		if (f == 10)
+			q.addr = "198.18.0.2";
+		wtext_add(&x, "[%d]", f);
+		test_assert(store_window_query(s, &q, wtext_row, &x, &e) == 0);
+		test_assert(store_window_samples(s, &q, wtext_sample, &x, &e) == 0);
+	}
+	return x.p;
+}
+
+/* Schema 4's indexes change how windows are read, not what: hour rows,
+ * interval rows and samples of two hosts, two addresses and two classes
+ * give the same rows read by the indexes (written, read-only) as by the
+ * scans of a store of schema 3 (read-only), which the next open for
+ * writing migrates to 4. */
+static void test_indexes(void)
+{
+	const int64_t t0 = 1767225600;
+	struct store_keep k = { 5400, 90 * 86400, 800 * 86400, 0, 3600 };
+	struct store_window w[] = {
+		{ "a", "w1", t0, t0 + 7200 }, { "a", "w2", t0 + 7200, t0 + 21600 },
+		{ "b", "all", t0, t0 + 22200 }, { "c", "none", t0, t0 + 22200 },
+	};
+	struct tmp tmp = { "" };
+	const char *path = tmp_db(&tmp, "indexes.db");
+	struct err e = { "" };
+	char *want, *got;
+	struct store *s;
+
+	test_assert(store_open(&s, path, "h1", "nftally", &k, &e) == 0);
+	for (int i = 1; i <= 36; i++) { /* every 10 minutes for 6 hours */
+		for (int h = 1; h <= 2; h++) {
+			uint64_t in = 100 * (uint64_t)i;
+			struct report_row v[] = {
+				row_of("198.18.0.1", "a", (struct counts){ in, 1, 7, 1 }),
+				row_of("198.18.0.2", "a", (struct counts){ (uint64_t)h, 1, 0, 0 }),
+				row_of("198.18.0.1", "a", (struct counts){ 3, 1, (uint64_t)i, 1 }),
+				row_of("198.18.0.3", "b", (struct counts){ 5, 1, 5, 1 }),
+			};
+			struct report r = report_of(h == 1 ? "h1" : "h2", "", "", (uint64_t)i,
+						    t0 + 600 * i, v, 4);
+
+			v[2].cls = "national";
+			test_assert(store_record_report(s, &r, &e) == 0);
+		}
+	}
+	/* hour rows before +2h, interval rows to +3h, samples from +3h */
+	test_assert(store_rollup(s, t0 + 4 * 3600 + 60, &e) == 0);
+	test_assert(store_samples_from(s) == t0 + 3 * 3600);
+	test_assert(db_int(path, "SELECT count(*) FROM usage WHERE tier = 1") > 0);
+	test_assert(db_int(path, "SELECT count(*) FROM usage WHERE tier = 0 AND t <= "
+			   "1767236400") > 0);
+	want = windows_text(s, w, 4);
+	/* per address: w1 from hour rows (reports 1 to 12: 100 * 78 in),
+	 * w2 from interval rows and samples (13 to 36: 100 * 588) */
+	test_assert(strstr(want, "[1]w1 h1/ a 198.18.0.1  7800 12 84 12;"
+			   "w1 h1/ a 198.18.0.1 national 36 12 78 12;"
+			   "w1 h1/ a 198.18.0.2  12 12 0 0;w1 h2/ a 198.18.0.1  7800 12 84 12;"));
+	test_assert(strstr(want, "w2 h2/ a 198.18.0.2  48 24 0 0;"
+			   "all h1/ b 198.18.0.3  180 36 180 36;"));
+	store_close(s);
+	test_assert(store_open_readonly(&s, path, "h1", &e) == 0);
+	got = windows_text(s, w, 4);
+	test_streq(got, want);
+	free(got);
+	store_close(s);
+	/* the same store as schema 3 wrote it */
+	db_exec(path, "DROP INDEX series_label; DROP INDEX samples_series; DROP INDEX usage_series;"
+		"UPDATE meta SET value = 3 WHERE key = 'schema'");
+	test_assert(store_open_readonly(&s, path, "h1", &e) == 0);
+	got = windows_text(s, w, 4);
+	test_streq(got, want);
+	free(got);
+	store_close(s);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 3);
+	test_assert(store_open(&s, path, "h1", "nftally", &k, &e) == 0);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'schema'") == 4);
+	test_assert(db_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
+			   " name IN ('series_label', 'samples_series', 'usage_series')") == 3);
+	got = windows_text(s, w, 4);
+	test_streq(got, want);
+	free(got);
+	free(want);
+	store_close(s);
+	tmp_remove(&tmp);
+}
+
 int main(void)
 {
 	/* months and days rolled up are in local time: make it UTC */
@@ -642,5 +785,6 @@ int main(void)
 	test_query_origins();
 	test_samples();
 	test_migration_v2();
+	test_indexes();
 	return 0;
 }
