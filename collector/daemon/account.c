@@ -302,11 +302,13 @@ int account_apply(struct account *acct, const struct table_apply_opts *o,
 }
 
 int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
-			 const char *boot, const char *nsid, struct state *rec)
+			 const char *boot, const char *nsid, struct state *rec,
+			 bool (*keep)(const struct state_entry *x, void *data), void *data)
 {
 	struct err e;
 
-	if (dirfd < 0 || statedir_load(rec, acct->names, dirfd, acct->cfg.state_dir, file, &e) < 0)
+	if (dirfd < 0 || statedir_load_some(rec, acct->names, dirfd, acct->cfg.state_dir, file,
+					    keep, data, &e) < 0)
 		return 0;
 	if (strcmp(rec->table, acct->cfg.table) == 0 && rec->handle && handle &&
 	    rec->boot[0] && rec->netns[0] && rec->genid &&
@@ -326,7 +328,7 @@ int account_applied_prev(struct account *acct, int dirfd, const char *file, cons
 
 	targets_init(prev);
 	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) != 1 ||
-	    !account_applied_load(acct, dirfd, file, handle, boot, nsid, rec))
+	    !account_applied_load(acct, dirfd, file, handle, boot, nsid, rec, NULL, NULL))
 		return 0;
 	for (size_t i = 0; i < rec->n; i++)
 		kept += !rec->v[i].rep;

@@ -118,9 +118,11 @@ int account_open(struct account *acct, struct err *e);
  * kernel handle is `handle`, in this boot and network namespace (boot,
  * nsid: as statedir_boot_id and account_netns_id give them); else 0 with
  * rec empty.  Its entries with REP 1 are the targets that apply installed,
- * those with REP 0 addresses whose counters it left without elements. */
+ * those with REP 0 addresses whose counters it left without elements.
+ * keep (if not NULL): only the entries it keeps (statedir_load_some). */
 int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
-			 const char *boot, const char *nsid, struct state *rec);
+			 const char *boot, const char *nsid, struct state *rec,
+			 bool (*keep)(const struct state_entry *x, void *data), void *data);
 /* 1 if the record says what the kernel's table holds now: it is of this
  * table (above) and the namespace's ruleset generation has not moved
  * since it was written (nobody committed anything there).  Then prev (the
