@@ -155,15 +155,6 @@ static void applied_save(struct account *acct, const struct state *old, bool kee
 	state_finish(&rec);
 }
 
-/* Of the last apply's record, applied_save needs only the addresses
- * whose counters stayed without a target: the rest (the targets, as many
- * as the file's lines) goes before the apply instead of staying beside
- * the new record. */
-static bool entry_kept(const struct state_entry *x, void *data)
-{
-	return !x->rep;
-}
-
 int commands_apply(struct account *acct, struct err *e)
 {
 	struct table_apply_opts o = { 0 };
@@ -191,7 +182,6 @@ int commands_apply(struct account *acct, struct err *e)
 		o.prev = &prev;
 		o.prev_handle = rec.handle;
 	}
-	state_filter(&rec, entry_kept, NULL);
 	if (dirfd >= 0)
 		close(dirfd);
 	ret = account_apply(acct, &o, NULL, &res, e);
