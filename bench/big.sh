@@ -4,9 +4,10 @@
 # for each size N, a fresh network namespace, N IPv6 addresses one per line,
 # and in that order: apply (new table), apply (nothing changed), apply (one
 # address more), apply (skeleton changed: an exclude added to the config),
-# run (launch to its start event, right after that apply; then stopped),
-# dump, remove.  Prints, per command, wall seconds and peak
-# RSS (/usr/bin/time -v).  Needs root.
+# run (launch to its start event, right after that apply; then stopped
+# with SIGTERM, which makes its last report: timed from the signal, and
+# the run's peak RSS, start and report), dump, remove.  Prints, per
+# command, wall seconds and peak RSS (/usr/bin/time -v).  Needs root.
 #   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
 set -u
 cd "$(dirname "$0")/.."
@@ -44,11 +45,18 @@ for n in "$@"; do
 	timed "apply (one more)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
 	timed "apply (new skeleton)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" apply
 	t0=$EPOCHREALTIME
-	ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" --interval 3600 run > "$WORK/run.json" 2> /dev/null &
-	pid=$!
+	ip netns exec "$NS" /usr/bin/time -v -o "$WORK/time.run" "$NFTALLY" -c "$WORK/x.conf" -t "$t" \
+		--interval 3600 run > "$WORK/run.json" 2> /dev/null &
+	pid=$! # time's; nftally is its child
 	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.005; done
 	printf '%-22s %8s %9.2f s\n' "run (start)" "$n" "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
-	kill -TERM "$pid"; wait "$pid"
+	# SIGTERM: the run's last report, then it exits; its peak RSS covers
+	# the start and that report
+	t0=$EPOCHREALTIME
+	kill -TERM "$(ps -o pid= --ppid "$pid")"; wait "$pid"
+	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time.run")
+	printf '%-22s %8s %9.2f s %6d MB\n' "run (report, stop)" "$n" \
+		"$(echo "$EPOCHREALTIME - $t0" | bc -l)" $((rss / 1024))
 	timed "dump" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
 	timed "remove" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" remove
 	ip netns del "$NS"

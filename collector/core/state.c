@@ -22,10 +22,17 @@ void state_init(struct state *s)
 
 void state_finish(struct state *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].label);
+	strpool_finish(&s->text);
 	free(s->v);
 	state_init(s);
+}
+
+/* A copy of label in s's text: the last entry's, if it is the same. */
+static char *state_label(struct state *s, const char *label)
+{
+	if (s->n && strcmp(s->v[s->n - 1].label, label) == 0)
+		return s->v[s->n - 1].label;
+	return strpool_add(&s->text, label, strlen(label));
 }
 
 int state_add(struct state *s, const struct addr *a, const char *label,
@@ -49,11 +56,33 @@ int state_add_entry(struct state *s, const struct state_entry *from, const char 
 	}
 	x = &s->v[s->n];
 	*x = *from;
-	x->label = strdup(label);
+	x->label = state_label(s, label);
 	if (!x->label)
 		return -ENOMEM;
 	s->n++;
 	return 0;
+}
+
+void state_filter(struct state *s, bool (*keep)(const struct state_entry *x, void *data),
+		  void *data)
+{
+	size_t k = 0;
+	void *p;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (keep(&s->v[i], data))
+			s->v[k++] = s->v[i];
+	s->n = k;
+	if (k == s->cap)
+		return;
+	if (!k) {
+		free(s->v);
+		s->v = NULL;
+		s->cap = 0;
+	} else if ((p = reallocarray(s->v, k, sizeof(*s->v))) != NULL) {
+		s->v = p;
+		s->cap = k;
+	}
 }
 
 static int entry_cmp(const void *x, const void *y)
@@ -301,42 +330,82 @@ static int parse_line(struct state *s, struct addr_names *an, const char *line,
 	return -EINVAL;
 }
 
-int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
-		       const char *buf, size_t len, struct err *e)
+void state_parse_begin(struct state_parser *p, struct state *s, struct addr_names *an)
 {
-	char *copy = malloc(len + 1), *line, *next;
-	unsigned lineno = 0;
-	bool end = false, v1 = false;
-	int ret = 0;
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->an = an;
+}
 
-	if (!copy)
-		return err_setn(e, -ENOMEM, "out of memory");
-	memcpy(copy, buf, len);
-	copy[len] = '\0';
-	if (strlen(copy) != len) {
-		free(copy);
-		return err_set(e, "%s: NUL byte in state file", name);
-	}
-	for (line = copy; ret == 0 && *line; line = next) {
-		next = strchr(line, '\n');
-		if (!next) {
-			ret = -EINVAL; /* a truncated last line */
-			lineno++;
-			break;
+/* The line gathered in p is complete. */
+static void state_parse_gathered(struct state_parser *p)
+{
+	size_t n = p->s->n;
+
+	p->line[p->len] = '\0';
+	p->lineno++;
+	if (p->toolong && p->line[0] != '#')
+		p->ret = -EINVAL; /* no line of the form is this long */
+	else
+		p->ret = parse_line(p->s, p->an, p->line, p->lineno, &p->end, &p->v1);
+	if (p->keep && !p->ret && p->s->n > n && !p->keep(&p->s->v[n], p->keep_data))
+		p->s->n = n;
+	p->len = 0;
+	p->toolong = false;
+}
+
+void state_parse_more(struct state_parser *p, const char *buf, size_t len)
+{
+	const char *end = buf + len;
+
+	if (memchr(buf, '\0', len))
+		p->nul = true;
+	while (buf < end && !p->ret && !p->nul) {
+		const char *nl = memchr(buf, '\n', (size_t)(end - buf));
+		size_t n = (size_t)((nl ? nl : end) - buf), room = sizeof(p->line) - 1 - p->len;
+
+		if (n > room) {
+			p->toolong = true;
+			n = room;
 		}
-		*next++ = '\0';
-		ret = parse_line(s, an, line, ++lineno, &end, &v1);
+		memcpy(p->line + p->len, buf, n);
+		p->len += n;
+		if (!nl)
+			return;
+		state_parse_gathered(p);
+		buf = nl + 1;
 	}
-	free(copy);
-	if (ret == -ENOMEM)
-		return err_setn(e, ret, "out of memory");
-	if (ret < 0)
-		return err_set(e, "%s:%u: state file is damaged", name, lineno);
-	if (!end)
+}
+
+int state_parse_end(struct state_parser *p, const char *name, struct err *e)
+{
+	struct state *s = p->s;
+
+	if (p->nul)
+		return err_set(e, "%s: NUL byte in state file", name);
+	if (!p->ret && (p->len || p->toolong)) {
+		p->ret = -EINVAL; /* a truncated last line */
+		p->lineno++;
+	}
+	if (p->ret == -ENOMEM)
+		return err_setn(e, p->ret, "out of memory");
+	if (p->ret < 0)
+		return err_set(e, "%s:%u: state file is damaged", name, p->lineno);
+	if (!p->end)
 		return err_set(e, "%s: state file is truncated (no end line)", name);
 	state_sort(s);
 	for (size_t i = 1; i < s->n; i++)
 		if (addr_cmp(&s->v[i - 1].addr, &s->v[i].addr) == 0)
 			return err_set(e, "%s: state file lists an address twice", name);
 	return 0;
+}
+
+int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
+		       const char *buf, size_t len, struct err *e)
+{
+	struct state_parser p;
+
+	state_parse_begin(&p, s, an);
+	state_parse_more(&p, buf, len);
+	return state_parse_end(&p, name, e);
 }

@@ -24,14 +24,12 @@ void targets_init(struct targets *t)
 	t->nlabels = 0;
 	t->v = NULL;
 	t->n = 0;
+	t->text = (struct strpool){ 0 };
 }
 
 void targets_finish(struct targets *t)
 {
-	size_t i;
-
-	for (i = 0; i < t->nlabels; i++)
-		free(t->labels[i]);
+	strpool_finish(&t->text);
 	free(t->labels);
 	free(t->v);
 	targets_init(t);
@@ -156,7 +154,7 @@ static int targets_intern(struct tparse *p, const char *s, size_t n, size_t *idx
 	if (targets_grow((void **)&t->labels, &p->lcap, t->nlabels,
 			 sizeof(*t->labels)) < 0)
 		return -ENOMEM;
-	copy = strndup(s, n);
+	copy = strpool_add(&t->text, s, n);
 	if (!copy)
 		return -ENOMEM;
 	t->labels[t->nlabels] = copy;
@@ -582,7 +580,7 @@ static int targets_add_label(struct targets *t, const char *label, size_t *idx)
 	if (!v)
 		return -ENOMEM;
 	t->labels = v;
-	if (!(copy = strdup(label)))
+	if (!(copy = strpool_add(&t->text, label, strlen(label))))
 		return -ENOMEM;
 	t->labels[t->nlabels] = copy;
 	*idx = t->nlabels++;

@@ -302,11 +302,13 @@ int account_apply(struct account *acct, const struct table_apply_opts *o,
 }
 
 int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
-			 const char *boot, const char *nsid, struct state *rec)
+			 const char *boot, const char *nsid, struct state *rec,
+			 bool (*keep)(const struct state_entry *x, void *data), void *data)
 {
 	struct err e;
 
-	if (dirfd < 0 || statedir_load(rec, acct->names, dirfd, acct->cfg.state_dir, file, &e) < 0)
+	if (dirfd < 0 || statedir_load_some(rec, acct->names, dirfd, acct->cfg.state_dir, file,
+					    keep, data, &e) < 0)
 		return 0;
 	if (strcmp(rec->table, acct->cfg.table) == 0 && rec->handle && handle &&
 	    rec->boot[0] && rec->netns[0] && rec->genid &&
@@ -317,26 +319,74 @@ int account_applied_load(struct account *acct, int dirfd, const char *file, uint
 	return 0;
 }
 
+/* Loading a record: its REP 1 entries (the targets it installed, as many
+ * as the file's lines) go straight into prev instead of staying in rec
+ * beside the caller's targets and state (84 MB at 1,000,000). */
+struct applied_prev {
+	struct targets *prev;
+	size_t cap;
+	int err;
+};
+
+static bool applied_take(const struct state_entry *x, void *data)
+{
+	struct applied_prev *p = data;
+	struct targets *t = p->prev;
+
+	if (!x->rep)
+		return true;
+	if (t->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 1024;
+		struct target *v = reallocarray(t->v, cap, sizeof(*v));
+
+		if (!v) {
+			p->err = -ENOMEM;
+			return false;
+		}
+		t->v = v;
+		p->cap = cap;
+	}
+	t->v[t->n++] = (struct target){ .addr = x->addr };
+	return false;
+}
+
+static int applied_addr_cmp(const void *a, const void *b)
+{
+	return addr_cmp(&((const struct target *)a)->addr, &((const struct target *)b)->addr);
+}
+
+/* prev sorted (a record is written sorted), and no address twice. */
+static bool applied_prev_ok(struct targets *prev)
+{
+	for (size_t i = 1; i < prev->n; i++)
+		if (addr_cmp(&prev->v[i - 1].addr, &prev->v[i].addr) >= 0) {
+			qsort(prev->v, prev->n, sizeof(*prev->v), applied_addr_cmp);
+			break;
+		}
+	for (size_t i = 1; i < prev->n; i++)
+		if (addr_cmp(&prev->v[i - 1].addr, &prev->v[i].addr) == 0)
+			return false;
+	return true;
+}
+
 int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
 			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only)
 {
+	struct applied_prev p = { .prev = prev };
 	uint64_t handle = 0;
 	uint32_t gen = 0;
-	size_t kept = 0;
 
 	targets_init(prev);
-	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) != 1 ||
-	    !account_applied_load(acct, dirfd, file, handle, boot, nsid, rec))
+	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) != 1)
 		return 0;
-	for (size_t i = 0; i < rec->n; i++)
-		kept += !rec->v[i].rep;
-	if ((installed_only && kept) || nl_genid(acct->nl, &gen) < 0 || gen != rec->genid)
+	if (!account_applied_load(acct, dirfd, file, handle, boot, nsid, rec, applied_take, &p) ||
+	    p.err || !applied_prev_ok(prev) || (installed_only && rec->n) ||
+	    nl_genid(acct->nl, &gen) < 0 || gen != rec->genid) {
+		free(prev->v);
+		targets_init(prev);
 		return 0;
-	prev->v = calloc(rec->n + 1, sizeof(*prev->v));
-	if (!prev->v)
+	}
+	if (!prev->v && !(prev->v = calloc(1, sizeof(*prev->v))))
 		return 0;
-	for (size_t i = 0; i < rec->n; i++)
-		if (rec->v[i].rep)
-			prev->v[prev->n++].addr = rec->v[i].addr;
 	return 1;
 }

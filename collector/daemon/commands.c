@@ -202,33 +202,46 @@ int commands_apply(struct account *acct, struct err *e)
 	return 0;
 }
 
+/* Targets are read and printed, and remove's read, this many at a time:
+ * the values of 1,000,000 addresses need not be held at once. */
+#define COMMANDS_BLOCK 65536
+
+/* t[at, at + k) as a set of targets of its own (the labels are t's). */
+static struct targets targets_slice(const struct targets *t, size_t at, size_t k)
+{
+	return (struct targets){ .labels = t->labels, .nlabels = t->nlabels,
+				 .v = t->v + at, .n = k };
+}
+
 /* dump: cumulative lines for every target. */
 static int print_cumulative(struct account *acct, struct output *out, struct err *e)
 {
-	struct counts *c = calloc(acct->tg.n + 1, sizeof(*c));
-	bool *miss = calloc(acct->tg.n + 1, sizeof(*miss));
+	struct counts *c = calloc(COMMANDS_BLOCK, sizeof(*c));
+	bool *miss = calloc(COMMANDS_BLOCK, sizeof(*miss));
 	time_t now = output_now();
 	char text[ADDR_STRLEN];
 	size_t missing;
-	int ret = -ENOMEM;
+	int ret = c && miss ? 0 : err_setn(e, -ENOMEM, "out of memory");
 
-	if (c && miss)
-		ret = table_read(acct->nl, acct->cfg.table, &acct->tg, c, NULL, miss, &missing, e);
-	else
-		err_setn(e, ret, "out of memory");
-	for (size_t i = 0; ret == 0 && i < acct->tg.n; i++) {
-		const struct target *x = &acct->tg.v[i];
+	for (size_t at = 0; at < acct->tg.n && ret == 0; at += COMMANDS_BLOCK) {
+		size_t k = acct->tg.n - at < COMMANDS_BLOCK ? acct->tg.n - at : COMMANDS_BLOCK;
+		struct targets part = targets_slice(&acct->tg, at, k);
 
-		addr_format(&x->addr, text);
-		if (miss[i])
-			output_event(out, now, "counter_missing", text,
-				     "no counter for %s in table %s; run nftally apply",
-				     text, nl_table_desc(acct->nl, acct->cfg.table).s);
-		else
-			c[i] = counts_wire(&c[i], acct->cfg.overhead);
-		if (!miss[i])
-			output_counter(out, now, -1, 0, targets_label(&acct->tg, x), text,
-				       addr_names_label(acct->names, x->addr.cls), &c[i]);
+		ret = table_read(acct->nl, acct->cfg.table, &part, c, NULL, miss, &missing, e);
+		for (size_t i = 0; ret == 0 && i < k; i++) {
+			const struct target *x = &part.v[i];
+
+			addr_format(&x->addr, text);
+			if (miss[i])
+				output_event(out, now, "counter_missing", text,
+					     "no counter for %s in table %s; run nftally apply",
+					     text, nl_table_desc(acct->nl, acct->cfg.table).s);
+			else
+				c[i] = counts_wire(&c[i], acct->cfg.overhead);
+			if (!miss[i])
+				output_counter(out, now, -1, 0, targets_label(&acct->tg, x), text,
+					       addr_names_label(acct->names, x->addr.cls), &c[i]);
+		}
 	}
 	free(c);
 	free(miss);
@@ -259,7 +272,7 @@ int commands_dump(struct account *acct, struct output *out, struct err *e)
  * (removed from the file but not yet drained): remove reports them too. */
 struct strays {
 	struct addr_names *an;
-	const struct targets *tg;
+	const struct state *tg; /* the targets, as remove's entries */
 	struct addr *v;
 	size_t n;
 };
@@ -271,7 +284,7 @@ static int stray_cb(const char *name, void *data)
 	struct addr a, *p;
 
 	if (addr_from_counter_name(s->an, name, &a, &d) < 0 || d != ADDR_IN ||
-	    targets_find(s->tg, &a))
+	    state_find(s->tg, &a))
 		return 0;
 	p = realloc(s->v, (s->n + 1) * sizeof(*p));
 	if (!p)
@@ -288,20 +301,24 @@ static int add_read(struct account *acct, struct err *e, const struct targets *t
 		    const char *(*label)(size_t i, const void *data), const void *data,
 		    struct state *all)
 {
-	struct counts *c = calloc(t->n + 1, sizeof(*c));
-	uint64_t *h = calloc(2 * t->n + 1, sizeof(*h));
-	bool *miss = calloc(t->n + 1, sizeof(*miss));
+	struct counts *c = calloc(COMMANDS_BLOCK, sizeof(*c));
+	uint64_t *h = calloc(2 * COMMANDS_BLOCK, sizeof(*h));
+	bool *miss = calloc(COMMANDS_BLOCK, sizeof(*miss));
 	size_t missing;
 	int ret = c && h && miss ? 0 : -ENOMEM;
 
-	if (ret == 0)
-		ret = table_read(acct->nl, acct->cfg.table, t, c, h, miss, &missing, e);
-	for (size_t i = 0; ret == 0 && i < t->n; i++) {
-		struct state_entry x = { .addr = t->v[i].addr, .c = c[i], .rep = true,
-					 .h = { h[2 * i], h[2 * i + 1] } };
+	for (size_t at = 0; at < t->n && ret == 0; at += COMMANDS_BLOCK) {
+		size_t k = t->n - at < COMMANDS_BLOCK ? t->n - at : COMMANDS_BLOCK;
+		struct targets part = targets_slice(t, at, k);
 
-		if (!miss[i])
-			ret = state_add_entry(all, &x, label(i, data));
+		ret = table_read(acct->nl, acct->cfg.table, &part, c, h, miss, &missing, e);
+		for (size_t i = 0; ret == 0 && i < k; i++) {
+			struct state_entry x = { .addr = part.v[i].addr, .c = c[i], .rep = true,
+						 .h = { h[2 * i], h[2 * i + 1] } };
+
+			if (!miss[i])
+				ret = state_add_entry(all, &x, label(at + i, data));
+		}
 	}
 	free(c);
 	free(h);
@@ -309,17 +326,52 @@ static int add_read(struct account *acct, struct err *e, const struct targets *t
 	return ret;
 }
 
-static const char *target_label(size_t i, const void *data)
-{
-	const struct targets *t = data;
-
-	return targets_label(t, &t->v[i]);
-}
-
 struct stray_labels {
 	const struct strays *s;
 	const struct state *done, *waiting;
 };
+
+struct missing {
+	const struct state_entry *first;
+	const bool *miss;
+};
+
+static bool entry_counted(const struct state_entry *x, void *data)
+{
+	const struct missing *m = data;
+
+	return !m->miss[x - m->first];
+}
+
+/* The values (and handles) of the targets' entries of all, read by name
+ * in blocks; the entries of targets without counters leave. */
+static int read_targets(struct account *acct, struct err *e, struct state *all)
+{
+	struct nl_counter *c = malloc(2 * COMMANDS_BLOCK * sizeof(*c));
+	bool *miss = calloc(all->n + 1, sizeof(*miss));
+	int ret = c && miss ? 0 : -ENOMEM;
+
+	for (size_t at = 0; at < all->n && ret == 0; at += COMMANDS_BLOCK) {
+		size_t k = all->n - at < COMMANDS_BLOCK ? all->n - at : COMMANDS_BLOCK;
+
+		ret = table_read_counters_of(acct->nl, acct->cfg.table, &all->v[at].addr,
+					     sizeof(*all->v), k, c, e);
+		for (size_t j = 0; j < k && ret == 0; j++) {
+			const struct nl_counter *in = &c[2 * j], *o = &c[2 * j + 1];
+			struct state_entry *x = &all->v[at + j];
+
+			miss[at + j] = in->err || o->err;
+			x->c = (struct counts){ in->bytes, in->packets, o->bytes, o->packets };
+			x->h[0] = in->handle;
+			x->h[1] = o->handle;
+		}
+	}
+	if (ret == 0)
+		state_filter(all, entry_counted, &(struct missing){ all->v, miss });
+	free(c);
+	free(miss);
+	return ret;
+}
 
 static const char *stray_label(size_t i, const void *data)
 {
@@ -354,7 +406,7 @@ static int strays_of(struct strays *s, const struct state *st)
 	for (size_t i = 0; i < st->n; i++) {
 		struct addr *p;
 
-		if (targets_find(s->tg, &st->v[i].addr))
+		if (state_find(s->tg, &st->v[i].addr))
 			continue;
 		p = realloc(s->v, (s->n + 1) * sizeof(*p));
 		if (!p)
@@ -381,8 +433,8 @@ static int read_everything(struct account *acct, struct err *e, const struct sta
 			   const struct state *waiting, const struct state *rec, bool known,
 			   struct state *all)
 {
-	struct strays s = { .an = nl_names(acct->nl), .tg = &acct->tg };
-	int ret = add_read(acct, e, &acct->tg, target_label, &acct->tg, all);
+	struct strays s = { .an = nl_names(acct->nl), .tg = all };
+	int ret = 0;
 
 	if (ret == 0 && !known)
 		ret = nl_list_counters(acct->nl, acct->cfg.table, stray_cb, &s);
@@ -398,11 +450,34 @@ static int read_everything(struct account *acct, struct err *e, const struct sta
 		s.n = k;
 	}
 	if (ret == 0)
+		ret = read_targets(acct, e, all);
+	if (ret == 0)
 		ret = add_strays(acct, e, &s, done, waiting, all);
 	free(s.v);
 	state_sort(all);
 	if (ret < 0 && !e->msg[0])
 		err_setn(e, ret, "reading table %s: %s", nl_table_desc(acct->nl, acct->cfg.table).s, table_strerror(ret));
+	return ret;
+}
+
+static bool entry_stray(const struct state_entry *x, void *data)
+{
+	return !state_find(data, &x->addr);
+}
+
+/* Every target as an entry of all, its values still unknown, so that
+ * the targets' memory goes before the states are loaded: 1,000,000
+ * targets are ~50 MB beside the two states of ~90 MB a report needs. */
+static int all_of_targets(struct account *acct, struct state *all)
+{
+	const struct targets *t = &acct->tg;
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n && ret == 0; i++)
+		ret = state_add_entry(all, &(struct state_entry){ .addr = t->v[i].addr, .rep = true },
+				      targets_label(t, &t->v[i]));
+	if (ret == 0)
+		targets_finish(&acct->tg);
 	return ret;
 }
 
@@ -468,6 +543,11 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 					 "stop it first", nl_table_desc(acct->nl, acct->cfg.table).s);
 		goto out;
 	}
+	ret = all_of_targets(acct, &all);
+	if (ret < 0) {
+		err_setn(e, ret, "out of memory");
+		goto out;
+	}
 	if (dirfd >= 0 && statedir_load(&done, acct->names, dirfd, acct->cfg.state_dir, names.state, e) == 0 &&
 	    strcmp(done.table, acct->cfg.table) == 0)
 		have_state = true;
@@ -501,11 +581,15 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 		state_init(&waiting);
 	}
 	e->msg[0] = '\0';
-	/* the record of the last apply, if it is of this very table */
-	have_rec = account_applied_load(acct, dirfd, names.applied, handle, boot, nsid, &rec);
+	/* the record of the last apply, if it is of this very table; only
+	 * its addresses without a target matter (strays_of) */
+	have_rec = account_applied_load(acct, dirfd, names.applied, handle, boot, nsid, &rec,
+					entry_stray, &all);
 	ret = read_everything(acct, e, &done, &waiting, &rec, have_state || have_rec, &all);
 	if (ret < 0)
 		goto out;
+	state_finish(&rec);
+	state_finish(&waiting);
 	all.time = all.base_time = output_now();
 	all.overhead = acct->cfg.overhead;
 	if (have_state) {

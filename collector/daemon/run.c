@@ -217,10 +217,8 @@ static void run_draining_drop(struct run *r,
 	size_t k = 0;
 
 	for (size_t i = 0; i < r->draining.n; i++) {
-		if (drop(r, i, ctx)) {
-			free(r->draining.v[i].label);
-			continue;
-		}
+		if (drop(r, i, ctx))
+			continue; /* its label is the state's text, freed with it */
 		if (r->dgone) {
 			r->dgone[2 * k] = r->dgone[2 * i];
 			r->dgone[2 * k + 1] = r->dgone[2 * i + 1];

@@ -592,9 +592,13 @@ int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 
 /* ---- batches ---- */
 
+/* An address and the directions (bit 1 << ADDR_IN, 1 << ADDR_OUT) of its
+ * counters or elements: one entry, not one per direction, as apply adds
+ * both (a first install of 1,000,000 addresses kept 4,000,000 entries of
+ * 24 bytes). */
 struct nl_elem_op {
 	struct addr a;
-	enum addr_dir dir;
+	uint8_t dirs;
 };
 
 struct nl_vec {
@@ -624,6 +628,13 @@ struct nl_batch {
 	struct nl_chunk *chunks;
 	size_t nchunks, capchunks, total, chunk_size;
 	bool split;
+	/* A split batch is sent while it is built, each full chunk as soon
+	 * as the next message needs room: its buffer is reused, so a first
+	 * install of 1,000,000 addresses holds 256 KiB of messages, not
+	 * 430 MB.  The handle it goes to, the first error and its message. */
+	struct nl *stream;
+	int stream_ret;
+	uint32_t bad_seq;
 	uint32_t first_seq, seq;
 	struct nl_vec what; /* struct nl_msg_what: runs of messages, for errors */
 	char begin[NLMSG_HDRLEN + 16], end[NLMSG_HDRLEN + 16];
@@ -657,7 +668,8 @@ struct nl_at_op {
  * message about `name`.  Runs keep the bookkeeping for 200,000 counter
  * messages to a few entries. */
 struct nl_msg_what {
-	const struct nl_elem_op *op; /* counters, or NULL and: */
+	const struct nl_elem_op *op; /* counters from op on, or NULL and: */
+	const struct nl_elem_op *last; /* the op of its last message */
 	char name[64];               /* a map, table or set-counter name */
 	uint32_t count;
 	uint16_t type;
@@ -733,15 +745,19 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b);
 }
 
+static int nl_push_op(struct nl_vec *v, const struct addr *a, enum addr_dir dir);
+
 /* Counter names are derived from addresses, so a counter is kept as its
- * address and direction (20 bytes instead of a 48-byte name). */
+ * address and direction (21 bytes for both directions instead of two
+ * 48-byte names). */
 static int nl_push_name(struct nl_batch *b, struct nl_vec *v, const char *name)
 {
-	struct nl_elem_op op;
+	enum addr_dir dir;
+	struct addr a;
 
-	if (addr_from_counter_name(b->an, name, &op.a, &op.dir) < 0)
+	if (addr_from_counter_name(b->an, name, &a, &dir) < 0)
 		return -EINVAL;
-	return nl_vec_push(v, &op);
+	return nl_push_op(v, &a, dir);
 }
 
 int nl_batch_add_counter(struct nl_batch *b, const char *name)
@@ -749,10 +765,16 @@ int nl_batch_add_counter(struct nl_batch *b, const char *name)
 	return nl_push_name(b, &b->add_ctr, name);
 }
 
+/* The other direction of the address last pushed joins its entry. */
 static int nl_push_op(struct nl_vec *v, const struct addr *a, enum addr_dir dir)
 {
-	struct nl_elem_op op = { *a, dir };
+	struct nl_elem_op op = { *a, (uint8_t)(1u << dir) };
+	struct nl_elem_op *last = v->n ? (struct nl_elem_op *)v->v + v->n - 1 : NULL;
 
+	if (last && !(last->dirs & op.dirs) && addr_cmp(&last->a, a) == 0) {
+		last->dirs |= op.dirs;
+		return 0;
+	}
 	return nl_vec_push(v, &op);
 }
 
@@ -840,6 +862,23 @@ bool nl_batch_empty(const struct nl_batch *b)
 	       !b->fills.n && !b->del_set[0];
 }
 
+static int nl_batch_send(struct nl *nl, struct nl_batch *b, size_t from, size_t to,
+			 uint32_t *bad_seq);
+
+/* A split batch being sent: the full chunk goes as its transaction and
+ * is made empty again.  Returns its room, or NULL with b->stream_ret set. */
+static char *nl_batch_flush(struct nl_batch *b, struct nl_chunk *c)
+{
+	b->stream_ret = nl_batch_send(b->stream, b, b->nchunks - 1, b->nchunks, &b->bad_seq);
+	if (b->stream_ret < 0)
+		return NULL;
+	/* Zeroed: attribute padding is sent as is. */
+	memset(c->p, 0, c->len);
+	c->len = 0;
+	c->last = NULL;
+	return c->p;
+}
+
 /* Make room for one more message and return where it starts. */
 static char *nl_batch_room(struct nl_batch *b)
 {
@@ -847,6 +886,8 @@ static char *nl_batch_room(struct nl_batch *b)
 
 	if (c && b->chunk_size - c->len >= NL_MSG_ROOM)
 		return c->p + c->len;
+	if (c && b->stream)
+		return nl_batch_flush(b, c);
 	if (b->nchunks == b->capchunks) {
 		size_t cap = b->capchunks ? b->capchunks * 2 : 16;
 		void *p = realloc(b->chunks, cap * sizeof(*b->chunks));
@@ -879,14 +920,17 @@ static void nl_batch_advance(struct nl_batch *b, struct nlmsghdr *nlh)
 static int nl_batch_close(struct nl_batch *b, struct nlmsghdr *nlh,
 			  const struct nl_elem_op *op, const char *name)
 {
-	struct nl_msg_what w = { .op = op, .count = 1, .type = nlh->nlmsg_type & 0xff };
+	struct nl_msg_what w = { .op = op, .last = op, .count = 1,
+				 .type = nlh->nlmsg_type & 0xff };
 	struct nl_msg_what *prev = b->what.n ? (struct nl_msg_what *)b->what.v + b->what.n - 1 : NULL;
 
 	if (name)
 		snprintf(w.name, sizeof(w.name), "%s", name);
 	nl_batch_advance(b, nlh);
-	if (prev && op && prev->op && prev->type == w.type && prev->op + prev->count == op) {
+	if (prev && op && prev->op && prev->type == w.type &&
+	    (prev->last == op || prev->last + 1 == op)) {
 		prev->count++;
+		prev->last = op;
 		return 0;
 	}
 	return nl_vec_push(&b->what, &w);
@@ -905,14 +949,15 @@ static void nl_batch_reset(struct nl_batch *b)
  * Built with libmnl as libnftnl would, without an object per message
  * (a first install builds 200,000 of them). */
 static int nl_batch_obj_msg(struct nl_batch *b, uint16_t type, uint16_t flags,
-			    const struct nl_elem_op *op, const char *name, uint64_t packets)
+			    const struct nl_elem_op *op, enum addr_dir dir, const char *name,
+			    uint64_t packets)
 {
 	char *room = nl_batch_room(b);
 	char derived[ADDR_NAMELEN];
 	struct nlmsghdr *nlh;
 
 	if (op)
-		name = addr_counter_name(b->an, &op->a, op->dir, derived);
+		name = addr_counter_name(b->an, &op->a, dir, derived);
 	if (!room)
 		return -ENOMEM;
 	nlh = nftnl_nlmsg_build_hdr(room, type, b->nfproto, flags, ++b->seq);
@@ -960,34 +1005,60 @@ static void nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
 }
 
 static void nl_put_op(const struct nl_batch *b, struct nlmsghdr *nlh,
-		      const struct nl_elem_op *op, bool add)
+		      const struct nl_elem_op *op, enum addr_dir dir, bool add)
 {
 	size_t keylen = op->a.family == AF_INET ? 4 : 16;
 	char name[ADDR_NAMELEN];
 	uint8_t next[16];
 
-	addr_counter_name(b->an, &op->a, op->dir, name);
+	addr_counter_name(b->an, &op->a, dir, name);
 	nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
 	if (!addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
 		nl_put_elem(nlh, next, keylen, true, NULL);
 }
 
 /* The map of an element: class, then one of the 8 maps of a class. */
-static unsigned nl_map_key(const struct nl_elem_op *op)
+#define NL_MAP_KEYS (ADDR_CLASS_REGISTRY * ADDR_MAPS)
+static unsigned nl_map_key(const struct nl_elem_op *op, enum addr_dir dir)
 {
-	return op->a.cls * ADDR_MAPS + addr_map_index(&op->a, op->dir);
+	return op->a.cls * ADDR_MAPS + addr_map_index(&op->a, dir);
 }
 
-static int nl_op_cmp(const void *x, const void *y)
+/* The elements of ops, op index << 1 | direction, grouped by map (a
+ * counting sort: linear, and 4 bytes an element where qsort took a copy
+ * of the ops).  n: the elements; first[key] where the map's start. */
+static uint32_t *nl_elems_by_map(const struct nl_vec *v, size_t *n, size_t *first)
 {
-	unsigned a = nl_map_key(x), b = nl_map_key(y);
+	const struct nl_elem_op *ops = v->v;
+	uint32_t *idx;
 
-	return a < b ? -1 : a > b;
+	memset(first, 0, (NL_MAP_KEYS + 1) * sizeof(*first));
+	*n = 0;
+	for (size_t i = 0; i < v->n; i++)
+		for (int d = ADDR_IN; d <= ADDR_OUT; d++)
+			if (ops[i].dirs & 1u << d) {
+				first[nl_map_key(&ops[i], d) + 1]++;
+				(*n)++;
+			}
+	for (size_t k = 1; k <= NL_MAP_KEYS; k++)
+		first[k] += first[k - 1];
+	idx = malloc(*n * sizeof(*idx) + 1);
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < v->n; i++)
+		for (int d = ADDR_IN; d <= ADDR_OUT; d++)
+			if (ops[i].dirs & 1u << d)
+				idx[first[nl_map_key(&ops[i], d)]++] = (uint32_t)(i << 1 | (size_t)d);
+	/* first[k] is now the end of map k: back to its start */
+	memmove(first + 1, first, NL_MAP_KEYS * sizeof(*first));
+	first[0] = 0;
+	return idx;
 }
 
-/* The elements ops[0..n) of one map `set`, in messages of bounded size. */
-static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, size_t n,
-			      const char *set, bool add)
+/* The elements idx[0..n) of ops, all of one map `set`, in messages of
+ * bounded size. */
+static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops,
+			      const uint32_t *idx, size_t n, const char *set, bool add)
 {
 	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
 	uint16_t flags = add ? NLM_F_CREATE : 0;
@@ -1002,7 +1073,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops, 
 				return -ENOMEM;
 			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		}
-		nl_put_op(b, nlh, &ops[i], add);
+		nl_put_op(b, nlh, &ops[idx[i] >> 1], (enum addr_dir)(idx[i] & 1), add);
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
 			ret = nl_batch_close(b, nlh, NULL, set);
@@ -1100,9 +1171,22 @@ static int nl_batch_at_msgs(struct nl_batch *b)
 }
 
 
+/* A message per counter of v's entries, in order. */
+static int nl_batch_ctr_msgs(struct nl_batch *b, const struct nl_vec *v, uint16_t type,
+			     uint16_t flags)
+{
+	const struct nl_elem_op *ops = v->v;
+	int ret = 0;
+
+	for (size_t i = 0; i < v->n && !ret; i++)
+		for (int d = ADDR_IN; d <= ADDR_OUT && !ret; d++)
+			if (ops[i].dirs & 1u << d)
+				ret = nl_batch_obj_msg(b, type, flags, &ops[i], d, NULL, 0);
+	return ret;
+}
+
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
-	const struct nl_elem_op *ops;
 	char *room;
 	int ret = 0;
 
@@ -1111,39 +1195,45 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	b->seq = nl->seq;
 	nftnl_batch_begin(b->begin, ++b->seq);
 	b->first_seq = b->seq + 1;
+	/* A transaction's end message has no answer: its number is not
+	 * checked, so the chunks sent while building share this one. */
+	nftnl_batch_end(b->end, b->first_seq - 1);
+	b->stream = b->split ? nl : NULL;
+	b->stream_ret = 0;
+	b->bad_seq = 0;
 
 	if (b->set_name[0] && b->set_replace)
-		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, NULL, b->set_name, 0);
+		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, NULL, ADDR_IN, b->set_name, 0);
 	if (b->set_name[0] && !ret)
-		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, NULL, b->set_name,
+		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, NULL, ADDR_IN, b->set_name,
 				       b->set_packets);
-	ops = b->add_ctr.v;
-	for (size_t i = 0; i < b->add_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, &ops[i], NULL, 0);
+	ret = ret ?: nl_batch_ctr_msgs(b, &b->add_ctr, NFT_MSG_NEWOBJ, NLM_F_CREATE);
 	/* Deletes first: an element re-pointed at its right counter is
 	 * deleted and added again under the same key, which the kernel takes
 	 * only in this order.  Grouped by map once, so the cost does not grow
 	 * with the classes. */
 	for (int add = 0; add <= 1 && !ret; add++) {
 		struct nl_vec *v = add ? &b->add_elem : &b->del_elem;
-		struct nl_elem_op *e = v->v;
+		const struct nl_elem_op *e = v->v;
+		size_t first[NL_MAP_KEYS + 1], n;
+		uint32_t *idx = v->n ? nl_elems_by_map(v, &n, first) : NULL;
 
-		if (v->n > 1)
-			qsort(e, v->n, sizeof(*e), nl_op_cmp);
-		for (size_t i = 0, j; i < v->n && !ret; i = j) {
+		if (v->n && !idx)
+			return -ENOMEM;
+		for (size_t k = 0; k < NL_MAP_KEYS && idx && !ret; k++) {
+			const uint32_t *at = idx + first[k];
 			char set[ADDR_MAPNAMELEN];
 
-			for (j = i + 1; j < v->n && nl_map_key(&e[j]) == nl_map_key(&e[i]); j++)
-				;
-			addr_map_name(b->an, &e[i].a, e[i].dir, set);
-			ret = nl_batch_elem_msgs(b, e + i, j - i, set, add);
+			if (first[k + 1] == first[k])
+				continue;
+			addr_map_name(b->an, &e[at[0] >> 1].a, (enum addr_dir)(at[0] & 1), set);
+			ret = nl_batch_elem_msgs(b, e, at, first[k + 1] - first[k], set, add);
 		}
+		free(idx);
 		if (!add && !ret)
 			ret = nl_batch_at_msgs(b);
 	}
-	ops = b->del_ctr.v;
-	for (size_t i = 0; i < b->del_ctr.n && !ret; i++)
-		ret = nl_batch_obj_msg(b, NFT_MSG_DELOBJ, 0, &ops[i], NULL, 0);
+	ret = ret ?: nl_batch_ctr_msgs(b, &b->del_ctr, NFT_MSG_DELOBJ, 0);
 	if (!ret)
 		ret = nl_batch_fill_msgs(b);
 	if (!ret && b->del_set[0]) {
@@ -1253,6 +1343,17 @@ static int nl_batch_send(struct nl *nl, struct nl_batch *b, size_t from, size_t 
 	return nl_batch_wait(nl, last->nlmsg_seq, bad_seq);
 }
 
+/* The name of the counter of message k of a run of counter messages. */
+static const char *nl_what_name(const struct nl_batch *b, const struct nl_msg_what *w,
+				size_t k, char *buf)
+{
+	for (const struct nl_elem_op *op = w->op; op <= w->last; op++)
+		for (int d = ADDR_IN; d <= ADDR_OUT; d++)
+			if (op->dirs & 1u << d && k-- == 0)
+				return addr_counter_name(b->an, &op->a, d, buf);
+	return "?";
+}
+
 int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 {
 	const struct nl_msg_what *what;
@@ -1261,18 +1362,27 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 
 	if (nl_batch_empty(b))
 		return 0;
+	if (b->split)
+		nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, (int)b->chunk_size + 65536);
 	ret = nl_batch_build(b, nl);
+	b->stream = NULL;
+	nl->seq = b->seq;
+	if (b->stream_ret < 0) {
+		ret = b->stream_ret;
+		bad_seq = b->bad_seq;
+		goto refused;
+	}
 	if (ret < 0)
 		return err_setn(e, ret, "out of memory building a batch");
 	nftnl_batch_end(b->end, ++b->seq);
 	nl->seq = b->seq;
 
 	size = b->total + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->total + 65536);
-	if (b->split)
-		size = (int)b->chunk_size + 65536;
-	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, size);
+	if (!b->split)
+		nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, size);
 	for (size_t i = 0; i < b->nchunks && ret == 0; i = b->split ? i + 1 : b->nchunks)
 		ret = nl_batch_send(nl, b, i, b->split ? i + 1 : b->nchunks, &bad_seq);
+refused:
 	if (ret == 0)
 		return 0;
 	if (!bad_seq)
@@ -1287,8 +1397,7 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 		if (k >= what[i].count)
 			continue;
 		if (what[i].op)
-			name = addr_counter_name(b->an, &what[i].op[k].a, what[i].op[k].dir,
-						 derived);
+			name = nl_what_name(b, &what[i], k, derived);
 		return err_setn(e, ret, "nf_tables refused the change (%s %s in table %s): %s",
 				nl_msg_verb(what[i].type), name, nl_table_desc(nl, b->table).s,
 				ret == -ENFILE ? "the map is full" :

@@ -12,10 +12,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "file.h"
 #include "statedir.h"
 
 #define STATE_FILE_MAX ((size_t)1 << 30)
+#define STATEDIR_READ_BLOCK (256u << 10)
 
 void statedir_boot_id(char *buf, size_t size)
 {
@@ -161,9 +161,18 @@ int statedir_lock(int dirfd, const char *dirpath, const char *table, const char 
 int statedir_load(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
 		  const char *file, struct err *e)
 {
+	return statedir_load_some(s, an, dirfd, dirpath, file, NULL, NULL, e);
+}
+
+int statedir_load_some(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
+		       const char *file, bool (*keep)(const struct state_entry *x, void *data),
+		       void *data, struct err *e)
+{
 	int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	char name[4200], *buf = NULL;
-	size_t len = 0;
+	char name[4200], *buf;
+	struct state_parser p;
+	size_t total = 0;
+	ssize_t got;
 	int ret;
 
 	snprintf(name, sizeof(name), "%s/%s", dirpath, file);
@@ -173,13 +182,31 @@ int statedir_load(struct state *s, struct addr_names *an, int dirfd, const char 
 		return err_setn(e, errno == ELOOP ? -EINVAL : -errno, "%s: %s", name,
 				errno == ELOOP ? "is a symlink; refusing to follow it" :
 				strerror(errno));
-	ret = file_read_all(fd, STATE_FILE_MAX, &buf, &len);
+	/* In blocks: the text of a large state is never held whole. */
+	buf = malloc(STATEDIR_READ_BLOCK);
+	if (!buf) {
+		close(fd);
+		return err_setn(e, -ENOMEM, "%s: %s", name, strerror(ENOMEM));
+	}
+	state_parse_begin(&p, s, an);
+	p.keep = keep;
+	p.keep_data = data;
+	while ((got = read(fd, buf, STATEDIR_READ_BLOCK)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 || (total += (size_t)got) > STATE_FILE_MAX)
+			break;
+		state_parse_more(&p, buf, (size_t)got);
+	}
+	ret = got < 0 ? -errno : total > STATE_FILE_MAX ? -EFBIG : 0;
+	free(buf);
 	close(fd);
-	if (ret < 0)
+	if (ret < 0) {
+		state_finish(s);
 		return err_setn(e, ret == -EFBIG ? -EINVAL : ret, "%s: %s", name,
 				strerror(-ret));
-	ret = state_parse_buffer(s, an, name, buf, len, e);
-	free(buf);
+	}
+	ret = state_parse_end(&p, name, e);
 	if (ret < 0)
 		state_finish(s);
 	return ret;

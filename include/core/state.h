@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "counts.h"
 #include "err.h"
+#include "strpool.h"
 
 struct state_entry {
 	struct addr addr;
@@ -29,7 +30,7 @@ struct state_entry {
 	 * from (0: unknown): a counter with another handle was created again
 	 * and counts from zero */
 	uint64_t h[2];
-	char *label;
+	char *label;       /* in the state's text: the state's, never freed alone */
 };
 
 struct state {
@@ -57,19 +58,26 @@ struct state {
 			    * (config `overhead`), kept so a replay is the same */
 	struct state_entry *v; /* sorted by address after state_sort */
 	size_t n, cap;
+	/* The labels, in blocks: a million addresses cost their bytes, not a
+	 * million allocations (an apply's record labels every one "-"). */
+	struct strpool text;
 };
 
 void state_init(struct state *s);
 void state_finish(struct state *s);
 
-/* Append an entry (label is copied), its handles unknown.  Returns 0 or
- * -ENOMEM. */
+/* Append an entry (label is copied into s, once for a run of entries of
+ * the same label), its handles unknown.  Returns 0 or -ENOMEM. */
 int state_add(struct state *s, const struct addr *a, const char *label,
 	      const struct counts *c, bool rep);
 /* Append a copy of x with label instead of x->label (copied).  Returns 0
  * or -ENOMEM. */
 int state_add_entry(struct state *s, const struct state_entry *x, const char *label);
 void state_sort(struct state *s);
+/* Keep only the entries for which keep(x, data) is true, in their order,
+ * and give back the memory of the others' slots. */
+void state_filter(struct state *s, bool (*keep)(const struct state_entry *x, void *data),
+		  void *data);
 /* The entry for address a in a sorted state, or NULL. */
 const struct state_entry *state_find(const struct state *s, const struct addr *a);
 
@@ -114,5 +122,27 @@ int state_format(const struct state *s, const struct addr_names *an, FILE *f);
  * -EINVAL. */
 int state_parse_buffer(struct state *s, struct addr_names *an, const char *name,
 		       const char *buf, size_t len, struct err *e);
+
+/* The same, piece by piece, so that a file is read in blocks and never
+ * held whole (a state of 1,000,000 addresses is ~60 MB of text):
+ * state_parse_more with the text in order, cut anywhere, then
+ * state_parse_end, which returns what state_parse_buffer would. */
+#define STATE_LINE_MAX 1024 /* longer lines are damage (or a comment) */
+struct state_parser {
+	struct state *s;
+	struct addr_names *an;
+	/* if set, only the entries it keeps are kept (the others are read and
+	 * dropped at once, and are not checked for being listed twice) */
+	bool (*keep)(const struct state_entry *x, void *data);
+	void *keep_data;
+	unsigned lineno;
+	bool end, v1, nul, toolong;
+	int ret;
+	size_t len;
+	char line[STATE_LINE_MAX];
+};
+void state_parse_begin(struct state_parser *p, struct state *s, struct addr_names *an);
+void state_parse_more(struct state_parser *p, const char *buf, size_t len);
+int state_parse_end(struct state_parser *p, const char *name, struct err *e);
 
 #endif

@@ -6,9 +6,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 #include "err.h"
+#include "strpool.h"
 
 #define TARGETS_LABEL_MAX 128   /* bytes, not counting the NUL */
 #define TARGETS_LINE_MAX 65536  /* longer lines are an error */
@@ -16,17 +18,20 @@
 
 struct target {
 	struct addr addr;
-	size_t label; /* index into targets.labels */
+	uint32_t label; /* index into targets.labels (32 bits: a million targets
+			 * are 32 MB, not 40) */
 	unsigned line; /* line in the file it came from (0 if not from a file) */
 	bool group;    /* its label is a group ("@LABEL" in the file): traffic
 			* between two members of the group is not counted */
 };
 
 struct targets {
-	char **labels;   /* each label once, in order of first appearance */
+	char **labels;   /* each label once, in order of first appearance; their
+			  * text is in text, the set's */
 	size_t nlabels;
 	struct target *v; /* sorted by addr_cmp after targets_finalize/parse */
 	size_t n;
+	struct strpool text;
 };
 
 /* An empty set; targets_finish releases it.  Safe to finish twice. */

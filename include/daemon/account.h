@@ -118,16 +118,20 @@ int account_open(struct account *acct, struct err *e);
  * kernel handle is `handle`, in this boot and network namespace (boot,
  * nsid: as statedir_boot_id and account_netns_id give them); else 0 with
  * rec empty.  Its entries with REP 1 are the targets that apply installed,
- * those with REP 0 addresses whose counters it left without elements. */
+ * those with REP 0 addresses whose counters it left without elements.
+ * keep (if not NULL): only the entries it keeps (statedir_load_some). */
 int account_applied_load(struct account *acct, int dirfd, const char *file, uint64_t handle,
-			 const char *boot, const char *nsid, struct state *rec);
+			 const char *boot, const char *nsid, struct state *rec,
+			 bool (*keep)(const struct state_entry *x, void *data), void *data);
 /* 1 if the record says what the kernel's table holds now: it is of this
  * table (above) and the namespace's ruleset generation has not moved
  * since it was written (nobody committed anything there).  Then prev (the
  * caller frees prev->v) holds its targets, for table_apply_opts.prev with
  * prev_handle rec->handle.  installed_only: not if it names addresses left
  * without elements (a run must find those by listing, to drain them).
- * Else 0 (rec may still hold the record, for the caller to free). */
+ * Else 0 (rec may still hold the record, for the caller to free).  Either
+ * way rec keeps only the record's entries with REP 0: the targets it
+ * installed are read into prev, never held twice. */
 int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
 			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only);
 

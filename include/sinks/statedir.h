@@ -52,6 +52,11 @@ int statedir_lock_read(int fd, char *what, size_t size);
  * -EINVAL when it is corrupt (e says where). */
 int statedir_load(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
 		  const char *file, struct err *e);
+/* The same, keeping only the entries keep(x, data) wants (struct
+ * state_parser): what is not needed of a large file is never held. */
+int statedir_load_some(struct state *s, struct addr_names *an, int dirfd, const char *dirpath,
+		       const char *file, bool (*keep)(const struct state_entry *x, void *data),
+		       void *data, struct err *e);
 /* Write file atomically (state_format with an's class names): FILE.tmp,
  * fsync, rename, fsync the directory. */
 int statedir_save(const struct state *s, const struct addr_names *an, int dirfd,

@@ -80,10 +80,58 @@ static void test_round_trip(void)
 	test_streq(t.netns, "c:4097");
 	test_assert(t.genid == 4294967295u);
 	test_assert(t.closed);
-	free(text);
 	free(again);
+	/* read in pieces (a state file is read in blocks): the same state,
+	 * wherever the text is cut */
+	for (size_t cut = 1; cut < strlen(text); cut += 7) {
+		struct state_parser p;
+		struct state u;
+
+		state_init(&u);
+		state_parse_begin(&p, &u, &an);
+		for (size_t at = 0; at < strlen(text); at += cut)
+			state_parse_more(&p, text + at, strlen(text) - at < cut ? strlen(text) - at : cut);
+		test_assert(state_parse_end(&p, "st", &e) == 0);
+		again = format(&u, &an);
+		test_streq(again, text);
+		free(again);
+		state_finish(&u);
+	}
+	free(text);
 	state_finish(&s);
 	state_finish(&t);
+}
+
+/* Labels are kept once for a run of entries with the same one (an
+ * apply's record labels every address "-"); filtering keeps the order. */
+static bool odd_entry(const struct state_entry *x, void *data)
+{
+	return x->addr.bytes[3] % 2;
+}
+
+static void test_labels_filter(void)
+{
+	struct state s;
+	char text[32];
+
+	state_init(&s);
+	for (int i = 1; i <= 200; i++) {
+		snprintf(text, sizeof(text), "198.18.0.%d", i);
+		add(&s, text, i <= 100 ? "-" : i % 2 ? "odd" : "even", 0, 0, 0, 0, true);
+	}
+	test_assert(s.v[0].label == s.v[99].label);
+	test_streq(s.v[100].label, "odd");
+	test_streq(s.v[101].label, "even");
+	state_filter(&s, odd_entry, NULL);
+	test_assert(s.n == 100 && s.cap == 100);
+	for (size_t i = 0; i < s.n; i++)
+		test_assert(s.v[i].addr.bytes[3] == 2 * i + 1);
+	test_streq(s.v[0].label, "-");
+	test_streq(s.v[99].label, "odd");
+	state_filter(&s, odd_entry, NULL);
+	test_assert(s.n == 100);
+	state_finish(&s);
+	state_finish(&s); /* harmless twice */
 }
 
 /* A version 1 file (before handles): read with every handle unknown, and
@@ -260,6 +308,19 @@ static void test_damaged(void)
 	test_assert(state_parse_buffer(&s, &(struct addr_names){ 0 }, "st", nul, sizeof(nul) - 1,
 				       &e) == -EINVAL);
 	test_streq(e.msg, "st: NUL byte in state file");
+
+	/* a line longer than any of the form is damage, unless a comment */
+	static char big[3000];
+	size_t n = (size_t)snprintf(big, sizeof(big), "nftally-state 2\n#");
+
+	memset(big + n, 'x', 2000);
+	strcpy(big + n + 2000, "\nend\n");
+	state_init(&s);
+	test_assert(state_parse_buffer(&s, &(struct addr_names){ 0 }, "st", big, strlen(big),
+				       &e) == 0);
+	state_finish(&s);
+	big[n - 1] = 'y';
+	rejects(big, "st:2: state file is damaged");
 }
 
 /* Two accounts in one process number their classes each in its own
@@ -320,6 +381,7 @@ int main(void)
 	test_round_trip();
 	test_other_table();
 	test_version1();
+	test_labels_filter();
 	test_delta_from();
 	test_damaged();
 	return 0;
