@@ -568,8 +568,10 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			goto out; /* the caller drains them later */
 		/* If the last values cannot be read, the counters stay (not
 		 * counting any more) for a later apply to drain. */
-		if (read_gone(nl, table, res) < 0)
+		if (read_gone(nl, table, res) < 0) {
 			res->ngone = 0;
+			res->undrained = true;
+		}
 		else if (o->drained)
 			ret = o->drained(res, o->data);
 		if (ret == 0 && res->ngone)
@@ -592,9 +594,10 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 		      const struct table_apply_opts *o, uint64_t handle,
 		      const struct skeleton *sk, struct table_result *res, struct err *e)
 {
+	bool trust = !o->full || o->prev_genid;
 	int ret;
 
-	if (!res->created && !o->full && o->prev && o->prev_handle && o->prev_handle == handle) {
+	if (!res->created && trust && o->prev && o->prev_handle && o->prev_handle == handle) {
 		ret = apply_data_from(nl, table, t, o, o->prev, sk, res, e);
 		if (ret == 0 || res->ngone_committed)
 			return ret;
@@ -609,20 +612,29 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
 		const struct table_apply_opts *o, struct table_result *res, struct err *e)
 {
+	struct table_apply_opts own = *o;
 	uint64_t handle = 0;
+	uint32_t gen = 0;
 	int ret = table_owned(nl, table, &handle, e);
 	struct skeleton sk;
 
 	memset(res, 0, sizeof(*res));
 	if (ret < 0)
 		return ret;
+	/* A full resync is for what others changed: if nobody committed
+	 * anything in the namespace since the caller's last commit, the table
+	 * is what prev says, and listing it (element dumps, quadratic in the
+	 * maps' size) would find nothing to mend. */
+	if (o->full && o->prev_genid && (nl_genid(nl, &gen) < 0 || gen != o->prev_genid))
+		own.prev_genid = 0;
+	o = &own;
 	res->created = ret == 0;
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
-	if (sk.apply || o->full)
+	if (sk.apply || (o->full && !o->prev_genid))
 		ret = apply_skeleton(nl, table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
@@ -633,7 +645,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
-	if (ret == 0 && nl_genid(nl, &res->genid) < 0)
+	if (ret == 0 && (res->undrained || nl_genid(nl, &res->genid) < 0))
 		res->genid = 0;
 	return ret;
 }

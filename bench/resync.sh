@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A running `nftally run`'s full resync (SIGHUP; `nftally apply` during a
+# run sends one) at large sizes, measured from outside (not part of the test
+# suite): for each size N, a fresh network namespace, N IPv6 addresses one
+# per line, an `apply`, a run, then ROUNDS times each of: SIGHUP with
+# nothing changed, and SIGHUP after one map element was deleted by hand
+# (nft, not timed); the time from the signal to the run's `reloaded` line
+# in its output.  Then, the run stopped, `nft delete table` of the same
+# table, timed, for scale.  Medians.  Needs root.
+#   usage: bench/resync.sh SIZE...        e.g. bench/resync.sh 100000 1000000
+#   ROUNDS (default 3), DELETE_TABLE_MAX (default 300000: nft delete table
+#   lists the table first, quadratic; skipped above this size)
+set -u
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bench/resync.sh SIZE..." >&2; exit 2; }
+NFTALLY=${NFTALLY:-$PWD/build/nftally}
+ROUNDS=${ROUNDS:-3} DELETE_TABLE_MAX=${DELETE_TABLE_MAX:-300000}
+W=$(mktemp -d /tmp/nftally-resync.XXXXXX)
+NS=nftally-resync-$$ PID=
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait; ip netns del "$NS" 2>/dev/null; rm -rf "$W"' EXIT
+printf 'state_dir = %s/state\nstore = off\ninterval = 3600\n' "$W" > "$W/b.conf"
+
+# N IPv6 hosts in 2001:db8::/32, as bench/big.sh
+targets() {
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
+		printf "a%d 2001:db8:9::%x:%x\n", i, int(i / 65536) + 1, i % 65536 }' > "$2"
+}
+
+# Wait for the K-th "reloaded" line of run.json after a SIGHUP; prints ms.
+hup() { # K [COMMAND TO RUN FIRST, not timed]
+	local k=$1; shift
+	[ $# -gt 0 ] && "$@"
+	python3 - "$W/run.json" "$PID" "$k" <<'PY'
+import os, signal, sys, time
+path, pid, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t0 = time.monotonic()
+os.kill(pid, signal.SIGHUP)
+while True:
+    with open(path) as f:
+        if f.read().count('"event":"reloaded"') >= k:
+            break
+    time.sleep(0.001)
+print("%.0f" % ((time.monotonic() - t0) * 1000))
+PY
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+printf '%-34s %8s %10s\n' what N median_ms
+for n in "$@"; do
+	t="$W/t$n"
+	targets "$n" "$t"
+	ip netns del "$NS" 2>/dev/null; ip netns add "$NS"; rm -rf "$W/state"
+	ip netns exec "$NS" "$NFTALLY" -c "$W/b.conf" -t "$t" apply 2> /dev/null ||
+		{ echo "apply failed at $n" >&2; exit 1; }
+	ip netns exec "$NS" "$NFTALLY" -c "$W/b.conf" -t "$t" run > "$W/run.json" 2> "$W/err" &
+	PID=$!
+	for _ in $(seq 60000); do grep -q '"event":"start"' "$W/run.json" && break; sleep 0.01; done
+	k=0 same=() one=()
+	for _ in $(seq "$ROUNDS"); do
+		k=$((k + 1)); same+=("$(hup $k)")
+	done
+	for i in $(seq "$ROUNDS"); do
+		k=$((k + 1))
+		one+=("$(hup $k ip netns exec "$NS" nft delete element inet nftally in6 \
+			"{ 2001:db8:9::1:$(printf %x "$i") }")")
+	done
+	printf '%-34s %8s %10s   (%s)\n' "SIGHUP, nothing changed" "$n" \
+		"$(printf '%s\n' "${same[@]}" | median)" "${same[*]}"
+	printf '%-34s %8s %10s   (%s)\n' "SIGHUP, one element deleted" "$n" \
+		"$(printf '%s\n' "${one[@]}" | median)" "${one[*]}"
+	kill -TERM "$PID"; wait "$PID"; PID=
+	if [ "$n" -le "$DELETE_TABLE_MAX" ]; then
+		t0=$EPOCHREALTIME
+		ip netns exec "$NS" nft delete table inet nftally
+		printf '%-34s %8s %10.0f\n' "nft delete table" "$n" \
+			"$(echo "($EPOCHREALTIME - $t0) * 1000" | bc -l)"
+	fi
+	ip netns del "$NS"
+done
