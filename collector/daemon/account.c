@@ -289,7 +289,13 @@ int account_apply(struct account *acct, const struct table_apply_opts *o,
 	if (ret == 0 && acct->enforce && acct->enforce->on) {
 		struct err ee;
 
-		if (table_enforce(acct->nl, acct->cfg.table, &acct->tg, acct->enforce, &ee) < 0) {
+		/* its commit moves the generation: the one after it is what
+		 * the table's record and a run's full resync compare with */
+		if (table_enforce(acct->nl, acct->cfg.table, &acct->tg, acct->enforce, &ee) == 0) {
+			if (res->genid && nl_genid(acct->nl, &res->genid) < 0)
+				res->genid = 0;
+		} else {
+			res->genid = 0;
 			if (events)
 				output_error(events, true, "quota enforcement in table %s: %s",
 					     nl_table_desc(acct->nl, acct->cfg.table).s, ee.msg);

@@ -120,6 +120,10 @@ struct run {
 	bool journal; /* names.draining exists: draining has addresses done has not */
 	const struct targets *leaving; /* during a reload: the targets before it */
 	uint64_t handle;      /* kernel handle of our table */
+	/* The ruleset generation right after our last apply of a->tg (0:
+	 * unknown, or something of ours changed since that the targets do not
+	 * say): while it has not moved, a full resync has nothing to mend. */
+	uint32_t genid;
 	struct statedir_names names_f; /* of our files in the state directory */
 	int ifd, lockfd;
 	int claimfd; /* the table's name in its network namespace (claim.h) */
@@ -327,6 +331,7 @@ static int run_reinstall(struct run *r)
 		return -1;
 	}
 	free(res.gone);
+	r->genid = res.genid;
 	run_table_new(r, res.handle, "was deleted outside nftally");
 	output_event(r->out, output_now(), "table_reinstalled", NULL,
 		     "table %s reinstalled with %zu addresses", nl_table_desc(a->nl, a->cfg.table).s, a->tg.n);
@@ -778,11 +783,12 @@ static void run_reload(struct run *r, const char *why, bool full)
 	 * resync looks at the kernel's table instead, and drains at once */
 	struct table_apply_opts o = { .prev = &old, .prev_handle = r->handle,
 				      .drained = run_drained, .defer = run_defer, .data = r,
-				      .full = full };
+				      .full = full, .prev_genid = r->genid };
 
 	r->leaving = &old;
 	ret = run_apply(r, &o, &res);
 	r->leaving = NULL;
+	r->genid = ret < 0 ? 0 : res.genid;
 	if (ret < 0) {
 		log_msg(LOG_PRIO_ERR, "%s", r->e->msg);
 		output_event(r->out, now, "targets_rejected", NULL, "%s", r->e->msg);
@@ -1217,6 +1223,7 @@ static int run_start(struct run *r)
 		run_table_new_at(r, res.handle, res.created ? "was gone while nftally was not running"
 				 : "was recreated while nftally was not running", res.created);
 	r->handle = res.handle;
+	r->genid = res.genid;
 	return ret ? ret : run_save_done(r);
 }
 
@@ -1772,15 +1779,19 @@ static void run_enforce(struct run *r, const char (*old)[32], size_t nold)
 	size_t nnow = render_enforce_sets(r->a->enforce, now, RUN_ENFORCE_SETS), ngone = 0;
 	struct table_apply_opts o = { .prev = &r->a->tg, .prev_handle = r->handle };
 	struct table_result res;
+	uint32_t gen = 0;
 
 	if (run_in(r) < 0)
 		return;
 	run_quiet(r, true);
-	if (run_apply(r, &o, &res) < 0)
+	r->genid = 0;
+	if (run_apply(r, &o, &res) < 0) {
 		output_error(r->out, true, "applying table %s for quota enforcement: %s",
 			     nl_table_desc(r->a->nl, r->a->cfg.table).s, r->e->msg);
-	else
+	} else {
 		free(res.gone);
+		gen = res.genid;
+	}
 	for (size_t i = 0; i < nold; i++) {
 		bool kept = false;
 
@@ -1791,6 +1802,8 @@ static void run_enforce(struct run *r, const char (*old)[32], size_t nold)
 	}
 	if (ngone)
 		table_drop_sets(r->a->nl, r->a->cfg.table, (const char (*)[32])gone, ngone);
+	else
+		r->genid = gen; /* the table is what a->tg says */
 	run_quiet(r, false);
 	output_flush(r->out);
 	run_out(r);

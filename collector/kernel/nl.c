@@ -322,13 +322,27 @@ static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
 	c->err = have == (1 << NFTA_COUNTER_BYTES | 1 << NFTA_COUNTER_PACKETS) ? 0 : -EPROTO;
 }
 
+/* A window of pipelined requests: their sequence numbers are base + i,
+ * i < n; what the answers go to. */
+struct nl_window {
+	uint32_t base;
+	size_t n;
+	struct nl_counter *out; /* counters read by name */
+	const struct nl_elem_keys *keys; /* or map elements read by key */
+	size_t first; /* the keys' index of request 0 */
+	int ret; /* the first error of keys->cb */
+};
+
 /* Route every reply in the datagram to its request by sequence number.
  * Returns the number of requests answered, or a negative errno. */
 static int nl_read_replies(const struct nl *nl, const char *buf, size_t len,
-			   uint32_t base, size_t n, struct nl_counter *out)
+			   const struct nl_window *w)
 {
 	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 	int len_left = (int)len, done = 0;
+	uint32_t base = w->base;
+	size_t n = w->n;
+	struct nl_counter *out = w->out;
 
 	for (; mnl_nlmsg_ok(nlh, len_left); nlh = mnl_nlmsg_next(nlh, &len_left)) {
 		uint32_t i = nlh->nlmsg_seq - base;
@@ -350,9 +364,12 @@ static int nl_read_replies(const struct nl *nl, const char *buf, size_t len,
 	return done;
 }
 
+static int nl_elem_replies(const struct nl *nl, const char *buf, size_t len,
+			   struct nl_window *w);
+
 /* Every answer to a by-name read is a datagram of its own: take up to
  * NL_MMSG of them per system call.  Returns the requests answered. */
-static ssize_t nl_recv_many(struct nl *nl, uint32_t base, size_t n, struct nl_counter *out)
+static ssize_t nl_recv_many(struct nl *nl, struct nl_window *w)
 {
 	struct mmsghdr mm[NL_MMSG];
 	struct iovec iov[NL_MMSG];
@@ -377,7 +394,8 @@ static ssize_t nl_recv_many(struct nl *nl, uint32_t base, size_t n, struct nl_co
 	for (int i = 0; i < k; i++) {
 		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
-		done += nl_read_replies(nl, iov[i].iov_base, mm[i].msg_len, base, n, out);
+		done += w->keys ? nl_elem_replies(nl, iov[i].iov_base, mm[i].msg_len, w)
+				: nl_read_replies(nl, iov[i].iov_base, mm[i].msg_len, w);
 	}
 	return done;
 }
@@ -386,6 +404,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 			  const char *const *names, size_t n, struct nl_counter *out)
 {
 	uint32_t base = nl->seq + 1;
+	struct nl_window w = { .base = base, .n = n, .out = out };
 	size_t len = 0, answered = 0;
 	ssize_t r;
 
@@ -397,7 +416,7 @@ static int nl_read_window(struct nl *nl, char *sbuf, const char *table,
 	if (mnl_socket_sendto(nl->sock, sbuf, len) < 0)
 		return -errno;
 	while (answered < n) {
-		r = nl_recv_many(nl, base, n, out);
+		r = nl_recv_many(nl, &w);
 		if (r < 0)
 			return (int)r;
 		answered += (size_t)r;
@@ -613,6 +632,7 @@ struct nl_batch {
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
 	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
+	struct nl_vec flushes; /* struct nl_flush: maps emptied first */
 	struct nl_vec fills; /* struct nl_fill: sets emptied and filled, last */
 	struct nl_vec fill_elems; /* struct nl_fill_elem, in the order of fills */
 	char del_set[32];   /* a set deleted after the fills ("": none) */
@@ -691,6 +711,10 @@ static int nl_vec_push(struct nl_vec *v, const void *x)
 	return 0;
 }
 
+struct nl_flush {
+	char set[ADDR_MAPNAMELEN];
+};
+
 /* A set (or a map of u32 values) emptied and filled in one transaction. */
 struct nl_fill {
 	char set[32];
@@ -715,6 +739,7 @@ struct nl_batch *nl_batch_create(struct addr_names *an, const char *table)
 	b->add_elem.size = b->del_elem.size = sizeof(struct nl_elem_op);
 	b->del_at.size = sizeof(struct nl_at_op);
 	b->fills.size = sizeof(struct nl_fill);
+	b->flushes.size = sizeof(struct nl_flush);
 	b->fill_elems.size = sizeof(struct nl_fill_elem);
 	b->what.size = sizeof(struct nl_msg_what);
 	b->chunk_size = NL_CHUNK;
@@ -737,6 +762,7 @@ void nl_batch_destroy(struct nl_batch *b)
 	free(b->del_elem.v);
 	free(b->del_at.v);
 	free(b->fills.v);
+	free(b->flushes.v);
 	free(b->fill_elems.v);
 	free(b->what.v);
 	for (size_t i = 0; i < b->nchunks; i++)
@@ -834,6 +860,16 @@ int nl_batch_fill_set(struct nl_batch *b, const char *set, const struct addr *v,
 	return ret ? ret : nl_vec_push(&b->fills, &f);
 }
 
+int nl_batch_flush_map(struct nl_batch *b, const char *set)
+{
+	struct nl_flush f;
+
+	if (strlen(set) >= sizeof(f.set))
+		return -EINVAL;
+	strcpy(f.set, set);
+	return nl_vec_push(&b->flushes, &f);
+}
+
 int nl_batch_del_set(struct nl_batch *b, const char *set)
 {
 	if (strlen(set) >= sizeof(b->del_set))
@@ -859,7 +895,7 @@ bool nl_batch_empty(const struct nl_batch *b)
 {
 	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
 	       !b->del_elem.n && !b->del_at.n && !b->del_table && !b->set_name[0] &&
-	       !b->fills.n && !b->del_set[0];
+	       !b->fills.n && !b->flushes.n && !b->del_set[0];
 }
 
 static int nl_batch_send(struct nl *nl, struct nl_batch *b, size_t from, size_t to,
@@ -1208,6 +1244,12 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, NULL, ADDR_IN, b->set_name,
 				       b->set_packets);
 	ret = ret ?: nl_batch_ctr_msgs(b, &b->add_ctr, NFT_MSG_NEWOBJ, NLM_F_CREATE);
+	for (size_t i = 0; i < b->flushes.n && !ret; i++) {
+		const struct nl_flush *f = (const struct nl_flush *)b->flushes.v + i;
+		struct nlmsghdr *nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, f->set);
+
+		ret = nlh ? nl_batch_close(b, nlh, NULL, f->set) : -ENOMEM;
+	}
 	/* Deletes first: an element re-pointed at its right counter is
 	 * deleted and added again under the same key, which the kernel takes
 	 * only in this order.  Grouped by map once, so the cost does not grow
@@ -1405,6 +1447,206 @@ refused:
 	}
 	return err_setn(e, ret, "nf_tables refused the change to table %s: %s",
 			nl_table_desc(nl, b->table).s, strerror(-ret));
+}
+
+/* ---- map elements by key ---- */
+
+/* One GETSETELEM request (no dump) for one key of map `set`. */
+static size_t nl_put_getelem(char *buf, int nfproto, const char *table, const char *set,
+			     const uint8_t *key, size_t keylen, uint32_t seq)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nfproto, 0, seq);
+	struct nlattr *list;
+
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	nl_put_elem(nlh, key, keylen, false, NULL);
+	mnl_attr_nest_end(nlh, list);
+	return nlh->nlmsg_len;
+}
+
+/* The one element of a NEWSETELEM answer: 0, or -EPROTO.  me->ref points
+ * into the answer. */
+static int nl_parse_elem(const struct nlmsghdr *nlh, struct nl_map_elem *me)
+{
+	const struct nlattr *a, *list = NULL, *el = NULL;
+
+	memset(me, 0, sizeof(*me));
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS &&
+		    mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			list = a;
+	if (list)
+		mnl_attr_for_each_nested(a, list)
+			if (!el && mnl_attr_get_type(a) == NFTA_LIST_ELEM &&
+			    mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+				el = a;
+	if (!el)
+		return -EPROTO;
+	mnl_attr_for_each_nested(a, el) {
+		const struct nlattr *v;
+
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY:
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+				break;
+			mnl_attr_for_each_nested(v, a)
+				if (mnl_attr_get_type(v) == NFTA_DATA_VALUE &&
+				    mnl_attr_get_payload_len(v) <= sizeof(me->key)) {
+					me->keylen = mnl_attr_get_payload_len(v);
+					memcpy(me->key, mnl_attr_get_payload(v), me->keylen);
+				}
+			break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				me->end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+			break;
+		case NFTA_SET_ELEM_OBJREF:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				me->ref = mnl_attr_get_str(a);
+			break;
+		}
+	}
+	if (me->end)
+		me->ref = NULL;
+	return me->keylen ? 0 : -EPROTO;
+}
+
+static int nl_elem_replies(const struct nl *nl, const char *buf, size_t len,
+			   struct nl_window *w)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	int len_left = (int)len, done = 0;
+
+	for (; mnl_nlmsg_ok(nlh, len_left) && !w->ret; nlh = mnl_nlmsg_next(nlh, &len_left)) {
+		uint32_t i = nlh->nlmsg_seq - w->base;
+		struct nl_map_elem me;
+
+		if (nlh->nlmsg_pid != nl->portid || i >= w->n)
+			continue;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			if (e->error == 0)
+				continue; /* an ack; we asked for none */
+			/* no such element (or map): a missing one to add */
+			w->ret = e->error == -ENOENT ? w->keys->cb(w->first + i, NULL, w->keys->data)
+						     : e->error;
+			done++;
+		} else if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWSETELEM) {
+			w->ret = nl_parse_elem(nlh, &me);
+			if (w->ret == 0)
+				w->ret = w->keys->cb(w->first + i, &me, w->keys->data);
+			done++;
+		}
+	}
+	return done;
+}
+
+/* Keys [from, to) of k through nl's own socket. */
+static int nl_get_serial(struct nl *nl, const char *table, const struct nl_elem_keys *k,
+			 size_t from, size_t to)
+{
+	/* one request is about 100 bytes; zeroed: padding is sent as is */
+	char *sbuf = calloc(NL_READ_WINDOW, 256);
+	int ret = sbuf ? 0 : -ENOMEM;
+
+	for (size_t i = from; i < to && ret == 0; i += NL_READ_WINDOW) {
+		struct nl_window w = { .base = nl->seq + 1, .keys = k, .first = i };
+		size_t len = 0, answered = 0;
+
+		w.n = to - i < NL_READ_WINDOW ? to - i : NL_READ_WINDOW;
+		for (size_t j = 0; j < w.n; j++) {
+			char set[ADDR_MAPNAMELEN];
+			uint8_t key[16];
+			size_t keylen = 0;
+
+			k->key(i + j, set, key, &keylen, k->data);
+			len += nl_put_getelem(sbuf + len, nl->nfproto, table, set, key, keylen,
+					      w.base + (uint32_t)j);
+		}
+		nl->seq += (uint32_t)w.n;
+		if (mnl_socket_sendto(nl->sock, sbuf, len) < 0)
+			ret = -errno;
+		while (ret == 0 && answered < w.n) {
+			ssize_t r = nl_recv_many(nl, &w);
+
+			if (r < 0)
+				ret = (int)r;
+			else if (w.ret)
+				ret = w.ret;
+			else
+				answered += (size_t)r;
+		}
+	}
+	free(sbuf);
+	return ret;
+}
+
+struct nl_key_reader {
+	pthread_t thread;
+	struct nl *nl;
+	const char *table;
+	const struct nl_elem_keys *k;
+	size_t from, to;
+	int ret;
+};
+
+static void *nl_key_reader_main(void *arg)
+{
+	struct nl_key_reader *r = arg;
+
+	r->ret = nl_get_serial(r->nl, r->table, r->k, r->from, r->to);
+	return NULL;
+}
+
+/* As the counters' reads: slices in threads of their own, each with one of
+ * the handle's reader sockets, since the kernel answers on the sender's
+ * CPU; so k->cb may be called from several threads at once. */
+int nl_get_map_elems(struct nl *nl, const char *table, const struct nl_elem_keys *k)
+{
+	struct nl_key_reader r[NL_READERS];
+	unsigned n = nl_readers(k->n), started = 1;
+	size_t slice;
+	int ret;
+
+	if (n > nl->nreaders + 1)
+		n = nl->nreaders + 1;
+	slice = (k->n + n - 1) / n;
+	for (unsigned i = 1; i < n; i++) {
+		nl->readers[i - 1]->nfproto = nl->nfproto;
+		r[i] = (struct nl_key_reader){ .nl = nl->readers[i - 1], .table = table, .k = k,
+					       .from = i * slice < k->n ? i * slice : k->n,
+					       .to = (i + 1) * slice < k->n ? (i + 1) * slice : k->n };
+		if (pthread_create(&r[i].thread, NULL, nl_key_reader_main, &r[i]) != 0)
+			break;
+		started++;
+	}
+	ret = nl_get_serial(nl, table, k, 0, slice < k->n ? slice : k->n);
+	if (ret == 0 && started * slice < k->n)
+		ret = nl_get_serial(nl, table, k, started * slice, k->n);
+	for (unsigned i = 1; i < started; i++) {
+		pthread_join(r[i].thread, NULL);
+		if (r[i].ret < 0 && ret == 0)
+			ret = r[i].ret;
+	}
+	return ret;
+}
+
+int nl_set_exists(struct nl *nl, const char *table, const char *set)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, nl->nfproto,
+						     NLM_F_ACK, ++nl->seq);
+	int ret;
+
+	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_NAME, set);
+	ret = nl_talk(nl, nlh, NULL, NULL);
+	if (ret == -ENOENT)
+		return 0;
+	return ret < 0 ? ret : 1;
 }
 
 /* ---- a skeleton copied from a scratch namespace ---- */

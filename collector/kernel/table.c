@@ -381,6 +381,83 @@ static int kernel_state(struct nl *nl, const char *table, const struct targets *
 	return ret;
 }
 
+/* A full resync's view without listing the maps (element dumps are
+ * quadratic in their size): the element of every target's key in each
+ * direction, read by key, then the counters by name as above.  Elements
+ * whose key is no target's cannot be found this way: batch 1 then empties
+ * the maps and adds every target's elements again (refill), which drops
+ * them too. */
+struct by_key {
+	const struct targets *t;
+	struct listing *ls;
+	pthread_mutex_t lock; /* the reads' threads add to ls */
+};
+
+static void target_key(size_t i, char set[ADDR_MAPNAMELEN], uint8_t key[16], size_t *keylen,
+		       void *data)
+{
+	const struct by_key *k = data;
+	const struct addr *a = &k->t->v[i / 2].addr;
+
+	addr_map_name(k->ls->an, a, i % 2 ? ADDR_OUT : ADDR_IN, set);
+	*keylen = a->family == AF_INET ? 4 : 16;
+	memcpy(key, a->bytes, *keylen);
+}
+
+static int target_elem(size_t i, const struct nl_map_elem *e, void *data)
+{
+	struct by_key *k = data;
+	const struct addr *a = &k->t->v[i / 2].addr;
+	enum addr_dir d = i % 2 ? ADDR_OUT : ADDR_IN;
+	size_t keylen = a->family == AF_INET ? 4 : 16;
+	char own[ADDR_NAMELEN];
+	int ret;
+
+	/* none, or in an interval map an interval that starts elsewhere:
+	 * the target has no element of its own, and the plan adds it */
+	if (!e || e->end || e->keylen != keylen || memcmp(e->key, a->bytes, keylen) != 0)
+		return 0;
+	/* right: the refill adds it again anyway, so only wrong ones are
+	 * kept (2,000,000 right ones would be ~100 MB at 1,000,000 targets) */
+	if (e->ref && strcmp(e->ref, addr_counter_name(k->ls->an, a, d, own)) == 0)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	k->ls->map = addr_map_index(a, d);
+	k->ls->cls = a->cls;
+	ret = elem_seen(e, k->ls);
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+static int kernel_state_by_key(struct nl *nl, const char *table, const struct targets *t,
+			       const struct addr *known, size_t nknown, struct listing *ls)
+{
+	struct by_key k = { t, ls, PTHREAD_MUTEX_INITIALIZER };
+	struct nl_elem_keys keys = { 2 * t->n, target_key, target_elem, &k };
+	int ret = nl_get_map_elems(nl, table, &keys);
+
+	return ret ? ret : counters_by_name(nl, table, t, known, nknown, ls);
+}
+
+/* Batch 1 of a refill empties every map of nftally's that the table has
+ * (a class's maps may never have been made). */
+static int send_flushes(struct nl *nl, const char *table, struct nl_batch *b)
+{
+	struct addr_names *an = nl_names(nl);
+	int ret = 0;
+
+	for (unsigned cls = 0; cls < addr_names_count(an) && ret >= 0; cls++)
+		for (unsigned m = 0; m < ADDR_MAPS && ret >= 0; m++) {
+			char name[ADDR_MAPNAMELEN];
+
+			addr_map_name_at(an, m, cls, name);
+			ret = nl_set_exists(nl, table, name);
+			if (ret == 1)
+				ret = nl_batch_flush_map(b, name);
+		}
+	return ret < 0 ? ret : 0;
+}
+
 /* The element_repaired event's facts about fix f. */
 static void fix_describe(const struct plan_fix *f, const struct targets *t,
 			 const struct listing *ls, struct table_fix *out)
@@ -408,7 +485,7 @@ static void fix_describe(const struct plan_fix *f, const struct targets *t,
  * target's comes back through the plan's adds, pointing at its own
  * counter.  Their traffic so far stays where it was counted. */
 static int send_fixes(struct nl_batch *b, const struct plan *p, const struct targets *t,
-		      const struct listing *ls, struct table_result *res)
+		      const struct listing *ls, bool refill, struct table_result *res)
 {
 	int ret = 0;
 
@@ -421,14 +498,16 @@ static int send_fixes(struct nl_batch *b, const struct plan *p, const struct tar
 		const struct plan_fix *f = &p->fix[i];
 		const struct plan_elem *e = f->elem;
 
-		ret = nl_batch_del_elem_at(b, e->map, e->cls, e->key, e->keylen,
-					   f->has_end ? f->end : NULL);
+		if (!refill) /* else the map is emptied */
+			ret = nl_batch_del_elem_at(b, e->map, e->cls, e->key, e->keylen,
+						   f->has_end ? f->end : NULL);
 		fix_describe(f, t, ls, &res->fixed[res->nfixed++]);
 	}
 	return ret;
 }
 
-static int send_adds(struct nl_batch *b, const struct plan *p, const struct targets *t)
+static int send_adds(struct nl_batch *b, const struct plan *p, const struct targets *t,
+		     bool refill)
 {
 	int ret = 0;
 
@@ -436,7 +515,7 @@ static int send_adds(struct nl_batch *b, const struct plan *p, const struct targ
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
 			if (p->add[i] & PLAN_CTR(d))
 				ret = nl_batch_add_counter_of(b, &t->v[i].addr, d);
-			if (ret == 0 && p->add[i] & PLAN_ELEM(d))
+			if (ret == 0 && (refill || p->add[i] & PLAN_ELEM(d)))
 				ret = nl_batch_add_elem(b, &t->v[i].addr, d);
 		}
 	return ret;
@@ -446,7 +525,7 @@ static int send_adds(struct nl_batch *b, const struct plan *p, const struct targ
  * in batch 2 after a last read.  Those with an in counter are reported
  * (res->gone). */
 static int send_leaves(struct nl_batch *b1, struct nl_batch *b2, const struct plan *p,
-		       struct table_result *res)
+		       bool refill, struct table_result *res)
 {
 	int ret = 0;
 
@@ -459,7 +538,7 @@ static int send_leaves(struct nl_batch *b1, struct nl_batch *b2, const struct pl
 		const struct plan_leave *l = &p->leave[i];
 
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++) {
-			if (l->elems & 1u << d)
+			if (l->elems & 1u << d && !refill)
 				ret = nl_batch_del_elem(b1, &l->addr, d);
 			if (ret == 0 && l->ctrs & 1u << d)
 				ret = nl_batch_del_counter_of(b2, &l->addr, d);
@@ -471,14 +550,15 @@ static int send_leaves(struct nl_batch *b1, struct nl_batch *b2, const struct pl
 }
 
 static int send_plan(struct nl_batch *b1, struct nl_batch *b2, const struct plan *p,
-		     const struct targets *t, const struct listing *ls, struct table_result *res)
+		     const struct targets *t, const struct listing *ls, bool refill,
+		     struct table_result *res)
 {
-	int ret = send_fixes(b1, p, t, ls, res);
+	int ret = send_fixes(b1, p, t, ls, refill, res);
 
 	if (ret == 0)
-		ret = send_adds(b1, p, t);
+		ret = send_adds(b1, p, t, refill);
 	if (ret == 0)
-		ret = send_leaves(b1, b2, p, res);
+		ret = send_leaves(b1, b2, p, refill, res);
 	res->added = p->added;
 	return ret;
 }
@@ -516,7 +596,8 @@ static int make_plan(struct nl *nl, const char *table, const struct targets *t,
 
 	if (prev)
 		ret = plan_diff(p, t, prev, &po);
-	else if ((ret = kernel_state(nl, table, t, o->known, o->nknown, ls)) < 0)
+	else if ((ret = (o->full ? kernel_state_by_key : kernel_state)(nl, table, t, o->known,
+								      o->nknown, ls)) < 0)
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s,
 				table_strerror(ret));
 	else
@@ -533,7 +614,7 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	struct listing ls = { .an = nl_names(nl) };
 	struct plan p;
 	struct nl_batch *b1 = nl_batch_create(nl_names(nl), table), *b2 = nl_batch_create(nl_names(nl), table);
-	bool deferred;
+	bool deferred, refill;
 	int ret = -ENOMEM;
 
 	plan_init(&p);
@@ -551,7 +632,14 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	ret = make_plan(nl, table, t, o, res->created ? &none : prev, &ls, &p, e);
 	if (ret < 0)
 		goto out;
-	ret = send_plan(b1, b2, &p, t, &ls, res);
+	/* a full resync that could not trust prev read by key: refill */
+	refill = !prev && !res->created && o->full;
+	ret = send_plan(b1, b2, &p, t, &ls, refill, res);
+	if (ret == 0 && refill && (ret = send_flushes(nl, table, b1)) < 0 && ret != -ENOMEM) {
+		err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s,
+			 table_strerror(ret));
+		goto out;
+	}
 	if (ret < 0) {
 		err_setn(e, ret, "out of memory");
 		goto out;
@@ -568,8 +656,10 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 			goto out; /* the caller drains them later */
 		/* If the last values cannot be read, the counters stay (not
 		 * counting any more) for a later apply to drain. */
-		if (read_gone(nl, table, res) < 0)
+		if (read_gone(nl, table, res) < 0) {
 			res->ngone = 0;
+			res->undrained = true;
+		}
 		else if (o->drained)
 			ret = o->drained(res, o->data);
 		if (ret == 0 && res->ngone)
@@ -592,9 +682,10 @@ static int apply_data(struct nl *nl, const char *table, const struct targets *t,
 		      const struct table_apply_opts *o, uint64_t handle,
 		      const struct skeleton *sk, struct table_result *res, struct err *e)
 {
+	bool trust = !o->full || o->prev_genid;
 	int ret;
 
-	if (!res->created && !o->full && o->prev && o->prev_handle && o->prev_handle == handle) {
+	if (!res->created && trust && o->prev && o->prev_handle && o->prev_handle == handle) {
 		ret = apply_data_from(nl, table, t, o, o->prev, sk, res, e);
 		if (ret == 0 || res->ngone_committed)
 			return ret;
@@ -609,20 +700,29 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 		const char *tmpl_path, const struct targets *t,
 		const struct table_apply_opts *o, struct table_result *res, struct err *e)
 {
+	struct table_apply_opts own = *o;
 	uint64_t handle = 0;
+	uint32_t gen = 0;
 	int ret = table_owned(nl, table, &handle, e);
 	struct skeleton sk;
 
 	memset(res, 0, sizeof(*res));
 	if (ret < 0)
 		return ret;
+	/* A full resync is for what others changed: if nobody committed
+	 * anything in the namespace since the caller's last commit, the table
+	 * is what prev says, and listing it (element dumps, quadratic in the
+	 * maps' size) would find nothing to mend. */
+	if (o->full && o->prev_genid && (nl_genid(nl, &gen) < 0 || gen != o->prev_genid))
+		own.prev_genid = 0;
+	o = &own;
 	res->created = ret == 0;
 	ret = skeleton_check(nl, table, skeleton, !res->created, &sk);
 	if (ret < 0)
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s, table_strerror(ret));
 	/* A forced rebuild leaves a marker that is right as it is, so a
 	 * resync with nothing to mend changes nothing in the listing. */
-	if (sk.apply || o->full)
+	if (sk.apply || (o->full && !o->prev_genid))
 		ret = apply_skeleton(nl, table, skeleton, !res->created, tmpl_path, e);
 	if (ret == 0) {
 		ret = apply_data(nl, table, t, o, handle, &sk, res, e);
@@ -633,7 +733,7 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 	}
 	if (ret == 0 && nl_table_exists(nl, table, &res->handle) != 1)
 		ret = err_setn(e, -ENOENT, "table %s vanished while it was applied", nl_table_desc(nl, table).s);
-	if (ret == 0 && nl_genid(nl, &res->genid) < 0)
+	if (ret == 0 && (res->undrained || nl_genid(nl, &res->genid) < 0))
 		res->genid = 0;
 	return ret;
 }

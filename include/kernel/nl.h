@@ -90,6 +90,26 @@ typedef int (*nl_elem_cb)(const struct nl_map_elem *e, void *data);
 int nl_list_map_elems(struct nl *nl, const char *table, const char *set,
 		      nl_elem_cb cb, void *data);
 
+/* Map elements read by key: request i < n asks map `set` for the element
+ * of key[0..keylen) (key() says which), and cb gets i and what the kernel
+ * holds (NULL: no such element, or no such map).  In an interval map that
+ * is the interval holding the key, whose start may be another key.  A
+ * non-zero return from cb stops and is returned.  Pipelined requests, no
+ * dump: linear in n (an element dump is quadratic in the map's size).
+ * Large reads are shared among threads, as nl_read_counters': cb must be
+ * safe to call from several threads at once. */
+struct nl_elem_keys {
+	size_t n;
+	void (*key)(size_t i, char set[ADDR_MAPNAMELEN], uint8_t key[16], size_t *keylen,
+		    void *data);
+	int (*cb)(size_t i, const struct nl_map_elem *e, void *data);
+	void *data;
+};
+int nl_get_map_elems(struct nl *nl, const char *table, const struct nl_elem_keys *k);
+
+/* 1 if table has a set (or map) named set, 0 if not, or a negative errno. */
+int nl_set_exists(struct nl *nl, const char *table, const char *set);
+
 /* A table's skeleton (chains, sets, objects, rules, and the elements of
  * its plain sets; not the elements of maps), listed through nl from a
  * table that holds little: one that libnftables built in a scratch
@@ -133,6 +153,9 @@ int nl_batch_del_elem_at(struct nl_batch *b, unsigned map, unsigned cls, const u
 void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets,
 			  bool replace);
 void nl_batch_del_table(struct nl_batch *b);
+/* Before the element deletes and adds: empty map `set` (its elements
+ * are then exactly those the batch adds).  Copied. */
+int nl_batch_flush_map(struct nl_batch *b, const char *set);
 /* After the counters' changes: empty interval set `set` and put the
  * addresses v[0..n) in it (each with data[i], for a map of u32 such as
  * marks; data NULL for a set).  The addresses must not overlap.  Copied. */

@@ -40,6 +40,10 @@ struct table_result {
 	struct table_gone *gone; /* malloc'd, caller frees */
 	size_t ngone;
 	bool ngone_committed; /* the elements of gone are deleted */
+	/* counters of addresses that left stay without elements, unread
+	 * (their last values could not be read): genid is then 0, so that
+	 * nobody takes the table for what the targets say */
+	bool undrained;
 	/* elements mended by a listing of the table (malloc'd, caller frees) */
 	struct table_fix *fixed;
 	size_t nfixed;
@@ -81,6 +85,13 @@ struct table_apply_opts {
 	 * unchanged (mends rules deleted by hand), and drain the addresses
 	 * that leave at once (defer is not asked). */
 	bool full;
+	/* The ruleset generation right after the caller's last commit of
+	 * prev (res->genid of that apply; 0: unknown).  If the namespace's
+	 * generation is still this one, nobody committed anything since: a
+	 * full resync then trusts prev as an incremental apply does (no
+	 * listing, no skeleton rebuild; addresses that leave still drain at
+	 * once). */
+	uint32_t prev_genid;
 };
 
 /* Bring the kernel's table to skeleton + targets, never resetting the
