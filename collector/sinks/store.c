@@ -1306,7 +1306,7 @@ static int wread_each(struct store *s, const struct store_wquery *q, wread_fn *f
 	for (size_t i = 0; ret == 0 && i < q->nw; i++) {
 		if (i == 0 || strcmp(w[i]->label, w[i - 1]->label) != 0) {
 			ret = wread_series(s, q, w[i]->label, &x, e);
-			if (ret == 0 && q->per_addr)
+			if (ret == 0 && q->per_addr && x.ns > 1)
 				qsort(x.sv, x.ns, sizeof(*x.sv), wseries_addr_cmp);
 		}
 		ret = ret ? ret : fn(s, q, &x, w[i], arg, e);
@@ -1445,7 +1445,8 @@ static int wsamples_group(struct store *s, struct wread *x, const struct wseries
 	}
 	if (ret || n == 1)
 		return ret;
-	qsort(x->v, x->nv, sizeof(*x->v), wslot_cmp);
+	if (x->nv > 1) /* none read: x->v may still be NULL */
+		qsort(x->v, x->nv, sizeof(*x->v), wslot_cmp);
 	for (size_t i = 0; i < x->nv && ret == 0;) {
 		out.t = x->v[i].t;
 		out.c = (struct counts){ 0 };
