@@ -37,7 +37,8 @@ common="collector/core/err.c collector/core/file.c collector/core/utf8.c
 	collector/core/addr.c collector/core/targets.c collector/core/config.c
 	collector/core/cycle.c collector/core/quota.c collector/core/units.c
 	collector/core/bill.c collector/core/billing.c collector/core/labels.c
-	collector/core/state.c collector/core/classes.c collector/core/ipset.c"
+	collector/core/state.c collector/core/classes.c collector/core/ipset.c
+	collector/core/strpool.c"
 out=${FUZZ_OUT:-tests/fuzz/out}
 passed=0
 failed=0
