@@ -29,6 +29,9 @@
 #include "units.h"
 
 #define DASH_CACHE_SECONDS 60 /* the overview's numbers are kept this long */
+/* an ended cycle's numbers are read again after this long whatever the
+ * store's reports say (a bound on what a stamp could miss) */
+#define DASH_PREV_SECONDS 600
 #define DASH_PER_PAGE 50
 #define DASH_PER_PAGE_MAX 1000
 #define DASH_CYCLES 12        /* cycles on a label's page: this one and 11 before */
@@ -87,7 +90,19 @@ static void resp_take(struct dash_resp *rs, FILE *f, char **bufp, size_t *lenp,
 
 static int64_t dash_now(const struct dash *d)
 {
-	return d->fixed_at ? d->at : (int64_t)time(NULL);
+	long long t;
+	int64_t at = d->at;
+	FILE *f;
+
+	if (!d->fixed_at)
+		return (int64_t)time(NULL);
+	/* tests only: the time moves on as the file says */
+	if (d->at_file && (f = fopen(d->at_file, "r"))) {
+		if (fscanf(f, "%lld", &t) == 1)
+			at = t;
+		fclose(f);
+	}
+	return at;
 }
 
 /* ---- the overview's numbers: snapshots ---- */
@@ -124,69 +139,152 @@ static void snap_put(struct dash *d, struct dash_snap *x)
 		snap_free(x);
 }
 
-static int spark_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_window *)a)->label,
-		      ((const struct store_window *)b)->label);
-}
-
+/* The sparklines being filled by the current cycle's read. */
 struct spark_ctx {
 	struct dash_snap *x;
-	const struct store_window *w; /* one per label, in cur's order */
+	size_t n; /* the windows (labels) they were made for; 0: not yet */
 };
 
-static int spark_sample(const struct store_sample *s, void *data)
+static int spark_alloc(struct dash_snap *x, size_t n)
+{
+	x->in = calloc(n * DASH_SPARK_SLOTS + 1, sizeof(*x->in));
+	x->out = calloc(n * DASH_SPARK_SLOTS + 1, sizeof(*x->out));
+	return x->in && x->out ? 0 : -ENOMEM;
+}
+
+/* A sample of the current cycle's read (query_bills_opts.sample, window
+ * i of n, in the order of x->cur): the last day's go to the sparklines. */
+static int spark_sample(const struct store_sample *s, size_t i, size_t n, void *data)
 {
 	struct spark_ctx *c = data;
 	struct dash_snap *x = c->x;
-	struct store_window key = { .label = s->label };
-	const struct store_window *w = bsearch(&key, c->w, x->cur.n, sizeof(*c->w), spark_cmp);
-	size_t i;
+	size_t k;
 
-	if (!w || s->t < x->spark_start || s->t >= x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT)
+	if (s->t < x->spark_start || s->t >= x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT)
 		return 0;
-	i = (size_t)(w - c->w) * DASH_SPARK_SLOTS + (size_t)((s->t - x->spark_start) / BILL_SLOT);
-	x->in[i] += s->c.in_bytes;
-	x->out[i] += s->c.out_bytes;
+	if (!c->n) {
+		if (spark_alloc(x, n) < 0)
+			return -ENOMEM;
+		c->n = n;
+	}
+	k = i * DASH_SPARK_SLOTS + (size_t)((s->t - x->spark_start) / BILL_SLOT);
+	x->in[k] += s->c.in_bytes;
+	x->out[k] += s->c.out_bytes;
 	return 0;
 }
 
-/* Every label's last day: the DASH_SPARK_SLOTS whole 5-minute slots
- * before the one in progress, in one read of the samples. */
-static int spark_read(struct source *st, struct dash_snap *x, struct err *e)
+/* The current cycle of every label, its 95th percentiles, totals and last
+ * day (the DASH_SPARK_SLOTS whole 5-minute slots before the one in
+ * progress, which may begin in the cycle before): one read of the samples
+ * from the cycle's start or the day's, whichever is earlier. */
+static int cur_read(struct source *st, struct dash_snap *x, struct query_bills_opts *o,
+		    struct err *e)
 {
-	struct store_wquery q = { .merge_hosts = true, .sum_classes = true, .host = x->host,
-				  .netns = x->netns, .nw = x->cur.n };
-	struct store_window *w = calloc(x->cur.n ? x->cur.n : 1, sizeof(*w));
-	struct spark_ctx c = { x, w };
-	int ret = 0;
+	struct spark_ctx c = { x, 0 };
+	int ret;
 
 	x->spark_start = x->now / BILL_SLOT * BILL_SLOT - DASH_SPARK_SLOTS * BILL_SLOT;
-	x->in = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->in));
-	x->out = calloc(x->cur.n * DASH_SPARK_SLOTS + 1, sizeof(*x->out));
-	if (!w || !x->in || !x->out) {
-		free(w);
+	o->cycle = "current";
+	o->sample = spark_sample;
+	o->sample_data = &c;
+	o->sample_since = x->spark_start;
+	ret = query_bills(st, o, &x->cur, e);
+	o->sample = NULL;
+	if (ret == -ENOMEM)
+		return err_setn(e, ret, "out of memory");
+	if (ret < 0)
+		return ret;
+	if (c.n && c.n != x->cur.n) /* query_bills' result is its windows */
+		return err_setn(e, -EPROTO, "the sparklines' labels are not the cycle's");
+	if (!c.n && spark_alloc(x, x->cur.n) < 0)
 		return err_setn(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* What the reports that could touch the previous cycles of x->cur are
+ * stamped over: a report's samples go to the slot of its last second, so
+ * times in (start, end] of each; the start at most 40 days (a month and
+ * a DST hour, with room) before the end. */
+static void prev_span(const struct dash_snap *x, int64_t *lo, int64_t *hi)
+{
+	*lo = INT64_MAX;
+	*hi = INT64_MIN;
+	for (size_t i = 0; i < x->cur.n; i++) {
+		if (x->cur.v[i].since < *lo)
+			*lo = x->cur.v[i].since;
+		if (x->cur.v[i].since > *hi)
+			*hi = x->cur.v[i].since;
 	}
-	/* cur is sorted by label, one cycle each: so are the windows */
+	*lo = x->cur.n ? *lo - 40 * 86400 : 0;
+	*hi = x->cur.n ? *hi : 0;
+}
+
+/* Can x keep old's previous cycles?  When they are the cycles that end
+ * where x's current ones begin, label by label, read less than
+ * DASH_PREV_SECONDS ago, and no report has been recorded for them (or
+ * pruned) since: the store's reports say so (stamp, as taken for x). */
+static bool prev_stands(const struct dash_snap *old, const struct dash_snap *x,
+			const int64_t stamp[3])
+{
+	if (!old || !old->stamped || !x->stamped || old->prev.n != x->cur.n ||
+	    time(NULL) - old->prev_made >= DASH_PREV_SECONDS ||
+	    memcmp(old->prev_stamp, stamp, 3 * sizeof(*stamp)) != 0)
+		return false;
 	for (size_t i = 0; i < x->cur.n; i++)
-		w[i] = (struct store_window){ x->cur.v[i].label, "day", x->spark_start,
-					      x->spark_start + DASH_SPARK_SLOTS * BILL_SLOT };
-	q.w = w;
-	if (x->cur.n)
-		ret = source_window_samples(st, &q, spark_sample, &c, e);
-	free(w);
-	return ret;
+		if (old->prev.v[i].until != x->cur.v[i].since ||
+		    strcmp(old->prev.v[i].label, x->cur.v[i].label) != 0)
+			return false;
+	return true;
+}
+
+static int bills_copy(struct query_bills *to, const struct query_bills *from)
+{
+	*to = (struct query_bills){ calloc(from->n + 1, sizeof(*to->v)), 0 };
+	if (!to->v)
+		return -ENOMEM;
+	for (; to->n < from->n; to->n++) {
+		to->v[to->n] = from->v[to->n];
+		if (!(to->v[to->n].label = strdup(from->v[to->n].label)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The previous cycle of every label into x: old's (the last snapshot of
+ * the same filters, NULL: none) while it stands, else read, after the
+ * reports' stamp is taken (a report recorded during the read changes the
+ * next one's).  An ended cycle changes only by such a report. */
+static int prev_read(struct source *st, struct dash_snap *x, const struct dash_snap *old,
+		     struct query_bills_opts *o, struct err *e)
+{
+	struct err ignored = { "" };
+	int64_t lo, hi;
+	int ret;
+
+	prev_span(x, &lo, &hi);
+	/* no stamp (the central database): read every time */
+	x->stamped = source_reports_stamp(st, lo, hi, x->prev_stamp, &ignored) == 0;
+	if (prev_stands(old, x, x->prev_stamp)) {
+		x->prev_made = old->prev_made;
+		ret = bills_copy(&x->prev, &old->prev);
+		return ret < 0 ? err_setn(e, ret, "out of memory") : 0;
+	}
+	x->prev_made = (int64_t)time(NULL);
+	o->cycle = "previous";
+	return query_bills(st, o, &x->prev, e);
 }
 
 /* A new snapshot of the overview for host and netns as of now, from the
  * store st (the caller holds d->work: the cycles change the process's
- * time zone while they are computed).  NULL when it failed (logged). */
+ * time zone while they are computed), keeping what it can of old (the
+ * last one of the same filters; NULL: none).  NULL when it failed
+ * (logged). */
 static struct dash_snap *snap_make(struct dash *d, struct source *st, const char *host,
-				   const char *netns, int64_t now)
+				   const char *netns, int64_t now, const struct dash_snap *old)
 {
 	struct dash_snap *x = calloc(1, sizeof(*x));
-	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0 };
+	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0,
+				      NULL, NULL, 0 };
 	struct err e = { "" };
 	int ret = x ? 0 : -ENOMEM;
 
@@ -195,13 +293,10 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 		ret = -ENOMEM;
 	if (ret == 0) {
 		x->now = now;
-		ret = query_bills(st, &o, &x->cur, &e);
+		ret = cur_read(st, x, &o, &e);
 	}
-	o.cycle = "previous";
 	if (ret == 0)
-		ret = query_bills(st, &o, &x->prev, &e);
-	if (ret == 0)
-		ret = spark_read(st, x, &e);
+		ret = prev_read(st, x, old, &o, &e);
 	if (ret < 0) {
 		fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
 		snap_free(x);
@@ -219,12 +314,14 @@ static bool snap_fresh(const struct dash *d, const struct dash_snap *x, int64_t 
 
 /* The overview's snapshot for r's filters (a reference: snap_put it):
  * without filters the refresher's (waiting for the first one); with
- * filters the one kept for the last filters asked, or a new one.  NULL
- * when none could be made. */
+ * filters one of the DASH_FILTERS kept for the last filters asked, or a
+ * new one (keeping the previous cycles of the stale one of the same
+ * filters).  NULL when none could be made. */
 static struct dash_snap *snap_for(struct dash *d, const char *host, const char *netns,
 				  int64_t now)
 {
-	struct dash_snap *x, *old;
+	struct dash_snap *x, *old = NULL, *drop;
+	size_t i;
 
 	pthread_mutex_lock(&d->lock);
 	if (!host && !netns) {
@@ -235,30 +332,43 @@ static struct dash_snap *snap_for(struct dash *d, const char *host, const char *
 		pthread_mutex_unlock(&d->lock);
 		return x;
 	}
-	x = d->fsnap;
-	if (x && same(x->host, host) && same(x->netns, netns) && snap_fresh(d, x, now)) {
+	for (i = 0; i < DASH_FILTERS; i++)
+		if ((x = d->fsnap[i]) && same(x->host, host) && same(x->netns, netns))
+			break;
+	if (i < DASH_FILTERS && snap_fresh(d, x, now)) {
 		x->refs++;
 		pthread_mutex_unlock(&d->lock);
 		return x;
 	}
+	if (i < DASH_FILTERS)
+		(old = x)->refs++;
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_lock(&d->work);
-	x = snap_make(d, d->store, host, netns, now);
+	x = snap_make(d, d->store, host, netns, now, old);
 	pthread_mutex_unlock(&d->work);
+	snap_put(d, old);
 	if (!x)
 		return NULL;
 	pthread_mutex_lock(&d->lock);
-	old = d->fsnap;
-	d->fsnap = x;
+	/* the same filters' stale one goes, else the oldest; x first */
+	for (i = 0; i < DASH_FILTERS - 1; i++)
+		if (d->fsnap[i] && same(d->fsnap[i]->host, host) &&
+		    same(d->fsnap[i]->netns, netns))
+			break;
+	drop = d->fsnap[i];
+	memmove(&d->fsnap[1], &d->fsnap[0], i * sizeof(*d->fsnap));
+	d->fsnap[0] = x;
 	x->refs++; /* the cache's and the caller's */
 	pthread_mutex_unlock(&d->lock);
-	snap_put(d, old);
+	snap_put(d, drop);
 	return x;
 }
 
 /* The refresher: a new snapshot of every label every DASH_CACHE_SECONDS
- * (once with a fixed --at), on a store connection of its own, so that no
- * request waits for the whole computation. */
+ * (once with a fixed --at; with the tests' at_file, when its time
+ * changes), on a store connection of its own, so that no request waits
+ * for the computation, and keeping the previous cycles of the last one
+ * while they stand. */
 static void *refresher(void *arg)
 {
 	struct dash *d = arg;
@@ -269,11 +379,15 @@ static void *refresher(void *arg)
 	while (!d->stop) {
 		int64_t now = dash_now(d);
 
+		if ((old = d->snap))
+			old->refs++;
 		pthread_mutex_unlock(&d->lock);
 		pthread_mutex_lock(&d->work);
-		x = snap_make(d, d->bg_store, NULL, NULL, now);
+		x = snap_make(d, d->bg_store, NULL, NULL, now, old);
 		pthread_mutex_unlock(&d->work);
 		pthread_mutex_lock(&d->lock);
+		if (old)
+			old->refs--; /* d->snap holds one still (the refresher alone sets it) */
 		old = x ? d->snap : NULL;
 		if (x)
 			d->snap = x;
@@ -287,10 +401,25 @@ static void *refresher(void *arg)
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += DASH_CACHE_SECONDS;
-		while (!d->stop && (d->fixed_at ||
-				    pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT))
-			if (d->fixed_at)
+		while (!d->stop) {
+			if (d->at_file) {
+				/* the tests' time: looked at five times a second */
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += 200000000;
+				if (until.tv_nsec >= 1000000000) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&d->cond, &d->lock, &until);
+				if (!d->snap || dash_now(d) != d->snap->now)
+					break;
+			} else if (d->fixed_at) {
 				pthread_cond_wait(&d->cond, &d->lock);
+			} else if (pthread_cond_timedwait(&d->cond, &d->lock,
+							  &until) == ETIMEDOUT) {
+				break;
+			}
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -1372,8 +1501,11 @@ void dash_finish(struct dash *d)
 		d->started = false;
 	}
 	snap_free(d->snap);
-	snap_free(d->fsnap);
-	d->snap = d->fsnap = NULL;
+	d->snap = NULL;
+	for (size_t i = 0; i < DASH_FILTERS; i++) {
+		snap_free(d->fsnap[i]);
+		d->fsnap[i] = NULL;
+	}
 	if (d->locks) {
 		pthread_mutex_destroy(&d->lock);
 		pthread_mutex_destroy(&d->work);

@@ -75,6 +75,10 @@ struct query {
 	const struct qwin *gw;
 	char *gaddr;
 	int ret;
+	/* serve's one read (query_bills_opts.sample): every sample read from
+	 * sample_since on goes to sample, and each window's sum to tot[] */
+	const struct query_bills_opts *bo;
+	struct counts *tot;
 };
 
 /* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (or a blank for T), "YYYY-MM" or
@@ -474,6 +478,7 @@ static void query_free(struct query *q)
 	free(q->sin);
 	free(q->sout);
 	free(q->gaddr);
+	free(q->tot);
 }
 
 /* --cycle: current, previous or YYYY-MM. */
@@ -786,6 +791,18 @@ static int p95_sample(const struct store_sample *x, void *data)
 
 	if (!w)
 		return 0;
+	if (q->bo && (ret = q->bo->sample(x, (size_t)(w - q->w), q->nw, q->bo->sample_data)))
+		return ret;
+	if (x->t < w->w.since) /* read for sample only (the window was widened) */
+		return 0;
+	if (q->tot) {
+		struct counts *c = &q->tot[w - q->w];
+
+		c->in_bytes += x->c.in_bytes;
+		c->in_packets += x->c.in_packets;
+		c->out_bytes += x->c.out_bytes;
+		c->out_packets += x->c.out_packets;
+	}
 	if (w != q->gw || (x->addr && (!q->gaddr || strcmp(x->addr, q->gaddr) != 0))) {
 		if ((ret = p95_flush(q)) < 0)
 			return ret;
@@ -1068,10 +1085,15 @@ static int query_store(struct source *s, struct query *q, struct store_query *sq
 
 		if (!v)
 			return err_setn(e, -ENOMEM, "out of memory");
-		for (size_t i = 0; i < q->nw; i++)
+		for (size_t i = 0; i < q->nw; i++) {
 			v[i] = q->w[i].w;
+			if (q->bo && q->mode == MODE_P95 && q->bo->sample_since < v[i].since)
+				v[i].since = q->bo->sample_since;
+		}
 		wq.w = v;
-		if (q->mode == MODE_P95) {
+		if (q->mode == MODE_P95 && q->bo && !(q->tot = calloc(q->nw, sizeof(*q->tot))))
+			ret = -ENOMEM;
+		else if (q->mode == MODE_P95) {
 			wq.merge_hosts = true;
 			wq.sum_classes = true;
 			ret = source_window_samples(s, &wq, p95_sample, q, e);
@@ -1149,9 +1171,10 @@ int query_report(const struct report_opts *o, const char *store_path, const char
 
 /* ---- the same numbers for nftally serve ---- */
 
-/* One pass of report over s: --cycle o->cycle, with or without --p95. */
+/* One pass of report over s: --cycle o->cycle, with or without --p95
+ * (with bo: serve's one read, query_bills_opts.sample). */
 static int bills_pass(struct source *s, const struct report_opts *o, int64_t now,
-		      struct query *q, struct err *e)
+		      const struct query_bills_opts *bo, struct query *q, struct err *e)
 {
 	struct store_query sq = { .by = TIER_DAY, .since = INT64_MIN, .until = INT64_MAX,
 				  .label = o->label, .host = o->host, .netns = o->netns,
@@ -1160,7 +1183,7 @@ static int bills_pass(struct source *s, const struct report_opts *o, int64_t now
 	char canon[ADDR_STRLEN];
 	int ret;
 
-	*q = (struct query){ .now = now };
+	*q = (struct query){ .now = now, .bo = bo };
 	if ((ret = query_options(o, &sq, q, &eff, canon, e)) < 0)
 		return ret;
 	/* q->o points at eff: keep it for the pass only */
@@ -1168,6 +1191,42 @@ static int bills_pass(struct source *s, const struct report_opts *o, int64_t now
 	ret = query_store(s, q, &sq, e);
 	q->o = o;
 	return ret;
+}
+
+/* Can the totals of p's windows be the sums of the samples its read gave
+ * (p.tot)?  When the samples hold every count of every window: report's
+ * totals are then the same samples summed by the store (STORE_FINEST). */
+static bool bills_from_samples(struct source *s, const struct query *p)
+{
+	int64_t from = source_samples_from(s);
+
+	if (!p->tot)
+		return false;
+	for (size_t i = 0; i < p->nw; i++)
+		if (p->w[i].w.since < from)
+			return false;
+	return true;
+}
+
+/* The totals of window w into x: from the samples' sums (tot), else from
+ * the rows of the totals' pass t from *j on (in window order). */
+static void bills_totals(const struct query *t, size_t *j, const struct qwin *w,
+			 const struct counts *tot, struct query_bill *x)
+{
+	if (tot) {
+		x->c = *tot;
+		return;
+	}
+	while (*j < t->n && window_cmp(t->v[*j].label, t->v[*j].since, NULL, w->w.label,
+				       w->w.since, NULL) < 0)
+		(*j)++;
+	for (; *j < t->n && window_cmp(t->v[*j].label, t->v[*j].since, NULL, w->w.label,
+				       w->w.since, NULL) == 0; (*j)++) {
+		x->c.in_bytes += t->v[*j].c.in_bytes;
+		x->c.in_packets += t->v[*j].c.in_packets;
+		x->c.out_bytes += t->v[*j].c.out_bytes;
+		x->c.out_packets += t->v[*j].c.out_packets;
+	}
 }
 
 int query_bills(struct source *s, const struct query_bills_opts *bo, struct query_bills *out,
@@ -1179,6 +1238,7 @@ int query_bills(struct source *s, const struct query_bills_opts *bo, struct quer
 				 .billing = bo->billing, .label = bo->label, .host = bo->host,
 				 .netns = bo->netns, .merge_hosts = true, .format = "json" };
 	struct query t = { 0 }, p = { 0 };
+	bool one = false;
 	size_t j = 0, k = 0;
 	int ret;
 
@@ -1188,18 +1248,19 @@ int query_bills(struct source *s, const struct query_bills_opts *bo, struct quer
 		o.since = since;
 	}
 	*out = (struct query_bills){ 0 };
-	ret = bills_pass(s, &o, bo->now, &t, e);
 	o.p95 = true;
-	if (ret == 0)
-		ret = bills_pass(s, &o, bo->now, &p, e);
-	if (ret == 0 && t.nw && !(out->v = calloc(t.nw, sizeof(*out->v))))
+	ret = bills_pass(s, &o, bo->now, bo->sample && bo->cycle ? bo : NULL, &p, e);
+	o.p95 = false;
+	if (ret == 0 && !(one = bills_from_samples(s, &p)))
+		ret = bills_pass(s, &o, bo->now, NULL, &t, e);
+	if (ret == 0 && p.nw && !(out->v = calloc(p.nw, sizeof(*out->v))))
 		ret = err_setn(e, -ENOMEM, "out of memory");
 	/* every window (label, cycle) with its rows (if any) and its
 	 * percentile (zero slots when it has no samples: report --all's
 	 * row); windows, rows and percentiles are all in (label, cycle)
 	 * order, so one walk joins them */
-	for (size_t i = 0; ret == 0 && i < t.nw; i++) {
-		const struct qwin *w = &t.w[i];
+	for (size_t i = 0; ret == 0 && i < p.nw; i++) {
+		const struct qwin *w = &p.w[i];
 		struct query_bill *x = &out->v[out->n];
 
 		x->label = strdup(w->w.label);
@@ -1211,16 +1272,7 @@ int query_bills(struct source *s, const struct query_bills_opts *bo, struct quer
 		memcpy(x->period, w->period, sizeof(x->period));
 		x->since = w->w.since;
 		x->until = w->w.until;
-		while (j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
-					     w->w.since, NULL) < 0)
-			j++;
-		for (; j < t.n && window_cmp(t.v[j].label, t.v[j].since, NULL, w->w.label,
-					     w->w.since, NULL) == 0; j++) {
-			x->c.in_bytes += t.v[j].c.in_bytes;
-			x->c.in_packets += t.v[j].c.in_packets;
-			x->c.out_bytes += t.v[j].c.out_bytes;
-			x->c.out_packets += t.v[j].c.out_packets;
-		}
+		bills_totals(&t, &j, w, one ? &p.tot[i] : NULL, x);
 		x->billed = bill_bytes(bo->bill, x->c.in_bytes, x->c.out_bytes);
 		while (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
 					      w->w.since, NULL) < 0)

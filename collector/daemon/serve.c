@@ -309,6 +309,8 @@ int serve_run(const struct serve_opts *o, struct err *e)
 		return err_set(e, "--at: bad time (use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS], "
 			       "YYYY-MM or @SECONDS)");
 	d.fixed_at = o->at != NULL;
+	/* tests only: time moved on under a running serve (docs/dashboard.md) */
+	d.at_file = d.fixed_at ? getenv("NFTALLY_SERVE_AT_FILE") : NULL;
 	d.loopback = listen_loopback(&ss);
 	if (o->token_file)
 		ret = load_operator(&d, o->token_file, e);

@@ -83,3 +83,14 @@ int source_window_samples(struct source *s, const struct store_wquery *q,
 	return s->pg ? pg_read_window_samples(s->pg, q, cb, data, e) :
 		       store_window_samples(s->store, q, cb, data, e);
 }
+
+int64_t source_samples_from(struct source *s)
+{
+	return s->pg ? INT64_MAX : store_samples_from(s->store);
+}
+
+int source_reports_stamp(struct source *s, int64_t lo, int64_t hi, int64_t stamp[3],
+			 struct err *e)
+{
+	return s->pg ? -ENOTSUP : store_reports_stamp(s->store, lo, hi, stamp, e);
+}

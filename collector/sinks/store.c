@@ -1001,6 +1001,25 @@ int store_label_usage(struct store *s, int64_t since, int64_t until,
 	return store_rows_end(s, st, rc, ret, "label usage", e);
 }
 
+int store_reports_stamp(struct store *s, int64_t lo, int64_t hi, int64_t stamp[3],
+			struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* the reports are few next to the samples (one row a report): a scan */
+	if (store_prepare(s, &st, "SELECT count(*), coalesce(sum(seq), 0), coalesce(sum(t), 0)"
+			  " FROM reports WHERE t >= ?1 AND t <= ?2", e) < 0)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	rc = sqlite3_step(st);
+	for (int i = 0; i < 3; i++)
+		stamp[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "reports");
+}
+
 int store_labels(struct store *s, int (*cb)(const char *label, void *data), void *data,
 		 struct err *e)
 {

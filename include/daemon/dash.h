@@ -32,7 +32,15 @@ struct dash_snap {
 	struct query_bills cur, prev; /* cur.v[i], prev.v[i]: the same label */
 	int64_t spark_start;
 	uint64_t *in, *out;     /* [i * DASH_SPARK_SLOTS + slot]: bytes of cur.v[i] */
+	/* prev as the store's reports stood before it was read (source_
+	 * reports_stamp over its cycles; stamped false: none), and when it
+	 * was read: the next snapshot of these filters keeps it while they
+	 * stand, an ended cycle being the same */
+	int64_t prev_stamp[3], prev_made;
+	bool stamped;
 };
+
+#define DASH_FILTERS 4 /* the filtered snapshots kept: the last ones asked */
 
 struct dash {
 	struct source *store;
@@ -40,6 +48,10 @@ struct dash {
 	const struct quotas *quotas; /* NULL: none (no quota bars) */
 	enum bill_policy bill;
 	int64_t at;          /* with fixed_at: the time the pages are made as of */
+	/* tests only ($NFTALLY_SERVE_AT_FILE, with fixed_at): a file whose
+	 * number is the time instead of at, read for every page; the
+	 * refresher makes a new snapshot when it changes */
+	const char *at_file;
 	bool fixed_at, loopback;
 	char *operator_token; /* NULL: none */
 	struct dash_token *tokens;
@@ -50,7 +62,7 @@ struct dash {
 	 * time zone (which the cycles change while they are computed) */
 	pthread_mutex_t lock, work;
 	pthread_cond_t cond;
-	struct dash_snap *snap, *fsnap;
+	struct dash_snap *snap, *fsnap[DASH_FILTERS]; /* fsnap[0] the newest */
 	bool stop, failed, started, locks;
 	pthread_t thread;
 	struct source *bg_store; /* the refresher's own connection */

@@ -65,6 +65,7 @@ const char *query_local_zone(char *buf, size_t size);
 /* ---- the same numbers for nftally serve (docs/dashboard.md) ---- */
 
 struct source;
+struct store_sample;
 
 /* What query_bills computes: report --cycle CYCLE --bill BILL --p95
  * --merge-hosts --all as of now (or, without a cycle, --by cycle --since
@@ -77,6 +78,16 @@ struct query_bills_opts {
 	int64_t now;
 	const char *label, *host, *netns;
 	int64_t since;
+	/* serve's one read of a cycle (with cycle set; NULL: none): the read
+	 * of the samples for the percentiles starts at sample_since when that
+	 * is earlier than a window's start, gives every sample it reads to
+	 * sample (with its window's index i of the n in the result's order;
+	 * non-zero stops the read and is returned), and gives the totals too
+	 * when the samples hold every count of the windows (the store's
+	 * samples_from), instead of a second read */
+	int (*sample)(const struct store_sample *x, size_t i, size_t n, void *data);
+	void *sample_data;
+	int64_t sample_since;
 };
 
 /* One label's cycle: its totals (report --cycle's row, summed over hosts,

@@ -35,5 +35,14 @@ int source_window_query(struct source *s, const struct store_wquery *q,
 int source_window_samples(struct source *s, const struct store_wquery *q,
 			  int (*cb)(const struct store_sample *x, void *data), void *data,
 			  struct err *e);
+/* Where the samples begin (store_samples_from): every count from there on
+ * is in them.  INT64_MAX for the central database (not known here). */
+int64_t source_samples_from(struct source *s);
+/* A stamp of the reports recorded with a time in [lo, hi] (their number
+ * and sums of seq and time), which a report recorded (or removed) there
+ * changes: 0, -ENOTSUP for the central database, or a negative errno
+ * with e set. */
+int source_reports_stamp(struct source *s, int64_t lo, int64_t hi, int64_t stamp[3],
+			 struct err *e);
 
 #endif

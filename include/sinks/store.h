@@ -200,4 +200,11 @@ int store_window_samples(struct store *s, const struct store_wquery *q,
 /* Where the samples begin: every report from there on is in them. */
 int64_t store_samples_from(const struct store *s);
 
+/* The number of reports recorded with a time in [lo, hi], the sum of
+ * their seq and of their times, into stamp: what serve compares to know
+ * that an ended cycle has no new report (or lost one to the pruning).
+ * 0 or a negative errno with e set. */
+int store_reports_stamp(struct store *s, int64_t lo, int64_t hi, int64_t stamp[3],
+			struct err *e);
+
 #endif

@@ -43,6 +43,18 @@ CONF
 	echo "$OP_TOKEN" > "$1/operator-token"
 }
 
+# The start of serve.sh and serve-refresh.sh: what they need, the known
+# store in $WORK, and namespace NS (W, its serve's URL U, get for curl).
+serve_test_init() { # NS
+	W=$1 U=http://127.0.0.1:9480
+	need
+	command -v curl >/dev/null || skip_or_fail "serve tests need curl"
+	[ -x "$BILLFILL" ] || skip_or_fail "no billfill at $BILLFILL"
+	serve_fill "$WORK"; assert_eq 0 $? "billfill"
+	serve_ns "$1" || skip_or_fail "cannot make namespace $1"
+}
+get() { inns "$W" curl -s "$@"; }
+
 # A namespace with lo and a veth pair (both ends inside) holding 198.18.9.1.
 serve_ns() { # NS
 	ip netns add "$1" || return 1

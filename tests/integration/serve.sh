@@ -9,15 +9,7 @@
 # label is escaped on every page; HTTPS with a certificate.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-serve.sh"
-need
-command -v curl >/dev/null || skip_or_fail "serve tests need curl"
-[ -x "$BILLFILL" ] || skip_or_fail "no billfill at $BILLFILL"
-
-serve_fill "$WORK"; assert_eq 0 $? "billfill"
-W="${PFX}w"
-serve_ns "$W" || skip_or_fail "cannot make namespace $W"
-U=http://127.0.0.1:9480
-get() { inns "$W" curl -s "$@"; }
+serve_test_init "${PFX}w"
 code() { inns "$W" curl -s -o /dev/null -w '%{http_code}' "$@"; }
 rep() { "$NFTALLY" -c "$WORK/nftally.conf" report --at "@$AT" --bill sum --all "$@"; }
 serve_start "$W" "$U" -c "$WORK/nftally.conf" --at "@$AT" --tokens "$WORK/tokens"
