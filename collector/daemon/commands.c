@@ -181,6 +181,8 @@ int commands_apply(struct account *acct, struct err *e)
 	if (account_applied_prev(acct, dirfd, names.applied, boot, nsid, &rec, &prev, false)) {
 		o.prev = &prev;
 		o.prev_handle = rec.handle;
+	} else if (prev.n) {
+		o.hint = &prev; /* where else to look for counters */
 	}
 	if (dirfd >= 0)
 		close(dirfd);
