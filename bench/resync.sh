@@ -8,8 +8,8 @@
 # (straight over netlink, not timed); the time from the signal to the run's `reloaded` line
 # in its output.  Then START_ROUNDS times: the run stopped (SIGTERM, not
 # timed), one element deleted by hand, a new run, timed from its launch to
-# its `start` line.  Then `nft delete table` of the same table, timed, for
-# scale.  Medians.  Needs root.
+# its `start` line (and its peak RSS until then, ms/MB).  Then `nft
+# delete table` of the same table, timed, for scale.  Medians.  Needs root.
 #   usage: bench/resync.sh SIZE...        e.g. bench/resync.sh 100000 1000000
 #   ROUNDS (default 3; 0: no SIGHUP), START_ROUNDS (default ROUNDS),
 #   START_TIMEOUT (seconds, default 3600: a start that takes longer is
@@ -82,8 +82,11 @@ start_run() {
 		2> "${ERRLOG:-$W/err}" &
 	PID=$!
 	while ! grep -q '"event":"start"' "$W/run.json"; do
-		if ! kill -0 "$PID" 2>/dev/null ||
-		   [ "$(echo "$EPOCHREALTIME - $t0 > $START_TIMEOUT" | bc -l)" = 1 ]; then
+		if ! kill -0 "$PID" 2>/dev/null; then
+			wait "$PID"; PID= MS=died
+			return
+		fi
+		if [ "$(echo "$EPOCHREALTIME - $t0 > $START_TIMEOUT" | bc -l)" = 1 ]; then
 			kill -KILL "$PID" 2>/dev/null; wait "$PID"; PID=
 			MS=">${START_TIMEOUT}000"
 			return
@@ -91,6 +94,8 @@ start_run() {
 		sleep 0.01
 	done
 	MS=$(echo "($EPOCHREALTIME - $t0) * 1000" | bc -l | xargs printf '%.0f')
+	# the peak RSS so far (ip netns exec became nftally)
+	MS="$MS/$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status")MB"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -127,7 +132,7 @@ for n in "$@"; do
 	done
 	[ "$START_ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; first start %s)\n' \
 		"run start, one element deleted" "$n" \
-		"$(printf '%s\n' "${st[@]}" | sed 's/>//' | median)" "${st[*]}" "$first"
+		"$(printf '%s\n' "${st[@]}" | sed 's/>//; s|/.*||' | median)" "${st[*]}" "$first"
 	[ -n "$PID" ] && { kill -TERM "$PID"; wait "$PID"; PID=; }
 	if [ "$n" -le "$DELETE_TABLE_MAX" ]; then
 		t0=$EPOCHREALTIME
