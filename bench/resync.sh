@@ -6,16 +6,21 @@
 # per line, an `apply`, a run, then ROUNDS times each of: SIGHUP with
 # nothing changed, and SIGHUP after one map element was deleted by hand
 # (straight over netlink, not timed); the time from the signal to the run's `reloaded` line
-# in its output.  Then, the run stopped, `nft delete table` of the same
-# table, timed, for scale.  Medians.  Needs root.
+# in its output.  Then START_ROUNDS times: the run stopped (SIGTERM, not
+# timed), one element deleted by hand, a new run, timed from its launch to
+# its `start` line (and its peak RSS until then, ms/MB).  Then `nft
+# delete table` of the same table, timed, for scale.  Medians.  Needs root.
 #   usage: bench/resync.sh SIZE...        e.g. bench/resync.sh 100000 1000000
-#   ROUNDS (default 3), DELETE_TABLE_MAX (default 300000: nft delete table
-#   lists the table first, quadratic; skipped above this size)
+#   ROUNDS (default 3; 0: no SIGHUP), START_ROUNDS (default ROUNDS),
+#   START_TIMEOUT (seconds, default 3600: a start that takes longer is
+#   killed and printed as >TIMEOUT), DELETE_TABLE_MAX (default 300000: nft
+#   delete table lists the table first, quadratic; skipped above this size)
 set -u
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bench/resync.sh SIZE..." >&2; exit 2; }
 NFTALLY=${NFTALLY:-$PWD/build/nftally}
 ROUNDS=${ROUNDS:-3} DELETE_TABLE_MAX=${DELETE_TABLE_MAX:-300000}
+START_ROUNDS=${START_ROUNDS:-$ROUNDS} START_TIMEOUT=${START_TIMEOUT:-3600}
 W=$(mktemp -d /tmp/nftally-resync.XXXXXX)
 NS=nftally-resync-$$ PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait; ip netns del "$NS" 2>/dev/null; rm -rf "$W"' EXIT
@@ -68,6 +73,31 @@ sys.exit(0 if err == 0 else print("delete element:", err) or 1)
 PY
 }
 
+# Launch a run in the background (PID), wait for its `start` line; MS gets
+# the ms from the launch, or >TIMEOUT (the run is then killed).
+start_run() {
+	: > "$W/run.json"
+	local t0=$EPOCHREALTIME
+	ip netns exec "$NS" "$NFTALLY" -c "$W/b.conf" -t "$t" run > "$W/run.json" \
+		2> "${ERRLOG:-$W/err}" &
+	PID=$!
+	while ! grep -q '"event":"start"' "$W/run.json"; do
+		if ! kill -0 "$PID" 2>/dev/null; then
+			wait "$PID"; PID= MS=died
+			return
+		fi
+		if [ "$(echo "$EPOCHREALTIME - $t0 > $START_TIMEOUT" | bc -l)" = 1 ]; then
+			kill -KILL "$PID" 2>/dev/null; wait "$PID"; PID=
+			MS=">${START_TIMEOUT}000"
+			return
+		fi
+		sleep 0.01
+	done
+	MS=$(echo "($EPOCHREALTIME - $t0) * 1000" | bc -l | xargs printf '%.0f')
+	# the peak RSS so far (ip netns exec became nftally)
+	MS="$MS/$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status")MB"
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf '%-34s %8s %10s\n' what N median_ms
@@ -77,10 +107,8 @@ for n in "$@"; do
 	ip netns del "$NS" 2>/dev/null; ip netns add "$NS"; rm -rf "$W/state"
 	ip netns exec "$NS" "$NFTALLY" -c "$W/b.conf" -t "$t" apply 2> /dev/null ||
 		{ echo "apply failed at $n" >&2; exit 1; }
-	ip netns exec "$NS" "$NFTALLY" -c "$W/b.conf" -t "$t" run > "$W/run.json" 2> "${ERRLOG:-$W/err}" &
-	PID=$!
-	for _ in $(seq 60000); do grep -q '"event":"start"' "$W/run.json" && break; sleep 0.01; done
-	k=0 same=() one=()
+	start_run; first=$MS
+	k=0 same=() one=() st=()
 	for _ in $(seq "$ROUNDS"); do
 		k=$((k + 1)); same+=("$(hup $k)")
 	done
@@ -91,11 +119,21 @@ for n in "$@"; do
 	# and as the run timed itself, from reading the targets file on
 	mapfile -t inside < <(jq -r 'select(.event == "reloaded") | .message' "$W/run.json" |
 		sed -E 's/.* in ([0-9.]+) ms$/\1/')
-	printf '%-34s %8s %10s   (%s; inside %s)\n' "SIGHUP, nothing changed" "$n" \
+	[ "$ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; inside %s)\n' \
+		"SIGHUP, nothing changed" "$n" \
 		"$(printf '%s\n' "${same[@]}" | median)" "${same[*]}" "${inside[*]:0:ROUNDS}"
-	printf '%-34s %8s %10s   (%s; inside %s)\n' "SIGHUP, one element deleted" "$n" \
+	[ "$ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; inside %s)\n' \
+		"SIGHUP, one element deleted" "$n" \
 		"$(printf '%s\n' "${one[@]}" | median)" "${one[*]}" "${inside[*]:ROUNDS}"
-	kill -TERM "$PID"; wait "$PID"; PID=
+	for i in $(seq "$START_ROUNDS"); do
+		[ -n "$PID" ] && { kill -TERM "$PID"; wait "$PID"; PID=; }
+		del_elem in6 "2001:db8:9::1:$(printf %x $((100 + i)))"
+		start_run; st+=("$MS")
+	done
+	[ "$START_ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; first start %s)\n' \
+		"run start, one element deleted" "$n" \
+		"$(printf '%s\n' "${st[@]}" | sed 's/>//; s|/.*||' | median)" "${st[*]}" "$first"
+	[ -n "$PID" ] && { kill -TERM "$PID"; wait "$PID"; PID=; }
 	if [ "$n" -le "$DELETE_TABLE_MAX" ]; then
 		t0=$EPOCHREALTIME
 		ip netns exec "$NS" nft delete table inet nftally

@@ -75,6 +75,39 @@ static int addr_fail(const char **why, const char *reason)
 	return -EINVAL;
 }
 
+/* What glibc's inet_pton(AF_INET) accepts, for s[0..n): four decimal
+ * parts of at most 255 without leading zeros, and nothing else.  By hand
+ * because it runs for every line of a targets file and of a record
+ * (tests/unit/test_addr.c compares the two). */
+static bool addr_parse_v4(const char *s, size_t n, uint8_t *out)
+{
+	unsigned parts = 0, v = 0;
+	bool digit = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			if (digit && v == 0)
+				return false;
+			v = v * 10 + (unsigned)(s[i] - '0');
+			if (v > 255)
+				return false;
+			if (!digit && ++parts > 4)
+				return false;
+			digit = true;
+		} else if (s[i] == '.' && digit && parts < 4) {
+			out[parts - 1] = (uint8_t)v;
+			v = 0;
+			digit = false;
+		} else {
+			return false;
+		}
+	}
+	if (parts < 4 || !digit)
+		return false;
+	out[3] = (uint8_t)v;
+	return true;
+}
+
 int addr_parse(const char *s, struct addr *out, const char **why)
 {
 	char text[ADDR_STRLEN];
@@ -85,11 +118,15 @@ int addr_parse(const char *s, struct addr *out, const char **why)
 
 	if (alen == 0 || alen >= sizeof(text))
 		return addr_fail(why, "bad address");
-	memcpy(text, s, alen);
-	text[alen] = '\0';
-	a.family = memchr(text, ':', alen) ? AF_INET6 : AF_INET;
-	if (inet_pton(a.family, text, a.bytes) != 1)
+	a.family = memchr(s, ':', alen) ? AF_INET6 : AF_INET;
+	if (a.family == AF_INET && !addr_parse_v4(s, alen, a.bytes))
 		return addr_fail(why, "bad address");
+	if (a.family == AF_INET6) {
+		memcpy(text, s, alen);
+		text[alen] = '\0';
+		if (inet_pton(AF_INET6, text, a.bytes) != 1)
+			return addr_fail(why, "bad address");
+	}
 	plen = addr_width(a.family);
 	if (slash && addr_parse_plen(slash + 1, plen, &plen) < 0)
 		return addr_fail(why, "bad prefix length");
@@ -105,19 +142,84 @@ bool addr_is_host(const struct addr *a)
 	return a->plen == addr_width(a->family);
 }
 
+/* v in decimal at p; returns the end. */
+static char *addr_put_dec(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+static char *addr_put_v4(char *p, const uint8_t *b)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = addr_put_dec(p, b[i]);
+	}
+	return p;
+}
+
+/* What glibc's inet_ntop writes (RFC 5952: the first longest run of two or
+ * more zero words as "::", an IPv4-compatible or -mapped tail dotted), by
+ * hand: its sprintf per word was most of writing a record of 100,000
+ * addresses (tests/unit/test_addr.c compares the two). */
+static char *addr_put_v6(char *p, const uint8_t *b)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int best = -1, blen = 0, cur = -1;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+		if (w[i] == 0 && cur < 0)
+			cur = i;
+		if (w[i] == 0 && i - cur + 1 > blen && i - cur + 1 >= 2) {
+			best = cur;
+			blen = i - cur + 1;
+		}
+		if (w[i])
+			cur = -1;
+	}
+	for (int i = 0; i < 8; i++) {
+		bool started = false;
+
+		if (best >= 0 && i >= best && i < best + blen) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		if (i == 6 && best == 0 && (blen == 6 || (blen == 5 && w[5] == 0xffff)))
+			return addr_put_v4(p, b + 12);
+		for (int sh = 12; sh >= 0; sh -= 4)
+			if ((started |= (w[i] >> sh & 15) || !sh))
+				*p++ = hex[w[i] >> sh & 15];
+	}
+	if (best >= 0 && best + blen == 8)
+		*p++ = ':';
+	return p;
+}
+
 char *addr_format(const struct addr *a, char *buf)
 {
-	size_t n;
+	char *p;
 
-	if (!inet_ntop(a->family, a->bytes, buf, ADDR_STRLEN)) {
-		/* Only a corrupt struct gets here; keep the output a string. */
-		strcpy(buf, "?");
-		return buf;
-	}
+	if (a->family == AF_INET)
+		p = addr_put_v4(buf, a->bytes);
+	else if (a->family == AF_INET6)
+		p = addr_put_v6(buf, a->bytes);
+	else
+		return strcpy(buf, "?"); /* only a corrupt struct */
 	if (!addr_is_host(a)) {
-		n = strlen(buf);
-		snprintf(buf + n, ADDR_STRLEN - n, "/%u", a->plen);
+		*p++ = '/';
+		p = addr_put_dec(p, a->plen);
 	}
+	*p = 0;
 	return buf;
 }
 

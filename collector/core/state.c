@@ -41,6 +41,20 @@ int state_add(struct state *s, const struct addr *a, const char *label,
 	return state_add_entry(s, &(struct state_entry){ .addr = *a, .c = *c, .rep = rep }, label);
 }
 
+int state_reserve(struct state *s, size_t n)
+{
+	void *p;
+
+	if (n <= s->cap)
+		return 0;
+	p = reallocarray(s->v, n, sizeof(*s->v));
+	if (!p)
+		return -ENOMEM;
+	s->v = p;
+	s->cap = n;
+	return 0;
+}
+
 int state_add_entry(struct state *s, const struct state_entry *from, const char *label)
 {
 	struct state_entry *x;

@@ -386,12 +386,14 @@ int account_applied_prev(struct account *acct, int dirfd, const char *file, cons
 	if (nl_table_exists(acct->nl, acct->cfg.table, &handle) != 1)
 		return 0;
 	if (!account_applied_load(acct, dirfd, file, handle, boot, nsid, rec, applied_take, &p) ||
-	    p.err || !applied_prev_ok(prev) || (installed_only && rec->n) ||
-	    nl_genid(acct->nl, &gen) < 0 || gen != rec->genid) {
+	    p.err || !applied_prev_ok(prev)) {
 		free(prev->v);
 		targets_init(prev);
 		return 0;
 	}
+	/* not to be trusted, but still what this table was given: a hint */
+	if ((installed_only && rec->n) || nl_genid(acct->nl, &gen) < 0 || gen != rec->genid)
+		return 0;
 	if (!prev->v && !(prev->v = calloc(1, sizeof(*prev->v))))
 		return 0;
 	return 1;

@@ -131,6 +131,8 @@ static void applied_save(struct account *acct, const struct state *old, bool kee
 	rec.genid = res->genid;
 	statedir_boot_id(rec.boot, sizeof(rec.boot));
 	account_netns_id(rec.netns, sizeof(rec.netns));
+	if (ret == 0)
+		ret = state_reserve(&rec, acct->tg.n + old->n + (keep ? res->ngone : 0));
 	for (size_t i = 0; i < acct->tg.n && ret == 0; i++)
 		ret = state_add(&rec, &acct->tg.v[i].addr, "-", &(struct counts){ 0 }, true);
 	for (size_t i = 0; i < old->n && ret == 0; i++)
@@ -181,6 +183,8 @@ int commands_apply(struct account *acct, struct err *e)
 	if (account_applied_prev(acct, dirfd, names.applied, boot, nsid, &rec, &prev, false)) {
 		o.prev = &prev;
 		o.prev_handle = rec.handle;
+	} else if (prev.n) {
+		o.hint = &prev; /* where else to look for counters */
 	}
 	if (dirfd >= 0)
 		close(dirfd);

@@ -1197,12 +1197,15 @@ static int run_start(struct run *r)
 	struct state rec;
 
 	/* The last apply's record, if nothing was committed since and it
-	 * left no counters to drain: no listing of the table. */
+	 * left no counters to drain: no listing of the table.  Else what it
+	 * installed is where to look for counters (not listed either). */
 	state_init(&rec);
 	if (account_applied_prev(a, r->d->dirfd, r->names_f.applied, r->d->boot, r->nsid, &rec,
 				 &prev, true)) {
 		o.prev = &prev;
 		o.prev_handle = rec.handle;
+	} else if (prev.n) {
+		o.hint = &prev;
 	}
 	ret = run_apply(r, &o, &res);
 	free(prev.v);

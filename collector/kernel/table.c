@@ -324,33 +324,69 @@ static int list_elems(struct nl *nl, const char *table, struct listing *ls)
 	return ret;
 }
 
+/* The addresses of o->known and o->hint that are no target: the targets'
+ * counters are candidates anyway (a run's state names every target again:
+ * a million reads for nothing at 1,000,000). */
+static int others_of(const struct targets *t, const struct table_apply_opts *o,
+		     struct addr **out, size_t *n)
+{
+	size_t nhint = o->hint ? o->hint->n : 0;
+
+	*n = 0;
+	*out = malloc((o->nknown + nhint) * sizeof(**out) + 1);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nknown; i++)
+		if (!targets_find(t, &o->known[i]))
+			(*out)[(*n)++] = o->known[i];
+	for (size_t i = 0; i < nhint; i++)
+		if (!targets_find(t, &o->hint->v[i].addr))
+			(*out)[(*n)++] = o->hint->v[i].addr;
+	return 0;
+}
+
+/* Candidates' counters are read this many at a time (as TABLE_READ_BLOCK
+ * addresses below): all at once, a start at 1,000,000 addresses peaked at
+ * 400 MB. */
+#define TABLE_NAMES_BLOCK 65536
+
 /* Which counters exist, by name, among plan_candidates: those that do
  * become the listing's counters. */
 static int counters_by_name(struct nl *nl, const char *table, const struct targets *t,
-			    const struct addr *known, size_t nknown, struct listing *ls)
+			    const struct table_apply_opts *o, struct listing *ls)
 {
 	struct plan_ctr *c = NULL;
 	const char **names = NULL;
 	char (*buf)[ADDR_NAMELEN] = NULL;
 	struct nl_counter *got = NULL;
-	size_t n = 0, k = 0;
-	int ret = plan_candidates(t, known, nknown, ls->l.elems, ls->l.nelems, &c, &n);
+	struct addr *others;
+	size_t n = 0, k = 0, nothers, block;
+	int ret = others_of(t, o, &others, &nothers);
 
+	if (ret == 0)
+		ret = plan_candidates(t, others, nothers, ls->l.elems, ls->l.nelems, &c, &n);
+	free(others);
 	if (ret < 0)
 		return ret;
-	names = malloc(n * sizeof(*names) + 1);
-	buf = malloc(n * ADDR_NAMELEN + 1);
-	got = malloc(n * sizeof(*got) + 1);
+	block = n < TABLE_NAMES_BLOCK ? n : TABLE_NAMES_BLOCK;
+	names = malloc(block * sizeof(*names) + 1);
+	buf = malloc(block * ADDR_NAMELEN + 1);
+	got = malloc(block * sizeof(*got) + 1);
 	if (!names || !buf || !got) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = addr_counter_name(ls->an, &c[i].addr, c[i].dir, buf[i]);
-	ret = nl_read_counters(nl, table, names, n, got);
-	for (size_t i = 0; i < n && ret == 0; i++)
-		if (got[i].err == 0)
-			c[k++] = c[i];
+	for (size_t at = 0; at < n && ret == 0; at += block) {
+		size_t m = n - at < block ? n - at : block;
+
+		for (size_t i = 0; i < m; i++)
+			names[i] = addr_counter_name(ls->an, &c[at + i].addr, c[at + i].dir,
+						     buf[i]);
+		ret = nl_read_counters(nl, table, names, m, got);
+		for (size_t i = 0; i < m && ret == 0; i++)
+			if (got[i].err == 0)
+				c[k++] = c[at + i];
+	}
 	if (ret == 0) {
 		free(ls->l.ctrs);
 		ls->l.ctrs = c;
@@ -366,27 +402,28 @@ out:
 	return ret;
 }
 
-static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
-			const struct addr *known, size_t nknown, struct listing *ls)
+/* A small table is listed whole (its counters by an object dump, its maps
+ * by element dumps: quadratic, but milliseconds below plan_dump_counters'
+ * bound), which also finds what was added by hand for no target. */
+static bool table_small(const struct targets *t, const struct table_apply_opts *o)
 {
-	bool dump = plan_dump_counters(t->n, nknown);
-	int ret = 0;
-
-	if (dump)
-		ret = nl_list_counters(nl, table, ctr_seen, ls);
-	if (ret == 0)
-		ret = list_elems(nl, table, ls);
-	if (ret == 0 && !dump)
-		ret = counters_by_name(nl, table, t, known, nknown, ls);
-	return ret;
+	return plan_dump_counters(t->n, o->nknown + (o->hint ? o->hint->n : 0));
 }
 
-/* A full resync's view without listing the maps (element dumps are
- * quadratic in their size): the element of every target's key in each
- * direction, read by key, then the counters by name as above.  Elements
- * whose key is no target's cannot be found this way: batch 1 then empties
- * the maps and adds every target's elements again (refill), which drops
- * them too. */
+static int kernel_state(struct nl *nl, const char *table, const struct targets *t,
+			const struct table_apply_opts *o, struct listing *ls)
+{
+	int ret = nl_list_counters(nl, table, ctr_seen, ls);
+
+	return ret ? ret : list_elems(nl, table, ls);
+}
+
+/* A large table's view, and every full resync's, without listing the
+ * maps (element dumps are quadratic in their size): the element of every
+ * target's key in each direction, read by key, then the counters by name
+ * as above.  Elements whose key is no target's cannot be found this way:
+ * batch 1 then empties the maps and adds every target's elements again
+ * (refill), which drops them too. */
 struct by_key {
 	const struct targets *t;
 	struct listing *ls;
@@ -430,13 +467,13 @@ static int target_elem(size_t i, const struct nl_map_elem *e, void *data)
 }
 
 static int kernel_state_by_key(struct nl *nl, const char *table, const struct targets *t,
-			       const struct addr *known, size_t nknown, struct listing *ls)
+			       const struct table_apply_opts *o, struct listing *ls)
 {
 	struct by_key k = { t, ls, PTHREAD_MUTEX_INITIALIZER };
 	struct nl_elem_keys keys = { 2 * t->n, target_key, target_elem, &k };
 	int ret = nl_get_map_elems(nl, table, &keys);
 
-	return ret ? ret : counters_by_name(nl, table, t, known, nknown, ls);
+	return ret ? ret : counters_by_name(nl, table, t, o, ls);
 }
 
 /* Batch 1 of a refill empties every map of nftally's that the table has
@@ -586,9 +623,9 @@ static int read_gone(struct nl *nl, const char *table, struct table_result *res)
 }
 
 /* The plan: from prev (incremental, or empty for a table this call made)
- * or from a listing of the kernel's table. */
+ * or from the kernel's table, read by key or listed. */
 static int make_plan(struct nl *nl, const char *table, const struct targets *t,
-		     const struct table_apply_opts *o, const struct targets *prev,
+		     const struct table_apply_opts *o, const struct targets *prev, bool by_key,
 		     struct listing *ls, struct plan *p, struct err *e)
 {
 	struct plan_opts po = { .full = o->full, .defer = o->defer != NULL };
@@ -596,8 +633,7 @@ static int make_plan(struct nl *nl, const char *table, const struct targets *t,
 
 	if (prev)
 		ret = plan_diff(p, t, prev, &po);
-	else if ((ret = (o->full ? kernel_state_by_key : kernel_state)(nl, table, t, o->known,
-								      o->nknown, ls)) < 0)
+	else if ((ret = (by_key ? kernel_state_by_key : kernel_state)(nl, table, t, o, ls)) < 0)
 		return err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s,
 				table_strerror(ret));
 	else
@@ -629,11 +665,12 @@ static int apply_data_from(struct nl *nl, const char *table, const struct target
 	 * removes the table again, see table_apply). */
 	if (res->created)
 		nl_batch_split(b1);
-	ret = make_plan(nl, table, t, o, res->created ? &none : prev, &ls, &p, e);
+	/* read by key (a full resync, a large table) when prev cannot be
+	 * trusted: then refill */
+	refill = !prev && !res->created && (o->full || !table_small(t, o));
+	ret = make_plan(nl, table, t, o, res->created ? &none : prev, refill, &ls, &p, e);
 	if (ret < 0)
 		goto out;
-	/* a full resync that could not trust prev read by key: refill */
-	refill = !prev && !res->created && o->full;
 	ret = send_plan(b1, b2, &p, t, &ls, refill, res);
 	if (ret == 0 && refill && (ret = send_flushes(nl, table, b1)) < 0 && ret != -ENOMEM) {
 		err_setn(e, ret, "reading table %s: %s", nl_table_desc(nl, table).s,

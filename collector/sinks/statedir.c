@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -238,6 +239,10 @@ int statedir_save(const struct state *s, const struct addr_names *an, int dirfd,
 		close(fd);
 		return err_setn(e, -ENOMEM, "out of memory");
 	}
+	/* without stdio's lock around each of the 300,000 calls that write
+	 * 100,000 entries (f is this thread's alone); a 1 MB buffer instead
+	 * of the 4 KB one cost 16 MB of peak RSS and more CPU, not less */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	ret = state_format(s, an, f);
 	if (fflush(f) != 0 || fsync(fd) < 0)
 		ret = errno ? -errno : -EIO;

@@ -73,6 +73,10 @@ int state_add(struct state *s, const struct addr *a, const char *label,
 /* Append a copy of x with label instead of x->label (copied).  Returns 0
  * or -ENOMEM. */
 int state_add_entry(struct state *s, const struct state_entry *x, const char *label);
+/* Room for n entries in all, so that appending that many moves nothing
+ * (a record of 100,000 entries was copied over and over while it grew).
+ * Returns 0 or -ENOMEM (s unchanged). */
+int state_reserve(struct state *s, size_t n);
 void state_sort(struct state *s);
 /* Keep only the entries for which keep(x, data) is true, in their order,
  * and give back the memory of the others' slots. */

@@ -72,6 +72,11 @@ struct table_apply_opts {
 	 * disagrees). */
 	const struct targets *prev;
 	uint64_t prev_handle;
+	/* Without prev: what was installed last (an apply's record that
+	 * cannot be trusted any more), sorted.  A large table is not listed
+	 * (element dumps are quadratic): its counters are looked for among
+	 * the targets, known and these.  May be NULL. */
+	const struct targets *hint;
 	table_drained_cb drained; /* may be NULL */
 	/* Asked first, before the elements of the addresses that left are
 	 * deleted: a positive return means the caller drains them itself

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for addr: parsing edge cases, canonical text, ordering,
  * containment, counter and map names, and prefix ends. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -272,8 +273,89 @@ static void test_prefix_end(void)
 	check_end("fffe::/16", true, "ffff::");
 }
 
+/* addr_format writes by hand what inet_ntop writes: every IPv6 address
+ * whose words are each one of 0, 1, 0xffff, 0xa0b (65,536: every run of
+ * zeros, every IPv4-compatible and -mapped form), IPv4 corners, prefixes. */
+static void test_format_ntop(void)
+{
+	static const unsigned words[4] = { 0, 1, 0xffff, 0xa0b };
+	static const uint8_t v4[][4] = { { 0, 0, 0, 0 }, { 255, 255, 255, 255 },
+					 { 198, 18, 0, 9 }, { 10, 100, 1, 200 } };
+	char want[INET6_ADDRSTRLEN + 8], buf[ADDR_STRLEN];
+	struct addr a = { .family = AF_INET6, .plen = 128 };
+
+	for (unsigned x = 0; x < 65536; x++) {
+		for (int i = 0; i < 8; i++) {
+			unsigned w = words[x >> (2 * i) & 3];
+
+			a.bytes[2 * i] = (uint8_t)(w >> 8);
+			a.bytes[2 * i + 1] = (uint8_t)w;
+		}
+		test_streq(addr_format(&a, buf), inet_ntop(AF_INET6, a.bytes, want, sizeof(want)));
+	}
+	a = (struct addr){ .family = AF_INET, .plen = 32 };
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		memcpy(a.bytes, v4[i], 4);
+		test_streq(addr_format(&a, buf), inet_ntop(AF_INET, a.bytes, want, sizeof(want)));
+	}
+	check_canon("0.0.0.0/0", "0.0.0.0/0");
+	check_canon("198.18.4.0/24", "198.18.4.0/24");
+	check_canon("2001:db8:4::/127", "2001:db8:4::/127");
+	check_canon("::ffff:198.18.0.0/112", "::ffff:198.18.0.0/112");
+}
+
+/* addr_parse takes exactly the IPv4 text inet_pton takes, to the same
+ * bytes: corners, and 300,000 strings of digits and dots. */
+static void test_parse_pton4(void)
+{
+	static const char *const corner[] = {
+		"1.2.3.4", "01.2.3.4", "1.2.3.04", "0.0.0.0", "255.255.255.255", "256.1.1.1",
+		"1.2.3", "1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "00.1.2.3", "1.2.3.0",
+		"4294967296", "1.2.3.a", "1.2.3.4 ", "1.2.3.255", "1.2.3.2555", "",
+	};
+	unsigned seed = 15, valid = 0;
+	char text[24];
+
+	for (size_t i = 0; i < 300000 + sizeof(corner) / sizeof(corner[0]); i++) {
+		struct addr a;
+		uint8_t want[4];
+		int ok, got;
+
+		if (i < sizeof(corner) / sizeof(corner[0])) {
+			snprintf(text, sizeof(text), "%s", corner[i]);
+		} else {
+			/* 3 to 5 parts of 0 to 3 digits, leaning to 0, 2 and 5 */
+			size_t n = 0, parts = 3 + ((seed = seed * 1103515245 + 12345) >> 16 & 1);
+
+			parts += (seed >> 20 & 7) == 0;
+			for (size_t k = 0; k < parts; k++) {
+				size_t len = (seed = seed * 1103515245 + 12345) >> 16 & 3;
+
+				len += len == 0 && (seed >> 24 & 7); /* mostly not empty */
+				if (k)
+					text[n++] = '.';
+				for (size_t j = 0; j < len; j++) {
+					seed = seed * 1103515245 + 12345;
+					text[n++] = "0255012345678925"[seed >> 16 & 15];
+				}
+			}
+			text[n] = 0;
+		}
+		ok = inet_pton(AF_INET, text, want) == 1;
+		got = text[0] && addr_parse(text, &a, NULL) == 0;
+		valid += (unsigned)ok;
+		if (ok != got || (ok && memcmp(a.bytes, want, 4) != 0)) {
+			fprintf(stderr, "addr_parse(\"%s\"): %d, inet_pton: %d\n", text, got, ok);
+			abort();
+		}
+	}
+	test_assert(valid > 10000 && valid < 290000); /* both kinds, many */
+}
+
 int main(void)
 {
+	test_format_ntop();
+	test_parse_pton4();
 	test_parse_good();
 	test_parse_bad();
 	test_cmp_overlap();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "state.h"
 #include "test.h"
@@ -375,8 +376,29 @@ static void test_two_registries(void)
 	state_finish(&t);
 }
 
+/* Appending as many entries as were reserved moves none of them. */
+static void test_reserve(void)
+{
+	struct state s;
+	struct addr a = { .family = AF_INET, .plen = 32, .bytes = { 198, 18, 0, 0 } };
+	const struct state_entry *v;
+
+	state_init(&s);
+	test_assert(state_reserve(&s, 1000) == 0);
+	v = s.v;
+	for (unsigned i = 0; i < 1000; i++) {
+		a.bytes[2] = (uint8_t)(i >> 8);
+		a.bytes[3] = (uint8_t)i;
+		test_assert(state_add(&s, &a, "-", &(struct counts){ 0 }, true) == 0);
+	}
+	test_assert(s.v == v && s.n == 1000);
+	test_assert(state_reserve(&s, 10) == 0 && s.v == v && s.n == 1000);
+	state_finish(&s);
+}
+
 int main(void)
 {
+	test_reserve();
 	test_two_registries();
 	test_round_trip();
 	test_other_table();
