@@ -6,8 +6,12 @@
 # address more), apply (skeleton changed: an exclude added to the config),
 # run (launch to its start event, right after that apply; then stopped
 # with SIGTERM, which makes its last report: timed from the signal, and
-# the run's peak RSS, start and report), dump, remove.  Prints, per
-# command, wall seconds and peak RSS (/usr/bin/time -v).  Needs root.
+# the run's peak RSS, start and report), run again (the same, started
+# with the state the first run left: every restart), a long run (started
+# again, --interval 5: stopped after two reports of its own, so its peak
+# covers a report made after a report of the same run), dump, remove.
+# Prints, per command, wall seconds and peak RSS (/usr/bin/time -v).
+# Needs root.
 #   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
 set -u
 cd "$(dirname "$0")/.."
@@ -31,10 +35,41 @@ timed() { # LABEL N CMD...: one line "LABEL N SECONDS RSS_MB"
 		{ echo "failed: $label ($(tail -1 "$WORK/err"))" >&2; return 1; }
 	t1=$EPOCHREALTIME
 	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time")
-	printf '%-22s %8s %9.2f s %6d MB\n' "$label" "$n" "$(echo "$t1 - $t0" | bc -l)" $((rss / 1024))
+	printf '%-26s %8s %9.2f s %6d MB\n' "$label" "$n" "$(echo "$t1 - $t0" | bc -l)" $((rss / 1024))
 }
 
-printf '%-22s %8s %11s %9s\n' command N time peak_RSS
+# seq of the last report in the state file (0: none yet)
+state_seq() {
+	local s
+	s=$(sed -n '/^seq /{s/^seq //p;q}' "$WORK/state/nftally.state" 2> /dev/null)
+	echo "${s:-0}"
+}
+
+# LABEL N INTERVAL REPORTS: a run (launch to its start event), left for
+# REPORTS reports of its own, then stopped with SIGTERM (its last report,
+# timed from the signal); the peak RSS covers all of it.
+run_timed() {
+	local label=$1 n=$2 interval=$3 reports=$4 seq0 t0 pid rss
+	seq0=$(state_seq)
+	t0=$EPOCHREALTIME
+	ip netns exec "$NS" /usr/bin/time -v -o "$WORK/time.run" "$NFTALLY" -c "$WORK/x.conf" \
+		-t "$t" --interval "$interval" run > "$WORK/run.json" 2> /dev/null &
+	pid=$! # time's; nftally is its child
+	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.005; done
+	printf '%-26s %8s %9.2f s\n' "$label (start)" "$n" "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
+	for _ in $(seq 12000); do # at most 20 minutes
+		[ "$(state_seq)" -ge $((seq0 + reports)) ] && break
+		sleep 0.1
+	done
+	# SIGTERM: the run's last report, then it exits
+	t0=$EPOCHREALTIME
+	kill -TERM "$(ps -o pid= --ppid "$pid")"; wait "$pid"
+	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time.run")
+	printf '%-26s %8s %9.2f s %6d MB\n' "$label (report, stop)" "$n" \
+		"$(echo "$EPOCHREALTIME - $t0" | bc -l)" $((rss / 1024))
+}
+
+printf '%-26s %8s %11s %9s\n' command N time peak_RSS
 for n in "$@"; do
 	t="$WORK/t$n"
 	targets "$n" "$t"
@@ -44,19 +79,9 @@ for n in "$@"; do
 	echo "extra 2001:db8:9:ffff::1" >> "$t"
 	timed "apply (one more)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
 	timed "apply (new skeleton)" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/x.conf" -t "$t" apply
-	t0=$EPOCHREALTIME
-	ip netns exec "$NS" /usr/bin/time -v -o "$WORK/time.run" "$NFTALLY" -c "$WORK/x.conf" -t "$t" \
-		--interval 3600 run > "$WORK/run.json" 2> /dev/null &
-	pid=$! # time's; nftally is its child
-	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.005; done
-	printf '%-22s %8s %9.2f s\n' "run (start)" "$n" "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
-	# SIGTERM: the run's last report, then it exits; its peak RSS covers
-	# the start and that report
-	t0=$EPOCHREALTIME
-	kill -TERM "$(ps -o pid= --ppid "$pid")"; wait "$pid"
-	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time.run")
-	printf '%-22s %8s %9.2f s %6d MB\n' "run (report, stop)" "$n" \
-		"$(echo "$EPOCHREALTIME - $t0" | bc -l)" $((rss / 1024))
+	run_timed "run" "$n" 3600 0
+	run_timed "run again" "$n" 3600 0
+	run_timed "long run" "$n" 5 2
 	timed "dump" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
 	timed "remove" "$n" ip netns exec "$NS" "$NFTALLY" -c "$WORK/b.conf" -t "$t" remove
 	ip netns del "$NS"

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 			c.in_packets += p;
 			c.out_bytes += p * 500;
 			c.out_packets += p;
-			state_add(next, &done->v[i].addr, done->v[i].label, &c, true);
+			state_add(next, &done->v[i].addr, state_label(done, &done->v[i]), &c, true);
 		}
 		state_sort(next);
 		next->seq = r + 1;

@@ -47,7 +47,7 @@ int report_each(const struct state *done, const struct state *next,
 
 	for (size_t i = 0; i < next->n; i++) {
 		const struct state_entry *x = &next->v[i], *b;
-		struct report_delta d = { .x = x, .addr = text };
+		struct report_delta d = { .x = x, .label = state_label(next, x), .addr = text };
 		int ret;
 
 		if (!x->rep)
@@ -94,7 +94,7 @@ static int make_one(const struct report_delta *d, void *data)
 			return -ENOMEM;
 		r->v = x;
 	}
-	r->v[r->n++] = (struct report_row){ d->x->addr, d->x->label,
+	r->v[r->n++] = (struct report_row){ d->x->addr, d->label,
 					    addr_names_label(m->an, d->x->addr.cls), d->d };
 	return 0;
 }

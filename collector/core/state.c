@@ -15,6 +15,8 @@
 #define STATE_MAGIC "nftally-state 2"
 #define STATE_MAGIC_V1 "nftally-state 1"
 
+_Static_assert(sizeof(struct state_entry) == 72, "an entry of 72 bytes, see state.h");
+
 void state_init(struct state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -27,12 +29,15 @@ void state_finish(struct state *s)
 	state_init(s);
 }
 
-/* A copy of label in s's text: the last entry's, if it is the same. */
-static char *state_label(struct state *s, const char *label)
+/* A copy of label in s's text into *ref: the last entry's, if it is the
+ * same.  0 or -ENOMEM. */
+static int state_intern(struct state *s, const char *label, uint32_t *ref)
 {
-	if (s->n && strcmp(s->v[s->n - 1].label, label) == 0)
-		return s->v[s->n - 1].label;
-	return strpool_add(&s->text, label, strlen(label));
+	if (s->n && strcmp(state_label(s, &s->v[s->n - 1]), label) == 0) {
+		*ref = s->v[s->n - 1].label;
+		return 0;
+	}
+	return strpool_add_ref(&s->text, label, strlen(label), ref) ? 0 : -ENOMEM;
 }
 
 int state_add(struct state *s, const struct addr *a, const char *label,
@@ -70,8 +75,7 @@ int state_add_entry(struct state *s, const struct state_entry *from, const char 
 	}
 	x = &s->v[s->n];
 	*x = *from;
-	x->label = state_label(s, label);
-	if (!x->label)
+	if (state_intern(s, label, &x->label) < 0)
 		return -ENOMEM;
 	s->n++;
 	return 0;
@@ -159,7 +163,8 @@ static char *u64_text(uint64_t v, char *end)
 	return end;
 }
 
-static void put_entry(FILE *f, const struct addr_names *an, const struct state_entry *x)
+static void put_entry(FILE *f, const struct addr_names *an, const struct state *s,
+		      const struct state_entry *x)
 {
 	const uint64_t v[6] = { x->c.in_bytes, x->c.in_packets, x->c.out_bytes, x->c.out_packets,
 				x->h[0], x->h[1] };
@@ -185,7 +190,7 @@ static void put_entry(FILE *f, const struct addr_names *an, const struct state_e
 	}
 	line[n++] = ' ';
 	fwrite(line, 1, n, f);
-	fputs(x->label, f);
+	fputs(state_label(s, x), f);
 	fputc('\n', f);
 }
 
@@ -205,7 +210,7 @@ int state_format(const struct state *s, const struct addr_names *an, FILE *f)
 	if (s->closed)
 		fprintf(f, "closed\n");
 	for (size_t i = 0; i < s->n; i++)
-		put_entry(f, an, &s->v[i]);
+		put_entry(f, an, s, &s->v[i]);
 	fprintf(f, "end\n");
 	return ferror(f) ? -EIO : 0;
 }

@@ -382,9 +382,10 @@ static const char *stray_label(size_t i, const void *data)
 	const struct stray_labels *l = data;
 	const struct state_entry *x = state_find(l->done, &l->s->v[i]);
 
-	if (!x)
-		x = state_find(l->waiting, &l->s->v[i]);
-	return x ? x->label : "(unknown)";
+	if (x)
+		return state_label(l->done, x);
+	x = state_find(l->waiting, &l->s->v[i]);
+	return x ? state_label(l->waiting, x) : "(unknown)";
 }
 
 /* The strays' values, read in one pipelined exchange, into all. */
@@ -609,7 +610,7 @@ int commands_remove(struct account *acct, struct output *out, struct err *e)
 			char text[ADDR_STRLEN];
 			struct counts w = counts_wire(&all.v[i].c, all.overhead);
 
-			output_counter(out, all.time, -1, 0, all.v[i].label,
+			output_counter(out, all.time, -1, 0, state_label(&all, &all.v[i]),
 				       addr_format(&all.v[i].addr, text),
 				       addr_names_label(acct->names, all.v[i].addr.cls), &w);
 		}

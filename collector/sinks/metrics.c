@@ -463,8 +463,9 @@ static int list_series(struct metrics *m, const struct metrics_src *src, size_t 
 			for (size_t i = 0; i < cur->n; i++) {
 				const struct state_entry *x = &cur->v[i];
 				const char *cls = addr_names_label(src[s].an, x->addr.cls);
+				const char *label = state_label(cur, x);
 				struct entry *t = find(m, src[s].origin, addr_format(&x->addr, addr),
-						       x->label, cls ? cls : "", !listing);
+						       label, cls ? cls : "", !listing);
 
 				if (!t)
 					return -ENOMEM;

@@ -344,7 +344,7 @@ static int report_one(const struct report_delta *d, void *data)
 	 * report from no state counts from the counters' creation */
 	ret |= output_counter(p->o, p->next->time,
 			      p->done->base_time ? p->done->base_time : -1, p->next->seq,
-			      d->x->label, d->addr, addr_names_label(p->an, d->x->addr.cls), &d->d);
+			      d->label, d->addr, addr_names_label(p->an, d->x->addr.cls), &d->d);
 	if (ret && !p->ret)
 		p->ret = -EIO;
 	return 0; /* a failed line does not hold up the others */

@@ -34,6 +34,7 @@ void report_origin_init(struct report_origin *o, const char *host, const char *n
  * reason; else STATE_FROM_REPORTED. */
 struct report_delta {
 	const struct state_entry *x;
+	const char *label; /* x's, in next */
 	const char *addr;
 	struct counts d;
 	enum state_from reset;

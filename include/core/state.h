@@ -18,19 +18,23 @@
 #include "err.h"
 #include "strpool.h"
 
+/* 72 bytes: a state of 1,000,000 addresses is 72 MB, and a run holds two
+ * at its reports (the last one and the one being made). */
 struct state_entry {
 	struct addr addr;
-	bool rep;          /* a line was printed for it in this report */
+	bool rep : 1;      /* a line was printed for it in this report */
 	/* reported for the last time (its address left): nftally deletes its
 	 * counters after this report, so a counter of that name met later is
 	 * one nftally made again and counts from zero, silently */
-	bool last;
+	bool last : 1;
+	/* the label, in the state's text (state_label): a reference of 32
+	 * bits, not a pointer, so that the entry is 72 bytes and not 80 */
+	uint32_t label;
 	struct counts c;   /* counter values reported up to */
 	/* kernel handles of the in and out counters those values were read
 	 * from (0: unknown): a counter with another handle was created again
 	 * and counts from zero */
 	uint64_t h[2];
-	char *label;       /* in the state's text: the state's, never freed alone */
 };
 
 struct state {
@@ -66,11 +70,17 @@ struct state {
 void state_init(struct state *s);
 void state_finish(struct state *s);
 
+/* The label of x, an entry of s (valid while s is). */
+static inline const char *state_label(const struct state *s, const struct state_entry *x)
+{
+	return strpool_at(&s->text, x->label);
+}
+
 /* Append an entry (label is copied into s, once for a run of entries of
  * the same label), its handles unknown.  Returns 0 or -ENOMEM. */
 int state_add(struct state *s, const struct addr *a, const char *label,
 	      const struct counts *c, bool rep);
-/* Append a copy of x with label instead of x->label (copied).  Returns 0
+/* Append a copy of x with label (copied) instead of x->label.  Returns 0
  * or -ENOMEM. */
 int state_add_entry(struct state *s, const struct state_entry *x, const char *label);
 /* Room for n entries in all, so that appending that many moves nothing

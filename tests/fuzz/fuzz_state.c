@@ -30,7 +30,8 @@ static bool same_state(const struct state *a, const struct state *b)
 		if (addr_cmp(&x->addr, &y->addr) != 0 || x->rep != y->rep ||
 		    x->last != y->last || x->h[0] != y->h[0] || x->h[1] != y->h[1] ||
 		    memcmp(&x->c, &y->c, sizeof(x->c)) != 0 ||
-		    strcmp(x->label, y->label) != 0 || state_find(b, &x->addr) != y)
+		    strcmp(state_label(a, x), state_label(b, y)) != 0 ||
+		    state_find(b, &x->addr) != y)
 			return false;
 	}
 	return true;

@@ -121,14 +121,14 @@ static void test_labels_filter(void)
 		add(&s, text, i <= 100 ? "-" : i % 2 ? "odd" : "even", 0, 0, 0, 0, true);
 	}
 	test_assert(s.v[0].label == s.v[99].label);
-	test_streq(s.v[100].label, "odd");
-	test_streq(s.v[101].label, "even");
+	test_streq(state_label(&s, &s.v[100]), "odd");
+	test_streq(state_label(&s, &s.v[101]), "even");
 	state_filter(&s, odd_entry, NULL);
 	test_assert(s.n == 100 && s.cap == 100);
 	for (size_t i = 0; i < s.n; i++)
 		test_assert(s.v[i].addr.bytes[3] == 2 * i + 1);
-	test_streq(s.v[0].label, "-");
-	test_streq(s.v[99].label, "odd");
+	test_streq(state_label(&s, &s.v[0]), "-");
+	test_streq(state_label(&s, &s.v[99]), "odd");
 	state_filter(&s, odd_entry, NULL);
 	test_assert(s.n == 100);
 	state_finish(&s);
@@ -152,7 +152,7 @@ static void test_version1(void)
 	test_assert(s.n == 1 && s.v[0].rep && !s.v[0].last);
 	test_assert(s.v[0].h[0] == 0 && s.v[0].h[1] == 0);
 	test_assert(s.v[0].c.in_bytes == 10 && s.v[0].c.out_packets == 2);
-	test_streq(s.v[0].label, "a-b");
+	test_streq(state_label(&s, &s.v[0]), "a-b");
 	text = format(&s, &an);
 	test_assert(strstr(text, "nftally-state 2\n") == text);
 	test_assert(strstr(text, "\nentry 198.18.2.2 1 10 1 20 2 0 0 a-b\n"));
