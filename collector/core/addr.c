@@ -105,11 +105,34 @@ bool addr_is_host(const struct addr *a)
 	return a->plen == addr_width(a->family);
 }
 
+/* Dotted decimal as inet_ntop writes it, without its sprintf: a dump
+ * formats every address it prints. */
+static size_t addr_format4(const uint8_t *b, char *buf)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i)
+			buf[n++] = '.';
+		if (v >= 100)
+			buf[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[n++] = (char)('0' + v / 10 % 10);
+		buf[n++] = (char)('0' + v % 10);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 char *addr_format(const struct addr *a, char *buf)
 {
 	size_t n;
 
-	if (!inet_ntop(a->family, a->bytes, buf, ADDR_STRLEN)) {
+	if (a->family == AF_INET)
+		addr_format4(a->bytes, buf);
+	else if (!inet_ntop(a->family, a->bytes, buf, ADDR_STRLEN)) {
 		/* Only a corrupt struct gets here; keep the output a string. */
 		strcpy(buf, "?");
 		return buf;
