@@ -10,7 +10,15 @@
 #   rule per address and direction at 1k and 10k; the store: recording one
 #   report in which every address had traffic, a report over it, a rollup
 #   (build/store-bench on a file in /var/tmp).
-#   BENCH_ONLY=packet or BENCH_ONLY=store runs only that part.
+#   BENCH_ONLY=packet or BENCH_ONLY=store runs only that part;
+#   BENCH_ONLY=control the control plane (apply, read, add1/del1, IPv6);
+#   BENCH_ONLY=apply-read only apply and read, IPv4, at the sizes given.
+#   A size above 100,000 (bench/run.sh 1 1000000) is nftally alone, IPv6
+#   (2001:db8:9::/64 holds it; 198.18.0.0/15 does not): apply into an empty
+#   namespace and dump, as apply-v6 and read-v6 (nft -f and nft list take
+#   many minutes there).
+#   BENCH_OUT=DIR: where the table, raw numbers and plot go (default
+#   bench/results, or a scratch directory under BENCH_ONLY).
 # Prints one table of medians and ratios, writes bench/results/ (table and
 # PNG plot).  Needs root, nft, iptables-legacy, gnuplot, jq, bc
 # (scripts/install-deps bench installs them).
@@ -27,7 +35,9 @@ OUT=bench/results
 mkdir -p "$OUT"
 . tests/integration/lib.sh
 need
-for t in gnuplot iptables-legacy; do command -v $t >/dev/null || { echo "bench needs $t" >&2; exit 1; }; done
+command -v iptables-legacy >/dev/null || { echo "bench needs iptables-legacy" >&2; exit 1; }
+# without gnuplot the figures are measured and printed, and no plot drawn
+command -v gnuplot >/dev/null || echo "no gnuplot: no plot this time" >&2
 B="${PFX}b"
 RAW="$WORK/raw"   # lines: metric N tool value
 
@@ -54,11 +64,17 @@ nft_file() { # TARGETS FAMILY OUTFILE
 	"$NFTALLY" -c /dev/null -t "$1" render | awk -v fam="$2" '
 		/^add counter/ { c[++nc] = $5; next }
 		/^add element/ { m = $5; sub(/^add element inet [a-z]+ [a-z0-9]+ \{ /, ""); sub(/ \}$/, "");
-				 e[m] = e[m] (e[m] == "" ? "" : ",\n") $0; next }
+				 if (!(m in ne)) maps[++nm] = m
+				 e[m, ++ne[m]] = $0; next }
 		{ skel = skel $0 "\n" }
+		# element by element: joining them into one string per map copied
+		# it again for every element (minutes at 100,000 on a busy machine)
 		END { printf "%s", skel; printf "table inet nftally {\n";
 		      for (i = 1; i <= nc; i++) printf "counter %s { }\n", c[i];
-		      for (m in e) printf "map %s { type %s : counter; elements = { %s } }\n", m, (fam == 6 ? "ipv6_addr" : "ipv4_addr"), e[m];
+		      for (j = 1; j <= nm; j++) { m = maps[j]
+			      printf "map %s { type %s : counter; elements = { ", m, (fam == 6 ? "ipv6_addr" : "ipv4_addr")
+			      for (k = 1; k <= ne[m]; k++) printf "%s%s", e[m, k], (k < ne[m] ? ",\n" : "")
+			      printf " } }\n" }
 		      printf "}\n" }' > "$3"
 }
 
@@ -92,7 +108,7 @@ control_plane() { # N FAMILY
 		timed read$sfx "$n" nft ip netns exec "$B" nft -j list counters table inet nftally; a=$LAST_SECS
 		timed read$sfx "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
 		record "read$sfx-ratio" "$n" x "$(echo "$a / $LAST_SECS" | bc -l)"
-		[ "$fam" = 6 ] && continue
+		{ [ "$fam" = 6 ] || [ "${BENCH_ONLY:-}" = apply-read ]; } && continue
 		# one address added and removed: nft CLI
 		timed add1 "$n" nft ip netns exec "$B" nft -f - <<NFT
 add counter inet nftally in4_c6140001
@@ -120,6 +136,19 @@ NFT
 			awk -v n="$n" 'NR == 1 { printf "add1 %s nftally %.4f\n", n, $1 / 1000 } NR == 2 { printf "del1 %s nftally %.4f\n", n, $1 / 1000 }' >> "$RAW"
 		rm -rf "$WORK/state"
 	done
+}
+
+# nftally alone, IPv6, at a size the nft CLI would take many minutes for.
+big_plane() { # N
+	local n=$1 t="$WORK/t$1-6"
+	targets "$n" 6 "$t"
+	for r in $(seq "$REPEATS"); do
+		fresh; sleep 1
+		timed apply-v6 "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" apply
+		timed read-v6 "$n" nftally ip netns exec "$B" "$NFTALLY" -c "$WORK/b.conf" -t "$t" dump
+		rm -rf "$WORK/state"
+	done
+	ip netns del "$B"
 }
 
 # Packet path: pps of 64-byte UDP through the router, and CPU jiffies per packet.
@@ -172,10 +201,17 @@ store_bench() { # N
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(nft --version)"
-if [ -z "${BENCH_ONLY:-}" ]; then
-	for n in $SIZES; do echo "control plane, N = $n ..."; control_plane "$n" 4; done
-	echo "IPv6, N = 100000 ..."; control_plane 100000 6
-fi
+case ${BENCH_ONLY:-} in
+""|control|apply-read)
+	for n in $SIZES; do
+		if [ "$n" -gt 100000 ]; then
+			echo "nftally alone, IPv6, N = $n ..."; big_plane "$n"
+		else
+			echo "control plane, N = $n ..."; control_plane "$n" 4
+		fi
+	done
+	[ "${BENCH_ONLY:-}" = apply-read ] || { echo "IPv6, N = 100000 ..."; control_plane 100000 6; }
+esac
 if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = store ]; then
 	for n in $SIZES; do echo "store, N = $n ..."; store_bench "$n"; done
 fi
@@ -183,7 +219,9 @@ if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = packet ]; then
 	echo "packet path ..."; packet_path
 fi
 ip netns del "$B" 2>/dev/null
-[ -n "${BENCH_ONLY:-}" ] && OUT=$WORK/out && mkdir -p "$OUT"
+[ -n "${BENCH_ONLY:-}" ] && OUT=$WORK/out
+OUT=${BENCH_OUT:-$OUT}
+mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.txt"
 
 {
@@ -191,16 +229,19 @@ cp "$RAW" "$OUT/raw.txt"
 	echo "# $(nproc) cores, kernel $(uname -r), $(nft --version)"
 	printf '%-18s %8s %12s %12s %10s %12s\n' metric N nft nftally "nft/nftally" "(paired)"
 	for m in apply read add1 del1 apply-v6 read-v6; do
-		for n in $SIZES; do
-			[[ $m == *v6 ]] && [ "$n" != 100000 ] && continue
+		for n in $(echo $SIZES 100000 | tr ' ' '\n' | sort -gu); do
 			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally); p=$(get "$m-ratio" "$n" x)
-			[ -n "$a" ] && [ -n "$b" ] || continue
+			[ -n "$b" ] || continue
+			if [ -z "$a" ]; then # nftally alone
+				printf '%-18s %8s %12s %11ss\n' "$m" "$n" "-" "$b"
+				continue
+			fi
 			printf '%-18s %8s %11ss %11ss %10.1f %12s\n' "$m" "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)" \
 				"${p:+$(printf '%.1f' "$p")}"
 		done
 	done
-	for m in apply-rss read-rss apply-v6-rss; do
-		for n in $SIZES; do
+	for m in apply-rss read-rss apply-v6-rss read-v6-rss; do
+		for n in $(echo $SIZES 100000 | tr ' ' '\n' | sort -gu); do
 			a=$(get "$m" "$n" nft); b=$(get "$m" "$n" nftally)
 			[ -n "$b" ] && printf '%-18s %8s %9s KiB %9s KiB\n' "$m" "$n" "${a:-?}" "$b"
 		done
@@ -226,26 +267,32 @@ cp "$RAW" "$OUT/raw.txt"
 	done
 } | tee "$OUT/latest.txt"
 
-# Scaling plot: time against N, log-log.
-for m in apply read add1; do
-	for tool in nft nftally; do
-		for n in $SIZES; do echo "$n $(get "$m" "$n" "$tool")"; done > "$WORK/$m-$tool.dat"
-	done
-done
-gnuplot <<GP
+# Scaling plot: time against N, log-log (the series this run measured).
+plot=""
+series() { # METRIC TOOL TITLE
+	local n v f="$WORK/$1-$2.dat"
+	for n in $(echo $SIZES 100000 | tr ' ' '\n' | sort -gu); do
+		v=$(get "$1" "$n" "$2"); [ -n "$v" ] && echo "$n $v"
+	done > "$f"
+	[ -s "$f" ] && plot="$plot${plot:+, }\"$f\" w lp t \"$3\""
+}
+series apply nft "nft -f (apply)"
+series apply nftally "nftally apply"
+series read nft "nft -j list counters"
+series read nftally "nftally dump"
+series add1 nft "nft add element (one address)"
+series add1 nftally "nftally run reload (one address)"
+series apply-v6 nftally "nftally apply, IPv6"
+series read-v6 nftally "nftally dump, IPv6"
+command -v gnuplot >/dev/null && gnuplot <<GP
 set terminal pngcairo size 1000,600 noenhanced
 set output "$OUT/scaling.png"
 set logscale xy
-set xlabel "accounted IPv4 addresses"
+set xlabel "accounted addresses (IPv4; IPv6 where the key says so)"
 set ylabel "seconds (median)"
 set key outside right
 set grid
 set title "nftally against the nft CLI, same table, same machine, one run"
-plot "$WORK/apply-nft.dat" w lp t "nft -f (apply)", \
-     "$WORK/apply-nftally.dat" w lp t "nftally apply", \
-     "$WORK/read-nft.dat" w lp t "nft -j list counters", \
-     "$WORK/read-nftally.dat" w lp t "nftally dump", \
-     "$WORK/add1-nft.dat" w lp t "nft add element (one address)", \
-     "$WORK/add1-nftally.dat" w lp t "nftally run reload (one address)"
+plot $plot
 GP
-echo "wrote $OUT/latest.txt and $OUT/scaling.png"
+echo "wrote $OUT/latest.txt$(command -v gnuplot >/dev/null && echo " and $OUT/scaling.png")"

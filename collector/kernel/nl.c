@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,33 +293,61 @@ static size_t nl_put_getobj(char *buf, int nfproto, const char *table, const cha
 	return nlh->nlmsg_len;
 }
 
+/* The attributes in [p, end), walked here rather than through libmnl's
+ * calls: 200,000 answers, a few attributes each, on every read. */
+static const struct nlattr *nl_attr_next(const struct nlattr *a)
+{
+	return (const struct nlattr *)((const char *)a + MNL_ALIGN(a->nla_len));
+}
+
+static bool nl_attr_ok(const struct nlattr *a, const char *end)
+{
+	return end - (const char *)a >= (ptrdiff_t)sizeof(*a) && a->nla_len >= sizeof(*a) &&
+	       a->nla_len <= end - (const char *)a;
+}
+
+/* A u64 attribute's value, if it is one (8 bytes of payload). */
+static bool nl_attr_u64(const struct nlattr *a, uint64_t *v)
+{
+	uint64_t be;
+
+	if (a->nla_len != MNL_ATTR_HDRLEN + sizeof(be))
+		return false;
+	memcpy(&be, (const char *)a + MNL_ATTR_HDRLEN, sizeof(be));
+	*v = be64toh(be);
+	return true;
+}
+
 /* The values in a NEWOBJ answer: NFTA_OBJ_DATA's bytes and packets, and
  * the object's handle. */
 static void nl_parse_counter(const struct nlmsghdr *nlh, struct nl_counter *c)
 {
-	const struct nlattr *attr, *data = NULL;
+	const char *end = (const char *)nlh + nlh->nlmsg_len;
+	const struct nlattr *attr = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	const struct nlattr *data = NULL;
 	int have = 0;
 
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(attr) == NFTA_OBJ_DATA)
-			data = attr;
-		else if (mnl_attr_get_type(attr) == NFTA_OBJ_HANDLE &&
-			 mnl_attr_validate(attr, MNL_TYPE_U64) == 0)
-			c->handle = be64toh(mnl_attr_get_u64(attr));
-	}
-	if (data && mnl_attr_validate(data, MNL_TYPE_NESTED) == 0)
-		mnl_attr_for_each_nested(attr, data) {
-			uint16_t type = mnl_attr_get_type(attr);
+	for (; nl_attr_ok(attr, end); attr = nl_attr_next(attr)) {
+		uint16_t type = attr->nla_type & NLA_TYPE_MASK;
 
-			if ((type != NFTA_COUNTER_BYTES && type != NFTA_COUNTER_PACKETS) ||
-			    mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
-				continue;
-			if (type == NFTA_COUNTER_BYTES)
-				c->bytes = be64toh(mnl_attr_get_u64(attr));
-			else
-				c->packets = be64toh(mnl_attr_get_u64(attr));
-			have |= 1 << type;
+		if (type == NFTA_OBJ_DATA)
+			data = attr;
+		else if (type == NFTA_OBJ_HANDLE)
+			nl_attr_u64(attr, &c->handle);
+	}
+	if (data) {
+		const char *dend = (const char *)data + data->nla_len;
+
+		for (attr = (const void *)((const char *)data + MNL_ATTR_HDRLEN);
+		     nl_attr_ok(attr, dend); attr = nl_attr_next(attr)) {
+			uint16_t type = attr->nla_type & NLA_TYPE_MASK;
+
+			if (type == NFTA_COUNTER_BYTES && nl_attr_u64(attr, &c->bytes))
+				have |= 1 << type;
+			else if (type == NFTA_COUNTER_PACKETS && nl_attr_u64(attr, &c->packets))
+				have |= 1 << type;
 		}
+	}
 	c->err = have == (1 << NFTA_COUNTER_BYTES | 1 << NFTA_COUNTER_PACKETS) ? 0 : -EPROTO;
 }
 

@@ -30,6 +30,9 @@ struct output {
 	FILE *f;
 	struct report_origin origin;
 	struct output_tally events;
+	/* "time" of the last counter line, as text */
+	time_t time_at;
+	char time_text[32];
 };
 
 /* o prints on f (not owned), no event counted yet, daemon-wide lines

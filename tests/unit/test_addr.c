@@ -352,6 +352,28 @@ static void test_parse_pton4(void)
 	test_assert(valid > 10000 && valid < 290000); /* both kinds, many */
 }
 
+/* IPv4 text is written by hand: every byte value in every position, as
+ * inet_ntop writes it. */
+static void test_format4(void)
+{
+	char buf[ADDR_STRLEN], want[INET_ADDRSTRLEN];
+	struct addr a = parse_ok("198.18.0.1");
+
+	for (unsigned pos = 0; pos < 4; pos++)
+		for (unsigned v = 0; v < 256; v++) {
+			a.bytes[0] = 198;
+			a.bytes[1] = 18;
+			a.bytes[2] = (uint8_t)(v * 7);
+			a.bytes[3] = 1;
+			a.bytes[pos] = (uint8_t)v;
+			test_assert(inet_ntop(AF_INET, a.bytes, want, sizeof(want)));
+			test_streq(addr_format(&a, buf), want);
+		}
+	check_canon("0.0.0.0", "0.0.0.0");
+	check_canon("255.255.255.255", "255.255.255.255");
+	check_canon("198.18.0.0/15", "198.18.0.0/15");
+}
+
 int main(void)
 {
 	test_format_ntop();
@@ -364,5 +386,6 @@ int main(void)
 	test_two_registries();
 	test_registry_full();
 	test_prefix_end();
+	test_format4();
 	return 0;
 }

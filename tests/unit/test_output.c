@@ -4,8 +4,10 @@
  * cumulative line, escaping, the events it counted, and where every line
  * says it was counted (host, netns, account), also for hostile names,
  * checked by parsing the lines back with json-c. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -313,6 +315,78 @@ static void test_quota_events(void)
 	free(buf);
 }
 
+/* json-c's text for output_counter's line, built here the way output.c
+ * did before it wrote counter lines by hand. */
+static char *jsonc_line(const struct output *o, time_t t, time_t since, uint64_t seq,
+			const char *label, const char *addr, const char *cls,
+			const struct counts *c)
+{
+	json_object *j = json_object_new_object();
+	const char *text;
+	char tb[32], *line;
+	char *fixed = utf8_valid(label) ? NULL : utf8_repair(label);
+
+	json_object_object_add(j, "time", json_object_new_string(output_time(t, tb)));
+	json_object_object_add(j, "host", json_object_new_string(o->origin.host));
+	json_object_object_add(j, "netns", json_object_new_string(o->origin.netns));
+	if (o->origin.account[0])
+		json_object_object_add(j, "account", json_object_new_string(o->origin.account));
+	if (since >= 0)
+		json_object_object_add(j, "since", json_object_new_string(output_time(since, tb)));
+	if (seq)
+		output_json_u64(j, "seq", seq);
+	json_object_object_add(j, "label", json_object_new_string(fixed ? fixed : label));
+	json_object_object_add(j, "addr", json_object_new_string(addr));
+	if (cls)
+		json_object_object_add(j, "class", json_object_new_string(cls));
+	output_json_u64(j, "in_bytes", c->in_bytes);
+	output_json_u64(j, "in_packets", c->in_packets);
+	output_json_u64(j, "out_bytes", c->out_bytes);
+	output_json_u64(j, "out_packets", c->out_packets);
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	test_assert(asprintf(&line, "%s\n", text) > 0);
+	json_object_put(j);
+	free(fixed);
+	return line;
+}
+
+/* Counter lines are written by hand where json-c would print the strings
+ * as they are, and by json-c otherwise: either way the bytes json-c
+ * prints. */
+static void test_counter_like_jsonc(void)
+{
+	static char big[1500];
+	const char *labels[] = { "a", "a/b", "", "caf\xc3\xa9", "tab\there", "q\"\\",
+				 "bad\xff", "del\x7f", big };
+	const struct counts cs[] = { { 0, 0, 0, 0 }, { 1, 2, 3, 4 },
+				     { UINT64_MAX, INT64_MAX, (uint64_t)INT64_MAX + 1, 10 } };
+
+	memset(big, 'x', sizeof(big) - 1);
+	for (int org = 0; org < 2; org++)
+		for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+			for (size_t k = 0; k < sizeof(cs) / sizeof(cs[0]); k++) {
+				char *buf = NULL, *want;
+				size_t len = 0;
+				struct output o;
+				FILE *f = stream(&o, &buf, &len, org ? &routers : NULL);
+				time_t since = k == 1 ? 1767225600 : -1;
+				const char *cls = i % 2 ? "gold" : NULL;
+
+				test_assert(output_counter(&o, 1767225660, since, k, labels[i],
+							   "2001:db8::1", cls, &cs[k]) == 0);
+				fclose(f);
+				want = jsonc_line(&o, 1767225660, since, k, labels[i],
+						  "2001:db8::1", cls, &cs[k]);
+				test_streq(buf, want);
+				free(want);
+				free(buf);
+			}
+}
+
 int main(void)
 {
 	report_origin_init(&routers, "gw1", "qrouter-1", "routers", "nftally");
@@ -322,5 +396,6 @@ int main(void)
 	test_tally();
 	test_hostile_origin();
 	test_default_host();
+	test_counter_like_jsonc();
 	return 0;
 }
