@@ -339,6 +339,23 @@ static int cur_made(struct cur_ctx *c)
 	return 0;
 }
 
+/* The sparklines' slots before from (ended, read by old) are old's: its
+ * label i is x's while old's windows are what is kept. */
+static void spark_keep(struct dash_snap *x, const struct dash_snap *old, int64_t from)
+{
+	for (int64_t t = x->spark_start; t < from; t += BILL_SLOT) {
+		size_t a = (size_t)((t - x->spark_start) / BILL_SLOT), b;
+
+		if (t < old->spark_start)
+			continue;
+		b = (size_t)((t - old->spark_start) / BILL_SLOT);
+		for (size_t i = 0; i < x->cur.n; i++) {
+			x->in[i * DASH_SPARK_SLOTS + a] += old->in[i * DASH_SPARK_SLOTS + b];
+			x->out[i * DASH_SPARK_SLOTS + a] += old->out[i * DASH_SPARK_SLOTS + b];
+		}
+	}
+}
+
 /* After a refresh's read: the same windows as kept (else -ESTALE), and
  * x->cur's numbers from what is kept.  0, -ESTALE or -ENOMEM. */
 static int cur_added(struct cur_ctx *c)
@@ -431,11 +448,16 @@ static int cur_read(struct source *st, struct dash_snap *x, struct dash_snap *ol
 		if (source_reports_stamp(st, c.k->lo, to, c.k->stamp, &ignored) < 0) {
 			ret = -ESTALE;
 		} else {
-			o->sample_since = from < x->spark_start ? from : x->spark_start;
+			/* the sparklines' day before from is old's */
+			o->sample_since = from;
 			o->sample_only = true;
 			ret = cur_pass(st, &c, o, e);
 			o->sample_only = false;
 			ret = ret ? ret : cur_added(&c);
+			if (ret == 0 && old->cur.n == x->cur.n)
+				spark_keep(x, old, from);
+			else if (ret == 0)
+				ret = -ESTALE;
 		}
 		x->read_from = from;
 		if (ret != -ESTALE)
