@@ -2,6 +2,7 @@
 /* Billing policies and the 95th percentile over a cycle's 5-minute slots,
  * where a slot without a sample is a slot of 0 bytes. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,14 +160,52 @@ int bill_top_add(struct bill_top *t, uint64_t v)
 	return 0;
 }
 
+/* The k-th smallest (0-based) of v[0..n), v reordered: what sorting would
+ * put at v[k], found by Hoare's selection without sorting the rest (a
+ * refresh of serve takes three for each label). */
+static uint64_t select_kth(uint64_t *v, ptrdiff_t n, ptrdiff_t k)
+{
+	ptrdiff_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		uint64_t p = v[lo + (hi - lo) / 2], x;
+		ptrdiff_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				x = v[i];
+				v[i++] = v[j];
+				v[j--] = x;
+			}
+		}
+		/* v[lo..j] <= p, v[i..hi] >= p, and p between them */
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
 /* kth of bill_p95 over a copy of t's values (the others smaller). */
 static int top_kth(const struct bill_top *t, size_t slots, size_t rank, uint64_t *w,
 		   uint64_t *out)
 {
+	size_t zeros = slots - t->n;
+
 	if (t->n > slots || (t->n == t->k && slots - rank + 1 > t->k))
 		return -EINVAL;
+	*out = 0;
+	if (rank <= zeros)
+		return 0;
 	memcpy(w, t->v, t->n * sizeof(*w));
-	*out = kth(w, t->n, slots, rank);
+	*out = select_kth(w, (ptrdiff_t)t->n, (ptrdiff_t)(rank - zeros - 1));
 	return 0;
 }
 
