@@ -82,8 +82,9 @@ struct query_bills_opts {
 	/* serve's one read of a cycle (with cycle set; NULL: none): the read
 	 * of the samples for the percentiles starts at sample_since when that
 	 * is earlier than a window's start, gives every sample it reads to
-	 * sample (with its window's index i of the n in the result's order;
-	 * non-zero stops the read and is returned), and gives the totals too
+	 * sample (with its window w, as it was before widening, and its
+	 * index i of the n in the result's order; non-zero stops the read
+	 * and is returned), and gives the totals too
 	 * when the samples hold every count of the windows (the store's
 	 * samples_from), instead of a second read */
 	int (*sample)(const struct store_sample *x, const struct store_window *w, size_t i,
@@ -92,9 +93,10 @@ struct query_bills_opts {
 	int64_t sample_since;
 	/* with sample: the read of every window starts at sample_since, even
 	 * after the window's start, and the result's percentiles are left
-	 * out (zero slots) and its totals are the samples read from the
-	 * window's start on: the caller, which kept the slots before, makes
-	 * its own (serve's refresh of the slots that ended since its last) */
+	 * out (zero slots, as a window without samples) and its totals are
+	 * the samples read from the window's start on: the caller, which
+	 * kept the slots before, makes its own (serve's refresh of the slots
+	 * that ended since its last) */
 	bool sample_only;
 };
 
