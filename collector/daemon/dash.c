@@ -112,6 +112,8 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static void cur_free(struct dash_cur *k);
+
 static void snap_free(struct dash_snap *x)
 {
 	if (!x)
@@ -120,6 +122,7 @@ static void snap_free(struct dash_snap *x)
 	free(x->netns);
 	query_bills_free(&x->cur);
 	query_bills_free(&x->prev);
+	cur_free(x->kept);
 	free(x->in);
 	free(x->out);
 	free(x);
@@ -139,10 +142,57 @@ static void snap_put(struct dash *d, struct dash_snap *x)
 		snap_free(x);
 }
 
-/* The sparklines being filled by the current cycle's read. */
-struct spark_ctx {
+/* ---- the current cycle, kept between refreshes ---- */
+
+/* One label's current cycle as far as it was read: its slots that had
+ * ended, which change only by a report coming late. */
+struct cur_label {
+	char *label;
+	int64_t since, until;
+	struct counts c;                /* the samples of those slots */
+	struct bill_top in, out, bill;  /* and their largest values */
+};
+
+/* Every label's (x->cur's windows, in its order), kept from one snapshot
+ * of a set of filters to the next, so that a refresh reads only the slots
+ * that ended since, the one in progress and the sparklines' day. */
+struct dash_cur {
+	int64_t to;       /* the slots before it were read: they had ended */
+	int64_t lo;       /* the stamp is of the reports with a time in [lo, to] */
+	int64_t stamp[3]; /* taken before the read */
+	size_t n;
+	struct cur_label *v;
+};
+
+/* Reports up to 40 days before a refresh are stamped: a cycle's start
+ * is at most a month and a DST hour before now. */
+#define DASH_CUR_SPAN (40 * 86400)
+
+static void cur_free(struct dash_cur *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++) {
+		free(k->v[i].label);
+		bill_top_finish(&k->v[i].in);
+		bill_top_finish(&k->v[i].out);
+		bill_top_finish(&k->v[i].bill);
+	}
+	free(k->v);
+	free(k);
+}
+
+/* The current cycle's read: the sparklines being filled, and k being
+ * made (full) or added to. */
+struct cur_ctx {
 	struct dash_snap *x;
-	size_t n; /* the windows (labels) they were made for; 0: not yet */
+	size_t n; /* the windows (labels) the sparklines were made for; 0: not yet */
+	struct dash_cur *k;  /* NULL: nothing kept (the central database) */
+	bool full;
+	size_t last;         /* the window of the last sample, + 1 (0: none) */
+	struct counts *prog; /* [k->n]: the samples of slots not ended (in progress) */
+	int64_t from;        /* the slots before it are kept: sparklines only */
+	enum bill_policy bill;
 };
 
 static int spark_alloc(struct dash_snap *x, size_t n)
@@ -152,11 +202,10 @@ static int spark_alloc(struct dash_snap *x, size_t n)
 	return x->in && x->out ? 0 : -ENOMEM;
 }
 
-/* A sample of the current cycle's read (query_bills_opts.sample, window
- * i of n, in the order of x->cur): the last day's go to the sparklines. */
-static int spark_sample(const struct store_sample *s, size_t i, size_t n, void *data)
+/* The last day's samples go to the sparklines (window i of n, in the
+ * order of x->cur). */
+static int spark_sample(struct cur_ctx *c, const struct store_sample *s, size_t i, size_t n)
 {
-	struct spark_ctx *c = data;
 	struct dash_snap *x = c->x;
 	size_t k;
 
@@ -173,32 +222,278 @@ static int spark_sample(const struct store_sample *s, size_t i, size_t n, void *
 	return 0;
 }
 
-/* The current cycle of every label, its 95th percentiles, totals and last
- * day (the DASH_SPARK_SLOTS whole 5-minute slots before the one in
- * progress, which may begin in the cycle before): one read of the samples
- * from the cycle's start or the day's, whichever is earlier. */
-static int cur_read(struct source *st, struct dash_snap *x, struct query_bills_opts *o,
+/* k's n labels (and the slot in progress's counts), for a full read. */
+static int cur_alloc(struct cur_ctx *c, size_t n)
+{
+	struct dash_cur *k = c->k;
+
+	if (!(k->v = calloc(n + 1, sizeof(*k->v))) || !(c->prog = calloc(n + 1, sizeof(*c->prog))))
+		return -ENOMEM;
+	k->n = n;
+	return 0;
+}
+
+static void cur_window_set(struct cur_label *l, int64_t since, int64_t until)
+{
+	size_t kk = bill_top_k(bill_slots(since, until, until));
+
+	l->since = since;
+	l->until = until;
+	bill_top_init(&l->in, kk);
+	bill_top_init(&l->out, kk);
+	bill_top_init(&l->bill, kk);
+}
+
+/* The first sample of window w (i of n): a full read takes the window;
+ * a refresh needs it to be the one kept, else -ESTALE (read it all). */
+static int cur_window(struct cur_ctx *c, const struct store_window *w, size_t i, size_t n)
+{
+	struct dash_cur *k = c->k;
+
+	if (c->full) {
+		if (!k->v && cur_alloc(c, n) < 0)
+			return -ENOMEM;
+		cur_window_set(&k->v[i], w->since, w->until);
+		return 0;
+	}
+	if (n != k->n || w->since != k->v[i].since || w->until != k->v[i].until ||
+	    strcmp(w->label, k->v[i].label) != 0)
+		return -ESTALE;
+	return 0;
+}
+
+/* A sample of the current cycle's read (query_bills_opts.sample): to the
+ * sparklines, and from the window's start on to what is kept (a slot
+ * that has ended) or to the slot in progress's counts. */
+static int cur_sample(const struct store_sample *s, const struct store_window *w, size_t i,
+		      size_t n, void *data)
+{
+	struct cur_ctx *c = data;
+	struct cur_label *l;
+	int ret = spark_sample(c, s, i, n);
+
+	if (ret || !c->k || s->t < w->since || s->t < c->from)
+		return ret;
+	if (i + 1 != c->last && (ret = cur_window(c, w, i, n)) < 0)
+		return ret;
+	c->last = i + 1;
+	if (s->t + BILL_SLOT > c->x->now) { /* as report: not in the percentile */
+		counts_add(&c->prog[i], &s->c);
+		return 0;
+	}
+	l = &c->k->v[i];
+	counts_add(&l->c, &s->c);
+	if (bill_top_add(&l->in, s->c.in_bytes) < 0 || bill_top_add(&l->out, s->c.out_bytes) < 0 ||
+	    bill_top_add(&l->bill, bill_bytes(c->bill, s->c.in_bytes, s->c.out_bytes)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Label i's cycle as of now from what is kept and the slot in progress. */
+static int cur_bill(const struct cur_ctx *c, size_t i, struct query_bill *b)
+{
+	const struct cur_label *l = &c->k->v[i];
+
+	b->c = l->c;
+	counts_add(&b->c, &c->prog[i]);
+	b->billed = bill_bytes(c->bill, b->c.in_bytes, b->c.out_bytes);
+	return bill_top_p95(&l->in, &l->out, &l->bill, bill_slots(l->since, l->until, c->x->now),
+			    &b->p95);
+}
+
+static bool bill_same(const struct query_bill *a, const struct query_bill *b)
+{
+	return memcmp(&a->c, &b->c, sizeof(a->c)) == 0 && a->billed == b->billed &&
+	       a->p95.slots == b->p95.slots && a->p95.rank == b->p95.rank &&
+	       a->p95.in == b->p95.in && a->p95.out == b->p95.out && a->p95.bill == b->p95.bill;
+}
+
+/* After a full read: k takes the labels of x->cur (and the windows
+ * without samples), and must give x->cur's numbers exactly, else it is
+ * not kept (said: a bug).  0, or -ENOMEM. */
+static int cur_made(struct cur_ctx *c)
+{
+	const struct query_bills *cur = &c->x->cur;
+	struct dash_cur *k = c->k;
+	struct query_bill b;
+
+	if (!k->v && cur_alloc(c, cur->n) < 0)
+		return -ENOMEM;
+	if (k->n != cur->n)
+		return -EPROTO;
+	for (size_t i = 0; i < k->n; i++) {
+		if (!k->v[i].until)
+			cur_window_set(&k->v[i], cur->v[i].since, cur->v[i].until);
+		if (!(k->v[i].label = strdup(cur->v[i].label)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < k->n; i++) {
+		b = (struct query_bill){ 0 };
+		if (k->v[i].since != cur->v[i].since || k->v[i].until != cur->v[i].until ||
+		    cur_bill(c, i, &b) < 0 || !bill_same(&b, &cur->v[i])) {
+			fprintf(stderr, "nftally: serve: the current cycle of %s as kept differs "
+				"from its read: not kept\n", cur->v[i].label);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* The sparklines' slots before from (ended, read by old) are old's: its
+ * label i is x's while old's windows are what is kept. */
+static void spark_keep(struct dash_snap *x, const struct dash_snap *old, int64_t from)
+{
+	for (int64_t t = x->spark_start; t < from; t += BILL_SLOT) {
+		size_t a = (size_t)((t - x->spark_start) / BILL_SLOT), b;
+
+		if (t < old->spark_start)
+			continue;
+		b = (size_t)((t - old->spark_start) / BILL_SLOT);
+		for (size_t i = 0; i < x->cur.n; i++) {
+			x->in[i * DASH_SPARK_SLOTS + a] += old->in[i * DASH_SPARK_SLOTS + b];
+			x->out[i * DASH_SPARK_SLOTS + a] += old->out[i * DASH_SPARK_SLOTS + b];
+		}
+	}
+}
+
+/* After a refresh's read: the same windows as kept (else -ESTALE), and
+ * x->cur's numbers from what is kept.  0, -ESTALE or -ENOMEM. */
+static int cur_added(struct cur_ctx *c)
+{
+	struct query_bills *cur = &c->x->cur;
+	struct dash_cur *k = c->k;
+	int ret = 0;
+
+	if (k->n != cur->n)
+		return -ESTALE;
+	for (size_t i = 0; i < k->n; i++)
+		if (k->v[i].since != cur->v[i].since || k->v[i].until != cur->v[i].until ||
+		    strcmp(k->v[i].label, cur->v[i].label) != 0)
+			return -ESTALE;
+	for (size_t i = 0; i < k->n && ret == 0; i++)
+		ret = cur_bill(c, i, &cur->v[i]);
+	return ret == -EINVAL ? -ESTALE : ret;
+}
+
+/* What old kept (taken from it: old is replaced), if it can be added to
+ * at now: the stamp of the reports over the slots it read is the same as
+ * before its read (none came late, none was pruned), the clock has not
+ * gone back.  NULL: read the cycle whole. */
+static struct dash_cur *cur_take(struct source *st, struct dash_snap *old, int64_t to)
+{
+	struct dash_cur *k = old ? old->kept : NULL;
+	struct err ignored = { "" };
+	int64_t stamp[3];
+
+	if (!k)
+		return NULL;
+	old->kept = NULL;
+	if (k->to > to || source_reports_stamp(st, k->lo, k->to, stamp, &ignored) < 0 ||
+	    memcmp(stamp, k->stamp, sizeof(stamp)) != 0) {
+		cur_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* One read of the current cycle with c (x's sparklines from the start). */
+static int cur_pass(struct source *st, struct cur_ctx *c, struct query_bills_opts *o,
 		    struct err *e)
 {
-	struct spark_ctx c = { x, 0 };
+	struct dash_snap *x = c->x;
 	int ret;
 
-	x->spark_start = x->now / BILL_SLOT * BILL_SLOT - DASH_SPARK_SLOTS * BILL_SLOT;
-	o->cycle = "current";
-	o->sample = spark_sample;
-	o->sample_data = &c;
-	o->sample_since = x->spark_start;
+	free(x->in);
+	free(x->out);
+	x->in = x->out = NULL;
+	query_bills_free(&x->cur);
+	c->n = 0;
+	c->last = 0;
+	o->sample_data = c;
 	ret = query_bills(st, o, &x->cur, e);
+	if (ret == 0 && c->n && c->n != x->cur.n) /* query_bills' result is its windows */
+		ret = err_setn(e, -EPROTO, "the sparklines' labels are not the cycle's");
+	if (ret == 0 && !c->n && spark_alloc(x, x->cur.n) < 0)
+		ret = -ENOMEM;
+	return ret;
+}
+
+/* The current cycle of every label, its 95th percentiles, totals and last
+ * day (the DASH_SPARK_SLOTS whole 5-minute slots before the one in
+ * progress, which may begin in the cycle before), into x: with what old
+ * kept (NULL: nothing), one read of the samples from the slots that
+ * ended since it was read (or the day's start, if earlier); else of the
+ * whole cycle, keeping what the next refresh can add to (when the store
+ * has a stamp of its reports and the totals come from its samples). */
+static int cur_read(struct source *st, struct dash_snap *x, struct dash_snap *old,
+		    struct query_bills_opts *o, struct err *e)
+{
+	struct cur_ctx c = { .x = x, .from = INT64_MIN, .bill = o->bill };
+	struct err ignored = { "" };
+	int64_t to = x->now / BILL_SLOT * BILL_SLOT, from;
+	int ret;
+
+	x->spark_start = to - DASH_SPARK_SLOTS * BILL_SLOT;
+	o->cycle = "current";
+	o->sample = cur_sample;
+	o->sample_since = x->spark_start;
+	if ((c.k = cur_take(st, old, to))) {
+		c.from = from = c.k->to;
+		c.k->to = to;
+		if (!(c.prog = calloc(c.k->n + 1, sizeof(*c.prog)))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* stamped before the read: a report during it changes the next */
+		if (source_reports_stamp(st, c.k->lo, to, c.k->stamp, &ignored) < 0) {
+			ret = -ESTALE;
+		} else {
+			/* the sparklines' day before from is old's */
+			o->sample_since = from;
+			o->sample_only = true;
+			ret = cur_pass(st, &c, o, e);
+			o->sample_only = false;
+			ret = ret ? ret : cur_added(&c);
+			if (ret == 0 && old->cur.n == x->cur.n)
+				spark_keep(x, old, from);
+			else if (ret == 0)
+				ret = -ESTALE;
+		}
+		x->read_from = from;
+		if (ret != -ESTALE)
+			goto out;
+		e->msg[0] = '\0'; /* another label, cycle or window: all of it */
+		cur_free(c.k);
+		free(c.prog);
+		c.prog = NULL;
+		c.from = INT64_MIN;
+		o->sample_since = x->spark_start;
+	}
+	c.full = true;
+	x->read_from = INT64_MIN;
+	if ((c.k = calloc(1, sizeof(*c.k)))) {
+		c.k->to = to;
+		c.k->lo = to - DASH_CUR_SPAN;
+	}
+	if (c.k && source_reports_stamp(st, c.k->lo, to, c.k->stamp, &ignored) < 0) {
+		cur_free(c.k); /* no stamp (the central database): nothing kept */
+		c.k = NULL;
+	}
+	ret = cur_pass(st, &c, o, e);
+	if (ret == 0 && c.k && (!x->cur.from_samples || cur_made(&c) < 0)) {
+		cur_free(c.k); /* the totals not from the samples: read whole */
+		c.k = NULL;
+	}
+out:
 	o->sample = NULL;
+	free(c.prog);
+	if (ret < 0)
+		cur_free(c.k);
+	else
+		x->kept = c.k;
 	if (ret == -ENOMEM)
 		return err_setn(e, ret, "out of memory");
-	if (ret < 0)
-		return ret;
-	if (c.n && c.n != x->cur.n) /* query_bills' result is its windows */
-		return err_setn(e, -EPROTO, "the sparklines' labels are not the cycle's");
-	if (!c.n && spark_alloc(x, x->cur.n) < 0)
-		return err_setn(e, -ENOMEM, "out of memory");
-	return 0;
+	return ret;
 }
 
 /* What the reports that could touch the previous cycles of x->cur are
@@ -280,7 +575,7 @@ static int prev_read(struct source *st, struct dash_snap *x, const struct dash_s
  * last one of the same filters; NULL: none).  NULL when it failed
  * (logged). */
 static struct dash_snap *snap_make(struct dash *d, struct source *st, const char *host,
-				   const char *netns, int64_t now, const struct dash_snap *old)
+				   const char *netns, int64_t now, struct dash_snap *old)
 {
 	struct dash_snap *x = calloc(1, sizeof(*x));
 	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0,
@@ -293,7 +588,7 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 		ret = -ENOMEM;
 	if (ret == 0) {
 		x->now = now;
-		ret = cur_read(st, x, &o, &e);
+		ret = cur_read(st, x, old, &o, &e);
 	}
 	if (ret == 0)
 		ret = prev_read(st, x, old, &o, &e);
@@ -304,6 +599,14 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 	}
 	x->made = (int64_t)time(NULL);
 	x->refs = 1;
+	if (d->at_file && x->read_from == INT64_MIN) /* tests only: which read it was */
+		fprintf(stderr, "nftally: serve: test: @%lld%s%s: the current cycle read whole\n",
+			(long long)now, host ? " host=" : "", host ? host : "");
+	else if (d->at_file)
+		fprintf(stderr, "nftally: serve: test: @%lld%s%s: the current cycle read "
+			"from @%lld\n",
+			(long long)now, host ? " host=" : "", host ? host : "",
+			(long long)x->read_from);
 	return x;
 }
 

@@ -791,7 +791,8 @@ static int p95_sample(const struct store_sample *x, void *data)
 
 	if (!w)
 		return 0;
-	if (q->bo && (ret = q->bo->sample(x, (size_t)(w - q->w), q->nw, q->bo->sample_data)))
+	if (q->bo && (ret = q->bo->sample(x, &w->w, (size_t)(w - q->w), q->nw,
+					  q->bo->sample_data)))
 		return ret;
 	if (x->t < w->w.since) /* read for sample only (the window was widened) */
 		return 0;
@@ -803,6 +804,8 @@ static int p95_sample(const struct store_sample *x, void *data)
 		c->out_bytes += x->c.out_bytes;
 		c->out_packets += x->c.out_packets;
 	}
+	if (q->bo && q->bo->sample_only) /* the caller makes its percentiles */
+		return 0;
 	if (w != q->gw || (x->addr && (!q->gaddr || strcmp(x->addr, q->gaddr) != 0))) {
 		if ((ret = p95_flush(q)) < 0)
 			return ret;
@@ -1087,7 +1090,8 @@ static int query_store(struct source *s, struct query *q, struct store_query *sq
 			return err_setn(e, -ENOMEM, "out of memory");
 		for (size_t i = 0; i < q->nw; i++) {
 			v[i] = q->w[i].w;
-			if (q->bo && q->mode == MODE_P95 && q->bo->sample_since < v[i].since)
+			if (q->bo && q->mode == MODE_P95 &&
+			    (q->bo->sample_since < v[i].since || q->bo->sample_only))
 				v[i].since = q->bo->sample_since;
 		}
 		wq.w = v;
@@ -1251,8 +1255,9 @@ int query_bills(struct source *s, const struct query_bills_opts *bo, struct quer
 	o.p95 = true;
 	ret = bills_pass(s, &o, bo->now, bo->sample && bo->cycle ? bo : NULL, &p, e);
 	o.p95 = false;
-	if (ret == 0 && !(one = bills_from_samples(s, &p)))
+	if (ret == 0 && !(one = (bo->sample_only && p.tot) || bills_from_samples(s, &p)))
 		ret = bills_pass(s, &o, bo->now, NULL, &t, e);
+	out->from_samples = one;
 	if (ret == 0 && p.nw && !(out->v = calloc(p.nw, sizeof(*out->v))))
 		ret = err_setn(e, -ENOMEM, "out of memory");
 	/* every window (label, cycle) with its rows (if any) and its

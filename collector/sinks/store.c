@@ -1212,14 +1212,6 @@ static int wgrow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-static void wcounts_add(struct counts *a, const struct counts *b)
-{
-	a->in_bytes += b->in_bytes;
-	a->in_packets += b->in_packets;
-	a->out_bytes += b->out_bytes;
-	a->out_packets += b->out_packets;
-}
-
 /* The statements of the indexed reads, prepared once per connection: a
  * label's series (by series_label), a series' samples in a window, and
  * the sums of its finest rows there, as STORE_FINEST: samples from
@@ -1351,7 +1343,7 @@ static int wread_sum(struct store *s, sqlite3_stmt *st, struct wseries *se,
 		struct counts c = column_counts(st, 1);
 
 		se->rows += sqlite3_column_int64(st, 0);
-		wcounts_add(&se->c, &c);
+		counts_add(&se->c, &c);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "query");
@@ -1410,7 +1402,7 @@ static int wtotals_window(struct store *s, const struct store_wquery *q, struct 
 				       { 0 } };
 
 		for (j = i; j < nk && wkey_cmp(&k[i], &k[j]) == 0; j++)
-			wcounts_add(&r.c, &k[j].se->c);
+			counts_add(&r.c, &k[j].se->c);
 		ret = t->cb(&r, t->data);
 	}
 	free(k);
@@ -1470,7 +1462,7 @@ static int wsamples_group(struct store *s, struct wread *x, const struct wseries
 		out.t = x->v[i].t;
 		out.c = (struct counts){ 0 };
 		for (; i < x->nv && x->v[i].t == out.t; i++)
-			wcounts_add(&out.c, &x->v[i].c);
+			counts_add(&out.c, &x->v[i].c);
 		ret = o->cb(&out, o->data);
 	}
 	return ret;

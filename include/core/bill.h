@@ -41,6 +41,37 @@ struct bill_p95 {
 int bill_p95(const uint64_t *in, const uint64_t *out, size_t nv, size_t slots,
 	     enum bill_policy p, struct bill_p95 *r);
 
+/* The largest values of a series of slots, at most k of them (a min-heap
+ * in v[0..n), grown up to k): what the 95th percentile of the series
+ * needs while it has no more than 20 k - 1 slots, so that a cycle's can
+ * be kept and added to slot by slot.  Zero: empty. */
+struct bill_top {
+	uint64_t *v;
+	size_t n, cap, k;
+};
+
+/* The k a cycle of slots slots needs: floor(0.05 slots) + 1, the rank
+ * from the top of its 95th percentile, N - ceil(0.95 N) + 1, for its
+ * longest N (and so for every shorter one). */
+size_t bill_top_k(size_t slots);
+
+/* Keep at most k values in t (k >= 1; t zero or finished).  No
+ * allocation until a value is added. */
+void bill_top_init(struct bill_top *t, size_t k);
+void bill_top_finish(struct bill_top *t);
+
+/* One slot's value into t (0 is not kept: slots without one count as 0
+ * anyway).  0 or -ENOMEM (t unchanged). */
+int bill_top_add(struct bill_top *t, uint64_t v);
+
+/* bill_p95's result for N = slots slots whose largest values are in, out
+ * and bill (the policy's per-slot values), the other slots' values being
+ * smaller: the same k-th smallest, as the (N - k + 1)-th largest.  0;
+ * -EINVAL when a full top is too short for N (N > 20 k - 1) or holds
+ * more values than slots; -ENOMEM. */
+int bill_top_p95(const struct bill_top *in, const struct bill_top *out,
+		 const struct bill_top *bill, size_t slots, struct bill_p95 *r);
+
 /* A slot's bytes as a rate in bit/s: bytes * 8 / 300, rounded half up. */
 uint64_t bill_bps(uint64_t bytes);
 

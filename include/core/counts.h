@@ -18,6 +18,15 @@ static inline struct counts counts_wire(const struct counts *c, unsigned overhea
 				c->out_bytes + c->out_packets * overhead, c->out_packets };
 }
 
+/* b added to a (sums over slots, hosts or classes). */
+static inline void counts_add(struct counts *a, const struct counts *b)
+{
+	a->in_bytes += b->in_bytes;
+	a->in_packets += b->in_packets;
+	a->out_bytes += b->out_bytes;
+	a->out_packets += b->out_packets;
+}
+
 /* Is any of the four not zero? */
 static inline int counts_any(const struct counts *c)
 {

@@ -14,6 +14,7 @@
 #include "query.h"
 
 struct billing;
+struct dash_cur;
 struct source;
 
 struct dash_token {
@@ -38,6 +39,10 @@ struct dash_snap {
 	 * stand, an ended cycle being the same */
 	int64_t prev_stamp[3], prev_made;
 	bool stamped;
+	/* the current cycle as read, for the next snapshot of these filters
+	 * to add the slots ended since to (NULL: none; it takes it) */
+	struct dash_cur *kept;
+	int64_t read_from; /* the current cycle was read from (INT64_MIN: whole) */
 };
 
 #define DASH_FILTERS 4 /* the filtered snapshots kept: the last ones asked */

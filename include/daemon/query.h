@@ -66,6 +66,7 @@ const char *query_local_zone(char *buf, size_t size);
 
 struct source;
 struct store_sample;
+struct store_window;
 
 /* What query_bills computes: report --cycle CYCLE --bill BILL --p95
  * --merge-hosts --all as of now (or, without a cycle, --by cycle --since
@@ -81,13 +82,22 @@ struct query_bills_opts {
 	/* serve's one read of a cycle (with cycle set; NULL: none): the read
 	 * of the samples for the percentiles starts at sample_since when that
 	 * is earlier than a window's start, gives every sample it reads to
-	 * sample (with its window's index i of the n in the result's order;
-	 * non-zero stops the read and is returned), and gives the totals too
+	 * sample (with its window w, as it was before widening, and its
+	 * index i of the n in the result's order; non-zero stops the read
+	 * and is returned), and gives the totals too
 	 * when the samples hold every count of the windows (the store's
 	 * samples_from), instead of a second read */
-	int (*sample)(const struct store_sample *x, size_t i, size_t n, void *data);
+	int (*sample)(const struct store_sample *x, const struct store_window *w, size_t i,
+		      size_t n, void *data);
 	void *sample_data;
 	int64_t sample_since;
+	/* with sample: the read of every window starts at sample_since, even
+	 * after the window's start, and the result's percentiles are left
+	 * out (zero slots, as a window without samples) and its totals are
+	 * the samples read from the window's start on: the caller, which
+	 * kept the slots before, makes its own (serve's refresh of the slots
+	 * that ended since its last) */
+	bool sample_only;
 };
 
 /* One label's cycle: its totals (report --cycle's row, summed over hosts,
@@ -105,6 +115,7 @@ struct query_bill {
 struct query_bills {
 	struct query_bill *v; /* sorted by label (strcmp), then cycle */
 	size_t n;
+	bool from_samples; /* the totals are the sums of the samples read */
 };
 
 /* Every label of the source s (that passes the filters) with its cycle,

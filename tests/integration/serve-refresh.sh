@@ -119,6 +119,38 @@ assert_eq "1 1" "$(get "$U/api/overview?label=cust-a" | jq -r --argjson f $FEB '
 	.labels[0].spark_in_bps | "\(.[($f - 900 - $s) / 300] | . > 0 | if . then 1 else 0 end) \(.[($f - $s) / 300] | . > 0 | if . then 1 else 0 end)"')" \
 	"cust-a's sparkline: January 31's last slot but one and February's first"
 check $((FEB + 1500)) "February, five minutes later"
+
+# Two hours slot by slot: each refresh reads only the slots ended since
+# the last one and the one in progress, and adds them to what it kept.
+# From the 20th slot on the percentile is the second largest:
+# values that rise and fall, slots without any, and
+# a late report for a slot already read (a backlog replayed), which the
+# stamp of the reports sees, so that the cycle is read whole once more.
+reads() { # WHAT: the refreshes' reads of the current cycle so far
+	grep -c "the current cycle read $1" "$WORK/serve.err"
+}
+whole0=$(reads whole)
+from0=$(reads from)
+for j in $(seq 1 24); do
+	t=$((FEB + 1500 + 300 * j))
+	record "February, slot $j" < <(
+		# a report's time is its last second: t is in the slot before t
+		echo "$t cust-a 198.18.0.1 $((1000 * ((j * 7) % 13 + 1))) $((10 * j))"
+		[ $((j % 3)) = 0 ] ||
+			echo "$((t - 100)) cust-new 198.18.0.7 $((500 * (j % 5) + 1)) 9"
+		# in the slot in progress: in the totals only
+		echo "$((t + 100)) cust-e 198.18.0.5 $((3 * j)) 1 web"
+		[ "$j" = 14 ] && echo "$((FEB + 900)) cust-a 198.18.0.2 99999 1"
+	)
+	check "$t" "February, slot $j"
+done
+assert_eq 29 "$(get "$U/api/overview?label=cust-a" | jq -r '.labels[0].current.slots')" \
+	"29 slots ended in February"
+# the late report's step read the cycle whole, unfiltered and filtered;
+# the 23 others only what was new
+assert_eq 2 "$(($(reads whole) - whole0))" "one whole read of the cycle (each filter)"
+assert_eq 46 "$(($(reads from) - from0))" "23 steps read only what is new (each filter)"
 serve_stop
-assert_eq "" "$(grep -v '^nftally: serving' "$WORK/serve.err")" "serve said nothing else"
+assert_eq "" "$(grep -v -e '^nftally: serving' -e '^nftally: serve: test: ' "$WORK/serve.err")" \
+	"serve said nothing else"
 finish

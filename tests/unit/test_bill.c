@@ -108,11 +108,76 @@ static void test_bps(void)
 	test_assert(bill_bps(UINT64_MAX) == 491913175298921376ULL); /* no overflow */
 }
 
+/* The kept top of a series gives bill_p95's percentiles exactly, slot by
+ * slot up to the longest cycle it is made for: series with zeros, ties,
+ * rising (each value replacing the smallest kept) and missing slots. */
+static void top_check(const uint64_t *in, const uint64_t *out, size_t nmax, size_t step)
+{
+	struct bill_top ti, to, tb;
+	size_t k = bill_top_k(nmax);
+	struct bill_p95 a, b;
+
+	bill_top_init(&ti, k);
+	bill_top_init(&to, k);
+	bill_top_init(&tb, k);
+	for (size_t n = 1; n <= nmax; n++) {
+		test_assert(bill_top_add(&ti, in[n - 1]) == 0);
+		test_assert(bill_top_add(&to, out[n - 1]) == 0);
+		test_assert(bill_top_add(&tb, bill_bytes(BILL_MAX, in[n - 1], out[n - 1])) == 0);
+		test_assert(ti.n <= k && to.n <= k && tb.n <= k);
+		if (n % step && n != nmax)
+			continue;
+		/* n slots with values, then as many again empty while they fit */
+		for (size_t slots = n; slots <= nmax && slots <= 2 * n; slots += n / 3 + 1) {
+			test_assert(bill_p95(in, out, n, slots, BILL_MAX, &a) == 0);
+			test_assert(bill_top_p95(&ti, &to, &tb, slots, &b) == 0);
+			test_assert(a.slots == b.slots && a.rank == b.rank);
+			test_assert(a.in == b.in && a.out == b.out && a.bill == b.bill);
+		}
+	}
+	/* a full top is too short for a longer cycle */
+	if (ti.n == k)
+		test_assert(bill_top_p95(&ti, &to, &tb, 20 * k, &b) == -EINVAL);
+	bill_top_finish(&ti);
+	bill_top_finish(&to);
+	bill_top_finish(&tb);
+}
+
+static void test_top(void)
+{
+	static uint64_t in[8928], out[8928];
+	uint64_t x = 12345;
+	struct bill_top t;
+	struct bill_p95 r;
+
+	test_assert(bill_top_k(8928) == 447 && bill_top_k(19) == 1 && bill_top_k(20) == 2);
+	for (size_t i = 0; i < 8928; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		in[i] = (x >> 33) % 7 == 0 ? 0 : (x >> 40) % 50;  /* zeros and ties */
+		out[i] = (x >> 20) % 1000000007;
+	}
+	top_check(in, out, 600, 1);
+	top_check(in, out, 8928, 97);
+	for (size_t i = 0; i < 8928; i++) { /* rising, and falling */
+		in[i] = i + 1;
+		out[i] = 8928 - i;
+	}
+	top_check(in, out, 8928, 101);
+	bill_top_init(&t, 1);
+	test_assert(bill_top_p95(&t, &t, &t, 0, &r) == 0 && r.slots == 0 && r.rank == 0);
+	test_assert(bill_top_p95(&t, &t, &t, 19, &r) == 0 && r.rank == 19 && r.bill == 0);
+	test_assert(bill_top_add(&t, 5) == 0 && bill_top_add(&t, 3) == 0 && t.n == 1);
+	test_assert(bill_top_p95(&t, &t, &t, 19, &r) == 0 && r.in == 5);
+	test_assert(bill_top_p95(&t, &t, &t, 20, &r) == -EINVAL);
+	bill_top_finish(&t);
+}
+
 int main(void)
 {
 	test_policy();
 	test_slots();
 	test_p95();
 	test_bps();
+	test_top();
 	return 0;
 }
