@@ -47,23 +47,55 @@ size_t bill_slots(int64_t start, int64_t end, int64_t now)
 	return last <= start ? 0 : (size_t)((last - start) / BILL_SLOT);
 }
 
-static int u64_cmp(const void *a, const void *b)
+/* The k-th smallest (0-based) of v[0..n), v reordered: what sorting would
+ * put at v[k], found by Hoare's selection without sorting the rest (a
+ * refresh of serve takes three for each label). */
+static uint64_t select_kth(uint64_t *v, ptrdiff_t n, ptrdiff_t k)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	ptrdiff_t lo = 0, hi = n - 1;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		uint64_t p = v[lo + (hi - lo) / 2], x;
+		ptrdiff_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				x = v[i];
+				v[i++] = v[j];
+				v[j--] = x;
+			}
+		}
+		/* v[lo..j] <= p, v[i..hi] >= p, and p between them */
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
 }
 
 /* The k-th smallest (1-based) of slots values, of which v[0..nv) are
- * given (sorted here) and the rest are 0. */
+ * given (reordered here) and the rest are 0. */
 static uint64_t kth(uint64_t *v, size_t nv, size_t slots, size_t k)
 {
 	size_t zeros = slots - nv;
 
 	if (k <= zeros)
 		return 0;
-	qsort(v, nv, sizeof(*v), u64_cmp);
-	return v[k - zeros - 1];
+	return select_kth(v, (ptrdiff_t)nv, (ptrdiff_t)(k - zeros - 1));
+}
+
+/* ceil(0.95 N) = ceil(95 N / 100), in integers: the rank of the 95th
+ * percentile among N slots. */
+static size_t p95_rank(size_t slots)
+{
+	return (95 * slots + 99) / 100;
 }
 
 int bill_p95(const uint64_t *in, const uint64_t *out, size_t nv, size_t slots,
@@ -77,8 +109,7 @@ int bill_p95(const uint64_t *in, const uint64_t *out, size_t nv, size_t slots,
 	r->slots = slots;
 	if (!slots)
 		return 0;
-	/* ceil(0.95 N) = ceil(95 N / 100), in integers */
-	r->rank = (95 * slots + 99) / 100;
+	r->rank = p95_rank(slots);
 	w = malloc((nv ? nv : 1) * sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -160,52 +191,15 @@ int bill_top_add(struct bill_top *t, uint64_t v)
 	return 0;
 }
 
-/* The k-th smallest (0-based) of v[0..n), v reordered: what sorting would
- * put at v[k], found by Hoare's selection without sorting the rest (a
- * refresh of serve takes three for each label). */
-static uint64_t select_kth(uint64_t *v, ptrdiff_t n, ptrdiff_t k)
-{
-	ptrdiff_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		uint64_t p = v[lo + (hi - lo) / 2], x;
-		ptrdiff_t i = lo, j = hi;
-
-		while (i <= j) {
-			while (v[i] < p)
-				i++;
-			while (v[j] > p)
-				j--;
-			if (i <= j) {
-				x = v[i];
-				v[i++] = v[j];
-				v[j--] = x;
-			}
-		}
-		/* v[lo..j] <= p, v[i..hi] >= p, and p between them */
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return v[k];
-}
-
 /* kth of bill_p95 over a copy of t's values (the others smaller). */
 static int top_kth(const struct bill_top *t, size_t slots, size_t rank, uint64_t *w,
 		   uint64_t *out)
 {
-	size_t zeros = slots - t->n;
-
 	if (t->n > slots || (t->n == t->k && slots - rank + 1 > t->k))
 		return -EINVAL;
-	*out = 0;
-	if (rank <= zeros)
-		return 0;
-	memcpy(w, t->v, t->n * sizeof(*w));
-	*out = select_kth(w, (ptrdiff_t)t->n, (ptrdiff_t)(rank - zeros - 1));
+	if (t->n) /* t->v is NULL while empty */
+		memcpy(w, t->v, t->n * sizeof(*w));
+	*out = kth(w, t->n, slots, rank);
 	return 0;
 }
 
@@ -220,7 +214,7 @@ int bill_top_p95(const struct bill_top *in, const struct bill_top *out,
 	r->slots = slots;
 	if (!slots)
 		return in->n || out->n || bill->n ? -EINVAL : 0;
-	r->rank = (95 * slots + 99) / 100;
+	r->rank = p95_rank(slots);
 	if (bill->n > n)
 		n = bill->n;
 	if (!(w = malloc((n ? n : 1) * sizeof(*w))))

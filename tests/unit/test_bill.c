@@ -108,6 +108,24 @@ static void test_bps(void)
 	test_assert(bill_bps(UINT64_MAX) == 491913175298921376ULL); /* no overflow */
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The rank-th smallest (1-based) of slots values, v[0..n) and zeros, by
+ * sorting: an oracle apart from bill.c's selection. */
+static uint64_t sorted_kth(const uint64_t *v, size_t n, size_t slots, size_t rank)
+{
+	static uint64_t w[8928];
+
+	memcpy(w, v, n * sizeof(*w));
+	qsort(w, n, sizeof(*w), u64_cmp);
+	return rank <= slots - n ? 0 : w[rank - (slots - n) - 1];
+}
+
 /* The kept top of a series gives bill_p95's percentiles exactly, slot by
  * slot up to the longest cycle it is made for: series with zeros, ties,
  * rising (each value replacing the smallest kept) and missing slots. */
@@ -116,7 +134,10 @@ static void top_check(const uint64_t *in, const uint64_t *out, size_t nmax, size
 	struct bill_top ti, to, tb;
 	size_t k = bill_top_k(nmax);
 	struct bill_p95 a, b;
+	static uint64_t bb[8928];
 
+	for (size_t i = 0; i < nmax; i++)
+		bb[i] = bill_bytes(BILL_MAX, in[i], out[i]);
 	bill_top_init(&ti, k);
 	bill_top_init(&to, k);
 	bill_top_init(&tb, k);
@@ -133,6 +154,9 @@ static void top_check(const uint64_t *in, const uint64_t *out, size_t nmax, size
 			test_assert(bill_top_p95(&ti, &to, &tb, slots, &b) == 0);
 			test_assert(a.slots == b.slots && a.rank == b.rank);
 			test_assert(a.in == b.in && a.out == b.out && a.bill == b.bill);
+			test_assert(a.in == sorted_kth(in, n, slots, a.rank) &&
+				    a.out == sorted_kth(out, n, slots, a.rank) &&
+				    a.bill == sorted_kth(bb, n, slots, a.rank));
 		}
 	}
 	/* a full top is too short for a longer cycle */
