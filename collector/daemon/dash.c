@@ -164,8 +164,9 @@ struct dash_cur {
 	struct cur_label *v;
 };
 
-/* Reports up to 40 days before a refresh are stamped: a cycle's start
- * is at most a month and a DST hour before now. */
+/* A cycle is at most a month and a DST hour long: the current cycles'
+ * reports are stamped up to 40 days before a refresh, the previous
+ * cycles' up to 40 days before the current ones begin. */
 #define DASH_CUR_SPAN (40 * 86400)
 
 static void cur_free(struct dash_cur *k)
@@ -510,7 +511,7 @@ static void prev_span(const struct dash_snap *x, int64_t *lo, int64_t *hi)
 		if (x->cur.v[i].since > *hi)
 			*hi = x->cur.v[i].since;
 	}
-	*lo = x->cur.n ? *lo - 40 * 86400 : 0;
+	*lo = x->cur.n ? *lo - DASH_CUR_SPAN : 0;
 	*hi = x->cur.n ? *hi : 0;
 }
 

@@ -796,14 +796,8 @@ static int p95_sample(const struct store_sample *x, void *data)
 		return ret;
 	if (x->t < w->w.since) /* read for sample only (the window was widened) */
 		return 0;
-	if (q->tot) {
-		struct counts *c = &q->tot[w - q->w];
-
-		c->in_bytes += x->c.in_bytes;
-		c->in_packets += x->c.in_packets;
-		c->out_bytes += x->c.out_bytes;
-		c->out_packets += x->c.out_packets;
-	}
+	if (q->tot)
+		counts_add(&q->tot[w - q->w], &x->c);
 	if (q->bo && q->bo->sample_only) /* the caller makes its percentiles */
 		return 0;
 	if (w != q->gw || (x->addr && (!q->gaddr || strcmp(x->addr, q->gaddr) != 0))) {
@@ -1225,12 +1219,8 @@ static void bills_totals(const struct query *t, size_t *j, const struct qwin *w,
 				       w->w.since, NULL) < 0)
 		(*j)++;
 	for (; *j < t->n && window_cmp(t->v[*j].label, t->v[*j].since, NULL, w->w.label,
-				       w->w.since, NULL) == 0; (*j)++) {
-		x->c.in_bytes += t->v[*j].c.in_bytes;
-		x->c.in_packets += t->v[*j].c.in_packets;
-		x->c.out_bytes += t->v[*j].c.out_bytes;
-		x->c.out_packets += t->v[*j].c.out_packets;
-	}
+				       w->w.since, NULL) == 0; (*j)++)
+		counts_add(&x->c, &t->v[*j].c);
 }
 
 int query_bills(struct source *s, const struct query_bills_opts *bo, struct query_bills *out,
