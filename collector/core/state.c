@@ -64,15 +64,8 @@ int state_add_entry(struct state *s, const struct state_entry *from, const char 
 {
 	struct state_entry *x;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		void *p = reallocarray(s->v, cap, sizeof(*s->v));
-
-		if (!p)
-			return -ENOMEM;
-		s->v = p;
-		s->cap = cap;
-	}
+	if (s->n == s->cap && state_reserve(s, s->cap ? s->cap * 2 : 64) < 0)
+		return -ENOMEM;
 	x = &s->v[s->n];
 	*x = *from;
 	if (state_intern(s, label, &x->label) < 0)

@@ -383,20 +383,25 @@ static void run_check_table(struct run *r)
 	}
 }
 
-/* Address a in next as reported in done (from, if not NULL: values,
- * handles, whether it was a last report), not reported again; from zero if
- * it was not. */
+/* x (its address and label kept) as reported in done (from, if not
+ * NULL: values, handles, whether it was a last report), not reported
+ * again; from zero if it was not. */
+static void run_carried(struct state_entry *x, const struct state_entry *from)
+{
+	x->c = from ? from->c : (struct counts){ 0 };
+	x->h[0] = from ? from->h[0] : 0;
+	x->h[1] = from ? from->h[1] : 0;
+	x->last = from && from->last;
+	x->rep = false;
+}
+
+/* Address a into next as run_carried makes it. */
 static int run_carry(struct state *next, const struct addr *a, const char *label,
 		     const struct state_entry *from)
 {
 	struct state_entry x = { .addr = *a };
 
-	if (from) {
-		x.c = from->c;
-		x.h[0] = from->h[0];
-		x.h[1] = from->h[1];
-		x.last = from->last;
-	}
+	run_carried(&x, from);
 	return state_add_entry(next, &x, label);
 }
 
@@ -420,13 +425,7 @@ static int run_add_targets(struct run *r, struct state *next)
  * it. */
 static void run_unread(const struct run *r, struct state_entry *x)
 {
-	const struct state_entry *d = state_find(&r->done, &x->addr);
-
-	x->c = d ? d->c : (struct counts){ 0 };
-	x->h[0] = d ? d->h[0] : 0;
-	x->h[1] = d ? d->h[1] : 0;
-	x->last = d && d->last;
-	x->rep = false;
+	run_carried(x, state_find(&r->done, &x->addr));
 }
 
 static void run_reload(struct run *r, const char *why, bool full);
@@ -458,20 +457,17 @@ static int run_missing_add(struct run_missing *m, size_t i, const uint64_t *h)
 	return 0;
 }
 
-/* Counters are read into the state being made this many targets at a time
- * (as table.c names them): the values of 1,000,000 addresses (49 MB with
- * their handles) are never held beside that state. */
-#define RUN_READ_BLOCK 65536
-
 /* One entry per target appended to next, in the targets' order, with the
- * values and handles read now (rep: to be reported).  A counter that
+ * values and handles read now (rep: to be reported), TABLE_READ_BLOCK
+ * targets at a time: the values of 1,000,000 addresses (49 MB with their
+ * handles) are never held beside that state.  A counter that
  * cannot be read reads as zero with handle 0, and its target goes into m
  * (if not NULL).  0 or a negative errno with r->e set. */
 static int run_read_into(struct run *r, struct state *next, bool rep, struct run_missing *m)
 {
 	struct account *a = r->a;
 	const struct targets *t = &a->tg;
-	size_t block = t->n < RUN_READ_BLOCK ? t->n : RUN_READ_BLOCK;
+	size_t block = t->n < TABLE_READ_BLOCK ? t->n : TABLE_READ_BLOCK;
 	struct nl_counter *c = malloc(2 * block * sizeof(*c) + 1);
 	int ret = c ? 0 : -ENOMEM;
 
@@ -483,16 +479,10 @@ static int run_read_into(struct run *r, struct state *next, bool rep, struct run
 		if (ret < 0)
 			break;
 		for (size_t j = 0; j < k && ret == 0; j++) {
-			const struct nl_counter *in = &c[2 * j], *out = &c[2 * j + 1];
 			const struct target *x = &t->v[at + j];
-			struct state_entry e = {
-				.addr = x->addr, .rep = rep,
-				.c = { in->err ? 0 : in->bytes, in->err ? 0 : in->packets,
-				       out->err ? 0 : out->bytes, out->err ? 0 : out->packets },
-				.h = { in->err ? 0 : in->handle, out->err ? 0 : out->handle },
-			};
+			struct state_entry e = { .addr = x->addr, .rep = rep };
 
-			if (m && (in->err || out->err))
+			if (table_counter_pair(&c[2 * j], &e.c, e.h) && m)
 				ret = run_missing_add(m, at + j, e.h);
 			if (ret == 0)
 				ret = state_add_entry(next, &e, targets_label(t, x));

@@ -781,11 +781,16 @@ static const struct addr *table_addr_at(const struct addr *first, size_t stride,
 	return (const struct addr *)((const char *)first + i * stride);
 }
 
-/* Counters' names are made and their values read this many addresses at
- * a time: at 1,000,000 addresses the names alone (65 bytes each, two per
- * address) were 146 MB, and the values 64 MB.  Large enough that each
- * block is still shared among the reader threads. */
-#define TABLE_READ_BLOCK 65536
+bool table_counter_pair(const struct nl_counter *c, struct counts *v, uint64_t h[2])
+{
+	const struct nl_counter *in = &c[0], *o = &c[1];
+
+	*v = (struct counts){ in->err ? 0 : in->bytes, in->err ? 0 : in->packets,
+			      o->err ? 0 : o->bytes, o->err ? 0 : o->packets };
+	h[0] = in->err ? 0 : in->handle;
+	h[1] = o->err ? 0 : o->handle;
+	return in->err || o->err;
+}
 
 int table_read_counters_of(struct nl *nl, const char *table, const struct addr *first,
 			   size_t stride, size_t n, struct nl_counter *out, struct err *e)
@@ -832,21 +837,17 @@ int table_read(struct nl *nl, const char *table, const struct targets *t,
 
 		ret = table_read_counters_of(nl, table, &t->v[at].addr, sizeof(*t->v), k, c, e);
 		for (size_t j = 0; j < k && ret == 0; j++) {
-			const struct nl_counter *in = &c[2 * j], *o = &c[2 * j + 1];
 			size_t i = at + j;
+			uint64_t hh[2];
+			bool m = table_counter_pair(&c[2 * j], &out[i], hh);
 
-			if (in->err || o->err)
-				(*missing)++;
+			*missing += m;
 			if (miss)
-				miss[i] = in->err || o->err;
+				miss[i] = m;
 			if (h) {
-				h[2 * i] = in->err ? 0 : in->handle;
-				h[2 * i + 1] = o->err ? 0 : o->handle;
+				h[2 * i] = hh[0];
+				h[2 * i + 1] = hh[1];
 			}
-			out[i] = (struct counts){
-				in->err ? 0 : in->bytes, in->err ? 0 : in->packets,
-				o->err ? 0 : o->bytes, o->err ? 0 : o->packets,
-			};
 		}
 	}
 	free(c);

@@ -115,12 +115,23 @@ int table_apply(struct nl *nl, const char *table, const char *skeleton,
 int table_read(struct nl *nl, const char *table, const struct targets *t,
 	       struct counts *out, uint64_t *h, bool *miss, size_t *missing, struct err *e);
 
+/* Counters' names are made and their values read this many addresses at
+ * a time: at 1,000,000 addresses the names alone (65 bytes each, two per
+ * address) were 146 MB, and the values 64 MB.  Large enough that each
+ * block is still shared among the reader threads. */
+#define TABLE_READ_BLOCK 65536
+
 /* The in and out counters of n addresses (which need not be targets), the
  * first at `first` and each next one `stride` bytes further (a member of
  * an array of structs): out[2 * i] and out[2 * i + 1], each with its
  * value or error. */
 int table_read_counters_of(struct nl *nl, const char *table, const struct addr *first,
 			   size_t stride, size_t n, struct nl_counter *out, struct err *e);
+
+/* An address's values and handles from its in and out counters c[0] and
+ * c[1] as read: a counter that could not be read gives zeros and handle
+ * 0.  True when one could not. */
+bool table_counter_pair(const struct nl_counter *c, struct counts *v, uint64_t h[2]);
 
 /* Delete counters of n addresses (as above; their elements are gone) in
  * one transaction: both of each, or those which[2 * i + dir] names. */
