@@ -362,8 +362,23 @@ static int cand_add(struct plan_ctr **v, size_t *n, size_t *cap, const struct ad
 	return 0;
 }
 
+/* Both counters of a, unless a is a target (whose counters are candidates
+ * already: a run's state names every target again, a million reads for
+ * nothing at 1,000,000). */
+static int cand_other(struct plan_ctr **v, size_t *n, size_t *cap, const struct targets *t,
+		      const struct addr *a)
+{
+	int ret = 0;
+
+	if (targets_find(t, a))
+		return 0;
+	for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
+		ret = cand_add(v, n, cap, a, d);
+	return ret;
+}
+
 int plan_candidates(const struct targets *t, const struct addr *known, size_t nknown,
-		    const struct plan_elem *elems, size_t nelems,
+		    const struct targets *hint, const struct plan_elem *elems, size_t nelems,
 		    struct plan_ctr **out, size_t *n)
 {
 	size_t cap = 0;
@@ -374,9 +389,12 @@ int plan_candidates(const struct targets *t, const struct addr *known, size_t nk
 	for (size_t i = 0; i < t->n && ret == 0; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
 			ret = cand_add(out, n, &cap, &t->v[i].addr, d);
+	/* known and hint mostly name the same addresses: those of hint once */
 	for (size_t i = 0; i < nknown && ret == 0; i++)
-		for (int d = ADDR_IN; d <= ADDR_OUT && ret == 0; d++)
-			ret = cand_add(out, n, &cap, &known[i], d);
+		if (!hint || !targets_find(hint, &known[i]))
+			ret = cand_other(out, n, &cap, t, &known[i]);
+	for (size_t i = 0; hint && i < hint->n && ret == 0; i++)
+		ret = cand_other(out, n, &cap, t, &hint->v[i].addr);
 	/* a counter an element points at may be one to drain; the targets'
 	 * own are candidates already */
 	for (size_t i = 0; i < nelems && ret == 0; i++)

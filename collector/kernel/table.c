@@ -324,27 +324,6 @@ static int list_elems(struct nl *nl, const char *table, struct listing *ls)
 	return ret;
 }
 
-/* The addresses of o->known and o->hint that are no target: the targets'
- * counters are candidates anyway (a run's state names every target again:
- * a million reads for nothing at 1,000,000). */
-static int others_of(const struct targets *t, const struct table_apply_opts *o,
-		     struct addr **out, size_t *n)
-{
-	size_t nhint = o->hint ? o->hint->n : 0;
-
-	*n = 0;
-	*out = malloc((o->nknown + nhint) * sizeof(**out) + 1);
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < o->nknown; i++)
-		if (!targets_find(t, &o->known[i]))
-			(*out)[(*n)++] = o->known[i];
-	for (size_t i = 0; i < nhint; i++)
-		if (!targets_find(t, &o->hint->v[i].addr))
-			(*out)[(*n)++] = o->hint->v[i].addr;
-	return 0;
-}
-
 /* Candidates' counters are read this many at a time (as TABLE_READ_BLOCK
  * addresses below): all at once, a start at 1,000,000 addresses peaked at
  * 400 MB. */
@@ -359,13 +338,10 @@ static int counters_by_name(struct nl *nl, const char *table, const struct targe
 	const char **names = NULL;
 	char (*buf)[ADDR_NAMELEN] = NULL;
 	struct nl_counter *got = NULL;
-	struct addr *others;
-	size_t n = 0, k = 0, nothers, block;
-	int ret = others_of(t, o, &others, &nothers);
+	size_t n = 0, k = 0, block;
+	int ret = plan_candidates(t, o->known, o->nknown, o->hint, ls->l.elems, ls->l.nelems,
+				  &c, &n);
 
-	if (ret == 0)
-		ret = plan_candidates(t, others, nothers, ls->l.elems, ls->l.nelems, &c, &n);
-	free(others);
 	if (ret < 0)
 		return ret;
 	block = n < TABLE_NAMES_BLOCK ? n : TABLE_NAMES_BLOCK;

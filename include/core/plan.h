@@ -128,12 +128,14 @@ int plan_resync(struct plan *p, const struct targets *t, struct plan_listing *l,
 bool plan_dump_counters(size_t ntargets, size_t nknown);
 
 /* The counters to read by name when they are not dumped: both of every
- * target and of every known address (reported before, maybe left), and
- * those that listed elements of nftally's form point at (maybe of an
- * address to drain).  *out is malloc'd (caller frees), with duplicates
- * only where harmless.  Returns 0 or -ENOMEM. */
+ * target, of every known address (reported before, maybe left) and of
+ * every address of hint (what the last apply installed, sorted; may be
+ * NULL) that is no target, each address once, and those that listed
+ * elements of nftally's form point at (maybe of an address to drain).
+ * *out is malloc'd (caller frees), with duplicates only where harmless
+ * (an element's counter named twice).  Returns 0 or -ENOMEM. */
 int plan_candidates(const struct targets *t, const struct addr *known, size_t nknown,
-		    const struct plan_elem *elems, size_t nelems,
+		    const struct targets *hint, const struct plan_elem *elems, size_t nelems,
 		    struct plan_ctr **out, size_t *n);
 
 #endif

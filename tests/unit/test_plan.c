@@ -307,7 +307,9 @@ static void test_resync_empty(void)
 static void test_candidates(void)
 {
 	struct targets t = parse("a 198.18.0.1\nb 2001:db8::1\n");
-	struct addr known[] = { A("198.18.0.7") };
+	/* .7 is in hint too (read once), .1 is a target (read as one) */
+	struct addr known[] = { A("198.18.0.7"), A("198.18.0.1"), A("198.18.0.4") };
+	struct targets hint = parse("x 198.18.0.1\ny 198.18.0.5\nz 198.18.0.7\n");
 	struct plan_elem e[] = {
 		elem("198.18.0.1", 0, "198.18.0.1", 0),   /* a target's: a candidate already */
 		elem("198.18.0.8", 1, "198.18.0.8", 1),   /* left: a candidate */
@@ -319,16 +321,24 @@ static void test_candidates(void)
 	size_t n;
 	char buf[ADDR_STRLEN];
 	const char *want[] = { "198.18.0.1", "198.18.0.1", "2001:db8::1", "2001:db8::1",
+			       "198.18.0.4", "198.18.0.4", "198.18.0.5", "198.18.0.5",
 			       "198.18.0.7", "198.18.0.7", "198.18.0.8", "198.18.0.6" };
-	const int dirs[] = { 0, 1, 0, 1, 0, 1, 1, 0 };
+	const int dirs[] = { 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0 };
 
-	test_assert(plan_candidates(&t, known, 1, e, 5, &c, &n) == 0);
-	test_assert(n == 8);
+	test_assert(plan_candidates(&t, known, 3, &hint, e, 5, &c, &n) == 0);
+	test_assert(n == 12);
 	for (size_t i = 0; i < n; i++) {
 		test_streq(addr_format(&c[i].addr, buf), want[i]);
 		test_assert(c[i].dir == dirs[i]);
 	}
 	free(c);
+	/* without a hint every known address that is no target */
+	test_assert(plan_candidates(&t, known, 3, NULL, e, 0, &c, &n) == 0);
+	test_assert(n == 8);
+	test_streq(addr_format(&c[4].addr, buf), "198.18.0.7");
+	test_streq(addr_format(&c[6].addr, buf), "198.18.0.4");
+	free(c);
+	targets_finish(&hint);
 	targets_finish(&t);
 
 	test_assert(plan_dump_counters(4095, 0));
