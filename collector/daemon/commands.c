@@ -306,10 +306,8 @@ static int print_cumulative(struct account *acct, struct output *out, struct err
 			dump_read_start(acct, &b[k ^ 1], at + DUMP_BLOCK);
 		dump_print(acct, out, &b[k], now);
 	}
-	/* a failed read leaves the next one running */
-	for (int k = 0; b && k < 2; k++)
-		if (b[k].threaded)
-			pthread_join(b[k].thread, NULL);
+	/* no thread runs here: a block's read starts only after the read
+	 * before it was waited for and succeeded */
 	free(b);
 	if (ret < 0)
 		return ret;
