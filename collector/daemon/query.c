@@ -1275,6 +1275,8 @@ int query_bills(struct source *s, const struct query_bills_opts *bo, struct quer
 		if (k < p.np && window_cmp(p.p[k].label, p.p[k].since, NULL, w->w.label,
 					   w->w.since, NULL) == 0)
 			x->p95 = p.p[k].r;
+		else if (bo->sample_only) /* the caller makes every percentile */
+			x->p95 = (struct bill_p95){ 0 };
 		else if (bill_p95(&none, &none, 0, bill_slots(x->since, x->until, bo->now),
 				  bo->bill, &x->p95) < 0)
 			ret = err_setn(e, -ENOMEM, "out of memory");
