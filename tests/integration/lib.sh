@@ -290,6 +290,17 @@ many_targets() { # N4 N6
 	awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "v6-%d 2001:db8:3::%x\n", i, i + 1 }'
 }
 
+# Every element of map MAP as "KEY COUNTER" lines, sorted (in the router).
+map_elems() { # MAP [TABLE FAMILY]
+	inns "$R" nft -j list map "${3:-inet}" "${2:-nftally}" "$1" |
+		jq -r '.nftables[] | select(.map) | .map.elem // [] | .[] |
+			"\(if (.[0] | type) == "object" then "\(.[0].prefix.addr)/\(.[0].prefix.len)"
+			   else .[0] end) \(.[1])"' | sort
+}
+
+# How many events of type EVENT a run's output FILE holds.
+count_events() { grep -c "\"event\":\"$2\"" "$1"; }
+
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 
@@ -310,6 +321,16 @@ total() { # ADDR FIELD FILES...
 	local a=$1 f=$2; shift 2
 	cat "$@" | jq -rs --arg a "$a" --arg f "$f" \
 		'[.[] | select(.addr == $a)] | unique_by(.seq) | map(.[$f]) | add // 0'
+}
+
+# Assert the totals over run outputs FILES (as total) of the lines on
+# standard input, "ADDR FIELD WANT" each.
+assert_totals() { # WHAT FILES... < "ADDR FIELD WANT" lines
+	local what=$1 a f want
+	shift
+	while read -r a f want; do
+		[ -n "$a" ] && assert_eq "$want" "$(total "$a" "$f" "$@")" "$what: $a $f"
+	done
 }
 
 # Wait (at most 3 s) until NS has table FAMILY NAME; print the

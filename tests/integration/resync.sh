@@ -16,11 +16,6 @@ T="$WORK/targets"
 printf 'a 198.18.4.1\nb 198.18.4.2\npa 2001:db8:4::1\n' > "$T"
 A_IN=in4_c6120401 B_IN=in4_c6120402 B_OUT=out4_c6120402
 
-elems() { # MAP: "KEY COUNTER" lines, sorted
-	inns "$R" nft -j list map inet nftally "$1" |
-		jq -r '.nftables[] | select(.map) | .map.elem // [] | .[] | "\(.[0]) \(.[1])"' | sort
-}
-count_events() { grep -c "\"event\":\"$2\"" "$1"; }
 nft_r() { inns "$R" nft "$@"; }
 # The whole table with every handle: a rebuilt skeleton has new rule handles.
 table_a() { nft_r -a list table inet nftally; }
@@ -48,10 +43,10 @@ wait_event "$out" reloaded 3
 assert_eq 0 "$(count_events "$out" targets_rejected)" "SIGHUP 2: no targets_rejected"
 assert_eq "198.18.4.1 $A_IN
 198.18.4.2 $B_IN
-198.18.4.3 in4_c6120403" "$(elems in4)" "SIGHUP 2: the deleted element is back"
+198.18.4.3 in4_c6120403" "$(map_elems in4)" "SIGHUP 2: the deleted element is back"
 assert_eq "198.18.4.1 out4_c6120401
 198.18.4.2 $B_OUT
-198.18.4.3 out4_c6120403" "$(elems out4)" "SIGHUP 2: the foreign element is gone"
+198.18.4.3 out4_c6120403" "$(map_elems out4)" "SIGHUP 2: the foreign element is gone"
 # read by key: an element whose key is no target's is not seen, only
 # dropped (the maps are emptied and filled again)
 assert_eq 0 "$(count_events "$out" element_repaired)" "SIGHUP 2: no element_repaired"
@@ -76,14 +71,17 @@ send "$S" 198.18.1.2 200 3 198.18.4.2      # B out: 3 x 228
 send "$C" 2001:db8:4::1 52 6 2001:db8:1::2 # PA in: 6 x 100
 sleep 1.2
 stop_run; assert_eq 0 $? "run exits 0"
-for f in "198.18.4.1 in_bytes $((10 * 128))" "198.18.4.1 in_packets 10" \
-	 "198.18.4.1 out_packets 0" \
-	 "198.18.4.2 in_bytes $((16 * 128))" "198.18.4.2 in_packets 16" \
-	 "198.18.4.2 out_bytes $((3 * 228))" "198.18.4.2 out_packets 3" \
-	 "2001:db8:4::1 in_bytes 600" "2001:db8:4::1 in_packets 6"; do
-	set -- $f
-	assert_eq "$3" "$(sum_field "$out" "$1" "$2")" "$1 $2"
-done
+assert_totals run "$out" <<EOF
+198.18.4.1 in_bytes $((10 * 128))
+198.18.4.1 in_packets 10
+198.18.4.1 out_packets 0
+198.18.4.2 in_bytes $((16 * 128))
+198.18.4.2 in_packets 16
+198.18.4.2 out_bytes $((3 * 228))
+198.18.4.2 out_packets 3
+2001:db8:4::1 in_bytes 600
+2001:db8:4::1 in_packets 6
+EOF
 
 # 5. A run's start after others changed the table while no run was there,
 # in a table large enough (4,096 idle targets more) to be read by key, not
@@ -105,24 +103,26 @@ out3="$WORK/run3.json"
 start_run "$out3"
 assert_eq "198.18.4.1 $A_IN
 198.18.4.2 $B_IN
-198.18.4.3 in4_c6120403" "$(elems in4 | grep -v ' in4_c613')" "start: the deleted element is back"
+198.18.4.3 in4_c6120403" "$(map_elems in4 | grep -v ' in4_c613')" "start: the deleted element is back"
 assert_eq "198.18.4.1 out4_c6120401
 198.18.4.2 $B_OUT
-198.18.4.3 out4_c6120403" "$(elems out4 | grep -v ' out4_c613')" "start: the foreign element is gone"
-assert_eq 2051 "$(elems in4 | wc -l)" "start: every IPv4 target has its in4 element"
-assert_eq 2049 "$(elems in6 | wc -l)" "start: every IPv6 host target has its in6 element"
+198.18.4.3 out4_c6120403" "$(map_elems out4 | grep -v ' out4_c613')" "start: the foreign element is gone"
+assert_eq 2051 "$(map_elems in4 | wc -l)" "start: every IPv4 target has its in4 element"
+assert_eq 2049 "$(map_elems in6 | wc -l)" "start: every IPv6 host target has its in6 element"
 assert_eq 0 "$(count_events "$out3" element_repaired)" "start: read by key, no element_repaired"
 send "$C" 198.18.4.1 100 6 198.18.1.2      # A in: 6 x 128
 send "$C" 198.18.4.2 100 7 198.18.1.2      # B in: 7 x 128
 send "$S" 198.18.1.2 200 2 198.18.4.2      # B out: 2 x 228
 sleep 1.2
 stop_run; assert_eq 0 $? "run 3 exits 0"
-both() { echo $(($(sum_field "$out2" "$1" "$2") + $(sum_field "$out3" "$1" "$2"))); }
-for f in "198.18.4.1 in_bytes $((8 * 128))" "198.18.4.1 in_packets 8" \
-	 "198.18.4.2 in_bytes $((14 * 128))" "198.18.4.2 in_packets 14" \
-	 "198.18.4.2 out_bytes $((2 * 228))" "198.18.4.2 out_packets 2" \
-	 "198.18.4.3 in_bytes 0" "2001:db8:4::1 in_bytes 0"; do
-	set -- $f
-	assert_eq "$3" "$(both "$1" "$2")" "runs 2 and 3: $1 $2"
-done
+assert_totals "runs 2 and 3" "$out2" "$out3" <<EOF
+198.18.4.1 in_bytes $((8 * 128))
+198.18.4.1 in_packets 8
+198.18.4.2 in_bytes $((14 * 128))
+198.18.4.2 in_packets 14
+198.18.4.2 out_bytes $((2 * 228))
+198.18.4.2 out_packets 2
+198.18.4.3 in_bytes 0
+2001:db8:4::1 in_bytes 0
+EOF
 finish

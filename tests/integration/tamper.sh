@@ -17,14 +17,6 @@ A_IN=in4_c6120401 A_OUT=out4_c6120401 B_IN=in4_c6120402 B_OUT=out4_c6120402
 PA_IN=in6_20010db8000400000000000000000000_127
 PB_IN=in6_20010db8000400000000000000000002_127
 
-# Every element of map MAP as "KEY COUNTER" lines, sorted.
-elems() { # MAP [TABLE FAMILY]
-	inns "$R" nft -j list map "${3:-inet}" "${2:-nftally}" "$1" |
-		jq -r '.nftables[] | select(.map) | .map.elem // [] | .[] |
-			"\(if (.[0] | type) == "object" then "\(.[0].prefix.addr)/\(.[0].prefix.len)"
-			   else .[0] end) \(.[1])"' | sort
-}
-
 RIGHT4="198.18.4.1 $A_IN
 198.18.4.2 $B_IN"
 RIGHT4OUT="198.18.4.1 $A_OUT
@@ -33,9 +25,9 @@ RIGHT6NET="2001:db8:4::/127 $PA_IN
 2001:db8:4::2/127 $PB_IN"
 
 check_right() { # WHEN
-	assert_eq "$RIGHT4" "$(elems in4)" "$1: in4 elements"
-	assert_eq "$RIGHT4OUT" "$(elems out4)" "$1: out4 elements"
-	assert_eq "$RIGHT6NET" "$(elems in6net)" "$1: in6net elements"
+	assert_eq "$RIGHT4" "$(map_elems in4)" "$1: in4 elements"
+	assert_eq "$RIGHT4OUT" "$(map_elems out4)" "$1: out4 elements"
+	assert_eq "$RIGHT6NET" "$(map_elems in6net)" "$1: in6net elements"
 }
 
 # Wait until FILE holds N events of type EVENT (at most 10 s).
@@ -47,8 +39,6 @@ wait_events() { # FILE EVENT N
 	bad "fewer than $3 $2 events in $1"
 	return 1
 }
-
-count_events() { grep -c "\"event\":\"$2\"" "$1"; }
 
 nft_r() { inns "$R" nft "$@"; }
 
@@ -94,15 +84,20 @@ send "$C" 2001:db8:4::1 52 6 2001:db8:1::2 # PA in: 6 x 100
 send "$C" 2001:db8:4::3 52 2 2001:db8:1::2 # PB in: 2 x 100
 sleep 1.2
 stop_run; assert_eq 0 $? "run 1 exits 0"
-for f in "198.18.4.1 in_bytes $((10 * 128))" "198.18.4.1 in_packets 10" \
-	 "198.18.4.1 out_bytes $((2 * 228))" "198.18.4.1 out_packets 2" \
-	 "198.18.4.2 in_bytes $((18 * 128))" "198.18.4.2 in_packets 18" \
-	 "198.18.4.2 out_bytes $((7 * 228))" "198.18.4.2 out_packets 7" \
-	 "2001:db8:4::/127 in_bytes 1000" "2001:db8:4::/127 in_packets 10" \
-	 "2001:db8:4::2/127 in_bytes 300" "2001:db8:4::2/127 in_packets 3"; do
-	set -- $f
-	assert_eq "$3" "$(sum_field "$out" "$1" "$2")" "run 1: $1 $2"
-done
+assert_totals "run 1" "$out" <<EOF
+198.18.4.1 in_bytes $((10 * 128))
+198.18.4.1 in_packets 10
+198.18.4.1 out_bytes $((2 * 228))
+198.18.4.1 out_packets 2
+198.18.4.2 in_bytes $((18 * 128))
+198.18.4.2 in_packets 18
+198.18.4.2 out_bytes $((7 * 228))
+198.18.4.2 out_packets 7
+2001:db8:4::/127 in_bytes 1000
+2001:db8:4::/127 in_packets 10
+2001:db8:4::2/127 in_bytes 300
+2001:db8:4::2/127 in_packets 3
+EOF
 
 # ---- 2. run, repair: A re-pointed, then its counter deleted ----
 out="$WORK/run2.json"
@@ -202,5 +197,5 @@ inns "$R" "$NFTALLY" -c "$WORK/br.conf" apply 2> "$WORK/br.err"
 assert_eq 0 $? "bridge: apply exits 0"
 grep -q "element of 198.18.4.1 in map in4 of table bridge nftbr pointed at counter $B_IN;" "$WORK/br.err" &&
 	ok "bridge: apply names A's element" || bad "bridge: $(cat "$WORK/br.err")"
-assert_eq "$RIGHT4" "$(elems in4 nftbr bridge)" "bridge: in4 elements"
+assert_eq "$RIGHT4" "$(map_elems in4 nftbr bridge)" "bridge: in4 elements"
 finish
