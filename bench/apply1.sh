@@ -10,8 +10,11 @@
 # with NFTALLY_OLD another nftally binary applies in a third.  ROUNDS
 # rounds, alternating; medians of wall time, CPU time (user + system) and
 # peak RSS (/usr/bin/time -v).  Needs root.
+# With REMOVE=1, then the whole table goes, once: `nftally remove` (its
+# last deltas printed, every counter read) in nftally's namespace, `nft
+# delete table inet nftally` in nft's, each timed the same way.
 #   usage: bench/apply1.sh SIZE...        e.g. bench/apply1.sh 100000
-#   ROUNDS (default 7), NFTALLY (default build/nftally), NFTALLY_OLD
+#   ROUNDS (default 7), NFTALLY (default build/nftally), NFTALLY_OLD, REMOVE
 set -u
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bench/apply1.sh SIZE..." >&2; exit 2; }
@@ -77,4 +80,10 @@ for n in "$@"; do
 	done
 	printf '%-22s %8s %8.1f\n' "nft / nftally (wall)" "$n" \
 		"$(echo "$(cut -d' ' -f1 "$W/r.0" | median) / $(cut -d' ' -f1 "$W/r.1" | median)" | bc -l)"
+	[ -n "${REMOVE:-}" ] || continue
+	r0=$(timed ip netns exec "${NS[0]}" nft delete table inet nftally) || exit 1
+	r1=$(timed ip netns exec "${NS[1]}" "$NFTALLY" -c "$W/c.1" -t "$W/t.1" remove) || exit 1
+	printf '%-22s %8s %8s %8s %7s\n' "nft delete table" "$n" $r0 "nftally remove" "$n" $r1
+	printf '%-22s %8s %8.1f\n' "nft / nftally (wall)" "$n" \
+		"$(echo "${r0%% *} / ${r1%% *}" | bc -l)"
 done
