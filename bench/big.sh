@@ -10,7 +10,8 @@
 # with the state the first run left: every restart), a long run (started
 # again, --interval 5: stopped after two reports of its own, so its peak
 # covers a report made after a report of the same run), dump, remove.
-# Prints, per command, wall seconds and peak RSS (/usr/bin/time -v).
+# Prints, per command, wall seconds, peak RSS and CPU seconds (user +
+# system) (/usr/bin/time -v).
 # Needs root.
 #   usage: bench/big.sh SIZE...        e.g. bench/big.sh 100000 300000
 set -u
@@ -28,14 +29,20 @@ targets() { # N FILE: N IPv6 hosts in 2001:db8::/32
 		printf "a%d 2001:db8:9::%x:%x\n", i, int(i / 65536) + 1, i % 65536 }' > "$2"
 }
 
-timed() { # LABEL N CMD...: one line "LABEL N SECONDS RSS_MB"
+# CPU seconds (user + system) in a /usr/bin/time -v output: on this
+# shared 2-core machine the wall time of one command swings by half
+# between rounds, its CPU time far less.
+cpu_of() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
+
+timed() { # LABEL N CMD...: one line "LABEL N SECONDS RSS_MB CPU_SECONDS"
 	local label=$1 n=$2 t0 t1 rss; shift 2
 	t0=$EPOCHREALTIME
 	/usr/bin/time -v -o "$WORK/time" "$@" > /dev/null 2> "$WORK/err" ||
 		{ echo "failed: $label ($(tail -1 "$WORK/err"))" >&2; return 1; }
 	t1=$EPOCHREALTIME
 	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time")
-	printf '%-26s %8s %9.2f s %6d MB\n' "$label" "$n" "$(echo "$t1 - $t0" | bc -l)" $((rss / 1024))
+	printf '%-26s %8s %9.2f s %6d MB %7s s\n' "$label" "$n" "$(echo "$t1 - $t0" | bc -l)" \
+		$((rss / 1024)) "$(cpu_of "$WORK/time")"
 }
 
 # seq of the last report in the state file (0: none yet)
@@ -65,11 +72,11 @@ run_timed() {
 	t0=$EPOCHREALTIME
 	kill -TERM "$(ps -o pid= --ppid "$pid")"; wait "$pid"
 	rss=$(awk -F': ' '/Maximum resident/ { print $2 }' "$WORK/time.run")
-	printf '%-26s %8s %9.2f s %6d MB\n' "$label (report, stop)" "$n" \
-		"$(echo "$EPOCHREALTIME - $t0" | bc -l)" $((rss / 1024))
+	printf '%-26s %8s %9.2f s %6d MB %7s s (the whole run)\n' "$label (report, stop)" "$n" \
+		"$(echo "$EPOCHREALTIME - $t0" | bc -l)" $((rss / 1024)) "$(cpu_of "$WORK/time.run")"
 }
 
-printf '%-26s %8s %11s %9s\n' command N time peak_RSS
+printf '%-26s %8s %11s %9s %9s\n' command N time peak_RSS CPU
 for n in "$@"; do
 	t="$WORK/t$n"
 	targets "$n" "$t"
