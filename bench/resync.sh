@@ -8,8 +8,10 @@
 # (straight over netlink, not timed); the time from the signal to the run's `reloaded` line
 # in its output.  Then START_ROUNDS times: the run stopped (SIGTERM, not
 # timed), one element deleted by hand, a new run, timed from its launch to
-# its `start` line (and its peak RSS until then, ms/MB).  Then `nft
-# delete table` of the same table, timed, for scale.  Medians.  Needs root.
+# its `start` line (and its peak RSS and CPU time until then, ms/MB/s).
+# The SIGHUP lines end with the run's peak RSS after them (its start right
+# after the apply included).  Then `nft delete table` of the same table,
+# timed, for scale.  Medians.  Needs root.
 #   usage: bench/resync.sh SIZE...        e.g. bench/resync.sh 100000 1000000
 #   ROUNDS (default 3; 0: no SIGHUP), START_ROUNDS (default ROUNDS),
 #   START_TIMEOUT (seconds, default 3600: a start that takes longer is
@@ -94,8 +96,11 @@ start_run() {
 		sleep 0.01
 	done
 	MS=$(echo "($EPOCHREALTIME - $t0) * 1000" | bc -l | xargs printf '%.0f')
-	# the peak RSS so far (ip netns exec became nftally)
+	# the peak RSS so far (ip netns exec became nftally), and its CPU
+	# time (user + system: the kernel's work on its requests included)
 	MS="$MS/$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status")MB"
+	MS="$MS/$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' \
+		"/proc/$PID/stat")s"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -116,15 +121,16 @@ for n in "$@"; do
 		k=$((k + 1))
 		one+=("$(hup $k del_elem in6 "2001:db8:9::1:$(printf %x "$i")")")
 	done
+	hupmb=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status")
 	# and as the run timed itself, from reading the targets file on
 	mapfile -t inside < <(jq -r 'select(.event == "reloaded") | .message' "$W/run.json" |
 		sed -E 's/.* in ([0-9.]+) ms$/\1/')
 	[ "$ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; inside %s)\n' \
 		"SIGHUP, nothing changed" "$n" \
 		"$(printf '%s\n' "${same[@]}" | median)" "${same[*]}" "${inside[*]:0:ROUNDS}"
-	[ "$ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; inside %s)\n' \
+	[ "$ROUNDS" -gt 0 ] && printf '%-34s %8s %10s   (%s; inside %s; peak %s MB)\n' \
 		"SIGHUP, one element deleted" "$n" \
-		"$(printf '%s\n' "${one[@]}" | median)" "${one[*]}" "${inside[*]:ROUNDS}"
+		"$(printf '%s\n' "${one[@]}" | median)" "${one[*]}" "${inside[*]:ROUNDS}" "$hupmb"
 	for i in $(seq "$START_ROUNDS"); do
 		[ -n "$PID" ] && { kill -TERM "$PID"; wait "$PID"; PID=; }
 		del_elem in6 "2001:db8:9::1:$(printf %x $((100 + i)))"

@@ -627,6 +627,15 @@ const struct target *targets_find(const struct targets *t, const struct addr *a)
 	return NULL;
 }
 
+bool targets_has(const struct targets *t, const struct addr *a, size_t *at)
+{
+	while (*at < t->n && addr_cmp(&t->v[*at].addr, a) < 0)
+		(*at)++;
+	if (*at < t->n && addr_cmp(&t->v[*at].addr, a) == 0)
+		return true;
+	return targets_find(t, a) != NULL; /* out of order, or none */
+}
+
 int targets_expand_classes(struct targets *t, const int *ids, size_t n)
 {
 	struct target *v;

@@ -375,6 +375,23 @@ static bool applied_prev_ok(struct targets *prev)
 	return true;
 }
 
+/* A hint only needs the addresses that are no target (the targets'
+ * counters are looked for anyway): usually none, where the record's
+ * targets were 32 MB at 1,000,000 beside a run's start. */
+static void applied_hint_trim(const struct account *acct, struct targets *prev)
+{
+	size_t n = 0, at = 0;
+	void *v;
+
+	for (size_t i = 0; i < prev->n; i++)
+		if (!targets_has(&acct->tg, &prev->v[i].addr, &at))
+			prev->v[n++] = prev->v[i];
+	prev->n = n;
+	v = realloc(prev->v, (n ? n : 1) * sizeof(*prev->v));
+	if (v)
+		prev->v = v;
+}
+
 int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
 			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only)
 {
@@ -392,8 +409,10 @@ int account_applied_prev(struct account *acct, int dirfd, const char *file, cons
 		return 0;
 	}
 	/* not to be trusted, but still what this table was given: a hint */
-	if ((installed_only && rec->n) || nl_genid(acct->nl, &gen) < 0 || gen != rec->genid)
+	if ((installed_only && rec->n) || nl_genid(acct->nl, &gen) < 0 || gen != rec->genid) {
+		applied_hint_trim(acct, prev);
 		return 0;
+	}
 	if (!prev->v && !(prev->v = calloc(1, sizeof(*prev->v))))
 		return 0;
 	return 1;

@@ -86,8 +86,9 @@ static int keep_counters(const struct table_result *res, void *data)
 }
 
 /* Has a run reported this table before?  Then it must drain what leaves,
- * and what it reported (into o->known, the caller's to free) tells apply
- * which counters to look for. */
+ * and what it reported that is no target (into o->known, the caller's to
+ * free) tells apply which counters to look for: the targets' are looked
+ * for anyway. */
 static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 {
 	struct addr *known = NULL;
@@ -103,9 +104,12 @@ static bool run_has_state(struct account *acct, struct table_apply_opts *o)
 	state_init(&st);
 	found = faccessat(dirfd, names.state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	if (found && statedir_load(&st, acct->names, dirfd, acct->cfg.state_dir, names.state, &e) == 0 && st.n) {
+		size_t at = 0;
+
 		known = calloc(st.n, sizeof(*known));
 		for (size_t i = 0; known && i < st.n; i++)
-			known[o->nknown++] = st.v[i].addr;
+			if (!targets_has(&acct->tg, &st.v[i].addr, &at))
+				known[o->nknown++] = st.v[i].addr;
 	}
 	o->known = known;
 	state_finish(&st);

@@ -660,6 +660,10 @@ struct nl_batch {
 	int nfproto; /* of the nl it is built for */
 	struct nl_vec add_ctr, del_ctr; /* struct nl_elem_op: names are derived */
 	struct nl_vec add_elem, del_elem; /* struct nl_elem_op */
+	/* or, instead of add_elem, both elements of every address of the
+	 * caller's array (nl_batch_add_elems_of): a refill adds them all */
+	const char *all_first;
+	size_t all_stride, all_n;
 	struct nl_vec del_at; /* struct nl_at_op: elements found in the kernel */
 	struct nl_vec flushes; /* struct nl_flush: maps emptied first */
 	struct nl_vec fills; /* struct nl_fill: sets emptied and filled, last */
@@ -853,6 +857,14 @@ int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir di
 	return nl_push_op(&b->add_elem, a, dir);
 }
 
+void nl_batch_add_elems_of(struct nl_batch *b, const struct addr *first, size_t stride,
+			   size_t n)
+{
+	b->all_first = (const char *)first;
+	b->all_stride = stride;
+	b->all_n = n;
+}
+
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir)
 {
 	return nl_push_op(&b->del_elem, a, dir);
@@ -922,7 +934,7 @@ void nl_batch_del_table(struct nl_batch *b)
 
 bool nl_batch_empty(const struct nl_batch *b)
 {
-	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n &&
+	return !b->add_ctr.n && !b->del_ctr.n && !b->add_elem.n && !b->all_n &&
 	       !b->del_elem.n && !b->del_at.n && !b->del_table && !b->set_name[0] &&
 	       !b->fills.n && !b->flushes.n && !b->del_set[0];
 }
@@ -1070,39 +1082,61 @@ static void nl_put_elem(struct nlmsghdr *nlh, const uint8_t *key, size_t keylen,
 }
 
 static void nl_put_op(const struct nl_batch *b, struct nlmsghdr *nlh,
-		      const struct nl_elem_op *op, enum addr_dir dir, bool add)
+		      const struct addr *a, enum addr_dir dir, bool add)
 {
-	size_t keylen = op->a.family == AF_INET ? 4 : 16;
+	size_t keylen = a->family == AF_INET ? 4 : 16;
 	char name[ADDR_NAMELEN];
 	uint8_t next[16];
 
-	addr_counter_name(b->an, &op->a, dir, name);
-	nl_put_elem(nlh, op->a.bytes, keylen, false, add ? name : NULL);
-	if (!addr_is_host(&op->a) && addr_prefix_end(&op->a, next))
+	addr_counter_name(b->an, a, dir, name);
+	nl_put_elem(nlh, a->bytes, keylen, false, add ? name : NULL);
+	if (!addr_is_host(a) && addr_prefix_end(a, next))
 		nl_put_elem(nlh, next, keylen, true, NULL);
+}
+
+/* Elements: the ops of a vector, or (all) both directions of every
+ * address of the caller's array, each `stride` bytes after the last. */
+struct nl_elems {
+	const struct nl_elem_op *ops;
+	const char *first;
+	size_t stride, n;
+};
+
+static struct nl_elems nl_elems_of(const struct nl_vec *v)
+{
+	return (struct nl_elems){ .ops = v->v, .n = v->n };
+}
+
+static const struct addr *nl_elems_addr(const struct nl_elems *s, size_t i)
+{
+	return s->ops ? &s->ops[i].a : (const struct addr *)(const void *)(s->first + i * s->stride);
+}
+
+static unsigned nl_elems_dirs(const struct nl_elems *s, size_t i)
+{
+	return s->ops ? s->ops[i].dirs : 1u << ADDR_IN | 1u << ADDR_OUT;
 }
 
 /* The map of an element: class, then one of the 8 maps of a class. */
 #define NL_MAP_KEYS (ADDR_CLASS_REGISTRY * ADDR_MAPS)
-static unsigned nl_map_key(const struct nl_elem_op *op, enum addr_dir dir)
+static unsigned nl_map_key(const struct addr *a, enum addr_dir dir)
 {
-	return op->a.cls * ADDR_MAPS + addr_map_index(&op->a, dir);
+	return a->cls * ADDR_MAPS + addr_map_index(a, dir);
 }
 
-/* The elements of ops, op index << 1 | direction, grouped by map (a
- * counting sort: linear, and 4 bytes an element where qsort took a copy
- * of the ops).  n: the elements; first[key] where the map's start. */
-static uint32_t *nl_elems_by_map(const struct nl_vec *v, size_t *n, size_t *first)
+/* The elements of s, index << 1 | direction, grouped by map (a counting
+ * sort: linear, and 4 bytes an element where qsort took a copy of the
+ * ops).  n: the elements; first[key] where the map's start. */
+static uint32_t *nl_elems_by_map(const struct nl_elems *s, size_t *n, size_t *first)
 {
-	const struct nl_elem_op *ops = v->v;
 	uint32_t *idx;
 
 	memset(first, 0, (NL_MAP_KEYS + 1) * sizeof(*first));
 	*n = 0;
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = 0; i < s->n; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT; d++)
-			if (ops[i].dirs & 1u << d) {
-				first[nl_map_key(&ops[i], d) + 1]++;
+			if (nl_elems_dirs(s, i) & 1u << d) {
+				first[nl_map_key(nl_elems_addr(s, i), d) + 1]++;
 				(*n)++;
 			}
 	for (size_t k = 1; k <= NL_MAP_KEYS; k++)
@@ -1110,10 +1144,11 @@ static uint32_t *nl_elems_by_map(const struct nl_vec *v, size_t *n, size_t *firs
 	idx = malloc(*n * sizeof(*idx) + 1);
 	if (!idx)
 		return NULL;
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = 0; i < s->n; i++)
 		for (int d = ADDR_IN; d <= ADDR_OUT; d++)
-			if (ops[i].dirs & 1u << d)
-				idx[first[nl_map_key(&ops[i], d)]++] = (uint32_t)(i << 1 | (size_t)d);
+			if (nl_elems_dirs(s, i) & 1u << d)
+				idx[first[nl_map_key(nl_elems_addr(s, i), d)]++] =
+					(uint32_t)(i << 1 | (size_t)d);
 	/* first[k] is now the end of map k: back to its start */
 	memmove(first + 1, first, NL_MAP_KEYS * sizeof(*first));
 	first[0] = 0;
@@ -1122,7 +1157,7 @@ static uint32_t *nl_elems_by_map(const struct nl_vec *v, size_t *n, size_t *firs
 
 /* The elements idx[0..n) of ops, all of one map `set`, in messages of
  * bounded size. */
-static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops,
+static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elems *s,
 			      const uint32_t *idx, size_t n, const char *set, bool add)
 {
 	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
@@ -1138,7 +1173,7 @@ static int nl_batch_elem_msgs(struct nl_batch *b, const struct nl_elem_op *ops,
 				return -ENOMEM;
 			list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		}
-		nl_put_op(b, nlh, &ops[idx[i] >> 1], (enum addr_dir)(idx[i] & 1), add);
+		nl_put_op(b, nlh, nl_elems_addr(s, idx[i] >> 1), (enum addr_dir)(idx[i] & 1), add);
 		if (nlh->nlmsg_len > NL_ELEM_MSG_MAX - 512) {
 			mnl_attr_nest_end(nlh, list);
 			ret = nl_batch_close(b, nlh, NULL, set);
@@ -1250,8 +1285,108 @@ static int nl_batch_ctr_msgs(struct nl_batch *b, const struct nl_vec *v, uint16_
 	return ret;
 }
 
+/* The elements the batch adds (add) or deletes. */
+static struct nl_elems nl_batch_elems(const struct nl_batch *b, bool add)
+{
+	if (add && b->all_n)
+		return (struct nl_elems){ .first = b->all_first, .stride = b->all_stride,
+					  .n = b->all_n };
+	return nl_elems_of(add ? &b->add_elem : &b->del_elem);
+}
+
+/* A refill's transaction so far goes (see nl_batch_build), and its
+ * chunks are freed: the next map's elements are built in new ones. */
+static int nl_batch_cut(struct nl_batch *b, struct nl *nl)
+{
+	size_t len = 65536;
+	int ret;
+
+	if (!b->nchunks || !b->chunks[b->nchunks - 1].last)
+		return 0;
+	for (size_t i = 0; i < b->nchunks; i++)
+		len += b->chunks[i].len;
+	nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, len > (size_t)1 << 30 ? 1 << 30 : (int)len);
+	ret = nl_batch_send(nl, b, 0, b->nchunks, &b->bad_seq);
+	for (size_t i = 0; i < b->nchunks; i++)
+		free(b->chunks[i].p);
+	b->nchunks = 0;
+	if (ret < 0)
+		b->stream_ret = ret;
+	return ret;
+}
+
+/* The group k of the elements idx (nl_elems_by_map) of v: its map's name
+ * into set, or false if it has none. */
+static bool nl_group_name(const struct nl_batch *b, const struct nl_elems *s, const uint32_t *idx,
+			  const size_t *first, size_t k, char set[ADDR_MAPNAMELEN])
+{
+	if (!idx || first[k + 1] == first[k])
+		return false;
+	addr_map_name(b->an, nl_elems_addr(s, idx[first[k]] >> 1),
+		      (enum addr_dir)(idx[first[k]] & 1), set);
+	return true;
+}
+
+/* A refill (maps emptied, every element added again) as a transaction
+ * per map: the emptying of a map and its elements together, so that
+ * packets see each map as it was or as it is now, never empty.  The
+ * counter adds before them (a counter nothing points at yet counts
+ * nothing) go a chunk at a time.  At 1,000,000 IPv6 addresses one
+ * transaction of both maps was 144 MB of messages in memory at once, a
+ * map's is half. */
+static int nl_batch_refill_msgs(struct nl_batch *b, struct nl *nl)
+{
+	const struct nl_flush *f = b->flushes.v;
+	struct nl_elems s = nl_batch_elems(b, true);
+	size_t first[NL_MAP_KEYS + 1], n;
+	uint32_t *idx = s.n ? nl_elems_by_map(&s, &n, first) : NULL;
+	bool *done = calloc(NL_MAP_KEYS, sizeof(*done));
+	int ret = 0;
+
+	if ((s.n && !idx) || !done)
+		ret = -ENOMEM;
+	for (size_t i = 0; i < b->flushes.n && !ret; i++) {
+		char set[ADDR_MAPNAMELEN];
+		size_t k = 0;
+		struct nlmsghdr *nlh;
+
+		while (k < NL_MAP_KEYS && (done[k] || !nl_group_name(b, &s, idx, first, k, set) ||
+					   strcmp(set, f[i].set)))
+			k++;
+		if (k < NL_MAP_KEYS)
+			ret = nl_batch_cut(b, nl);
+		nlh = ret ? NULL : nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, f[i].set);
+		if (!ret)
+			ret = nlh ? nl_batch_close(b, nlh, NULL, f[i].set) : -ENOMEM;
+		if (!ret && k < NL_MAP_KEYS) {
+			done[k] = true;
+			ret = nl_batch_elem_msgs(b, &s, idx + first[k], first[k + 1] - first[k],
+						 f[i].set, true);
+		}
+	}
+	/* maps that were not emptied (none in a refill): in the last one */
+	for (size_t k = 0; k < NL_MAP_KEYS && !ret; k++) {
+		char set[ADDR_MAPNAMELEN];
+
+		if (!done[k] && nl_group_name(b, &s, idx, first, k, set))
+			ret = nl_batch_elem_msgs(b, &s, idx + first[k], first[k + 1] - first[k], set,
+						 true);
+	}
+	free(done);
+	free(idx);
+	return ret;
+}
+
+/* A refill, as table.c makes it: maps emptied, no element deleted by
+ * itself.  It goes as a transaction per map (nl_batch_refill_msgs). */
+static bool nl_batch_refill(const struct nl_batch *b)
+{
+	return b->flushes.n && !b->split && !b->del_elem.n && !b->del_at.n;
+}
+
 static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 {
+	bool refill = nl_batch_refill(b);
 	char *room;
 	int ret = 0;
 
@@ -1263,7 +1398,7 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	/* A transaction's end message has no answer: its number is not
 	 * checked, so the chunks sent while building share this one. */
 	nftnl_batch_end(b->end, b->first_seq - 1);
-	b->stream = b->split ? nl : NULL;
+	b->stream = b->split || refill ? nl : NULL;
 	b->stream_ret = 0;
 	b->bad_seq = 0;
 
@@ -1273,6 +1408,11 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 		ret = nl_batch_obj_msg(b, NFT_MSG_NEWOBJ, NLM_F_CREATE, NULL, ADDR_IN, b->set_name,
 				       b->set_packets);
 	ret = ret ?: nl_batch_ctr_msgs(b, &b->add_ctr, NFT_MSG_NEWOBJ, NLM_F_CREATE);
+	if (refill) {
+		b->stream = NULL;
+		ret = ret ?: nl_batch_refill_msgs(b, nl);
+		goto rest;
+	}
 	for (size_t i = 0; i < b->flushes.n && !ret; i++) {
 		const struct nl_flush *f = (const struct nl_flush *)b->flushes.v + i;
 		struct nlmsghdr *nlh = nl_batch_elem_hdr(b, NFT_MSG_DELSETELEM, 0, f->set);
@@ -1284,26 +1424,24 @@ static int nl_batch_build(struct nl_batch *b, struct nl *nl)
 	 * only in this order.  Grouped by map once, so the cost does not grow
 	 * with the classes. */
 	for (int add = 0; add <= 1 && !ret; add++) {
-		struct nl_vec *v = add ? &b->add_elem : &b->del_elem;
-		const struct nl_elem_op *e = v->v;
+		struct nl_elems s = nl_batch_elems(b, add);
 		size_t first[NL_MAP_KEYS + 1], n;
-		uint32_t *idx = v->n ? nl_elems_by_map(v, &n, first) : NULL;
+		uint32_t *idx = s.n ? nl_elems_by_map(&s, &n, first) : NULL;
 
-		if (v->n && !idx)
+		if (s.n && !idx)
 			return -ENOMEM;
 		for (size_t k = 0; k < NL_MAP_KEYS && idx && !ret; k++) {
-			const uint32_t *at = idx + first[k];
 			char set[ADDR_MAPNAMELEN];
 
-			if (first[k + 1] == first[k])
-				continue;
-			addr_map_name(b->an, &e[at[0] >> 1].a, (enum addr_dir)(at[0] & 1), set);
-			ret = nl_batch_elem_msgs(b, e, at, first[k + 1] - first[k], set, add);
+			if (nl_group_name(b, &s, idx, first, k, set))
+				ret = nl_batch_elem_msgs(b, &s, idx + first[k], first[k + 1] - first[k],
+							 set, add);
 		}
 		free(idx);
 		if (!add && !ret)
 			ret = nl_batch_at_msgs(b);
 	}
+rest:
 	ret = ret ?: nl_batch_ctr_msgs(b, &b->del_ctr, NFT_MSG_DELOBJ, 0);
 	if (!ret)
 		ret = nl_batch_fill_msgs(b);
@@ -1433,7 +1571,7 @@ int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e)
 
 	if (nl_batch_empty(b))
 		return 0;
-	if (b->split)
+	if (b->split || nl_batch_refill(b))
 		nl_set_bufsize(nl, SO_SNDBUFFORCE, SO_SNDBUF, (int)b->chunk_size + 65536);
 	ret = nl_batch_build(b, nl);
 	b->stream = NULL;

@@ -73,6 +73,10 @@ int targets_expand_classes(struct targets *t, const int *ids, size_t n);
 
 /* The target whose address (and class) equals a exactly, or NULL. */
 const struct target *targets_find(const struct targets *t, const struct addr *a);
+/* Whether a is a target, as targets_find; *at (0 for the first call) is
+ * where the last call stopped, so that addresses asked in sorted order
+ * (a state, a record) cost one walk, not a search each. */
+bool targets_has(const struct targets *t, const struct addr *a, size_t *at);
 
 /* NULL if s[0..n) is acceptable as a label (here, in the labels file and
  * wherever labels come from), else why not: "label is longer than 128

@@ -130,10 +130,10 @@ int account_applied_load(struct account *acct, int dirfd, const char *file, uint
  * prev_handle rec->handle.  installed_only: not if it names addresses left
  * without elements (a run must find those by listing, to drain them).
  * Else 0 (rec may still hold the record, for the caller to free); if the
- * record is of this table but cannot be trusted, prev still holds its
- * targets, for table_apply_opts.hint.  Either way rec keeps only the
- * record's entries with REP 0: the targets it installed are read into
- * prev, never held twice. */
+ * record is of this table but cannot be trusted, prev still holds those
+ * of its targets that are not among acct's, for table_apply_opts.hint.
+ * Either way rec keeps only the record's entries with REP 0: the targets
+ * it installed are read into prev, never held twice. */
 int account_applied_prev(struct account *acct, int dirfd, const char *file, const char *boot,
 			 const char *nsid, struct state *rec, struct targets *prev, bool installed_only);
 

@@ -143,6 +143,12 @@ int nl_batch_del_counter(struct nl_batch *b, const char *name);
 /* The element mapping a (in the map addr_map_name(an, a, dir)) to its counter. */
 int nl_batch_add_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
 int nl_batch_del_elem(struct nl_batch *b, const struct addr *a, enum addr_dir dir);
+/* Instead of nl_batch_add_elem: both elements of each of the n addresses
+ * at first, each stride bytes after the last (a member of the caller's
+ * array of structs, which must stay until the commit): not copied, for a
+ * refill of every target (20 MB of copies at 1,000,000). */
+void nl_batch_add_elems_of(struct nl_batch *b, const struct addr *first, size_t stride,
+			   size_t n);
 /* The element of map number `map` (addr_map_name_at) of class cls whose key
  * is key[0..keylen), whatever it points at; in an interval map also its end
  * element `end` (NULL if the interval has none). */
@@ -154,7 +160,11 @@ void nl_batch_set_counter(struct nl_batch *b, const char *name, uint64_t packets
 			  bool replace);
 void nl_batch_del_table(struct nl_batch *b);
 /* Before the element deletes and adds: empty map `set` (its elements
- * are then exactly those the batch adds).  Copied. */
+ * are then exactly those the batch adds).  Copied.  A batch that empties
+ * maps and deletes no element by itself (a refill) is sent as several
+ * transactions: the counter adds, then each emptied map with its
+ * elements, so that no map is ever seen empty and only one map's
+ * messages are in memory at a time. */
 int nl_batch_flush_map(struct nl_batch *b, const char *set);
 /* After the counters' changes: empty interval set `set` and put the
  * addresses v[0..n) in it (each with data[i], for a map of u32 such as
@@ -171,7 +181,7 @@ void nl_batch_split(struct nl_batch *b);
 
 /* Send the batch; wait for the kernel's verdict.  On failure returns a
  * negative errno and describes it in e; the kernel applied nothing (of a
- * split batch: nothing from the refused transaction on). */
+ * split batch or a refill: nothing from the refused transaction on). */
 int nl_batch_commit(struct nl *nl, struct nl_batch *b, struct err *e);
 
 #endif

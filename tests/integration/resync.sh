@@ -87,7 +87,9 @@ EOF
 # in a table large enough (4,096 idle targets more) to be read by key, not
 # listed: the deleted element is back, the foreign one gone (dropped, not
 # seen: no element_repaired), and every byte the kernel counted before,
-# between and after the runs is reported once.
+# between and after the runs is reported once.  The maps are refilled a
+# transaction per map: the foreign element counted into B's counter until
+# then, and nothing after.
 many_targets 2048 2048 >> "$T"
 out2="$WORK/run2.json"
 start_run "$out2"
@@ -99,6 +101,8 @@ nft_r delete element inet nftally in4 '{ 198.18.4.1 }'
 nft_r add element inet nftally out4 "{ 198.18.4.9 : \"$B_OUT\" }"
 send "$C" 198.18.4.2 100 4 198.18.1.2      # B in, no run: 4 x 128
 send "$C" 198.18.4.1 100 5 198.18.1.2      # A in, no element: counted nowhere
+inns "$S" ip addr add 198.18.4.9/32 dev s0  # no target
+send "$S" 198.18.1.2 300 1 198.18.4.9      # by the foreign element as B out: 1 x 328
 out3="$WORK/run3.json"
 start_run "$out3"
 assert_eq "198.18.4.1 $A_IN
@@ -110,6 +114,7 @@ assert_eq "198.18.4.1 out4_c6120401
 assert_eq 2051 "$(map_elems in4 | wc -l)" "start: every IPv4 target has its in4 element"
 assert_eq 2049 "$(map_elems in6 | wc -l)" "start: every IPv6 host target has its in6 element"
 assert_eq 0 "$(count_events "$out3" element_repaired)" "start: read by key, no element_repaired"
+send "$S" 198.18.1.2 300 3 198.18.4.9      # no target, no element: counted nowhere
 send "$C" 198.18.4.1 100 6 198.18.1.2      # A in: 6 x 128
 send "$C" 198.18.4.2 100 7 198.18.1.2      # B in: 7 x 128
 send "$S" 198.18.1.2 200 2 198.18.4.2      # B out: 2 x 228
@@ -120,8 +125,8 @@ assert_totals "runs 2 and 3" "$out2" "$out3" <<EOF
 198.18.4.1 in_packets 8
 198.18.4.2 in_bytes $((14 * 128))
 198.18.4.2 in_packets 14
-198.18.4.2 out_bytes $((2 * 228))
-198.18.4.2 out_packets 2
+198.18.4.2 out_bytes $((2 * 228 + 328))
+198.18.4.2 out_packets 3
 198.18.4.3 in_bytes 0
 2001:db8:4::1 in_bytes 0
 EOF

@@ -341,9 +341,23 @@ static void test_add_finalize(void)
 	test_streq(e.msg, "host addresses: 198.18.0.1 overlaps 198.18.0.0/24");
 	targets_finish(&t);
 
+	/* in order: a walk; out of order or missing: a search */
+	targets_init(&t);
+	test_assert(targets_add(&t, "host", &a) == 0);
+	test_assert(targets_add(&t, "host", &b) == 0);
+	test_assert(targets_finalize(&t, "host addresses", &e) == 0);
+	size_t at = 0;
+	test_assert(targets_has(&t, &a, &at) && at == 0);
+	test_assert(targets_has(&t, &b, &at) && at == 1);
+	test_assert(targets_has(&t, &a, &at) && at == 1);
+	test_assert(!targets_has(&t, &p, &at));
+	targets_finish(&t);
+
 	targets_init(&t);
 	test_assert(targets_finalize(&t, "x", NULL) == 0);
 	test_assert(targets_find(&t, &a) == NULL);
+	at = 0;
+	test_assert(!targets_has(&t, &a, &at) && at == 0);
 	targets_finish(&t);
 }
 
