@@ -33,6 +33,11 @@
 # Days after the first are copied from it in SQL (samples and reports,
 # what the overview reads; the samples' index made again after): billfill's
 # 0.5 s a report of 10,000 rows would take 75 minutes for 31 days.
+# BENCH_FILL=fast writes every slot's rows by SQLite instead
+# (bench/fill-fast.sh: the rows billfill would write for line() of every
+# slot, checked by bench/fill-fast-check.sh; 10,000 labels x 31 days in
+# minutes), into /var/tmp/nftally-bench-LABELSxSLOTS.db unless BENCH_DB
+# says where, kept for the next runs.
 set -u
 cd "$(dirname "$0")/.."
 LABELS=${1:-10000}; SLOTS=${2:-288}; REPEATS=${3:-20}; FILTER_REPEATS=${FILTER_REPEATS:-$REPEATS}
@@ -45,7 +50,8 @@ need
 B="${PFX}v"
 serve_ns "$B" || exit 1
 U=http://127.0.0.1:9480
-DB=${BENCH_DB:-$WORK/bench.db}
+FAST=; [ "${BENCH_FILL:-}" = fast ] && FAST=/var/tmp/nftally-bench-${LABELS}x$SLOTS.db
+DB=${BENCH_DB:-${FAST:-$WORK/bench.db}}
 DAY=$((SLOTS < 288 ? SLOTS : 288))
 
 line() { # SLOT: one report of every label, at the end of slot SLOT (1-based)
@@ -56,7 +62,12 @@ line() { # SLOT: one report of every label, at the end of slot SLOT (1-based)
 				500 + (l * 3 + k * 11) % 30000 }'
 }
 FILL=0
-if [ ! -s "$DB" ]; then
+if [ -n "$FAST" ] && [ ! -s "$DB" ]; then
+	t=$(date +%s.%N)
+	rm -f "$DB" "$DB-wal" "$DB-shm"
+	bench/fill-fast.sh "$DB" "$LABELS" "$SLOTS" "$T0" node1 || exit 1
+	FILL=$(echo "$(date +%s.%N) - $t" | bc)
+elif [ ! -s "$DB" ]; then
 	t=$(date +%s.%N)
 	for k in $(seq "$DAY"); do line "$k"; done > "$WORK/fill.txt"
 	"$BILLFILL" "$DB" node1 < "$WORK/fill.txt" || exit 1
@@ -112,6 +123,8 @@ R=$((T0 + 300 * NEXT))
 # a slot of the store's (at the end of a full January) keeps the report
 # (recorded once: the next runs' are replays), an empty one loses it again
 KEEP=$(sqlite3 "$DB" "SELECT count(*) FROM samples WHERE t = $((R - 300))")
+META=$(sqlite3 "$DB" "SELECT group_concat(format('(%Q, %d)', key, value), ', ') FROM meta
+	WHERE key IN ('last_seq', 'last_time')")
 if grep -q NFTALLY_SERVE_AT_FILE "$NFTALLY"; then
 	line "$NEXT" | "$BILLFILL" "$DB" node1 || exit 1
 	c=$(cpu)
@@ -127,9 +140,15 @@ fi
 RSS=$(awk '/VmHWM/ { print $2 }' /proc/"$SERVE_PID"/status)
 serve_stop
 # the refresh's report out again, for the next run on the same store
-[ "$KEEP" = 0 ] && { sqlite3 "$DB" "DELETE FROM samples WHERE t = $((R - 300));
-	DELETE FROM usage WHERE tier = 0 AND t = $R; DELETE FROM reports WHERE t = $R;" || exit 1; }
-echo "$(basename "$(dirname "$NFTALLY")"): labels $TOTAL (of $LABELS), $SLOTS slots each ($((LABELS * SLOTS)) samples), fill ${FILL%.*} s, as of @$AT_B"
+# (its totals too, and the meta billfill moved on: the store as filled)
+[ "$KEEP" = 0 ] && { sqlite3 "$DB" "BEGIN; UPDATE totals SET
+	in_bytes = totals.in_bytes - u.in_bytes, in_packets = totals.in_packets - u.in_packets,
+	out_bytes = totals.out_bytes - u.out_bytes, out_packets = totals.out_packets - u.out_packets
+	FROM (SELECT * FROM usage WHERE tier = 0 AND t = $R) AS u WHERE totals.series = u.series;
+	DELETE FROM samples WHERE t = $((R - 300));
+	DELETE FROM usage WHERE tier = 0 AND t = $R; DELETE FROM reports WHERE t = $R;
+	INSERT OR REPLACE INTO meta(key, value) VALUES $META; COMMIT;" || exit 1; }
+echo "$(basename "$(dirname "$NFTALLY")"): labels $TOTAL (of $LABELS), $SLOTS slots each ($((LABELS * SLOTS)) samples), fill $(printf %.0f "$FILL") s, as of @$AT_B"
 printf '%-36s %10s %10s\n' "request ($REPEATS each)" median_ms max_ms
 printf '%-36s %10.0f %10s\n' "first snapshot (start to answer)" "$FIRST" "cpu $FIRST_CPU"
 printf '%-36s %10s %10s\n' "overview API, new filters (first 2)" $(stats < "$WORK/new")
