@@ -6,6 +6,7 @@
 #define NFTALLY_DASH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ struct dash {
 	 * number is the time instead of at, read for every page; the
 	 * refresher makes a new snapshot when it changes */
 	const char *at_file;
+	/* tests only ($NFTALLY_SERVE_HOLD_FILE, with at_file): while the file
+	 * at this path exists, the refresher's first snapshot stops once it
+	 * has read as many labels as the file's number (docs/dashboard.md) */
+	const char *hold_file;
 	bool fixed_at, loopback;
 	char *operator_token; /* NULL: none */
 	struct dash_token *tokens;
@@ -69,6 +74,14 @@ struct dash {
 	pthread_cond_t cond;
 	struct dash_snap *snap, *fsnap[DASH_FILTERS]; /* fsnap[0] the newest */
 	bool stop, failed, started, locks;
+	/* the refresher's first snapshot while it is made (under lock): its
+	 * labels read of the current cycle (build_n 0: not known yet), or
+	 * the previous cycle's read after them (build_prev) */
+	size_t build_done, build_n;
+	bool build_prev;
+	/* requests waiting for work: a snapshot being made lets them have it
+	 * between two labels */
+	atomic_uint work_waiting;
 	pthread_t thread;
 	struct source *bg_store; /* the refresher's own connection */
 	/* the HTTP library's */
@@ -93,6 +106,7 @@ struct dash_resp {
 	const char *type;
 	char *location; /* malloc'd, for a redirect */
 	bool cache;     /* a static file */
+	unsigned retry_after; /* seconds, for a 503 (0: no Retry-After) */
 };
 
 /* Answer rq into *rs (always filled: a 500 when out of memory). */

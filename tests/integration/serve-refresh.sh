@@ -51,7 +51,9 @@ record() { # WHAT < LINES: more reports in the store (billfill's lines)
 # label's sparkline its page's 5-minute series.
 check() { # AT WHAT
 	local at=$1 what=$2 ov fov c i l want
-	echo "$at" > "$WORK/at"
+	# renamed into place: serve reads the file five times a second, and an
+	# empty one (truncated by >, not yet written) is --at's time again
+	echo "$at" > "$WORK/at.new" && mv "$WORK/at.new" "$WORK/at"
 	wait_snap "$at"
 	assert_eq 0 $? "$what: a snapshot as of $at"
 	ov=$(get "$U/api/overview?per_page=1000")
