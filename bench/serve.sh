@@ -93,9 +93,17 @@ AT_B=${BENCH_AT:-$((T0 + 300 * SLOTS + 299))}
 NEXT=$(((AT_B - T0) / 300 + 1)) # the refresh's report: the end of the slot in progress
 echo "$AT_B" > "$WORK/at"
 t=$(date +%s.%N)
-NFTALLY_SERVE_AT_FILE="$WORK/at" serve_start "$B" "$U" -c "$WORK/bench.conf" --at "@$AT_B" ||
-	{ cat "$WORK/serve.err"; exit 1; }
-ip netns exec "$B" curl -s -o /dev/null "$U/api/overview"
+NFTALLY_SERVE_AT_FILE="$WORK/at" SERVE_NO_WAIT=1 serve_start "$B" "$U" -c "$WORK/bench.conf" \
+	--at "@$AT_B" || { cat "$WORK/serve.err"; exit 1; }
+# until the first 200: a build since 967c3d6 answers 503 at once meanwhile
+# (their times in $WORK/building), an older one waits for the snapshot
+: > "$WORK/building"
+while ip netns exec "$B" curl -s -o "$WORK/body" -w '%{http_code} %{time_total}\n' \
+	"$U/api/overview" > "$WORK/code" && [ "$(cut -d' ' -f1 "$WORK/code")" = 503 ]; do
+	cut -d' ' -f2 "$WORK/code" >> "$WORK/building"
+	cp "$WORK/body" "$WORK/building.json"
+	sleep 0.2
+done
 FIRST=$(echo "($(date +%s.%N) - $t) * 1000" | bc)
 # serve's CPU (user + system) so far: what a loaded machine changes less
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' /proc/"$SERVE_PID"/stat; }
@@ -129,7 +137,7 @@ if grep -q NFTALLY_SERVE_AT_FILE "$NFTALLY"; then
 	line "$NEXT" | "$BILLFILL" "$DB" node1 || exit 1
 	c=$(cpu)
 	t=$(date +%s.%N)
-	echo $((AT_B + 300)) > "$WORK/at"
+	echo $((AT_B + 300)) > "$WORK/at.new" && mv "$WORK/at.new" "$WORK/at" # never empty
 	until [ "$(ip netns exec "$B" curl -s "$U/api/overview?per_page=1" | jq .now)" = $((AT_B + 300)) ]; do
 		sleep 0.05
 	done
@@ -151,6 +159,8 @@ serve_stop
 echo "$(basename "$(dirname "$NFTALLY")"): labels $TOTAL (of $LABELS), $SLOTS slots each ($((LABELS * SLOTS)) samples), fill $(printf %.0f "$FILL") s, as of @$AT_B"
 printf '%-36s %10s %10s\n' "request ($REPEATS each)" median_ms max_ms
 printf '%-36s %10.0f %10s\n' "first snapshot (start to answer)" "$FIRST" "cpu $FIRST_CPU"
+printf '%-36s %10s %10s\n' "overview API while building ($(wc -l < "$WORK/building"))" \
+	$(stats < "$WORK/building")
 printf '%-36s %10s %10s\n' "overview API, new filters (first 2)" $(stats < "$WORK/new")
 printf '%-36s %10s %10s\n' "overview API, filters alternating ($FILTER_REPEATS)" $(stats < "$WORK/cold")
 printf '%-36s %10s %10s\n' "overview API, warm (50 a page)" $(stats < "$WORK/warm")
@@ -159,3 +169,4 @@ printf '%-36s %10s %10s\n' "label API (12 cycles, 3 series)" $(stats < "$WORK/la
 printf '%-36s %10s %10s\n' "refresh (one more report, +5 min)" "${REFRESH%.*}" "cpu $REFRESH_CPU"
 printf '%-36s %10s\n' "filters after the refresh (first)" "$FREFRESH"
 echo "one warm overview page: $SIZE bytes; serve's peak RSS: $RSS kB"
+[ -s "$WORK/building.json" ] && echo "the last answer while building: $(cat "$WORK/building.json")"
