@@ -7,7 +7,7 @@
 #   usage: bench/fill-fast-check.sh [LABELS] [SLOTS]   (defaults 20 576)
 # Not part of the test suite.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 LABELS=${1:-20}; SLOTS=${2:-576}
 NFTALLY=${NFTALLY:-$PWD/build/nftally}
 BILLFILL=${BILLFILL:-$PWD/build/tests/billfill}

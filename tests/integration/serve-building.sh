@@ -24,7 +24,7 @@ ask() { # URL
 }
 # the snapshot stops once it has read two labels (the first requests may
 # come before: the same 503 with fewer)
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	[ "$(ask "$U/api/overview")" = "503 5" ] && [ "$(jq .labels_done "$WORK/body")" = 2 ] && break
 	sleep 0.1
 done
@@ -51,7 +51,7 @@ assert_eq 200 "$(inns "$W" curl -s -o /dev/null -w '%{http_code}' "$U/label?l=cu
 
 # let it go: the overview as report has it
 rm "$WORK/hold"
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	[ "$(ask "$U/api/overview?per_page=1000")" = "200 " ] && break
 	sleep 0.1
 done
