@@ -10,6 +10,7 @@
 #             refresher's snapshot (both cycles of every label, their 95th
 #             percentiles, the last day), made again once a minute in its
 #             own thread while requests use the one before
+#   building  the overview's 503 answers meanwhile (polled 5 times a second)
 #   filters   new filters (host, netns): the first request of each, then
 #             FILTER_REPEATS (default REPEATS) alternating between the two
 #   warm      the overview of the snapshot (paging, sorting), JSON and HTML
