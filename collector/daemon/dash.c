@@ -233,8 +233,12 @@ static void work_hold(struct dash *d, size_t done)
 	if (!hold)
 		return;
 	pthread_mutex_unlock(&d->work);
-	while (access(d->hold_file, F_OK) == 0)
+	for (bool stop = false; !stop && access(d->hold_file, F_OK) == 0;) {
 		pause_ms(20);
+		pthread_mutex_lock(&d->lock);
+		stop = d->stop; /* serve stopped by a test that failed holding it */
+		pthread_mutex_unlock(&d->lock);
+	}
 	pthread_mutex_lock(&d->work);
 }
 
