@@ -10,6 +10,7 @@
 #             refresher's snapshot (both cycles of every label, their 95th
 #             percentiles, the last day), made again once a minute in its
 #             own thread while requests use the one before
+#   building  the overview's 503 answers meanwhile (polled 5 times a second)
 #   filters   new filters (host, netns): the first request of each, then
 #             FILTER_REPEATS (default REPEATS) alternating between the two
 #   warm      the overview of the snapshot (paging, sorting), JSON and HTML
@@ -33,6 +34,11 @@
 # Days after the first are copied from it in SQL (samples and reports,
 # what the overview reads; the samples' index made again after): billfill's
 # 0.5 s a report of 10,000 rows would take 75 minutes for 31 days.
+# BENCH_FILL=fast writes every slot's rows by SQLite instead
+# (bench/fill-fast.sh: the rows billfill would write for line() of every
+# slot, checked by bench/fill-fast-check.sh; 10,000 labels x 31 days in
+# minutes), into /var/tmp/nftally-bench-LABELSxSLOTS.db unless BENCH_DB
+# says where, kept for the next runs.
 set -u
 cd "$(dirname "$0")/.."
 LABELS=${1:-10000}; SLOTS=${2:-288}; REPEATS=${3:-20}; FILTER_REPEATS=${FILTER_REPEATS:-$REPEATS}
@@ -45,7 +51,8 @@ need
 B="${PFX}v"
 serve_ns "$B" || exit 1
 U=http://127.0.0.1:9480
-DB=${BENCH_DB:-$WORK/bench.db}
+FAST=; [ "${BENCH_FILL:-}" = fast ] && FAST=/var/tmp/nftally-bench-${LABELS}x$SLOTS.db
+DB=${BENCH_DB:-${FAST:-$WORK/bench.db}}
 DAY=$((SLOTS < 288 ? SLOTS : 288))
 
 line() { # SLOT: one report of every label, at the end of slot SLOT (1-based)
@@ -56,7 +63,12 @@ line() { # SLOT: one report of every label, at the end of slot SLOT (1-based)
 				500 + (l * 3 + k * 11) % 30000 }'
 }
 FILL=0
-if [ ! -s "$DB" ]; then
+if [ -n "$FAST" ] && [ ! -s "$DB" ]; then
+	t=$(date +%s.%N)
+	rm -f "$DB" "$DB-wal" "$DB-shm"
+	bench/fill-fast.sh "$DB" "$LABELS" "$SLOTS" "$T0" node1 || exit 1
+	FILL=$(echo "$(date +%s.%N) - $t" | bc)
+elif [ ! -s "$DB" ]; then
 	t=$(date +%s.%N)
 	for k in $(seq "$DAY"); do line "$k"; done > "$WORK/fill.txt"
 	"$BILLFILL" "$DB" node1 < "$WORK/fill.txt" || exit 1
@@ -82,9 +94,17 @@ AT_B=${BENCH_AT:-$((T0 + 300 * SLOTS + 299))}
 NEXT=$(((AT_B - T0) / 300 + 1)) # the refresh's report: the end of the slot in progress
 echo "$AT_B" > "$WORK/at"
 t=$(date +%s.%N)
-NFTALLY_SERVE_AT_FILE="$WORK/at" serve_start "$B" "$U" -c "$WORK/bench.conf" --at "@$AT_B" ||
-	{ cat "$WORK/serve.err"; exit 1; }
-ip netns exec "$B" curl -s -o /dev/null "$U/api/overview"
+NFTALLY_SERVE_AT_FILE="$WORK/at" SERVE_NO_WAIT=1 serve_start "$B" "$U" -c "$WORK/bench.conf" \
+	--at "@$AT_B" || { cat "$WORK/serve.err"; exit 1; }
+# until the first 200: a build since 967c3d6 answers 503 at once meanwhile
+# (their times in $WORK/building), an older one waits for the snapshot
+: > "$WORK/building"
+while ip netns exec "$B" curl -s -o "$WORK/body" -w '%{http_code} %{time_total}\n' \
+	"$U/api/overview" > "$WORK/code" && [ "$(cut -d' ' -f1 "$WORK/code")" = 503 ]; do
+	cut -d' ' -f2 "$WORK/code" >> "$WORK/building"
+	cp "$WORK/body" "$WORK/building.json"
+	sleep 0.2
+done
 FIRST=$(echo "($(date +%s.%N) - $t) * 1000" | bc)
 # serve's CPU (user + system) so far: what a loaded machine changes less
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' /proc/"$SERVE_PID"/stat; }
@@ -112,11 +132,13 @@ R=$((T0 + 300 * NEXT))
 # a slot of the store's (at the end of a full January) keeps the report
 # (recorded once: the next runs' are replays), an empty one loses it again
 KEEP=$(sqlite3 "$DB" "SELECT count(*) FROM samples WHERE t = $((R - 300))")
+META=$(sqlite3 "$DB" "SELECT group_concat(format('(%Q, %d)', key, value), ', ') FROM meta
+	WHERE key IN ('last_seq', 'last_time')")
 if grep -q NFTALLY_SERVE_AT_FILE "$NFTALLY"; then
 	line "$NEXT" | "$BILLFILL" "$DB" node1 || exit 1
 	c=$(cpu)
 	t=$(date +%s.%N)
-	echo $((AT_B + 300)) > "$WORK/at"
+	echo $((AT_B + 300)) > "$WORK/at.new" && mv "$WORK/at.new" "$WORK/at" # never empty
 	until [ "$(ip netns exec "$B" curl -s "$U/api/overview?per_page=1" | jq .now)" = $((AT_B + 300)) ]; do
 		sleep 0.05
 	done
@@ -127,11 +149,19 @@ fi
 RSS=$(awk '/VmHWM/ { print $2 }' /proc/"$SERVE_PID"/status)
 serve_stop
 # the refresh's report out again, for the next run on the same store
-[ "$KEEP" = 0 ] && { sqlite3 "$DB" "DELETE FROM samples WHERE t = $((R - 300));
-	DELETE FROM usage WHERE tier = 0 AND t = $R; DELETE FROM reports WHERE t = $R;" || exit 1; }
-echo "$(basename "$(dirname "$NFTALLY")"): labels $TOTAL (of $LABELS), $SLOTS slots each ($((LABELS * SLOTS)) samples), fill ${FILL%.*} s, as of @$AT_B"
+# (its totals too, and the meta billfill moved on: the store as filled)
+[ "$KEEP" = 0 ] && { sqlite3 "$DB" "BEGIN; UPDATE totals SET
+	in_bytes = totals.in_bytes - u.in_bytes, in_packets = totals.in_packets - u.in_packets,
+	out_bytes = totals.out_bytes - u.out_bytes, out_packets = totals.out_packets - u.out_packets
+	FROM (SELECT * FROM usage WHERE tier = 0 AND t = $R) AS u WHERE totals.series = u.series;
+	DELETE FROM samples WHERE t = $((R - 300));
+	DELETE FROM usage WHERE tier = 0 AND t = $R; DELETE FROM reports WHERE t = $R;
+	INSERT OR REPLACE INTO meta(key, value) VALUES $META; COMMIT;" || exit 1; }
+echo "$(basename "$(dirname "$NFTALLY")"): labels $TOTAL (of $LABELS), $SLOTS slots each ($((LABELS * SLOTS)) samples), fill $(printf %.0f "$FILL") s, as of @$AT_B"
 printf '%-36s %10s %10s\n' "request ($REPEATS each)" median_ms max_ms
 printf '%-36s %10.0f %10s\n' "first snapshot (start to answer)" "$FIRST" "cpu $FIRST_CPU"
+printf '%-36s %10s %10s\n' "overview API while building ($(wc -l < "$WORK/building"))" \
+	$(stats < "$WORK/building")
 printf '%-36s %10s %10s\n' "overview API, new filters (first 2)" $(stats < "$WORK/new")
 printf '%-36s %10s %10s\n' "overview API, filters alternating ($FILTER_REPEATS)" $(stats < "$WORK/cold")
 printf '%-36s %10s %10s\n' "overview API, warm (50 a page)" $(stats < "$WORK/warm")
@@ -140,3 +170,4 @@ printf '%-36s %10s %10s\n' "label API (12 cycles, 3 series)" $(stats < "$WORK/la
 printf '%-36s %10s %10s\n' "refresh (one more report, +5 min)" "${REFRESH%.*}" "cpu $REFRESH_CPU"
 printf '%-36s %10s\n' "filters after the refresh (first)" "$FREFRESH"
 echo "one warm overview page: $SIZE bytes; serve's peak RSS: $RSS kB"
+[ -s "$WORK/building.json" ] && echo "the last answer while building: $(cat "$WORK/building.json")"

@@ -194,6 +194,12 @@ static MHD_RESULT answer(void *cls, struct MHD_Connection *c, const char *url,
 	MHD_add_response_header(r, "Cache-Control", rs.cache ? "max-age=3600" : "no-store");
 	if (rs.location)
 		MHD_add_response_header(r, "Location", rs.location);
+	if (rs.retry_after) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", rs.retry_after);
+		MHD_add_response_header(r, "Retry-After", v);
+	}
 	if (rs.status == 401)
 		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"nftally\"");
 	ret = MHD_queue_response(c, rs.status, r);
@@ -311,6 +317,7 @@ int serve_run(const struct serve_opts *o, struct err *e)
 	d.fixed_at = o->at != NULL;
 	/* tests only: time moved on under a running serve (docs/dashboard.md) */
 	d.at_file = d.fixed_at ? getenv("NFTALLY_SERVE_AT_FILE") : NULL;
+	d.hold_file = d.at_file ? getenv("NFTALLY_SERVE_HOLD_FILE") : NULL;
 	d.loopback = listen_loopback(&ss);
 	if (o->token_file)
 		ret = load_operator(&d, o->token_file, e);

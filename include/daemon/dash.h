@@ -6,6 +6,7 @@
 #define NFTALLY_DASH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,8 +40,10 @@ struct dash_snap {
 	 * stand, an ended cycle being the same */
 	int64_t prev_stamp[3], prev_made;
 	bool stamped;
-	/* the current cycle as read, for the next snapshot of these filters
-	 * to add the slots ended since to (NULL: none; it takes it) */
+	/* the current cycle as read, for the refresher's next snapshot to
+	 * add the slots ended since to (NULL: none, and always with filters:
+	 * the largest values kept cost 107 MB at 10,000 labels and 31 days;
+	 * the next snapshot takes it) */
 	struct dash_cur *kept;
 	int64_t read_from; /* the current cycle was read from (INT64_MIN: whole) */
 };
@@ -57,6 +60,10 @@ struct dash {
 	 * number is the time instead of at, read for every page; the
 	 * refresher makes a new snapshot when it changes */
 	const char *at_file;
+	/* tests only ($NFTALLY_SERVE_HOLD_FILE, with at_file): while the file
+	 * at this path exists, the refresher's first snapshot stops once it
+	 * has read as many labels as the file's number (docs/dashboard.md) */
+	const char *hold_file;
 	bool fixed_at, loopback;
 	char *operator_token; /* NULL: none */
 	struct dash_token *tokens;
@@ -69,6 +76,14 @@ struct dash {
 	pthread_cond_t cond;
 	struct dash_snap *snap, *fsnap[DASH_FILTERS]; /* fsnap[0] the newest */
 	bool stop, failed, started, locks;
+	/* the refresher's first snapshot while it is made (under lock): its
+	 * labels read of the current cycle (build_n 0: not known yet), or
+	 * the previous cycle's read after them (build_prev) */
+	size_t build_done, build_n;
+	bool build_prev;
+	/* requests waiting for work: a snapshot being made lets them have it
+	 * between two labels */
+	atomic_uint work_waiting;
 	pthread_t thread;
 	struct source *bg_store; /* the refresher's own connection */
 	/* the HTTP library's */
@@ -93,6 +108,7 @@ struct dash_resp {
 	const char *type;
 	char *location; /* malloc'd, for a redirect */
 	bool cache;     /* a static file */
+	unsigned retry_after; /* seconds, for a 503 (0: no Retry-After) */
 };
 
 /* Answer rq into *rs (always filled: a 500 when out of memory). */

@@ -66,8 +66,11 @@ serve_ns() { # NS
 	ip -n "$1" link set v1 up
 }
 
-# Start nftally serve in NS with ARGS; wait (at most 5 s) for ADDR:PORT.
-# SERVE_PID is its pid (also in PIDS for cleanup).
+# Start nftally serve in NS with ARGS; wait (at most 5 s) for ADDR:PORT,
+# then (at most 30 s more) for its first snapshot: the overview answers
+# 503 while it is made (SERVE_READY_CURL: curl's arguments for it, e.g.
+# the operator's token; SERVE_NO_WAIT=1: not waited for).  SERVE_PID is
+# its pid (also in PIDS for cleanup).
 serve_start() { # NS URL ARGS...
 	local ns=$1 url=$2 i
 	shift 2
@@ -75,7 +78,16 @@ serve_start() { # NS URL ARGS...
 	SERVE_PID=$!
 	PIDS="$PIDS $SERVE_PID"
 	for i in $(seq 50); do
-		ip netns exec "$ns" curl -sk -o /dev/null "$url/static/nftally.css" && return 0
+		ip netns exec "$ns" curl -sk -o /dev/null "$url/static/nftally.css" && break
+		kill -0 "$SERVE_PID" 2>/dev/null || return 1
+		[ "$i" = 50 ] && return 1
+		sleep 0.1
+	done
+	[ -n "${SERVE_NO_WAIT:-}" ] && return 0
+	for i in $(seq 300); do
+		# shellcheck disable=SC2086
+		[ "$(ip netns exec "$ns" curl -sk -o /dev/null -w '%{http_code}' \
+			${SERVE_READY_CURL:-} "$url/api/overview?per_page=1")" != 503 ] && return 0
 		kill -0 "$SERVE_PID" 2>/dev/null || return 1
 		sleep 0.1
 	done

@@ -165,7 +165,7 @@ assert_eq "1|nftally: $WORK/short-token:1: the token must be one line of at leas
 V=http://198.18.9.1:9480
 { cat "$WORK/nftally.conf"; printf '%s\n' "serve_listen = 198.18.9.1:9480" \
 	"serve_token_file = $WORK/operator-token" "serve_tokens = $WORK/tokens"; } > "$WORK/keys.conf"
-serve_start "$W" "$V" -c "$WORK/keys.conf" --at "@$AT"
+SERVE_READY_CURL="-u op:$OP_TOKEN" serve_start "$W" "$V" -c "$WORK/keys.conf" --at "@$AT"
 assert_eq 0 $? "serve on 198.18.9.1 with an operator token (serve_listen, serve_token_file)"
 assert_eq "401 401 401" "$(code "$V/") $(code "$V/api/overview") $(code "$V/api/label?l=cust-a")" \
 	"no token: 401 everywhere"
