@@ -40,10 +40,8 @@ struct dash_snap {
 	 * stand, an ended cycle being the same */
 	int64_t prev_stamp[3], prev_made;
 	bool stamped;
-	/* the current cycle as read, for the refresher's next snapshot to
-	 * add the slots ended since to (NULL: none, and always with filters:
-	 * the largest values kept cost 107 MB at 10,000 labels and 31 days;
-	 * the next snapshot takes it) */
+	/* the current cycle as read, for the next snapshot of these filters
+	 * to add the slots ended since to (NULL: none; it takes it) */
 	struct dash_cur *kept;
 	int64_t read_from; /* the current cycle was read from (INT64_MIN: whole) */
 };
