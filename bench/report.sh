@@ -13,13 +13,15 @@
 # receiver's prerouting after a counter there; the next interval boundary
 # is the report's start, and its end is when the state file says that
 # seq (polled every 20 ms from outside); the run's CPU seconds over it
-# (user + system, /proc/PID/stat) are given too, the machine being shared.  Each report is checked: one line
-# per target, every line 1 packet in and 1 out, the sums of packets and
-# bytes in its lines and in the store's usage rows equal what was sent,
-# and the receivers got every datagram.  The run's VmHWM is read after
+# (user + system, /proc/PID/stat) are given too, the machine being
+# shared.  Each report is checked: one line per target, every line 1
+# packet in and 1 out, the sums of packets and bytes in its lines and in
+# the store's usage rows equal what was sent, and the receivers got every
+# datagram.  The run's VmHWM is read after
 # every report; at the end it is stopped with SIGTERM (its last report,
 # with no traffic) and its peak RSS taken from /usr/bin/time.
-# Needs root.  Namespaces are named rep1m-{p,r,s}-PID.
+# Needs root.  Namespaces are named PREFIX{p,r,s}-PID (NS_PREFIX, default
+# nftally-rep-).
 #   usage: bench/report.sh SIZE...     e.g. bench/report.sh 100000 1000000
 #   ROUNDS=3, INTERVAL=SECONDS (default: N / 5000, at least 30; it must
 #   hold a send and a report), PAYLOAD=16
@@ -31,9 +33,11 @@ SENDALL=${SENDALL:-$PWD/build/sendall}
 ROUNDS=${ROUNDS:-3}
 PAYLOAD=${PAYLOAD:-16}
 WORK=$(mktemp -d /tmp/nftally-report.XXXXXX)
-P=rep1m-p-$$ R=rep1m-r-$$ S=rep1m-s-$$
-RUNPID=""
-cleanup() {
+NS_PREFIX=${NS_PREFIX:-nftally-rep-}
+P=${NS_PREFIX}p-$$ R=${NS_PREFIX}r-$$ S=${NS_PREFIX}s-$$
+RUNPID="" pid=""
+cleanup() { # the run (nftally, then the time that waits for it) first
+	[ -n "$pid" ] && kill "$pid" 2> /dev/null
 	[ -n "$RUNPID" ] && kill "$RUNPID" 2> /dev/null && wait "$RUNPID" 2> /dev/null
 	for ns in "$P" "$R" "$S"; do ip netns del "$ns" 2> /dev/null; done
 	rm -rf "$WORK"
@@ -164,7 +168,7 @@ for n in "$@"; do
 			"$(fsub "$t2" "$b")" "$(fsub "$c1" "$c0")" "$peak" "$lines" "$check"
 	done
 	t0=$(now)
-	kill -TERM "$pid"; wait "$RUNPID"; RUNPID=""
+	kill -TERM "$pid"; wait "$RUNPID"; RUNPID="" pid=""
 	rss=$(awk -F': ' '/Maximum resident/ { print int($2 / 1024) }' "$WORK/time.run")
 	printf '%-8s %5s %8s %9.2f %6s %9s %8s  %s\n' "$n" stop - "$(fsub "$(now)" "$t0")" - "$rss" - \
 		"peak RSS of the whole run (/usr/bin/time)"
