@@ -40,13 +40,15 @@ static enum state_from telling(enum state_from a, enum state_from b)
 	return STATE_FROM_REPORTED;
 }
 
-int report_each(const struct state *done, const struct state *next,
-		int (*cb)(const struct report_delta *d, void *data), void *data)
+/* report_each from entry *i of next on; *i ends after the entry whose cb
+ * stopped the walk (or at next->n). */
+static int report_walk(const struct state *done, const struct state *next, size_t *i,
+		       int (*cb)(const struct report_delta *d, void *data), void *data)
 {
 	char text[ADDR_STRLEN];
 
-	for (size_t i = 0; i < next->n; i++) {
-		const struct state_entry *x = &next->v[i], *b;
+	while (*i < next->n) {
+		const struct state_entry *x = &next->v[(*i)++], *b;
 		struct report_delta d = { .x = x, .label = state_label(next, x), .addr = text };
 		int ret;
 
@@ -66,6 +68,14 @@ int report_each(const struct state *done, const struct state *next,
 	return 0;
 }
 
+int report_each(const struct state *done, const struct state *next,
+		int (*cb)(const struct report_delta *d, void *data), void *data)
+{
+	size_t i = 0;
+
+	return report_walk(done, next, &i, cb, data);
+}
+
 void report_origin_init(struct report_origin *o, const char *host, const char *netns,
 			const char *account, const char *table)
 {
@@ -78,43 +88,78 @@ void report_origin_init(struct report_origin *o, const char *host, const char *n
 struct make_ctx {
 	struct report *r;
 	const struct addr_names *an;
+	size_t cap, max; /* rows r->v holds; rows to stop at (0: none) */
 };
 
 static int make_one(const struct report_delta *d, void *data)
 {
-	const struct make_ctx *m = data;
+	struct make_ctx *m = data;
 	struct report *r = m->r;
 	struct report_row *x;
 
 	if (!counts_any(&d->d))
 		return 0; /* no traffic, no row */
-	if ((r->n & (r->n - 1)) == 0) { /* grows at powers of two */
-		x = realloc(r->v, (r->n ? 2 * r->n : 1) * sizeof(*x));
+	if (r->n == m->cap) { /* grows by doubling */
+		size_t cap = m->cap ? 2 * m->cap : 1;
+
+		x = realloc(r->v, cap * sizeof(*x));
 		if (!x)
 			return -ENOMEM;
 		r->v = x;
+		m->cap = cap;
 	}
 	r->v[r->n++] = (struct report_row){ d->x->addr, d->label,
 					    addr_names_label(m->an, d->x->addr.cls), d->d };
-	return 0;
+	return m->max && r->n == m->max; /* 1: this block is full */
 }
 
-int report_make(struct report *r, const struct report_origin *o, const struct addr_names *an,
-		const struct state *done, const struct state *next)
+static void make_head(struct report *r, const struct report_origin *o, const struct state *done,
+		      const struct state *next)
 {
-	struct make_ctx m = { r, an };
-	int ret;
-
 	memset(r, 0, sizeof(*r));
 	if (o)
 		r->origin = *o;
 	r->seq = next->seq;
 	r->time = next->time;
 	r->since = done->base_time;
+}
+
+int report_make(struct report *r, const struct report_origin *o, const struct addr_names *an,
+		const struct state *done, const struct state *next)
+{
+	struct make_ctx m = { r, an, 0, 0 };
+	int ret;
+
+	make_head(r, o, done, next);
 	ret = report_each(done, next, make_one, &m);
 	if (ret < 0)
 		report_free(r);
 	return ret;
+}
+
+int report_make_some(struct report *r, const struct report_origin *o,
+		     const struct addr_names *an, const struct state *done,
+		     const struct state *next, size_t *pos, size_t max)
+{
+	struct make_ctx m = { r, an, 0, max };
+	int ret;
+
+	make_head(r, o, done, next);
+	if (!max)
+		return -EINVAL;
+	if (*pos >= next->n)
+		return 0;
+	/* the block at once: a block of every address is the common case */
+	m.cap = next->n - *pos < max ? next->n - *pos : max;
+	r->v = malloc(m.cap * sizeof(*r->v));
+	if (!r->v)
+		return -ENOMEM;
+	ret = report_walk(done, next, pos, make_one, &m);
+	if (ret < 0) {
+		report_free(r);
+		return ret;
+	}
+	return *pos < next->n;
 }
 
 int report_own(struct report *r)

@@ -2025,7 +2025,9 @@ static int run_open_outputs(struct daemon *d, const struct config *cfg)
 		.prom_file = cfg->prom_file,
 		.postgresql = cfg->postgresql,
 		.publish = run_serve, .publish_data = d,
-		.stored = run_stored, .stored_data = d,
+		/* only quotas keep the usage: without them the sinks need
+		 * not walk a report's rows again for it */
+		.stored = cfg->quotas[0] ? run_stored : NULL, .stored_data = d,
 	};
 	int ret = sinks_open(&d->sinks, &c, d->e);
 

@@ -43,6 +43,11 @@ struct sinks {
 #define SINKS_PG_WARN 60
 #define SINKS_PG_RETRY_MAX 60000
 
+/* Rows the store records at a time when no other sink needs all of a
+ * report's at once: 4.7 MB of rows instead of 72 MB at 1,000,000
+ * addresses with traffic. */
+#define SINKS_ROWS_BLOCK 65536
+
 /* What one record hands every sink. */
 struct sink_input {
 	struct sinks_acct *a;
@@ -50,6 +55,9 @@ struct sink_input {
 	/* the rows; NULL when no sink needs them.  Not const: a durable sink
 	 * may take it into its backlog (then it is emptied). */
 	struct report *rep;
+	/* no rows made: the store makes them a block at a time from done
+	 * and next (report_make_some) */
+	bool blocks;
 };
 
 /* One sink: open (0 and nothing to do when c does not ask for it),
@@ -296,16 +304,86 @@ static int sink_store_take(const struct report *rep, void *data)
 	return 0;
 }
 
-/* Without a backlog (remove): in the store, or the commit stops. */
-static int sink_store_strict(struct sinks *s, const struct report *rep, struct err *e)
+/* The report's rows into the store a block at a time, in one
+ * transaction: what store_record_report does with them all at once. */
+static int sink_store_blocks(struct sinks *s, const struct sink_input *in, struct err *e)
 {
-	int ret = store_record_report(s->store, rep, e);
+	struct report r;
+	size_t pos = 0;
+	int more, ret;
+
+	more = report_make_some(&r, &in->a->origin, in->a->names, in->done, in->next, &pos,
+				SINKS_ROWS_BLOCK);
+	if (more < 0)
+		return err_setn(e, more, "store: out of memory");
+	ret = store_record_begin(s->store, &r, e);
+	while (ret == 0) {
+		ret = store_record_rows(s->store, &r, e);
+		if (ret < 0 || !more)
+			break;
+		report_free(&r);
+		more = report_make_some(&r, &in->a->origin, in->a->names, in->done, in->next,
+					&pos, SINKS_ROWS_BLOCK);
+		if (more < 0) {
+			store_record_abort(s->store);
+			return err_setn(e, more, "store: out of memory");
+		}
+	}
+	ret = ret ? ret : store_record_end(s->store, &r, e);
+	report_free(&r);
+	return ret;
+}
+
+/* What the store took, a block at a time, to the metrics and the quotas. */
+static void sink_store_took_blocks(struct sinks *s, const struct sink_input *in)
+{
+	struct report r;
+	size_t pos = 0;
+	int more = 1;
+
+	while (more > 0 && (s->metrics || s->c.stored)) {
+		more = report_make_some(&r, &in->a->origin, in->a->names, in->done, in->next,
+					&pos, SINKS_ROWS_BLOCK);
+		if (more >= 0)
+			sink_store_took(s, &r);
+		else
+			sinks_error(s, "report %llu: out of memory for the metrics and the quotas",
+				    (unsigned long long)in->next->seq);
+		report_free(&r);
+	}
+}
+
+/* The report into the store: its rows made already, or a block at a time. */
+static int sink_store_put(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	return in->rep ? store_record_report(s->store, in->rep, e) : sink_store_blocks(s, in, e);
+}
+
+/* Without a backlog (remove): in the store, or the commit stops. */
+static int sink_store_strict(struct sinks *s, const struct sink_input *in, struct err *e)
+{
+	int ret = sink_store_put(s, in, e);
 
 	if (ret >= 0)
 		return 0;
-	sinks_error(s, "report %llu is not in the store: %s", (unsigned long long)rep->seq,
+	sinks_error(s, "report %llu is not in the store: %s", (unsigned long long)in->next->seq,
 		    e->msg);
 	return -EIO;
+}
+
+/* A report the store could not take into its backlog: its rows, made now
+ * if they were made a block at a time.  0 or a negative errno. */
+static int sink_store_keep(struct sinks *s, const struct sink_input *in)
+{
+	struct report r;
+	int ret;
+
+	if (in->rep)
+		return backlog_push(&s->backlog, in->rep);
+	ret = report_make(&r, &in->a->origin, in->a->names, in->done, in->next);
+	ret = ret ? ret : backlog_push(&s->backlog, &r);
+	report_free(&r); /* emptied by a push that took it */
+	return ret;
 }
 
 /* A report printed: into the store (in one transaction with its seq and
@@ -321,21 +399,23 @@ static int sink_store_record(struct sinks *s, const struct sink_input *in, struc
 	struct timespec t0;
 	int ret;
 
-	if (!s->store_on || !rep)
+	if (!s->store_on || (!rep && !in->blocks))
 		return 0;
 	if (!s->c.backlog)
-		return sink_store_strict(s, rep, err);
+		return sink_store_strict(s, in, err);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = sink_store_ready(s, err);
 	ret = ret ? ret : backlog_drain(&s->backlog, sink_store_take, &t);
 	if (ret == 0)
-		ret = store_record_report(s->store, rep, err);
+		ret = sink_store_put(s, in, err);
 	s->health.store_seconds = output_ms_since(&t0) / 1e3;
-	if (ret == 0)
+	if (ret == 0 && rep)
 		sink_store_took(s, rep);
+	else if (ret == 0)
+		sink_store_took_blocks(s, in);
 	if (ret < 0) {
 		s->health.store_errors++;
-		if (backlog_push(&s->backlog, rep) == 0) {
+		if (sink_store_keep(s, in) == 0) {
 			sinks_error(s, "report %llu is not in the store yet (%s); it waits in "
 				    "memory and is retried with the next report",
 				    (unsigned long long)in->next->seq, err->msg);
@@ -591,7 +671,11 @@ static int sinks_record(struct sinks *s, struct sinks_acct *a, const struct stat
 			const struct state *next, struct err *e)
 {
 	struct report rep = { .seq = 0 };
-	struct sink_input in = { a, done, next, NULL };
+	/* All the rows at once only for a sink that needs them so: the
+	 * outbox, and the metrics without a store.  The store makes them a
+	 * block at a time and hands the metrics what it took. */
+	bool whole = s->outbox || (!s->store_on && s->metrics);
+	struct sink_input in = { a, done, next, NULL, !whole };
 	bool made = false;
 	int ret = 0;
 
@@ -600,7 +684,7 @@ static int sinks_record(struct sinks *s, struct sinks_acct *a, const struct stat
 		const struct sink_ops *k = sinks_record_order[i];
 
 		/* the rows, once, for the first sink that needs them */
-		if (k->rows && !made && (s->store_on || s->metrics || s->outbox)) {
+		if (k->rows && !made && whole) {
 			made = true;
 			if (report_make(&rep, &a->origin, a->names, done, next) == 0)
 				in.rep = &rep;
@@ -610,7 +694,7 @@ static int sinks_record(struct sinks *s, struct sinks_acct *a, const struct stat
 			else
 				ret = err_setn(e, -ENOMEM, "store: out of memory");
 		}
-		if (ret == 0 && (!k->rows || in.rep))
+		if (ret == 0 && (!k->rows || in.rep || in.blocks))
 			ret = k->record(s, &in, e);
 	}
 	if (ret < 0 && ret != -EIO)

@@ -587,24 +587,28 @@ static void bind_series(sqlite3_stmt *st, const struct series_key *k)
 		sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
 }
 
+/* The series' id, made if new.  Looked up first: every report after an
+ * address's first finds it, in one descent of the series' index instead
+ * of two (an insert that is ignored, then the lookup). */
 static int store_series(struct store *s, const struct series_key *k, int64_t *id,
 			struct err *e)
 {
 	int rc;
 
-	bind_series(s->series_add, k);
-	if (store_step(s->series_add) != SQLITE_DONE)
-		return store_fail(s, e, "series");
-	if (sqlite3_changes(s->db) == 1) {
-		*id = sqlite3_last_insert_rowid(s->db);
-		return 0;
-	}
 	bind_series(s->series_get, k);
 	rc = sqlite3_step(s->series_get);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s->series_get, 0);
 	sqlite3_reset(s->series_get);
-	return rc == SQLITE_ROW ? 0 : store_fail(s, e, "series");
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return store_fail(s, e, "series");
+	bind_series(s->series_add, k);
+	if (store_step(s->series_add) != SQLITE_DONE || sqlite3_changes(s->db) != 1)
+		return store_fail(s, e, "series");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
 }
 
 int64_t store_slot(int64_t t)
@@ -665,7 +669,7 @@ static int store_has_report(struct store *s, const struct report *r, struct err 
 	return rc == SQLITE_DONE ? 0 : store_fail(s, e, "reports");
 }
 
-int store_record_report(struct store *s, const struct report *r, struct err *e)
+int store_record_begin(struct store *s, const struct report *r, struct err *e)
 {
 	int ret = store_exec(s, "BEGIN IMMEDIATE", e);
 
@@ -684,16 +688,46 @@ int store_record_report(struct store *s, const struct report *r, struct err *e)
 		if (store_step(s->report_add) != SQLITE_DONE)
 			ret = store_fail(s, e, "reports");
 	}
+	if (ret < 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+int store_record_rows(struct store *s, const struct report *r, struct err *e)
+{
+	int ret = 0;
+
 	for (size_t i = 0; i < r->n && ret == 0; i++)
 		ret = record_one(s, &r->origin, r->time, &r->v[i], e);
-	ret = ret ? ret : store_meta_set(s, "last_seq", (sqlite3_int64)r->seq, e);
+	if (ret < 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+int store_record_end(struct store *s, const struct report *r, struct err *e)
+{
+	int ret = store_meta_set(s, "last_seq", (sqlite3_int64)r->seq, e);
+
 	ret = ret ? ret : store_meta_set(s, "last_time", r->time, e);
 	ret = ret ? ret : store_exec(s, "COMMIT", e);
-	if (ret < 0) {
+	if (ret < 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+void store_record_abort(struct store *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_record_report(struct store *s, const struct report *r, struct err *e)
+{
+	int ret = store_record_begin(s, r, e);
+
+	if (ret != 0)
 		return ret;
-	}
-	return 0;
+	ret = store_record_rows(s, r, e);
+	return ret ? ret : store_record_end(s, r, e);
 }
 
 int store_record(struct store *s, const struct addr_names *an, const struct state *done,

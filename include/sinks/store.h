@@ -60,6 +60,19 @@ void store_close(struct store *s);
  * numbers its own seqs: the same seq of another origin is another
  * report. */
 int store_record_report(struct store *s, const struct report *r, struct err *e);
+/* store_record_report in parts, for a report whose rows come a block at
+ * a time (report_make_some): begin opens the transaction and records r's
+ * origin, seq and time (r's rows are not looked at), returning 0, 1 for a
+ * replay recorded already (then nothing is open and no rows follow) or a
+ * negative errno; rows records r's rows, any number of times; end
+ * commits.  A failure of rows or end returns a negative errno with the
+ * transaction rolled back: nothing of the report is written. */
+int store_record_begin(struct store *s, const struct report *r, struct err *e);
+int store_record_rows(struct store *s, const struct report *r, struct err *e);
+int store_record_end(struct store *s, const struct report *r, struct err *e);
+/* Roll back what begin opened and rows recorded (a caller that cannot go
+ * on between them). */
+void store_record_abort(struct store *s);
 /* report_make (origin all "") and store_record_report; *rows gets the
  * rows. */
 int store_record(struct store *s, const struct addr_names *an, const struct state *done,

@@ -2,7 +2,9 @@
 /* The report model: the deltas of a report (plain, from zero after a reset
  * or a recreated counter, silently from zero after a drain, the last
  * deltas of a drained address), the overhead, and the rows report_make
- * keeps (the ones with traffic, with the origin). */
+ * keeps (the ones with traffic, with the origin), and the same rows made
+ * a block at a time. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -114,6 +116,50 @@ static void test_make(void)
 	state_finish(&done);
 }
 
+/* Blocks of every size hold report_make's rows, in its order, with its
+ * head; a block may end on entries without traffic, the last may be empty. */
+static void test_make_some(void)
+{
+	struct state done, next;
+	struct report_origin o;
+	struct report all, r;
+
+	make_states(&done, &next, 0);
+	report_origin_init(&o, "gw1", "", "routers", "nftally");
+	test_assert(report_make(&all, &o, &(struct addr_names){ 0 }, &done, &next) == 0);
+	test_assert(all.n == 6);
+	for (size_t max = 1; max <= 8; max++) {
+		size_t pos = 0, rows = 0, blocks = 0;
+		int more;
+
+		do {
+			more = report_make_some(&r, &o, &(struct addr_names){ 0 }, &done, &next,
+						&pos, max);
+			test_assert(more >= 0 && r.n <= max && blocks++ < 8);
+			test_streq(r.origin.account, "routers");
+			test_assert(r.seq == all.seq && r.time == all.time && r.since == all.since);
+			for (size_t i = 0; i < r.n; i++, rows++) {
+				const struct report_row *x = &r.v[i], *y = &all.v[rows];
+
+				test_assert(addr_cmp(&x->a, &y->a) == 0 && x->label == y->label &&
+					    x->cls == y->cls &&
+					    memcmp(&x->d, &y->d, sizeof(x->d)) == 0);
+			}
+			report_free(&r);
+		} while (more);
+		test_assert(rows == all.n && pos == next.n);
+	}
+	{
+		size_t pos = 0;
+
+		test_assert(report_make_some(&r, &o, &(struct addr_names){ 0 }, &done, &next,
+					     &pos, 0) == -EINVAL);
+	}
+	report_free(&all);
+	state_finish(&done);
+	state_finish(&next);
+}
+
 static void test_origin_truncated(void)
 {
 	struct report_origin o;
@@ -189,6 +235,7 @@ int main(void)
 	test_overhead();
 	test_stop();
 	test_make();
+	test_make_some();
 	test_origin_truncated();
 	test_empty();
 	return 0;

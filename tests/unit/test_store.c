@@ -263,6 +263,45 @@ static void test_origins(void)
 	tmp_remove(&tmp);
 }
 
+/* A report recorded in parts (begin, rows block by block, end) is the
+ * report recorded at once; a replay's begin says so and opens nothing; an
+ * abort between blocks writes nothing of the report. */
+static void test_parts(void)
+{
+	struct tmp tmp = { "" };
+	const char *path = tmp_db(&tmp, "p.db");
+	struct report_row v[] = { row_of("198.18.0.1", "a", (struct counts){ 100, 1, 10, 1 }),
+				  row_of("198.18.0.2", "b", (struct counts){ 200, 2, 20, 2 }),
+				  row_of("2001:db8::1", "c", (struct counts){ 300, 3, 30, 3 }) };
+	struct report r1 = report_of("h1", "", "", 1, 1767225660, v, 2);
+	struct report r2 = report_of("h1", "", "", 1, 1767225660, v + 2, 1);
+	struct report x = report_of("h1", "", "", 2, 1767225720, v, 2);
+	struct err e = { "" };
+	struct store *s;
+	struct sums t;
+
+	test_assert(store_open(&s, path, "h1", "nftally", &keep, &e) == 0);
+	test_assert(store_record_begin(s, &r1, &e) == 0);
+	test_assert(store_record_rows(s, &r1, &e) == 0);
+	test_assert(store_record_rows(s, &r2, &e) == 0);
+	test_assert(store_record_end(s, &r2, &e) == 0);
+	test_assert(store_record_begin(s, &r1, &e) == 1); /* a replay: nothing open */
+	test_assert(store_record_begin(s, &x, &e) == 0);
+	test_assert(store_record_rows(s, &x, &e) == 0);
+	store_record_abort(s);
+	test_streq(totals_of(s, &t), "h1// 198.18.0.1 a 100 1 10 1;h1// 198.18.0.2 b 200 2 20 2;"
+		   "h1// 2001:db8::1 c 300 3 30 3;");
+	test_assert(db_int(path, "SELECT count(*) FROM usage") == 3);
+	test_assert(db_int(path, "SELECT count(*) FROM samples") == 3);
+	test_assert(db_int(path, "SELECT count(*) FROM reports") == 1);
+	test_assert(db_int(path, "SELECT value FROM meta WHERE key = 'last_seq'") == 1);
+	/* the aborted report goes in whole afterwards */
+	test_assert(store_record_report(s, &x, &e) == 0);
+	test_assert(db_int(path, "SELECT count(*) FROM usage") == 5);
+	store_close(s);
+	tmp_remove(&tmp);
+}
+
 /* The fixture's totals as the migration must keep them, from host node1. */
 #define V1_TOTALS "node1// 198.18.0.1 a 1107 12 550 6;node1// 2001:db8::1 e 200 2 0 0;" \
 		  "node1// 198.18.0.2 b national 300 3 30 3;"
@@ -780,6 +819,7 @@ int main(void)
 	tzset();
 	test_once_and_sums();
 	test_origins();
+	test_parts();
 	test_migration();
 	test_migration_race();
 	test_query_origins();
