@@ -34,7 +34,7 @@ files="$WORK/run0.json"
 i=0 before=0 after=0
 # longer delays until two runs were killed after their start (slower
 # under the sanitizers)
-for delay in 0.02 0.05 0.1 0.15 0.2 0.3 0.4 0.6 0.9 1.3 2 3 4; do
+for delay in 0.005 0.01 0.02 0.03 0.04 0.05 0.07 0.1 0.15 0.2 0.3 0.4 0.6 0.9 1.3 2 3 4; do
 	i=$((i + 1))
 	edit_by_hand
 	out="$WORK/kill$i.json"
