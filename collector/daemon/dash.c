@@ -794,7 +794,6 @@ static void *refresher(void *arg)
 			d->snap = x;
 		else if (!d->snap)
 			d->failed = true;
-		pthread_cond_broadcast(&d->cond);
 		if (old && --old->refs == 0) {
 			pthread_mutex_unlock(&d->lock);
 			snap_free(old);

@@ -71,7 +71,7 @@ struct dash {
 	 * one; lock guards them, work the store d->store and the process's
 	 * time zone (which the cycles change while they are computed) */
 	pthread_mutex_t lock, work;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* wakes the refresher: a test's time, or stop */
 	struct dash_snap *snap, *fsnap[DASH_FILTERS]; /* fsnap[0] the newest */
 	bool stop, failed, started, locks;
 	/* the refresher's first snapshot while it is made (under lock): its
