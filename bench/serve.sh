@@ -11,15 +11,18 @@
 #             percentiles, the last day), made again once a minute in its
 #             own thread while requests use the one before
 #   building  the overview's 503 answers meanwhile (polled 5 times a second)
-#   filters   new filters (host, netns): the first request of each, then
-#             FILTER_REPEATS (default REPEATS) alternating between the two
+#   filters   new filters (host, netns): from the first request of each
+#             to its first 200 (the refresher makes it; the requests answer
+#             503 after 1.5 s meanwhile, and a label's page is asked after
+#             each), then FILTER_REPEATS (default REPEATS) alternating
 #   warm      the overview of the snapshot (paging, sorting), JSON and HTML
 #   label     one label's page data (12 cycles, three series)
 #   refresh   one more 5-minute report of every label recorded, then the
 #             time moved on by 5 minutes: until the refresher's snapshot
 #             answers (tests' NFTALLY_SERVE_AT_FILE; a build without it
 #             makes every snapshot from scratch: its refresh is "first");
-#             then the first request of a filter after it
+#             then the first request of a filter after it (the one before,
+#             at once) and until both filters' are made again
 #   cpu       serve's CPU time (user + system) for the first snapshot and
 #             for the refresh: what a loaded machine changes less
 # Not part of the test suite.
@@ -114,8 +117,24 @@ get() { ip netns exec "$B" curl -s -o "$WORK/body" -w '%{time_total}\n' "$1"; }
 stats() { # a column of seconds -> "median max" in ms
 	sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f %.1f", v[int((NR + 1) / 2)] * 1000, v[NR] * 1000; else printf "- -" }'
 }
-# filters: the first request of host=node1 and of netns=-, then alternating
-{ get "$U/api/overview?host=node1"; get "$U/api/overview?netns=-"; } > "$WORK/new"
+# filters: new ones are made by the refresher too, their requests answering
+# 503 after waiting 1.5 s for them: host=node1, then netns=-, each from its
+# first request to its first 200 (the 503s' times in $WORK/fbuilding, and a
+# label's page asked after each in $WORK/flabel); then alternating
+newf() { # QUERY: seconds until the first 200
+	local t
+	t=$(date +%s.%N)
+	while ip netns exec "$B" curl -s -o "$WORK/body" -w '%{http_code} %{time_total}\n' \
+		"$U/api/overview?$1" > "$WORK/code" && [ "$(cut -d' ' -f1 "$WORK/code")" = 503 ]; do
+		cut -d' ' -f2 "$WORK/code" >> "$WORK/fbuilding"
+		get "$U/api/label?l=l$(printf %05d $((RANDOM % LABELS)))" >> "$WORK/flabel"
+		sleep 0.2
+	done
+	echo "$(date +%s.%N) - $t" | bc
+}
+: > "$WORK/fbuilding"
+: > "$WORK/flabel"
+{ newf host=node1; newf netns=-; } > "$WORK/new"
 for i in $(seq "$FILTER_REPEATS"); do
 	[ $((i % 2)) = 1 ] && get "$U/api/overview?host=node1" || get "$U/api/overview?netns=-"
 done > "$WORK/cold"
@@ -127,7 +146,7 @@ SIZE=$(stat -c %s "$WORK/body")
 for i in $(seq "$REPEATS"); do get "$U/?sort=p95&page=$i"; done > "$WORK/html"
 for i in $(seq "$REPEATS"); do get "$U/api/label?l=l$(printf %05d $((i * 37 % LABELS)))"; done > "$WORK/label"
 # refresh: one more report, 5 minutes on
-REFRESH=n/a FREFRESH=n/a REFRESH_CPU=n/a
+REFRESH=n/a FREFRESH=n/a REFRESH_CPU=n/a FMADE=n/a FMADE_CPU=n/a
 R=$((T0 + 300 * NEXT))
 # a slot of the store's (at the end of a full January) keeps the report
 # (recorded once: the next runs' are replays), an empty one loses it again
@@ -144,7 +163,15 @@ if grep -q NFTALLY_SERVE_AT_FILE "$NFTALLY"; then
 	done
 	REFRESH=$(echo "($(date +%s.%N) - $t) * 1000" | bc)
 	REFRESH_CPU=$(($(cpu) - c))
+	# the filters' snapshots are made again after it: meanwhile a request
+	# has the one before at once
 	FREFRESH=$(get "$U/api/overview?host=node1" | awk '{ printf "%.1f", $1 * 1000 }')
+	until [ "$(ip netns exec "$B" curl -s "$U/api/overview?per_page=1&netns=-" | jq .now)" = \
+		$((AT_B + 300)) ]; do
+		sleep 0.05
+	done
+	FMADE=$(echo "($(date +%s.%N) - $t) * 1000" | bc)
+	FMADE_CPU=$(($(cpu) - c))
 fi
 RSS=$(awk '/VmHWM/ { print $2 }' /proc/"$SERVE_PID"/status)
 serve_stop
@@ -162,12 +189,15 @@ printf '%-36s %10s %10s\n' "request ($REPEATS each)" median_ms max_ms
 printf '%-36s %10.0f %10s\n' "first snapshot (start to answer)" "$FIRST" "cpu $FIRST_CPU"
 printf '%-36s %10s %10s\n' "overview API while building ($(wc -l < "$WORK/building"))" \
 	$(stats < "$WORK/building")
-printf '%-36s %10s %10s\n' "overview API, new filters (first 2)" $(stats < "$WORK/new")
+printf '%-36s %10s %10s\n' "overview API, new filters (to 200, 2)" $(stats < "$WORK/new")
+printf '%-36s %10s %10s\n' "... their 503s ($(wc -l < "$WORK/fbuilding"))" $(stats < "$WORK/fbuilding")
+printf '%-36s %10s %10s\n' "... label API meanwhile" $(stats < "$WORK/flabel")
 printf '%-36s %10s %10s\n' "overview API, filters alternating ($FILTER_REPEATS)" $(stats < "$WORK/cold")
 printf '%-36s %10s %10s\n' "overview API, warm (50 a page)" $(stats < "$WORK/warm")
 printf '%-36s %10s %10s\n' "overview page (HTML), warm" $(stats < "$WORK/html")
 printf '%-36s %10s %10s\n' "label API (12 cycles, 3 series)" $(stats < "$WORK/label")
 printf '%-36s %10s %10s\n' "refresh (one more report, +5 min)" "${REFRESH%.*}" "cpu $REFRESH_CPU"
 printf '%-36s %10s\n' "filters after the refresh (first)" "$FREFRESH"
+printf '%-36s %10s %10s\n' "... both made again (from +5 min)" "${FMADE%.*}" "cpu $FMADE_CPU"
 echo "one warm overview page: $SIZE bytes; serve's peak RSS: $RSS kB"
 [ -s "$WORK/building.json" ] && echo "the last answer while building: $(cat "$WORK/building.json")"

@@ -197,7 +197,6 @@ struct cur_ctx {
 	int64_t from;        /* the slots before it are kept: sparklines only */
 	enum bill_policy bill;
 	struct dash *d;      /* whose work lock the read holds */
-	bool track;          /* the refresher's first snapshot: its progress in d */
 	bool yield;          /* its store is not d->store: requests may have d->work */
 	size_t seen;         /* the window of the last progress, + 1 */
 };
@@ -218,10 +217,10 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Tests only: hold d's first snapshot after `done` labels while the hold
- * file is there and its number is at most done, letting go of d->work
- * (nothing of the read needs it between two labels: the time zone is
- * changed only while the windows are computed, before). */
+/* Tests only: hold the refresher's snapshot after `done` labels while the
+ * hold file is there and its number is at most done, letting go of
+ * d->work (nothing of the read needs it between two labels: the time zone
+ * is changed only while the windows are computed, before). */
 static void work_hold(struct dash *d, size_t done)
 {
 	long long h;
@@ -243,27 +242,29 @@ static void work_hold(struct dash *d, size_t done)
 }
 
 /* Between two labels of a read (window i of n begins): the refresher's
- * first snapshot says how far it is; a request waiting for d->work gets
- * it now, for its page, instead of after the whole read (a minute with
- * 10,000 labels at the end of a month). */
-static void work_yield(struct cur_ctx *c, size_t i, size_t n)
+ * snapshot says how far it is; a request waiting for d->work gets it now,
+ * for its page, instead of after the whole read (a minute with 10,000
+ * labels at the end of a month).  -ECANCELED: serve stops, the read with
+ * it. */
+static int work_yield(struct cur_ctx *c, size_t i, size_t n)
 {
 	struct dash *d = c->d;
+	bool stop = false;
 
 	c->seen = i + 1;
-	if (c->track) {
-		pthread_mutex_lock(&d->lock);
-		d->build_done = i;
-		d->build_n = n;
-		pthread_mutex_unlock(&d->lock);
-		if (d->hold_file && c->yield)
-			work_hold(d, i);
-	}
+	pthread_mutex_lock(&d->lock);
+	d->build_done = i;
+	d->build_n = n;
+	stop = d->stop;
+	pthread_mutex_unlock(&d->lock);
+	if (!stop && d->hold_file && c->yield)
+		work_hold(d, i);
 	if (c->yield && atomic_load(&d->work_waiting)) {
 		pthread_mutex_unlock(&d->work);
 		pause_ms(1); /* the waiter's turn: an unlock alone hands nothing over */
 		pthread_mutex_lock(&d->work);
 	}
+	return stop ? -ECANCELED : 0;
 }
 
 static int spark_alloc(struct dash_snap *x, size_t n)
@@ -343,8 +344,8 @@ static int cur_sample(const struct store_sample *s, const struct store_window *w
 	struct cur_label *l;
 	int ret;
 
-	if (c->d && i + 1 != c->seen)
-		work_yield(c, i, n);
+	if (c->d && i + 1 != c->seen && (ret = work_yield(c, i, n)) < 0)
+		return ret;
 	ret = spark_sample(c, s, i, n);
 
 	if (ret || !c->k || s->t < w->since || s->t < c->from)
@@ -501,12 +502,12 @@ static int cur_pass(struct source *st, struct cur_ctx *c, struct query_bills_opt
  * whole cycle, keeping what the next refresh can add to (when the store
  * has a stamp of its reports and the totals come from its samples: the
  * largest 5 % of a month's values, 107 MB with 10,000 labels for each set
- * of filters kept; without them a filtered overview read a month whole in
- * its request, two minutes at 10,000 labels). */
-static int cur_read(struct dash *d, bool track, struct source *st, struct dash_snap *x,
+ * of filters kept; without them the refresher read a month whole for each
+ * filtered snapshot at every refresh, two minutes at 10,000 labels). */
+static int cur_read(struct dash *d, struct source *st, struct dash_snap *x,
 		    struct dash_snap *old, struct query_bills_opts *o, struct err *e)
 {
-	struct cur_ctx c = { .x = x, .from = INT64_MIN, .bill = o->bill, .d = d, .track = track,
+	struct cur_ctx c = { .x = x, .from = INT64_MIN, .bill = o->bill, .d = d,
 			     .yield = st != d->store };
 	struct err ignored = { "" };
 	int64_t to = x->now / BILL_SLOT * BILL_SLOT, from;
@@ -648,16 +649,16 @@ static int prev_read(struct source *st, struct dash_snap *x, const struct dash_s
 	return query_bills(st, o, &x->prev, e);
 }
 
-/* A new snapshot of the overview for host and netns as of now, from the
- * store st (the caller holds d->work: the cycles change the process's
- * time zone while they are computed; the read lets requests have it
- * between two labels), keeping what it can of old (the last one of the
- * same filters; NULL: none); track: the refresher's first, its progress
- * said in d.  NULL when it failed (logged). */
-static struct dash_snap *snap_make(struct dash *d, struct source *st, const char *host,
-				   const char *netns, int64_t now, struct dash_snap *old,
-				   bool track)
+/* A new snapshot of the overview for host and netns as of now, by the
+ * refresher from its store (it holds d->work: the cycles change the
+ * process's time zone while they are computed; the read lets requests
+ * have it between two labels), keeping what it can of old (the last one
+ * of the same filters; NULL: none), its progress said in d.  NULL when it
+ * failed (logged, unless serve stops). */
+static struct dash_snap *snap_make(struct dash *d, const char *host, const char *netns,
+				   int64_t now, struct dash_snap *old)
 {
+	struct source *st = d->bg_store;
 	struct dash_snap *x = calloc(1, sizeof(*x));
 	struct query_bills_opts o = { "current", d->bill, d->billing, now, NULL, host, netns, 0,
 				      NULL, NULL, 0 };
@@ -669,9 +670,9 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 		ret = -ENOMEM;
 	if (ret == 0) {
 		x->now = now;
-		ret = cur_read(d, track, st, x, old, &o, &e);
+		ret = cur_read(d, st, x, old, &o, &e);
 	}
-	if (ret == 0 && track) {
+	if (ret == 0) {
 		pthread_mutex_lock(&d->lock);
 		d->build_done = d->build_n = x->cur.n;
 		d->build_prev = true;
@@ -680,7 +681,8 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 	if (ret == 0)
 		ret = prev_read(st, x, old, &o, &e);
 	if (ret < 0) {
-		fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		if (ret != -ECANCELED)
+			fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
 		snap_free(x);
 		return NULL;
 	}
@@ -697,128 +699,273 @@ static struct dash_snap *snap_make(struct dash *d, struct source *st, const char
 	return x;
 }
 
+/* Is x, the snapshot of some filters, as of now?  With a fixed time (the
+ * tests'), of that time; else made less than DASH_CACHE_SECONDS ago. */
 static bool snap_fresh(const struct dash *d, const struct dash_snap *x, int64_t now)
 {
 	return d->fixed_at ? x->now == now : time(NULL) - x->made < DASH_CACHE_SECONDS;
 }
 
-/* How far the refresher's first snapshot is, for the overview's 503. */
+/* How far a snapshot being made is, for the overview's 503: its labels
+ * read of the current cycle, or the previous cycle; queued: not begun
+ * (the refresher makes another first). */
 struct dash_build {
-	bool on;
+	bool on, queued;
 	size_t done, n;
 	bool prev;
 };
 
-/* The overview's snapshot for r's filters (a reference: snap_put it):
- * without filters the refresher's; with filters one of the DASH_FILTERS
- * kept for the last filters asked, or a new one (keeping the previous
- * cycles of the stale one of the same filters).  NULL when none could be
- * made, or (*building set, with its progress) while the refresher makes
- * its first: no request waits a minute for it. */
-static struct dash_snap *snap_for(struct dash *d, const char *host, const char *netns,
-				  int64_t now, struct dash_build *building)
+#define DASH_WAIT_MS 1500 /* a request for new filters waits this long for them */
+
+/* Free filter slot i (under lock); its snapshot, to snap_put after. */
+static struct dash_snap *filter_clear(struct dash *d, size_t i)
 {
-	struct dash_snap *x, *old = NULL, *drop;
-	size_t i;
+	struct dash_filter *f = &d->filters[i];
+	struct dash_snap *x = f->snap;
+
+	free(f->host);
+	free(f->netns);
+	*f = (struct dash_filter){ .gen = f->gen + 1 };
+	return x;
+}
+
+/* The slot of host and netns (under lock), taken (the one asked for
+ * longest ago, or free) and queued for the refresher when they have none.
+ * SIZE_MAX: out of memory. */
+static size_t filter_slot(struct dash *d, const char *host, const char *netns,
+			  struct dash_snap **drop)
+{
+	size_t i, lru = 0;
+
+	for (i = 0; i < DASH_FILTERS; i++) {
+		struct dash_filter *f = &d->filters[i];
+
+		if (f->asked && same(f->host, host) && same(f->netns, netns))
+			return i;
+		if (f->asked < d->filters[lru].asked)
+			lru = i;
+	}
+	*drop = filter_clear(d, lru);
+	if ((host && !(d->filters[lru].host = strdup(host))) ||
+	    (netns && !(d->filters[lru].netns = strdup(netns)))) {
+		filter_clear(d, lru); /* no snapshot yet: none to drop */
+		return SIZE_MAX;
+	}
+	d->filters[lru].asked = 1; /* taken: the caller says when */
+	pthread_cond_signal(&d->cond);
+	return lru;
+}
+
+/* The overview's snapshot for r's filters (a reference: snap_put it):
+ * without filters the refresher's; with filters the newest the refresher
+ * made of them, whatever its age (it makes them again with its own),
+ * waiting at most DASH_WAIT_MS for the first.  NULL when none could be
+ * made, or (*building set, with its progress) while none is made yet: no
+ * request waits a minute for it. */
+static struct dash_snap *snap_for(struct dash *d, const char *host, const char *netns,
+				  struct dash_build *building)
+{
+	struct dash_snap *x = NULL, *drop = NULL;
+	struct dash_filter *f;
+	struct timespec until;
+	size_t i = SIZE_MAX;
+	unsigned gen;
 
 	pthread_mutex_lock(&d->lock);
+	if (host || netns) {
+		/* asked for while the refresher makes its first: made next */
+		if ((i = filter_slot(d, host, netns, &drop)) == SIZE_MAX)
+			goto out;
+		d->filters[i].asked = (int64_t)time(NULL);
+	}
 	if (!d->snap && !d->failed) {
-		*building = (struct dash_build){ true, d->build_done, d->build_n, d->build_prev };
-		pthread_mutex_unlock(&d->lock);
-		return NULL;
+		*building = (struct dash_build){ true, false, d->build_done, d->build_n,
+						 d->build_prev };
+		goto out;
 	}
-	if (!host && !netns) {
-		if ((x = d->snap))
-			x->refs++;
-		pthread_mutex_unlock(&d->lock);
-		return x;
+	if (i == SIZE_MAX) {
+		x = d->snap;
+		goto out;
 	}
-	for (i = 0; i < DASH_FILTERS; i++)
-		if ((x = d->fsnap[i]) && same(x->host, host) && same(x->netns, netns))
-			break;
-	if (i < DASH_FILTERS && snap_fresh(d, x, now)) {
+	f = &d->filters[i];
+	gen = f->gen;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DASH_WAIT_MS / 1000;
+	until.tv_nsec += DASH_WAIT_MS % 1000 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	/* a slot is taken again only for other filters (gen): then no wait */
+	while (f->gen == gen && !f->snap && !f->failed && !d->stop &&
+	       pthread_cond_timedwait(&d->made, &d->lock, &until) != ETIMEDOUT)
+		;
+	if (f->gen == gen && f->snap) {
+		x = f->snap;
+	} else if (f->gen == gen && !f->failed) {
+		bool now_i = d->build_slot == i && d->build_gen == gen;
+
+		*building = (struct dash_build){ true, !now_i, now_i ? d->build_done : 0,
+						 now_i ? d->build_n : 0, now_i && d->build_prev };
+	}
+out:
+	if (x)
 		x->refs++;
-		pthread_mutex_unlock(&d->lock);
-		return x;
-	}
-	if (i < DASH_FILTERS)
-		(old = x)->refs++;
-	pthread_mutex_unlock(&d->lock);
-	work_lock(d);
-	x = snap_make(d, d->store, host, netns, now, old, false);
-	pthread_mutex_unlock(&d->work);
-	snap_put(d, old);
-	if (!x)
-		return NULL;
-	pthread_mutex_lock(&d->lock);
-	/* the same filters' stale one goes, else the oldest; x first */
-	for (i = 0; i < DASH_FILTERS - 1; i++)
-		if (d->fsnap[i] && same(d->fsnap[i]->host, host) &&
-		    same(d->fsnap[i]->netns, netns))
-			break;
-	drop = d->fsnap[i];
-	memmove(&d->fsnap[1], &d->fsnap[0], i * sizeof(*d->fsnap));
-	d->fsnap[0] = x;
-	x->refs++; /* the cache's and the caller's */
 	pthread_mutex_unlock(&d->lock);
 	snap_put(d, drop);
 	return x;
 }
 
-/* The refresher: a new snapshot of every label every DASH_CACHE_SECONDS
- * (once with a fixed --at; with the tests' at_file, when its time
- * changes), on a store connection of its own, so that no request waits
- * for the computation, and keeping the previous cycles of the last one
- * while they stand. */
+/* A snapshot to make (under lock), in the order: the refresher's own, the
+ * filters' without one, the others asked for DASH_FILTER_IDLE seconds
+ * (those asked for longer ago are forgotten into *drop); none fresh as
+ * of now, none that failed less than DASH_CACHE_SECONDS ago.
+ * DASH_FILTERS: its own; SIZE_MAX: none. */
+static size_t snap_next(struct dash *d, int64_t now, struct dash_snap **drop)
+{
+	int64_t t = (int64_t)time(NULL);
+	size_t pick = SIZE_MAX;
+
+	if (d->snap ? !snap_fresh(d, d->snap, now) : t - d->tried >= DASH_CACHE_SECONDS)
+		return DASH_FILTERS;
+	for (size_t i = 0; i < DASH_FILTERS; i++) {
+		struct dash_filter *f = &d->filters[i];
+
+		if (!f->asked)
+			continue;
+		if (t - f->asked >= DASH_FILTER_IDLE && !*drop) {
+			*drop = filter_clear(d, i);
+			continue;
+		}
+		if (f->failed && t - f->tried < DASH_CACHE_SECONDS)
+			continue;
+		if (!f->snap)
+			return i;
+		if (pick == SIZE_MAX && !snap_fresh(d, f->snap, now))
+			pick = i;
+	}
+	return pick;
+}
+
+/* How long the refresher may sleep (under lock): until the snapshot made
+ * longest ago is DASH_CACHE_SECONDS old (at most that long from now). */
+static void snap_due(const struct dash *d, struct timespec *until)
+{
+	int64_t first = d->snap ? d->snap->made : d->tried, t = (int64_t)time(NULL);
+
+	for (size_t i = 0; i < DASH_FILTERS; i++) {
+		const struct dash_filter *f = &d->filters[i];
+		int64_t m = f->failed ? f->tried : f->snap ? f->snap->made : t;
+
+		if (f->asked && m < first)
+			first = m;
+	}
+	clock_gettime(CLOCK_REALTIME, until);
+	if (first + DASH_CACHE_SECONDS > t)
+		until->tv_sec += first + DASH_CACHE_SECONDS - t;
+	else
+		until->tv_sec += 1; /* one that failed: not at once again */
+}
+
+/* Make snapshot `which` (snap_next's) as of now (called and returning
+ * under lock, which it lets go of meanwhile). */
+static void snap_run(struct dash *d, size_t which, int64_t now)
+{
+	struct dash_filter *f = which < DASH_FILTERS ? &d->filters[which] : NULL;
+	struct dash_snap *x, *old = f ? f->snap : d->snap, *drop = NULL;
+	char *host = NULL, *netns = NULL;
+	unsigned gen = f ? f->gen : 0;
+	bool nomem = f && ((f->host && !(host = strdup(f->host))) ||
+			   (f->netns && !(netns = strdup(f->netns))));
+
+	if (old)
+		old->refs++;
+	d->build_slot = which;
+	d->build_gen = gen;
+	d->build_done = d->build_n = 0;
+	d->build_prev = false;
+	pthread_mutex_unlock(&d->lock);
+	if (nomem) {
+		fprintf(stderr, "nftally: serve: out of memory\n");
+		x = NULL;
+	} else {
+		pthread_mutex_lock(&d->work);
+		x = snap_make(d, host, netns, now, old);
+		pthread_mutex_unlock(&d->work);
+	}
+	free(host);
+	free(netns);
+	snap_put(d, old);
+	pthread_mutex_lock(&d->lock);
+	d->build_slot = SIZE_MAX;
+	if (!f) {
+		drop = x ? d->snap : NULL;
+		if (x)
+			d->snap = x;
+		else
+			d->tried = (int64_t)time(NULL);
+		if (!x && !d->snap)
+			d->failed = true;
+	} else if (f->gen != gen) { /* taken for other filters meanwhile */
+		drop = x;
+	} else if (x) {
+		drop = f->snap;
+		f->snap = x;
+		f->failed = false;
+	} else {
+		f->failed = true;
+		f->tried = (int64_t)time(NULL);
+	}
+	pthread_cond_broadcast(&d->made);
+	if (drop && --drop->refs == 0) {
+		pthread_mutex_unlock(&d->lock);
+		snap_free(drop);
+		pthread_mutex_lock(&d->lock);
+	}
+}
+
+/* The refresher: every snapshot, on a store connection of its own, so that
+ * no request waits for the computation: its own of every label every
+ * DASH_CACHE_SECONDS (once with a fixed --at; with the tests' at_file,
+ * when its time changes), and the filtered ones as often while they are
+ * asked for, each keeping what it can of the one before. */
 static void *refresher(void *arg)
 {
 	struct dash *d = arg;
-	struct dash_snap *x, *old;
+	struct dash_snap *drop = NULL;
 	struct timespec until;
+	size_t which;
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
 		int64_t now = dash_now(d);
 
-		if ((old = d->snap))
-			old->refs++;
-		pthread_mutex_unlock(&d->lock);
-		pthread_mutex_lock(&d->work);
-		x = snap_make(d, d->bg_store, NULL, NULL, now, old, !old);
-		pthread_mutex_unlock(&d->work);
-		pthread_mutex_lock(&d->lock);
-		if (old)
-			old->refs--; /* d->snap holds one still (the refresher alone sets it) */
-		old = x ? d->snap : NULL;
-		if (x)
-			d->snap = x;
-		else if (!d->snap)
-			d->failed = true;
-		if (old && --old->refs == 0) {
+		which = snap_next(d, now, &drop);
+		if (drop) {
 			pthread_mutex_unlock(&d->lock);
-			snap_free(old);
+			snap_put(d, drop);
+			drop = NULL;
 			pthread_mutex_lock(&d->lock);
+			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += DASH_CACHE_SECONDS;
-		while (!d->stop) {
-			if (d->at_file) {
-				/* the tests' time: looked at five times a second */
-				clock_gettime(CLOCK_REALTIME, &until);
-				until.tv_nsec += 200000000;
-				if (until.tv_nsec >= 1000000000) {
-					until.tv_sec++;
-					until.tv_nsec -= 1000000000;
-				}
-				pthread_cond_timedwait(&d->cond, &d->lock, &until);
-				if (!d->snap || dash_now(d) != d->snap->now)
-					break;
-			} else if (d->fixed_at) {
-				pthread_cond_wait(&d->cond, &d->lock);
-			} else if (pthread_cond_timedwait(&d->cond, &d->lock,
-							  &until) == ETIMEDOUT) {
-				break;
+		if (which != SIZE_MAX) {
+			snap_run(d, which, now);
+			continue;
+		}
+		if (d->at_file) {
+			/* the tests' time: looked at five times a second */
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 200000000;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
 			}
+			pthread_cond_timedwait(&d->cond, &d->lock, &until);
+		} else if (d->fixed_at) {
+			pthread_cond_wait(&d->cond, &d->lock);
+		} else {
+			snap_due(d, &until);
+			pthread_cond_timedwait(&d->cond, &d->lock, &until);
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -832,8 +979,10 @@ int dash_start(struct dash *d, struct source *bg, struct err *e)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->work, NULL);
 	pthread_cond_init(&d->cond, NULL);
+	pthread_cond_init(&d->made, NULL);
 	d->locks = true;
 	d->bg_store = bg;
+	d->build_slot = SIZE_MAX;
 	if ((ret = pthread_create(&d->thread, NULL, refresher, d)) != 0)
 		return err_setn(e, -ret, "serve: cannot start a thread: %s", strerror(ret));
 	d->started = true;
@@ -1309,11 +1458,11 @@ static void overview_html(FILE *f, const struct dash *d, const struct dash_req *
 	fputs("\">this page as JSON</a></p>\n</body></html>\n", f);
 }
 
-/* The overview while its first snapshot is made: 503 at once, with how
- * far it is; the page reloads itself. */
+/* The overview while its first snapshot (of these filters) is made: 503
+ * at once, with how far it is; the page reloads itself. */
 static void building(const struct dash_build *b, struct dash_resp *rs, bool page)
 {
-	const char *step = b->prev ? "previous" : "current";
+	const char *step = b->queued ? "queued" : b->prev ? "previous" : "current";
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -1330,9 +1479,12 @@ static void building(const struct dash_build *b, struct dash_resp *rs, bool page
 			"<link rel=\"stylesheet\" href=\"/static/nftally.css\">\n</head>\n"
 			"<body data-page=\"building\"><h1>Building the overview</h1>\n"
 			"<p id=\"building\" data-step=\"%s\" data-labels-done=\"%zu\" "
-			"data-labels=\"%zu\">The %s cycle: %zu of %zu labels read. This page "
-			"reloads itself every %d seconds.</p>\n</body></html>\n",
-			DASH_RETRY_SECONDS, step, b->done, b->n, step, b->done, b->n,
+			"data-labels=\"%zu\">", DASH_RETRY_SECONDS, step, b->done, b->n);
+		if (b->queued)
+			fputs("Queued: another overview is being made first.", f);
+		else
+			fprintf(f, "The %s cycle: %zu of %zu labels read.", step, b->done, b->n);
+		fprintf(f, " This page reloads itself every %d seconds.</p>\n</body></html>\n",
 			DASH_RETRY_SECONDS);
 	} else {
 		json_object *o = json_object_new_object();
@@ -1368,7 +1520,7 @@ static void overview(struct dash *d, const struct dash_req *rq, struct dash_resp
 	int ret;
 
 	ov_parse(rq, &r);
-	if (!(x = snap_for(d, r.host, r.netns, dash_now(d), &b)) && b.on) {
+	if (!(x = snap_for(d, r.host, r.netns, &b)) && b.on) {
 		building(&b, rs, page);
 		return;
 	}
@@ -1946,20 +2098,20 @@ void dash_finish(struct dash *d)
 		pthread_mutex_lock(&d->lock);
 		d->stop = true;
 		pthread_cond_broadcast(&d->cond);
+		pthread_cond_broadcast(&d->made);
 		pthread_mutex_unlock(&d->lock);
 		pthread_join(d->thread, NULL);
 		d->started = false;
 	}
 	snap_free(d->snap);
 	d->snap = NULL;
-	for (size_t i = 0; i < DASH_FILTERS; i++) {
-		snap_free(d->fsnap[i]);
-		d->fsnap[i] = NULL;
-	}
+	for (size_t i = 0; i < DASH_FILTERS; i++)
+		snap_free(filter_clear(d, i));
 	if (d->locks) {
 		pthread_mutex_destroy(&d->lock);
 		pthread_mutex_destroy(&d->work);
 		pthread_cond_destroy(&d->cond);
+		pthread_cond_destroy(&d->made);
 		d->locks = false;
 	}
 	source_close(d->store);

@@ -46,7 +46,21 @@ struct dash_snap {
 	int64_t read_from; /* the current cycle was read from (INT64_MIN: whole) */
 };
 
-#define DASH_FILTERS 4 /* the filtered snapshots kept: the last ones asked */
+/* The filtered snapshots kept: the last sets of filters asked.  The
+ * refresher makes them again with its own while they are asked for, and
+ * forgets a set not asked for DASH_FILTER_IDLE seconds. */
+#define DASH_FILTERS 4
+#define DASH_FILTER_IDLE 600
+
+/* One set of filters (host, netns: at least one) and its newest snapshot. */
+struct dash_filter {
+	char *host, *netns;
+	int64_t asked;          /* time(NULL) of the last request (0: a free slot) */
+	unsigned gen;           /* one more each time the slot takes other filters */
+	struct dash_snap *snap; /* NULL: not made yet */
+	int64_t tried;          /* with failed: when its last making failed */
+	bool failed;
+};
 
 struct dash {
 	struct source *store;
@@ -67,16 +81,24 @@ struct dash {
 	struct dash_token *tokens;
 	size_t ntokens;
 	const char *web_dir, *dygraphs;
-	/* the snapshots: the refresher's (no filters) and the last filtered
-	 * one; lock guards them, work the store d->store and the process's
-	 * time zone (which the cycles change while they are computed) */
+	/* the snapshots, all made by the refresher: its own (no filters) and
+	 * the filtered ones; lock guards them, work the store d->store and
+	 * the process's time zone (which the cycles change while they are
+	 * computed) */
 	pthread_mutex_t lock, work;
-	pthread_cond_t cond; /* wakes the refresher: a test's time, or stop */
-	struct dash_snap *snap, *fsnap[DASH_FILTERS]; /* fsnap[0] the newest */
+	/* cond wakes the refresher (new filters, a test's time, stop); made
+	 * wakes the requests waiting for a snapshot of new filters */
+	pthread_cond_t cond, made;
+	struct dash_snap *snap;
+	struct dash_filter filters[DASH_FILTERS];
 	bool stop, failed, started, locks;
-	/* the refresher's first snapshot while it is made (under lock): its
-	 * labels read of the current cycle (build_n 0: not known yet), or
-	 * the previous cycle's read after them (build_prev) */
+	int64_t tried; /* when the refresher's own last failed to be made */
+	/* the snapshot the refresher is making (under lock): build_slot
+	 * DASH_FILTERS its own, i < DASH_FILTERS filters[i]'s as of build_gen,
+	 * SIZE_MAX none; its labels read of the current cycle (build_n 0: not
+	 * known yet), or the previous cycle's read after them (build_prev) */
+	size_t build_slot;
+	unsigned build_gen;
 	size_t build_done, build_n;
 	bool build_prev;
 	/* requests waiting for work: a snapshot being made lets them have it

@@ -54,6 +54,18 @@ serve_test_init() { # NS
 	serve_ns "$1" || skip_or_fail "cannot make namespace $1"
 }
 get() { inns "$W" curl -s "$@"; }
+# get for the overview with new filters: their first snapshot is made by
+# serve's refresher, the request answering 503 after a second and a half
+# while it is not made yet; asked again (for at most 30 s) until it is.
+get_made() { # URL [CURL ARGS...]
+	local i out
+	for i in $(seq 150); do
+		out=$(inns "$W" curl -s -w '\n%{http_code}' "$@")
+		[ "${out##*$'\n'}" != 503 ] && break
+		sleep 0.2
+	done
+	printf '%s\n' "${out%$'\n'*}"
+}
 
 # A namespace with lo and a veth pair (both ends inside) holding 198.18.9.1.
 serve_ns() { # NS

@@ -5,7 +5,10 @@
 # filters, answers 503 at once with Retry-After and how far the snapshot
 # is (labels read of the labels), the page reloading itself; a label's
 # page, which needs no snapshot, answers meanwhile; once made, the
-# overview equals `nftally report`.  The snapshot is held after two of its
+# overview equals `nftally report`.  Then the same for the first snapshot
+# of new filters (made by the refresher too, the request waiting a second
+# and a half for it), while the overviews already made answer at once, and
+# for filters queued behind it.  The snapshots are held after two of their
 # four labels by NFTALLY_SERVE_HOLD_FILE (with NFTALLY_SERVE_AT_FILE; for
 # tests only) until the test removes the file.
 . "$(dirname "$0")/lib.sh"
@@ -70,9 +73,43 @@ ov_cycle() { # CYCLE < OVERVIEW
 for c in current previous; do
 	assert_eq 4 "$(want_cycle $c | jq length)" "report has the four labels in the $c cycle"
 	assert_eq "$(want_cycle $c)" "$(ov_cycle $c < "$WORK/body")" "the overview's $c cycle equals report's"
-	assert_eq "$(want_cycle $c --host node1)" "$(get "$U/api/overview?per_page=1000&host=node1" |
+	# host=node1, asked for while the first was made, is made after it
+	assert_eq "$(want_cycle $c --host node1)" "$(get_made "$U/api/overview?per_page=1000&host=node1" |
 		ov_cycle $c)" "... and with host=node1"
 done
+
+# new filters: host=node1 and netns=- together (netns=- alone was asked
+# for while the first was made: made since), held after two labels
+NEWF="host=node1&netns=-"
+echo 2 > "$WORK/hold"
+for _ in $(seq 20); do
+	[ "$(ask "$U/api/overview?$NEWF")" = "503 5" ] && [ "$(jq .labels_done "$WORK/body")" = 2 ] && break
+done
+T=$(inns "$W" curl -s -o "$WORK/body" -w '%{http_code} %{time_total}' "$U/api/overview?$NEWF")
+assert_eq "503 1" "${T% *} $(echo "${T#* } < 4" | bc)" "new filters: 503 after the wait for them (${T#* } s)"
+assert_eq "$BUILDING" "$(cat "$WORK/body")" "... and how far their snapshot is"
+assert_eq "503 5" "$(ask "$U/?$NEWF")" "... their page too"
+assert_eq 'data-step="current" data-labels-done="2" data-labels="4">The current cycle: 2 of 4 labels read.' \
+	"$(grep -o 'data-step.*read\.' "$WORK/body")" "... with how far it is"
+# others already made, and a label's page, meanwhile
+T=$(inns "$W" curl -s -o "$WORK/body" -w '%{http_code} %{time_total}' "$U/api/overview?per_page=1000&host=node1")
+assert_eq "200 1" "${T% *} $(echo "${T#* } < 1.4" | bc)" "host=node1 meanwhile: at once (${T#* } s)"
+assert_eq "$(want_cycle current --host node1)" "$(ov_cycle current < "$WORK/body")" "... its numbers"
+assert_eq "200" "$(inns "$W" curl -s -o /dev/null -w '%{http_code}' "$U/api/label?l=cust-a")" \
+	"a label's page meanwhile"
+# more new filters wait their turn
+assert_eq "503 5" "$(ask "$U/api/overview?host=elsewhere")" "filters behind the ones being made: 503"
+assert_eq '{"building":true,"step":"queued","labels_done":0,"labels":0,"retry_after":5}' \
+	"$(cat "$WORK/body")" "... queued"
+assert_eq "Queued: another overview is being made first." \
+	"$(ask "$U/?host=elsewhere" >/dev/null; grep -o 'Queued:[^.]*\.' "$WORK/body")" "... said on its page"
+rm "$WORK/hold"
+for c in current previous; do
+	assert_eq "$(want_cycle $c --host node1 --netns '')" \
+		"$(get_made "$U/api/overview?per_page=1000&$NEWF" | ov_cycle $c)" \
+		"$NEWF once made: the $c cycle is report --host node1 --netns ''s"
+done
+assert_eq 0 "$(get_made "$U/api/overview?host=elsewhere" | jq .total)" "host=elsewhere once made: none"
 assert_eq "" "$(grep -v '^nftally: serving\|^nftally: serve: test: ' "$WORK/serve.err")" \
 	"serve said nothing else"
 serve_stop

@@ -33,11 +33,13 @@ want_cycle() { # AT CYCLE [ARGS...]: report --cycle and --p95 of it, one object 
 ov_cycle() { # CYCLE < OVERVIEW
 	jq -c --arg c "$1" "[.labels[] | .[\$c] + {label: .label}] | sort_by(.label) | map($KEYS)"
 }
-# Wait (at most 10 s) for the refresher's snapshot as of AT.
-wait_snap() { # AT
+# Wait (at most 10 s) for the refresher's snapshot as of AT (with FILTERS:
+# of them; a request answers the newest there is at once, the refresher
+# making them all again when the time changes).
+wait_snap() { # AT [FILTERS]
 	local i
 	for i in $(seq 100); do
-		[ "$(get "$U/api/overview?per_page=1" | jq -r .now)" = "$1" ] && return 0
+		[ "$(get "$U/api/overview?per_page=1${2:+&$2}" | jq -r .now)" = "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -56,6 +58,8 @@ check() { # AT WHAT
 	echo "$at" > "$WORK/at.new" && mv "$WORK/at.new" "$WORK/at"
 	wait_snap "$at"
 	assert_eq 0 $? "$what: a snapshot as of $at"
+	wait_snap "$at" host=node1
+	assert_eq 0 $? "$what: a snapshot of host=node1 as of $at"
 	ov=$(get "$U/api/overview?per_page=1000")
 	fov=$(get "$U/api/overview?per_page=1000&host=node1")
 	for c in current previous; do

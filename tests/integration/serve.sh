@@ -74,11 +74,11 @@ assert_eq "$want_order" "$(get "$U/api/overview?sort=billed&per_page=2&page=2" |
 assert_eq "cust-e,cust-d" "$(get "$U/api/overview?label=cust&sort=label&order=desc&per_page=2" |
 	jq -r '[.labels[].label] | join(",")')" "filter by label, descending"
 assert_eq "3" "$(get "$U/api/overview?label=cust" | jq -r .total)" "three cust labels"
-assert_eq "0" "$(get "$U/api/overview?host=elsewhere" | jq -r .total)" "no label from host elsewhere"
-assert_eq "cust-a" "$(get "$U/api/overview?host=node1&netns=-&label=cust-a" |
+assert_eq "0" "$(get_made "$U/api/overview?host=elsewhere" | jq -r .total)" "no label from host elsewhere"
+assert_eq "cust-a" "$(get_made "$U/api/overview?host=node1&netns=-&label=cust-a" |
 	jq -r '[.labels[].label] | join(",")')" "host node1, netns - (the first namespace) and label filters"
-assert_eq "4 1 0" "$(get "$U/api/overview?netns=" | jq -r .total) $(get "$U/?netns=-" |
-	grep -c 'name="netns" value="-"') $(get "$U/api/overview?netns=elsewhere" | jq -r .total)" \
+assert_eq "4 1 0" "$(get "$U/api/overview?netns=" | jq -r .total) $(get_made "$U/?netns=-" |
+	grep -c 'name="netns" value="-"') $(get_made "$U/api/overview?netns=elsewhere" | jq -r .total)" \
 	"netns= (an empty form field) is no filter, netns=- the first namespace, another none"
 
 # --- a label: its cycles and series ---

@@ -3,7 +3,8 @@
  * a request's token makes it (operator on loopback without a token, a
  * customer on its label only, 401 and 403 otherwise, a customer's / sent
  * to its page), the overview's and a label's numbers against what was
- * recorded (a 503 while the first snapshot is made), and a hostile label escaped on the pages.  A store of known
+ * recorded (a 503 while the first snapshot is made), the filtered
+ * snapshots kept and forgotten, and a hostile label escaped on the pages.  A store of known
  * reports in a temporary directory, the refresher thread running. */
 #include <errno.h>
 #include <limits.h>
@@ -136,6 +137,43 @@ static void test_dash(void)
 	test_assert(ask(&d, "/", "", tok.token, &rs) == 303);
 	test_streq(rs.location, "/label?l=cust-a");
 	test_assert(ask(&d, "/api/label", "l=cust-a", "customer-token-0124", &rs) == 401);
+
+	/* filtered overviews, made by the refresher too (a request waits
+	 * 1.5 s for new filters, then 503): the last DASH_FILTERS sets asked
+	 * are kept, the one asked for longest ago taken for new ones; one not
+	 * asked for DASH_FILTER_IDLE seconds is forgotten */
+	for (int i = 0; i <= DASH_FILTERS; i++) {
+		char q[32];
+
+		snprintf(q, sizeof(q), i < DASH_FILTERS ? "host=h%d" : "host=node1", i);
+		for (int j = 0; ask(&d, "/api/overview", q, NULL, &rs) == 503; j++)
+			test_assert(j < 20 && rs.retry_after == 5);
+		test_assert(rs.status == 200);
+		test_assert(strstr(rs.body, i < DASH_FILTERS ? "\"total\":0," : "\"total\":3,"));
+	}
+	pthread_mutex_lock(&d.lock);
+	int h0 = 0, node1 = 0;
+
+	for (int i = 0; i < DASH_FILTERS; i++) {
+		test_assert(d.filters[i].asked && d.filters[i].snap && !d.filters[i].netns);
+		h0 += strcmp(d.filters[i].host, "h0") == 0;
+		if (strcmp(d.filters[i].host, "node1") == 0) {
+			node1++;
+			d.filters[i].asked -= DASH_FILTER_IDLE;
+		}
+	}
+	test_assert(h0 == 0 && node1 == 1);
+	pthread_cond_signal(&d.cond);
+	pthread_mutex_unlock(&d.lock);
+	for (int i = 0, kept = DASH_FILTERS; kept == DASH_FILTERS; i++) {
+		test_assert(i < 500);
+		usleep(10000);
+		pthread_mutex_lock(&d.lock);
+		kept = 0;
+		for (int j = 0; j < DASH_FILTERS; j++)
+			kept += d.filters[j].asked != 0;
+		pthread_mutex_unlock(&d.lock);
+	}
 
 	/* not loopback (or a token file): no token, nothing */
 	d.loopback = false;
