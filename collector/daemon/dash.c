@@ -625,13 +625,26 @@ static int bills_copy(struct query_bills *to, const struct query_bills *from)
 	return 0;
 }
 
+/* A sample of the previous cycle's read: only how far it is, and the
+ * store's lock to a request between two labels (work_yield). */
+static int prev_sample(const struct store_sample *s, const struct store_window *w, size_t i,
+		       size_t n, void *data)
+{
+	struct cur_ctx *c = data;
+
+	(void)s;
+	(void)w;
+	return i + 1 != c->seen ? work_yield(c, i, n) : 0;
+}
+
 /* The previous cycle of every label into x: old's (the last snapshot of
  * the same filters, NULL: none) while it stands, else read, after the
  * reports' stamp is taken (a report recorded during the read changes the
  * next one's).  An ended cycle changes only by such a report. */
-static int prev_read(struct source *st, struct dash_snap *x, const struct dash_snap *old,
-		     struct query_bills_opts *o, struct err *e)
+static int prev_read(struct dash *d, struct source *st, struct dash_snap *x,
+		     const struct dash_snap *old, struct query_bills_opts *o, struct err *e)
 {
+	struct cur_ctx c = { .d = d, .yield = st != d->store };
 	struct err ignored = { "" };
 	int64_t lo, hi;
 	int ret;
@@ -646,7 +659,14 @@ static int prev_read(struct source *st, struct dash_snap *x, const struct dash_s
 	}
 	x->prev_made = (int64_t)time(NULL);
 	o->cycle = "previous";
-	return query_bills(st, o, &x->prev, e);
+	/* the samples from each window's start (none before): the totals
+	 * from them too when they hold the cycle, as the current one's */
+	o->sample = prev_sample;
+	o->sample_data = &c;
+	o->sample_since = INT64_MAX;
+	ret = query_bills(st, o, &x->prev, e);
+	o->sample = NULL;
+	return ret;
 }
 
 /* A new snapshot of the overview for host and netns as of now, by the
@@ -674,12 +694,13 @@ static struct dash_snap *snap_make(struct dash *d, const char *host, const char 
 	}
 	if (ret == 0) {
 		pthread_mutex_lock(&d->lock);
-		d->build_done = d->build_n = x->cur.n;
+		d->build_done = 0; /* of the previous cycle's read */
+		d->build_n = x->cur.n;
 		d->build_prev = true;
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (ret == 0)
-		ret = prev_read(st, x, old, &o, &e);
+		ret = prev_read(d, st, x, old, &o, &e);
 	if (ret < 0) {
 		if (ret != -ECANCELED)
 			fprintf(stderr, "nftally: serve: %s\n", e.msg[0] ? e.msg : strerror(-ret));
@@ -699,11 +720,31 @@ static struct dash_snap *snap_make(struct dash *d, const char *host, const char 
 	return x;
 }
 
+/* Has DASH_CACHE_SECONDS passed at t since when (or has the clock gone
+ * back before it)? */
+static bool aged(int64_t t, int64_t when)
+{
+	return t < when || t - when >= DASH_CACHE_SECONDS;
+}
+
 /* Is x, the snapshot of some filters, as of now?  With a fixed time (the
  * tests'), of that time; else made less than DASH_CACHE_SECONDS ago. */
 static bool snap_fresh(const struct dash *d, const struct dash_snap *x, int64_t now)
 {
-	return d->fixed_at ? x->now == now : time(NULL) - x->made < DASH_CACHE_SECONDS;
+	return d->fixed_at ? x->now == now : !aged((int64_t)time(NULL), x->made);
+}
+
+/* *ts: ms from now on the clock of the condition variables (monotonic:
+ * the wall clock may be set back meanwhile). */
+static void deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += ms % 1000 * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 /* How far a snapshot being made is, for the overview's 503: its labels
@@ -729,31 +770,48 @@ static struct dash_snap *filter_clear(struct dash *d, size_t i)
 	return x;
 }
 
-/* The slot of host and netns (under lock), taken (the one asked for
- * longest ago, or free) and queued for the refresher when they have none.
- * SIZE_MAX: out of memory. */
-static size_t filter_slot(struct dash *d, const char *host, const char *netns,
-			  struct dash_snap **drop)
+/* Is slot i's snapshot still to be made (under lock): being made, or
+ * waiting for the refresher? */
+static bool filter_making(const struct dash *d, size_t i)
 {
-	size_t i, lru = 0;
+	const struct dash_filter *f = &d->filters[i];
+
+	return f->asked && ((d->build_slot == i && d->build_gen == f->gen) ||
+			    (!f->snap && !f->failed));
+}
+
+/* The slot of host and netns into *slot (under lock): theirs, or one
+ * taken for them (free, else the one asked for longest ago whose snapshot
+ * is not being made: its snapshot into *drop) and queued for the
+ * refresher.  0, -EBUSY (every slot's snapshot is being made or waits
+ * for it: none taken) or -ENOMEM. */
+static int filter_slot(struct dash *d, const char *host, const char *netns, size_t *slot,
+		       struct dash_snap **drop)
+{
+	size_t i, lru = SIZE_MAX;
 
 	for (i = 0; i < DASH_FILTERS; i++) {
 		struct dash_filter *f = &d->filters[i];
 
-		if (f->asked && same(f->host, host) && same(f->netns, netns))
-			return i;
-		if (f->asked < d->filters[lru].asked)
+		if (f->asked && same(f->host, host) && same(f->netns, netns)) {
+			*slot = i;
+			return 0;
+		}
+		if (!filter_making(d, i) && (lru == SIZE_MAX || f->asked < d->filters[lru].asked))
 			lru = i;
 	}
+	if (lru == SIZE_MAX)
+		return -EBUSY;
 	*drop = filter_clear(d, lru);
 	if ((host && !(d->filters[lru].host = strdup(host))) ||
 	    (netns && !(d->filters[lru].netns = strdup(netns)))) {
 		filter_clear(d, lru); /* no snapshot yet: none to drop */
-		return SIZE_MAX;
+		return -ENOMEM;
 	}
 	d->filters[lru].asked = 1; /* taken: the caller says when */
 	pthread_cond_signal(&d->cond);
-	return lru;
+	*slot = lru;
+	return 0;
 }
 
 /* The overview's snapshot for r's filters (a reference: snap_put it):
@@ -770,39 +828,37 @@ static struct dash_snap *snap_for(struct dash *d, const char *host, const char *
 	struct timespec until;
 	size_t i = SIZE_MAX;
 	unsigned gen;
+	int ret = 0;
 
 	pthread_mutex_lock(&d->lock);
-	if (host || netns) {
-		/* asked for while the refresher makes its first: made next */
-		if ((i = filter_slot(d, host, netns, &drop)) == SIZE_MAX)
-			goto out;
+	/* asked for while the refresher makes its first: made next */
+	if ((host || netns) && (ret = filter_slot(d, host, netns, &i, &drop)) == 0)
 		d->filters[i].asked = (int64_t)time(NULL);
-	}
 	if (!d->snap && !d->failed) {
 		*building = (struct dash_build){ true, false, d->build_done, d->build_n,
 						 d->build_prev };
 		goto out;
 	}
+	if (ret == -EBUSY) /* a slot for them once one is made */
+		*building = (struct dash_build){ .on = true, .queued = true };
+	if (ret < 0)
+		goto out;
 	if (i == SIZE_MAX) {
 		x = d->snap;
 		goto out;
 	}
 	f = &d->filters[i];
 	gen = f->gen;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += DASH_WAIT_MS / 1000;
-	until.tv_nsec += DASH_WAIT_MS % 1000 * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline(&until, DASH_WAIT_MS);
 	/* a slot is taken again only for other filters (gen): then no wait */
 	while (f->gen == gen && !f->snap && !f->failed && !d->stop &&
 	       pthread_cond_timedwait(&d->made, &d->lock, &until) != ETIMEDOUT)
 		;
 	if (f->gen == gen && f->snap) {
 		x = f->snap;
-	} else if (f->gen == gen && !f->failed) {
+	} else if (f->gen != gen) { /* the slot taken for other filters meanwhile */
+		*building = (struct dash_build){ .on = true, .queued = true };
+	} else if (!f->failed) {
 		bool now_i = d->build_slot == i && d->build_gen == gen;
 
 		*building = (struct dash_build){ true, !now_i, now_i ? d->build_done : 0,
@@ -817,16 +873,17 @@ out:
 }
 
 /* A snapshot to make (under lock), in the order: the refresher's own, the
- * filters' without one, the others asked for DASH_FILTER_IDLE seconds
- * (those asked for longer ago are forgotten into *drop); none fresh as
- * of now, none that failed less than DASH_CACHE_SECONDS ago.
- * DASH_FILTERS: its own; SIZE_MAX: none. */
+ * filters' without one, the others asked for in the last DASH_FILTER_IDLE
+ * seconds, the one made longest ago first (those asked for longer ago are
+ * forgotten into *drop); none fresh as of now, none whose making failed
+ * less than DASH_CACHE_SECONDS ago.  DASH_FILTERS: its own; SIZE_MAX:
+ * none. */
 static size_t snap_next(struct dash *d, int64_t now, struct dash_snap **drop)
 {
 	int64_t t = (int64_t)time(NULL);
 	size_t pick = SIZE_MAX;
 
-	if (d->snap ? !snap_fresh(d, d->snap, now) : t - d->tried >= DASH_CACHE_SECONDS)
+	if ((!d->snap || !snap_fresh(d, d->snap, now)) && (!d->tried || aged(t, d->tried)))
 		return DASH_FILTERS;
 	for (size_t i = 0; i < DASH_FILTERS; i++) {
 		struct dash_filter *f = &d->filters[i];
@@ -837,22 +894,28 @@ static size_t snap_next(struct dash *d, int64_t now, struct dash_snap **drop)
 			*drop = filter_clear(d, i);
 			continue;
 		}
-		if (f->failed && t - f->tried < DASH_CACHE_SECONDS)
+		if (f->failed && !aged(t, f->tried))
 			continue;
 		if (!f->snap)
 			return i;
-		if (pick == SIZE_MAX && !snap_fresh(d, f->snap, now))
+		if (!snap_fresh(d, f->snap, now) &&
+		    (pick == SIZE_MAX || f->snap->made < d->filters[pick].snap->made))
 			pick = i;
 	}
 	return pick;
 }
 
-/* How long the refresher may sleep (under lock): until the snapshot made
- * longest ago is DASH_CACHE_SECONDS old (at most that long from now). */
-static void snap_due(const struct dash *d, struct timespec *until)
+/* How long the refresher may sleep (under lock), in ms: until the
+ * snapshot made (or failed) longest ago is DASH_CACHE_SECONDS old, from
+ * 1 to DASH_CACHE_SECONDS seconds. */
+static long snap_due(const struct dash *d)
 {
-	int64_t first = d->snap ? d->snap->made : d->tried, t = (int64_t)time(NULL);
+	int64_t t = (int64_t)time(NULL), first = d->snap ? d->snap->made : 0, wait;
 
+	if (d->tried > first) /* its last making failed */
+		first = d->tried;
+	if (!first)
+		first = t;
 	for (size_t i = 0; i < DASH_FILTERS; i++) {
 		const struct dash_filter *f = &d->filters[i];
 		int64_t m = f->failed ? f->tried : f->snap ? f->snap->made : t;
@@ -860,11 +923,8 @@ static void snap_due(const struct dash *d, struct timespec *until)
 		if (f->asked && m < first)
 			first = m;
 	}
-	clock_gettime(CLOCK_REALTIME, until);
-	if (first + DASH_CACHE_SECONDS > t)
-		until->tv_sec += first + DASH_CACHE_SECONDS - t;
-	else
-		until->tv_sec += 1; /* one that failed: not at once again */
+	wait = first > t ? DASH_CACHE_SECONDS : first + DASH_CACHE_SECONDS - t;
+	return (wait < 1 ? 1 : wait) * 1000L;
 }
 
 /* Make snapshot `which` (snap_next's) as of now (called and returning
@@ -952,21 +1012,11 @@ static void *refresher(void *arg)
 			snap_run(d, which, now);
 			continue;
 		}
-		if (d->at_file) {
-			/* the tests' time: looked at five times a second */
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 200000000;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&d->cond, &d->lock, &until);
-		} else if (d->fixed_at) {
-			pthread_cond_wait(&d->cond, &d->lock);
-		} else {
-			snap_due(d, &until);
-			pthread_cond_timedwait(&d->cond, &d->lock, &until);
-		}
+		/* the tests' time is looked at five times a second; a fixed
+		 * one's snapshots stay fresh, but the filters asked for
+		 * may be forgotten, or made again after failing */
+		deadline(&until, d->at_file ? 200 : snap_due(d));
+		pthread_cond_timedwait(&d->cond, &d->lock, &until);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -974,12 +1024,16 @@ static void *refresher(void *arg)
 
 int dash_start(struct dash *d, struct source *bg, struct err *e)
 {
+	pthread_condattr_t ca;
 	int ret;
 
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->work, NULL);
-	pthread_cond_init(&d->cond, NULL);
-	pthread_cond_init(&d->made, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadline()'s clock */
+	pthread_cond_init(&d->cond, &ca);
+	pthread_cond_init(&d->made, &ca);
+	pthread_condattr_destroy(&ca);
 	d->locks = true;
 	d->bg_store = bg;
 	d->build_slot = SIZE_MAX;

@@ -70,11 +70,11 @@ struct dash {
 	int64_t at;          /* with fixed_at: the time the pages are made as of */
 	/* tests only ($NFTALLY_SERVE_AT_FILE, with fixed_at): a file whose
 	 * number is the time instead of at, read for every page; the
-	 * refresher makes a new snapshot when it changes */
+	 * refresher makes new snapshots when it changes */
 	const char *at_file;
 	/* tests only ($NFTALLY_SERVE_HOLD_FILE, with at_file): while the file
-	 * at this path exists, the refresher's first snapshot stops once it
-	 * has read as many labels as the file's number (docs/dashboard.md) */
+	 * at this path exists, the snapshot the refresher makes stops once
+	 * it has read as many labels as the file's number (docs/dashboard.md) */
 	const char *hold_file;
 	bool fixed_at, loopback;
 	char *operator_token; /* NULL: none */

@@ -56,7 +56,8 @@ serve_test_init() { # NS
 get() { inns "$W" curl -s "$@"; }
 # get for the overview with new filters: their first snapshot is made by
 # serve's refresher, the request answering 503 after a second and a half
-# while it is not made yet; asked again (for at most 30 s) until it is.
+# while it is not made yet; asked again (at most 150 times, 0.2 s apart)
+# until it is.
 get_made() { # URL [CURL ARGS...]
 	local i out
 	for i in $(seq 150); do

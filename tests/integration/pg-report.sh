@@ -217,8 +217,11 @@ assert_eq "cust-p 0 0" \
 # --- nftally serve over the central database: report's numbers ---
 . "$(dirname "$0")/lib-serve.sh"
 URL=http://127.0.0.1:9480
-TZ=UTC serve_start "$R" "$URL" -c "$WORK/nftally.conf" --postgresql "$CONN" --at 2026-12-15 \
-	|| { cat "$WORK/serve.err"; bad "serve --postgresql does not start"; }
+# its time in a file (tests only), moved on below
+D15=$(TZ=UTC date -d 2026-12-15 +%s)
+echo "$D15" > "$WORK/at"
+NFTALLY_SERVE_AT_FILE="$WORK/at" TZ=UTC serve_start "$R" "$URL" -c "$WORK/nftally.conf" \
+	--postgresql "$CONN" --at "@$D15" || { cat "$WORK/serve.err"; bad "serve --postgresql does not start"; }
 api() { ip netns exec "$R" curl -s "$URL$1"; }
 prev=$(api "/api/overview?label=cust-p" | jq -c '.labels[0].previous |
 	[.period, .in_bytes, .out_bytes, .billed_bytes, .slots, .rank, .in_p95_bps, .bill_p95_bps]')
@@ -241,5 +244,27 @@ pgctl stop -m fast && pg_start || bad "the PostgreSQL server does not restart"
 assert_eq "2026-11 1399680000" "$(api "/api/label?l=cust-p&host=node3" |
 	jq -r '.cycles[] | select(.period == "2026-11") | "\(.period) \(.in_bytes)"')" \
 	"serve --postgresql: connected again after the server's restart"
+# the server stopped under serve, the time moved on: the refresher's next
+# snapshot cannot be made; it is said once and tried again after 60 s, not
+# at once, the overview keeping the last one meanwhile; new filters answer
+# 500 at once; once the server is back, the next try makes it
+errors() { grep -v -c -e '^nftally: serving' -e '^nftally: serve: test: ' "$WORK/serve.err"; }
+e0=$(errors)
+pgctl stop -m fast || bad "the PostgreSQL server does not stop"
+echo $((D15 + 300)) > "$WORK/at.new" && mv "$WORK/at.new" "$WORK/at"
+sleep 3
+assert_eq "1 $D15 4" "$(($(errors) - e0)) $(api "/api/overview" | jq -r '"\(.now) \(.total)"')" \
+	"server stopped: said once in 3 s, the last overview kept"
+assert_eq 500 "$(ip netns exec "$R" curl -s -o /dev/null -w '%{http_code}' "$URL/api/overview?host=node3")" \
+	"server stopped: new filters, 500"
+sleep 1
+assert_eq 2 "$(($(errors) - e0))" "... said once more"
+pg_start || bad "the PostgreSQL server does not start again"
+for _ in $(seq 90); do
+	[ "$(api "/api/overview?per_page=1" | jq .now)" = $((D15 + 300)) ] && break
+	sleep 1
+done
+assert_eq "$((D15 + 300)) 4 2" "$(api "/api/overview" | jq -r '"\(.now) \(.total)"') $(($(errors) - e0))" \
+	"server back: the overview made again within 90 s, nothing more said"
 serve_stop
 finish

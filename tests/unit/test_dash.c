@@ -150,19 +150,26 @@ static void test_dash(void)
 			test_assert(j < 20 && rs.retry_after == 5);
 		test_assert(rs.status == 200);
 		test_assert(strstr(rs.body, i < DASH_FILTERS ? "\"total\":0," : "\"total\":3,"));
+		/* h2 asked for longest ago: node1 takes its slot */
+		pthread_mutex_lock(&d.lock);
+		for (int j = 0; i == DASH_FILTERS - 1 && j < DASH_FILTERS; j++)
+			if (strcmp(d.filters[j].host, "h2") == 0)
+				d.filters[j].asked -= 100;
+		pthread_mutex_unlock(&d.lock);
 	}
 	pthread_mutex_lock(&d.lock);
-	int h0 = 0, node1 = 0;
+	int h0 = 0, h2 = 0, node1 = 0;
 
 	for (int i = 0; i < DASH_FILTERS; i++) {
 		test_assert(d.filters[i].asked && d.filters[i].snap && !d.filters[i].netns);
 		h0 += strcmp(d.filters[i].host, "h0") == 0;
+		h2 += strcmp(d.filters[i].host, "h2") == 0;
 		if (strcmp(d.filters[i].host, "node1") == 0) {
 			node1++;
 			d.filters[i].asked -= DASH_FILTER_IDLE;
 		}
 	}
-	test_assert(h0 == 0 && node1 == 1);
+	test_assert(h0 == 1 && h2 == 0 && node1 == 1);
 	pthread_cond_signal(&d.cond);
 	pthread_mutex_unlock(&d.lock);
 	for (int i = 0, kept = DASH_FILTERS; kept == DASH_FILTERS; i++) {
