@@ -316,6 +316,12 @@ static void cur_window_set(struct cur_label *l, int64_t since, int64_t until)
 	bill_top_init(&l->bill, kk);
 }
 
+/* Is l kept for the window of label from since to until? */
+static bool kept_is(const struct cur_label *l, const char *label, int64_t since, int64_t until)
+{
+	return l->since == since && l->until == until && l->label && strcmp(l->label, label) == 0;
+}
+
 /* The first sample of window w (i of n): a full read takes the window;
  * a refresh needs it to be the one kept, else -ESTALE (read it all). */
 static int cur_window(struct cur_ctx *c, const struct store_window *w, size_t i, size_t n)
@@ -328,8 +334,7 @@ static int cur_window(struct cur_ctx *c, const struct store_window *w, size_t i,
 		cur_window_set(&k->v[i], w->since, w->until);
 		return 0;
 	}
-	if (n != k->n || w->since != k->v[i].since || w->until != k->v[i].until ||
-	    strcmp(w->label, k->v[i].label) != 0)
+	if (n != k->n || !kept_is(&k->v[i], w->label, w->since, w->until))
 		return -ESTALE;
 	return 0;
 }
@@ -405,7 +410,7 @@ static int cur_made(struct cur_ctx *c)
 	}
 	for (size_t i = 0; i < k->n; i++) {
 		b = (struct query_bill){ 0 };
-		if (k->v[i].since != cur->v[i].since || k->v[i].until != cur->v[i].until ||
+		if (!kept_is(&k->v[i], cur->v[i].label, cur->v[i].since, cur->v[i].until) ||
 		    cur_bill(c, i, &b) < 0 || !bill_same(&b, &cur->v[i])) {
 			fprintf(stderr, "nftally: serve: the current cycle of %s as kept differs "
 				"from its read: not kept\n", cur->v[i].label);
@@ -419,12 +424,12 @@ static int cur_made(struct cur_ctx *c)
  * label i is x's while old's windows are what is kept. */
 static void spark_keep(struct dash_snap *x, const struct dash_snap *old, int64_t from)
 {
+	/* old's day began no later than x's: what it kept was read up to
+	 * from, at most x's now (cur_take) */
 	for (int64_t t = x->spark_start; t < from; t += BILL_SLOT) {
-		size_t a = (size_t)((t - x->spark_start) / BILL_SLOT), b;
+		size_t a = (size_t)((t - x->spark_start) / BILL_SLOT),
+		       b = (size_t)((t - old->spark_start) / BILL_SLOT);
 
-		if (t < old->spark_start)
-			continue;
-		b = (size_t)((t - old->spark_start) / BILL_SLOT);
 		for (size_t i = 0; i < x->cur.n; i++) {
 			x->in[i * DASH_SPARK_SLOTS + a] += old->in[i * DASH_SPARK_SLOTS + b];
 			x->out[i * DASH_SPARK_SLOTS + a] += old->out[i * DASH_SPARK_SLOTS + b];
@@ -443,8 +448,7 @@ static int cur_added(struct cur_ctx *c)
 	if (k->n != cur->n)
 		return -ESTALE;
 	for (size_t i = 0; i < k->n; i++)
-		if (k->v[i].since != cur->v[i].since || k->v[i].until != cur->v[i].until ||
-		    strcmp(k->v[i].label, cur->v[i].label) != 0)
+		if (!kept_is(&k->v[i], cur->v[i].label, cur->v[i].since, cur->v[i].until))
 			return -ESTALE;
 	for (size_t i = 0; i < k->n && ret == 0; i++)
 		ret = cur_bill(c, i, &cur->v[i]);
