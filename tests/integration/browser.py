@@ -5,9 +5,13 @@
 library only) and report, per page, one JSON line: the HTTP status, every
 console error, exception and failed load, the numbers of the page's tables
 (data-k/data-v cells), each chart's rows, series, drawn points and inked
-pixels, and a PNG screenshot in OUTDIR/NAME.png.
+pixels, and a PNG screenshot in OUTDIR/NAME.png.  NAME@SECONDS=URL waits
+up to SECONDS, across the page's own reloads, for a page with status 200
+whose charts are drawn, and says the first load's status and how many
+loads there were; the shell command in $BROWSER_AFTER_FIRST, if any, is
+run after that first load (e.g. to let the server finish what it made).
 
-usage: browser.py CHROMIUM OUTDIR NAME=URL...
+usage: browser.py CHROMIUM OUTDIR NAME[@SECONDS]=URL...
 """
 import base64
 import fcntl
@@ -141,19 +145,32 @@ def errors_of(events):
     return out
 
 
+def probe(b):
+    try:
+        r = b.send('Runtime.evaluate', {'expression': PROBE, 'returnByValue': True})
+    except RuntimeError:  # the page being replaced by its reload
+        return {}
+    return r.get('result', {}).get('value', {})
+
+
 def visit(b, outdir, name, url):
+    name, _, wait = name.partition('@')
     b.events = []
     b.send('Page.navigate', {'url': url})
     b.wait_event('Page.loadEventFired')
-    end = time.time() + 15
+    first = probe(b).get('status')
+    if wait and os.environ.get('BROWSER_AFTER_FIRST'):
+        subprocess.run(os.environ['BROWSER_AFTER_FIRST'], shell=True, check=False)
+    end = time.time() + (float(wait) if wait else 15)
     r = {}
     while time.time() < end:
-        r = b.send('Runtime.evaluate', {'expression': PROBE, 'returnByValue': True})
-        r = r.get('result', {}).get('value', {})
-        # pages without charts (an error page) have nothing to wait for
-        if r.get('ready') or r.get('status', 200) != 200:
+        r = probe(b)
+        # pages without charts (an error page) have nothing to wait for,
+        # unless their reload is waited for
+        if (r.get('ready') and r.get('status') == 200) or \
+                (not wait and (r.get('ready') or r.get('status', 200) != 200)):
             break
-        time.sleep(0.1)
+        time.sleep(0.1 if not wait else 0.2)
     m = b.send('Page.getLayoutMetrics')
     size = m.get('cssContentSize') or m.get('contentSize')
     shot = b.send('Page.captureScreenshot', {
@@ -164,6 +181,9 @@ def visit(b, outdir, name, url):
     with open(png, 'wb') as f:
         f.write(base64.b64decode(shot['data']))
     r.update(name=name, url=url, screenshot=png, errors=errors_of(b.events))
+    if wait:
+        r.update(first_status=first,
+                 loads=1 + sum(m.get('method') == 'Page.loadEventFired' for m in b.events))
     return r
 
 

@@ -5,7 +5,10 @@
 # console error, exception or failed load; the numbers on them equal
 # `nftally report`'s; every chart draws its points (288 five-minute, 720
 # hourly, 365 daily slots, one line per series) and ink on its canvas; a
-# customer's token opens its label and gets 403 on another's.  The
+# customer's token opens its label and gets 403 on another's; the
+# overview with new filters, whose snapshot is held (NFTALLY_SERVE_HOLD_FILE,
+# tests only) until the browser has its 503 page, reloads itself into the
+# overview once the snapshot is made.  The
 # screenshots stay in $SERVE_SHOTS (default: the work dir, removed unless
 # NFTALLY_KEEP_WORK is set).
 . "$(dirname "$0")/lib.sh"
@@ -25,13 +28,16 @@ serve_fill "$WORK"; assert_eq 0 $? "billfill"
 W="${PFX}b"
 serve_ns "$W" || skip_or_fail "cannot make namespace $W"
 U=http://127.0.0.1:9480
-serve_start "$W" "$U" -c "$WORK/nftally.conf" --at "@$AT" --tokens "$WORK/tokens" \
-	--dygraphs "$DYGRAPHS"
+echo "$AT" > "$WORK/at"
+NFTALLY_SERVE_AT_FILE="$WORK/at" NFTALLY_SERVE_HOLD_FILE="$WORK/hold" serve_start "$W" "$U" \
+	-c "$WORK/nftally.conf" --at "@$AT" --tokens "$WORK/tokens" --dygraphs "$DYGRAPHS"
 assert_eq 0 $? "serve starts"
 rep() { "$NFTALLY" -c "$WORK/nftally.conf" report --at "@$AT" --bill sum --all "$@"; }
 
 OUT="$WORK/browser.jsonl"
-timeout 120 ip netns exec "$W" python3 "$(dirname "$0")/browser.py" "$CHROMIUM" "$SHOTS" \
+echo 0 > "$WORK/hold" # host=node1's snapshot: held from its first label
+BROWSER_AFTER_FIRST="rm -f $WORK/hold" timeout 120 ip netns exec "$W" \
+	python3 "$(dirname "$0")/browser.py" "$CHROMIUM" "$SHOTS" "filtered@30=$U/?host=node1" \
 	"overview=$U/" "label=$U/label?l=cust-e" "label-a=$U/label?l=cust-a" \
 	"customer=$U/label?l=cust-a&token=$CUST_TOKEN" \
 	"customer-other=$U/label?l=cust-d&token=$CUST_TOKEN" > "$OUT" 2>"$WORK/browser.err"
@@ -42,6 +48,12 @@ for p in overview label label-a customer; do
 	assert_eq "200 true []" "$(page $p '"\(.status) \(.ready) \(.errors + .page_errors)"' | jq -r .)" \
 		"$p: HTTP 200, charts drawn, no console error, exception or failed load"
 done
+
+# new filters: the 503 page, then (reloading itself after 5 s) the overview
+assert_eq "503 2 200 true 4" "$(page filtered '"\(.first_status) \(.loads) \(.status) \(.ready) \(.rows | length)"' | jq -r .)" \
+	"host=node1: 503 while made, then the page reloads itself into the overview (4 labels)"
+assert_eq "$(page filtered '.errors | map(select(test("status of 503") | not))')" "[]" \
+	"... with no console error but the 503 itself"
 
 # the overview's numbers equal report's (current and previous cycle, p95)
 WANT=$({ rep --cycle current --merge-hosts --format json; rep --cycle current --p95 --format json
