@@ -761,6 +761,9 @@ struct dash_build {
 };
 
 #define DASH_WAIT_MS 1500 /* a request for new filters waits this long for them */
+/* a set of filters' first snapshot, not yet answered, keeps its slot this
+ * long (a 503's Retry-After, and some) */
+#define DASH_UNSEEN_SECONDS (3 * DASH_RETRY_SECONDS)
 
 /* Free filter slot i (under lock); its snapshot, to snap_put after. */
 static struct dash_snap *filter_clear(struct dash *d, size_t i)
@@ -781,7 +784,11 @@ static bool filter_making(const struct dash *d, size_t i)
 	const struct dash_filter *f = &d->filters[i];
 
 	return f->asked && ((d->build_slot == i && d->build_gen == f->gen) ||
-			    (!f->snap && !f->failed));
+			    (!f->snap && !f->failed) ||
+			    /* made, not yet answered: its requester comes back
+			     * after its 503's Retry-After */
+			    (f->snap && !f->seen &&
+			     (int64_t)time(NULL) - f->snap->made < DASH_UNSEEN_SECONDS));
 }
 
 /* The slot of host and netns into *slot (under lock): theirs, or one
@@ -860,6 +867,7 @@ static struct dash_snap *snap_for(struct dash *d, const char *host, const char *
 		;
 	if (f->gen == gen && f->snap) {
 		x = f->snap;
+		f->seen = true;
 	} else if (f->gen != gen) { /* the slot taken for other filters meanwhile */
 		*building = (struct dash_build){ .on = true, .queued = true };
 	} else if (!f->failed) {
@@ -909,26 +917,37 @@ static size_t snap_next(struct dash *d, int64_t now, struct dash_snap **drop)
 	return pick;
 }
 
-/* How long the refresher may sleep (under lock), in ms: until the
- * snapshot made (or failed) longest ago is DASH_CACHE_SECONDS old, from
- * 1 to DASH_CACHE_SECONDS seconds. */
+static void due_min(int64_t *due, int64_t when)
+{
+	if (when < *due)
+		*due = when;
+}
+
+/* How long the refresher may sleep (under lock), in ms: until the next
+ * snapshot is due (made DASH_CACHE_SECONDS ago, unless the time is fixed;
+ * its making failed that long ago) or a set of filters is to be
+ * forgotten; from 1 to DASH_CACHE_SECONDS seconds. */
 static long snap_due(const struct dash *d)
 {
-	int64_t t = (int64_t)time(NULL), first = d->snap ? d->snap->made : 0, wait;
+	int64_t t = (int64_t)time(NULL), due = t + DASH_CACHE_SECONDS, wait;
 
-	if (d->tried > first) /* its last making failed */
-		first = d->tried;
-	if (!first)
-		first = t;
+	if (d->snap && !d->fixed_at)
+		due_min(&due, d->snap->made + DASH_CACHE_SECONDS);
+	if (d->tried && (!d->snap || d->tried > d->snap->made)) /* its last making failed */
+		due_min(&due, d->tried + DASH_CACHE_SECONDS);
 	for (size_t i = 0; i < DASH_FILTERS; i++) {
 		const struct dash_filter *f = &d->filters[i];
-		int64_t m = f->failed ? f->tried : f->snap ? f->snap->made : t;
 
-		if (f->asked && m < first)
-			first = m;
+		if (!f->asked)
+			continue;
+		due_min(&due, f->asked + DASH_FILTER_IDLE);
+		if (f->failed)
+			due_min(&due, f->tried + DASH_CACHE_SECONDS);
+		else if (f->snap && !d->fixed_at)
+			due_min(&due, f->snap->made + DASH_CACHE_SECONDS);
 	}
-	wait = first > t ? DASH_CACHE_SECONDS : first + DASH_CACHE_SECONDS - t;
-	return (wait < 1 ? 1 : wait) * 1000L;
+	wait = due - t;
+	return (wait < 1 ? 1 : wait > DASH_CACHE_SECONDS ? DASH_CACHE_SECONDS : wait) * 1000L;
 }
 
 /* Make snapshot `which` (snap_next's) as of now (called and returning

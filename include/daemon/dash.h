@@ -60,6 +60,7 @@ struct dash_filter {
 	struct dash_snap *snap; /* NULL: not made yet */
 	int64_t tried;          /* with failed: when its last making failed */
 	bool failed;
+	bool seen;              /* a snapshot of the slot's filters was answered */
 };
 
 struct dash {
