@@ -1929,9 +1929,16 @@ static int run_loop(struct daemon *d)
 
 	for (;;) {
 		size_t np = RUN_P_FIXED + RUN_FDS * d->n;
-		int timeout = d->http ? http_timeout_ms(d->http) : -1, pgwait, hookwait;
+		int timeout, pgwait, hookwait;
 		bool due = false, hup = false;
 		time_t t;
+
+		/* before its timeout is asked: a body larger than a block
+		 * leaves the rest to send, which the library's edge-triggered
+		 * epoll descriptor does not say again (its timeout is 0 then) */
+		if (d->http)
+			http_run(d->http);
+		timeout = d->http ? http_timeout_ms(d->http) : -1;
 
 		if (np > cap) {
 			struct pollfd *q = realloc(p, np * sizeof(*p));
@@ -1969,8 +1976,6 @@ static int run_loop(struct daemon *d)
 		hookwait = d->qd ? quotad_tick(d->qd) : -1;
 		if (hookwait >= 0 && (timeout < 0 || timeout > hookwait))
 			timeout = hookwait;
-		if (d->http)
-			http_run(d->http);
 		if (poll(p, np, timeout) < 0) {
 			if (errno == EINTR)
 				continue;

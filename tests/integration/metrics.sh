@@ -5,8 +5,9 @@
 # says where each value was counted: host and netns), is
 # published by nftally with mode 0644, and is refused in a world-writable
 # directory without the sticky bit; /metrics keeps answering another
-# address while one address holds 1,000 slow connections, and slow or idle
-# connections are closed in bounded time (loopback of the test namespace).
+# address while one address holds 1,000 slow connections, slow or idle
+# connections are closed in bounded time, and a text of many blocks is
+# sent whole at once (loopback of the test namespace).
 . "$(dirname "$0")/lib.sh"
 need
 for t in python3 curl; do
@@ -94,6 +95,27 @@ assert_eq 0 "$(jq .open_at_end "$WORK/flood.json")" \
 	"connections trickling a request closed within 36 s"
 GOT=$(inns "$R" curl -sf --max-time 3 "http://127.0.0.1:$PORT/metrics")
 assert_eq yes "$([ "$GOT" = "$WANT" ] && echo yes)" "/metrics after the flood"
+stop_run
+assert_eq 0 $? "run exits 0"
+
+# --- 5. a /metrics text of many 64 KiB blocks, sent whole at once ---
+# (2,000 targets, about 0.8 MB; the library sends a block per run, and
+# its epoll descriptor does not wake the loop again for the next: once
+# the text stopped after the first block until the idle cut, 5 s)
+for i in $(seq 0 1999); do
+	echo "vm-$i 198.18.$((4 + i / 250)).$((i % 250 + 1))"
+done > "$WORK/targets"
+start_run "$WORK/r5.json" --prom-file "$WORK/a/nftally.prom" --listen "127.0.0.1:$PORT"
+WANT=$(cat "$WORK/a/nftally.prom")
+assert_eq 2000 "$(grep -c '^nftally_bytes_total{.*label="vm-[0-9]*".*direction="in"' "$WORK/a/nftally.prom")" \
+	"the text has the 2,000 targets"
+N=0
+for _ in $(seq 3); do
+	GOT=$(inns "$R" curl -sf --max-time 3 "http://127.0.0.1:$PORT/metrics")
+	[ "$GOT" = "$WANT" ] && N=$((N + 1))
+done
+assert_eq "3 yes" "$N $([ "${#WANT}" -gt $((8 * 65536)) ] && echo yes)" \
+	"three scrapes of more than eight 64 KiB blocks, each whole within 3 s"
 stop_run
 assert_eq 0 $? "run exits 0"
 finish
