@@ -20,11 +20,23 @@
 # datagram.  The run's VmHWM is read after
 # every report; at the end it is stopped with SIGTERM (its last report,
 # with no traffic) and its peak RSS taken from /usr/bin/time.
+# With METRICS=1 the run also exports its metrics (docs/metrics.md): a
+# prom_file in the work directory and listen = [::1]:9663 in R.  Its
+# publication follows the report's state file; pub_s is from the same
+# boundary to the prom file's replacement (inode and ctime polled every
+# 20 ms); cpu_s is read then, VmHWM after one GET /metrics by curl in R,
+# whose wall seconds, the run's CPU seconds over it and its size (MB) are
+# given.  Both the scrape and the prom file must hold, for every
+# target (label and canonical address), one nftally_bytes_total and one
+# nftally_packets_total series per direction, each ROUND * (PAYLOAD + 48)
+# bytes and ROUND packets (all-time totals from a new store), and
+# nftally_addresses N.  (On 2026-12-03 the listener cut every scrape of
+# more than 64 KiB: see docs/performance.md, "with the metrics on".)
 # Needs root.  Namespaces are named PREFIX{p,r,s}-PID (NS_PREFIX, default
 # nftally-rep-).
 #   usage: bench/report.sh SIZE...     e.g. bench/report.sh 100000 1000000
 #   ROUNDS=3, INTERVAL=SECONDS (default: N / 5000, at least 30; it must
-#   hold a send and a report), PAYLOAD=16
+#   hold a send and a report), PAYLOAD=16, METRICS=1
 set -u
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bench/report.sh SIZE..." >&2; exit 2; }
@@ -32,6 +44,7 @@ NFTALLY=${NFTALLY:-$PWD/build/nftally}
 SENDALL=${SENDALL:-$PWD/build/sendall}
 ROUNDS=${ROUNDS:-3}
 PAYLOAD=${PAYLOAD:-16}
+METRICS=${METRICS:-}
 WORK=$(mktemp -d /tmp/nftally-report.XXXXXX)
 NS_PREFIX=${NS_PREFIX:-nftally-rep-}
 P=${NS_PREFIX}p-$$ R=${NS_PREFIX}r-$$ S=${NS_PREFIX}s-$$
@@ -44,6 +57,8 @@ cleanup() { # the run (nftally, then the time that waits for it) first
 }
 trap cleanup EXIT
 printf 'state_dir = %s/state\n' "$WORK" > "$WORK/nftally.conf"
+PROM=$WORK/nftally.prom URL='http://[::1]:9663/metrics'
+[ -n "$METRICS" ] && printf 'prom_file = %s\nlisten = [::1]:9663\n' "$PROM" >> "$WORK/nftally.conf"
 
 inns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 mac() { inns "$1" cat "/sys/class/net/$2/address"; }
@@ -119,7 +134,38 @@ check_lines() {
 		END { printf "%d %d %d %d %d %d\n", n, one, ipk, ib, opk, ob }'
 }
 
-printf '%-8s %5s %8s %9s %6s %9s %8s  %s\n' N round send_s report_s cpu_s VmHWM_MB lines check
+# the prom file's identity: a publication renames a new file over it
+prom_id() { stat -c '%i %z' "$PROM" 2> /dev/null; }
+
+# FILE ROUND: the metrics in FILE against the targets after ROUND rounds:
+# series of bytes in, of them exact, bytes out, exact, packets in, exact,
+# packets out, exact; series of no target, series there twice;
+# nftally_addresses
+check_metrics() {
+	awk -v wb=$(($2 * (PAYLOAD + 48))) -v wp="$2" '
+		FNR == NR { t[$1 "|" $2] = 0; next }
+		/^nftally_(bytes|packets)_total\{/ {
+			match($0, /label="[^"]*"/); l = substr($0, RSTART + 7, RLENGTH - 8)
+			match($0, /addr="[^"]*"/); a = substr($0, RSTART + 6, RLENGTH - 7)
+			match($0, /direction="[a-z]*"/); d = substr($0, RSTART + 11, RLENGTH - 12)
+			b = /^nftally_bytes/; k = (b ? "b" : "p") d
+			f = (b ? 1 : 4) * (d == "in" ? 1 : 2)
+			n[k]++; if ($NF == (b ? wb : wp)) ok[k]++
+			if (!((l "|" a) in t)) { stray++; next }
+			if (int(t[l "|" a] / f) % 2) twice++; else t[l "|" a] += f
+		}
+		/^nftally_addresses\{/ { addrs = $NF }
+		END { printf "%d %d %d %d %d %d %d %d %d %d %s\n", n["bin"], ok["bin"],
+			n["bout"], ok["bout"], n["pin"], ok["pin"], n["pout"], ok["pout"],
+			stray, twice, addrs }' "$WORK/t" "$1"
+}
+
+if [ -n "$METRICS" ]; then
+	printf '%-8s %5s %8s %9s %7s %6s %9s %8s %8s %7s %8s  %s\n' N round send_s report_s \
+		pub_s cpu_s VmHWM_MB lines fetch_s fetch_cpu fetch_MB check
+else
+	printf '%-8s %5s %8s %9s %6s %9s %8s  %s\n' N round send_s report_s cpu_s VmHWM_MB lines check
+fi
 for n in "$@"; do
 	interval=${INTERVAL:-$((n / 5000 < 30 ? 30 : n / 5000))}
 	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
@@ -133,10 +179,12 @@ for n in "$@"; do
 	RUNPID=$! # time's; nftally is its child
 	for _ in $(seq 60000); do grep -q '"event":"start"' "$WORK/run.json" && break; sleep 0.01; done
 	pid=$(ps -o pid= --ppid "$RUNPID" | tr -d ' ')
+	# the publication at start, after the start event
+	for _ in $(seq 60000); do [ -z "$METRICS" ] || [ -e "$PROM" ] && break; sleep 0.01; done
 	for round in $(seq "$ROUNDS"); do
 		seq0=$(state_seq)
 		from=$(($(stat -c %s "$WORK/run.json") + 1))
-		p0=$(rx "$P") s0=$(rx "$S") c0=$(cpu "$pid")
+		p0=$(rx "$P") s0=$(rx "$S") c0=$(cpu "$pid") id0=$(prom_id)
 		t0=$(now)
 		inns "$P" "$SENDALL" to "$n" "$PAYLOAD" || exit 1
 		inns "$S" "$SENDALL" from "$n" "$PAYLOAD" 2001:db8:1::2 || exit 1
@@ -150,7 +198,23 @@ for n in "$@"; do
 			sleep 0.02
 		done
 		t2=$(now)
-		peak=$(hwm "$pid") c1=$(cpu "$pid")
+		if [ -n "$METRICS" ]; then
+			for _ in $(seq $((interval * 50 * 20))); do
+				[ "$(prom_id)" != "$id0" ] && break
+				sleep 0.02
+			done
+			t3=$(now) c1=$(cpu "$pid")
+			inns "$R" curl -sS -o "$WORK/scrape" -w '%{http_code} %{size_download}' "$URL" \
+				> "$WORK/curl" || echo "round $round: the scrape failed" >&2
+			t4=$(now) c2=$(cpu "$pid")
+			read -r code size < "$WORK/curl"
+			peak=$(hwm "$pid")
+			want_m="$n $n $n $n $n $n $n $n 0 0 $n"
+			m_scrape=$(check_metrics "$WORK/scrape" "$round")
+			m_file=$(check_metrics "$PROM" "$round")
+		else
+			peak=$(hwm "$pid") c1=$(cpu "$pid")
+		fi
 		read -r lines one ipk ib opk ob <<< "$(check_lines $((seq0 + 1)) "$from")"
 		db=$(sqlite3 "$WORK/state/nftally.db" "SELECT count(*), sum(in_packets),
 			sum(in_bytes), sum(out_packets), sum(out_bytes) FROM usage
@@ -164,15 +228,30 @@ for n in "$@"; do
 		else
 			check="WRONG: lines $lines $one $ipk $ib $opk $ob, store $db, rx $pr $sr"
 		fi
-		printf '%-8s %5s %8.2f %9.2f %6.2f %9s %8s  %s\n' "$n" "$round" "$(fsub "$t1" "$t0")" \
-			"$(fsub "$t2" "$b")" "$(fsub "$c1" "$c0")" "$peak" "$lines" "$check"
+		if [ -z "$METRICS" ]; then
+			printf '%-8s %5s %8.2f %9.2f %6.2f %9s %8s  %s\n' "$n" "$round" \
+				"$(fsub "$t1" "$t0")" "$(fsub "$t2" "$b")" "$(fsub "$c1" "$c0")" "$peak" \
+				"$lines" "$check"
+			continue
+		fi
+		[ "$code $m_scrape" = "200 $want_m" ] && [ "$m_file" = "$want_m" ] ||
+			check="WRONG: metrics: HTTP $code $m_scrape, file $m_file; $check"
+		printf '%-8s %5s %8.2f %9.2f %7.2f %6.2f %9s %8s %8.2f %9.2f %8.1f  %s\n' "$n" \
+			"$round" "$(fsub "$t1" "$t0")" "$(fsub "$t2" "$b")" "$(fsub "$t3" "$b")" \
+			"$(fsub "$c1" "$c0")" "$peak" "$lines" "$(fsub "$t4" "$t3")" \
+			"$(fsub "$c2" "$c1")" "$(echo "$size / 1000000" | bc -l)" "$check"
 	done
 	t0=$(now)
 	kill -TERM "$pid"; wait "$RUNPID"; RUNPID="" pid=""
 	rss=$(awk -F': ' '/Maximum resident/ { print int($2 / 1024) }' "$WORK/time.run")
-	printf '%-8s %5s %8s %9.2f %6s %9s %8s  %s\n' "$n" stop - "$(fsub "$(now)" "$t0")" - "$rss" - \
-		"peak RSS of the whole run (/usr/bin/time)"
+	if [ -n "$METRICS" ]; then
+		printf '%-8s %5s %8s %9.2f %7s %6s %9s %8s %8s %9s %8s  %s\n' "$n" stop - \
+			"$(fsub "$(now)" "$t0")" - - "$rss" - - - - "peak RSS of the whole run (/usr/bin/time)"
+	else
+		printf '%-8s %5s %8s %9.2f %6s %9s %8s  %s\n' "$n" stop - "$(fsub "$(now)" "$t0")" - \
+			"$rss" - "peak RSS of the whole run (/usr/bin/time)"
+	fi
 	grep '"event":"error"' "$WORK/run.json" | head -3 >&2
 	for ns in "$P" "$R" "$S"; do ip netns del "$ns"; done
-	rm -f "$WORK/run.json"
+	rm -f "$WORK/run.json" "$WORK/scrape" "$PROM"
 done
