@@ -30,7 +30,7 @@
 # target (label and canonical address), one nftally_bytes_total and one
 # nftally_packets_total series per direction, each ROUND * (PAYLOAD + 48)
 # bytes and ROUND packets (all-time totals from a new store), and
-# nftally_addresses N.  (On 2026-12-03 the listener cut every scrape of
+# nftally_addresses N.  (Before d41637d the listener cut every scrape of
 # more than 64 KiB: see docs/performance.md, "with the metrics on".)
 # Needs root.  Namespaces are named PREFIX{p,r,s}-PID (NS_PREFIX, default
 # nftally-rep-).
