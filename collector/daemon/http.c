@@ -272,8 +272,13 @@ void http_run(struct http *h)
 
 void http_set_body(struct http *h, char *buf, size_t len)
 {
-	struct body *b = malloc(sizeof(*b));
+	struct body *b = buf ? malloc(sizeof(*b)) : NULL;
 
+	if (!buf) {
+		body_put(h->body);
+		h->body = NULL;
+		return;
+	}
 	if (!b) {
 		free(buf); /* the old body stays */
 		return;

@@ -770,6 +770,11 @@ void sinks_publish(struct sinks *s)
 	s->unpublished = false;
 	if (!s->metrics)
 		return;
+	/* the last text goes before the new one is made: two would be held
+	 * at once, 400 MB each at 1,000,000 addresses (a scrape under way
+	 * keeps its own until it is sent) */
+	if (s->c.publish)
+		s->c.publish(NULL, 0, s->c.publish_data);
 	for (const struct sinks_acct *a = s->accts; a; a = a->next)
 		n++;
 	src = calloc(n + 1, sizeof(*src));

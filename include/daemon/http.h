@@ -20,7 +20,8 @@ int http_timeout_ms(struct http *h);
 /* Serve what is ready. */
 void http_run(struct http *h);
 /* Replace the body of /metrics (takes buf; responses under way keep the
- * old one until they are sent). */
+ * old one until they are sent); buf NULL: none, /metrics answers 503
+ * until the next. */
 void http_set_body(struct http *h, char *buf, size_t len);
 void http_stop(struct http *h);
 

@@ -44,7 +44,9 @@ struct sinks_conf {
 	const char *postgresql;
 	bool metrics;                /* keep the Prometheus totals */
 	const char *prom_file;       /* write them there (NULL or "": not) */
-	/* Also hand them to publish (NULL: not), which takes buf. */
+	/* Also hand them to publish (NULL: not), which takes buf; buf NULL
+	 * before they are made: let go of the last (none is served while
+	 * the new one is made, in the same thread). */
 	void (*publish)(char *buf, size_t len, void *data);
 	void *publish_data;
 	/* Each report the store recorded (not a replay it had already), as
